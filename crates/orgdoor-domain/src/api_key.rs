@@ -1,0 +1,117 @@
+//! Programmatic API keys: the credentials of HTTP Digest authentication.
+//!
+//! The private key is shown once, when the key is made; only the Digest `HA1` value
+//! (`MD5(publicKey:realm:privateKey)`) is kept, which verifies a Digest response but cannot
+//! give the private key back.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::Rng;
+use time::OffsetDateTime;
+
+use crate::{ApiKeyId, OrgId, OrgRoles};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a public key is 8 lowercase letters")]
+pub struct InvalidPublicKey;
+
+/// The public half of an API key: 8 lowercase letters, used as the Digest username.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PublicKey(String);
+
+impl PublicKey {
+    pub fn generate() -> Self {
+        let mut rng = rand::rng();
+        Self(
+            (0..8)
+                .map(|_| char::from(rng.random_range(b'a'..=b'z')))
+                .collect(),
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for PublicKey {
+    type Err = InvalidPublicKey;
+
+    fn from_str(candidate: &str) -> Result<Self, Self::Err> {
+        if candidate.len() == 8 && candidate.bytes().all(|b| b.is_ascii_lowercase()) {
+            Ok(Self(candidate.to_owned()))
+        } else {
+            Err(InvalidPublicKey)
+        }
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `MD5(username:realm:password)`, the only form in which a private key is stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DigestHa1(pub [u8; 16]);
+
+impl fmt::Debug for DigestHa1 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DigestHa1(..)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub org_id: OrgId,
+    pub public_key: PublicKey,
+    pub description: String,
+    pub roles: OrgRoles,
+    pub created_at: OffsetDateTime,
+}
+
+/// A key to store: its identity, roles and the Digest credential derived from the private key.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub org_id: OrgId,
+    pub public_key: PublicKey,
+    pub ha1: DigestHa1,
+    pub description: String,
+    pub roles: OrgRoles,
+}
+
+impl NewApiKey {
+    pub fn into_api_key(self, now: OffsetDateTime) -> (ApiKey, DigestHa1) {
+        let now = crate::truncate_to_seconds(now);
+        let key = ApiKey {
+            id: ApiKeyId::generate(now),
+            org_id: self.org_id,
+            public_key: self.public_key,
+            description: self.description,
+            roles: self.roles,
+            created_at: now,
+        };
+        (key, self.ha1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_public_keys_are_eight_lowercase_letters() {
+        for _ in 0..100 {
+            let key = PublicKey::generate();
+            assert_eq!(key.as_str().parse::<PublicKey>(), Ok(key.clone()));
+        }
+    }
+
+    #[test]
+    fn the_credential_never_prints() {
+        assert_eq!(format!("{:?}", DigestHa1([7; 16])), "DigestHa1(..)");
+    }
+}

@@ -1,0 +1,182 @@
+//! Organization invitations: a pending offer of membership to an e-mail address.
+//!
+//! An invitation is pending from its creation until `expires_at`, exactly
+//! [`INVITATION_LIFETIME`] later; updates never move either timestamp. After that it is
+//! expired: no longer listed or found, and a new invitation to the same address replaces it.
+
+use time::{Duration, OffsetDateTime};
+
+use crate::{EmailAddress, GroupId, GroupRole, InvitationId, OrgId, OrgRoles, TeamId, UserId};
+
+/// How long an invitation stays pending: 30 days, to the second (observed on Atlas).
+pub const INVITATION_LIFETIME: Duration = Duration::days(30);
+
+/// One project role granted on acceptance. Atlas responses list one entry per (project, role).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupRoleAssignment {
+    pub group_id: GroupId,
+    pub role: GroupRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: InvitationId,
+    /// The id under which the invitee appears as a pending user; distinct from `id`, as on Atlas.
+    pub user_id: UserId,
+    pub org_id: OrgId,
+    pub username: EmailAddress,
+    pub roles: OrgRoles,
+    pub team_ids: Vec<TeamId>,
+    pub group_role_assignments: Vec<GroupRoleAssignment>,
+    /// The public key (or service-account client id) that sent the invitation.
+    pub inviter_username: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+impl Invitation {
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        now >= self.expires_at
+    }
+
+    /// The projects this invitation names, each once.
+    pub fn group_ids(&self) -> Vec<&GroupId> {
+        let mut ids: Vec<&GroupId> = self
+            .group_role_assignments
+            .iter()
+            .map(|a| &a.group_id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+/// A validated request to invite someone.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub org_id: OrgId,
+    pub username: EmailAddress,
+    pub roles: OrgRoles,
+    pub team_ids: Vec<TeamId>,
+    pub group_role_assignments: Vec<GroupRoleAssignment>,
+    pub inviter_username: String,
+}
+
+impl NewInvitation {
+    pub fn into_invitation(self, now: OffsetDateTime) -> Invitation {
+        let created_at = crate::truncate_to_seconds(now);
+        Invitation {
+            id: InvitationId::generate(created_at),
+            user_id: UserId::generate(created_at),
+            org_id: self.org_id,
+            username: self.username,
+            roles: self.roles,
+            team_ids: dedup(self.team_ids),
+            group_role_assignments: dedup(self.group_role_assignments),
+            inviter_username: self.inviter_username,
+            created_at,
+            expires_at: created_at + INVITATION_LIFETIME,
+        }
+    }
+}
+
+/// A partial update of a pending invitation: `None` leaves a field unchanged, `Some` replaces it.
+#[derive(Debug, Clone, Default)]
+pub struct InvitationUpdate {
+    pub roles: Option<OrgRoles>,
+    pub team_ids: Option<Vec<TeamId>>,
+    pub group_role_assignments: Option<Vec<GroupRoleAssignment>>,
+}
+
+impl InvitationUpdate {
+    pub fn apply_to(self, invitation: &mut Invitation) {
+        if let Some(roles) = self.roles {
+            invitation.roles = roles;
+        }
+        if let Some(team_ids) = self.team_ids {
+            invitation.team_ids = dedup(team_ids);
+        }
+        if let Some(assignments) = self.group_role_assignments {
+            invitation.group_role_assignments = dedup(assignments);
+        }
+    }
+
+    pub fn team_ids(&self) -> &[TeamId] {
+        self.team_ids.as_deref().unwrap_or_default()
+    }
+
+    pub fn group_ids(&self) -> Vec<&GroupId> {
+        let mut ids: Vec<&GroupId> = self
+            .group_role_assignments
+            .iter()
+            .flatten()
+            .map(|a| &a.group_id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+/// Removes repeats while keeping first-seen order (the spec's `uniqueItems`).
+fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+    let mut unique = Vec::with_capacity(items.len());
+    for item in items {
+        if !unique.contains(&item) {
+            unique.push(item);
+        }
+    }
+    unique
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OrgRole;
+    use time::macros::datetime;
+
+    fn new_invitation() -> NewInvitation {
+        let now = datetime!(2026-08-10 03:03:37.25 UTC);
+        NewInvitation {
+            org_id: OrgId::generate(now),
+            username: "ada@example.com".parse().expect("valid"),
+            roles: OrgRoles::single(OrgRole::Member),
+            team_ids: vec![],
+            group_role_assignments: vec![],
+            inviter_username: "abcdefgh".to_owned(),
+        }
+    }
+
+    #[test]
+    fn an_invitation_expires_thirty_days_after_creation_to_the_second() {
+        let invitation = new_invitation().into_invitation(datetime!(2026-08-10 03:03:37.25 UTC));
+        assert_eq!(invitation.created_at, datetime!(2026-08-10 03:03:37 UTC));
+        assert_eq!(invitation.expires_at, datetime!(2026-09-09 03:03:37 UTC));
+        assert!(!invitation.is_expired(datetime!(2026-09-09 03:03:36 UTC)));
+        assert!(invitation.is_expired(datetime!(2026-09-09 03:03:37 UTC)));
+    }
+
+    #[test]
+    fn updates_replace_given_fields_and_keep_the_rest() {
+        let now = datetime!(2026-08-10 03:03:37 UTC);
+        let mut invitation = new_invitation().into_invitation(now);
+        let team = TeamId::generate(now);
+        let before = invitation.clone();
+        InvitationUpdate {
+            roles: None,
+            team_ids: Some(vec![team.clone(), team.clone()]),
+            group_role_assignments: None,
+        }
+        .apply_to(&mut invitation);
+        assert_eq!(invitation.team_ids, vec![team]);
+        assert_eq!(invitation.roles, before.roles);
+        assert_eq!(invitation.expires_at, before.expires_at);
+    }
+
+    #[test]
+    fn the_invitation_and_its_pending_user_have_different_ids() {
+        let invitation = new_invitation().into_invitation(datetime!(2026-08-10 03:03:37 UTC));
+        assert_ne!(invitation.id.as_str(), invitation.user_id.as_str());
+    }
+}

@@ -1,0 +1,36 @@
+//! orgdoor's domain: the values and rules of Atlas organization access, free of HTTP and SQL.
+//!
+//! Every value that arrives from outside is parsed into one of these types before any rule runs
+//! ("parse, don't validate"): an [`OrgId`] is always 24 lowercase hex digits, an [`OrgRoles`] is
+//! never empty. Functions that depend on the time take `now` as an argument so that expiry can be
+//! tested without sleeping. This crate must not depend on tokio, sqlx or axum.
+
+pub mod api_key;
+pub mod email;
+pub mod group;
+pub mod ids;
+pub mod invitation;
+pub mod name;
+pub mod organization;
+pub mod page;
+pub mod role;
+pub mod team;
+
+pub use api_key::{ApiKey, DigestHa1, InvalidPublicKey, NewApiKey, PublicKey};
+pub use email::{EmailAddress, InvalidEmailAddress};
+pub use group::{Group, GroupTag, GroupUpdate, InvalidGroupTag, NewGroup};
+pub use ids::{ApiKeyId, GroupId, InvalidId, InvitationId, OrgId, TeamId, UserId};
+pub use invitation::{
+    GroupRoleAssignment, INVITATION_LIFETIME, Invitation, InvitationUpdate, NewInvitation,
+};
+pub use name::{InvalidName, OrgName, ProjectName, TeamName};
+pub use organization::{NewOrganization, Organization};
+pub use page::{Page, PageRequest};
+pub use role::{GroupRole, InvalidRole, OrgRole, OrgRoles};
+pub use team::{NewTeam, Team};
+
+/// Drops the sub-second part: Atlas reports every timestamp to the second, and a value must read
+/// back from storage exactly as it was written.
+pub fn truncate_to_seconds(instant: time::OffsetDateTime) -> time::OffsetDateTime {
+    instant.replace_nanosecond(0).unwrap_or(instant)
+}

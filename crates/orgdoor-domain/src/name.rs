@@ -1,0 +1,132 @@
+//! Names of organizations, projects and teams.
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Atlas's pattern for organization and project names (CONTRACT §2.3, NAME64).
+static NAME64: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[\p{L}\p{N}\-_.(),:&@+']{1,64}$").expect("NAME64 is a valid pattern")
+});
+
+/// Longest team name accepted; the spec sets none (our choice, see docs/compatibility.md).
+const MAX_TEAM_NAME_LENGTH: usize = 255;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidName {
+    #[error("the name is empty")]
+    Empty,
+    #[error("the name is longer than {0} characters")]
+    TooLong(usize),
+    #[error("the name may hold only letters, digits and the characters -_.(),:&@+'")]
+    ForbiddenCharacter,
+}
+
+fn check_name64(candidate: &str) -> Result<(), InvalidName> {
+    if candidate.is_empty() {
+        return Err(InvalidName::Empty);
+    }
+    if candidate.chars().count() > 64 {
+        return Err(InvalidName::TooLong(64));
+    }
+    if !NAME64.is_match(candidate) {
+        return Err(InvalidName::ForbiddenCharacter);
+    }
+    Ok(())
+}
+
+fn check_team_name(candidate: &str) -> Result<(), InvalidName> {
+    if candidate.trim().is_empty() {
+        return Err(InvalidName::Empty);
+    }
+    if candidate.chars().count() > MAX_TEAM_NAME_LENGTH {
+        return Err(InvalidName::TooLong(MAX_TEAM_NAME_LENGTH));
+    }
+    Ok(())
+}
+
+macro_rules! name_type {
+    ($(#[$meta:meta])* $name:ident, $check:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(candidate: impl Into<String>) -> Result<Self, InvalidName> {
+                let candidate = candidate.into();
+                $check(&candidate)?;
+                Ok(Self(candidate))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+name_type!(
+    /// An organization name (NAME64).
+    OrgName,
+    check_name64
+);
+name_type!(
+    /// A project name (NAME64).
+    ProjectName,
+    check_name64
+);
+name_type!(
+    /// A team name: any non-blank text up to 255 characters.
+    TeamName,
+    check_team_name
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn unicode_letters_are_allowed_in_names() {
+        assert!(OrgName::parse("Café-1").is_ok());
+        assert!(ProjectName::parse("a.b(c),d:e&f@g+h'i").is_ok());
+    }
+
+    #[test]
+    fn slashes_and_spaces_are_not() {
+        assert_eq!(
+            OrgName::parse("bad/name"),
+            Err(InvalidName::ForbiddenCharacter)
+        );
+        assert_eq!(
+            ProjectName::parse("two words"),
+            Err(InvalidName::ForbiddenCharacter)
+        );
+        assert_eq!(OrgName::parse(""), Err(InvalidName::Empty));
+        assert_eq!(
+            OrgName::parse("x".repeat(65)),
+            Err(InvalidName::TooLong(64))
+        );
+    }
+
+    #[test]
+    fn team_names_need_only_be_non_blank() {
+        assert!(TeamName::parse("Platform team / EU").is_ok());
+        assert_eq!(TeamName::parse("   "), Err(InvalidName::Empty));
+    }
+
+    proptest! {
+        #[test]
+        fn names_from_the_allowed_alphabet_round_trip(candidate in "[a-zA-Z0-9_.()'-]{1,64}") {
+            let name = OrgName::parse(candidate.clone()).expect("valid");
+            prop_assert_eq!(name.as_str(), candidate.as_str());
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The store's errors: typed refusals for expected outcomes, opaque failures for the rest.
+
+use orgdoor_domain::{EmailAddress, GroupId, OrgId, TeamId};
+
+/// Why the store refused a write that was well-formed but conflicts with what is stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the record does not exist")]
+    NotFound,
+    #[error("the organization does not exist")]
+    OrganizationNotFound,
+    #[error("{0} already has a pending invitation")]
+    UsernameTaken(EmailAddress),
+    #[error("no team {0} exists")]
+    TeamNotFound(TeamId),
+    #[error("team {team} belongs to another organization than {org}")]
+    TeamNotInOrg { team: TeamId, org: OrgId },
+    #[error("no project {0} exists in the organization")]
+    GroupNotFound(GroupId),
+    #[error("a team named {0} exists already")]
+    TeamNameTaken(String),
+    #[error("a project named {0} exists already")]
+    ProjectNameTaken(String),
+    #[error("no pending invitation matches")]
+    InvitationNotFound,
+    #[error("the invitation has expired")]
+    InvitationExpired,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// The database cannot be reached or is overloaded; the request may succeed later.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("the database URL names no supported store (use sqlite:)")]
+    UnsupportedUrl,
+    #[error("the database schema could not be migrated")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("database error")]
+    Internal(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        let unavailable = match &error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            // SQLITE_BUSY / SQLITE_LOCKED after the busy timeout: another writer holds the file.
+            sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("5" | "6" | "517")),
+            _ => false,
+        };
+        if unavailable {
+            StoreError::Unavailable(error)
+        } else {
+            StoreError::Internal(error)
+        }
+    }
+}
+
+/// Whether an error is a unique-constraint violation, so a racing insert can become a typed
+/// rejection instead of a failure.
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Whether an error is a foreign-key violation.
+pub(crate) fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}

@@ -1,0 +1,155 @@
+//! orgdoor's storage: the [`Store`] trait, one method per use case, and its SQL implementations.
+//!
+//! Every method runs in one transaction, so a request never leaves a half-written record.
+//! Expected refusals (a taken username, a team of another organization) come back as
+//! [`StoreError::Rejected`] with a typed [`Rejection`]; the HTTP layer maps them to Atlas errors
+//! without looking inside a database error. SQL lives only in this crate.
+
+mod error;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use orgdoor_domain::{
+    ApiKey, DigestHa1, EmailAddress, Group, GroupId, GroupUpdate, Invitation, InvitationId,
+    InvitationUpdate, OrgId, OrgName, Organization, Page, PageRequest, PublicKey, Team, TeamId,
+    TeamName,
+};
+use time::OffsetDateTime;
+
+pub use error::{Rejection, StoreError};
+pub use sqlite::SqliteStore;
+
+/// How an invitation to update is named: by its id, or by the invitee's address.
+#[derive(Debug, Clone)]
+pub enum InvitationSelector {
+    Id(InvitationId),
+    Username(EmailAddress),
+}
+
+/// The persistence every request relies on. Implementations must behave identically.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the database does; used by health checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The named secret shared by every instance on this store, created with `generate` the
+    /// first time it is asked for. Concurrent first calls agree on one value.
+    async fn shared_secret(
+        &self,
+        name: &str,
+        generate: &(dyn Fn() -> Vec<u8> + Send + Sync),
+    ) -> Result<Vec<u8>, StoreError>;
+
+    /// Whether no organization exists yet (a fresh store).
+    async fn is_empty(&self) -> Result<bool, StoreError>;
+
+    /// Creates an organization together with its first API keys.
+    async fn create_organization(
+        &self,
+        organization: &Organization,
+        api_keys: &[(ApiKey, DigestHa1)],
+    ) -> Result<(), StoreError>;
+
+    async fn get_organization(&self, id: &OrgId) -> Result<Option<Organization>, StoreError>;
+
+    /// Renames an organization; [`Rejection::NotFound`] when it does not exist.
+    async fn rename_organization(
+        &self,
+        id: &OrgId,
+        name: &OrgName,
+    ) -> Result<Organization, StoreError>;
+
+    /// Stores a key of an existing organization ([`Rejection::OrganizationNotFound`] otherwise).
+    async fn create_api_key(&self, key: &ApiKey, ha1: &DigestHa1) -> Result<(), StoreError>;
+
+    /// The key with this public key and its Digest credential, for authentication.
+    async fn find_api_key(
+        &self,
+        public_key: &PublicKey,
+    ) -> Result<Option<(ApiKey, DigestHa1)>, StoreError>;
+
+    /// Stores a team; [`Rejection::TeamNameTaken`] when the organization has one of that name.
+    async fn create_team(&self, team: &Team) -> Result<(), StoreError>;
+
+    async fn list_teams(&self, org: &OrgId, page: PageRequest) -> Result<Page<Team>, StoreError>;
+
+    async fn get_team(&self, org: &OrgId, id: &TeamId) -> Result<Option<Team>, StoreError>;
+
+    async fn rename_team(
+        &self,
+        org: &OrgId,
+        id: &TeamId,
+        name: &TeamName,
+    ) -> Result<Team, StoreError>;
+
+    /// Deletes a team and its place in every invitation.
+    async fn delete_team(&self, org: &OrgId, id: &TeamId) -> Result<(), StoreError>;
+
+    /// Stores a project; [`Rejection::ProjectNameTaken`] when the organization has one of that name.
+    async fn create_group(&self, group: &Group) -> Result<(), StoreError>;
+
+    /// Projects of an organization, oldest first.
+    async fn list_groups(&self, org: &OrgId, page: PageRequest) -> Result<Page<Group>, StoreError>;
+
+    async fn get_group(&self, id: &GroupId) -> Result<Option<Group>, StoreError>;
+
+    async fn update_group(&self, id: &GroupId, update: GroupUpdate) -> Result<Group, StoreError>;
+
+    /// Deletes a project and its place in every invitation.
+    async fn delete_group(&self, id: &GroupId) -> Result<(), StoreError>;
+
+    /// Stores a new invitation, replacing an expired one to the same address. Refuses with
+    /// [`Rejection::UsernameTaken`] while one is pending, and with a team or project rejection
+    /// when a referenced team or project is missing or belongs to another organization.
+    async fn create_invitation(
+        &self,
+        invitation: &Invitation,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Pending (unexpired) invitations of an organization, oldest first, optionally only the one
+    /// to `username`.
+    async fn list_pending_invitations(
+        &self,
+        org: &OrgId,
+        username: Option<&EmailAddress>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Invitation>, StoreError>;
+
+    async fn get_pending_invitation(
+        &self,
+        org: &OrgId,
+        id: &InvitationId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Invitation>, StoreError>;
+
+    /// Applies `update` to a pending invitation: [`Rejection::InvitationNotFound`] when there is
+    /// none, [`Rejection::InvitationExpired`] when it has expired.
+    async fn update_pending_invitation(
+        &self,
+        org: &OrgId,
+        selector: &InvitationSelector,
+        update: InvitationUpdate,
+        now: OffsetDateTime,
+    ) -> Result<Invitation, StoreError>;
+
+    /// Cancels a pending invitation ([`Rejection::InvitationNotFound`] when there is none).
+    async fn delete_pending_invitation(
+        &self,
+        org: &OrgId,
+        id: &InvitationId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+}
+
+/// Opens the store a database URL names, applying migrations. `sqlite:` is the only scheme so
+/// far; PostgreSQL follows behind the same trait.
+pub async fn connect(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(database_url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}

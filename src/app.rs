@@ -1,0 +1,125 @@
+//! Building and running the server: the store, the shared nonce secret, the router and every
+//! tower layer, in one place. `main` and the tests build it the same way.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{Response, StatusCode};
+use axum::response::IntoResponse;
+use orgdoor_store::Store;
+use rand::RngCore;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::digest::NonceAuthority;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::http;
+use crate::state::AppState;
+
+/// Name of the shared secret that signs Digest nonces.
+const NONCE_SECRET: &str = "digest-nonce-key";
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the store the settings name and binds the listener.
+    pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let store = orgdoor_store::connect(settings.database_url.expose()).await?;
+        Self::with_store(settings.listen, store, clock).await
+    }
+
+    pub async fn with_store(
+        listen: SocketAddr,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let secret = store
+            .shared_secret(NONCE_SECRET, &|| {
+                let mut secret = vec![0u8; 32];
+                rand::rng().fill_bytes(&mut secret);
+                secret
+            })
+            .await?;
+        let state = AppState {
+            store,
+            clock,
+            nonces: Arc::new(NonceAuthority::new(&secret)),
+        };
+        let listener = TcpListener::bind(listen).await?;
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = router(&self.state);
+        let service = ServiceBuilder::new()
+            .map_request(http::record_request_target)
+            .layer(NormalizePathLayer::trim_trailing_slash())
+            .service(router);
+        axum::serve(
+            self.listener,
+            axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// The whole router with its layers; requests outside `/api/atlas` get an Atlas 404.
+pub fn router(state: &AppState) -> Router {
+    Router::new()
+        .nest("/api/atlas", http::api_router(state))
+        .fallback(http::fallback::not_found)
+        .with_state(state.clone())
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                        tracing::info_span!(
+                            "request",
+                            http.method = %request.method(),
+                            http.path = %request.uri().path(),
+                            auth.key = tracing::field::Empty,
+                        )
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    REQUEST_TIMEOUT,
+                )),
+        )
+}
+
+/// A safety net, not a way of handling errors: a panic becomes Atlas's 500 body.
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    AppError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
+}

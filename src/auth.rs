@@ -1,0 +1,142 @@
+//! Authentication as one layer in front of every `/api/atlas` route, before the body is read,
+//! the version negotiated or the route matched (BEHAVIOR §0): a client's first, credential-less
+//! request must get a challenge and have no side effect. The layer stores the caller as a
+//! [`Principal`] in the request; authorization happens in each handler.
+
+pub mod digest;
+pub mod principal;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use orgdoor_domain::PublicKey;
+use time::OffsetDateTime;
+
+pub use principal::{GroupAccess, OrgAccess, Principal};
+
+use crate::error::AppError;
+use crate::http::RequestTarget;
+use crate::state::AppState;
+use digest::NonceStatus;
+
+/// Atlas's 401 body, byte for byte: Jackson-pretty, keys in this fixed order (BEHAVIOR §1.1).
+const UNAUTHORIZED_BODY: &str = "{\n  \"error\" : 401,\n  \"reason\" : \"Unauthorized\",\n  \"detail\" : \"You are not authorized for this resource.\",\n  \"errorCode\" : \"UNEXPECTED_ERROR\"\n}";
+
+/// Marks a challenge so later layers leave its body as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Challenge;
+
+/// Why a request was not authenticated; only logged, never told to the client.
+#[derive(Debug)]
+enum Refusal {
+    NoCredentials,
+    Malformed,
+    Unacceptable,
+    UnknownKey,
+    WrongResponse,
+    ForgedNonce,
+    StaleNonce,
+}
+
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let now = state.clock.now();
+    let attempt = Attempt {
+        authorization: request.headers().get(header::AUTHORIZATION).cloned(),
+        method: request.method().clone(),
+        target: request
+            .extensions()
+            .get::<RequestTarget>()
+            .map(|target| target.as_str().to_owned())
+            .or_else(|| {
+                request
+                    .uri()
+                    .path_and_query()
+                    .map(|target| target.as_str().to_owned())
+            })
+            .unwrap_or_else(|| "/".to_owned()),
+    };
+    match identify(&state, &attempt, now).await {
+        Ok(principal) => {
+            tracing::Span::current().record("auth.key", principal.public_key.as_str());
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(Ok(refusal)) => {
+            tracing::debug!(auth.refusal = ?refusal, "request not authenticated");
+            challenge(&state, now, matches!(refusal, Refusal::StaleNonce))
+        }
+        Err(Err(error)) => error.into_response(),
+    }
+}
+
+/// What authentication needs from a request, taken out so the body can stay behind.
+struct Attempt {
+    authorization: Option<HeaderValue>,
+    method: Method,
+    /// Path and query as received, which a Digest `uri` must name.
+    target: String,
+}
+
+/// The caller, or why there is none (`Ok`) or a failure to find out (`Err`, e.g. no database).
+async fn identify(
+    state: &AppState,
+    attempt: &Attempt,
+    now: OffsetDateTime,
+) -> Result<Principal, Result<Refusal, AppError>> {
+    let header = attempt
+        .authorization
+        .as_ref()
+        .ok_or(Ok(Refusal::NoCredentials))?
+        .to_str()
+        .map_err(|_| Ok(Refusal::Malformed))?;
+    let credentials = digest::parse_authorization(header).map_err(|_| Ok(Refusal::Malformed))?;
+    credentials
+        .check_shape(&attempt.target)
+        .map_err(|_| Ok(Refusal::Unacceptable))?;
+    let nonce = state.nonces.check(&credentials.nonce, now);
+    if nonce == NonceStatus::Forged {
+        return Err(Ok(Refusal::ForgedNonce));
+    }
+    let public_key: PublicKey = credentials
+        .username
+        .parse()
+        .map_err(|_| Ok(Refusal::UnknownKey))?;
+    let (key, ha1) = state
+        .store
+        .find_api_key(&public_key)
+        .await
+        .map_err(|error| Err(AppError::from(error)))?
+        .ok_or(Ok(Refusal::UnknownKey))?;
+    if !credentials.verify(&ha1, attempt.method.as_str()) {
+        return Err(Ok(Refusal::WrongResponse));
+    }
+    if nonce == NonceStatus::Stale {
+        return Err(Ok(Refusal::StaleNonce));
+    }
+    Ok(Principal {
+        key_id: key.id,
+        public_key: key.public_key,
+        org_id: key.org_id,
+        roles: key.roles,
+    })
+}
+
+/// A 401 with a fresh Digest challenge and Atlas's exact body.
+fn challenge(state: &AppState, now: OffsetDateTime, stale: bool) -> Response {
+    let mut response = (StatusCode::UNAUTHORIZED, UNAUTHORIZED_BODY).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&state.nonces.challenge(now, stale)) {
+        headers.insert(header::WWW_AUTHENTICATE, value);
+    }
+    response.extensions_mut().insert(Challenge);
+    response
+}

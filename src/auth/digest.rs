@@ -1,0 +1,581 @@
+//! The server side of HTTP Digest authentication (RFC 7616, MD5, `qop=auth`), as Atlas speaks it.
+//!
+//! Nonces are self-validating: `base64(random ‖ issued_at ‖ HMAC-SHA256(secret, …)[..12])`,
+//! 32 characters like Atlas's. Any instance that shares the secret (kept in the store) can check
+//! a nonce without shared memory; a nonce older than [`NONCE_LIFETIME`] is answered with
+//! `stale=true`. Only `HA1 = MD5(publicKey:realm:privateKey)` is stored, and responses are
+//! compared in constant time.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, Mac};
+use md5::{Digest as _, Md5};
+use orgdoor_domain::DigestHa1;
+use rand::RngCore;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use time::{Duration, OffsetDateTime};
+
+/// The realm Atlas names in every challenge; it is part of every stored HA1.
+pub const REALM: &str = "MMS Public API";
+
+/// How long a nonce is accepted (Ops Manager's value; BEHAVIOR §1.3).
+pub const NONCE_LIFETIME: Duration = Duration::seconds(60);
+
+/// A nonce dated this far in the future is still accepted, for instances whose clocks differ.
+const CLOCK_SKEW: Duration = Duration::seconds(5);
+
+const ISSUED_AT_LEN: usize = 8;
+const RANDOM_LEN: usize = 4;
+const MAC_LEN: usize = 12;
+const NONCE_LEN: usize = ISSUED_AT_LEN + RANDOM_LEN + MAC_LEN;
+
+/// `MD5(username:realm:password)`, the stored form of a private key.
+pub fn digest_ha1(public_key: &str, private_key: &str) -> DigestHa1 {
+    let mut hasher = Md5::new();
+    hasher.update(public_key.as_bytes());
+    hasher.update(b":");
+    hasher.update(REALM.as_bytes());
+    hasher.update(b":");
+    hasher.update(private_key.as_bytes());
+    DigestHa1(hasher.finalize().into())
+}
+
+/// What a nonce check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceStatus {
+    Fresh,
+    /// Genuine but too old: the client should retry with the new nonce (`stale=true`).
+    Stale,
+    /// Not issued by any instance sharing our secret.
+    Forged,
+}
+
+/// Issues and checks nonces with the secret shared by all instances.
+#[derive(Clone)]
+pub struct NonceAuthority {
+    mac: Hmac<Sha256>,
+}
+
+impl NonceAuthority {
+    pub fn new(secret: &[u8]) -> Self {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
+        Self { mac }
+    }
+
+    fn sign(&self, payload: &[u8]) -> [u8; MAC_LEN] {
+        let mut mac = self.mac.clone();
+        mac.update(payload);
+        let full = mac.finalize().into_bytes();
+        let mut truncated = [0u8; MAC_LEN];
+        truncated.copy_from_slice(&full[..MAC_LEN]);
+        truncated
+    }
+
+    pub fn issue(&self, now: OffsetDateTime) -> String {
+        let mut raw = [0u8; NONCE_LEN];
+        // Random bytes first, so nonces do not all begin alike.
+        rand::rng().fill_bytes(&mut raw[..RANDOM_LEN]);
+        raw[RANDOM_LEN..RANDOM_LEN + ISSUED_AT_LEN]
+            .copy_from_slice(&now.unix_timestamp().to_be_bytes());
+        let signature = self.sign(&raw[..RANDOM_LEN + ISSUED_AT_LEN]);
+        raw[RANDOM_LEN + ISSUED_AT_LEN..].copy_from_slice(&signature);
+        BASE64.encode(raw)
+    }
+
+    pub fn check(&self, nonce: &str, now: OffsetDateTime) -> NonceStatus {
+        let mut raw = [0u8; NONCE_LEN];
+        match BASE64.decode_slice(nonce, &mut raw) {
+            Ok(NONCE_LEN) => {}
+            _ => return NonceStatus::Forged,
+        }
+        let (payload, signature) = raw.split_at(RANDOM_LEN + ISSUED_AT_LEN);
+        if !bool::from(self.sign(payload).ct_eq(signature)) {
+            return NonceStatus::Forged;
+        }
+        let mut issued_at = [0u8; ISSUED_AT_LEN];
+        issued_at.copy_from_slice(&payload[RANDOM_LEN..]);
+        let Ok(issued_at) = OffsetDateTime::from_unix_timestamp(i64::from_be_bytes(issued_at))
+        else {
+            return NonceStatus::Forged;
+        };
+        if issued_at > now + CLOCK_SKEW {
+            NonceStatus::Forged
+        } else if now - issued_at > NONCE_LIFETIME {
+            NonceStatus::Stale
+        } else {
+            NonceStatus::Fresh
+        }
+    }
+
+    /// The `WWW-Authenticate` value, in exactly Atlas's shape: the Go client splits on `", "` and
+    /// refuses any parameter it does not know.
+    pub fn challenge(&self, now: OffsetDateTime, stale: bool) -> String {
+        format!(
+            "Digest realm=\"{REALM}\", domain=\"\", nonce=\"{}\", algorithm=MD5, qop=\"auth\", stale={stale}",
+            self.issue(now)
+        )
+    }
+}
+
+/// Why an `Authorization: Digest` header could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MalformedDigest {
+    #[error("not a Digest authorization")]
+    NotDigest,
+    #[error("the parameter list cannot be parsed")]
+    Syntax,
+    #[error("parameter {0} appears twice")]
+    Duplicate(String),
+    #[error("required parameter {0} is missing")]
+    Missing(&'static str),
+}
+
+/// The parameters of an `Authorization: Digest` header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DigestCredentials {
+    pub username: String,
+    pub realm: String,
+    pub nonce: String,
+    pub uri: String,
+    pub response: String,
+    pub algorithm: Option<String>,
+    pub qop: Option<String>,
+    pub nc: Option<String>,
+    pub cnonce: Option<String>,
+    pub opaque: Option<String>,
+}
+
+/// Reads `key=value` pairs where a value is a token or a quoted string with `\` escapes, in
+/// any order, with optional white space; unknown parameters (`userhash`, …) are ignored.
+pub fn parse_authorization(header: &str) -> Result<DigestCredentials, MalformedDigest> {
+    let header = header.trim_start();
+    let scheme_end = header
+        .find(|c: char| c.is_ascii_whitespace())
+        .ok_or(MalformedDigest::NotDigest)?;
+    if !header[..scheme_end].eq_ignore_ascii_case("digest") {
+        return Err(MalformedDigest::NotDigest);
+    }
+    let mut rest = &header[scheme_end..];
+    let mut seen: Vec<String> = Vec::with_capacity(10);
+    let mut credentials = DigestCredentials::default();
+    let mut present = [false; 5];
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == ',');
+        if rest.is_empty() {
+            break;
+        }
+        let name_end = rest
+            .find(|c: char| c == '=' || c.is_ascii_whitespace())
+            .ok_or(MalformedDigest::Syntax)?;
+        let name = rest[..name_end].to_ascii_lowercase();
+        if name.is_empty() {
+            return Err(MalformedDigest::Syntax);
+        }
+        rest = rest[name_end..].trim_start();
+        rest = rest
+            .strip_prefix('=')
+            .ok_or(MalformedDigest::Syntax)?
+            .trim_start();
+        let value;
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let mut unescaped = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = None;
+            while let Some((index, c)) = chars.next() {
+                match c {
+                    '\\' => match chars.next() {
+                        Some((_, escaped)) => unescaped.push(escaped),
+                        None => return Err(MalformedDigest::Syntax),
+                    },
+                    '"' => {
+                        end = Some(index);
+                        break;
+                    }
+                    other => unescaped.push(other),
+                }
+            }
+            let end = end.ok_or(MalformedDigest::Syntax)?;
+            value = unescaped;
+            rest = &quoted[end + 1..];
+        } else {
+            let end = rest
+                .find(|c: char| c == ',' || c.is_ascii_whitespace())
+                .unwrap_or(rest.len());
+            value = rest[..end].to_owned();
+            rest = &rest[end..];
+        }
+        let after = rest.trim_start();
+        if !(after.is_empty() || after.starts_with(',')) {
+            return Err(MalformedDigest::Syntax);
+        }
+        if seen.contains(&name) {
+            return Err(MalformedDigest::Duplicate(name));
+        }
+        let slot = match name.as_str() {
+            "username" => Some((0, &mut credentials.username)),
+            "realm" => Some((1, &mut credentials.realm)),
+            "nonce" => Some((2, &mut credentials.nonce)),
+            "uri" => Some((3, &mut credentials.uri)),
+            "response" => Some((4, &mut credentials.response)),
+            _ => None,
+        };
+        match slot {
+            Some((index, field)) => {
+                present[index] = true;
+                *field = value;
+            }
+            None => match name.as_str() {
+                "algorithm" => credentials.algorithm = Some(value),
+                "qop" => credentials.qop = Some(value),
+                "nc" => credentials.nc = Some(value),
+                "cnonce" => credentials.cnonce = Some(value),
+                "opaque" => credentials.opaque = Some(value),
+                _ => {}
+            },
+        }
+        seen.push(name);
+    }
+    for (index, name) in ["username", "realm", "nonce", "uri", "response"]
+        .into_iter()
+        .enumerate()
+    {
+        if !present[index] {
+            return Err(MalformedDigest::Missing(name));
+        }
+    }
+    Ok(credentials)
+}
+
+/// Why otherwise well-formed credentials are not acceptable, before any key is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnacceptableDigest {
+    WrongRealm,
+    UnsupportedAlgorithm,
+    UnsupportedQop,
+    BadNonceCount,
+    MissingClientNonce,
+    UriMismatch,
+}
+
+impl DigestCredentials {
+    /// Checks everything that does not need the key: realm, algorithm, qop, nc and that `uri`
+    /// names this very request (`target` is the path and query as received).
+    pub fn check_shape(&self, target: &str) -> Result<(), UnacceptableDigest> {
+        if self.realm != REALM {
+            return Err(UnacceptableDigest::WrongRealm);
+        }
+        if let Some(algorithm) = &self.algorithm
+            && !algorithm.eq_ignore_ascii_case("MD5")
+        {
+            return Err(UnacceptableDigest::UnsupportedAlgorithm);
+        }
+        match self.qop.as_deref() {
+            None => {}
+            Some(qop) if qop.eq_ignore_ascii_case("auth") => {
+                let nc = self
+                    .nc
+                    .as_deref()
+                    .ok_or(UnacceptableDigest::BadNonceCount)?;
+                let count = (nc.len() <= 8)
+                    .then(|| u32::from_str_radix(nc, 16).ok())
+                    .flatten()
+                    .ok_or(UnacceptableDigest::BadNonceCount)?;
+                if count == 0 {
+                    return Err(UnacceptableDigest::BadNonceCount);
+                }
+                if self.cnonce.as_deref().is_none_or(str::is_empty) {
+                    return Err(UnacceptableDigest::MissingClientNonce);
+                }
+            }
+            Some(_) => return Err(UnacceptableDigest::UnsupportedQop),
+        }
+        if !uri_names_target(&self.uri, target) {
+            return Err(UnacceptableDigest::UriMismatch);
+        }
+        Ok(())
+    }
+
+    /// Whether `response` is the digest of this request under `ha1`, compared in constant time.
+    pub fn verify(&self, ha1: &DigestHa1, method: &str) -> bool {
+        let mut ha1_hex = String::with_capacity(32);
+        push_hex(&mut ha1_hex, &ha1.0);
+        let ha2 = md5_hex(&[method, ":", &self.uri]);
+        let expected = match (&self.qop, &self.nc, &self.cnonce) {
+            (Some(qop), Some(nc), Some(cnonce)) => md5_hex(&[
+                &ha1_hex,
+                ":",
+                &self.nonce,
+                ":",
+                nc,
+                ":",
+                cnonce,
+                ":",
+                qop,
+                ":",
+                &ha2,
+            ]),
+            _ => md5_hex(&[&ha1_hex, ":", &self.nonce, ":", &ha2]),
+        };
+        let given = self.response.to_ascii_lowercase();
+        bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+    }
+}
+
+/// The `uri` directive may be the request target itself or an absolute URI with that target.
+fn uri_names_target(uri: &str, target: &str) -> bool {
+    if uri == target {
+        return true;
+    }
+    uri.split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|slash| &rest[slash..]))
+        .is_some_and(|path| path == target)
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+}
+
+fn md5_hex(parts: &[&str]) -> String {
+    let mut hasher = Md5::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+    }
+    let mut out = String::with_capacity(32);
+    push_hex(&mut out, &hasher.finalize());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-22 12:00:00 UTC);
+
+    fn authority() -> NonceAuthority {
+        NonceAuthority::new(b"a shared secret of any length")
+    }
+
+    #[test]
+    fn nonces_look_like_atlas_nonces() {
+        let nonce = authority().issue(NOW);
+        assert_eq!(nonce.len(), 32);
+        assert!(
+            nonce
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        );
+    }
+
+    #[test]
+    fn a_nonce_is_fresh_for_a_minute_then_stale() {
+        let authority = authority();
+        let nonce = authority.issue(NOW);
+        assert_eq!(
+            authority.check(&nonce, NOW + Duration::seconds(60)),
+            NonceStatus::Fresh
+        );
+        assert_eq!(
+            authority.check(&nonce, NOW + Duration::seconds(61)),
+            NonceStatus::Stale
+        );
+    }
+
+    #[test]
+    fn another_secret_or_a_tampered_nonce_is_forged() {
+        let nonce = authority().issue(NOW);
+        assert_eq!(
+            NonceAuthority::new(b"other").check(&nonce, NOW),
+            NonceStatus::Forged
+        );
+        let mut tampered = nonce.into_bytes();
+        tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).expect("ascii");
+        assert_eq!(authority().check(&tampered, NOW), NonceStatus::Forged);
+        assert_eq!(authority().check("", NOW), NonceStatus::Forged);
+    }
+
+    #[test]
+    fn the_challenge_has_atlas_parameters_in_atlas_order() {
+        let challenge = authority().challenge(NOW, false);
+        let parts: Vec<&str> = challenge
+            .trim_start_matches("Digest ")
+            .split(", ")
+            .collect();
+        assert_eq!(parts.len(), 6);
+        assert_eq!(parts[0], "realm=\"MMS Public API\"");
+        assert_eq!(parts[1], "domain=\"\"");
+        assert!(parts[2].starts_with("nonce=\""));
+        assert_eq!(
+            &parts[3..],
+            ["algorithm=MD5", "qop=\"auth\"", "stale=false"]
+        );
+    }
+
+    /// The worked example of RFC 2617 §3.5, with the realm swapped for ours.
+    fn rfc_credentials(ha1_user: &str) -> (DigestCredentials, DigestHa1) {
+        let ha1 = digest_ha1(ha1_user, "Circle Of Life");
+        let mut credentials = DigestCredentials {
+            username: ha1_user.into(),
+            realm: REALM.into(),
+            nonce: "dcd98b7102dd2f0e8b11d0f600bfb0c093".into(),
+            uri: "/dir/index.html".into(),
+            response: String::new(),
+            algorithm: Some("MD5".into()),
+            qop: Some("auth".into()),
+            nc: Some("00000001".into()),
+            cnonce: Some("0a4f113b".into()),
+            opaque: None,
+        };
+        let mut ha1_hex = String::new();
+        push_hex(&mut ha1_hex, &ha1.0);
+        let ha2 = md5_hex(&["GET:/dir/index.html"]);
+        credentials.response = md5_hex(&[
+            &ha1_hex,
+            ":dcd98b7102dd2f0e8b11d0f600bfb0c093:00000001:0a4f113b:auth:",
+            &ha2,
+        ]);
+        (credentials, ha1)
+    }
+
+    #[test]
+    fn the_rfc_2617_example_verifies_with_its_own_realm() {
+        // Known answer: RFC 2617 §3.5 gives this response for realm testrealm@host.com.
+        let ha1 = md5_hex(&["Mufasa:testrealm@host.com:Circle Of Life"]);
+        let ha2 = md5_hex(&["GET:/dir/index.html"]);
+        let response = md5_hex(&[
+            &ha1,
+            ":dcd98b7102dd2f0e8b11d0f600bfb0c093:00000001:0a4f113b:auth:",
+            &ha2,
+        ]);
+        assert_eq!(response, "6629fae49393a05397450978507c4ef1");
+    }
+
+    #[test]
+    fn a_correct_response_verifies_and_a_wrong_method_does_not() {
+        let (credentials, ha1) = rfc_credentials("mufasa");
+        assert!(credentials.verify(&ha1, "GET"));
+        assert!(!credentials.verify(&ha1, "POST"));
+        assert!(!credentials.verify(&digest_ha1("mufasa", "wrong"), "GET"));
+    }
+
+    #[test]
+    fn curl_go_and_python_headers_all_parse() {
+        let curl = r#"Digest username="abcdefgh", realm="MMS Public API", nonce="n+/1==", uri="/api/atlas/v1.0/orgs?x=1", cnonce="MTIzNDU2Nzg5MDEy", nc=00000001, qop=auth, response="0123", algorithm=MD5"#;
+        let go = r#"Digest username="abcdefgh", realm="MMS Public API", nonce="n+/1==", uri="/p", cnonce="0123456789abcdef", nc=00000001, qop=auth, response="0123", algorithm="MD5""#;
+        let python = r#"Digest username="abcdefgh", realm="MMS Public API", nonce="n+/1==", uri="/p", response="0123", algorithm="MD5", qop="auth", nc=00000002, cnonce="6c5e0b2d63a3e2f1""#;
+        for header in [curl, go, python] {
+            let parsed = parse_authorization(header).expect(header);
+            assert_eq!(parsed.username, "abcdefgh");
+            assert_eq!(parsed.nonce, "n+/1==");
+            assert_eq!(parsed.qop.as_deref(), Some("auth"));
+        }
+        assert_eq!(
+            parse_authorization(curl).expect("curl").uri,
+            "/api/atlas/v1.0/orgs?x=1"
+        );
+    }
+
+    #[test]
+    fn escaped_quotes_and_odd_spacing_are_read() {
+        let parsed = parse_authorization(
+            "digest  username = \"a\\\"b\" ,realm=\"MMS Public API\",nonce=\"n\",uri=\"/\",response=\"r\"",
+        )
+        .expect("parses");
+        assert_eq!(parsed.username, "a\"b");
+        assert_eq!(parsed.qop, None);
+    }
+
+    #[test]
+    fn broken_headers_are_refused() {
+        assert_eq!(
+            parse_authorization("Basic dXNlcjpwYXNz"),
+            Err(MalformedDigest::NotDigest)
+        );
+        assert_eq!(
+            parse_authorization("Digest username=\"a"),
+            Err(MalformedDigest::Syntax)
+        );
+        assert_eq!(
+            parse_authorization(
+                "Digest username=a, username=b, realm=r, nonce=n, uri=/, response=x"
+            ),
+            Err(MalformedDigest::Duplicate("username".into()))
+        );
+        assert_eq!(
+            parse_authorization("Digest username=a, realm=r, nonce=n, uri=/"),
+            Err(MalformedDigest::Missing("response"))
+        );
+    }
+
+    #[test]
+    fn shape_checks_catch_each_unacceptable_parameter() {
+        let (good, _) = rfc_credentials("mufasa");
+        assert_eq!(good.check_shape("/dir/index.html"), Ok(()));
+        assert_eq!(
+            good.check_shape("/other"),
+            Err(UnacceptableDigest::UriMismatch)
+        );
+        let absolute = DigestCredentials {
+            uri: "http://127.0.0.1:8080/dir/index.html".into(),
+            ..good.clone()
+        };
+        assert_eq!(absolute.check_shape("/dir/index.html"), Ok(()));
+        let zero = DigestCredentials {
+            nc: Some("00000000".into()),
+            ..good.clone()
+        };
+        assert_eq!(
+            zero.check_shape("/dir/index.html"),
+            Err(UnacceptableDigest::BadNonceCount)
+        );
+        let sha = DigestCredentials {
+            algorithm: Some("SHA-256".into()),
+            ..good.clone()
+        };
+        assert_eq!(
+            sha.check_shape("/dir/index.html"),
+            Err(UnacceptableDigest::UnsupportedAlgorithm)
+        );
+        let realm = DigestCredentials {
+            realm: "other".into(),
+            ..good.clone()
+        };
+        assert_eq!(
+            realm.check_shape("/dir/index.html"),
+            Err(UnacceptableDigest::WrongRealm)
+        );
+        let auth_int = DigestCredentials {
+            qop: Some("auth-int".into()),
+            ..good
+        };
+        assert_eq!(
+            auth_int.check_shape("/dir/index.html"),
+            Err(UnacceptableDigest::UnsupportedQop)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_never_panics(header in "\\PC*") {
+            let _ = parse_authorization(&header);
+        }
+
+        #[test]
+        fn digest_prefixed_noise_never_panics(rest in "[ a-z=\",\\\\]{0,80}") {
+            let _ = parse_authorization(&format!("Digest {rest}"));
+        }
+
+        #[test]
+        fn nonce_checks_never_panic(nonce in "\\PC{0,64}") {
+            let _ = authority().check(&nonce, NOW);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Who is calling, and what they may do. Authorization is checked explicitly in each handler
+//! (`principal.require_org(&org, OrgAccess::Owner)?`), so the rule sits next to the operation.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use orgdoor_domain::{ApiKeyId, Group, OrgId, OrgRole, OrgRoles, PublicKey};
+
+use crate::error::AppError;
+
+/// An authenticated API key.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key_id: ApiKeyId,
+    pub public_key: PublicKey,
+    pub org_id: OrgId,
+    pub roles: OrgRoles,
+}
+
+/// The minimum organization role an operation names in `x-rolesRequirements`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgAccess {
+    /// "Organization Member": any role in the organization.
+    Member,
+    /// "Organization Read Only": read access to everything, which owners also have.
+    ReadOnly,
+    /// Creating projects ("Organization Project Creator").
+    GroupCreator,
+    /// "Organization Owner".
+    Owner,
+}
+
+/// The minimum project role an operation names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupAccess {
+    /// "Project Read Only": organization owners and read-only members see every project.
+    ReadOnly,
+    /// "Project Owner": organization owners own every project of their organization.
+    Owner,
+}
+
+impl Principal {
+    /// The name Atlas records as `inviterUsername`: the public key (observed on Atlas).
+    pub fn username(&self) -> &str {
+        self.public_key.as_str()
+    }
+
+    fn has(&self, role: OrgRole) -> bool {
+        self.roles.contains(role)
+    }
+
+    /// Refuses callers outside `org`, then callers without the role `access` needs.
+    pub fn require_org(&self, org: &OrgId, access: OrgAccess) -> Result<(), AppError> {
+        if &self.org_id != org {
+            return Err(AppError::UserCannotAccessOrg);
+        }
+        let owner = self.has(OrgRole::Owner);
+        match access {
+            OrgAccess::Member => Ok(()),
+            OrgAccess::ReadOnly if owner || self.has(OrgRole::ReadOnly) => Ok(()),
+            OrgAccess::ReadOnly => Err(AppError::UserUnauthorized),
+            OrgAccess::GroupCreator if owner || self.has(OrgRole::GroupCreator) => Ok(()),
+            OrgAccess::GroupCreator => Err(AppError::NotOrgGroupCreator(org.to_string())),
+            OrgAccess::Owner if owner => Ok(()),
+            OrgAccess::Owner => Err(AppError::NotOrgOwner(org.to_string())),
+        }
+    }
+
+    /// Refuses callers outside the project's organization, then callers without the role.
+    pub fn require_group(&self, group: &Group, access: GroupAccess) -> Result<(), AppError> {
+        if self.org_id != group.org_id {
+            return Err(AppError::UserCannotAccessGroup);
+        }
+        let allowed = match access {
+            GroupAccess::ReadOnly => self.has(OrgRole::Owner) || self.has(OrgRole::ReadOnly),
+            GroupAccess::Owner => self.has(OrgRole::Owner),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(AppError::UserUnauthorized)
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Principal>().cloned().ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("route reached without authentication"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::OffsetDateTime;
+
+    fn principal(roles: &[OrgRole]) -> Principal {
+        let now = OffsetDateTime::now_utc();
+        Principal {
+            key_id: ApiKeyId::generate(now),
+            public_key: PublicKey::generate(),
+            org_id: OrgId::generate(now),
+            roles: OrgRoles::new(roles.iter().copied()).expect("non-empty"),
+        }
+    }
+
+    #[test]
+    fn members_read_but_do_not_own() {
+        let member = principal(&[OrgRole::Member]);
+        let org = member.org_id.clone();
+        assert!(member.require_org(&org, OrgAccess::Member).is_ok());
+        assert!(matches!(
+            member.require_org(&org, OrgAccess::Owner),
+            Err(AppError::NotOrgOwner(_))
+        ));
+        assert!(matches!(
+            member.require_org(&org, OrgAccess::GroupCreator),
+            Err(AppError::NotOrgGroupCreator(_))
+        ));
+    }
+
+    #[test]
+    fn owners_pass_every_check_in_their_org_and_none_elsewhere() {
+        let owner = principal(&[OrgRole::Owner]);
+        let org = owner.org_id.clone();
+        for access in [
+            OrgAccess::Member,
+            OrgAccess::ReadOnly,
+            OrgAccess::GroupCreator,
+            OrgAccess::Owner,
+        ] {
+            assert!(owner.require_org(&org, access).is_ok());
+        }
+        let elsewhere = OrgId::generate(OffsetDateTime::now_utc());
+        assert!(matches!(
+            owner.require_org(&elsewhere, OrgAccess::Member),
+            Err(AppError::UserCannotAccessOrg)
+        ));
+    }
+}

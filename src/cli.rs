@@ -1,0 +1,190 @@
+//! The command line: `serve`, `bootstrap`, `api-key create` and `migrate`. Every option can also
+//! come from an `ORGDOOR_*` environment variable.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use orgdoor_domain::{OrgId, OrgName, OrgRole, OrgRoles};
+use secrecy::ExposeSecret;
+
+use crate::app::Application;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{DatabaseUrl, Settings};
+use crate::provision::{self, CredentialsOutput};
+use crate::telemetry::{self, LogFormat};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "orgdoor",
+    version,
+    about = "An Atlas-compatible organization access server"
+)]
+pub struct Cli {
+    /// Log line format on stderr.
+    #[arg(
+        long,
+        env = "ORGDOOR_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct StoreArgs {
+    /// Where state lives: `sqlite://FILE` (created if missing).
+    #[arg(
+        long,
+        env = "ORGDOOR_DATABASE_URL",
+        default_value = "sqlite://orgdoor.db"
+    )]
+    database_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API server. On an empty store, create an organization and print an owner key.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ORGDOOR_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Create an organization with an Organization Owner API key; print them as JSON.
+    Bootstrap {
+        #[arg(long)]
+        org_name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Manage programmatic API keys.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key with the given organization roles; print it as JSON.
+    Create {
+        #[arg(long)]
+        org: String,
+        /// Organization roles, repeated or comma-separated (ORG_OWNER, ORG_MEMBER, …).
+        #[arg(long = "role", required = true, value_delimiter = ',')]
+        roles: Vec<String>,
+        #[arg(long, default_value = "created with orgdoor api-key create")]
+        description: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    telemetry::init(cli.log_format);
+    let clock = SystemClock;
+    match cli.command {
+        Command::Serve { listen, store } => {
+            serve(Settings {
+                listen,
+                database_url: DatabaseUrl::new(store.database_url),
+            })
+            .await
+        }
+        Command::Bootstrap { org_name, store } => {
+            let name = OrgName::parse(org_name).context("invalid --org-name")?;
+            let store = orgdoor_store::connect(&store.database_url).await?;
+            let (organization, minted) =
+                provision::create_organization(&store, name, clock.now()).await?;
+            print_json(&CredentialsOutput::new(&organization, &minted))
+        }
+        Command::ApiKey(ApiKeyCommand::Create {
+            org,
+            roles,
+            description,
+            store,
+        }) => {
+            let org: OrgId = org.parse().context("invalid --org")?;
+            let roles = roles
+                .iter()
+                .map(|role| role.trim().parse::<OrgRole>())
+                .collect::<Result<Vec<_>, _>>()
+                .context("invalid --role")?;
+            let roles = OrgRoles::new(roles).context("at least one --role is needed")?;
+            let store = orgdoor_store::connect(&store.database_url).await?;
+            let (organization, minted) =
+                provision::create_api_key(&store, &org, roles, &description, clock.now()).await?;
+            print_json(&CredentialsOutput::new(&organization, &minted))
+        }
+        Command::Migrate { store } => {
+            orgdoor_store::connect(&store.database_url).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    tracing::info!(database_url = ?settings.database_url, "opening store");
+    let app = Application::build(&settings, Arc::new(SystemClock)).await?;
+    let address = app.local_addr()?;
+    let base_url = format!("http://{address}/");
+    println!("orgdoor listening on {base_url}");
+    if let Some((organization, minted)) =
+        provision::create_initial_credentials(&app.state().store, SystemClock.now()).await?
+    {
+        println!(
+            "# A new organization and its Organization Owner API key (the private key is shown only now):"
+        );
+        println!(
+            "export MONGODB_ATLAS_PUBLIC_API_KEY={}",
+            minted.key.public_key
+        );
+        println!(
+            "export MONGODB_ATLAS_PRIVATE_API_KEY={}",
+            minted.private_key.expose_secret()
+        );
+        println!("export MONGODB_ATLAS_ORG_ID={}", organization.id);
+        println!("export MONGODB_ATLAS_OPS_MANAGER_URL={base_url}");
+    }
+    app.run_until(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM, so in-flight requests can finish before exit.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,86 @@
+//! The HTTP API: one module per Atlas resource, assembled under `/api/atlas`.
+//!
+//! Handlers are thin: extract, parse into domain types, check the caller's role, call the
+//! store, render the view. Authentication and the `envelope`/`pretty` rendering wrap the whole
+//! tree; version negotiation wraps each operation.
+
+pub mod extract;
+pub mod fallback;
+pub mod groups;
+pub mod org_invitations;
+pub mod orgs;
+pub mod pagination;
+pub mod response_format;
+pub mod teams;
+pub mod versioning;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::auth;
+use crate::state::AppState;
+
+/// The request target (path and query) exactly as the client sent it, before trailing-slash
+/// normalization: what a Digest `uri` directive must match.
+#[derive(Debug, Clone)]
+pub struct RequestTarget(String);
+
+impl RequestTarget {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Records the [`RequestTarget`]; runs before anything rewrites the URI.
+pub fn record_request_target(mut request: Request) -> Request {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |target| target.as_str().to_owned());
+    request.extensions_mut().insert(RequestTarget(target));
+    request
+}
+
+/// Atlas timestamps: UTC, to the second, `Z` suffix (`2026-08-10T03:03:37Z`).
+pub fn atlas_timestamp(instant: OffsetDateTime) -> String {
+    orgdoor_domain::truncate_to_seconds(instant)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Everything under `/api/atlas`: authenticated first, then formatted, then routed.
+pub fn api_router(state: &AppState) -> Router<AppState> {
+    let v2 = Router::new()
+        .merge(orgs::routes(state))
+        .merge(org_invitations::routes(state))
+        .merge(teams::routes(state))
+        .merge(groups::routes(state));
+    let v1 = Router::new().merge(org_invitations::legacy_routes());
+    Router::new()
+        .nest("/v2", v2)
+        .nest("/v1.0", v1)
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(middleware::from_fn(response_format::format_response))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn timestamps_are_utc_seconds_with_z() {
+        assert_eq!(
+            atlas_timestamp(datetime!(2026-08-10 03:03:37.9 UTC)),
+            "2026-08-10T03:03:37Z"
+        );
+    }
+}

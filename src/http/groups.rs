@@ -1,0 +1,278 @@
+//! Projects ("groups"): `/groups[/{groupId}]` and `/orgs/{orgId}/groups`.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use orgdoor_domain::{Group, GroupTag, GroupUpdate, NewGroup, ProjectName};
+use orgdoor_store::{Rejection, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{GroupAccess, OrgAccess, Principal};
+use crate::error::AppError;
+use crate::http::atlas_timestamp;
+use crate::http::extract::{
+    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_group_id,
+};
+use crate::http::orgs::find_org;
+use crate::http::pagination::{Link, ListQuery, Paginated};
+use crate::http::versioning::{ResourceVersion, V2023_01_01, versioned};
+use crate::state::AppState;
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
+    Router::new()
+        .route(
+            "/groups",
+            versioned(get(list_groups).post(create_group), state, &VERSIONS),
+        )
+        .route(
+            "/groups/{groupId}",
+            versioned(
+                get(get_group).patch(update_group).delete(delete_group),
+                state,
+                &VERSIONS,
+            ),
+        )
+        .route(
+            "/orgs/{orgId}/groups",
+            versioned(get(list_org_groups), state, &VERSIONS),
+        )
+}
+
+/// Loads the project a path names: malformed → `INVALID_GROUP_ID`, unknown → `GROUP_NOT_FOUND`.
+pub async fn find_group(state: &AppState, raw_id: &str) -> Result<Group, AppError> {
+    let id = parse_group_id(raw_id)?;
+    state
+        .store
+        .get_group(&id)
+        .await?
+        .ok_or_else(|| AppError::GroupNotFound(id.to_string()))
+}
+
+#[derive(Serialize, Deserialize)]
+struct TagView {
+    key: String,
+    value: String,
+}
+
+/// `Group`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupView {
+    cluster_count: u64,
+    created: String,
+    id: String,
+    links: Vec<Link>,
+    name: String,
+    org_id: String,
+    tags: Vec<TagView>,
+    with_default_alerts_settings: bool,
+}
+
+impl GroupView {
+    fn new(base: &BaseUrl, group: Group) -> Self {
+        Self {
+            cluster_count: 0,
+            created: atlas_timestamp(group.created_at),
+            links: vec![Link::self_link(
+                base,
+                &format!("/api/atlas/v2/groups/{}", group.id),
+            )],
+            id: group.id.into(),
+            name: group.name.to_string(),
+            org_id: group.org_id.into(),
+            tags: group
+                .tags
+                .iter()
+                .map(|tag| TagView {
+                    key: tag.key().into(),
+                    value: tag.value().into(),
+                })
+                .collect(),
+            with_default_alerts_settings: group.with_default_alerts_settings,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupRequest {
+    name: Option<String>,
+    org_id: Option<String>,
+    region_usage_restrictions: Option<String>,
+    tags: Option<Vec<TagView>>,
+    with_default_alerts_settings: Option<bool>,
+}
+
+impl RequestBody for GroupRequest {
+    const READ_ONLY: &'static [&'static str] = &["clusterCount", "created", "id", "links"];
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupUpdateRequest {
+    name: Option<String>,
+    tags: Option<Vec<TagView>>,
+    with_default_alerts_settings: Option<bool>,
+}
+
+impl RequestBody for GroupUpdateRequest {
+    const READ_ONLY: &'static [&'static str] = &["clusterCount", "created", "id", "links", "orgId"];
+}
+
+fn project_name(name: String) -> Result<ProjectName, AppError> {
+    ProjectName::parse(name).map_err(|reason| AppError::InvalidAttributeValue {
+        attribute: "name".into(),
+        reason: reason.to_string(),
+    })
+}
+
+fn tags(tags: Vec<TagView>) -> Result<Vec<GroupTag>, AppError> {
+    tags.into_iter()
+        .map(|tag| {
+            GroupTag::new(tag.key, tag.value).map_err(|reason| AppError::InvalidAttributeValue {
+                attribute: "tags".into(),
+                reason: reason.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn group_not_found(group_id: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
+    move |error| match error {
+        StoreError::Rejected(Rejection::NotFound) => AppError::GroupNotFound(group_id.to_owned()),
+        other => other.into(),
+    }
+}
+
+/// Projects the caller can read: every project of its organization for owners and read-only
+/// members; none for other roles until keys can hold project roles.
+async fn list_groups(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    query: QueryParams,
+) -> Result<Json<Paginated<GroupView>>, AppError> {
+    let list = ListQuery::from_query(&query)?;
+    let page = if principal
+        .require_org(&principal.org_id, OrgAccess::ReadOnly)
+        .is_ok()
+    {
+        state
+            .store
+            .list_groups(&principal.org_id, list.page)
+            .await?
+    } else {
+        orgdoor_domain::Page {
+            items: Vec::new(),
+            total_count: 0,
+        }
+    };
+    Ok(Json(Paginated::new(
+        &base,
+        "/api/atlas/v2/groups",
+        &list,
+        page,
+        |group| GroupView::new(&base, group),
+    )))
+}
+
+async fn list_org_groups(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(org_id): AtlasPath<String>,
+    query: QueryParams,
+) -> Result<Json<Paginated<GroupView>>, AppError> {
+    let organization = find_org(&state, &org_id).await?;
+    principal.require_org(&organization.id, OrgAccess::Member)?;
+    let list = ListQuery::from_query(&query)?;
+    let page = state.store.list_groups(&organization.id, list.page).await?;
+    let path = format!("/api/atlas/v2/orgs/{}/groups", organization.id);
+    Ok(Json(Paginated::new(&base, &path, &list, page, |group| {
+        GroupView::new(&base, group)
+    })))
+}
+
+async fn create_group(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasJson(request): AtlasJson<GroupRequest>,
+) -> Result<Json<GroupView>, AppError> {
+    let raw_org = request
+        .org_id
+        .ok_or_else(|| AppError::MissingAttribute("orgId".into()))?;
+    let organization = find_org(&state, &raw_org).await?;
+    principal.require_org(&organization.id, OrgAccess::GroupCreator)?;
+    let name = project_name(
+        request
+            .name
+            .ok_or_else(|| AppError::MissingAttribute("name".into()))?,
+    )?;
+    if let Some(restriction) = request.region_usage_restrictions {
+        // Only the commercial regions exist here; Atlas for Government is a separate service.
+        if restriction != "COMMERCIAL_FEDRAMP_REGIONS_ONLY" {
+            return Err(AppError::InvalidEnumValue(restriction));
+        }
+    }
+    let group = NewGroup {
+        org_id: organization.id,
+        name,
+        tags: tags(request.tags.unwrap_or_default())?,
+        with_default_alerts_settings: request.with_default_alerts_settings.unwrap_or(true),
+    }
+    .into_group(state.clock.now());
+    state.store.create_group(&group).await?;
+    Ok(Json(GroupView::new(&base, group)))
+}
+
+async fn get_group(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(group_id): AtlasPath<String>,
+) -> Result<Json<GroupView>, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::ReadOnly)?;
+    Ok(Json(GroupView::new(&base, group)))
+}
+
+async fn update_group(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(group_id): AtlasPath<String>,
+    AtlasJson(request): AtlasJson<GroupUpdateRequest>,
+) -> Result<Json<GroupView>, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::Owner)?;
+    let update = GroupUpdate {
+        name: request.name.map(project_name).transpose()?,
+        tags: request.tags.map(tags).transpose()?,
+        with_default_alerts_settings: request.with_default_alerts_settings,
+    };
+    let group = state
+        .store
+        .update_group(&group.id, update)
+        .await
+        .map_err(group_not_found(&group_id))?;
+    Ok(Json(GroupView::new(&base, group)))
+}
+
+async fn delete_group(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath(group_id): AtlasPath<String>,
+) -> Result<StatusCode, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::Owner)?;
+    state
+        .store
+        .delete_group(&group.id)
+        .await
+        .map_err(group_not_found(&group_id))?;
+    Ok(StatusCode::NO_CONTENT)
+}

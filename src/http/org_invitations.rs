@@ -1,0 +1,393 @@
+//! Organization invitations: `/orgs/{orgId}/invites[/{invitationId}]`, in v2 (deprecated
+//! 2023-01-01) and as the legacy v1.0 twins. Every operation needs Organization Owner.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{MethodRouter, get};
+use orgdoor_domain::{
+    EmailAddress, GroupId, GroupRole, GroupRoleAssignment, Invitation, InvitationUpdate,
+    NewInvitation, OrgId, OrgRole, OrgRoles, Organization, TeamId,
+};
+use orgdoor_store::{InvitationSelector, Rejection, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{OrgAccess, Principal};
+use crate::error::AppError;
+use crate::http::atlas_timestamp;
+use crate::http::extract::{
+    AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_id,
+};
+use crate::http::orgs::find_org;
+use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
+use crate::state::AppState;
+
+const COLLECTION: &str = "/orgs/{orgId}/invites";
+const ITEM: &str = "/orgs/{orgId}/invites/{invitationId}";
+
+fn collection() -> MethodRouter<AppState> {
+    get(list_invitations)
+        .post(create_invitation)
+        .patch(update_invitation_by_username)
+}
+
+fn item() -> MethodRouter<AppState> {
+    get(get_invitation)
+        .patch(update_invitation_by_id)
+        .delete(delete_invitation)
+}
+
+/// The v2 operations.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
+    Router::new()
+        .route(COLLECTION, versioned(collection(), state, &VERSIONS))
+        .route(ITEM, versioned(item(), state, &VERSIONS))
+}
+
+/// The `/api/atlas/v1.0` twins: same state and rules, plain `application/json`.
+pub fn legacy_routes() -> Router<AppState> {
+    Router::new()
+        .route(COLLECTION, legacy(collection()))
+        .route(ITEM, legacy(item()))
+}
+
+/// `GroupRole`: one (project, role) pair of an invitation.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupRoleView {
+    group_id: String,
+    group_role: &'static str,
+}
+
+/// `OrganizationInvitation`: every field present, keys in Atlas's alphabetical order, no links.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InvitationView {
+    created_at: String,
+    expires_at: String,
+    group_role_assignments: Vec<GroupRoleView>,
+    id: String,
+    inviter_username: String,
+    org_id: String,
+    org_name: String,
+    roles: Vec<&'static str>,
+    team_ids: Vec<String>,
+    username: String,
+}
+
+impl InvitationView {
+    fn new(organization: &Organization, invitation: Invitation) -> Self {
+        Self {
+            created_at: atlas_timestamp(invitation.created_at),
+            expires_at: atlas_timestamp(invitation.expires_at),
+            group_role_assignments: invitation
+                .group_role_assignments
+                .into_iter()
+                .map(|assignment| GroupRoleView {
+                    group_id: assignment.group_id.into(),
+                    group_role: assignment.role.as_str(),
+                })
+                .collect(),
+            id: invitation.id.into(),
+            inviter_username: invitation.inviter_username,
+            org_id: invitation.org_id.into(),
+            org_name: organization.name.to_string(),
+            roles: invitation.roles.iter().map(OrgRole::as_str).collect(),
+            team_ids: invitation.team_ids.into_iter().map(String::from).collect(),
+            username: invitation.username.into(),
+        }
+    }
+}
+
+/// Server-set attributes of `OrganizationInvitation`.
+const READ_ONLY: &[&str] = &[
+    "createdAt",
+    "expiresAt",
+    "id",
+    "inviterUsername",
+    "links",
+    "orgId",
+    "orgName",
+];
+
+/// `OrganizationInvitationGroupRoleAssignmentsRequest`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupRoleAssignmentsRequest {
+    group_id: Option<String>,
+    roles: Option<Vec<String>>,
+}
+
+/// `OrganizationInvitationRequest`: the body of create and of update-by-username.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InvitationRequest {
+    group_role_assignments: Option<Vec<GroupRoleAssignmentsRequest>>,
+    roles: Option<Vec<String>>,
+    team_ids: Option<Vec<String>>,
+    username: Option<String>,
+}
+
+impl RequestBody for InvitationRequest {
+    const READ_ONLY: &'static [&'static str] = READ_ONLY;
+}
+
+/// `OrganizationInvitationUpdateRequest`: as above without `username`, which is fixed.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InvitationUpdateRequest {
+    group_role_assignments: Option<Vec<GroupRoleAssignmentsRequest>>,
+    roles: Option<Vec<String>>,
+    team_ids: Option<Vec<String>>,
+}
+
+impl RequestBody for InvitationUpdateRequest {
+    const READ_ONLY: &'static [&'static str] = &[
+        "createdAt",
+        "expiresAt",
+        "id",
+        "inviterUsername",
+        "links",
+        "orgId",
+        "orgName",
+        "username",
+    ];
+}
+
+fn parse_username(username: Option<String>) -> Result<EmailAddress, AppError> {
+    let username = username
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| AppError::MissingAttribute("username".into()))?;
+    username
+        .parse()
+        .map_err(|_| AppError::InvalidEmailAddress(username))
+}
+
+/// Organization roles: absent or empty is `MISSING_ATTRIBUTE` (a member needs a role), a project
+/// role is `INVALID_ROLE_FOR_ORG`, anything else unknown `INVALID_ENUM_VALUE`.
+fn parse_org_roles(roles: Vec<String>, org: &OrgId) -> Result<OrgRoles, AppError> {
+    let roles = roles
+        .into_iter()
+        .map(|role| match role.parse::<OrgRole>() {
+            Ok(role) => Ok(role),
+            Err(_) if role.parse::<GroupRole>().is_ok() => Err(AppError::InvalidRoleForOrg {
+                role,
+                org: org.to_string(),
+            }),
+            Err(_) => Err(AppError::InvalidEnumValue(role)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    OrgRoles::new(roles).ok_or_else(|| AppError::MissingAttribute("roles".into()))
+}
+
+fn parse_team_ids(team_ids: &[String]) -> Result<Vec<TeamId>, AppError> {
+    team_ids.iter().map(|id| parse_team_id(id)).collect()
+}
+
+fn parse_group_role_assignments(
+    requests: Vec<GroupRoleAssignmentsRequest>,
+) -> Result<Vec<GroupRoleAssignment>, AppError> {
+    let mut assignments = Vec::new();
+    for request in requests {
+        let raw_group = request
+            .group_id
+            .ok_or_else(|| AppError::MissingAttribute("groupRoleAssignments.groupId".into()))?;
+        let group_id: GroupId = crate::http::extract::parse_group_id(&raw_group)?;
+        let roles = request
+            .roles
+            .filter(|roles| !roles.is_empty())
+            .ok_or_else(|| AppError::MissingAttribute("groupRoleAssignments.roles".into()))?;
+        for role in roles {
+            let role = match role.parse::<GroupRole>() {
+                Ok(role) => role,
+                Err(_) if role.parse::<OrgRole>().is_ok() => {
+                    return Err(AppError::InvalidRoleForGroup {
+                        role,
+                        group: raw_group,
+                    });
+                }
+                Err(_) => return Err(AppError::InvalidEnumValue(role)),
+            };
+            assignments.push(GroupRoleAssignment {
+                group_id: group_id.clone(),
+                role,
+            });
+        }
+    }
+    Ok(assignments)
+}
+
+fn parse_update(
+    roles: Option<Vec<String>>,
+    team_ids: Option<&[String]>,
+    group_role_assignments: Option<Vec<GroupRoleAssignmentsRequest>>,
+    org: &OrgId,
+) -> Result<InvitationUpdate, AppError> {
+    Ok(InvitationUpdate {
+        roles: roles.map(|roles| parse_org_roles(roles, org)).transpose()?,
+        team_ids: team_ids.map(parse_team_ids).transpose()?,
+        group_role_assignments: group_role_assignments
+            .map(parse_group_role_assignments)
+            .transpose()?,
+    })
+}
+
+async fn owned_org(
+    state: &AppState,
+    principal: &Principal,
+    org_id: &str,
+) -> Result<Organization, AppError> {
+    let organization = find_org(state, org_id).await?;
+    principal.require_org(&organization.id, OrgAccess::Owner)?;
+    Ok(organization)
+}
+
+async fn list_invitations(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath(org_id): AtlasPath<String>,
+    query: QueryParams,
+) -> Result<Json<Vec<InvitationView>>, AppError> {
+    let organization = owned_org(&state, &principal, &org_id).await?;
+    let username = query.email("username")?;
+    let invitations = state
+        .store
+        .list_pending_invitations(&organization.id, username.as_ref(), state.clock.now())
+        .await?;
+    Ok(Json(
+        invitations
+            .into_iter()
+            .map(|invitation| InvitationView::new(&organization, invitation))
+            .collect(),
+    ))
+}
+
+async fn create_invitation(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath(org_id): AtlasPath<String>,
+    AtlasJson(request): AtlasJson<InvitationRequest>,
+) -> Result<Json<InvitationView>, AppError> {
+    let organization = owned_org(&state, &principal, &org_id).await?;
+    let username = parse_username(request.username)?;
+    let roles = parse_org_roles(request.roles.unwrap_or_default(), &organization.id)?;
+    let invitation = NewInvitation {
+        org_id: organization.id.clone(),
+        username,
+        roles,
+        team_ids: parse_team_ids(request.team_ids.as_deref().unwrap_or_default())?,
+        group_role_assignments: parse_group_role_assignments(
+            request.group_role_assignments.unwrap_or_default(),
+        )?,
+        inviter_username: principal.username().to_owned(),
+    };
+    let now = state.clock.now();
+    let invitation = invitation.into_invitation(now);
+    state.store.create_invitation(&invitation, now).await?;
+    Ok(Json(InvitationView::new(&organization, invitation)))
+}
+
+/// No pending invitation to update is `RESOURCE_NOT_FOUND`; an expired one `ALREADY_EXPIRED`.
+fn invitation_not_found(reference: String) -> impl FnOnce(StoreError) -> AppError {
+    move |error| match error {
+        StoreError::Rejected(Rejection::InvitationNotFound) => {
+            AppError::ResourceNotFound(reference)
+        }
+        other => other.into(),
+    }
+}
+
+async fn update_invitation_by_username(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath(org_id): AtlasPath<String>,
+    AtlasJson(request): AtlasJson<InvitationRequest>,
+) -> Result<Json<InvitationView>, AppError> {
+    let organization = owned_org(&state, &principal, &org_id).await?;
+    let username = parse_username(request.username)?;
+    let update = parse_update(
+        request.roles,
+        request.team_ids.as_deref(),
+        request.group_role_assignments,
+        &organization.id,
+    )?;
+    let invitation = state
+        .store
+        .update_pending_invitation(
+            &organization.id,
+            &InvitationSelector::Username(username.clone()),
+            update,
+            state.clock.now(),
+        )
+        .await
+        .map_err(invitation_not_found(username.to_string()))?;
+    Ok(Json(InvitationView::new(&organization, invitation)))
+}
+
+async fn get_invitation(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, invitation_id)): AtlasPath<(String, String)>,
+) -> Result<Json<InvitationView>, AppError> {
+    let organization = owned_org(&state, &principal, &org_id).await?;
+    let id = parse_invitation_id(&invitation_id)?;
+    let invitation = state
+        .store
+        .get_pending_invitation(&organization.id, &id, state.clock.now())
+        .await?
+        .ok_or(AppError::ResourceNotFound(invitation_id))?;
+    Ok(Json(InvitationView::new(&organization, invitation)))
+}
+
+async fn update_invitation_by_id(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, invitation_id)): AtlasPath<(String, String)>,
+    AtlasJson(request): AtlasJson<InvitationUpdateRequest>,
+) -> Result<Json<InvitationView>, AppError> {
+    let organization = owned_org(&state, &principal, &org_id).await?;
+    let id = parse_invitation_id(&invitation_id)?;
+    let update = parse_update(
+        request.roles,
+        request.team_ids.as_deref(),
+        request.group_role_assignments,
+        &organization.id,
+    )?;
+    let invitation = state
+        .store
+        .update_pending_invitation(
+            &organization.id,
+            &InvitationSelector::Id(id),
+            update,
+            state.clock.now(),
+        )
+        .await
+        .map_err(invitation_not_found(invitation_id))?;
+    Ok(Json(InvitationView::new(&organization, invitation)))
+}
+
+/// Cancels a pending invitation; a missing, expired or malformed one is `INVALID_INVITATION_ID`
+/// (this path parameter has no pattern in the spec).
+async fn delete_invitation(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, invitation_id)): AtlasPath<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let organization = owned_org(&state, &principal, &org_id).await?;
+    let id = invitation_id
+        .parse()
+        .map_err(|_| AppError::InvalidInvitationId)?;
+    match state
+        .store
+        .delete_pending_invitation(&organization.id, &id, state.clock.now())
+        .await
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(StoreError::Rejected(Rejection::InvitationNotFound)) => {
+            Err(AppError::InvalidInvitationId)
+        }
+        Err(other) => Err(other.into()),
+    }
+}

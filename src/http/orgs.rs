@@ -1,0 +1,150 @@
+//! Organizations: `GET /orgs`, `GET /orgs/{orgId}`, `PATCH /orgs/{orgId}`.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use orgdoor_domain::{OrgName, Organization, Page};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{OrgAccess, Principal};
+use crate::error::AppError;
+use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_org_id};
+use crate::http::pagination::{Link, ListQuery, Paginated};
+use crate::http::versioning::{V2023_01_01, versioned};
+use crate::state::AppState;
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    static VERSIONS: [crate::http::versioning::ResourceVersion; 1] = [V2023_01_01];
+    Router::new()
+        .route("/orgs", versioned(get(list_orgs), state, &VERSIONS))
+        .route(
+            "/orgs/{orgId}",
+            versioned(get(get_org).patch(update_org), state, &VERSIONS),
+        )
+}
+
+/// Loads the organization a path names: malformed → `INVALID_ORG_ID`, unknown → `ORG_NOT_FOUND`.
+pub async fn find_org(state: &AppState, raw_id: &str) -> Result<Organization, AppError> {
+    let id = parse_org_id(raw_id)?;
+    state
+        .store
+        .get_organization(&id)
+        .await?
+        .ok_or_else(|| AppError::OrgNotFound(id.to_string()))
+}
+
+/// `AtlasOrganization`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationView {
+    id: String,
+    is_deleted: bool,
+    links: Vec<Link>,
+    name: String,
+    skip_default_alerts_settings: bool,
+}
+
+impl OrganizationView {
+    pub fn new(base: &BaseUrl, organization: Organization) -> Self {
+        Self {
+            links: vec![Link::self_link(
+                base,
+                &format!("/api/atlas/v2/orgs/{}", organization.id),
+            )],
+            id: organization.id.into(),
+            is_deleted: false,
+            name: organization.name.to_string(),
+            skip_default_alerts_settings: organization.skip_default_alerts_settings,
+        }
+    }
+}
+
+async fn list_orgs(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    query: QueryParams,
+) -> Result<Json<Paginated<OrganizationView>>, AppError> {
+    let list = ListQuery::from_query(&query)?;
+    // An API key belongs to exactly one organization; `name` filters by case-insensitive prefix.
+    let prefix = query.get("name").unwrap_or_default().to_lowercase();
+    let mut items = Vec::new();
+    if let Some(organization) = state.store.get_organization(&principal.org_id).await?
+        && organization
+            .name
+            .as_str()
+            .to_lowercase()
+            .starts_with(&prefix)
+    {
+        items.push(organization);
+    }
+    let total_count = items.len() as u64;
+    let offset = usize::try_from(list.page.offset()).unwrap_or(usize::MAX);
+    let page = Page {
+        items: items
+            .into_iter()
+            .skip(offset)
+            .take(list.page.items_per_page() as usize)
+            .collect(),
+        total_count,
+    };
+    Ok(Json(Paginated::new(
+        &base,
+        "/api/atlas/v2/orgs",
+        &list,
+        page,
+        |organization| OrganizationView::new(&base, organization),
+    )))
+}
+
+async fn get_org(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(org_id): AtlasPath<String>,
+) -> Result<Json<OrganizationView>, AppError> {
+    let organization = find_org(&state, &org_id).await?;
+    principal.require_org(&organization.id, OrgAccess::Member)?;
+    Ok(Json(OrganizationView::new(&base, organization)))
+}
+
+/// `AtlasOrganization` as a request: only `name` changes; server-set fields are ignored.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrganizationUpdateRequest {
+    name: Option<String>,
+    #[serde(rename = "id")]
+    _id: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "isDeleted")]
+    _is_deleted: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "links")]
+    _links: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "skipDefaultAlertsSettings")]
+    _skip_default_alerts_settings: Option<bool>,
+}
+
+impl RequestBody for OrganizationUpdateRequest {}
+
+async fn update_org(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(org_id): AtlasPath<String>,
+    AtlasJson(request): AtlasJson<OrganizationUpdateRequest>,
+) -> Result<Json<OrganizationView>, AppError> {
+    let organization = find_org(&state, &org_id).await?;
+    principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let name = request
+        .name
+        .ok_or_else(|| AppError::MissingAttribute("name".into()))?;
+    let name = OrgName::parse(name).map_err(|reason| AppError::InvalidAttributeValue {
+        attribute: "name".into(),
+        reason: reason.to_string(),
+    })?;
+    let organization = state
+        .store
+        .rename_organization(&organization.id, &name)
+        .await?;
+    Ok(Json(OrganizationView::new(&base, organization)))
+}

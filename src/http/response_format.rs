@@ -1,0 +1,270 @@
+//! The `envelope` and `pretty` query parameters, applied to every response after the handler
+//! (BEHAVIOR §4). Without them a response passes through untouched, so the common path pays
+//! nothing. With them the body is re-rendered: keys in alphabetical order as Atlas writes them,
+//! and with `pretty=true` in the layout of Jackson's default pretty printer.
+
+use std::fmt::Write as _;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use crate::error::AppError;
+
+/// Bodies larger than this are passed through unformatted rather than buffered.
+const MAX_REFORMAT_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct OutputFlags {
+    pub envelope: bool,
+    pub pretty: bool,
+}
+
+/// Reads a boolean query value: `true`/`false` in any letter case.
+pub fn parse_bool(name: &str, value: &str) -> Result<bool, AppError> {
+    if value.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(AppError::InvalidQueryParameter(name.to_owned()))
+    }
+}
+
+impl OutputFlags {
+    pub fn from_query(query: Option<&str>) -> Result<Self, AppError> {
+        let mut flags = Self::default();
+        for pair in query.unwrap_or_default().split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match name {
+                "envelope" => flags.envelope = parse_bool(name, value)?,
+                "pretty" => flags.pretty = parse_bool(name, value)?,
+                _ => {}
+            }
+        }
+        Ok(flags)
+    }
+}
+
+pub async fn format_response(request: Request, next: Next) -> Response {
+    let flags = match OutputFlags::from_query(request.uri().query()) {
+        Ok(flags) => flags,
+        Err(error) => return error.into_response(),
+    };
+    let response = next.run(request).await;
+    if flags == OutputFlags::default() {
+        return response;
+    }
+    reformat(response, flags).await
+}
+
+async fn reformat(response: Response, flags: OutputFlags) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_REFORMAT_BYTES).await else {
+        return AppError::Internal(anyhow::anyhow!("response body could not be buffered"))
+            .into_response();
+    };
+    let status = parts.status;
+    let mut value = if bytes.is_empty() {
+        if !(flags.envelope && status == StatusCode::NO_CONTENT) {
+            return Response::from_parts(parts, Body::from(bytes));
+        }
+        // A 204 cannot carry the envelope, so it becomes a 200 that names the real status.
+        parts.status = StatusCode::OK;
+        Value::Object(Map::new())
+    } else {
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(value) => value,
+            Err(_) => return Response::from_parts(parts, Body::from(bytes)),
+        }
+    };
+    if flags.envelope {
+        value = wrap_in_envelope(value, status);
+    }
+    let mut out = String::with_capacity(bytes.len() * 2 + 32);
+    if flags.pretty {
+        write_pretty(&mut out, &value, 0);
+    } else {
+        write_compact(&mut out, &value);
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(out))
+}
+
+/// A paginated body keeps its shape and gains `status`; anything else becomes
+/// `{"content": …, "status": …}`.
+fn wrap_in_envelope(value: Value, status: StatusCode) -> Value {
+    let status = Value::from(status.as_u16());
+    match value {
+        Value::Object(mut map) if map.contains_key("results") => {
+            map.insert("status".to_owned(), status);
+            Value::Object(map)
+        }
+        content => {
+            let mut map = Map::new();
+            map.insert("content".to_owned(), content);
+            map.insert("status".to_owned(), status);
+            Value::Object(map)
+        }
+    }
+}
+
+fn sorted(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries
+}
+
+fn write_scalar(out: &mut String, value: &Value) {
+    // Serializing a scalar or a string into a String cannot fail.
+    let _ = write!(out, "{value}");
+}
+
+fn write_compact(out: &mut String, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            out.push('{');
+            for (index, (key, item)) in sorted(map).into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_scalar(out, &Value::String(key.clone()));
+                out.push(':');
+                write_compact(out, item);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_compact(out, item);
+            }
+            out.push(']');
+        }
+        scalar => write_scalar(out, scalar),
+    }
+}
+
+/// Jackson's `DefaultPrettyPrinter`: objects indent two spaces per object level with
+/// `"key" : value`; arrays stay inline (`[ 1, 2 ]`, `[ {` … `} ]`) and add no indentation level;
+/// empty containers are `{ }` and `[ ]`.
+fn write_pretty(out: &mut String, value: &Value, level: usize) {
+    match value {
+        Value::Object(map) if map.is_empty() => out.push_str("{ }"),
+        Value::Object(map) => {
+            out.push('{');
+            for (index, (key, item)) in sorted(map).into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push('\n');
+                push_indent(out, level + 1);
+                write_scalar(out, &Value::String(key.clone()));
+                out.push_str(" : ");
+                write_pretty(out, item, level + 1);
+            }
+            out.push('\n');
+            push_indent(out, level);
+            out.push('}');
+        }
+        Value::Array(items) if items.is_empty() => out.push_str("[ ]"),
+        Value::Array(items) => {
+            out.push_str("[ ");
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                write_pretty(out, item, level);
+            }
+            out.push_str(" ]");
+        }
+        scalar => write_scalar(out, scalar),
+    }
+}
+
+fn push_indent(out: &mut String, level: usize) {
+    for _ in 0..level {
+        out.push_str("  ");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pretty(value: &Value) -> String {
+        let mut out = String::new();
+        write_pretty(&mut out, value, 0);
+        out
+    }
+
+    #[test]
+    fn objects_and_arrays_print_as_jackson_prints_them() {
+        let value = json!({
+            "results": [],
+            "links": [{"rel": "self", "href": "http://x/y"}],
+            "totalCount": 1,
+            "roles": ["ORG_OWNER", "ORG_MEMBER"],
+            "nested": {}
+        });
+        assert_eq!(
+            pretty(&value),
+            "{\n  \"links\" : [ {\n    \"href\" : \"http://x/y\",\n    \"rel\" : \"self\"\n  } ],\n  \"nested\" : { },\n  \"results\" : [ ],\n  \"roles\" : [ \"ORG_OWNER\", \"ORG_MEMBER\" ],\n  \"totalCount\" : 1\n}"
+        );
+    }
+
+    #[test]
+    fn a_top_level_array_of_objects_keeps_objects_at_the_first_level() {
+        let value = json!([{"a": 1}, {"b": null}]);
+        assert_eq!(
+            pretty(&value),
+            "[ {\n  \"a\" : 1\n}, {\n  \"b\" : null\n} ]"
+        );
+    }
+
+    #[test]
+    fn envelopes_wrap_entities_and_extend_pages() {
+        assert_eq!(
+            wrap_in_envelope(json!({"id": "x"}), StatusCode::OK),
+            json!({"content": {"id": "x"}, "status": 200})
+        );
+        assert_eq!(
+            wrap_in_envelope(json!([1]), StatusCode::OK),
+            json!({"content": [1], "status": 200})
+        );
+        assert_eq!(
+            wrap_in_envelope(json!({"results": [], "totalCount": 0}), StatusCode::OK),
+            json!({"results": [], "status": 200, "totalCount": 0})
+        );
+    }
+
+    #[test]
+    fn compact_output_sorts_keys_and_escapes_strings() {
+        let mut out = String::new();
+        write_compact(&mut out, &json!({"b": "q\"uote", "a": [1, 2]}));
+        assert_eq!(out, r#"{"a":[1,2],"b":"q\"uote"}"#);
+    }
+
+    #[test]
+    fn flags_accept_any_case_and_refuse_other_values() {
+        let flags = OutputFlags::from_query(Some("pretty=TRUE&envelope=True&x=1")).expect("valid");
+        assert_eq!(
+            flags,
+            OutputFlags {
+                envelope: true,
+                pretty: true
+            }
+        );
+        assert!(matches!(
+            OutputFlags::from_query(Some("pretty=yes")),
+            Err(AppError::InvalidQueryParameter(name)) if name == "pretty"
+        ));
+    }
+}

@@ -1,0 +1,214 @@
+//! Teams of an organization: `/orgs/{orgId}/teams[/{teamId}]`.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use orgdoor_domain::{EmailAddress, NewTeam, Team, TeamName};
+use orgdoor_store::{Rejection, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{OrgAccess, Principal};
+use crate::error::AppError;
+use crate::http::extract::{
+    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id,
+};
+use crate::http::orgs::find_org;
+use crate::http::pagination::{Link, ListQuery, Paginated};
+use crate::http::versioning::{ResourceVersion, V2023_01_01, versioned};
+use crate::state::AppState;
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
+    Router::new()
+        .route(
+            "/orgs/{orgId}/teams",
+            versioned(get(list_teams).post(create_team), state, &VERSIONS),
+        )
+        .route(
+            "/orgs/{orgId}/teams/{teamId}",
+            versioned(
+                get(get_team).patch(rename_team).delete(delete_team),
+                state,
+                &VERSIONS,
+            ),
+        )
+}
+
+fn team_link(base: &BaseUrl, team: &Team) -> Vec<Link> {
+    vec![Link::self_link(
+        base,
+        &format!("/api/atlas/v2/orgs/{}/teams/{}", team.org_id, team.id),
+    )]
+}
+
+/// `TeamResponse`.
+#[derive(Serialize)]
+pub struct TeamView {
+    id: String,
+    links: Vec<Link>,
+    name: String,
+}
+
+impl TeamView {
+    fn new(base: &BaseUrl, team: Team) -> Self {
+        Self {
+            links: team_link(base, &team),
+            id: team.id.into(),
+            name: team.name.to_string(),
+        }
+    }
+}
+
+/// `Team`, the answer to a create: the response of a team together with its members.
+#[derive(Serialize)]
+struct CreatedTeamView {
+    id: String,
+    links: Vec<Link>,
+    name: String,
+    usernames: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct TeamRequest {
+    name: Option<String>,
+    usernames: Option<Vec<String>>,
+}
+
+impl RequestBody for TeamRequest {
+    const READ_ONLY: &'static [&'static str] = &["id", "links"];
+}
+
+#[derive(Deserialize)]
+struct TeamUpdateRequest {
+    name: Option<String>,
+}
+
+impl RequestBody for TeamUpdateRequest {
+    const READ_ONLY: &'static [&'static str] = &["id", "links"];
+}
+
+fn team_name(name: Option<String>) -> Result<TeamName, AppError> {
+    let name = name.ok_or_else(|| AppError::MissingAttribute("name".into()))?;
+    TeamName::parse(name).map_err(|reason| AppError::InvalidAttributeValue {
+        attribute: "name".into(),
+        reason: reason.to_string(),
+    })
+}
+
+/// A team that is not in this organization does not exist as far as the caller can tell.
+fn team_not_found(team_id: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
+    move |error| match error {
+        StoreError::Rejected(Rejection::NotFound) => AppError::TeamNotFound(team_id.to_owned()),
+        other => other.into(),
+    }
+}
+
+async fn list_teams(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(org_id): AtlasPath<String>,
+    query: QueryParams,
+) -> Result<Json<Paginated<TeamView>>, AppError> {
+    let organization = find_org(&state, &org_id).await?;
+    principal.require_org(&organization.id, OrgAccess::Member)?;
+    let list = ListQuery::from_query(&query)?;
+    let page = state.store.list_teams(&organization.id, list.page).await?;
+    let path = format!("/api/atlas/v2/orgs/{}/teams", organization.id);
+    Ok(Json(Paginated::new(&base, &path, &list, page, |team| {
+        TeamView::new(&base, team)
+    })))
+}
+
+async fn create_team(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(org_id): AtlasPath<String>,
+    AtlasJson(request): AtlasJson<TeamRequest>,
+) -> Result<Json<CreatedTeamView>, AppError> {
+    let organization = find_org(&state, &org_id).await?;
+    principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let name = team_name(request.name)?;
+    let usernames = request
+        .usernames
+        .ok_or_else(|| AppError::MissingAttribute("usernames".into()))?;
+    for username in &usernames {
+        let _: EmailAddress = username
+            .parse()
+            .map_err(|_| AppError::InvalidEmailAddress(username.clone()))?;
+    }
+    // Only organization members can join a team, and members arrive with the org-users API.
+    if let Some(username) = usernames.first() {
+        return Err(AppError::UserNotInOrg {
+            username: username.clone(),
+            org: organization.id.to_string(),
+        });
+    }
+    let team = NewTeam {
+        org_id: organization.id,
+        name,
+    }
+    .into_team(state.clock.now());
+    state.store.create_team(&team).await?;
+    Ok(Json(CreatedTeamView {
+        links: team_link(&base, &team),
+        id: team.id.into(),
+        name: team.name.to_string(),
+        usernames: Vec::new(),
+    }))
+}
+
+async fn get_team(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((org_id, team_id)): AtlasPath<(String, String)>,
+) -> Result<Json<TeamView>, AppError> {
+    let organization = find_org(&state, &org_id).await?;
+    principal.require_org(&organization.id, OrgAccess::Member)?;
+    let id = parse_team_id(&team_id)?;
+    let team = state
+        .store
+        .get_team(&organization.id, &id)
+        .await?
+        .ok_or_else(|| AppError::TeamNotFound(team_id))?;
+    Ok(Json(TeamView::new(&base, team)))
+}
+
+async fn rename_team(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((org_id, team_id)): AtlasPath<(String, String)>,
+    AtlasJson(request): AtlasJson<TeamUpdateRequest>,
+) -> Result<Json<TeamView>, AppError> {
+    let organization = find_org(&state, &org_id).await?;
+    principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let id = parse_team_id(&team_id)?;
+    let name = team_name(request.name)?;
+    let team = state
+        .store
+        .rename_team(&organization.id, &id, &name)
+        .await
+        .map_err(team_not_found(&team_id))?;
+    Ok(Json(TeamView::new(&base, team)))
+}
+
+async fn delete_team(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, team_id)): AtlasPath<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let organization = find_org(&state, &org_id).await?;
+    principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let id = parse_team_id(&team_id)?;
+    state
+        .store
+        .delete_team(&organization.id, &id)
+        .await
+        .map_err(team_not_found(&team_id))?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,296 @@
+//! Version negotiation for `/api/atlas/v2` by the `Accept` header (BEHAVIOR §3).
+//!
+//! Each operation lists its versions; a request names a date with
+//! `application/vnd.atlas.YYYY-MM-DD+json` and gets the newest version at or before it. A missing
+//! or non-versioned `Accept`, or a date before the first version, is 406 `INVALID_VERSION_DATE`;
+//! a version past its sunset is 410 `VERSION_GONE`. Successful responses carry the resolved
+//! version in `Content-Type`; a deprecated version adds `Deprecation` and `Sunset`. The legacy
+//! `/api/atlas/v1.0` tree skips all this and serves the 2023-01-01 shapes as `application/json`.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use time::Date;
+use time::macros::date;
+
+use crate::clock::Clock;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// When and how a deprecated version goes away.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Retirement {
+    /// `Deprecation` header: the day the successor was released.
+    pub deprecation: &'static str,
+    /// `Sunset` header, in Java's RFC 1123 form (day of month not zero-padded).
+    pub sunset: &'static str,
+    /// From this day on the version answers 410.
+    pub sunset_date: Date,
+}
+
+/// One version of one operation.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ResourceVersion {
+    pub date: &'static str,
+    pub content_type: &'static str,
+    pub retirement: Option<Retirement>,
+}
+
+/// Invitation and other operations deprecated in favour of the 2025-02-19 org-users API.
+const RETIRED_BY_ORG_USERS: Retirement = Retirement {
+    deprecation: "Wed, 19 Feb 2025 00:00:00 GMT",
+    sunset: "Thu, 1 Jul 2027 00:00:00 GMT",
+    sunset_date: date!(2027 - 07 - 01),
+};
+
+pub const V2023_01_01: ResourceVersion = ResourceVersion {
+    date: "2023-01-01",
+    content_type: "application/vnd.atlas.2023-01-01+json;charset=utf-8",
+    retirement: None,
+};
+
+pub const V2023_01_01_DEPRECATED: ResourceVersion = ResourceVersion {
+    date: "2023-01-01",
+    content_type: "application/vnd.atlas.2023-01-01+json;charset=utf-8",
+    retirement: Some(RETIRED_BY_ORG_USERS),
+};
+
+/// The version a request is served in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    /// `/api/atlas/v1.0`: no negotiation, plain `application/json`.
+    Legacy,
+    Dated(&'static ResourceVersion),
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<ApiVersion>()
+            .copied()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("route has no version layer")))
+    }
+}
+
+/// The date requested by the first `application/vnd.atlas.YYYY-MM-DD+json` media range.
+fn requested_date(headers: &HeaderMap) -> Option<&str> {
+    let accept = headers.get(header::ACCEPT)?.to_str().ok()?;
+    accept.split(',').find_map(|range| {
+        let media_type = range.split(';').next()?.trim();
+        let lower = media_type.get(..22)?;
+        if !lower.eq_ignore_ascii_case("application/vnd.atlas.") {
+            return None;
+        }
+        let rest = &media_type[22..];
+        let date = rest.get(..10)?;
+        rest.get(10..)?
+            .eq_ignore_ascii_case("+json")
+            .then_some(date)
+    })
+}
+
+fn is_calendar_date(candidate: &str) -> bool {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(candidate, &format).is_ok()
+}
+
+/// The newest version at or before the requested date.
+pub fn resolve(
+    versions: &'static [ResourceVersion],
+    headers: &HeaderMap,
+    today: Date,
+) -> Result<&'static ResourceVersion, AppError> {
+    let requested = requested_date(headers)
+        .filter(|date| is_calendar_date(date))
+        .ok_or(AppError::InvalidVersionDate)?;
+    // ISO dates order as strings.
+    let version = versions
+        .iter()
+        .rev()
+        .find(|version| version.date <= requested)
+        .ok_or(AppError::InvalidVersionDate)?;
+    if let Some(retirement) = &version.retirement
+        && today >= retirement.sunset_date
+    {
+        return Err(AppError::VersionGone);
+    }
+    Ok(version)
+}
+
+#[derive(Clone)]
+struct Negotiation {
+    versions: &'static [ResourceVersion],
+    clock: Arc<dyn Clock>,
+}
+
+async fn negotiate(
+    State(negotiation): State<Negotiation>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let today = negotiation.clock.now().date();
+    let version = match resolve(negotiation.versions, request.headers(), today) {
+        Ok(version) => version,
+        Err(error) => return error.into_response(),
+    };
+    request.extensions_mut().insert(ApiVersion::Dated(version));
+    let mut response = next.run(request).await;
+    if response.status().is_success() {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(version.content_type),
+        );
+    }
+    if let Some(retirement) = &version.retirement {
+        let headers = response.headers_mut();
+        headers.insert(
+            "deprecation",
+            HeaderValue::from_static(retirement.deprecation),
+        );
+        headers.insert("sunset", HeaderValue::from_static(retirement.sunset));
+    }
+    response
+}
+
+async fn mark_legacy(mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(ApiVersion::Legacy);
+    next.run(request).await
+}
+
+/// Serves `routes` only in the listed versions (ascending by date).
+pub fn versioned(
+    routes: MethodRouter<AppState>,
+    state: &AppState,
+    versions: &'static [ResourceVersion],
+) -> MethodRouter<AppState> {
+    let negotiation = Negotiation {
+        versions,
+        clock: state.clock.clone(),
+    };
+    routes.route_layer(middleware::from_fn_with_state(negotiation, negotiate))
+}
+
+/// Serves `routes` as `/api/atlas/v1.0` does.
+pub fn legacy(routes: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    routes.route_layer(middleware::from_fn(mark_legacy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static ONE: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
+    static TWO: [ResourceVersion; 2] = [
+        V2023_01_01,
+        ResourceVersion {
+            date: "2025-02-19",
+            content_type: "application/vnd.atlas.2025-02-19+json;charset=utf-8",
+            retirement: None,
+        },
+    ];
+    const TODAY: Date = date!(2026 - 11 - 22);
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_str(value).expect("header"),
+        );
+        headers
+    }
+
+    #[test]
+    fn a_later_date_resolves_to_the_newest_earlier_version() {
+        let version = resolve(
+            &ONE,
+            &accept("application/vnd.atlas.2025-03-12+json"),
+            TODAY,
+        )
+        .expect("resolves");
+        assert_eq!(version.date, "2023-01-01");
+        let version = resolve(
+            &TWO,
+            &accept("application/vnd.atlas.2024-12-31+json"),
+            TODAY,
+        )
+        .expect("resolves");
+        assert_eq!(version.date, "2023-01-01");
+        let version = resolve(
+            &TWO,
+            &accept("application/vnd.atlas.2099-01-01+json"),
+            TODAY,
+        )
+        .expect("resolves");
+        assert_eq!(version.date, "2025-02-19");
+    }
+
+    #[test]
+    fn missing_plain_early_or_impossible_dates_are_not_acceptable() {
+        for value in [
+            "application/json",
+            "*/*",
+            "application/vnd.atlas.2022-12-31+json",
+            "application/vnd.atlas.2023-02-30+json",
+            "application/vnd.atlas.preview+json",
+            "application/vnd.atlas.2023-01-01+xml",
+        ] {
+            assert!(
+                matches!(
+                    resolve(&ONE, &accept(value), TODAY),
+                    Err(AppError::InvalidVersionDate)
+                ),
+                "{value}"
+            );
+        }
+        assert!(matches!(
+            resolve(&ONE, &HeaderMap::new(), TODAY),
+            Err(AppError::InvalidVersionDate)
+        ));
+    }
+
+    #[test]
+    fn parameters_case_and_lists_are_tolerated() {
+        let value = "application/json, Application/VND.ATLAS.2023-01-01+JSON; charset=utf-8";
+        assert!(resolve(&ONE, &accept(value), TODAY).is_ok());
+    }
+
+    #[test]
+    fn a_sunset_version_is_gone() {
+        let result = resolve(
+            &ONE,
+            &accept("application/vnd.atlas.2023-01-01+json"),
+            date!(2027 - 07 - 01),
+        );
+        assert!(matches!(result, Err(AppError::VersionGone)));
+    }
+
+    #[test]
+    fn retirement_headers_match_their_dates() {
+        let format = time::macros::format_description!(
+            "[weekday repr:short], [day padding:none] [month repr:short] [year] 00:00:00 GMT"
+        );
+        let retirement = RETIRED_BY_ORG_USERS;
+        assert_eq!(
+            retirement.sunset_date.format(&format).expect("formats"),
+            retirement.sunset
+        );
+        assert_eq!(
+            date!(2025 - 02 - 19).format(&format).expect("formats"),
+            retirement.deprecation
+        );
+        for version in [V2023_01_01, V2023_01_01_DEPRECATED] {
+            assert_eq!(
+                version.content_type,
+                format!("application/vnd.atlas.{}+json;charset=utf-8", version.date)
+            );
+        }
+    }
+}

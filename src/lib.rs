@@ -1,0 +1,15 @@
+//! orgdoor: a self-hostable server for the MongoDB Atlas Administration API's organization
+//! access surface. See `docs/architecture.md` for the map of modules and of one request's path.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod provision;
+pub mod state;
+pub mod telemetry;
+
+pub use app::Application;

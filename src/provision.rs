@@ -1,0 +1,120 @@
+//! Creating organizations and API keys outside the API: on the first start of `serve`, and by
+//! the `bootstrap` and `api-key create` commands. The private key exists only in the returned
+//! [`MintedKey`]; the store keeps its Digest HA1.
+
+use std::sync::Arc;
+
+use orgdoor_domain::{
+    ApiKey, NewApiKey, NewOrganization, OrgId, OrgName, OrgRole, OrgRoles, Organization, PublicKey,
+};
+use orgdoor_store::{Rejection, Store, StoreError};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::auth::digest::digest_ha1;
+
+/// A key just made, with its private key: the only time that value is known.
+pub struct MintedKey {
+    pub key: ApiKey,
+    pub private_key: SecretString,
+}
+
+/// What `bootstrap` and `api-key create` print: one JSON object.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsOutput<'a> {
+    pub org_id: &'a str,
+    pub org_name: &'a str,
+    pub public_key: &'a str,
+    pub private_key: &'a str,
+}
+
+impl<'a> CredentialsOutput<'a> {
+    pub fn new(organization: &'a Organization, minted: &'a MintedKey) -> Self {
+        Self {
+            org_id: organization.id.as_str(),
+            org_name: organization.name.as_str(),
+            public_key: minted.key.public_key.as_str(),
+            private_key: minted.private_key.expose_secret(),
+        }
+    }
+}
+
+fn mint(
+    org: &OrgId,
+    roles: OrgRoles,
+    description: &str,
+    now: OffsetDateTime,
+) -> (MintedKey, orgdoor_domain::DigestHa1) {
+    let public_key = PublicKey::generate();
+    let private_key = uuid::Uuid::new_v4().to_string();
+    let ha1 = digest_ha1(public_key.as_str(), &private_key);
+    let (key, ha1) = NewApiKey {
+        org_id: org.clone(),
+        public_key,
+        ha1,
+        description: description.to_owned(),
+        roles,
+    }
+    .into_api_key(now);
+    (
+        MintedKey {
+            key,
+            private_key: SecretString::from(private_key),
+        },
+        ha1,
+    )
+}
+
+/// Creates an organization with one Organization Owner key, in one transaction.
+pub async fn create_organization(
+    store: &Arc<dyn Store>,
+    name: OrgName,
+    now: OffsetDateTime,
+) -> Result<(Organization, MintedKey), StoreError> {
+    let organization = NewOrganization {
+        name,
+        skip_default_alerts_settings: false,
+    }
+    .into_organization(now);
+    let (minted, ha1) = mint(
+        &organization.id,
+        OrgRoles::single(OrgRole::Owner),
+        "orgdoor bootstrap key",
+        now,
+    );
+    store
+        .create_organization(&organization, &[(minted.key.clone(), ha1)])
+        .await?;
+    Ok((organization, minted))
+}
+
+/// Creates a key with the given roles in an existing organization.
+pub async fn create_api_key(
+    store: &Arc<dyn Store>,
+    org: &OrgId,
+    roles: OrgRoles,
+    description: &str,
+    now: OffsetDateTime,
+) -> Result<(Organization, MintedKey), StoreError> {
+    let organization = store
+        .get_organization(org)
+        .await?
+        .ok_or(Rejection::OrganizationNotFound)?;
+    let (minted, ha1) = mint(org, roles, description, now);
+    store.create_api_key(&minted.key, &ha1).await?;
+    Ok((organization, minted))
+}
+
+/// On a store with no organization, creates the first one and its owner key.
+pub async fn create_initial_credentials(
+    store: &Arc<dyn Store>,
+    now: OffsetDateTime,
+) -> Result<Option<(Organization, MintedKey)>, StoreError> {
+    if !store.is_empty().await? {
+        return Ok(None);
+    }
+    let name = OrgName::parse("orgdoor").map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    create_organization(store, name, now).await.map(Some)
+}
