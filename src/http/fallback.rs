@@ -1,10 +1,10 @@
 //! Answers for requests no route takes: Atlas 404 and 405 bodies instead of empty responses.
 
-use axum::http::Uri;
+use axum::extract::OriginalUri;
 
 use crate::error::AppError;
 
-pub async fn not_found(uri: Uri) -> AppError {
+pub async fn not_found(OriginalUri(uri): OriginalUri) -> AppError {
     AppError::ResourceNotFound(uri.path().to_owned())
 }
 

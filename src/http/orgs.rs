@@ -109,17 +109,18 @@ async fn get_org(
     Ok(Json(OrganizationView::new(&base, organization)))
 }
 
-/// `AtlasOrganization` as a request: only `name` changes; server-set fields are ignored.
+/// `AtlasOrganization` as a request: only `name` changes; server-set fields are accepted and
+/// ignored, as the contract says (read as `Value` so they do not count as unknown).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct OrganizationUpdateRequest {
     name: Option<String>,
     #[serde(rename = "id")]
-    _id: Option<serde::de::IgnoredAny>,
+    _id: Option<serde_json::Value>,
     #[serde(rename = "isDeleted")]
-    _is_deleted: Option<serde::de::IgnoredAny>,
+    _is_deleted: Option<serde_json::Value>,
     #[serde(rename = "links")]
-    _links: Option<serde::de::IgnoredAny>,
+    _links: Option<serde_json::Value>,
     #[serde(rename = "skipDefaultAlertsSettings")]
     _skip_default_alerts_settings: Option<bool>,
 }

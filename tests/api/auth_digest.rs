@@ -1,0 +1,473 @@
+//! HTTP Digest authentication as real clients speak it.
+
+use std::sync::Arc;
+
+use md5::{Digest, Md5};
+use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use serde_json::json;
+use time::Duration;
+
+use crate::harness::{
+    Credentials, DigestClient, DigestStyle, TestResponse, V2023, read, spawn_app,
+};
+
+fn md5_hex(text: &str) -> String {
+    Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The nonce of a `WWW-Authenticate` challenge, parsed the strict way the Go client does:
+/// split on `", "`, only known keys.
+fn go_parse_challenge(header: &str) -> (String, bool) {
+    let rest = header.strip_prefix("Digest ").expect("a Digest challenge");
+    let mut nonce = None;
+    let mut stale = false;
+    for part in rest.split(", ") {
+        let (key, value) = part.split_once('=').expect("key=value");
+        match key {
+            "realm" | "domain" | "opaque" | "algorithm" | "qop" => {}
+            "nonce" => nonce = Some(value.trim_matches('"').to_owned()),
+            "stale" => stale = value == "true",
+            other => panic!("the Go client refuses a challenge with {other}"),
+        }
+    }
+    assert!(rest.contains("qop=\"auth\""));
+    (nonce.expect("a nonce"), stale)
+}
+
+/// An `Authorization` header built as a given client would, from parts.
+#[allow(clippy::too_many_arguments)]
+fn authorization(
+    credentials: &Credentials,
+    method: &str,
+    uri: &str,
+    nonce: &str,
+    nc: &str,
+    cnonce: &str,
+    template: &str,
+) -> String {
+    let ha1 = md5_hex(&format!(
+        "{}:MMS Public API:{}",
+        credentials.public_key, credentials.private_key
+    ));
+    let ha2 = md5_hex(&format!("{method}:{uri}"));
+    let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    template
+        .replace("{username}", &credentials.public_key)
+        .replace("{nonce}", nonce)
+        .replace("{uri}", uri)
+        .replace("{nc}", nc)
+        .replace("{cnonce}", cnonce)
+        .replace("{response}", &response)
+}
+
+const GO_TEMPLATE: &str = r#"Digest username="{username}", realm="MMS Public API", nonce="{nonce}", uri="{uri}", cnonce="{cnonce}", nc={nc}, qop=auth, response="{response}", algorithm="MD5""#;
+
+async fn challenge(http: &reqwest::Client, url: &str) -> reqwest::Response {
+    http.get(url).header("accept", V2023).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_request_without_credentials_gets_atlas_s_exact_challenge() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let response = challenge(&http, &format!("{}{}", app.base_url, app.invites_path())).await;
+    let header = response.headers()[WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let shape = regex_like_challenge(&header);
+    assert!(shape, "unexpected challenge {header}");
+    let (nonce, stale) = go_parse_challenge(&header);
+    assert_eq!(nonce.len(), 32);
+    assert!(!stale);
+    assert!(response.headers().get("ratelimit-limit").is_none());
+    let body = read(&reqwest::Method::GET, &app.invites_path(), response).await;
+    assert_eq!(body.status, 401);
+    assert_eq!(
+        body.text,
+        "{\n  \"error\" : 401,\n  \"reason\" : \"Unauthorized\",\n  \"detail\" : \"You are not authorized for this resource.\",\n  \"errorCode\" : \"UNEXPECTED_ERROR\"\n}"
+    );
+    assert_eq!(body.header("content-type"), Some("application/json"));
+}
+
+fn regex_like_challenge(header: &str) -> bool {
+    let Some(rest) = header.strip_prefix("Digest realm=\"MMS Public API\", domain=\"\", nonce=\"")
+    else {
+        return false;
+    };
+    let Some((nonce, tail)) = rest.split_once('"') else {
+        return false;
+    };
+    nonce.len() == 32
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        && tail == ", algorithm=MD5, qop=\"auth\", stale=false"
+}
+
+#[tokio::test]
+async fn every_challenge_has_a_new_nonce() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}{}", app.base_url, app.invites_path());
+    let first = challenge(&http, &url).await.headers()[WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let second = challenge(&http, &url).await.headers()[WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(go_parse_challenge(&first).0, go_parse_challenge(&second).0);
+}
+
+#[tokio::test]
+async fn the_unauthenticated_first_request_has_no_side_effects() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let probe = http
+        .post(format!("{}{}", app.base_url, app.invites_path()))
+        .header("accept", V2023)
+        .header("content-type", V2023)
+        .body(json!({"username": "ada@example.com", "roles": ["ORG_MEMBER"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(probe.status(), 401);
+    assert_eq!(app.owner().get(&app.invites_path()).await.json, json!([]));
+}
+
+#[tokio::test]
+async fn wrong_and_unknown_keys_get_the_same_challenge() {
+    let app = spawn_app().await;
+    let wrong_secret = Credentials {
+        public_key: app.owner.public_key.clone(),
+        private_key: "not-the-key".into(),
+    };
+    let unknown_key = Credentials {
+        public_key: "zzzzzzzz".into(),
+        private_key: app.owner.private_key.clone(),
+    };
+    for credentials in [wrong_secret, unknown_key] {
+        let response = app.client(&credentials).get(&app.invites_path()).await;
+        assert_eq!(response.status, 401);
+        assert_eq!(response.error_code(), "UNEXPECTED_ERROR");
+        let (_, stale) = go_parse_challenge(response.header("www-authenticate").unwrap());
+        assert!(!stale);
+    }
+}
+
+#[tokio::test]
+async fn the_go_client_pattern_challenges_every_call() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let path = app.invites_path();
+    let url = format!("{}{path}", app.base_url);
+    for call in 0..3 {
+        let first = challenge(&http, &url).await;
+        assert_eq!(first.status(), 401);
+        let (nonce, _) = go_parse_challenge(first.headers()[WWW_AUTHENTICATE].to_str().unwrap());
+        let cnonce = format!("{:016x}", 0x1234_5678_9abc_def0_u64 + call);
+        let header = authorization(
+            &app.owner,
+            "GET",
+            &path,
+            &nonce,
+            "00000001",
+            &cnonce,
+            GO_TEMPLATE,
+        );
+        let second = http
+            .get(&url)
+            .header("accept", V2023)
+            .header(AUTHORIZATION, header)
+            .send()
+            .await
+            .unwrap();
+        let second = read(&reqwest::Method::GET, &path, second).await;
+        assert_eq!(second.status, 200, "{}", second.text);
+    }
+}
+
+#[tokio::test]
+async fn header_variants_of_real_clients_are_accepted() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let path = format!("{}?pretty=false", app.invites_path());
+    let url = format!("{}{path}", app.base_url);
+    let variants = [
+        // curl: unquoted qop and algorithm, base64 cnonce.
+        (
+            r#"Digest username="{username}", realm="MMS Public API", nonce="{nonce}", uri="{uri}", cnonce="MTIzNDU2Nzg5MDEy", nc={nc}, qop=auth, response="{response}", algorithm=MD5"#,
+            "MTIzNDU2Nzg5MDEy",
+            "00000001",
+        ),
+        // python-requests: everything quoted but nc, algorithm before qop.
+        (
+            r#"Digest username="{username}", realm="MMS Public API", nonce="{nonce}", uri="{uri}", response="{response}", algorithm="MD5", qop="auth", nc={nc}, cnonce="{cnonce}""#,
+            "6c5e0b2d63a3e2f1",
+            "00000001",
+        ),
+        // No algorithm at all, quoted nc, a fresh nonce starting past 1.
+        (
+            r#"Digest username="{username}",realm="MMS Public API",nonce="{nonce}",uri="{uri}",cnonce="{cnonce}",nc="{nc}",qop="auth",response="{response}""#,
+            "abc",
+            "00000005",
+        ),
+    ];
+    for (template, cnonce, nc) in variants {
+        let first = challenge(&http, &url).await;
+        let (nonce, _) = go_parse_challenge(first.headers()[WWW_AUTHENTICATE].to_str().unwrap());
+        let header = authorization(&app.owner, "GET", &path, &nonce, nc, cnonce, template);
+        let response = http
+            .get(&url)
+            .header("accept", V2023)
+            .header(AUTHORIZATION, header.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{header}");
+    }
+}
+
+#[tokio::test]
+async fn tampered_digests_are_refused() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let path = app.invites_path();
+    let url = format!("{}{path}", app.base_url);
+    let nonce = go_parse_challenge(
+        challenge(&http, &url).await.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap(),
+    )
+    .0;
+    let cases = [
+        // Signed for another path than the one requested.
+        authorization(
+            &app.owner,
+            "GET",
+            "/api/atlas/v2/orgs",
+            &nonce,
+            "00000001",
+            "abcd",
+            GO_TEMPLATE,
+        ),
+        // Signed for another method.
+        authorization(
+            &app.owner,
+            "POST",
+            &path,
+            &nonce,
+            "00000001",
+            "abcd",
+            GO_TEMPLATE,
+        ),
+        // nc must be at least 1.
+        authorization(
+            &app.owner,
+            "GET",
+            &path,
+            &nonce,
+            "00000000",
+            "abcd",
+            GO_TEMPLATE,
+        ),
+        // A nonce we never issued.
+        authorization(
+            &app.owner,
+            "GET",
+            &path,
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "00000001",
+            "abcd",
+            GO_TEMPLATE,
+        ),
+        // Not Digest at all.
+        format!("Basic {}", "YWJjOmRlZg=="),
+        "Digest garbage".to_owned(),
+    ];
+    for header in cases {
+        let response = http
+            .get(&url)
+            .header("accept", V2023)
+            .header(AUTHORIZATION, header.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{header}");
+        let (_, stale) = go_parse_challenge(response.headers()[WWW_AUTHENTICATE].to_str().unwrap());
+        assert!(!stale, "{header}");
+    }
+}
+
+#[tokio::test]
+async fn python_style_clients_reuse_one_nonce_with_a_rising_count() {
+    let app = spawn_app().await;
+    let client = DigestClient::new(&app.base_url, app.owner.clone(), DigestStyle::ReuseNonce);
+    for _ in 0..4 {
+        assert_eq!(client.get(&app.invites_path()).await.status, 200);
+    }
+    assert_eq!(client.challenges_answered(), 1, "the nonce was reused");
+}
+
+#[tokio::test]
+async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let path = app.invites_path();
+    let url = format!("{}{path}", app.base_url);
+    let nonce = go_parse_challenge(
+        challenge(&http, &url).await.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap(),
+    )
+    .0;
+    app.clock.advance(Duration::seconds(61));
+    let header = authorization(
+        &app.owner,
+        "GET",
+        &path,
+        &nonce,
+        "00000002",
+        "abcd",
+        GO_TEMPLATE,
+    );
+    let response = http
+        .get(&url)
+        .header("accept", V2023)
+        .header(AUTHORIZATION, header)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let (fresh, stale) = go_parse_challenge(response.headers()[WWW_AUTHENTICATE].to_str().unwrap());
+    assert!(stale, "a correct digest with an expired nonce is stale");
+    let header = authorization(
+        &app.owner,
+        "GET",
+        &path,
+        &fresh,
+        "00000001",
+        "abcd",
+        GO_TEMPLATE,
+    );
+    let retried = http
+        .get(&url)
+        .header("accept", V2023)
+        .header(AUTHORIZATION, header)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), 200);
+
+    // A wrong password with an expired nonce is not stale: retrying would not help.
+    app.clock.advance(Duration::seconds(61));
+    let wrong = Credentials {
+        public_key: app.owner.public_key.clone(),
+        private_key: "wrong".into(),
+    };
+    let header = authorization(
+        &wrong,
+        "GET",
+        &path,
+        &fresh,
+        "00000002",
+        "abcd",
+        GO_TEMPLATE,
+    );
+    let response = http
+        .get(&url)
+        .header("accept", V2023)
+        .header(AUTHORIZATION, header)
+        .send()
+        .await
+        .unwrap();
+    let (_, stale) = go_parse_challenge(response.headers()[WWW_AUTHENTICATE].to_str().unwrap());
+    assert!(!stale);
+}
+
+#[tokio::test]
+async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store() {
+    let app = spawn_app().await;
+    let second = orgdoor::Application::with_store(
+        "127.0.0.1:0".parse().unwrap(),
+        app.store.clone(),
+        app.clock.clone(),
+    )
+    .await
+    .unwrap();
+    let second_url = format!("http://{}", second.local_addr().unwrap());
+    tokio::spawn(second.run_until(std::future::pending()));
+    let http = reqwest::Client::new();
+    let path = app.invites_path();
+    let nonce = go_parse_challenge(
+        challenge(&http, &format!("{}{path}", app.base_url))
+            .await
+            .headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap(),
+    )
+    .0;
+    let header = authorization(
+        &app.owner,
+        "GET",
+        &path,
+        &nonce,
+        "00000001",
+        "abcd",
+        GO_TEMPLATE,
+    );
+    let response = http
+        .get(format!("{second_url}{path}"))
+        .header("accept", V2023)
+        .header(AUTHORIZATION, header)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // A separate deployment (another store, another secret) does not accept it.
+    let stranger = spawn_app().await;
+    let header = authorization(
+        &app.owner,
+        "GET",
+        &path,
+        &nonce,
+        "00000002",
+        "abcd",
+        GO_TEMPLATE,
+    );
+    let response = http
+        .get(format!("{}{path}", stranger.base_url))
+        .header("accept", V2023)
+        .header(AUTHORIZATION, header)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let _ = Arc::clone(&app.store);
+}
+
+#[tokio::test]
+async fn authentication_comes_before_routing_and_version_checks() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    for path in [
+        "/api/atlas/v2/no/such/thing",
+        "/api/atlas/v2/orgs/bad-id/invites",
+    ] {
+        let response = http
+            .get(format!("{}{path}", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        assert!(response.headers().get(WWW_AUTHENTICATE).is_some());
+    }
+    let response: TestResponse = app.owner().get("/api/atlas/v2/no/such/thing").await;
+    response.assert_error(404, "RESOURCE_NOT_FOUND");
+}

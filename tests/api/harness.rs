@@ -1,0 +1,409 @@
+//! Starts the real server on 127.0.0.1 with a random port and a fresh SQLite file, and talks to
+//! it over HTTP with an independent Digest client (the `digest_auth` crate).
+
+use std::sync::Arc;
+
+use digest_auth::{AuthContext, WwwAuthenticateHeader};
+use orgdoor::clock::ManualClock;
+use orgdoor::provision;
+use orgdoor_domain::{OrgName, OrgRole, OrgRoles};
+use orgdoor_store::Store;
+use reqwest::Method;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use tempfile::TempDir;
+use time::macros::datetime;
+
+use crate::spec;
+
+/// The version every invitation operation has.
+pub const V2023: &str = "application/vnd.atlas.2023-01-01+json";
+
+/// An API key as a client holds it.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub public_key: String,
+    pub private_key: String,
+}
+
+/// A response, read whole, with its JSON (if any) already checked against the spec.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    pub fn error_code(&self) -> &str {
+        self.json["errorCode"].as_str().unwrap_or_default()
+    }
+
+    /// Asserts an Atlas error: status, `errorCode` in body and header, JSON content type.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.error_code()),
+            (status, code),
+            "body: {}",
+            self.text
+        );
+        assert_eq!(self.json["error"], status, "body: {}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        if status != 401 || code != "UNEXPECTED_ERROR" {
+            assert_eq!(self.header("x-error-code"), Some(code));
+        }
+    }
+}
+
+/// How a client answers challenges: like the Go SDK (challenge every request, `nc=00000001`) or
+/// like python-requests (reuse the nonce with a rising `nc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestStyle {
+    ChallengeEveryRequest,
+    ReuseNonce,
+}
+
+pub struct DigestClient {
+    http: reqwest::Client,
+    base_url: String,
+    credentials: Credentials,
+    style: DigestStyle,
+    prompt: tokio::sync::Mutex<Option<WwwAuthenticateHeader>>,
+    challenges: std::sync::atomic::AtomicUsize,
+}
+
+impl DigestClient {
+    pub fn new(base_url: &str, credentials: Credentials, style: DigestStyle) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base_url: base_url.to_owned(),
+            credentials,
+            style,
+            prompt: tokio::sync::Mutex::new(None),
+            challenges: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    fn build(
+        &self,
+        method: &Method,
+        path: &str,
+        accept: Option<&str>,
+        body: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base_url));
+        if let Some(accept) = accept {
+            request = request.header(ACCEPT, accept);
+        }
+        if let Some(body) = body {
+            request = request
+                .header(CONTENT_TYPE, accept.unwrap_or("application/json"))
+                .body(body.to_owned());
+        }
+        request
+    }
+
+    /// How many 401 challenges this client has answered.
+    pub fn challenges_answered(&self) -> usize {
+        self.challenges.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn authorization(
+        &self,
+        prompt: &mut WwwAuthenticateHeader,
+        method: &Method,
+        path: &str,
+    ) -> String {
+        let context = AuthContext::new_with_method(
+            self.credentials.public_key.as_str(),
+            self.credentials.private_key.as_str(),
+            path,
+            Option::<&[u8]>::None,
+            digest_auth::HttpMethod::from(method.as_str()),
+        );
+        prompt
+            .respond(&context)
+            .expect("the challenge can be answered")
+            .to_header_string()
+    }
+
+    /// Sends a request with a raw body, authenticating as the style does.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        accept: Option<&str>,
+        body: Option<&str>,
+    ) -> TestResponse {
+        let mut cached = self.prompt.lock().await;
+        if self.style == DigestStyle::ReuseNonce
+            && let Some(prompt) = cached.as_mut()
+        {
+            let header = self.authorization(prompt, &method, path);
+            let response = self
+                .build(&method, path, accept, body)
+                .header(AUTHORIZATION, header)
+                .send()
+                .await
+                .expect("request");
+            if response.status() != 401 || response.headers().get(WWW_AUTHENTICATE).is_none() {
+                return read(&method, path, response).await;
+            }
+            // Like requests: on a challenge, parse it and retry once.
+            self.challenges
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            *cached = Some(challenge_of(&response));
+            let prompt = cached.as_mut().expect("just set");
+            let header = self.authorization(prompt, &method, path);
+            let response = self
+                .build(&method, path, accept, body)
+                .header(AUTHORIZATION, header)
+                .send()
+                .await
+                .expect("request");
+            return read(&method, path, response).await;
+        }
+        let first = self
+            .build(&method, path, accept, body)
+            .send()
+            .await
+            .expect("request");
+        if first.status() != 401 {
+            return read(&method, path, first).await;
+        }
+        self.challenges
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut prompt = challenge_of(&first);
+        let header = self.authorization(&mut prompt, &method, path);
+        if self.style == DigestStyle::ReuseNonce {
+            *cached = Some(prompt);
+        }
+        let response = self
+            .build(&method, path, accept, body)
+            .header(AUTHORIZATION, header)
+            .send()
+            .await
+            .expect("request");
+        read(&method, path, response).await
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        accept: Option<&str>,
+        body: Option<&Value>,
+    ) -> TestResponse {
+        let body = body.map(Value::to_string);
+        self.send_raw(method, path, accept, body.as_deref()).await
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(Method::GET, path, Some(V2023), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> TestResponse {
+        self.send(Method::POST, path, Some(V2023), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> TestResponse {
+        self.send(Method::PATCH, path, Some(V2023), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.send(Method::DELETE, path, Some(V2023), None).await
+    }
+}
+
+fn challenge_of(response: &reqwest::Response) -> WwwAuthenticateHeader {
+    let header = response
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .expect("a 401 carries a challenge");
+    digest_auth::parse(header.to_str().expect("ascii")).expect("the challenge parses")
+}
+
+/// Reads a response whole and validates any JSON body against the spec.
+pub async fn read(method: &Method, path: &str, response: reqwest::Response) -> TestResponse {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("{method} {path} answered non-JSON ({error}): {text}"))
+    };
+    if !text.is_empty() {
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            content_type.starts_with("application/json")
+                || content_type.starts_with("application/vnd.atlas."),
+            "{method} {path}: JSON body with content type {content_type:?}"
+        );
+        // The envelope changes the documented shape on purpose: check what it wraps, against
+        // the status it names.
+        if path.to_ascii_lowercase().contains("envelope=true") {
+            let wrapped_status = json["status"]
+                .as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(status);
+            if let Some(content) = json.get("content")
+                && wrapped_status != 204
+            {
+                spec::check_response(method.as_str(), path, wrapped_status, content_type, content);
+            }
+        } else {
+            spec::check_response(method.as_str(), path, status, content_type, &json);
+        }
+    }
+    TestResponse {
+        status,
+        headers,
+        text,
+        json,
+    }
+}
+
+/// A running server and the keys the tests use.
+pub struct TestApp {
+    pub base_url: String,
+    pub org_id: String,
+    pub owner: Credentials,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<ManualClock>,
+    _dir: TempDir,
+}
+
+/// The instant every test starts at; tests move the clock instead of sleeping.
+pub const START: time::OffsetDateTime = datetime!(2026-08-10 03:03:37 UTC);
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = format!("sqlite://{}", dir.path().join("orgdoor.db").display());
+    let store = orgdoor_store::connect(&database_url).await.expect("store");
+    let clock = Arc::new(ManualClock::new(START));
+    let app = orgdoor::Application::with_store(
+        "127.0.0.1:0".parse().expect("address"),
+        store.clone(),
+        clock.clone(),
+    )
+    .await
+    .expect("server builds");
+    let address = app.local_addr().expect("bound");
+    let (organization, minted) =
+        provision::create_organization(&store, OrgName::parse("Test-Org").expect("name"), START)
+            .await
+            .expect("org");
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp {
+        base_url: format!("http://{address}"),
+        org_id: organization.id.to_string(),
+        owner: Credentials {
+            public_key: minted.key.public_key.to_string(),
+            private_key: minted.private_key.expose_secret().to_owned(),
+        },
+        store,
+        clock,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn client(&self, credentials: &Credentials) -> DigestClient {
+        DigestClient::new(
+            &self.base_url,
+            credentials.clone(),
+            DigestStyle::ChallengeEveryRequest,
+        )
+    }
+
+    pub fn owner(&self) -> DigestClient {
+        self.client(&self.owner)
+    }
+
+    /// A key of this organization with the given roles.
+    pub async fn key_with(&self, roles: &[OrgRole]) -> Credentials {
+        let org = self.org_id.parse().expect("org id");
+        let roles = OrgRoles::new(roles.iter().copied()).expect("a role");
+        let (_, minted) = provision::create_api_key(&self.store, &org, roles, "test key", START)
+            .await
+            .expect("key");
+        Credentials {
+            public_key: minted.key.public_key.to_string(),
+            private_key: minted.private_key.expose_secret().to_owned(),
+        }
+    }
+
+    /// The owner key of a second organization, and that organization's id.
+    pub async fn other_org(&self) -> (String, Credentials) {
+        let (organization, minted) = provision::create_organization(
+            &self.store,
+            OrgName::parse("Other-Org").expect("name"),
+            START,
+        )
+        .await
+        .expect("org");
+        (
+            organization.id.to_string(),
+            Credentials {
+                public_key: minted.key.public_key.to_string(),
+                private_key: minted.private_key.expose_secret().to_owned(),
+            },
+        )
+    }
+
+    pub fn invites_path(&self) -> String {
+        format!("/api/atlas/v2/orgs/{}/invites", self.org_id)
+    }
+
+    pub fn legacy_invites_path(&self) -> String {
+        format!("/api/atlas/v1.0/orgs/{}/invites", self.org_id)
+    }
+
+    pub async fn create_team(&self, name: &str) -> String {
+        let response = self
+            .owner()
+            .post(
+                &format!("/api/atlas/v2/orgs/{}/teams", self.org_id),
+                &serde_json::json!({"name": name, "usernames": []}),
+            )
+            .await;
+        assert_eq!(response.status, 200, "{}", response.text);
+        response.json["id"].as_str().expect("team id").to_owned()
+    }
+
+    pub async fn create_project(&self, name: &str) -> String {
+        let response = self
+            .owner()
+            .post(
+                "/api/atlas/v2/groups",
+                &serde_json::json!({"name": name, "orgId": self.org_id}),
+            )
+            .await;
+        assert_eq!(response.status, 200, "{}", response.text);
+        response.json["id"].as_str().expect("project id").to_owned()
+    }
+
+    pub async fn invite(&self, username: &str, roles: &[&str]) -> TestResponse {
+        self.owner()
+            .post(
+                &self.invites_path(),
+                &serde_json::json!({"username": username, "roles": roles}),
+            )
+            .await
+    }
+}

@@ -1,0 +1,281 @@
+//! What invitations refer to: organizations, teams and projects.
+
+use serde_json::json;
+
+use crate::harness::spawn_app;
+use orgdoor_domain::OrgRole;
+
+#[tokio::test]
+async fn a_key_lists_reads_and_renames_its_organization() {
+    let app = spawn_app().await;
+    let client = app.owner();
+    let listed = client.get("/api/atlas/v2/orgs").await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.json["totalCount"], 1);
+    assert_eq!(listed.json["results"][0]["id"], app.org_id);
+    assert_eq!(listed.json["links"][0]["rel"], "self");
+    let self_href = listed.json["links"][0]["href"].as_str().unwrap();
+    assert!(
+        self_href.starts_with(&format!("{}/api/atlas/v2/orgs?", app.base_url)),
+        "{self_href}"
+    );
+    assert!(self_href.contains("pageNum=1"));
+
+    let filtered = client.get("/api/atlas/v2/orgs?name=test").await;
+    assert_eq!(filtered.json["totalCount"], 1);
+    let other_name = client.get("/api/atlas/v2/orgs?name=zzz").await;
+    assert_eq!(other_name.json["results"], json!([]));
+
+    let path = format!("/api/atlas/v2/orgs/{}", app.org_id);
+    let fetched = client.get(&path).await;
+    assert_eq!(fetched.json["name"], "Test-Org");
+    assert_eq!(fetched.json["isDeleted"], false);
+
+    let renamed = client
+        .patch(&path, &json!({"name": "Café-1", "id": app.org_id}))
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    assert_eq!(renamed.json["name"], "Café-1");
+    let invitation = app.invite("ada@example.com", &["ORG_MEMBER"]).await;
+    assert_eq!(invitation.json["orgName"], "Café-1");
+
+    client
+        .patch(&path, &json!({"name": "bad/name"}))
+        .await
+        .assert_error(400, "VALIDATION_ERROR");
+    client
+        .patch(&path, &json!({}))
+        .await
+        .assert_error(400, "MISSING_ATTRIBUTE");
+    client
+        .get("/api/atlas/v2/orgs/0123456789abcdef01234567")
+        .await
+        .assert_error(404, "ORG_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn organization_roles_govern_organization_operations() {
+    let app = spawn_app().await;
+    let path = format!("/api/atlas/v2/orgs/{}", app.org_id);
+    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    assert_eq!(member.get(&path).await.status, 200);
+    member
+        .patch(&path, &json!({"name": "Mine"}))
+        .await
+        .assert_error(401, "NOT_ORG_OWNER");
+    let (other_org, other_owner) = app.other_org().await;
+    let other = app.client(&other_owner);
+    other
+        .get(&path)
+        .await
+        .assert_error(401, "USER_CANNOT_ACCESS_ORG");
+    let their_list = other.get("/api/atlas/v2/orgs").await;
+    assert_eq!(their_list.json["results"][0]["id"], other_org);
+    assert_eq!(their_list.json["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn teams_are_created_listed_renamed_and_deleted() {
+    let app = spawn_app().await;
+    let client = app.owner();
+    let teams = format!("/api/atlas/v2/orgs/{}/teams", app.org_id);
+    let created = client
+        .post(&teams, &json!({"name": "Platform", "usernames": []}))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(created.json["usernames"], json!([]));
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    client
+        .post(&teams, &json!({"name": "platform", "usernames": []}))
+        .await
+        .assert_error(409, "DUPLICATE_TEAM_NAME");
+    client
+        .post(&teams, &json!({"name": "Data"}))
+        .await
+        .assert_error(400, "MISSING_ATTRIBUTE");
+    client
+        .post(&teams, &json!({"name": "Data", "usernames": ["x"]}))
+        .await
+        .assert_error(400, "INVALID_EMAIL_ADDRESS");
+    client
+        .post(
+            &teams,
+            &json!({"name": "Data", "usernames": ["stranger@example.com"]}),
+        )
+        .await
+        .assert_error(404, "USER_NOT_IN_ORG");
+    client
+        .post(&teams, &json!({"name": "Data", "usernames": [], "id": id}))
+        .await
+        .assert_error(400, "ATTRIBUTE_READ_ONLY");
+
+    for name in ["Data", "Security"] {
+        assert_eq!(
+            client
+                .post(&teams, &json!({"name": name, "usernames": []}))
+                .await
+                .status,
+            200
+        );
+    }
+    let page = client
+        .get(&format!("{teams}?itemsPerPage=2&pageNum=1"))
+        .await;
+    assert_eq!(page.json["totalCount"], 3);
+    assert_eq!(page.json["results"].as_array().unwrap().len(), 2);
+    let rels: Vec<&str> = page.json["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["rel"].as_str().unwrap())
+        .collect();
+    assert_eq!(rels, ["self", "next"]);
+    let last = client
+        .get(&format!(
+            "{teams}?itemsPerPage=2&pageNum=2&includeCount=false"
+        ))
+        .await;
+    assert!(last.json.get("totalCount").is_none());
+    let rels: Vec<&str> = last.json["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["rel"].as_str().unwrap())
+        .collect();
+    assert_eq!(rels, ["self", "previous"]);
+    client
+        .get(&format!("{teams}?itemsPerPage=-1"))
+        .await
+        .assert_error(400, "INVALID_QUERY_PARAMETER");
+
+    let team = format!("{teams}/{id}");
+    assert_eq!(client.get(&team).await.json["name"], "Platform");
+    let renamed = client.patch(&team, &json!({"name": "Infra"})).await;
+    assert_eq!(renamed.json["name"], "Infra");
+    assert_eq!(client.delete(&team).await.status, 204);
+    client.get(&team).await.assert_error(404, "TEAM_NOT_FOUND");
+    client
+        .delete(&team)
+        .await
+        .assert_error(404, "TEAM_NOT_FOUND");
+    client
+        .patch(&team, &json!({"name": "Gone"}))
+        .await
+        .assert_error(404, "TEAM_NOT_FOUND");
+    client
+        .get(&format!("{teams}/nope"))
+        .await
+        .assert_error(404, "INVALID_TEAM_ID");
+
+    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    assert_eq!(member.get(&teams).await.status, 200);
+    member
+        .post(&teams, &json!({"name": "Mine", "usernames": []}))
+        .await
+        .assert_error(401, "NOT_ORG_OWNER");
+}
+
+#[tokio::test]
+async fn projects_are_created_read_updated_and_deleted() {
+    let app = spawn_app().await;
+    let client = app.owner();
+    let created = client
+        .post("/api/atlas/v2/groups", &json!({"name": "Billing", "orgId": app.org_id, "tags": [{"key": "env", "value": "prod"}]}))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(created.json["clusterCount"], 0);
+    assert_eq!(created.json["orgId"], app.org_id);
+    assert_eq!(
+        created.json["tags"],
+        json!([{"key": "env", "value": "prod"}])
+    );
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/atlas/v2/groups/{id}");
+
+    client
+        .post(
+            "/api/atlas/v2/groups",
+            &json!({"name": "billing", "orgId": app.org_id}),
+        )
+        .await
+        .assert_error(409, "GROUP_ALREADY_EXISTS");
+    client
+        .post("/api/atlas/v2/groups", &json!({"name": "X"}))
+        .await
+        .assert_error(400, "MISSING_ATTRIBUTE");
+    client
+        .post(
+            "/api/atlas/v2/groups",
+            &json!({"name": "a b", "orgId": app.org_id}),
+        )
+        .await
+        .assert_error(400, "VALIDATION_ERROR");
+    client
+        .post(
+            "/api/atlas/v2/groups",
+            &json!({"name": "X", "orgId": "0123456789abcdef01234567"}),
+        )
+        .await
+        .assert_error(404, "ORG_NOT_FOUND");
+
+    assert_eq!(client.get(&path).await.json, created.json);
+    let listed = client.get("/api/atlas/v2/groups").await;
+    assert_eq!(listed.json["totalCount"], 1);
+    let by_org = client
+        .get(&format!("/api/atlas/v2/orgs/{}/groups", app.org_id))
+        .await;
+    assert_eq!(by_org.json["results"][0]["id"], id);
+
+    let updated = client
+        .patch(&path, &json!({"name": "Billing-2", "tags": []}))
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    assert_eq!(updated.json["name"], "Billing-2");
+    assert_eq!(updated.json["tags"], json!([]));
+
+    let read_only = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
+    assert_eq!(read_only.get(&path).await.status, 200);
+    read_only
+        .patch(&path, &json!({"name": "Mine"}))
+        .await
+        .assert_error(401, "USER_UNAUTHORIZED");
+    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    member
+        .get(&path)
+        .await
+        .assert_error(401, "USER_UNAUTHORIZED");
+    member
+        .post(
+            "/api/atlas/v2/groups",
+            &json!({"name": "Mine", "orgId": app.org_id}),
+        )
+        .await
+        .assert_error(401, "NOT_ORG_GROUP_CREATOR");
+    let creator = app.client(&app.key_with(&[OrgRole::GroupCreator]).await);
+    assert_eq!(
+        creator
+            .post(
+                "/api/atlas/v2/groups",
+                &json!({"name": "Theirs", "orgId": app.org_id})
+            )
+            .await
+            .status,
+        200
+    );
+    let (_, other_owner) = app.other_org().await;
+    app.client(&other_owner)
+        .get(&path)
+        .await
+        .assert_error(401, "USER_CANNOT_ACCESS_GROUP");
+    app.client(&other_owner)
+        .delete(&path)
+        .await
+        .assert_error(401, "USER_CANNOT_ACCESS_GROUP");
+
+    assert_eq!(client.delete(&path).await.status, 204);
+    client.get(&path).await.assert_error(404, "GROUP_NOT_FOUND");
+    client
+        .get("/api/atlas/v2/groups/nope")
+        .await
+        .assert_error(404, "INVALID_GROUP_ID");
+}

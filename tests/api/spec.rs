@@ -1,0 +1,230 @@
+//! Validates every JSON body the tests receive against the Atlas OpenAPI files in
+//! `../shared/atlas-spec`, by the operation the request reached and the status it got.
+//!
+//! OpenAPI 3.0 schemas are turned into JSON Schema (draft 7): `nullable` becomes a `null` type,
+//! write-only properties stop being required in responses. Two documented spec artifacts are
+//! relaxed (see docs/compatibility.md): `ApiError.parameters` items are any JSON value (Atlas
+//! sends strings and numbers where the spec's Java origin says `object`), and `inviterUsername`
+//! is not checked as an e-mail address (Atlas sends the inviting API key's public key).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use serde_json::{Map, Value};
+
+pub struct Spec {
+    document: Value,
+    components: Value,
+    validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
+}
+
+fn spec_dir() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    std::env::var_os("ORGDOOR_ATLAS_SPEC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../shared/atlas-spec"))
+}
+
+pub static V2: LazyLock<Spec> = LazyLock::new(|| Spec::load("org-access.v2.openapi.yaml"));
+pub static V1: LazyLock<Spec> = LazyLock::new(|| Spec::load("org-access.v1.openapi.yaml"));
+
+/// Rewrites OpenAPI 3.0 schema keywords into JSON Schema draft 7.
+fn convert(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            for value in map.values_mut() {
+                convert(value);
+            }
+            if map.remove("nullable") == Some(Value::Bool(true)) {
+                if let Some(Value::String(kind)) = map.get("type").cloned() {
+                    map.insert(
+                        "type".into(),
+                        Value::Array(vec![Value::String(kind), Value::String("null".into())]),
+                    );
+                    if let Some(Value::Array(values)) = map.get_mut("enum") {
+                        values.push(Value::Null);
+                    }
+                } else {
+                    let inner = Value::Object(std::mem::take(map));
+                    map.insert(
+                        "anyOf".into(),
+                        Value::Array(vec![inner, serde_json::json!({"type": "null"})]),
+                    );
+                }
+            }
+            // A write-only property is never in a response, so it cannot be required there.
+            let write_only: Vec<String> = map
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|properties| {
+                    properties
+                        .iter()
+                        .filter(|(_, property)| {
+                            property.get("writeOnly") == Some(&Value::Bool(true))
+                        })
+                        .map(|(name, _)| name.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(Value::Array(required)) = map.get_mut("required") {
+                required
+                    .retain(|name| !write_only.iter().any(|w| Some(w.as_str()) == name.as_str()));
+            }
+            if let Some(Value::Object(properties)) = map.get_mut("properties")
+                && let Some(Value::Object(inviter)) = properties.get_mut("inviterUsername")
+            {
+                inviter.remove("format");
+            }
+            map.remove("discriminator");
+        }
+        Value::Array(items) => items.iter_mut().for_each(convert),
+        _ => {}
+    }
+}
+
+impl Spec {
+    fn load(file: &str) -> Spec {
+        let path = spec_dir().join(file);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
+        let document: Value = serde_yaml::from_str(&text).expect("the spec is valid YAML");
+        let mut components = document["components"].clone();
+        convert(&mut components);
+        if let Some(parameters) =
+            components.pointer_mut("/schemas/ApiError/properties/parameters/items")
+        {
+            *parameters = Value::Object(Map::new());
+        }
+        Spec {
+            document,
+            components,
+            validators: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The spec path template a concrete path matches (`/orgs/5f…/invites` → `/orgs/{orgId}/invites`).
+    fn template(&self, path: &str) -> Option<String> {
+        let wanted: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        let paths = self.document["paths"].as_object()?;
+        paths
+            .keys()
+            .filter(|template| {
+                let parts: Vec<&str> = template.split('/').collect();
+                parts.len() == wanted.len()
+                    && parts
+                        .iter()
+                        .zip(&wanted)
+                        .all(|(t, w)| t == w || (t.starts_with('{') && t.ends_with('}')))
+            })
+            .min_by_key(|template| template.matches('{').count())
+            .cloned()
+    }
+
+    fn resolve<'a>(&'a self, value: &'a Value) -> &'a Value {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(reference) => {
+                let pointer = reference.trim_start_matches('#');
+                self.document.pointer(pointer).unwrap_or(&Value::Null)
+            }
+            None => value,
+        }
+    }
+
+    /// The schema for a response, or that of `ApiError` for an error the operation does not
+    /// list (406, 405, 503, …).
+    fn response_schema(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        content_type: &str,
+    ) -> Result<(String, Value), String> {
+        let api_error = (
+            "ApiError".to_owned(),
+            serde_json::json!({"$ref": "#/components/schemas/ApiError"}),
+        );
+        let Some(template) = self.template(path) else {
+            return if status >= 400 {
+                Ok(api_error)
+            } else {
+                Err(format!("{path} is not in the spec"))
+            };
+        };
+        let operation = &self.document["paths"][&template][method.to_lowercase()];
+        let response = operation["responses"]
+            .get(status.to_string())
+            .map(|r| self.resolve(r));
+        let Some(response) = response else {
+            return if status >= 400 {
+                Ok(api_error)
+            } else {
+                Err(format!(
+                    "{method} {template} does not document status {status}"
+                ))
+            };
+        };
+        let media_type = content_type.split(';').next().unwrap_or_default().trim();
+        let content = &response["content"];
+        let schema = content
+            .get(media_type)
+            .or_else(|| {
+                content
+                    .as_object()
+                    .and_then(|c| c.values().next())
+                    .filter(|_| status >= 400)
+            })
+            .map(|media| media["schema"].clone())
+            .ok_or_else(|| {
+                format!("{method} {template} {status} has no content for {media_type}")
+            })?;
+        Ok((format!("{method} {template} {status} {media_type}"), schema))
+    }
+
+    /// Panics with a readable message when `body` does not match the documented response.
+    pub fn check(&self, method: &str, path: &str, status: u16, content_type: &str, body: &Value) {
+        let (key, schema) = self
+            .response_schema(method, path, status, content_type)
+            .unwrap_or_else(|problem| panic!("no schema for the response: {problem}"));
+        let validator = {
+            let mut cache = self.validators.lock().unwrap();
+            cache
+                .entry(key.clone())
+                .or_insert_with(|| {
+                    let mut converted = schema;
+                    convert(&mut converted);
+                    let root =
+                        serde_json::json!({"allOf": [converted], "components": self.components});
+                    Arc::new(
+                        jsonschema::options()
+                            .with_draft(jsonschema::Draft::Draft7)
+                            .should_validate_formats(true)
+                            .build(&root)
+                            .unwrap_or_else(|error| {
+                                panic!("schema for {key} does not compile: {error}")
+                            }),
+                    )
+                })
+                .clone()
+        };
+        let errors: Vec<String> = validator
+            .iter_errors(body)
+            .map(|error| format!("{} at {}", error, error.instance_path))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "response of {key} violates the spec:\n{}\nbody: {body}",
+            errors.join("\n")
+        );
+    }
+}
+
+/// Validates a body against the spec file that documents its path.
+pub fn check_response(method: &str, path: &str, status: u16, content_type: &str, body: &Value) {
+    let path = path.split('?').next().unwrap_or(path);
+    if path.starts_with("/api/atlas/v1.0/") {
+        V1.check(method, path, status, content_type, body);
+    } else {
+        V2.check(method, path, status, content_type, body);
+    }
+}
