@@ -8,7 +8,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{Response, StatusCode};
+use axum::http::Response;
+use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use orgdoor_store::Store;
 use rand::RngCore;
@@ -17,7 +18,6 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::digest::NonceAuthority;
@@ -112,11 +112,17 @@ pub fn router(state: &AppState) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(CatchPanicLayer::custom(panic_response))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    REQUEST_TIMEOUT,
-                )),
+                .layer(middleware::from_fn(deadline)),
         )
+}
+
+/// Gives up on a request that takes longer than [`REQUEST_TIMEOUT`] (a database that hangs
+/// rather than refusing) with Atlas's 503 body instead of holding the client forever.
+async fn deadline(request: Request, next: Next) -> axum::response::Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => AppError::ServiceUnavailable.into_response(),
+    }
 }
 
 /// A safety net, not a way of handling errors: a panic becomes Atlas's 500 body.

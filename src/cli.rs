@@ -141,7 +141,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(database_url = ?settings.database_url, "opening store");
     let app = Application::build(&settings, Arc::new(SystemClock)).await?;
-    let address = app.local_addr()?;
+    let mut address = app.local_addr()?;
+    // A wildcard listen address is no place to send requests to; print loopback instead.
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
     let base_url = format!("http://{address}/");
     println!("orgdoor listening on {base_url}");
     if let Some((organization, minted)) =

@@ -34,3 +34,33 @@ async fn unsupported_methods_are_atlas_405s() {
         .await;
     response.assert_error(405, "METHOD_NOT_ALLOWED");
 }
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_an_atlas_error() {
+    let app = spawn_app().await;
+    let huge = format!(
+        r#"{{"username": "ada@example.com", "roles": ["ORG_MEMBER"], "teamIds": ["{}"]}}"#,
+        "a".repeat(3 * 1024 * 1024)
+    );
+    let response = app
+        .owner()
+        .send_raw(Method::POST, &app.invites_path(), Some(V2023), Some(&huge))
+        .await;
+    response.assert_error(413, "PAYLOAD_TOO_LARGE");
+}
+
+#[tokio::test]
+async fn head_requests_answer_like_get_without_a_body() {
+    let app = spawn_app().await;
+    app.invite("ada@example.com", &["ORG_MEMBER"]).await;
+    let response = app
+        .owner()
+        .send(Method::HEAD, &app.invites_path(), Some(V2023), None)
+        .await;
+    assert_eq!(response.status, 200);
+    assert!(response.text.is_empty());
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/vnd.atlas.2023-01-01+json;charset=utf-8")
+    );
+}

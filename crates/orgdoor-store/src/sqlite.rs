@@ -18,7 +18,7 @@ use orgdoor_domain::{
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteRow, SqliteSynchronous,
 };
 use sqlx::{FromRow, Sqlite, Transaction};
 use time::OffsetDateTime;
@@ -107,6 +107,45 @@ fn limit_offset(page: PageRequest) -> (i64, i64) {
 
 fn count(total: i64) -> u64 {
     u64::try_from(total).unwrap_or_default()
+}
+
+/// Maps a failed insert or update: a unique violation is the given rejection, a foreign-key
+/// violation means the organization is gone, anything else is a store failure.
+fn write_error(error: sqlx::Error, on_unique: impl FnOnce() -> Rejection) -> StoreError {
+    if is_unique_violation(&error) {
+        on_unique().into()
+    } else if is_foreign_key_violation(&error) {
+        Rejection::OrganizationNotFound.into()
+    } else {
+        StoreError::from(error)
+    }
+}
+
+/// One page of an organization's rows of `table`, oldest first, and the number of all of them.
+async fn org_page<R>(
+    conn: &mut SqliteConnection,
+    table: &str,
+    columns: &str,
+    org: &OrgId,
+    page: PageRequest,
+) -> Result<(Vec<R>, u64), StoreError>
+where
+    R: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
+{
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE org_id = ?"))
+        .bind(org.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    let (limit, offset) = limit_offset(page);
+    let rows: Vec<R> = sqlx::query_as(&format!(
+        "SELECT {columns} FROM {table} WHERE org_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?"
+    ))
+    .bind(org.as_str())
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((rows, count(total)))
 }
 
 #[derive(FromRow)]
@@ -607,39 +646,20 @@ impl Store for SqliteStore {
         .bind(seconds(team.created_at))
         .execute(&self.writer)
         .await
-        .map_err(|error| {
-            if is_unique_violation(&error) {
-                Rejection::TeamNameTaken(team.name.to_string()).into()
-            } else if is_foreign_key_violation(&error) {
-                Rejection::OrganizationNotFound.into()
-            } else {
-                StoreError::from(error)
-            }
-        })?;
+        .map_err(|error| write_error(error, || Rejection::TeamNameTaken(team.name.to_string())))?;
         Ok(())
     }
 
     async fn list_teams(&self, org: &OrgId, page: PageRequest) -> Result<Page<Team>, StoreError> {
         let mut conn = self.reader.acquire().await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM teams WHERE org_id = ?")
-            .bind(org.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
-        let (limit, offset) = limit_offset(page);
-        let rows: Vec<TeamRow> = sqlx::query_as(&format!(
-            "SELECT {TEAM_COLUMNS} FROM teams WHERE org_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?"
-        ))
-        .bind(org.as_str())
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&mut *conn)
-        .await?;
+        let (rows, total_count) =
+            org_page::<TeamRow>(&mut conn, "teams", TEAM_COLUMNS, org, page).await?;
         Ok(Page {
             items: rows
                 .into_iter()
                 .map(Team::try_from)
                 .collect::<Result<_, _>>()?,
-            total_count: count(total),
+            total_count,
         })
     }
 
@@ -669,13 +689,7 @@ impl Store for SqliteStore {
         .bind(id.as_str())
         .fetch_optional(&self.writer)
         .await
-        .map_err(|error| {
-            if is_unique_violation(&error) {
-                Rejection::TeamNameTaken(name.to_string()).into()
-            } else {
-                StoreError::from(error)
-            }
-        })?;
+        .map_err(|error| write_error(error, || Rejection::TeamNameTaken(name.to_string())))?;
         row.ok_or(Rejection::NotFound)?.try_into()
     }
 
@@ -705,15 +719,7 @@ impl Store for SqliteStore {
         .bind(seconds(group.created_at))
         .execute(&mut *tx)
         .await
-        .map_err(|error| {
-            if is_unique_violation(&error) {
-                Rejection::ProjectNameTaken(group.name.to_string()).into()
-            } else if is_foreign_key_violation(&error) {
-                Rejection::OrganizationNotFound.into()
-            } else {
-                StoreError::from(error)
-            }
-        })?;
+        .map_err(|error| write_error(error, || Rejection::ProjectNameTaken(group.name.to_string())))?;
         replace_group_tags(&mut tx, &group.id, &group.tags).await?;
         tx.commit().await?;
         Ok(())
@@ -721,19 +727,8 @@ impl Store for SqliteStore {
 
     async fn list_groups(&self, org: &OrgId, page: PageRequest) -> Result<Page<Group>, StoreError> {
         let mut conn = self.reader.acquire().await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE org_id = ?")
-            .bind(org.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
-        let (limit, offset) = limit_offset(page);
-        let rows: Vec<GroupRow> = sqlx::query_as(&format!(
-            "SELECT {GROUP_COLUMNS} FROM projects WHERE org_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?"
-        ))
-        .bind(org.as_str())
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&mut *conn)
-        .await?;
+        let (rows, total_count) =
+            org_page::<GroupRow>(&mut conn, "projects", GROUP_COLUMNS, org, page).await?;
         let mut groups = rows
             .into_iter()
             .map(Group::try_from)
@@ -741,7 +736,7 @@ impl Store for SqliteStore {
         load_group_tags(&mut conn, &mut groups).await?;
         Ok(Page {
             items: groups,
-            total_count: count(total),
+            total_count,
         })
     }
 
@@ -764,13 +759,7 @@ impl Store for SqliteStore {
         .bind(id.as_str())
         .execute(&mut *tx)
         .await
-        .map_err(|error| {
-            if is_unique_violation(&error) {
-                Rejection::ProjectNameTaken(group.name.to_string()).into()
-            } else {
-                StoreError::from(error)
-            }
-        })?;
+        .map_err(|error| write_error(error, || Rejection::ProjectNameTaken(group.name.to_string())))?;
         if tags_changed {
             replace_group_tags(&mut tx, id, &group.tags).await?;
         }
@@ -825,15 +814,7 @@ impl Store for SqliteStore {
         .bind(invitation.username.key())
         .execute(&mut *tx)
         .await
-        .map_err(|error| {
-            if is_unique_violation(&error) {
-                Rejection::UsernameTaken(invitation.username.clone()).into()
-            } else if is_foreign_key_violation(&error) {
-                Rejection::OrganizationNotFound.into()
-            } else {
-                StoreError::from(error)
-            }
-        })?;
+        .map_err(|error| write_error(error, || Rejection::UsernameTaken(invitation.username.clone())))?;
         insert_invitation_teams(&mut tx, invitation).await?;
         insert_invitation_project_roles(&mut tx, invitation).await?;
         tx.commit().await?;
