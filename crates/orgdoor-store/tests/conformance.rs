@@ -1,0 +1,519 @@
+//! Every storage behaviour the API relies on, written once against `&dyn Store` and run on each
+//! real backend (a SQLite file in a temporary directory; PostgreSQL joins behind the same trait).
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use orgdoor_domain::{
+    ApiKey, DigestHa1, EmailAddress, GroupRole, GroupRoleAssignment, GroupUpdate, Invitation,
+    InvitationUpdate, NewApiKey, NewGroup, NewInvitation, NewOrganization, NewTeam, OrgId, OrgName,
+    OrgRole, OrgRoles, Organization, PageRequest, ProjectName, PublicKey, TeamName,
+};
+use orgdoor_store::{InvitationSelector, Rejection, Store, StoreError};
+use tempfile::TempDir;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const NOW: OffsetDateTime = datetime!(2026-08-10 03:03:37 UTC);
+
+async fn sqlite() -> (Arc<dyn Store>, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("conformance.db").display());
+    (orgdoor_store::connect(&url).await.unwrap(), dir)
+}
+
+/// Runs one behaviour on every backend.
+macro_rules! on_every_store {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite_store {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (store, _dir) = super::sqlite().await;
+                    super::$name(store).await;
+                }
+            )+
+        }
+    };
+}
+
+on_every_store!(
+    a_shared_secret_is_created_once,
+    api_keys_are_found_by_public_key_with_their_credential,
+    team_names_are_unique_per_organization_ignoring_case,
+    pages_are_ordered_by_creation_and_counted,
+    invitations_round_trip_with_teams_and_project_roles,
+    one_pending_invitation_per_address_and_expired_ones_give_way,
+    references_are_checked_inside_the_transaction,
+    updates_and_deletes_see_only_pending_invitations,
+    deleting_a_team_or_project_removes_it_from_invitations,
+    concurrent_invitations_to_one_address_leave_exactly_one,
+);
+
+async fn organization(store: &Arc<dyn Store>, name: &str) -> Organization {
+    let organization = NewOrganization {
+        name: OrgName::parse(name).unwrap(),
+        skip_default_alerts_settings: false,
+    }
+    .into_organization(NOW);
+    store.create_organization(&organization, &[]).await.unwrap();
+    organization
+}
+
+fn invitation(org: &OrgId, username: &str) -> NewInvitation {
+    NewInvitation {
+        org_id: org.clone(),
+        username: username.parse::<EmailAddress>().unwrap(),
+        roles: OrgRoles::single(OrgRole::Member),
+        team_ids: vec![],
+        group_role_assignments: vec![],
+        inviter_username: "abcdefgh".into(),
+    }
+}
+
+fn rejection(result: Result<impl std::fmt::Debug, StoreError>) -> Rejection {
+    match result {
+        Err(StoreError::Rejected(rejection)) => rejection,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+async fn a_shared_secret_is_created_once(store: Arc<dyn Store>) {
+    let first = store
+        .shared_secret("nonce", &|| vec![1, 2, 3])
+        .await
+        .unwrap();
+    let second = store
+        .shared_secret("nonce", &|| vec![9, 9, 9])
+        .await
+        .unwrap();
+    assert_eq!(first, vec![1, 2, 3]);
+    assert_eq!(second, first);
+    assert_eq!(
+        store.shared_secret("other", &|| vec![7]).await.unwrap(),
+        vec![7]
+    );
+}
+
+async fn api_keys_are_found_by_public_key_with_their_credential(store: Arc<dyn Store>) {
+    assert!(store.is_empty().await.unwrap());
+    let org = organization(&store, "Keys").await;
+    assert!(!store.is_empty().await.unwrap());
+    let public_key = PublicKey::generate();
+    let (key, ha1): (ApiKey, DigestHa1) = NewApiKey {
+        org_id: org.id.clone(),
+        public_key: public_key.clone(),
+        ha1: DigestHa1([42; 16]),
+        description: "ci".into(),
+        roles: OrgRoles::new([OrgRole::Member, OrgRole::ReadOnly]).unwrap(),
+    }
+    .into_api_key(NOW);
+    store.create_api_key(&key, &ha1).await.unwrap();
+    let (found, found_ha1) = store.find_api_key(&public_key).await.unwrap().unwrap();
+    assert_eq!(found, key);
+    assert_eq!(found_ha1, ha1);
+    assert!(
+        store
+            .find_api_key(&PublicKey::generate())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let (orphan, orphan_ha1) = NewApiKey {
+        org_id: OrgId::generate(NOW),
+        public_key: PublicKey::generate(),
+        ha1: DigestHa1([0; 16]),
+        description: String::new(),
+        roles: OrgRoles::single(OrgRole::Owner),
+    }
+    .into_api_key(NOW);
+    assert_eq!(
+        rejection(store.create_api_key(&orphan, &orphan_ha1).await),
+        Rejection::OrganizationNotFound
+    );
+}
+
+async fn team_names_are_unique_per_organization_ignoring_case(store: Arc<dyn Store>) {
+    let first = organization(&store, "First").await;
+    let second = organization(&store, "Second").await;
+    let team = |org: &OrgId, name: &str| {
+        NewTeam {
+            org_id: org.clone(),
+            name: TeamName::parse(name).unwrap(),
+        }
+        .into_team(NOW)
+    };
+    store
+        .create_team(&team(&first.id, "Platform"))
+        .await
+        .unwrap();
+    assert_eq!(
+        rejection(store.create_team(&team(&first.id, "PLATFORM")).await),
+        Rejection::TeamNameTaken("PLATFORM".into())
+    );
+    store
+        .create_team(&team(&second.id, "Platform"))
+        .await
+        .unwrap();
+    let other = team(&first.id, "Data");
+    store.create_team(&other).await.unwrap();
+    let renamed = store
+        .rename_team(&first.id, &other.id, &TeamName::parse("Infra").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(renamed.name.as_str(), "Infra");
+    assert_eq!(
+        rejection(
+            store
+                .rename_team(&first.id, &other.id, &TeamName::parse("platform").unwrap())
+                .await
+        ),
+        Rejection::TeamNameTaken("platform".into())
+    );
+    // A team is only reachable through its own organization.
+    assert!(
+        store
+            .get_team(&second.id, &other.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        rejection(store.delete_team(&second.id, &other.id).await),
+        Rejection::NotFound
+    );
+}
+
+async fn pages_are_ordered_by_creation_and_counted(store: Arc<dyn Store>) {
+    let org = organization(&store, "Paged").await;
+    let mut made = Vec::new();
+    for n in 0..5 {
+        let group = NewGroup {
+            org_id: org.id.clone(),
+            name: ProjectName::parse(format!("p{n}")).unwrap(),
+            tags: vec![],
+            with_default_alerts_settings: true,
+        }
+        .into_group(NOW);
+        store.create_group(&group).await.unwrap();
+        made.push(group.id);
+    }
+    let first = store
+        .list_groups(&org.id, PageRequest::new(Some(2), Some(1)))
+        .await
+        .unwrap();
+    let third = store
+        .list_groups(&org.id, PageRequest::new(Some(2), Some(3)))
+        .await
+        .unwrap();
+    let past = store
+        .list_groups(&org.id, PageRequest::new(Some(2), Some(9)))
+        .await
+        .unwrap();
+    assert_eq!(first.total_count, 5);
+    assert_eq!(
+        first.items.iter().map(|g| g.id.clone()).collect::<Vec<_>>(),
+        made[..2]
+    );
+    assert_eq!(
+        third.items.iter().map(|g| g.id.clone()).collect::<Vec<_>>(),
+        made[4..]
+    );
+    assert!(past.items.is_empty());
+    let updated = store
+        .update_group(
+            &made[0],
+            GroupUpdate {
+                name: Some(ProjectName::parse("renamed").unwrap()),
+                ..GroupUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.name.as_str(), "renamed");
+    assert_eq!(store.get_group(&made[0]).await.unwrap().unwrap(), updated);
+}
+
+async fn invitations_round_trip_with_teams_and_project_roles(store: Arc<dyn Store>) {
+    let org = organization(&store, "Round").await;
+    let team = NewTeam {
+        org_id: org.id.clone(),
+        name: TeamName::parse("T").unwrap(),
+    }
+    .into_team(NOW);
+    store.create_team(&team).await.unwrap();
+    let group = NewGroup {
+        org_id: org.id.clone(),
+        name: ProjectName::parse("G").unwrap(),
+        tags: vec![],
+        with_default_alerts_settings: true,
+    }
+    .into_group(NOW);
+    store.create_group(&group).await.unwrap();
+    let mut new = invitation(&org.id, "Ada@Example.com");
+    new.team_ids = vec![team.id.clone()];
+    new.group_role_assignments = vec![
+        GroupRoleAssignment {
+            group_id: group.id.clone(),
+            role: GroupRole::ReadOnly,
+        },
+        GroupRoleAssignment {
+            group_id: group.id.clone(),
+            role: GroupRole::Owner,
+        },
+    ];
+    let created = new.into_invitation(NOW);
+    store.create_invitation(&created, NOW).await.unwrap();
+    let fetched = store
+        .get_pending_invitation(&org.id, &created.id, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fetched, created);
+    let by_name = store
+        .list_pending_invitations(&org.id, Some(&"ada@example.com".parse().unwrap()), NOW)
+        .await
+        .unwrap();
+    assert_eq!(by_name, vec![created.clone()]);
+    let second = invitation(&org.id, "bob@example.com").into_invitation(NOW);
+    store.create_invitation(&second, NOW).await.unwrap();
+    assert_eq!(
+        store
+            .list_pending_invitations(&org.id, None, NOW)
+            .await
+            .unwrap(),
+        vec![created, second]
+    );
+}
+
+async fn one_pending_invitation_per_address_and_expired_ones_give_way(store: Arc<dyn Store>) {
+    let org = organization(&store, "Unique").await;
+    let first = invitation(&org.id, "ada@example.com").into_invitation(NOW);
+    store.create_invitation(&first, NOW).await.unwrap();
+    let again = invitation(&org.id, "ADA@example.com").into_invitation(NOW);
+    assert!(matches!(
+        rejection(store.create_invitation(&again, NOW).await),
+        Rejection::UsernameTaken(_)
+    ));
+    // Another organization may invite the same address.
+    let other = organization(&store, "Other").await;
+    store
+        .create_invitation(
+            &invitation(&other.id, "ada@example.com").into_invitation(NOW),
+            NOW,
+        )
+        .await
+        .unwrap();
+
+    let later = NOW + Duration::days(30);
+    assert!(
+        store
+            .list_pending_invitations(&org.id, None, later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let renewed = invitation(&org.id, "ada@example.com").into_invitation(later);
+    store.create_invitation(&renewed, later).await.unwrap();
+    assert_eq!(
+        store
+            .list_pending_invitations(&org.id, None, later)
+            .await
+            .unwrap(),
+        vec![renewed]
+    );
+}
+
+async fn references_are_checked_inside_the_transaction(store: Arc<dyn Store>) {
+    let org = organization(&store, "Refs").await;
+    let other = organization(&store, "Elsewhere").await;
+    let foreign = NewTeam {
+        org_id: other.id.clone(),
+        name: TeamName::parse("Theirs").unwrap(),
+    }
+    .into_team(NOW);
+    store.create_team(&foreign).await.unwrap();
+    let foreign_group = NewGroup {
+        org_id: other.id.clone(),
+        name: ProjectName::parse("Theirs").unwrap(),
+        tags: vec![],
+        with_default_alerts_settings: true,
+    }
+    .into_group(NOW);
+    store.create_group(&foreign_group).await.unwrap();
+
+    let mut with_team = invitation(&org.id, "ada@example.com");
+    with_team.team_ids = vec![foreign.id.clone()];
+    assert_eq!(
+        rejection(
+            store
+                .create_invitation(&with_team.into_invitation(NOW), NOW)
+                .await
+        ),
+        Rejection::TeamNotInOrg {
+            team: foreign.id.clone(),
+            org: org.id.clone()
+        }
+    );
+    let mut with_group = invitation(&org.id, "ada@example.com");
+    with_group.group_role_assignments = vec![GroupRoleAssignment {
+        group_id: foreign_group.id.clone(),
+        role: GroupRole::Owner,
+    }];
+    assert_eq!(
+        rejection(
+            store
+                .create_invitation(&with_group.into_invitation(NOW), NOW)
+                .await
+        ),
+        Rejection::GroupNotFound(foreign_group.id.clone())
+    );
+    // Nothing of either attempt was kept.
+    assert!(
+        store
+            .list_pending_invitations(&org.id, None, NOW)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn updates_and_deletes_see_only_pending_invitations(store: Arc<dyn Store>) {
+    let org = organization(&store, "Updates").await;
+    let created: Invitation = invitation(&org.id, "ada@example.com").into_invitation(NOW);
+    store.create_invitation(&created, NOW).await.unwrap();
+    let update = || InvitationUpdate {
+        roles: Some(OrgRoles::single(OrgRole::Owner)),
+        ..InvitationUpdate::default()
+    };
+    let updated = store
+        .update_pending_invitation(
+            &org.id,
+            &InvitationSelector::Username("ADA@example.com".parse().unwrap()),
+            update(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.roles, OrgRoles::single(OrgRole::Owner));
+    assert_eq!(updated.expires_at, created.expires_at);
+    assert_eq!(
+        store
+            .get_pending_invitation(&org.id, &created.id, NOW)
+            .await
+            .unwrap()
+            .unwrap(),
+        updated
+    );
+
+    let expired = NOW + Duration::days(31);
+    assert_eq!(
+        rejection(
+            store
+                .update_pending_invitation(
+                    &org.id,
+                    &InvitationSelector::Id(created.id.clone()),
+                    update(),
+                    expired
+                )
+                .await
+        ),
+        Rejection::InvitationExpired
+    );
+    assert_eq!(
+        rejection(
+            store
+                .delete_pending_invitation(&org.id, &created.id, expired)
+                .await
+        ),
+        Rejection::InvitationNotFound
+    );
+    let other = organization(&store, "NotMine").await;
+    assert_eq!(
+        rejection(
+            store
+                .delete_pending_invitation(&other.id, &created.id, NOW)
+                .await
+        ),
+        Rejection::InvitationNotFound
+    );
+    store
+        .delete_pending_invitation(&org.id, &created.id, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        rejection(
+            store
+                .update_pending_invitation(
+                    &org.id,
+                    &InvitationSelector::Id(created.id.clone()),
+                    update(),
+                    NOW
+                )
+                .await
+        ),
+        Rejection::InvitationNotFound
+    );
+}
+
+async fn deleting_a_team_or_project_removes_it_from_invitations(store: Arc<dyn Store>) {
+    let org = organization(&store, "Cascade").await;
+    let team = NewTeam {
+        org_id: org.id.clone(),
+        name: TeamName::parse("T").unwrap(),
+    }
+    .into_team(NOW);
+    store.create_team(&team).await.unwrap();
+    let group = NewGroup {
+        org_id: org.id.clone(),
+        name: ProjectName::parse("G").unwrap(),
+        tags: vec![],
+        with_default_alerts_settings: true,
+    }
+    .into_group(NOW);
+    store.create_group(&group).await.unwrap();
+    let mut new = invitation(&org.id, "ada@example.com");
+    new.team_ids = vec![team.id.clone()];
+    new.group_role_assignments = vec![GroupRoleAssignment {
+        group_id: group.id.clone(),
+        role: GroupRole::Owner,
+    }];
+    let created = new.into_invitation(NOW);
+    store.create_invitation(&created, NOW).await.unwrap();
+    store.delete_team(&org.id, &team.id).await.unwrap();
+    store.delete_group(&group.id).await.unwrap();
+    let fetched = store
+        .get_pending_invitation(&org.id, &created.id, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(fetched.team_ids.is_empty());
+    assert!(fetched.group_role_assignments.is_empty());
+}
+
+async fn concurrent_invitations_to_one_address_leave_exactly_one(store: Arc<dyn Store>) {
+    let org = organization(&store, "Race").await;
+    let attempts = (0..16).map(|_| {
+        let store = store.clone();
+        let created = invitation(&org.id, "ada@example.com").into_invitation(NOW);
+        tokio::spawn(async move { store.create_invitation(&created, NOW).await })
+    });
+    let mut created = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(()) => created += 1,
+            Err(StoreError::Rejected(Rejection::UsernameTaken(_))) => {}
+            Err(other) => panic!("unexpected failure {other:?}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(
+        store
+            .list_pending_invitations(&org.id, None, NOW)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
