@@ -6,6 +6,8 @@
 //! without looking inside a database error. SQL lives only in this crate.
 
 mod error;
+mod rows;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;

@@ -1,0 +1,203 @@
+//! What both SQL dialects share: row types, their conversion into domain types, and the
+//! encodings of values (roles as comma-separated names, instants as UTC seconds).
+
+use std::str::FromStr;
+
+use orgdoor_domain::{
+    ApiKey, DigestHa1, EmailAddress, Group, Invitation, OrgName, OrgRole, OrgRoles, Organization,
+    PageRequest, ProjectName, PublicKey, Team, TeamName,
+};
+use sqlx::FromRow;
+use time::OffsetDateTime;
+
+use crate::error::{is_foreign_key_violation, is_unique_violation};
+use crate::{Rejection, StoreError};
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+pub(crate) fn parse<T: FromStr>(value: &str, what: &str) -> Result<T, StoreError> {
+    value
+        .parse()
+        .map_err(|_| corrupt(format_args!("{what} {value:?}")))
+}
+
+pub(crate) fn seconds(instant: OffsetDateTime) -> i64 {
+    instant.unix_timestamp()
+}
+
+pub(crate) fn instant(seconds: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(corrupt)
+}
+
+pub(crate) fn encode_org_roles(roles: &OrgRoles) -> String {
+    roles
+        .iter()
+        .map(OrgRole::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(crate) fn decode_org_roles(encoded: &str) -> Result<OrgRoles, StoreError> {
+    let roles = encoded
+        .split(',')
+        .map(|role| parse::<OrgRole>(role, "org role"))
+        .collect::<Result<Vec<_>, _>>()?;
+    OrgRoles::new(roles).ok_or_else(|| corrupt("an empty role set"))
+}
+
+pub(crate) fn limit_offset(page: PageRequest) -> (i64, i64) {
+    (
+        i64::from(page.items_per_page()),
+        i64::try_from(page.offset()).unwrap_or(i64::MAX),
+    )
+}
+
+pub(crate) fn count(total: i64) -> u64 {
+    u64::try_from(total).unwrap_or_default()
+}
+
+/// Maps a failed insert or update: a unique violation is the given rejection, a foreign-key
+/// violation means the organization is gone, anything else is a store failure.
+pub(crate) fn write_error(error: sqlx::Error, on_unique: impl FnOnce() -> Rejection) -> StoreError {
+    if is_unique_violation(&error) {
+        on_unique().into()
+    } else if is_foreign_key_violation(&error) {
+        Rejection::OrganizationNotFound.into()
+    } else {
+        StoreError::from(error)
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct OrganizationRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) skip_default_alerts_settings: bool,
+    pub(crate) created_at: i64,
+}
+
+impl TryFrom<OrganizationRow> for Organization {
+    type Error = StoreError;
+
+    fn try_from(row: OrganizationRow) -> Result<Self, StoreError> {
+        Ok(Organization {
+            id: parse(&row.id, "org id")?,
+            name: OrgName::parse(row.name).map_err(corrupt)?,
+            skip_default_alerts_settings: row.skip_default_alerts_settings,
+            created_at: instant(row.created_at)?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct ApiKeyRow {
+    pub(crate) id: String,
+    pub(crate) org_id: String,
+    pub(crate) public_key: String,
+    digest_ha1: Vec<u8>,
+    pub(crate) description: String,
+    pub(crate) roles: String,
+    pub(crate) created_at: i64,
+}
+
+impl TryFrom<ApiKeyRow> for (ApiKey, DigestHa1) {
+    type Error = StoreError;
+
+    fn try_from(row: ApiKeyRow) -> Result<Self, StoreError> {
+        let ha1 = <[u8; 16]>::try_from(row.digest_ha1.as_slice())
+            .map_err(|_| corrupt("a digest credential of the wrong length"))?;
+        let key = ApiKey {
+            id: parse(&row.id, "api key id")?,
+            org_id: parse(&row.org_id, "org id")?,
+            public_key: parse::<PublicKey>(&row.public_key, "public key")?,
+            description: row.description,
+            roles: decode_org_roles(&row.roles)?,
+            created_at: instant(row.created_at)?,
+        };
+        Ok((key, DigestHa1(ha1)))
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct TeamRow {
+    pub(crate) id: String,
+    pub(crate) org_id: String,
+    pub(crate) name: String,
+    pub(crate) created_at: i64,
+}
+
+impl TryFrom<TeamRow> for Team {
+    type Error = StoreError;
+
+    fn try_from(row: TeamRow) -> Result<Self, StoreError> {
+        Ok(Team {
+            id: parse(&row.id, "team id")?,
+            org_id: parse(&row.org_id, "org id")?,
+            name: TeamName::parse(row.name).map_err(corrupt)?,
+            created_at: instant(row.created_at)?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct GroupRow {
+    pub(crate) id: String,
+    pub(crate) org_id: String,
+    pub(crate) name: String,
+    pub(crate) with_default_alerts_settings: bool,
+    pub(crate) created_at: i64,
+}
+
+impl TryFrom<GroupRow> for Group {
+    type Error = StoreError;
+
+    fn try_from(row: GroupRow) -> Result<Self, StoreError> {
+        Ok(Group {
+            id: parse(&row.id, "project id")?,
+            org_id: parse(&row.org_id, "org id")?,
+            name: ProjectName::parse(row.name).map_err(corrupt)?,
+            tags: Vec::new(),
+            with_default_alerts_settings: row.with_default_alerts_settings,
+            created_at: instant(row.created_at)?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct InvitationRow {
+    pub(crate) id: String,
+    pub(crate) user_id: String,
+    pub(crate) org_id: String,
+    pub(crate) username: String,
+    pub(crate) roles: String,
+    pub(crate) inviter_username: String,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: i64,
+}
+
+impl TryFrom<InvitationRow> for Invitation {
+    type Error = StoreError;
+
+    fn try_from(row: InvitationRow) -> Result<Self, StoreError> {
+        Ok(Invitation {
+            id: parse(&row.id, "invitation id")?,
+            user_id: parse(&row.user_id, "user id")?,
+            org_id: parse(&row.org_id, "org id")?,
+            username: parse::<EmailAddress>(&row.username, "username")?,
+            roles: decode_org_roles(&row.roles)?,
+            team_ids: Vec::new(),
+            group_role_assignments: Vec::new(),
+            inviter_username: row.inviter_username,
+            created_at: instant(row.created_at)?,
+            expires_at: instant(row.expires_at)?,
+        })
+    }
+}
+
+pub(crate) const ORGANIZATION_COLUMNS: &str = "id, name, skip_default_alerts_settings, created_at";
+pub(crate) const TEAM_COLUMNS: &str = "id, org_id, name, created_at";
+pub(crate) const GROUP_COLUMNS: &str = "id, org_id, name, with_default_alerts_settings, created_at";
+pub(crate) const INVITATION_COLUMNS: &str =
+    "id, user_id, org_id, username, roles, inviter_username, created_at, expires_at";

@@ -1,0 +1,706 @@
+//! The SQL behind [`Store`], written once for both dialects.
+//!
+//! SQLite and PostgreSQL read the same statements (`$1`-style parameters, `ON CONFLICT`,
+//! `RETURNING`); what differs — connection set-up, how a write transaction begins, and the row
+//! lock `FOR UPDATE` that PostgreSQL needs for read-modify-write (SQLite's `BEGIN IMMEDIATE`
+//! already serializes writers) — stays in each backend's module. The macro gives each backend a
+//! concrete implementation over its own connection type, without sqlx's generic executor bounds.
+//!
+//! A backend provides `reader` and `writer` pools and `begin_write()`.
+
+macro_rules! impl_sql_store {
+    (store = $store:ty, connection = $conn:ty, row = $row:ty, lock_rows = $lock_rows:expr $(,)?) => {
+        use std::collections::HashMap;
+
+        use async_trait::async_trait;
+        use orgdoor_domain::{
+            ApiKey, DigestHa1, EmailAddress, Group, GroupId, GroupRole, GroupRoleAssignment, GroupTag,
+            GroupUpdate, Invitation, InvitationId, InvitationUpdate, OrgId, OrgName, Organization, Page,
+            PageRequest, PublicKey, Team, TeamId, TeamName,
+        };
+        use sqlx::FromRow;
+        use time::OffsetDateTime;
+
+        use crate::error::is_foreign_key_violation;
+        use crate::rows::*;
+        use crate::{InvitationSelector, Rejection, Store, StoreError};
+
+        /// One page of an organization's rows of `table`, oldest first, and the number of all of them.
+        async fn org_page<R>(
+            conn: &mut $conn,
+            table: &str,
+            columns: &str,
+            org: &OrgId,
+            page: PageRequest,
+        ) -> Result<(Vec<R>, u64), StoreError>
+        where
+            R: for<'r> FromRow<'r, $row> + Send + Unpin,
+        {
+            let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE org_id = $1"))
+                .bind(org.as_str())
+                .fetch_one(&mut *conn)
+                .await?;
+            let (limit, offset) = limit_offset(page);
+            let rows: Vec<R> = sqlx::query_as(&format!(
+                "SELECT {columns} FROM {table} WHERE org_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"
+            ))
+            .bind(org.as_str())
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok((rows, count(total)))
+        }
+
+        async fn insert_api_key(
+            conn: &mut $conn,
+            key: &ApiKey,
+            ha1: &DigestHa1,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO api_keys (id, org_id, public_key, digest_ha1, description, roles, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(key.id.as_str())
+            .bind(key.org_id.as_str())
+            .bind(key.public_key.as_str())
+            .bind(&ha1.0[..])
+            .bind(&key.description)
+            .bind(encode_org_roles(&key.roles))
+            .bind(seconds(key.created_at))
+            .execute(conn)
+            .await
+            .map_err(|error| {
+                if is_foreign_key_violation(&error) {
+                    Rejection::OrganizationNotFound.into()
+                } else {
+                    StoreError::from(error)
+                }
+            })?;
+            Ok(())
+        }
+
+        async fn load_group_tags(
+            conn: &mut $conn,
+            groups: &mut [Group],
+        ) -> Result<(), StoreError> {
+            for group in groups {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT tag_key, tag_value FROM project_tags WHERE project_id = $1 ORDER BY position",
+                )
+                .bind(group.id.as_str())
+                .fetch_all(&mut *conn)
+                .await?;
+                group.tags = rows
+                    .into_iter()
+                    .map(|(key, value)| GroupTag::new(key, value).map_err(corrupt))
+                    .collect::<Result<_, _>>()?;
+            }
+            Ok(())
+        }
+
+        async fn replace_group_tags(
+            conn: &mut $conn,
+            id: &GroupId,
+            tags: &[GroupTag],
+        ) -> Result<(), StoreError> {
+            sqlx::query("DELETE FROM project_tags WHERE project_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await?;
+            for (position, tag) in tags.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO project_tags (project_id, position, tag_key, tag_value) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(id.as_str())
+                .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                .bind(tag.key())
+                .bind(tag.value())
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        }
+
+        /// Reads a project; with `lock`, also locks its row until the transaction ends.
+        async fn fetch_group(
+            conn: &mut $conn,
+            id: &GroupId,
+            lock: bool,
+        ) -> Result<Option<Group>, StoreError> {
+            let lock = if lock { $lock_rows } else { "" };
+            let row: Option<GroupRow> = sqlx::query_as(&format!(
+                "SELECT {GROUP_COLUMNS} FROM projects WHERE id = $1{lock}"
+            ))
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let mut groups = [Group::try_from(row)?];
+            load_group_tags(conn, &mut groups).await?;
+            let [group] = groups;
+            Ok(Some(group))
+        }
+
+        /// Refuses references to teams or projects that do not exist in `org`.
+        async fn check_references(
+            conn: &mut $conn,
+            org: &OrgId,
+            team_ids: &[TeamId],
+            group_ids: &[&GroupId],
+        ) -> Result<(), StoreError> {
+            for team in team_ids {
+                let owner: Option<String> = sqlx::query_scalar("SELECT org_id FROM teams WHERE id = $1")
+                    .bind(team.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                match owner {
+                    None => return Err(Rejection::TeamNotFound(team.clone()).into()),
+                    Some(owner) if owner != org.as_str() => {
+                        return Err(Rejection::TeamNotInOrg {
+                            team: team.clone(),
+                            org: org.clone(),
+                        }
+                        .into());
+                    }
+                    Some(_) => {}
+                }
+            }
+            for group in group_ids {
+                let owner: Option<String> = sqlx::query_scalar("SELECT org_id FROM projects WHERE id = $1")
+                    .bind(group.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if owner.as_deref() != Some(org.as_str()) {
+                    return Err(Rejection::GroupNotFound((*group).clone()).into());
+                }
+            }
+            Ok(())
+        }
+
+        async fn insert_invitation_teams(
+            conn: &mut $conn,
+            invitation: &Invitation,
+        ) -> Result<(), StoreError> {
+            for (position, team) in invitation.team_ids.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO invitation_teams (invitation_id, org_id, team_id, position) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(invitation.id.as_str())
+                .bind(invitation.org_id.as_str())
+                .bind(team.as_str())
+                .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        }
+
+        async fn insert_invitation_project_roles(
+            conn: &mut $conn,
+            invitation: &Invitation,
+        ) -> Result<(), StoreError> {
+            for (position, assignment) in invitation.group_role_assignments.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO invitation_project_roles (invitation_id, org_id, project_id, role, position) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(invitation.id.as_str())
+                .bind(invitation.org_id.as_str())
+                .bind(assignment.group_id.as_str())
+                .bind(assignment.role.as_str())
+                .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        }
+
+        /// `(invitation_id, team_id)`.
+        type TeamLinkRow = (String, String);
+        /// `(invitation_id, project_id, role)`.
+        type ProjectRoleRow = (String, String, String);
+
+        /// Fills in teams and project roles. One invitation is read by its id; many by one query per
+        /// child table over the whole organization, so a list costs three queries, not 2n + 1.
+        async fn load_invitation_children(
+            conn: &mut $conn,
+            invitations: &mut [Invitation],
+        ) -> Result<(), StoreError> {
+            let (teams, roles): (Vec<TeamLinkRow>, Vec<ProjectRoleRow>) = match invitations {
+                [] => return Ok(()),
+                [single] => (
+                    sqlx::query_as(
+                        "SELECT invitation_id, team_id FROM invitation_teams \
+                             WHERE invitation_id = $1 ORDER BY position",
+                    )
+                    .bind(single.id.as_str())
+                    .fetch_all(&mut *conn)
+                    .await?,
+                    sqlx::query_as(
+                        "SELECT invitation_id, project_id, role FROM invitation_project_roles \
+                             WHERE invitation_id = $1 ORDER BY position",
+                    )
+                    .bind(single.id.as_str())
+                    .fetch_all(&mut *conn)
+                    .await?,
+                ),
+                [first, ..] => (
+                    sqlx::query_as(
+                        "SELECT invitation_id, team_id FROM invitation_teams \
+                             WHERE org_id = $1 ORDER BY invitation_id, position",
+                    )
+                    .bind(first.org_id.as_str())
+                    .fetch_all(&mut *conn)
+                    .await?,
+                    sqlx::query_as(
+                        "SELECT invitation_id, project_id, role FROM invitation_project_roles \
+                             WHERE org_id = $1 ORDER BY invitation_id, position",
+                    )
+                    .bind(first.org_id.as_str())
+                    .fetch_all(&mut *conn)
+                    .await?,
+                ),
+            };
+            let index: HashMap<String, usize> = invitations
+                .iter()
+                .enumerate()
+                .map(|(position, invitation)| (invitation.id.as_str().to_owned(), position))
+                .collect();
+            for (invitation_id, team_id) in teams {
+                if let Some(&position) = index.get(&invitation_id) {
+                    invitations[position]
+                        .team_ids
+                        .push(parse(&team_id, "team id")?);
+                }
+            }
+            for (invitation_id, project_id, role) in roles {
+                if let Some(&position) = index.get(&invitation_id) {
+                    invitations[position]
+                        .group_role_assignments
+                        .push(GroupRoleAssignment {
+                            group_id: parse(&project_id, "project id")?,
+                            role: parse::<GroupRole>(&role, "project role")?,
+                        });
+                }
+            }
+            Ok(())
+        }
+
+        /// Reads an invitation, pending or not; with `lock`, also locks its row until the transaction
+        /// ends, so concurrent updates apply one after the other and none is lost.
+        async fn fetch_invitation(
+            conn: &mut $conn,
+            org: &OrgId,
+            selector: &InvitationSelector,
+            lock: bool,
+        ) -> Result<Option<Invitation>, StoreError> {
+            let lock = if lock { $lock_rows } else { "" };
+            let (column, value) = match selector {
+                InvitationSelector::Id(id) => ("id", id.as_str().to_owned()),
+                InvitationSelector::Username(username) => ("username_key", username.key()),
+            };
+            let sql =
+                format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE org_id = $1 AND {column} = $2{lock}");
+            let query = sqlx::query_as(&sql).bind(org.as_str()).bind(value);
+            let row: Option<InvitationRow> = query.fetch_optional(&mut *conn).await?;
+            let Some(row) = row else { return Ok(None) };
+            let mut invitations = [Invitation::try_from(row)?];
+            load_invitation_children(conn, &mut invitations).await?;
+            let [invitation] = invitations;
+            Ok(Some(invitation))
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.reader).await?;
+                Ok(())
+            }
+
+            async fn shared_secret(
+                &self,
+                name: &str,
+                generate: &(dyn Fn() -> Vec<u8> + Send + Sync),
+            ) -> Result<Vec<u8>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(generate())
+                .execute(&mut *tx)
+                .await?;
+                let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+
+            async fn is_empty(&self) -> Result<bool, StoreError> {
+                let any: Option<i64> = sqlx::query_scalar("SELECT 1 FROM organizations LIMIT 1")
+                    .fetch_optional(&self.reader)
+                    .await?;
+                Ok(any.is_none())
+            }
+
+            async fn create_organization(
+                &self,
+                organization: &Organization,
+                api_keys: &[(ApiKey, DigestHa1)],
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(&format!(
+                    "INSERT INTO organizations ({ORGANIZATION_COLUMNS}) VALUES ($1, $2, $3, $4)"
+                ))
+                .bind(organization.id.as_str())
+                .bind(organization.name.as_str())
+                .bind(organization.skip_default_alerts_settings)
+                .bind(seconds(organization.created_at))
+                .execute(&mut *tx)
+                .await?;
+                for (key, ha1) in api_keys {
+                    insert_api_key(&mut tx, key, ha1).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_organization(&self, id: &OrgId) -> Result<Option<Organization>, StoreError> {
+                let row: Option<OrganizationRow> = sqlx::query_as(&format!(
+                    "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1"
+                ))
+                .bind(id.as_str())
+                .fetch_optional(&self.reader)
+                .await?;
+                row.map(Organization::try_from).transpose()
+            }
+
+            async fn rename_organization(
+                &self,
+                id: &OrgId,
+                name: &OrgName,
+            ) -> Result<Organization, StoreError> {
+                let row: Option<OrganizationRow> = sqlx::query_as(&format!(
+                    "UPDATE organizations SET name = $1 WHERE id = $2 RETURNING {ORGANIZATION_COLUMNS}"
+                ))
+                .bind(name.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.writer)
+                .await?;
+                row.ok_or(Rejection::NotFound)?.try_into()
+            }
+
+            async fn create_api_key(&self, key: &ApiKey, ha1: &DigestHa1) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                insert_api_key(&mut tx, key, ha1).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn find_api_key(
+                &self,
+                public_key: &PublicKey,
+            ) -> Result<Option<(ApiKey, DigestHa1)>, StoreError> {
+                let row: Option<ApiKeyRow> = sqlx::query_as(
+                    "SELECT id, org_id, public_key, digest_ha1, description, roles, created_at \
+                     FROM api_keys WHERE public_key = $1",
+                )
+                .bind(public_key.as_str())
+                .fetch_optional(&self.reader)
+                .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn create_team(&self, team: &Team) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO teams (id, org_id, name, name_key, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(team.id.as_str())
+                .bind(team.org_id.as_str())
+                .bind(team.name.as_str())
+                .bind(team.name.as_str().to_lowercase())
+                .bind(seconds(team.created_at))
+                .execute(&self.writer)
+                .await
+                .map_err(|error| write_error(error, || Rejection::TeamNameTaken(team.name.to_string())))?;
+                Ok(())
+            }
+
+            async fn list_teams(&self, org: &OrgId, page: PageRequest) -> Result<Page<Team>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let (rows, total_count) =
+                    org_page::<TeamRow>(&mut conn, "teams", TEAM_COLUMNS, org, page).await?;
+                Ok(Page {
+                    items: rows
+                        .into_iter()
+                        .map(Team::try_from)
+                        .collect::<Result<_, _>>()?,
+                    total_count,
+                })
+            }
+
+            async fn get_team(&self, org: &OrgId, id: &TeamId) -> Result<Option<Team>, StoreError> {
+                let row: Option<TeamRow> = sqlx::query_as(&format!(
+                    "SELECT {TEAM_COLUMNS} FROM teams WHERE org_id = $1 AND id = $2"
+                ))
+                .bind(org.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.reader)
+                .await?;
+                row.map(Team::try_from).transpose()
+            }
+
+            async fn rename_team(
+                &self,
+                org: &OrgId,
+                id: &TeamId,
+                name: &TeamName,
+            ) -> Result<Team, StoreError> {
+                let row: Option<TeamRow> = sqlx::query_as(&format!(
+                    "UPDATE teams SET name = $1, name_key = $2 WHERE org_id = $3 AND id = $4 RETURNING {TEAM_COLUMNS}"
+                ))
+                .bind(name.as_str())
+                .bind(name.as_str().to_lowercase())
+                .bind(org.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.writer)
+                .await
+                .map_err(|error| write_error(error, || Rejection::TeamNameTaken(name.to_string())))?;
+                row.ok_or(Rejection::NotFound)?.try_into()
+            }
+
+            async fn delete_team(&self, org: &OrgId, id: &TeamId) -> Result<(), StoreError> {
+                let deleted = sqlx::query("DELETE FROM teams WHERE org_id = $1 AND id = $2")
+                    .bind(org.as_str())
+                    .bind(id.as_str())
+                    .execute(&self.writer)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(Rejection::NotFound.into());
+                }
+                Ok(())
+            }
+
+            async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO projects (id, org_id, name, name_key, with_default_alerts_settings, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(group.id.as_str())
+                .bind(group.org_id.as_str())
+                .bind(group.name.as_str())
+                .bind(group.name.as_str().to_lowercase())
+                .bind(group.with_default_alerts_settings)
+                .bind(seconds(group.created_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| write_error(error, || Rejection::ProjectNameTaken(group.name.to_string())))?;
+                replace_group_tags(&mut tx, &group.id, &group.tags).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_groups(&self, org: &OrgId, page: PageRequest) -> Result<Page<Group>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let (rows, total_count) =
+                    org_page::<GroupRow>(&mut conn, "projects", GROUP_COLUMNS, org, page).await?;
+                let mut groups = rows
+                    .into_iter()
+                    .map(Group::try_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                load_group_tags(&mut conn, &mut groups).await?;
+                Ok(Page {
+                    items: groups,
+                    total_count,
+                })
+            }
+
+            async fn get_group(&self, id: &GroupId) -> Result<Option<Group>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                fetch_group(&mut conn, id, false).await
+            }
+
+            async fn update_group(&self, id: &GroupId, update: GroupUpdate) -> Result<Group, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut group = fetch_group(&mut tx, id, true).await?.ok_or(Rejection::NotFound)?;
+                let tags_changed = update.tags.is_some();
+                update.apply_to(&mut group);
+                sqlx::query(
+                    "UPDATE projects SET name = $1, name_key = $2, with_default_alerts_settings = $3 WHERE id = $4",
+                )
+                .bind(group.name.as_str())
+                .bind(group.name.as_str().to_lowercase())
+                .bind(group.with_default_alerts_settings)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| write_error(error, || Rejection::ProjectNameTaken(group.name.to_string())))?;
+                if tags_changed {
+                    replace_group_tags(&mut tx, id, &group.tags).await?;
+                }
+                tx.commit().await?;
+                Ok(group)
+            }
+
+            async fn delete_group(&self, id: &GroupId) -> Result<(), StoreError> {
+                let deleted = sqlx::query("DELETE FROM projects WHERE id = $1")
+                    .bind(id.as_str())
+                    .execute(&self.writer)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(Rejection::NotFound.into());
+                }
+                Ok(())
+            }
+
+            async fn create_invitation(
+                &self,
+                invitation: &Invitation,
+                now: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                check_references(
+                    &mut tx,
+                    &invitation.org_id,
+                    &invitation.team_ids,
+                    &invitation.group_ids(),
+                )
+                .await?;
+                // An expired invitation to the same address gives way to the new one.
+                sqlx::query(
+                    "DELETE FROM invitations WHERE org_id = $1 AND username_key = $2 AND expires_at <= $3",
+                )
+                .bind(invitation.org_id.as_str())
+                .bind(invitation.username.key())
+                .bind(seconds(now))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(&format!(
+                    "INSERT INTO invitations ({INVITATION_COLUMNS}, username_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ))
+                .bind(invitation.id.as_str())
+                .bind(invitation.user_id.as_str())
+                .bind(invitation.org_id.as_str())
+                .bind(invitation.username.as_str())
+                .bind(encode_org_roles(&invitation.roles))
+                .bind(&invitation.inviter_username)
+                .bind(seconds(invitation.created_at))
+                .bind(seconds(invitation.expires_at))
+                .bind(invitation.username.key())
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| write_error(error, || Rejection::UsernameTaken(invitation.username.clone())))?;
+                insert_invitation_teams(&mut tx, invitation).await?;
+                insert_invitation_project_roles(&mut tx, invitation).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_pending_invitations(
+                &self,
+                org: &OrgId,
+                username: Option<&EmailAddress>,
+                now: OffsetDateTime,
+            ) -> Result<Vec<Invitation>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let filter = if username.is_some() { "AND username_key = $3" } else { "" };
+                let sql = format!(
+                    "SELECT {INVITATION_COLUMNS} FROM invitations \
+                     WHERE org_id = $1 AND expires_at > $2 {filter} ORDER BY created_at, id"
+                );
+                let mut query = sqlx::query_as(&sql).bind(org.as_str()).bind(seconds(now));
+                if let Some(username) = username {
+                    query = query.bind(username.key());
+                }
+                let rows: Vec<InvitationRow> = query.fetch_all(&mut *conn).await?;
+                let mut invitations = rows
+                    .into_iter()
+                    .map(Invitation::try_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                load_invitation_children(&mut conn, &mut invitations).await?;
+                Ok(invitations)
+            }
+
+            async fn get_pending_invitation(
+                &self,
+                org: &OrgId,
+                id: &InvitationId,
+                now: OffsetDateTime,
+            ) -> Result<Option<Invitation>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let invitation =
+                    fetch_invitation(&mut conn, org, &InvitationSelector::Id(id.clone()), false).await?;
+                Ok(invitation.filter(|invitation| !invitation.is_expired(now)))
+            }
+
+            async fn update_pending_invitation(
+                &self,
+                org: &OrgId,
+                selector: &InvitationSelector,
+                update: InvitationUpdate,
+                now: OffsetDateTime,
+            ) -> Result<Invitation, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut invitation = fetch_invitation(&mut tx, org, selector, true)
+                    .await?
+                    .ok_or(Rejection::InvitationNotFound)?;
+                if invitation.is_expired(now) {
+                    return Err(Rejection::InvitationExpired.into());
+                }
+                check_references(&mut tx, org, update.team_ids(), &update.group_ids()).await?;
+                let (teams_changed, roles_changed) = (
+                    update.team_ids.is_some(),
+                    update.group_role_assignments.is_some(),
+                );
+                update.apply_to(&mut invitation);
+                sqlx::query("UPDATE invitations SET roles = $1 WHERE id = $2")
+                    .bind(encode_org_roles(&invitation.roles))
+                    .bind(invitation.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                if teams_changed {
+                    sqlx::query("DELETE FROM invitation_teams WHERE invitation_id = $1")
+                        .bind(invitation.id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    insert_invitation_teams(&mut tx, &invitation).await?;
+                }
+                if roles_changed {
+                    sqlx::query("DELETE FROM invitation_project_roles WHERE invitation_id = $1")
+                        .bind(invitation.id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    insert_invitation_project_roles(&mut tx, &invitation).await?;
+                }
+                tx.commit().await?;
+                Ok(invitation)
+            }
+
+            async fn delete_pending_invitation(
+                &self,
+                org: &OrgId,
+                id: &InvitationId,
+                now: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let deleted =
+                    sqlx::query("DELETE FROM invitations WHERE org_id = $1 AND id = $2 AND expires_at > $3")
+                        .bind(org.as_str())
+                        .bind(id.as_str())
+                        .bind(seconds(now))
+                        .execute(&self.writer)
+                        .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(Rejection::InvitationNotFound.into());
+                }
+                Ok(())
+            }
+        }
+
+    };
+}
+
+pub(crate) use impl_sql_store;
