@@ -34,7 +34,7 @@ pub enum StoreError {
     /// The database cannot be reached or is overloaded; the request may succeed later.
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
-    #[error("the database URL names no supported store (use sqlite:)")]
+    #[error("the database URL names no supported store (use sqlite: or postgres:)")]
     UnsupportedUrl,
     #[error("the database schema could not be migrated")]
     Migration(#[from] sqlx::migrate::MigrateError),
@@ -47,9 +47,19 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         let unavailable = match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
-            // SQLITE_BUSY / SQLITE_LOCKED after the busy timeout: another writer holds the file.
-            sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("5" | "6" | "517")),
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                // SQLite: BUSY / LOCKED after the busy timeout, another writer holds the file.
+                matches!(code.as_ref(), "5" | "6" | "517")
+                    // PostgreSQL: connection exceptions, shutdowns, too many connections.
+                    || code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code == "53300"
+            }),
             _ => false,
         };
         if unavailable {

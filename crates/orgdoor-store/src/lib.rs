@@ -6,6 +6,7 @@
 //! without looking inside a database error. SQL lives only in this crate.
 
 mod error;
+mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
@@ -21,6 +22,7 @@ use orgdoor_domain::{
 use time::OffsetDateTime;
 
 pub use error::{Rejection, StoreError};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// How an invitation to update is named: by its id, or by the invitee's address.
@@ -146,11 +148,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 }
 
-/// Opens the store a database URL names, applying migrations. `sqlite:` is the only scheme so
-/// far; PostgreSQL follows behind the same trait.
+/// Opens the store a database URL names (`sqlite:` or `postgres:`/`postgresql:`), applying
+/// migrations.
 pub async fn connect(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if database_url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::connect(database_url).await?))
+    } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+        Ok(Arc::new(PostgresStore::connect(database_url).await?))
     } else {
         Err(StoreError::UnsupportedUrl)
     }

@@ -340,10 +340,10 @@ macro_rules! impl_sql_store {
             }
 
             async fn is_empty(&self) -> Result<bool, StoreError> {
-                let any: Option<i64> = sqlx::query_scalar("SELECT 1 FROM organizations LIMIT 1")
-                    .fetch_optional(&self.reader)
+                let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations)")
+                    .fetch_one(&self.reader)
                     .await?;
-                Ok(any.is_none())
+                Ok(!any)
             }
 
             async fn create_organization(

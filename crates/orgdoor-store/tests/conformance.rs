@@ -10,26 +10,38 @@ use orgdoor_domain::{
     OrgRole, OrgRoles, Organization, PageRequest, ProjectName, PublicKey, TeamName,
 };
 use orgdoor_store::{InvitationSelector, Rejection, Store, StoreError};
-use tempfile::TempDir;
+use orgdoor_test_db::{Backend, TestDatabase};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 const NOW: OffsetDateTime = datetime!(2026-08-10 03:03:37 UTC);
 
-async fn sqlite() -> (Arc<dyn Store>, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("conformance.db").display());
-    (orgdoor_store::connect(&url).await.unwrap(), dir)
+async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
+    let database = TestDatabase::new(backend).await;
+    (
+        orgdoor_store::connect(&database.url).await.unwrap(),
+        database,
+    )
 }
 
-/// Runs one behaviour on every backend.
+/// Runs each behaviour on every backend: `sqlite_store::name` and `postgres_store::name`.
 macro_rules! on_every_store {
     ($($name:ident),+ $(,)?) => {
         mod sqlite_store {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let (store, _dir) = super::sqlite().await;
+                    let (store, _database) = super::open(super::Backend::Sqlite).await;
+                    super::$name(store).await;
+                }
+            )+
+        }
+
+        mod postgres_store {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (store, _database) = super::open(super::Backend::Postgres).await;
                     super::$name(store).await;
                 }
             )+
@@ -48,6 +60,7 @@ on_every_store!(
     updates_and_deletes_see_only_pending_invitations,
     deleting_a_team_or_project_removes_it_from_invitations,
     concurrent_invitations_to_one_address_leave_exactly_one,
+    concurrent_updates_of_one_invitation_lose_no_field,
 );
 
 async fn organization(store: &Arc<dyn Store>, name: &str) -> Organization {
@@ -516,4 +529,83 @@ async fn concurrent_invitations_to_one_address_leave_exactly_one(store: Arc<dyn 
             .len(),
         1
     );
+}
+
+async fn concurrent_updates_of_one_invitation_lose_no_field(store: Arc<dyn Store>) {
+    let org = organization(&store, "Updates").await;
+    let teams: Vec<_> = (0..8)
+        .map(|n| {
+            NewTeam {
+                org_id: org.id.clone(),
+                name: TeamName::parse(format!("team-{n}")).unwrap(),
+            }
+            .into_team(NOW)
+        })
+        .collect();
+    for team in &teams {
+        store.create_team(team).await.unwrap();
+    }
+    for (round, team) in teams.iter().enumerate() {
+        let created = invitation(&org.id, &format!("user{round}@example.com")).into_invitation(NOW);
+        store.create_invitation(&created, NOW).await.unwrap();
+        let selector = InvitationSelector::Id(created.id.clone());
+        let roles = InvitationUpdate {
+            roles: Some(OrgRoles::single(OrgRole::Owner)),
+            ..InvitationUpdate::default()
+        };
+        let team_ids = InvitationUpdate {
+            team_ids: Some(vec![team.id.clone()]),
+            ..InvitationUpdate::default()
+        };
+        let (first, second) = tokio::join!(
+            {
+                let store = store.clone();
+                let (org, selector) = (org.id.clone(), selector.clone());
+                tokio::spawn(async move {
+                    store
+                        .update_pending_invitation(&org, &selector, roles, NOW)
+                        .await
+                })
+            },
+            {
+                let store = store.clone();
+                let (org, selector) = (org.id.clone(), selector.clone());
+                tokio::spawn(async move {
+                    store
+                        .update_pending_invitation(&org, &selector, team_ids, NOW)
+                        .await
+                })
+            }
+        );
+        first.unwrap().unwrap();
+        second.unwrap().unwrap();
+        let result = store
+            .get_pending_invitation(&org.id, &created.id, NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            result.roles,
+            OrgRoles::single(OrgRole::Owner),
+            "round {round}"
+        );
+        assert_eq!(result.team_ids, vec![team.id.clone()], "round {round}");
+    }
+}
+
+#[test]
+fn both_dialects_have_the_same_migrations() {
+    let names = |dialect: &str| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dialect);
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    assert!(!names("sqlite").is_empty());
+    assert_eq!(names("sqlite"), names("postgres"));
 }
