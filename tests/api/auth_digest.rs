@@ -10,6 +10,21 @@ use time::Duration;
 use crate::harness::{
     Credentials, DigestClient, DigestStyle, TestResponse, V2023, read, spawn_app,
 };
+use orgdoor_test_db::Backend;
+
+on_both_stores!(
+    a_request_without_credentials_gets_atlas_s_exact_challenge,
+    every_challenge_has_a_new_nonce,
+    the_unauthenticated_first_request_has_no_side_effects,
+    wrong_and_unknown_keys_get_the_same_challenge,
+    the_go_client_pattern_challenges_every_call,
+    header_variants_of_real_clients_are_accepted,
+    tampered_digests_are_refused,
+    python_style_clients_reuse_one_nonce_with_a_rising_count,
+    an_old_nonce_is_stale_and_a_fresh_one_is_offered,
+    a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store,
+    authentication_comes_before_routing_and_version_checks,
+);
 
 fn md5_hex(text: &str) -> String {
     Md5::digest(text.as_bytes())
@@ -69,9 +84,8 @@ async fn challenge(http: &reqwest::Client, url: &str) -> reqwest::Response {
     http.get(url).header("accept", V2023).send().await.unwrap()
 }
 
-#[tokio::test]
-async fn a_request_without_credentials_gets_atlas_s_exact_challenge() {
-    let app = spawn_app().await;
+async fn a_request_without_credentials_gets_atlas_s_exact_challenge(backend: Backend) {
+    let app = spawn_app(backend).await;
     let http = reqwest::Client::new();
     let response = challenge(&http, &format!("{}{}", app.base_url, app.invites_path())).await;
     let header = response.headers()[WWW_AUTHENTICATE]
@@ -108,9 +122,8 @@ fn regex_like_challenge(header: &str) -> bool {
         && tail == ", algorithm=MD5, qop=\"auth\", stale=false"
 }
 
-#[tokio::test]
-async fn every_challenge_has_a_new_nonce() {
-    let app = spawn_app().await;
+async fn every_challenge_has_a_new_nonce(backend: Backend) {
+    let app = spawn_app(backend).await;
     let http = reqwest::Client::new();
     let url = format!("{}{}", app.base_url, app.invites_path());
     let first = challenge(&http, &url).await.headers()[WWW_AUTHENTICATE]
@@ -124,9 +137,8 @@ async fn every_challenge_has_a_new_nonce() {
     assert_ne!(go_parse_challenge(&first).0, go_parse_challenge(&second).0);
 }
 
-#[tokio::test]
-async fn the_unauthenticated_first_request_has_no_side_effects() {
-    let app = spawn_app().await;
+async fn the_unauthenticated_first_request_has_no_side_effects(backend: Backend) {
+    let app = spawn_app(backend).await;
     let http = reqwest::Client::new();
     let probe = http
         .post(format!("{}{}", app.base_url, app.invites_path()))
@@ -140,9 +152,8 @@ async fn the_unauthenticated_first_request_has_no_side_effects() {
     assert_eq!(app.owner().get(&app.invites_path()).await.json, json!([]));
 }
 
-#[tokio::test]
-async fn wrong_and_unknown_keys_get_the_same_challenge() {
-    let app = spawn_app().await;
+async fn wrong_and_unknown_keys_get_the_same_challenge(backend: Backend) {
+    let app = spawn_app(backend).await;
     let wrong_secret = Credentials {
         public_key: app.owner.public_key.clone(),
         private_key: "not-the-key".into(),
@@ -160,9 +171,8 @@ async fn wrong_and_unknown_keys_get_the_same_challenge() {
     }
 }
 
-#[tokio::test]
-async fn the_go_client_pattern_challenges_every_call() {
-    let app = spawn_app().await;
+async fn the_go_client_pattern_challenges_every_call(backend: Backend) {
+    let app = spawn_app(backend).await;
     let http = reqwest::Client::new();
     let path = app.invites_path();
     let url = format!("{}{path}", app.base_url);
@@ -192,9 +202,8 @@ async fn the_go_client_pattern_challenges_every_call() {
     }
 }
 
-#[tokio::test]
-async fn header_variants_of_real_clients_are_accepted() {
-    let app = spawn_app().await;
+async fn header_variants_of_real_clients_are_accepted(backend: Backend) {
+    let app = spawn_app(backend).await;
     let http = reqwest::Client::new();
     let path = format!("{}?pretty=false", app.invites_path());
     let url = format!("{}{path}", app.base_url);
@@ -233,9 +242,8 @@ async fn header_variants_of_real_clients_are_accepted() {
     }
 }
 
-#[tokio::test]
-async fn tampered_digests_are_refused() {
-    let app = spawn_app().await;
+async fn tampered_digests_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
     let http = reqwest::Client::new();
     let path = app.invites_path();
     let url = format!("{}{path}", app.base_url);
@@ -304,9 +312,8 @@ async fn tampered_digests_are_refused() {
     }
 }
 
-#[tokio::test]
-async fn python_style_clients_reuse_one_nonce_with_a_rising_count() {
-    let app = spawn_app().await;
+async fn python_style_clients_reuse_one_nonce_with_a_rising_count(backend: Backend) {
+    let app = spawn_app(backend).await;
     let client = DigestClient::new(&app.base_url, app.owner.clone(), DigestStyle::ReuseNonce);
     for _ in 0..4 {
         assert_eq!(client.get(&app.invites_path()).await.status, 200);
@@ -314,9 +321,8 @@ async fn python_style_clients_reuse_one_nonce_with_a_rising_count() {
     assert_eq!(client.challenges_answered(), 1, "the nonce was reused");
 }
 
-#[tokio::test]
-async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered() {
-    let app = spawn_app().await;
+async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered(backend: Backend) {
+    let app = spawn_app(backend).await;
     let http = reqwest::Client::new();
     let path = app.invites_path();
     let url = format!("{}{path}", app.base_url);
@@ -390,9 +396,8 @@ async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered() {
     assert!(!stale);
 }
 
-#[tokio::test]
-async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store() {
-    let app = spawn_app().await;
+async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store(backend: Backend) {
+    let app = spawn_app(backend).await;
     let second = orgdoor::Application::with_store(
         "127.0.0.1:0".parse().unwrap(),
         app.store.clone(),
@@ -431,7 +436,7 @@ async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store() {
     assert_eq!(response.status(), 200);
 
     // A separate deployment (another store, another secret) does not accept it.
-    let stranger = spawn_app().await;
+    let stranger = spawn_app(app.database.backend).await;
     let header = authorization(
         &app.owner,
         "GET",
@@ -452,9 +457,8 @@ async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store() {
     let _ = Arc::clone(&app.store);
 }
 
-#[tokio::test]
-async fn authentication_comes_before_routing_and_version_checks() {
-    let app = spawn_app().await;
+async fn authentication_comes_before_routing_and_version_checks(backend: Backend) {
+    let app = spawn_app(backend).await;
     let http = reqwest::Client::new();
     for path in [
         "/api/atlas/v2/no/such/thing",

@@ -1,7 +1,6 @@
 //! The real `orgdoor` binary: `serve`'s printed credentials, `bootstrap`, `api-key create`,
 //! `migrate`, and durability across `kill -9`.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -10,6 +9,14 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::harness::{Credentials, DigestClient, DigestStyle};
+use orgdoor_test_db::{Backend, TestDatabase};
+
+on_both_stores!(
+    serve_prints_credentials_that_work_on_first_start_only,
+    bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs,
+    migrate_is_idempotent,
+    acknowledged_invitations_survive_kill_dash_nine,
+);
 
 const BINARY: &str = env!("CARGO_BIN_EXE_orgdoor");
 
@@ -92,14 +99,9 @@ async fn run(args: &[&str]) -> std::process::Output {
         .expect("orgdoor runs")
 }
 
-fn database_url(dir: &Path) -> String {
-    format!("sqlite://{}", dir.join("orgdoor.db").display())
-}
-
-#[tokio::test]
-async fn serve_prints_credentials_that_work_on_first_start_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = database_url(dir.path());
+async fn serve_prints_credentials_that_work_on_first_start_only(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let url = database.url.clone();
     let mut server = Server::start(&url, true).await;
     assert_eq!(
         server.export("MONGODB_ATLAS_OPS_MANAGER_URL"),
@@ -137,10 +139,9 @@ async fn serve_prints_credentials_that_work_on_first_start_only() {
     again.child.kill().await.unwrap();
 }
 
-#[tokio::test]
-async fn bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = database_url(dir.path());
+async fn bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let url = database.url.clone();
     let mut server = Server::start(&url, true).await;
 
     let output = run(&[
@@ -250,10 +251,9 @@ async fn bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs() 
     server.child.kill().await.unwrap();
 }
 
-#[tokio::test]
-async fn migrate_is_idempotent() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = database_url(dir.path());
+async fn migrate_is_idempotent(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let url = database.url.clone();
     for _ in 0..2 {
         let output = run(&["migrate", "--database-url", &url]).await;
         assert!(
@@ -264,11 +264,10 @@ async fn migrate_is_idempotent() {
     }
 }
 
-#[tokio::test]
-async fn acknowledged_invitations_survive_kill_dash_nine() {
+async fn acknowledged_invitations_survive_kill_dash_nine(backend: Backend) {
     const COUNT: usize = 60;
-    let dir = tempfile::tempdir().unwrap();
-    let url = database_url(dir.path());
+    let database = TestDatabase::new(backend).await;
+    let url = database.url.clone();
     let mut server = Server::start(&url, true).await;
     let credentials = server.credentials();
     let org = server.export("MONGODB_ATLAS_ORG_ID").to_owned();

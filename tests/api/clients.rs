@@ -8,6 +8,13 @@ use tokio::process::Command;
 
 use crate::harness::{TestApp, spawn_app};
 use crate::spec;
+use orgdoor_test_db::Backend;
+
+on_both_stores!(
+    the_v2_curl_sample_lists_pretty_invitations,
+    the_v1_curl_samples_list_and_create,
+    python_requests_reuses_its_nonce_across_a_session,
+);
 
 struct CurlResult {
     status: u16,
@@ -76,9 +83,8 @@ fn content_type(result: &CurlResult) -> &str {
         .unwrap()
 }
 
-#[tokio::test]
-async fn the_v2_curl_sample_lists_pretty_invitations() {
-    let app = spawn_app().await;
+async fn the_v2_curl_sample_lists_pretty_invitations(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.invite("wyatt.smith@example.com", &["ORG_MEMBER"]).await;
     let path = format!("/api/atlas/v2/orgs/{}/invites?pretty=true", app.org_id);
     let result = curl(
@@ -112,9 +118,8 @@ async fn the_v2_curl_sample_lists_pretty_invitations() {
     assert_eq!(body[0]["username"], "wyatt.smith@example.com");
 }
 
-#[tokio::test]
-async fn the_v1_curl_samples_list_and_create() {
-    let app = spawn_app().await;
+async fn the_v1_curl_samples_list_and_create(backend: Backend) {
+    let app = spawn_app(backend).await;
     let path = format!("/api/atlas/v1.0/orgs/{}/invites?pretty=true", app.org_id);
     let url = format!("{}{path}", app.base_url);
     let created = curl(
@@ -151,9 +156,8 @@ fn python_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/digest_session.py")
 }
 
-#[tokio::test]
-async fn python_requests_reuses_its_nonce_across_a_session() {
-    let app = spawn_app().await;
+async fn python_requests_reuses_its_nonce_across_a_session(backend: Backend) {
+    let app = spawn_app(backend).await;
     let output = Command::new("python3")
         .arg(python_script())
         .env("ORGDOOR_URL", &app.base_url)

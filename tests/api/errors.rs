@@ -3,10 +3,17 @@
 use reqwest::Method;
 
 use crate::harness::{V2023, read, spawn_app};
+use orgdoor_test_db::Backend;
 
-#[tokio::test]
-async fn unknown_routes_are_atlas_404s() {
-    let app = spawn_app().await;
+on_both_stores!(
+    unknown_routes_are_atlas_404s,
+    unsupported_methods_are_atlas_405s,
+    oversized_bodies_are_refused_with_an_atlas_error,
+    head_requests_answer_like_get_without_a_body,
+);
+
+async fn unknown_routes_are_atlas_404s(backend: Backend) {
+    let app = spawn_app(backend).await;
     let client = app.owner();
     let response = client
         .get("/api/atlas/v2/orgs/0123456789abcdef01234567/nothing-here")
@@ -25,9 +32,8 @@ async fn unknown_routes_are_atlas_404s() {
         .assert_error(404, "RESOURCE_NOT_FOUND");
 }
 
-#[tokio::test]
-async fn unsupported_methods_are_atlas_405s() {
-    let app = spawn_app().await;
+async fn unsupported_methods_are_atlas_405s(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app
         .owner()
         .send(Method::PUT, &app.invites_path(), Some(V2023), None)
@@ -35,9 +41,8 @@ async fn unsupported_methods_are_atlas_405s() {
     response.assert_error(405, "METHOD_NOT_ALLOWED");
 }
 
-#[tokio::test]
-async fn oversized_bodies_are_refused_with_an_atlas_error() {
-    let app = spawn_app().await;
+async fn oversized_bodies_are_refused_with_an_atlas_error(backend: Backend) {
+    let app = spawn_app(backend).await;
     let huge = format!(
         r#"{{"username": "ada@example.com", "roles": ["ORG_MEMBER"], "teamIds": ["{}"]}}"#,
         "a".repeat(3 * 1024 * 1024)
@@ -49,9 +54,8 @@ async fn oversized_bodies_are_refused_with_an_atlas_error() {
     response.assert_error(413, "PAYLOAD_TOO_LARGE");
 }
 
-#[tokio::test]
-async fn head_requests_answer_like_get_without_a_body() {
-    let app = spawn_app().await;
+async fn head_requests_answer_like_get_without_a_body(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.invite("ada@example.com", &["ORG_MEMBER"]).await;
     let response = app
         .owner()

@@ -8,11 +8,11 @@ use orgdoor::clock::ManualClock;
 use orgdoor::provision;
 use orgdoor_domain::{OrgName, OrgRole, OrgRoles};
 use orgdoor_store::Store;
+use orgdoor_test_db::{Backend, TestDatabase};
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
 use secrecy::ExposeSecret;
 use serde_json::Value;
-use tempfile::TempDir;
 use time::macros::datetime;
 
 use crate::spec;
@@ -285,16 +285,16 @@ pub struct TestApp {
     pub owner: Credentials,
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
-    _dir: TempDir,
+    pub database: TestDatabase,
 }
 
 /// The instant every test starts at; tests move the clock instead of sleeping.
 pub const START: time::OffsetDateTime = datetime!(2026-08-10 03:03:37 UTC);
 
-pub async fn spawn_app() -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = format!("sqlite://{}", dir.path().join("orgdoor.db").display());
-    let store = orgdoor_store::connect(&database_url).await.expect("store");
+/// A server on a fresh database of the given backend.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let database = TestDatabase::new(backend).await;
+    let store = orgdoor_store::connect(&database.url).await.expect("store");
     let clock = Arc::new(ManualClock::new(START));
     let app = orgdoor::Application::with_store(
         "127.0.0.1:0".parse().expect("address"),
@@ -318,7 +318,7 @@ pub async fn spawn_app() -> TestApp {
         },
         store,
         clock,
-        _dir: dir,
+        database,
     }
 }
 

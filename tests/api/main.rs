@@ -3,6 +3,30 @@
 // Test helpers are shared between modules of this one binary, not exported.
 #![allow(unreachable_pub)]
 
+/// Runs each named test on both stores, as `sqlite::name` and `postgres::name`; each test is an
+/// `async fn name(backend: Backend)`.
+macro_rules! on_both_stores {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(orgdoor_test_db::Backend::Sqlite).await;
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(orgdoor_test_db::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+
 mod harness;
 mod spec;
 

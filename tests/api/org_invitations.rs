@@ -7,10 +7,30 @@ use time::{Duration, OffsetDateTime};
 
 use crate::harness::{V2023, spawn_app};
 use orgdoor_domain::OrgRole;
+use orgdoor_test_db::Backend;
 
-#[tokio::test]
-async fn creating_an_invitation_returns_every_field_and_expires_in_thirty_days() {
-    let app = spawn_app().await;
+on_both_stores!(
+    creating_an_invitation_returns_every_field_and_expires_in_thirty_days,
+    the_list_is_a_bare_array_of_pending_invitations_filtered_by_username,
+    an_invitation_is_read_by_its_id,
+    updating_by_id_replaces_given_fields_and_keeps_the_dates,
+    updating_by_username_finds_the_pending_invitation,
+    deleting_cancels_the_invitation_once,
+    a_second_invitation_to_a_pending_address_conflicts,
+    an_expired_invitation_is_no_longer_pending_and_can_be_replaced,
+    teams_and_project_roles_are_checked_and_reported_per_role,
+    references_to_missing_or_foreign_teams_and_projects_are_refused,
+    bad_bodies_get_the_documented_errors_and_write_nothing,
+    the_legacy_v1_api_serves_the_same_invitations_as_json,
+    only_organization_owners_of_this_organization_may_touch_invitations,
+    unknown_and_malformed_organizations_are_not_found,
+    versions_are_negotiated_by_the_accept_header,
+    envelope_and_pretty_reshape_any_response,
+    trailing_slashes_are_the_same_resource,
+);
+
+async fn creating_an_invitation_returns_every_field_and_expires_in_thirty_days(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app.invite("wyatt.smith@example.com", &["ORG_MEMBER"]).await;
 
     assert_eq!(response.status, 200, "{}", response.text);
@@ -47,9 +67,8 @@ async fn creating_an_invitation_returns_every_field_and_expires_in_thirty_days()
     );
 }
 
-#[tokio::test]
-async fn the_list_is_a_bare_array_of_pending_invitations_filtered_by_username() {
-    let app = spawn_app().await;
+async fn the_list_is_a_bare_array_of_pending_invitations_filtered_by_username(backend: Backend) {
+    let app = spawn_app(backend).await;
     for name in ["a@example.com", "b@example.com", "c@example.com"] {
         assert_eq!(app.invite(name, &["ORG_MEMBER"]).await.status, 200);
     }
@@ -87,9 +106,8 @@ async fn the_list_is_a_bare_array_of_pending_invitations_filtered_by_username() 
         .assert_error(400, "INVALID_QUERY_PARAMETER");
 }
 
-#[tokio::test]
-async fn an_invitation_is_read_by_its_id() {
-    let app = spawn_app().await;
+async fn an_invitation_is_read_by_its_id(backend: Backend) {
+    let app = spawn_app(backend).await;
     let created = app
         .invite("ada@example.com", &["ORG_OWNER", "ORG_MEMBER"])
         .await
@@ -114,9 +132,8 @@ async fn an_invitation_is_read_by_its_id() {
         .assert_error(404, "RESOURCE_NOT_FOUND");
 }
 
-#[tokio::test]
-async fn updating_by_id_replaces_given_fields_and_keeps_the_dates() {
-    let app = spawn_app().await;
+async fn updating_by_id_replaces_given_fields_and_keeps_the_dates(backend: Backend) {
+    let app = spawn_app(backend).await;
     let team = app.create_team("Platform").await;
     let created = app.invite("ada@example.com", &["ORG_MEMBER"]).await.json;
     let path = format!("{}/{}", app.invites_path(), created["id"].as_str().unwrap());
@@ -154,9 +171,8 @@ async fn updating_by_id_replaces_given_fields_and_keeps_the_dates() {
         .assert_error(400, "ATTRIBUTE_READ_ONLY");
 }
 
-#[tokio::test]
-async fn updating_by_username_finds_the_pending_invitation() {
-    let app = spawn_app().await;
+async fn updating_by_username_finds_the_pending_invitation(backend: Backend) {
+    let app = spawn_app(backend).await;
     let created = app.invite("ada@example.com", &["ORG_MEMBER"]).await.json;
     let client = app.owner();
     let updated = client
@@ -183,9 +199,8 @@ async fn updating_by_username_finds_the_pending_invitation() {
         .assert_error(404, "RESOURCE_NOT_FOUND");
 }
 
-#[tokio::test]
-async fn deleting_cancels_the_invitation_once() {
-    let app = spawn_app().await;
+async fn deleting_cancels_the_invitation_once(backend: Backend) {
+    let app = spawn_app(backend).await;
     let created = app.invite("ada@example.com", &["ORG_MEMBER"]).await.json;
     let path = format!("{}/{}", app.invites_path(), created["id"].as_str().unwrap());
     let client = app.owner();
@@ -213,9 +228,8 @@ async fn deleting_cancels_the_invitation_once() {
     assert_eq!(client.get(&app.invites_path()).await.json, json!([]));
 }
 
-#[tokio::test]
-async fn a_second_invitation_to_a_pending_address_conflicts() {
-    let app = spawn_app().await;
+async fn a_second_invitation_to_a_pending_address_conflicts(backend: Backend) {
+    let app = spawn_app(backend).await;
     assert_eq!(
         app.invite("ada@example.com", &["ORG_MEMBER"]).await.status,
         200
@@ -235,9 +249,8 @@ async fn a_second_invitation_to_a_pending_address_conflicts() {
     );
 }
 
-#[tokio::test]
-async fn an_expired_invitation_is_no_longer_pending_and_can_be_replaced() {
-    let app = spawn_app().await;
+async fn an_expired_invitation_is_no_longer_pending_and_can_be_replaced(backend: Backend) {
+    let app = spawn_app(backend).await;
     let created = app.invite("ada@example.com", &["ORG_MEMBER"]).await.json;
     let path = format!("{}/{}", app.invites_path(), created["id"].as_str().unwrap());
     let client = app.owner();
@@ -277,9 +290,8 @@ async fn an_expired_invitation_is_no_longer_pending_and_can_be_replaced() {
     assert_eq!(expires_at - created_at, Duration::days(30));
 }
 
-#[tokio::test]
-async fn teams_and_project_roles_are_checked_and_reported_per_role() {
-    let app = spawn_app().await;
+async fn teams_and_project_roles_are_checked_and_reported_per_role(backend: Backend) {
+    let app = spawn_app(backend).await;
     let team = app.create_team("Platform").await;
     let project = app.create_project("Billing-Service").await;
     let response = app
@@ -328,9 +340,8 @@ async fn teams_and_project_roles_are_checked_and_reported_per_role() {
     assert_eq!(fetched.json["groupRoleAssignments"], json!([]));
 }
 
-#[tokio::test]
-async fn references_to_missing_or_foreign_teams_and_projects_are_refused() {
-    let app = spawn_app().await;
+async fn references_to_missing_or_foreign_teams_and_projects_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
     let (other_org, other_owner) = app.other_org().await;
     let other = app.client(&other_owner);
     let foreign_team = other
@@ -412,9 +423,8 @@ async fn references_to_missing_or_foreign_teams_and_projects_are_refused() {
     assert_eq!(client.get(&app.invites_path()).await.json, json!([]));
 }
 
-#[tokio::test]
-async fn bad_bodies_get_the_documented_errors_and_write_nothing() {
-    let app = spawn_app().await;
+async fn bad_bodies_get_the_documented_errors_and_write_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
     let client = app.owner();
     let path = app.invites_path();
     let cases = [
@@ -498,9 +508,8 @@ async fn bad_bodies_get_the_documented_errors_and_write_nothing() {
     assert_eq!(client.get(&path).await.json, json!([]));
 }
 
-#[tokio::test]
-async fn the_legacy_v1_api_serves_the_same_invitations_as_json() {
-    let app = spawn_app().await;
+async fn the_legacy_v1_api_serves_the_same_invitations_as_json(backend: Backend) {
+    let app = spawn_app(backend).await;
     let client = app.owner();
     let legacy = app.legacy_invites_path();
 
@@ -566,9 +575,8 @@ async fn the_legacy_v1_api_serves_the_same_invitations_as_json() {
         .assert_error(404, "RESOURCE_NOT_FOUND");
 }
 
-#[tokio::test]
-async fn only_organization_owners_of_this_organization_may_touch_invitations() {
-    let app = spawn_app().await;
+async fn only_organization_owners_of_this_organization_may_touch_invitations(backend: Backend) {
+    let app = spawn_app(backend).await;
     let created = app.invite("ada@example.com", &["ORG_MEMBER"]).await.json;
     let item = format!("{}/{}", app.invites_path(), created["id"].as_str().unwrap());
     let (_, other_owner) = app.other_org().await;
@@ -617,9 +625,8 @@ async fn only_organization_owners_of_this_organization_may_touch_invitations() {
     assert_eq!(listed.json, json!([created]));
 }
 
-#[tokio::test]
-async fn unknown_and_malformed_organizations_are_not_found() {
-    let app = spawn_app().await;
+async fn unknown_and_malformed_organizations_are_not_found(backend: Backend) {
+    let app = spawn_app(backend).await;
     let client = app.owner();
     client
         .get("/api/atlas/v2/orgs/0123456789abcdef01234567/invites")
@@ -630,9 +637,8 @@ async fn unknown_and_malformed_organizations_are_not_found() {
     assert_eq!(malformed.json["parameters"], json!(["my-org"]));
 }
 
-#[tokio::test]
-async fn versions_are_negotiated_by_the_accept_header() {
-    let app = spawn_app().await;
+async fn versions_are_negotiated_by_the_accept_header(backend: Backend) {
+    let app = spawn_app(backend).await;
     let client = app.owner();
     let path = app.invites_path();
     let later = client
@@ -673,9 +679,8 @@ async fn versions_are_negotiated_by_the_accept_header() {
     client.get(&path).await.assert_error(410, "VERSION_GONE");
 }
 
-#[tokio::test]
-async fn envelope_and_pretty_reshape_any_response() {
-    let app = spawn_app().await;
+async fn envelope_and_pretty_reshape_any_response(backend: Backend) {
+    let app = spawn_app(backend).await;
     let client = app.owner();
     let created = app.invite("ada@example.com", &["ORG_MEMBER"]).await.json;
     let item = format!("{}/{}", app.invites_path(), created["id"].as_str().unwrap());
@@ -720,9 +725,8 @@ async fn envelope_and_pretty_reshape_any_response() {
         .assert_error(400, "INVALID_QUERY_PARAMETER");
 }
 
-#[tokio::test]
-async fn trailing_slashes_are_the_same_resource() {
-    let app = spawn_app().await;
+async fn trailing_slashes_are_the_same_resource(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.invite("ada@example.com", &["ORG_MEMBER"]).await;
     let listed = app.owner().get(&format!("{}/", app.invites_path())).await;
     assert_eq!(listed.status, 200, "{}", listed.text);

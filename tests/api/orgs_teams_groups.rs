@@ -4,10 +4,17 @@ use serde_json::json;
 
 use crate::harness::spawn_app;
 use orgdoor_domain::OrgRole;
+use orgdoor_test_db::Backend;
 
-#[tokio::test]
-async fn a_key_lists_reads_and_renames_its_organization() {
-    let app = spawn_app().await;
+on_both_stores!(
+    a_key_lists_reads_and_renames_its_organization,
+    organization_roles_govern_organization_operations,
+    teams_are_created_listed_renamed_and_deleted,
+    projects_are_created_read_updated_and_deleted,
+);
+
+async fn a_key_lists_reads_and_renames_its_organization(backend: Backend) {
+    let app = spawn_app(backend).await;
     let client = app.owner();
     let listed = client.get("/api/atlas/v2/orgs").await;
     assert_eq!(listed.status, 200);
@@ -53,9 +60,8 @@ async fn a_key_lists_reads_and_renames_its_organization() {
         .assert_error(404, "ORG_NOT_FOUND");
 }
 
-#[tokio::test]
-async fn organization_roles_govern_organization_operations() {
-    let app = spawn_app().await;
+async fn organization_roles_govern_organization_operations(backend: Backend) {
+    let app = spawn_app(backend).await;
     let path = format!("/api/atlas/v2/orgs/{}", app.org_id);
     let member = app.client(&app.key_with(&[OrgRole::Member]).await);
     assert_eq!(member.get(&path).await.status, 200);
@@ -74,9 +80,8 @@ async fn organization_roles_govern_organization_operations() {
     assert_eq!(their_list.json["totalCount"], 1);
 }
 
-#[tokio::test]
-async fn teams_are_created_listed_renamed_and_deleted() {
-    let app = spawn_app().await;
+async fn teams_are_created_listed_renamed_and_deleted(backend: Backend) {
+    let app = spawn_app(backend).await;
     let client = app.owner();
     let teams = format!("/api/atlas/v2/orgs/{}/teams", app.org_id);
     let created = client
@@ -175,9 +180,8 @@ async fn teams_are_created_listed_renamed_and_deleted() {
         .assert_error(401, "NOT_ORG_OWNER");
 }
 
-#[tokio::test]
-async fn projects_are_created_read_updated_and_deleted() {
-    let app = spawn_app().await;
+async fn projects_are_created_read_updated_and_deleted(backend: Backend) {
+    let app = spawn_app(backend).await;
     let client = app.owner();
     let created = client
         .post("/api/atlas/v2/groups", &json!({"name": "Billing", "orgId": app.org_id, "tags": [{"key": "env", "value": "prod"}]}))
