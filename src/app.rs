@@ -95,6 +95,7 @@ impl Application {
 pub fn router(state: &AppState) -> Router {
     Router::new()
         .nest("/api/atlas", http::api_router(state))
+        .route("/health", axum::routing::get(http::health::health))
         .fallback(http::fallback::not_found)
         .with_state(state.clone())
         .layer(

@@ -7,6 +7,7 @@
 pub mod extract;
 pub mod fallback;
 pub mod groups;
+pub mod health;
 pub mod org_invitations;
 pub mod orgs;
 pub mod pagination;

@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use md5::{Digest, Md5};
 use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use serde_json::json;
 use time::Duration;
 
 use crate::harness::{
-    Credentials, DigestClient, DigestStyle, TestResponse, V2023, read, spawn_app,
+    Credentials, DigestClient, DigestStyle, GO_TEMPLATE, TestResponse, V2023, authorization,
+    go_parse_challenge, read, spawn_app,
 };
 use orgdoor_test_db::Backend;
 
@@ -25,60 +25,6 @@ on_both_stores!(
     a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store,
     authentication_comes_before_routing_and_version_checks,
 );
-
-fn md5_hex(text: &str) -> String {
-    Md5::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The nonce of a `WWW-Authenticate` challenge, parsed the strict way the Go client does:
-/// split on `", "`, only known keys.
-fn go_parse_challenge(header: &str) -> (String, bool) {
-    let rest = header.strip_prefix("Digest ").expect("a Digest challenge");
-    let mut nonce = None;
-    let mut stale = false;
-    for part in rest.split(", ") {
-        let (key, value) = part.split_once('=').expect("key=value");
-        match key {
-            "realm" | "domain" | "opaque" | "algorithm" | "qop" => {}
-            "nonce" => nonce = Some(value.trim_matches('"').to_owned()),
-            "stale" => stale = value == "true",
-            other => panic!("the Go client refuses a challenge with {other}"),
-        }
-    }
-    assert!(rest.contains("qop=\"auth\""));
-    (nonce.expect("a nonce"), stale)
-}
-
-/// An `Authorization` header built as a given client would, from parts.
-#[allow(clippy::too_many_arguments)]
-fn authorization(
-    credentials: &Credentials,
-    method: &str,
-    uri: &str,
-    nonce: &str,
-    nc: &str,
-    cnonce: &str,
-    template: &str,
-) -> String {
-    let ha1 = md5_hex(&format!(
-        "{}:MMS Public API:{}",
-        credentials.public_key, credentials.private_key
-    ));
-    let ha2 = md5_hex(&format!("{method}:{uri}"));
-    let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
-    template
-        .replace("{username}", &credentials.public_key)
-        .replace("{nonce}", nonce)
-        .replace("{uri}", uri)
-        .replace("{nc}", nc)
-        .replace("{cnonce}", cnonce)
-        .replace("{response}", &response)
-}
-
-const GO_TEMPLATE: &str = r#"Digest username="{username}", realm="MMS Public API", nonce="{nonce}", uri="{uri}", cnonce="{cnonce}", nc={nc}, qop=auth, response="{response}", algorithm="MD5""#;
 
 async fn challenge(http: &reqwest::Client, url: &str) -> reqwest::Response {
     http.get(url).header("accept", V2023).send().await.unwrap()

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::harness::{Credentials, DigestClient, DigestStyle};
+use crate::harness::{
+    Credentials, DigestClient, DigestStyle, GO_TEMPLATE, V2023, authorization, go_parse_challenge,
+};
 use orgdoor_test_db::{Backend, TestDatabase};
 
 on_both_stores!(
@@ -16,6 +18,8 @@ on_both_stores!(
     bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs,
     migrate_is_idempotent,
     acknowledged_invitations_survive_kill_dash_nine,
+    acknowledged_invitations_survive_kill_dash_nine_during_a_write_storm,
+    sigterm_finishes_in_flight_requests_before_exiting,
 );
 
 const BINARY: &str = env!("CARGO_BIN_EXE_orgdoor");
@@ -310,4 +314,126 @@ async fn acknowledged_invitations_survive_kill_dash_nine(backend: Backend) {
     acknowledged.sort();
     assert_eq!(found, acknowledged);
     restarted.child.kill().await.unwrap();
+}
+
+async fn acknowledged_invitations_survive_kill_dash_nine_during_a_write_storm(backend: Backend) {
+    const CLIENTS: usize = 16;
+    const KILL_AFTER: usize = 1000;
+    let database = TestDatabase::new(backend).await;
+    let url = database.url.clone();
+    let mut server = Server::start(&url, true).await;
+    let credentials = server.credentials();
+    let org = server.export("MONGODB_ATLAS_ORG_ID").to_owned();
+    let invites = format!("/api/atlas/v2/orgs/{org}/invites");
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let storm: Vec<_> = (0..CLIENTS)
+        .map(|client_number| {
+            let client = DigestClient::new(&server.base_url, credentials.clone(), DigestStyle::ReuseNonce);
+            let (invites, acknowledged) = (invites.clone(), acknowledged.clone());
+            tokio::spawn(async move {
+                for n in 0.. {
+                    let body = json!({"username": format!("c{client_number}-{n}@example.com"), "roles": ["ORG_MEMBER"]});
+                    // Once the server is gone, requests fail: those were never acknowledged.
+                    let Some(response) = client.try_send(reqwest::Method::POST, &invites, &body).await else { break };
+                    assert_eq!(response.status, 200, "{}", response.text);
+                    acknowledged.lock().unwrap().push(response.json["id"].as_str().unwrap().to_owned());
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < KILL_AFTER {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.child.start_kill().unwrap();
+    server.child.wait().await.unwrap();
+    for client in storm {
+        client.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= KILL_AFTER);
+
+    let mut restarted = Server::start(&url, false).await;
+    let client = DigestClient::new(
+        &restarted.base_url,
+        credentials,
+        DigestStyle::ChallengeEveryRequest,
+    );
+    let listed = client.get(&invites).await;
+    let found: std::collections::HashSet<&str> = listed
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !found.contains(id.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged invitations were lost: {missing:?}",
+        missing.len()
+    );
+    restarted.child.kill().await.unwrap();
+}
+
+async fn sigterm_finishes_in_flight_requests_before_exiting(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let database = TestDatabase::new(backend).await;
+    let mut server = Server::start(&database.url, true).await;
+    let credentials = server.credentials();
+    let org = server.export("MONGODB_ATLAS_ORG_ID").to_owned();
+    let path = format!("/api/atlas/v2/orgs/{org}/invites");
+    let challenge = reqwest::get(format!("{}{path}", server.base_url))
+        .await
+        .unwrap();
+    let (nonce, _) = go_parse_challenge(challenge.headers()["www-authenticate"].to_str().unwrap());
+    let authorization = authorization(
+        &credentials,
+        "POST",
+        &path,
+        &nonce,
+        "00000001",
+        "0123456789abcdef",
+        GO_TEMPLATE,
+    );
+    let body = json!({"username": "late@example.com", "roles": ["ORG_MEMBER"]}).to_string();
+    let (first_half, second_half) = body.split_at(body.len() / 2);
+    let address = server.base_url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAccept: {V2023}\r\nContent-Type: {V2023}\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(first_half.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let pid = server.child.id().unwrap().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Still alive: it waits for the request it is reading.
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server exited with a request in flight"
+    );
+
+    stream.write_all(second_half.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("late@example.com"));
+
+    let exit = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
+        .await
+        .expect("exits after the request")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
 }

@@ -16,6 +16,7 @@ use serde_json::Value;
 use time::macros::datetime;
 
 use crate::spec;
+use md5::{Digest as _, Md5};
 
 /// The version every invitation operation has.
 pub const V2023: &str = "application/vnd.atlas.2023-01-01+json";
@@ -196,6 +197,35 @@ impl DigestClient {
         read(&method, path, response).await
     }
 
+    /// Like [`DigestClient::send`], but `None` when the server cannot be reached or the
+    /// connection breaks (for tests that kill it).
+    pub async fn try_send(&self, method: Method, path: &str, body: &Value) -> Option<TestResponse> {
+        let body = body.to_string();
+        let mut cached = self.prompt.lock().await;
+        for _ in 0..2 {
+            let mut request = self.build(&method, path, Some(V2023), Some(&body));
+            if let Some(prompt) = cached.as_mut() {
+                request = request.header(AUTHORIZATION, self.authorization(prompt, &method, path));
+            }
+            let response = request.send().await.ok()?;
+            if response.status() == 401 && response.headers().get(WWW_AUTHENTICATE).is_some() {
+                *cached = Some(challenge_of(&response));
+                continue;
+            }
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let text = response.text().await.ok()?;
+            let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+            return Some(TestResponse {
+                status,
+                headers,
+                text,
+                json,
+            });
+        }
+        None
+    }
+
     pub async fn send(
         &self,
         method: Method,
@@ -294,7 +324,13 @@ pub const START: time::OffsetDateTime = datetime!(2026-08-10 03:03:37 UTC);
 /// A server on a fresh database of the given backend.
 pub async fn spawn_app(backend: Backend) -> TestApp {
     let database = TestDatabase::new(backend).await;
-    let store = orgdoor_store::connect(&database.url).await.expect("store");
+    let url = database.url.clone();
+    spawn_app_at(database, &url).await
+}
+
+/// A server on `database`, reached through `url` (which may lead through a proxy).
+pub async fn spawn_app_at(database: TestDatabase, url: &str) -> TestApp {
+    let store = orgdoor_store::connect(url).await.expect("store");
     let clock = Arc::new(ManualClock::new(START));
     let app = orgdoor::Application::with_store(
         "127.0.0.1:0".parse().expect("address"),
@@ -323,6 +359,20 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 impl TestApp {
+    /// A second instance on the same store, as behind a load balancer; returns its base URL.
+    pub async fn spawn_instance(&self) -> String {
+        let instance = orgdoor::Application::with_store(
+            "127.0.0.1:0".parse().expect("address"),
+            self.store.clone(),
+            self.clock.clone(),
+        )
+        .await
+        .expect("second instance builds");
+        let url = format!("http://{}", instance.local_addr().expect("bound"));
+        tokio::spawn(instance.run_until(std::future::pending()));
+        url
+    }
+
     pub fn client(&self, credentials: &Credentials) -> DigestClient {
         DigestClient::new(
             &self.base_url,
@@ -407,3 +457,59 @@ impl TestApp {
             .await
     }
 }
+
+// Digest headers built by hand, the way the Go client (and others) write them.
+
+fn md5_hex(text: &str) -> String {
+    Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The nonce of a `WWW-Authenticate` challenge, parsed the strict way the Go client does:
+/// split on `", "`, only known keys.
+pub fn go_parse_challenge(header: &str) -> (String, bool) {
+    let rest = header.strip_prefix("Digest ").expect("a Digest challenge");
+    let mut nonce = None;
+    let mut stale = false;
+    for part in rest.split(", ") {
+        let (key, value) = part.split_once('=').expect("key=value");
+        match key {
+            "realm" | "domain" | "opaque" | "algorithm" | "qop" => {}
+            "nonce" => nonce = Some(value.trim_matches('"').to_owned()),
+            "stale" => stale = value == "true",
+            other => panic!("the Go client refuses a challenge with {other}"),
+        }
+    }
+    assert!(rest.contains("qop=\"auth\""));
+    (nonce.expect("a nonce"), stale)
+}
+
+/// An `Authorization` header built as a given client would, from parts.
+#[allow(clippy::too_many_arguments)]
+pub fn authorization(
+    credentials: &Credentials,
+    method: &str,
+    uri: &str,
+    nonce: &str,
+    nc: &str,
+    cnonce: &str,
+    template: &str,
+) -> String {
+    let ha1 = md5_hex(&format!(
+        "{}:MMS Public API:{}",
+        credentials.public_key, credentials.private_key
+    ));
+    let ha2 = md5_hex(&format!("{method}:{uri}"));
+    let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    template
+        .replace("{username}", &credentials.public_key)
+        .replace("{nonce}", nonce)
+        .replace("{uri}", uri)
+        .replace("{nc}", nc)
+        .replace("{cnonce}", cnonce)
+        .replace("{response}", &response)
+}
+
+pub const GO_TEMPLATE: &str = r#"Digest username="{username}", realm="MMS Public API", nonce="{nonce}", uri="{uri}", cnonce="{cnonce}", nc={nc}, qop=auth, response="{response}", algorithm="MD5""#;

@@ -34,5 +34,7 @@ mod auth_digest;
 mod cli;
 mod clients;
 mod errors;
+mod operations;
 mod org_invitations;
 mod orgs_teams_groups;
+mod outage;
