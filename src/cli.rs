@@ -147,7 +147,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
     let base_url = format!("http://{address}/");
-    println!("orgdoor listening on {base_url}");
     if let Some((organization, minted)) =
         provision::create_initial_credentials(&app.state().store, SystemClock.now()).await?
     {
@@ -165,6 +164,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("export MONGODB_ATLAS_ORG_ID={}", organization.id);
         println!("export MONGODB_ATLAS_OPS_MANAGER_URL={base_url}");
     }
+    // Last, so whoever reads stdout knows that everything else has been printed.
+    println!("orgdoor listening on {base_url}");
     app.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

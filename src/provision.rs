@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use orgdoor_domain::{
-    ApiKey, NewApiKey, NewOrganization, OrgId, OrgName, OrgRole, OrgRoles, Organization, PublicKey,
+    ApiKey, DigestHa1, NewApiKey, NewOrganization, OrgId, OrgName, OrgRole, OrgRoles, Organization,
+    PublicKey,
 };
 use orgdoor_store::{Rejection, Store, StoreError};
 use secrecy::{ExposeSecret, SecretString};
@@ -46,7 +47,7 @@ fn mint(
     roles: OrgRoles,
     description: &str,
     now: OffsetDateTime,
-) -> (MintedKey, orgdoor_domain::DigestHa1) {
+) -> (MintedKey, DigestHa1) {
     let public_key = PublicKey::generate();
     let private_key = uuid::Uuid::new_v4().to_string();
     let ha1 = digest_ha1(public_key.as_str(), &private_key);
@@ -67,12 +68,8 @@ fn mint(
     )
 }
 
-/// Creates an organization with one Organization Owner key, in one transaction.
-pub async fn create_organization(
-    store: &Arc<dyn Store>,
-    name: OrgName,
-    now: OffsetDateTime,
-) -> Result<(Organization, MintedKey), StoreError> {
+/// A new organization and an Organization Owner key for it, not yet stored.
+fn owned_organization(name: OrgName, now: OffsetDateTime) -> (Organization, MintedKey, DigestHa1) {
     let organization = NewOrganization {
         name,
         skip_default_alerts_settings: false,
@@ -84,6 +81,16 @@ pub async fn create_organization(
         "orgdoor bootstrap key",
         now,
     );
+    (organization, minted, ha1)
+}
+
+/// Creates an organization with one Organization Owner key, in one transaction.
+pub async fn create_organization(
+    store: &Arc<dyn Store>,
+    name: OrgName,
+    now: OffsetDateTime,
+) -> Result<(Organization, MintedKey), StoreError> {
+    let (organization, minted, ha1) = owned_organization(name, now);
     store
         .create_organization(&organization, &[(minted.key.clone(), ha1)])
         .await?;
@@ -107,14 +114,16 @@ pub async fn create_api_key(
     Ok((organization, minted))
 }
 
-/// On a store with no organization, creates the first one and its owner key.
+/// On a store with no organization, creates the first one and its owner key. When several
+/// instances start on one empty store, only one of them creates (and prints) it.
 pub async fn create_initial_credentials(
     store: &Arc<dyn Store>,
     now: OffsetDateTime,
 ) -> Result<Option<(Organization, MintedKey)>, StoreError> {
-    if !store.is_empty().await? {
-        return Ok(None);
-    }
     let name = OrgName::parse("orgdoor").map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    create_organization(store, name, now).await.map(Some)
+    let (organization, minted, ha1) = owned_organization(name, now);
+    let created = store
+        .create_first_organization(&organization, &[(minted.key.clone(), ha1)])
+        .await?;
+    Ok(created.then_some((organization, minted)))
 }

@@ -20,6 +20,7 @@ on_both_stores!(
     acknowledged_invitations_survive_kill_dash_nine,
     acknowledged_invitations_survive_kill_dash_nine_during_a_write_storm,
     sigterm_finishes_in_flight_requests_before_exiting,
+    of_two_servers_starting_on_one_empty_store_one_prints_credentials,
 );
 
 const BINARY: &str = env!("CARGO_BIN_EXE_orgdoor");
@@ -31,9 +32,9 @@ struct Server {
 }
 
 impl Server {
-    /// Starts `orgdoor serve` on a random port and reads what it prints until the credentials
-    /// (first start) or the listening line (later starts) are out.
-    async fn start(database_url: &str, expect_credentials: bool) -> Server {
+    /// Starts `orgdoor serve` on a random port and reads what it prints up to the listening
+    /// line, which comes last.
+    async fn start(database_url: &str) -> Server {
         let mut child = Command::new(BINARY)
             .args([
                 "serve",
@@ -52,18 +53,13 @@ impl Server {
         let mut exports = Vec::new();
         tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(url) = line.strip_prefix("orgdoor listening on ") {
-                    base_url = url.trim_end_matches('/').to_owned();
-                    if !expect_credentials {
-                        break;
-                    }
-                }
                 if let Some(export) = line.strip_prefix("export ") {
                     let (name, value) = export.split_once('=').unwrap();
                     exports.push((name.to_owned(), value.to_owned()));
-                    if name == "MONGODB_ATLAS_OPS_MANAGER_URL" {
-                        break;
-                    }
+                }
+                if let Some(url) = line.strip_prefix("orgdoor listening on ") {
+                    base_url = url.trim_end_matches('/').to_owned();
+                    break;
                 }
             }
         })
@@ -106,7 +102,7 @@ async fn run(args: &[&str]) -> std::process::Output {
 async fn serve_prints_credentials_that_work_on_first_start_only(backend: Backend) {
     let database = TestDatabase::new(backend).await;
     let url = database.url.clone();
-    let mut server = Server::start(&url, true).await;
+    let mut server = Server::start(&url).await;
     assert_eq!(
         server.export("MONGODB_ATLAS_OPS_MANAGER_URL"),
         format!("{}/", server.base_url)
@@ -123,7 +119,7 @@ async fn serve_prints_credentials_that_work_on_first_start_only(backend: Backend
     assert_eq!(listed.status, 200, "{}", listed.text);
     server.child.kill().await.unwrap();
 
-    let mut again = Server::start(&url, false).await;
+    let mut again = Server::start(&url).await;
     assert!(
         again.exports.is_empty(),
         "credentials are printed once, on an empty store"
@@ -146,7 +142,7 @@ async fn serve_prints_credentials_that_work_on_first_start_only(backend: Backend
 async fn bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs(backend: Backend) {
     let database = TestDatabase::new(backend).await;
     let url = database.url.clone();
-    let mut server = Server::start(&url, true).await;
+    let mut server = Server::start(&url).await;
 
     let output = run(&[
         "bootstrap",
@@ -272,7 +268,7 @@ async fn acknowledged_invitations_survive_kill_dash_nine(backend: Backend) {
     const COUNT: usize = 60;
     let database = TestDatabase::new(backend).await;
     let url = database.url.clone();
-    let mut server = Server::start(&url, true).await;
+    let mut server = Server::start(&url).await;
     let credentials = server.credentials();
     let org = server.export("MONGODB_ATLAS_ORG_ID").to_owned();
     let invites = format!("/api/atlas/v2/orgs/{org}/invites");
@@ -296,7 +292,7 @@ async fn acknowledged_invitations_survive_kill_dash_nine(backend: Backend) {
     server.child.start_kill().unwrap();
     server.child.wait().await.unwrap();
 
-    let mut restarted = Server::start(&url, false).await;
+    let mut restarted = Server::start(&url).await;
     let client = DigestClient::new(
         &restarted.base_url,
         credentials,
@@ -321,7 +317,7 @@ async fn acknowledged_invitations_survive_kill_dash_nine_during_a_write_storm(ba
     const KILL_AFTER: usize = 1000;
     let database = TestDatabase::new(backend).await;
     let url = database.url.clone();
-    let mut server = Server::start(&url, true).await;
+    let mut server = Server::start(&url).await;
     let credentials = server.credentials();
     let org = server.export("MONGODB_ATLAS_ORG_ID").to_owned();
     let invites = format!("/api/atlas/v2/orgs/{org}/invites");
@@ -352,7 +348,7 @@ async fn acknowledged_invitations_survive_kill_dash_nine_during_a_write_storm(ba
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() >= KILL_AFTER);
 
-    let mut restarted = Server::start(&url, false).await;
+    let mut restarted = Server::start(&url).await;
     let client = DigestClient::new(
         &restarted.base_url,
         credentials,
@@ -382,7 +378,7 @@ async fn sigterm_finishes_in_flight_requests_before_exiting(backend: Backend) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let database = TestDatabase::new(backend).await;
-    let mut server = Server::start(&database.url, true).await;
+    let mut server = Server::start(&database.url).await;
     let credentials = server.credentials();
     let org = server.export("MONGODB_ATLAS_ORG_ID").to_owned();
     let path = format!("/api/atlas/v2/orgs/{org}/invites");
@@ -436,4 +432,47 @@ async fn sigterm_finishes_in_flight_requests_before_exiting(backend: Backend) {
         .expect("exits after the request")
         .unwrap();
     assert!(exit.success(), "{exit:?}");
+}
+
+async fn of_two_servers_starting_on_one_empty_store_one_prints_credentials(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    // Migrate first: two processes creating the schema at once is a deployment concern, not ours.
+    let output = run(&["migrate", "--database-url", &database.url]).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (mut first, mut second) =
+        tokio::join!(Server::start(&database.url), Server::start(&database.url));
+    let printed = [&first, &second]
+        .iter()
+        .filter(|server| !server.exports.is_empty())
+        .count();
+    assert_eq!(
+        printed, 1,
+        "exactly one instance creates and prints the first organization"
+    );
+    let winner = if first.exports.is_empty() {
+        &second
+    } else {
+        &first
+    };
+    let org = winner.export("MONGODB_ATLAS_ORG_ID").to_owned();
+    for server in [&first, &second] {
+        let client = DigestClient::new(
+            &server.base_url,
+            winner.credentials(),
+            DigestStyle::ChallengeEveryRequest,
+        );
+        assert_eq!(
+            client
+                .get(&format!("/api/atlas/v2/orgs/{org}"))
+                .await
+                .status,
+            200
+        );
+    }
+    first.child.kill().await.unwrap();
+    second.child.kill().await.unwrap();
 }

@@ -46,8 +46,13 @@ pub trait Store: Send + Sync + 'static {
         generate: &(dyn Fn() -> Vec<u8> + Send + Sync),
     ) -> Result<Vec<u8>, StoreError>;
 
-    /// Whether no organization exists yet (a fresh store).
-    async fn is_empty(&self) -> Result<bool, StoreError>;
+    /// Creates the organization only if the store holds none yet, atomically across instances:
+    /// of several servers starting on one empty store, exactly one gets `true`.
+    async fn create_first_organization(
+        &self,
+        organization: &Organization,
+        api_keys: &[(ApiKey, DigestHa1)],
+    ) -> Result<bool, StoreError>;
 
     /// Creates an organization together with its first API keys.
     async fn create_organization(

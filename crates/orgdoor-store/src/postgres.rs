@@ -52,5 +52,7 @@ mod queries {
         connection = sqlx::postgres::PgConnection,
         row = sqlx::postgres::PgRow,
         lock_rows = " FOR UPDATE",
+        // Serializes first starts: only one instance may find the store empty and fill it.
+        lock_organizations = "LOCK TABLE organizations IN SHARE ROW EXCLUSIVE MODE",
     );
 }

@@ -9,7 +9,13 @@
 //! A backend provides `reader` and `writer` pools and `begin_write()`.
 
 macro_rules! impl_sql_store {
-    (store = $store:ty, connection = $conn:ty, row = $row:ty, lock_rows = $lock_rows:expr $(,)?) => {
+    (
+        store = $store:ty,
+        connection = $conn:ty,
+        row = $row:ty,
+        lock_rows = $lock_rows:expr,
+        lock_organizations = $lock_organizations:expr $(,)?
+    ) => {
         use std::collections::HashMap;
 
         use async_trait::async_trait;
@@ -50,6 +56,26 @@ macro_rules! impl_sql_store {
             .fetch_all(&mut *conn)
             .await?;
             Ok((rows, count(total)))
+        }
+
+        async fn insert_organization(
+            conn: &mut $conn,
+            organization: &Organization,
+            api_keys: &[(ApiKey, DigestHa1)],
+        ) -> Result<(), StoreError> {
+            sqlx::query(&format!(
+                "INSERT INTO organizations ({ORGANIZATION_COLUMNS}) VALUES ($1, $2, $3, $4)"
+            ))
+            .bind(organization.id.as_str())
+            .bind(organization.name.as_str())
+            .bind(organization.skip_default_alerts_settings)
+            .bind(seconds(organization.created_at))
+            .execute(&mut *conn)
+            .await?;
+            for (key, ha1) in api_keys {
+                insert_api_key(conn, key, ha1).await?;
+            }
+            Ok(())
         }
 
         async fn insert_api_key(
@@ -339,11 +365,25 @@ macro_rules! impl_sql_store {
                 Ok(value)
             }
 
-            async fn is_empty(&self) -> Result<bool, StoreError> {
+            async fn create_first_organization(
+                &self,
+                organization: &Organization,
+                api_keys: &[(ApiKey, DigestHa1)],
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let lock = $lock_organizations;
+                if !lock.is_empty() {
+                    sqlx::query(lock).execute(&mut *tx).await?;
+                }
                 let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations)")
-                    .fetch_one(&self.reader)
+                    .fetch_one(&mut *tx)
                     .await?;
-                Ok(!any)
+                if any {
+                    return Ok(false);
+                }
+                insert_organization(&mut tx, organization, api_keys).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn create_organization(
@@ -352,18 +392,7 @@ macro_rules! impl_sql_store {
                 api_keys: &[(ApiKey, DigestHa1)],
             ) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
-                sqlx::query(&format!(
-                    "INSERT INTO organizations ({ORGANIZATION_COLUMNS}) VALUES ($1, $2, $3, $4)"
-                ))
-                .bind(organization.id.as_str())
-                .bind(organization.name.as_str())
-                .bind(organization.skip_default_alerts_settings)
-                .bind(seconds(organization.created_at))
-                .execute(&mut *tx)
-                .await?;
-                for (key, ha1) in api_keys {
-                    insert_api_key(&mut tx, key, ha1).await?;
-                }
+                insert_organization(&mut tx, organization, api_keys).await?;
                 tx.commit().await?;
                 Ok(())
             }

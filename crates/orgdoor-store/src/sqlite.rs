@@ -63,5 +63,6 @@ mod queries {
         row = sqlx::sqlite::SqliteRow,
         // BEGIN IMMEDIATE already holds the write lock for the whole transaction.
         lock_rows = "",
+        lock_organizations = "",
     );
 }

@@ -61,6 +61,7 @@ on_every_store!(
     deleting_a_team_or_project_removes_it_from_invitations,
     concurrent_invitations_to_one_address_leave_exactly_one,
     concurrent_updates_of_one_invitation_lose_no_field,
+    only_one_of_many_first_starts_creates_an_organization,
 );
 
 async fn organization(store: &Arc<dyn Store>, name: &str) -> Organization {
@@ -109,9 +110,7 @@ async fn a_shared_secret_is_created_once(store: Arc<dyn Store>) {
 }
 
 async fn api_keys_are_found_by_public_key_with_their_credential(store: Arc<dyn Store>) {
-    assert!(store.is_empty().await.unwrap());
     let org = organization(&store, "Keys").await;
-    assert!(!store.is_empty().await.unwrap());
     let public_key = PublicKey::generate();
     let (key, ha1): (ApiKey, DigestHa1) = NewApiKey {
         org_id: org.id.clone(),
@@ -608,4 +607,34 @@ fn both_dialects_have_the_same_migrations() {
     };
     assert!(!names("sqlite").is_empty());
     assert_eq!(names("sqlite"), names("postgres"));
+}
+
+async fn only_one_of_many_first_starts_creates_an_organization(store: Arc<dyn Store>) {
+    let attempts = (0..8).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let organization = NewOrganization {
+                name: OrgName::parse(format!("first-{n}")).unwrap(),
+                skip_default_alerts_settings: false,
+            }
+            .into_organization(NOW);
+            store
+                .create_first_organization(&organization, &[])
+                .await
+                .unwrap()
+        })
+    });
+    let mut created = 0;
+    for attempt in attempts {
+        if attempt.await.unwrap() {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1);
+    let later = NewOrganization {
+        name: OrgName::parse("later").unwrap(),
+        skip_default_alerts_settings: false,
+    }
+    .into_organization(NOW);
+    assert!(!store.create_first_organization(&later, &[]).await.unwrap());
 }
