@@ -91,6 +91,16 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 }
 
 impl QueryParams {
+    #[cfg(test)]
+    fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self(
+            pairs
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+        )
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
@@ -259,6 +269,27 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn counts_parse_or_name_the_parameter(value in "\\PC{0,12}") {
+            let query = QueryParams::from_pairs(&[("pageNum", value.as_str())]);
+            match query.count("pageNum") {
+                Ok(parsed) => prop_assert_eq!(parsed, value.parse::<u32>().ok()),
+                Err(AppError::InvalidQueryParameter(name)) => {
+                    prop_assert_eq!(name, "pageNum");
+                    prop_assert!(value.parse::<u32>().is_err());
+                }
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+
+        #[test]
+        fn flags_are_true_or_false_in_any_case(value in "(?i)(true|false|yes|no|1|0|)") {
+            let query = QueryParams::from_pairs(&[("includeCount", value.as_str())]);
+            let expected = if value.eq_ignore_ascii_case("true") { Some(true) }
+                else if value.eq_ignore_ascii_case("false") { Some(false) } else { None };
+            prop_assert_eq!(query.flag("includeCount", true).ok(), expected);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = parse_body::<Sample>(&bytes);

@@ -391,3 +391,65 @@ async fn delete_invitation(
         Err(other) => Err(other.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::extract::parse_body;
+    use proptest::prelude::*;
+
+    fn org() -> OrgId {
+        "0123456789abcdef01234567".parse().expect("valid id")
+    }
+
+    proptest! {
+        #[test]
+        fn role_lists_parse_or_fail_with_a_documented_code(roles in proptest::collection::vec("(ORG|GROUP)_[A-Z_]{2,16}|\\PC{0,8}", 0..4)) {
+            match parse_org_roles(roles.clone(), &org()) {
+                Ok(parsed) => prop_assert!(parsed.iter().all(|role| roles.iter().any(|r| r == role.as_str()))),
+                Err(AppError::MissingAttribute(name)) => { prop_assert_eq!(name, "roles"); prop_assert!(roles.is_empty()); }
+                Err(AppError::InvalidEnumValue(_) | AppError::InvalidRoleForOrg { .. }) => {}
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+
+        #[test]
+        fn invitation_bodies_parse_or_fail_with_a_documented_code(body in "\\PC{0,120}") {
+            let documented = |error: &AppError| matches!(
+                error,
+                AppError::MalformedJson
+                    | AppError::InvalidJson
+                    | AppError::InvalidJsonAttribute(_)
+                    | AppError::InvalidAttribute(_)
+                    | AppError::AttributeReadOnly(_)
+            );
+            if let Err(error) = parse_body::<InvitationRequest>(body.as_bytes()) {
+                prop_assert!(documented(&error), "{error:?}");
+            }
+        }
+
+        #[test]
+        fn structured_bodies_convert_or_fail_with_a_documented_code(
+            username in proptest::option::of("[a-z]{1,8}@example\\.com|\\PC{0,10}"),
+            roles in proptest::option::of(proptest::collection::vec("ORG_OWNER|ORG_MEMBER|GROUP_OWNER|X", 0..3)),
+            teams in proptest::option::of(proptest::collection::vec("[a-f0-9]{24}|x", 0..3)),
+        ) {
+            let body = serde_json::json!({"username": username, "roles": roles, "teamIds": teams});
+            let request = parse_body::<InvitationRequest>(body.to_string().as_bytes()).expect("well-typed");
+            let converted = parse_username(request.username).and_then(|_| {
+                parse_org_roles(request.roles.unwrap_or_default(), &org())?;
+                parse_team_ids(request.team_ids.as_deref().unwrap_or_default())
+            });
+            if let Err(error) = converted {
+                prop_assert!(matches!(
+                    error,
+                    AppError::MissingAttribute(_)
+                        | AppError::InvalidEmailAddress(_)
+                        | AppError::InvalidEnumValue(_)
+                        | AppError::InvalidRoleForOrg { .. }
+                        | AppError::InvalidTeamId(_)
+                ), "{error:?}");
+            }
+        }
+    }
+}

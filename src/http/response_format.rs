@@ -252,6 +252,44 @@ mod tests {
         assert_eq!(out, r#"{"a":[1,2],"b":"q\"uote"}"#);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_query_string_gives_flags_or_names_the_bad_parameter(query in "[a-zA-Z=&%0-9]{0,60}") {
+            match OutputFlags::from_query(Some(&query)) {
+                Ok(_) => {}
+                Err(AppError::InvalidQueryParameter(name)) => {
+                    proptest::prop_assert!(name == "pretty" || name == "envelope")
+                }
+                Err(other) => proptest::prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+
+        #[test]
+        fn pretty_output_is_the_same_json(value in json_value()) {
+            let mut out = String::new();
+            write_pretty(&mut out, &value, 0);
+            let reparsed: Value = serde_json::from_str(&out).expect("pretty output is JSON");
+            proptest::prop_assert_eq!(reparsed, value);
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z]{1,6}", inner, 0..6)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
     #[test]
     fn flags_accept_any_case_and_refuse_other_values() {
         let flags = OutputFlags::from_query(Some("pretty=TRUE&envelope=True&x=1")).expect("valid");

@@ -272,6 +272,30 @@ mod tests {
         assert!(matches!(result, Err(AppError::VersionGone)));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_accept_header_resolves_or_is_not_acceptable(value in "\\PC{0,80}") {
+            if let Ok(header) = HeaderValue::from_str(&value) {
+                let mut headers = HeaderMap::new();
+                headers.insert(header::ACCEPT, header);
+                let result = resolve(&TWO, &headers, TODAY);
+                proptest::prop_assert!(matches!(result, Ok(_) | Err(AppError::InvalidVersionDate)));
+            }
+        }
+
+        #[test]
+        fn a_valid_date_resolves_to_the_newest_version_on_or_before_it(
+            year in 2020i32..2030, month in 1u8..=12, day in 1u8..=28
+        ) {
+            let requested = format!("{year:04}-{month:02}-{day:02}");
+            let result = resolve(&TWO, &accept(&format!("application/vnd.atlas.{requested}+json")), TODAY);
+            match TWO.iter().rev().find(|version| version.date <= requested.as_str()) {
+                Some(expected) => proptest::prop_assert_eq!(result.map(|v| v.date).ok(), Some(expected.date)),
+                None => proptest::prop_assert!(matches!(result, Err(AppError::InvalidVersionDate))),
+            }
+        }
+    }
+
     #[test]
     fn retirement_headers_match_their_dates() {
         let format = time::macros::format_description!(
