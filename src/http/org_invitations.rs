@@ -285,7 +285,7 @@ async fn create_invitation(
     };
     let now = state.clock.now();
     let invitation = invitation.into_invitation(now);
-    state.store.create_invitation(&invitation, now).await?;
+    let invitation = state.store.invite(&invitation, now).await?;
     Ok(Json(InvitationView::new(&organization, invitation)))
 }
 

@@ -109,14 +109,16 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a project and its place in every invitation.
     async fn delete_group(&self, id: &GroupId) -> Result<(), StoreError>;
 
-    /// Stores a new invitation, replacing an expired one to the same address. Refuses with
-    /// [`Rejection::UsernameTaken`] while one is pending, and with a team or project rejection
-    /// when a referenced team or project is missing or belongs to another organization.
-    async fn create_invitation(
+    /// Invites an address: stores `invitation`, or, while one to the same address is pending,
+    /// renews that one in place (same ids; roles, teams, project roles, inviter and dates from
+    /// `invitation`), and returns what is stored. An expired invitation gives way to a new one.
+    /// Refuses with a team or project rejection when a referenced team or project is missing or
+    /// belongs to another organization.
+    async fn invite(
         &self,
         invitation: &Invitation,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Invitation, StoreError>;
 
     /// Pending (unexpired) invitations of an organization, oldest first, optionally only the one
     /// to `username`.

@@ -204,6 +204,30 @@ macro_rules! impl_sql_store {
             Ok(())
         }
 
+        /// Rewrites the stored teams and/or project roles of an invitation from `invitation`.
+        async fn replace_invitation_children(
+            conn: &mut $conn,
+            invitation: &Invitation,
+            teams: bool,
+            project_roles: bool,
+        ) -> Result<(), StoreError> {
+            if teams {
+                sqlx::query("DELETE FROM invitation_teams WHERE invitation_id = $1")
+                    .bind(invitation.id.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                insert_invitation_teams(conn, invitation).await?;
+            }
+            if project_roles {
+                sqlx::query("DELETE FROM invitation_project_roles WHERE invitation_id = $1")
+                    .bind(invitation.id.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                insert_invitation_project_roles(conn, invitation).await?;
+            }
+            Ok(())
+        }
+
         async fn insert_invitation_teams(
             conn: &mut $conn,
             invitation: &Invitation,
@@ -586,11 +610,11 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            async fn create_invitation(
+            async fn invite(
                 &self,
                 invitation: &Invitation,
                 now: OffsetDateTime,
-            ) -> Result<(), StoreError> {
+            ) -> Result<Invitation, StoreError> {
                 let mut tx = self.begin_write().await?;
                 check_references(
                     &mut tx,
@@ -608,8 +632,16 @@ macro_rules! impl_sql_store {
                 .bind(seconds(now))
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(&format!(
-                    "INSERT INTO invitations ({INVITATION_COLUMNS}, username_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                // A pending one is renewed in place, keeping its ids; the unique constraint makes
+                // concurrent first invitations meet here too instead of failing.
+                let (id, user_id): (String, String) = sqlx::query_as(&format!(
+                    "INSERT INTO invitations ({INVITATION_COLUMNS}, username_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (org_id, username_key) DO UPDATE SET \
+                         username = excluded.username, roles = excluded.roles, \
+                         inviter_username = excluded.inviter_username, \
+                         created_at = excluded.created_at, expires_at = excluded.expires_at \
+                     RETURNING id, user_id"
                 ))
                 .bind(invitation.id.as_str())
                 .bind(invitation.user_id.as_str())
@@ -620,13 +652,17 @@ macro_rules! impl_sql_store {
                 .bind(seconds(invitation.created_at))
                 .bind(seconds(invitation.expires_at))
                 .bind(invitation.username.key())
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(|error| write_error(error, || Rejection::UsernameTaken(invitation.username.clone())))?;
-                insert_invitation_teams(&mut tx, invitation).await?;
-                insert_invitation_project_roles(&mut tx, invitation).await?;
+                let stored = Invitation {
+                    id: parse(&id, "invitation id")?,
+                    user_id: parse(&user_id, "user id")?,
+                    ..invitation.clone()
+                };
+                replace_invitation_children(&mut tx, &stored, true, true).await?;
                 tx.commit().await?;
-                Ok(())
+                Ok(stored)
             }
 
             async fn list_pending_invitations(
@@ -691,20 +727,7 @@ macro_rules! impl_sql_store {
                     .bind(invitation.id.as_str())
                     .execute(&mut *tx)
                     .await?;
-                if teams_changed {
-                    sqlx::query("DELETE FROM invitation_teams WHERE invitation_id = $1")
-                        .bind(invitation.id.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                    insert_invitation_teams(&mut tx, &invitation).await?;
-                }
-                if roles_changed {
-                    sqlx::query("DELETE FROM invitation_project_roles WHERE invitation_id = $1")
-                        .bind(invitation.id.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                    insert_invitation_project_roles(&mut tx, &invitation).await?;
-                }
+                replace_invitation_children(&mut tx, &invitation, teams_changed, roles_changed).await?;
                 tx.commit().await?;
                 Ok(invitation)
             }

@@ -276,7 +276,7 @@ async fn invitations_round_trip_with_teams_and_project_roles(store: Arc<dyn Stor
         },
     ];
     let created = new.into_invitation(NOW);
-    store.create_invitation(&created, NOW).await.unwrap();
+    store.invite(&created, NOW).await.unwrap();
     let fetched = store
         .get_pending_invitation(&org.id, &created.id, NOW)
         .await
@@ -289,7 +289,7 @@ async fn invitations_round_trip_with_teams_and_project_roles(store: Arc<dyn Stor
         .unwrap();
     assert_eq!(by_name, vec![created.clone()]);
     let second = invitation(&org.id, "bob@example.com").into_invitation(NOW);
-    store.create_invitation(&second, NOW).await.unwrap();
+    store.invite(&second, NOW).await.unwrap();
     assert_eq!(
         store
             .list_pending_invitations(&org.id, None, NOW)
@@ -302,38 +302,59 @@ async fn invitations_round_trip_with_teams_and_project_roles(store: Arc<dyn Stor
 async fn one_pending_invitation_per_address_and_expired_ones_give_way(store: Arc<dyn Store>) {
     let org = organization(&store, "Unique").await;
     let first = invitation(&org.id, "ada@example.com").into_invitation(NOW);
-    store.create_invitation(&first, NOW).await.unwrap();
-    let again = invitation(&org.id, "ADA@example.com").into_invitation(NOW);
-    assert!(matches!(
-        rejection(store.create_invitation(&again, NOW).await),
-        Rejection::UsernameTaken(_)
-    ));
+    assert_eq!(store.invite(&first, NOW).await.unwrap(), first);
+
+    // Inviting a pending address again renews that invitation: same ids, new terms and dates.
+    let later = NOW + Duration::days(3);
+    let mut again = invitation(&org.id, "ADA@example.com");
+    again.roles = OrgRoles::single(OrgRole::Owner);
+    again.inviter_username = "zyxwvuts".into();
+    let renewed = store
+        .invite(&again.into_invitation(later), later)
+        .await
+        .unwrap();
+    assert_eq!((&renewed.id, &renewed.user_id), (&first.id, &first.user_id));
+    assert_eq!(renewed.roles, OrgRoles::single(OrgRole::Owner));
+    assert_eq!(renewed.inviter_username, "zyxwvuts");
+    assert_eq!(renewed.created_at, later);
+    assert_eq!(renewed.expires_at, later + Duration::days(30));
+    assert_eq!(
+        store
+            .list_pending_invitations(&org.id, None, later)
+            .await
+            .unwrap(),
+        vec![renewed.clone()]
+    );
+
     // Another organization may invite the same address.
     let other = organization(&store, "Other").await;
     store
-        .create_invitation(
+        .invite(
             &invitation(&other.id, "ada@example.com").into_invitation(NOW),
             NOW,
         )
         .await
         .unwrap();
 
-    let later = NOW + Duration::days(30);
+    // Once expired, a new invitation replaces it with new ids.
+    let expired = renewed.expires_at;
     assert!(
         store
-            .list_pending_invitations(&org.id, None, later)
+            .list_pending_invitations(&org.id, None, expired)
             .await
             .unwrap()
             .is_empty()
     );
-    let renewed = invitation(&org.id, "ada@example.com").into_invitation(later);
-    store.create_invitation(&renewed, later).await.unwrap();
+    let replacement = invitation(&org.id, "ada@example.com").into_invitation(expired);
+    let stored = store.invite(&replacement, expired).await.unwrap();
+    assert_eq!(stored, replacement);
+    assert_ne!(stored.id, first.id);
     assert_eq!(
         store
-            .list_pending_invitations(&org.id, None, later)
+            .list_pending_invitations(&org.id, None, expired)
             .await
             .unwrap(),
-        vec![renewed]
+        vec![replacement]
     );
 }
 
@@ -358,11 +379,7 @@ async fn references_are_checked_inside_the_transaction(store: Arc<dyn Store>) {
     let mut with_team = invitation(&org.id, "ada@example.com");
     with_team.team_ids = vec![foreign.id.clone()];
     assert_eq!(
-        rejection(
-            store
-                .create_invitation(&with_team.into_invitation(NOW), NOW)
-                .await
-        ),
+        rejection(store.invite(&with_team.into_invitation(NOW), NOW).await),
         Rejection::TeamNotInOrg {
             team: foreign.id.clone(),
             org: org.id.clone()
@@ -374,11 +391,7 @@ async fn references_are_checked_inside_the_transaction(store: Arc<dyn Store>) {
         role: GroupRole::Owner,
     }];
     assert_eq!(
-        rejection(
-            store
-                .create_invitation(&with_group.into_invitation(NOW), NOW)
-                .await
-        ),
+        rejection(store.invite(&with_group.into_invitation(NOW), NOW).await),
         Rejection::GroupNotFound(foreign_group.id.clone())
     );
     // Nothing of either attempt was kept.
@@ -394,7 +407,7 @@ async fn references_are_checked_inside_the_transaction(store: Arc<dyn Store>) {
 async fn updates_and_deletes_see_only_pending_invitations(store: Arc<dyn Store>) {
     let org = organization(&store, "Updates").await;
     let created: Invitation = invitation(&org.id, "ada@example.com").into_invitation(NOW);
-    store.create_invitation(&created, NOW).await.unwrap();
+    store.invite(&created, NOW).await.unwrap();
     let update = || InvitationUpdate {
         roles: Some(OrgRoles::single(OrgRole::Owner)),
         ..InvitationUpdate::default()
@@ -492,7 +505,7 @@ async fn deleting_a_team_or_project_removes_it_from_invitations(store: Arc<dyn S
         role: GroupRole::Owner,
     }];
     let created = new.into_invitation(NOW);
-    store.create_invitation(&created, NOW).await.unwrap();
+    store.invite(&created, NOW).await.unwrap();
     store.delete_team(&org.id, &team.id).await.unwrap();
     store.delete_group(&group.id).await.unwrap();
     let fetched = store
@@ -509,25 +522,19 @@ async fn concurrent_invitations_to_one_address_leave_exactly_one(store: Arc<dyn 
     let attempts = (0..16).map(|_| {
         let store = store.clone();
         let created = invitation(&org.id, "ada@example.com").into_invitation(NOW);
-        tokio::spawn(async move { store.create_invitation(&created, NOW).await })
+        tokio::spawn(async move { store.invite(&created, NOW).await })
     });
-    let mut created = 0;
+    let mut ids = std::collections::HashSet::new();
     for attempt in attempts {
-        match attempt.await.unwrap() {
-            Ok(()) => created += 1,
-            Err(StoreError::Rejected(Rejection::UsernameTaken(_))) => {}
-            Err(other) => panic!("unexpected failure {other:?}"),
-        }
+        ids.insert(attempt.await.unwrap().unwrap().id);
     }
-    assert_eq!(created, 1);
-    assert_eq!(
-        store
-            .list_pending_invitations(&org.id, None, NOW)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(ids.len(), 1, "every caller got the one invitation");
+    let pending = store
+        .list_pending_invitations(&org.id, None, NOW)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(ids.contains(&pending[0].id));
 }
 
 async fn concurrent_updates_of_one_invitation_lose_no_field(store: Arc<dyn Store>) {
@@ -546,7 +553,7 @@ async fn concurrent_updates_of_one_invitation_lose_no_field(store: Arc<dyn Store
     }
     for (round, team) in teams.iter().enumerate() {
         let created = invitation(&org.id, &format!("user{round}@example.com")).into_invitation(NOW);
-        store.create_invitation(&created, NOW).await.unwrap();
+        store.invite(&created, NOW).await.unwrap();
         let selector = InvitationSelector::Id(created.id.clone());
         let roles = InvitationUpdate {
             roles: Some(OrgRoles::single(OrgRole::Owner)),

@@ -1,0 +1,36 @@
+"""Writes the Atlas v2 spec with exactly the relaxations listed in docs/compatibility.md.
+
+Atlas sends `ApiError.parameters` as strings and numbers (observed), where the spec's Java origin
+declares `items: {type: object}`; and it fills `inviterUsername` with the inviting key's public
+key, where the spec says `format: email`. Everything else is checked as published.
+Usage: relaxed_spec.py SOURCE DESTINATION
+"""
+
+import sys
+
+import yaml
+
+
+def relax(node):
+    if isinstance(node, dict):
+        properties = node.get("properties")
+        if isinstance(properties, dict) and isinstance(properties.get("inviterUsername"), dict):
+            properties["inviterUsername"].pop("format", None)
+        for value in node.values():
+            relax(value)
+    elif isinstance(node, list):
+        for value in node:
+            relax(value)
+
+
+def main(source, destination):
+    with open(source, encoding="utf-8") as handle:
+        spec = yaml.safe_load(handle)
+    spec["components"]["schemas"]["ApiError"]["properties"]["parameters"]["items"] = {}
+    relax(spec)
+    with open(destination, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(spec, handle, sort_keys=False, allow_unicode=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
