@@ -289,14 +289,26 @@ async fn create_invitation(
     Ok(Json(InvitationView::new(&organization, invitation)))
 }
 
-/// No pending invitation to update is `RESOURCE_NOT_FOUND`; an expired one `ALREADY_EXPIRED`.
-fn invitation_not_found(reference: String) -> impl FnOnce(StoreError) -> AppError {
-    move |error| match error {
-        StoreError::Rejected(Rejection::InvitationNotFound) => {
-            AppError::ResourceNotFound(reference)
-        }
-        other => other.into(),
-    }
+/// Applies an update to the pending invitation `selector` names: none is `RESOURCE_NOT_FOUND`
+/// (naming `reference`), an expired one `ALREADY_EXPIRED`.
+async fn update_invitation(
+    state: &AppState,
+    organization: &Organization,
+    selector: InvitationSelector,
+    update: InvitationUpdate,
+    reference: String,
+) -> Result<Json<InvitationView>, AppError> {
+    let invitation = state
+        .store
+        .update_pending_invitation(&organization.id, &selector, update, state.clock.now())
+        .await
+        .map_err(|error| match error {
+            StoreError::Rejected(Rejection::InvitationNotFound) => {
+                AppError::ResourceNotFound(reference)
+            }
+            other => other.into(),
+        })?;
+    Ok(Json(InvitationView::new(organization, invitation)))
 }
 
 async fn update_invitation_by_username(
@@ -313,17 +325,15 @@ async fn update_invitation_by_username(
         request.group_role_assignments,
         &organization.id,
     )?;
-    let invitation = state
-        .store
-        .update_pending_invitation(
-            &organization.id,
-            &InvitationSelector::Username(username.clone()),
-            update,
-            state.clock.now(),
-        )
-        .await
-        .map_err(invitation_not_found(username.to_string()))?;
-    Ok(Json(InvitationView::new(&organization, invitation)))
+    let reference = username.to_string();
+    update_invitation(
+        &state,
+        &organization,
+        InvitationSelector::Username(username),
+        update,
+        reference,
+    )
+    .await
 }
 
 async fn get_invitation(
@@ -355,17 +365,14 @@ async fn update_invitation_by_id(
         request.group_role_assignments,
         &organization.id,
     )?;
-    let invitation = state
-        .store
-        .update_pending_invitation(
-            &organization.id,
-            &InvitationSelector::Id(id),
-            update,
-            state.clock.now(),
-        )
-        .await
-        .map_err(invitation_not_found(invitation_id))?;
-    Ok(Json(InvitationView::new(&organization, invitation)))
+    update_invitation(
+        &state,
+        &organization,
+        InvitationSelector::Id(id),
+        update,
+        invitation_id,
+    )
+    .await
 }
 
 /// Cancels a pending invitation; a missing, expired or malformed one is `INVALID_INVITATION_ID`

@@ -26,6 +26,30 @@ on_both_stores!(
     authentication_comes_before_routing_and_version_checks,
 );
 
+/// A GET carrying a hand-built `Authorization` header.
+async fn authorized_get(
+    http: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    authorization: impl AsRef<str>,
+) -> reqwest::Response {
+    http.get(url)
+        .header("accept", V2023)
+        .header(AUTHORIZATION, authorization.as_ref())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The nonce of a fresh challenge for `url`.
+async fn fresh_nonce(http: &reqwest::Client, url: &str) -> String {
+    go_parse_challenge(
+        challenge(http, url).await.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap(),
+    )
+    .0
+}
+
 async fn challenge(http: &reqwest::Client, url: &str) -> reqwest::Response {
     http.get(url).header("accept", V2023).send().await.unwrap()
 }
@@ -136,13 +160,7 @@ async fn the_go_client_pattern_challenges_every_call(backend: Backend) {
             &cnonce,
             GO_TEMPLATE,
         );
-        let second = http
-            .get(&url)
-            .header("accept", V2023)
-            .header(AUTHORIZATION, header)
-            .send()
-            .await
-            .unwrap();
+        let second = authorized_get(&http, &url, header).await;
         let second = read(&reqwest::Method::GET, &path, second).await;
         assert_eq!(second.status, 200, "{}", second.text);
     }
@@ -177,13 +195,7 @@ async fn header_variants_of_real_clients_are_accepted(backend: Backend) {
         let first = challenge(&http, &url).await;
         let (nonce, _) = go_parse_challenge(first.headers()[WWW_AUTHENTICATE].to_str().unwrap());
         let header = authorization(&app.owner, "GET", &path, &nonce, nc, cnonce, template);
-        let response = http
-            .get(&url)
-            .header("accept", V2023)
-            .header(AUTHORIZATION, header.clone())
-            .send()
-            .await
-            .unwrap();
+        let response = authorized_get(&http, &url, header.clone()).await;
         assert_eq!(response.status(), 200, "{header}");
     }
 }
@@ -193,12 +205,7 @@ async fn tampered_digests_are_refused(backend: Backend) {
     let http = reqwest::Client::new();
     let path = app.invites_path();
     let url = format!("{}{path}", app.base_url);
-    let nonce = go_parse_challenge(
-        challenge(&http, &url).await.headers()[WWW_AUTHENTICATE]
-            .to_str()
-            .unwrap(),
-    )
-    .0;
+    let nonce = fresh_nonce(&http, &url).await;
     let cases = [
         // Signed for another path than the one requested.
         authorization(
@@ -245,13 +252,7 @@ async fn tampered_digests_are_refused(backend: Backend) {
         "Digest garbage".to_owned(),
     ];
     for header in cases {
-        let response = http
-            .get(&url)
-            .header("accept", V2023)
-            .header(AUTHORIZATION, header.clone())
-            .send()
-            .await
-            .unwrap();
+        let response = authorized_get(&http, &url, header.clone()).await;
         assert_eq!(response.status(), 401, "{header}");
         let (_, stale) = go_parse_challenge(response.headers()[WWW_AUTHENTICATE].to_str().unwrap());
         assert!(!stale, "{header}");
@@ -272,12 +273,7 @@ async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered(backend: Backend) {
     let http = reqwest::Client::new();
     let path = app.invites_path();
     let url = format!("{}{path}", app.base_url);
-    let nonce = go_parse_challenge(
-        challenge(&http, &url).await.headers()[WWW_AUTHENTICATE]
-            .to_str()
-            .unwrap(),
-    )
-    .0;
+    let nonce = fresh_nonce(&http, &url).await;
     app.clock.advance(Duration::seconds(61));
     let header = authorization(
         &app.owner,
@@ -288,13 +284,7 @@ async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered(backend: Backend) {
         "abcd",
         GO_TEMPLATE,
     );
-    let response = http
-        .get(&url)
-        .header("accept", V2023)
-        .header(AUTHORIZATION, header)
-        .send()
-        .await
-        .unwrap();
+    let response = authorized_get(&http, &url, header).await;
     assert_eq!(response.status(), 401);
     let (fresh, stale) = go_parse_challenge(response.headers()[WWW_AUTHENTICATE].to_str().unwrap());
     assert!(stale, "a correct digest with an expired nonce is stale");
@@ -307,13 +297,7 @@ async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered(backend: Backend) {
         "abcd",
         GO_TEMPLATE,
     );
-    let retried = http
-        .get(&url)
-        .header("accept", V2023)
-        .header(AUTHORIZATION, header)
-        .send()
-        .await
-        .unwrap();
+    let retried = authorized_get(&http, &url, header).await;
     assert_eq!(retried.status(), 200);
 
     // A wrong password with an expired nonce is not stale: retrying would not help.
@@ -331,13 +315,7 @@ async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered(backend: Backend) {
         "abcd",
         GO_TEMPLATE,
     );
-    let response = http
-        .get(&url)
-        .header("accept", V2023)
-        .header(AUTHORIZATION, header)
-        .send()
-        .await
-        .unwrap();
+    let response = authorized_get(&http, &url, header).await;
     let (_, stale) = go_parse_challenge(response.headers()[WWW_AUTHENTICATE].to_str().unwrap());
     assert!(!stale);
 }
@@ -372,13 +350,7 @@ async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store(back
         "abcd",
         GO_TEMPLATE,
     );
-    let response = http
-        .get(format!("{second_url}{path}"))
-        .header("accept", V2023)
-        .header(AUTHORIZATION, header)
-        .send()
-        .await
-        .unwrap();
+    let response = authorized_get(&http, format!("{second_url}{path}"), header).await;
     assert_eq!(response.status(), 200);
 
     // A separate deployment (another store, another secret) does not accept it.
@@ -392,13 +364,7 @@ async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store(back
         "abcd",
         GO_TEMPLATE,
     );
-    let response = http
-        .get(format!("{}{path}", stranger.base_url))
-        .header("accept", V2023)
-        .header(AUTHORIZATION, header)
-        .send()
-        .await
-        .unwrap();
+    let response = authorized_get(&http, format!("{}{path}", stranger.base_url), header).await;
     assert_eq!(response.status(), 401);
     let _ = Arc::clone(&app.store);
 }

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use orgdoor_domain::{
-    ApiKey, DigestHa1, EmailAddress, GroupRole, GroupRoleAssignment, GroupUpdate, Invitation,
-    InvitationUpdate, NewApiKey, NewGroup, NewInvitation, NewOrganization, NewTeam, OrgId, OrgName,
-    OrgRole, OrgRoles, Organization, PageRequest, ProjectName, PublicKey, TeamName,
+    ApiKey, DigestHa1, EmailAddress, Group, GroupRole, GroupRoleAssignment, GroupUpdate,
+    Invitation, InvitationUpdate, NewApiKey, NewGroup, NewInvitation, NewOrganization, NewTeam,
+    OrgId, OrgName, OrgRole, OrgRoles, Organization, PageRequest, ProjectName, PublicKey, Team,
+    TeamName,
 };
 use orgdoor_store::{InvitationSelector, Rejection, Store, StoreError};
 use orgdoor_test_db::{Backend, TestDatabase};
@@ -72,6 +73,28 @@ async fn organization(store: &Arc<dyn Store>, name: &str) -> Organization {
     .into_organization(NOW);
     store.create_organization(&organization, &[]).await.unwrap();
     organization
+}
+
+async fn stored_team(store: &Arc<dyn Store>, org: &OrgId, name: &str) -> Team {
+    let team = NewTeam {
+        org_id: org.clone(),
+        name: TeamName::parse(name).unwrap(),
+    }
+    .into_team(NOW);
+    store.create_team(&team).await.unwrap();
+    team
+}
+
+async fn stored_project(store: &Arc<dyn Store>, org: &OrgId, name: &str) -> Group {
+    let group = NewGroup {
+        org_id: org.clone(),
+        name: ProjectName::parse(name).unwrap(),
+        tags: vec![],
+        with_default_alerts_settings: true,
+    }
+    .into_group(NOW);
+    store.create_group(&group).await.unwrap();
+    group
 }
 
 fn invitation(org: &OrgId, username: &str) -> NewInvitation {
@@ -249,20 +272,8 @@ async fn pages_are_ordered_by_creation_and_counted(store: Arc<dyn Store>) {
 
 async fn invitations_round_trip_with_teams_and_project_roles(store: Arc<dyn Store>) {
     let org = organization(&store, "Round").await;
-    let team = NewTeam {
-        org_id: org.id.clone(),
-        name: TeamName::parse("T").unwrap(),
-    }
-    .into_team(NOW);
-    store.create_team(&team).await.unwrap();
-    let group = NewGroup {
-        org_id: org.id.clone(),
-        name: ProjectName::parse("G").unwrap(),
-        tags: vec![],
-        with_default_alerts_settings: true,
-    }
-    .into_group(NOW);
-    store.create_group(&group).await.unwrap();
+    let team = stored_team(&store, &org.id, "T").await;
+    let group = stored_project(&store, &org.id, "G").await;
     let mut new = invitation(&org.id, "Ada@Example.com");
     new.team_ids = vec![team.id.clone()];
     new.group_role_assignments = vec![
@@ -361,20 +372,8 @@ async fn one_pending_invitation_per_address_and_expired_ones_give_way(store: Arc
 async fn references_are_checked_inside_the_transaction(store: Arc<dyn Store>) {
     let org = organization(&store, "Refs").await;
     let other = organization(&store, "Elsewhere").await;
-    let foreign = NewTeam {
-        org_id: other.id.clone(),
-        name: TeamName::parse("Theirs").unwrap(),
-    }
-    .into_team(NOW);
-    store.create_team(&foreign).await.unwrap();
-    let foreign_group = NewGroup {
-        org_id: other.id.clone(),
-        name: ProjectName::parse("Theirs").unwrap(),
-        tags: vec![],
-        with_default_alerts_settings: true,
-    }
-    .into_group(NOW);
-    store.create_group(&foreign_group).await.unwrap();
+    let foreign = stored_team(&store, &other.id, "Theirs").await;
+    let foreign_group = stored_project(&store, &other.id, "Theirs").await;
 
     let mut with_team = invitation(&org.id, "ada@example.com");
     with_team.team_ids = vec![foreign.id.clone()];
@@ -484,20 +483,8 @@ async fn updates_and_deletes_see_only_pending_invitations(store: Arc<dyn Store>)
 
 async fn deleting_a_team_or_project_removes_it_from_invitations(store: Arc<dyn Store>) {
     let org = organization(&store, "Cascade").await;
-    let team = NewTeam {
-        org_id: org.id.clone(),
-        name: TeamName::parse("T").unwrap(),
-    }
-    .into_team(NOW);
-    store.create_team(&team).await.unwrap();
-    let group = NewGroup {
-        org_id: org.id.clone(),
-        name: ProjectName::parse("G").unwrap(),
-        tags: vec![],
-        with_default_alerts_settings: true,
-    }
-    .into_group(NOW);
-    store.create_group(&group).await.unwrap();
+    let team = stored_team(&store, &org.id, "T").await;
+    let group = stored_project(&store, &org.id, "G").await;
     let mut new = invitation(&org.id, "ada@example.com");
     new.team_ids = vec![team.id.clone()];
     new.group_role_assignments = vec![GroupRoleAssignment {
