@@ -6,11 +6,14 @@
 pub mod digest;
 pub mod principal;
 
-use axum::extract::{Request, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use orgdoor_domain::PublicKey;
+use orgdoor_store::ApiKeyCredential;
 use time::OffsetDateTime;
 
 pub use principal::{GroupAccess, OrgAccess, Principal};
@@ -59,6 +62,10 @@ pub async fn authenticate(
                     .map(|target| target.as_str().to_owned())
             })
             .unwrap_or_else(|| "/".to_owned()),
+        peer: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip()),
     };
     match identify(&state, &attempt, now).await {
         Ok(principal) => {
@@ -80,6 +87,8 @@ struct Attempt {
     method: Method,
     /// Path and query as received, which a Digest `uri` must name.
     target: String,
+    /// The address the connection comes from, for access lists.
+    peer: Option<IpAddr>,
 }
 
 /// The caller, or why there is none (`Ok`) or a failure to find out (`Err`, e.g. no database).
@@ -106,7 +115,11 @@ async fn identify(
         .username
         .parse()
         .map_err(|_| Ok(Refusal::UnknownKey))?;
-    let (key, ha1) = state
+    let ApiKeyCredential {
+        key,
+        ha1,
+        access_list,
+    } = state
         .store
         .find_api_key(&public_key)
         .await
@@ -117,6 +130,19 @@ async fn identify(
     }
     if nonce == NonceStatus::Stale {
         return Err(Ok(Refusal::StaleNonce));
+    }
+    // Only a caller who proved the key learns that its address is not allowed.
+    if !access_list.is_empty() {
+        let allowed = attempt
+            .peer
+            .is_some_and(|peer| access_list.iter().any(|network| network.contains(peer)));
+        if !allowed {
+            let address = attempt
+                .peer
+                .map(|peer| peer.to_string())
+                .unwrap_or_default();
+            return Err(Err(AppError::IpAddressNotOnAccessList(address)));
+        }
     }
     Ok(Principal {
         key_id: key.id,

@@ -58,6 +58,10 @@ pub enum AppError {
     UserCannotAccessGroup,
     #[error("missing role")]
     UserUnauthorized,
+    #[error("address {0} is not on the access list")]
+    IpAddressNotOnAccessList(String),
+    #[error("invalid IP address or CIDR block {0}")]
+    InvalidIpAddressOrCidr(String),
     #[error("resource {0} not found")]
     ResourceNotFound(String),
     #[error("invalid organization id {0}")]
@@ -261,6 +265,18 @@ impl AppError {
                 "USER_UNAUTHORIZED",
                 "Current user is not authorized to perform this action.".into(),
                 vec![],
+            ),
+            AppError::IpAddressNotOnAccessList(address) => parts(
+                S::FORBIDDEN,
+                "IP_ADDRESS_NOT_ON_WHITELIST",
+                format!("IP address {address} is not allowed to access this resource."),
+                vec![text(address)],
+            ),
+            AppError::InvalidIpAddressOrCidr(value) => parts(
+                S::BAD_REQUEST,
+                "INVALID_IP_ADDRESS_OR_CIDR_NOTATION",
+                format!("The address {value} must be in valid IP address or CIDR notation."),
+                vec![text(value)],
             ),
             AppError::ResourceNotFound(resource) => parts(
                 S::NOT_FOUND,

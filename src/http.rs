@@ -4,6 +4,7 @@
 //! store, render the view. Authentication and the `envelope`/`pretty` rendering wrap the whole
 //! tree; version negotiation wraps each operation.
 
+pub mod api_keys;
 pub mod extract;
 pub mod fallback;
 pub mod groups;
@@ -56,6 +57,7 @@ pub fn atlas_timestamp(instant: OffsetDateTime) -> String {
 pub fn api_router(state: &AppState) -> Router<AppState> {
     let v2 = Router::new()
         .merge(orgs::routes(state))
+        .merge(api_keys::routes(state))
         .merge(org_invitations::routes(state))
         .merge(teams::routes(state))
         .merge(groups::routes(state));

@@ -167,7 +167,7 @@ fn parse_username(username: Option<String>) -> Result<EmailAddress, AppError> {
 
 /// Organization roles: absent or empty is `MISSING_ATTRIBUTE` (a member needs a role), a project
 /// role is `INVALID_ROLE_FOR_ORG`, anything else unknown `INVALID_ENUM_VALUE`.
-fn parse_org_roles(roles: Vec<String>, org: &OrgId) -> Result<OrgRoles, AppError> {
+pub fn parse_org_roles(roles: Vec<String>, org: &OrgId) -> Result<OrgRoles, AppError> {
     let roles = roles
         .into_iter()
         .map(|role| match role.parse::<OrgRole>() {

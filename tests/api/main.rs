@@ -30,6 +30,7 @@ macro_rules! on_both_stores {
 mod harness;
 mod spec;
 
+mod api_keys;
 mod auth_digest;
 mod cli;
 mod clients;

@@ -5,6 +5,7 @@
 //! never empty. Functions that depend on the time take `now` as an argument so that expiry can be
 //! tested without sleeping. This crate must not depend on tokio, sqlx or axum.
 
+pub mod access_list;
 pub mod api_key;
 pub mod email;
 pub mod group;
@@ -16,6 +17,7 @@ pub mod page;
 pub mod role;
 pub mod team;
 
+pub use access_list::{AccessListEntry, AllowedNetwork, InvalidAccessListEntry};
 pub use api_key::{ApiKey, DigestHa1, InvalidPublicKey, NewApiKey, PublicKey};
 pub use email::{EmailAddress, InvalidEmailAddress};
 pub use group::{Group, GroupTag, GroupUpdate, InvalidGroupTag, NewGroup};

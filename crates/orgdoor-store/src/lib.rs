@@ -15,15 +15,24 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use orgdoor_domain::{
-    ApiKey, DigestHa1, EmailAddress, Group, GroupId, GroupUpdate, Invitation, InvitationId,
-    InvitationUpdate, OrgId, OrgName, Organization, Page, PageRequest, PublicKey, Team, TeamId,
-    TeamName,
+    AccessListEntry, AllowedNetwork, ApiKey, ApiKeyId, DigestHa1, EmailAddress, Group, GroupId,
+    GroupUpdate, Invitation, InvitationId, InvitationUpdate, OrgId, OrgName, OrgRoles,
+    Organization, Page, PageRequest, PublicKey, Team, TeamId, TeamName,
 };
 use time::OffsetDateTime;
 
 pub use error::{Rejection, StoreError};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// What authentication needs to know about a key.
+#[derive(Debug, Clone)]
+pub struct ApiKeyCredential {
+    pub key: ApiKey,
+    pub ha1: DigestHa1,
+    /// Networks the key may be used from; empty means any.
+    pub access_list: Vec<AllowedNetwork>,
+}
 
 /// How an invitation to update is named: by its id, or by the invitee's address.
 #[derive(Debug, Clone)]
@@ -73,11 +82,65 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a key of an existing organization ([`Rejection::OrganizationNotFound`] otherwise).
     async fn create_api_key(&self, key: &ApiKey, ha1: &DigestHa1) -> Result<(), StoreError>;
 
-    /// The key with this public key and its Digest credential, for authentication.
+    /// The key with this public key, its Digest credential and its access list, for
+    /// authentication.
     async fn find_api_key(
         &self,
         public_key: &PublicKey,
-    ) -> Result<Option<(ApiKey, DigestHa1)>, StoreError>;
+    ) -> Result<Option<ApiKeyCredential>, StoreError>;
+
+    /// An organization's API keys, oldest first.
+    async fn list_api_keys(
+        &self,
+        org: &OrgId,
+        page: PageRequest,
+    ) -> Result<Page<ApiKey>, StoreError>;
+
+    async fn get_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Changes a key's description and/or roles ([`Rejection::NotFound`] when it is not there).
+    async fn update_api_key(
+        &self,
+        org: &OrgId,
+        id: &ApiKeyId,
+        description: Option<&str>,
+        roles: Option<&OrgRoles>,
+    ) -> Result<ApiKey, StoreError>;
+
+    /// Deletes a key; it stops authenticating at once, on every instance.
+    async fn delete_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<(), StoreError>;
+
+    /// A key's access list, oldest first ([`Rejection::NotFound`] when the key is not there).
+    async fn list_access_list(
+        &self,
+        org: &OrgId,
+        key: &ApiKeyId,
+        page: PageRequest,
+    ) -> Result<Page<AccessListEntry>, StoreError>;
+
+    /// Adds networks to a key's access list; networks already on it are kept as they are.
+    async fn add_to_access_list(
+        &self,
+        org: &OrgId,
+        key: &ApiKeyId,
+        networks: &[AllowedNetwork],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    async fn get_access_list_entry(
+        &self,
+        org: &OrgId,
+        key: &ApiKeyId,
+        network: &AllowedNetwork,
+    ) -> Result<Option<AccessListEntry>, StoreError>;
+
+    /// Removes a network ([`Rejection::NotFound`] when the key or the entry is not there).
+    async fn remove_from_access_list(
+        &self,
+        org: &OrgId,
+        key: &ApiKeyId,
+        network: &AllowedNetwork,
+    ) -> Result<(), StoreError>;
 
     /// Stores a team; [`Rejection::TeamNameTaken`] when the organization has one of that name.
     async fn create_team(&self, team: &Team) -> Result<(), StoreError>;

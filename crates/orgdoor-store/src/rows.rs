@@ -201,3 +201,23 @@ pub(crate) const TEAM_COLUMNS: &str = "id, org_id, name, created_at";
 pub(crate) const GROUP_COLUMNS: &str = "id, org_id, name, with_default_alerts_settings, created_at";
 pub(crate) const INVITATION_COLUMNS: &str =
     "id, user_id, org_id, username, roles, inviter_username, created_at, expires_at";
+
+#[derive(FromRow)]
+pub(crate) struct AccessListRow {
+    pub(crate) cidr: String,
+    pub(crate) created_at: i64,
+}
+
+impl TryFrom<AccessListRow> for orgdoor_domain::AccessListEntry {
+    type Error = StoreError;
+
+    fn try_from(row: AccessListRow) -> Result<Self, StoreError> {
+        Ok(orgdoor_domain::AccessListEntry {
+            network: parse(&row.cidr, "access list entry")?,
+            created_at: instant(row.created_at)?,
+        })
+    }
+}
+
+pub(crate) const API_KEY_COLUMNS: &str =
+    "id, org_id, public_key, digest_ha1, description, roles, created_at";

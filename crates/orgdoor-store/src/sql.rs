@@ -20,6 +20,7 @@ macro_rules! impl_sql_store {
 
         use async_trait::async_trait;
         use orgdoor_domain::{
+            AccessListEntry, AllowedNetwork, ApiKeyId, OrgRoles,
             ApiKey, DigestHa1, EmailAddress, Group, GroupId, GroupRole, GroupRoleAssignment, GroupTag,
             GroupUpdate, Invitation, InvitationId, InvitationUpdate, OrgId, OrgName, Organization, Page,
             PageRequest, PublicKey, Team, TeamId, TeamName,
@@ -29,7 +30,7 @@ macro_rules! impl_sql_store {
 
         use crate::error::is_foreign_key_violation;
         use crate::rows::*;
-        use crate::{InvitationSelector, Rejection, Store, StoreError};
+        use crate::{ApiKeyCredential, InvitationSelector, Rejection, Store, StoreError};
 
         /// One page of an organization's rows of `table`, oldest first, and the number of all of them.
         async fn org_page<R>(
@@ -76,6 +77,21 @@ macro_rules! impl_sql_store {
                 insert_api_key(conn, key, ha1).await?;
             }
             Ok(())
+        }
+
+        async fn fetch_api_key(
+            conn: &mut $conn,
+            org: &OrgId,
+            id: &ApiKeyId,
+        ) -> Result<Option<ApiKey>, StoreError> {
+            let row: Option<ApiKeyRow> = sqlx::query_as(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE org_id = $1 AND id = $2"
+            ))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+            row.map(|row| <(ApiKey, DigestHa1)>::try_from(row).map(|(key, _)| key)).transpose()
         }
 
         async fn insert_api_key(
@@ -456,15 +472,173 @@ macro_rules! impl_sql_store {
             async fn find_api_key(
                 &self,
                 public_key: &PublicKey,
-            ) -> Result<Option<(ApiKey, DigestHa1)>, StoreError> {
-                let row: Option<ApiKeyRow> = sqlx::query_as(
-                    "SELECT id, org_id, public_key, digest_ha1, description, roles, created_at \
-                     FROM api_keys WHERE public_key = $1",
-                )
+            ) -> Result<Option<ApiKeyCredential>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let row: Option<ApiKeyRow> = sqlx::query_as(&format!(
+                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE public_key = $1"
+                ))
                 .bind(public_key.as_str())
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *conn)
                 .await?;
-                row.map(TryInto::try_into).transpose()
+                let Some(row) = row else { return Ok(None) };
+                let (key, ha1): (ApiKey, DigestHa1) = row.try_into()?;
+                let networks: Vec<String> =
+                    sqlx::query_scalar("SELECT cidr FROM api_key_access_list WHERE api_key_id = $1")
+                        .bind(key.id.as_str())
+                        .fetch_all(&mut *conn)
+                        .await?;
+                let access_list = networks
+                    .iter()
+                    .map(|cidr| parse(cidr, "access list entry"))
+                    .collect::<Result<_, _>>()?;
+                Ok(Some(ApiKeyCredential { key, ha1, access_list }))
+            }
+
+            async fn list_api_keys(&self, org: &OrgId, page: PageRequest) -> Result<Page<ApiKey>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let (rows, total_count) =
+                    org_page::<ApiKeyRow>(&mut conn, "api_keys", API_KEY_COLUMNS, org, page).await?;
+                let items = rows
+                    .into_iter()
+                    .map(|row| <(ApiKey, DigestHa1)>::try_from(row).map(|(key, _)| key))
+                    .collect::<Result<_, _>>()?;
+                Ok(Page { items, total_count })
+            }
+
+            async fn get_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                fetch_api_key(&mut conn, org, id).await
+            }
+
+            async fn update_api_key(
+                &self,
+                org: &OrgId,
+                id: &ApiKeyId,
+                description: Option<&str>,
+                roles: Option<&OrgRoles>,
+            ) -> Result<ApiKey, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut key = fetch_api_key(&mut tx, org, id).await?.ok_or(Rejection::NotFound)?;
+                if let Some(description) = description {
+                    key.description = description.to_owned();
+                }
+                if let Some(roles) = roles {
+                    key.roles = roles.clone();
+                }
+                sqlx::query("UPDATE api_keys SET description = $1, roles = $2 WHERE id = $3")
+                    .bind(&key.description)
+                    .bind(encode_org_roles(&key.roles))
+                    .bind(key.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(key)
+            }
+
+            async fn delete_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<(), StoreError> {
+                let deleted = sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2")
+                    .bind(org.as_str())
+                    .bind(id.as_str())
+                    .execute(&self.writer)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(Rejection::NotFound.into());
+                }
+                Ok(())
+            }
+
+            async fn list_access_list(
+                &self,
+                org: &OrgId,
+                key: &ApiKeyId,
+                page: PageRequest,
+            ) -> Result<Page<AccessListEntry>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                fetch_api_key(&mut conn, org, key).await?.ok_or(Rejection::NotFound)?;
+                let total: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM api_key_access_list WHERE api_key_id = $1")
+                        .bind(key.as_str())
+                        .fetch_one(&mut *conn)
+                        .await?;
+                let (limit, offset) = limit_offset(page);
+                let rows: Vec<AccessListRow> = sqlx::query_as(
+                    "SELECT cidr, created_at FROM api_key_access_list WHERE api_key_id = $1 \
+                     ORDER BY created_at, cidr LIMIT $2 OFFSET $3",
+                )
+                .bind(key.as_str())
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok(Page {
+                    items: rows.into_iter().map(AccessListEntry::try_from).collect::<Result<_, _>>()?,
+                    total_count: count(total),
+                })
+            }
+
+            async fn add_to_access_list(
+                &self,
+                org: &OrgId,
+                key: &ApiKeyId,
+                networks: &[AllowedNetwork],
+                now: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                fetch_api_key(&mut tx, org, key).await?.ok_or(Rejection::NotFound)?;
+                for network in networks {
+                    sqlx::query(
+                        "INSERT INTO api_key_access_list (api_key_id, cidr, created_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (api_key_id, cidr) DO NOTHING",
+                    )
+                    .bind(key.as_str())
+                    .bind(network.cidr())
+                    .bind(seconds(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_access_list_entry(
+                &self,
+                org: &OrgId,
+                key: &ApiKeyId,
+                network: &AllowedNetwork,
+            ) -> Result<Option<AccessListEntry>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                if fetch_api_key(&mut conn, org, key).await?.is_none() {
+                    return Ok(None);
+                }
+                let row: Option<AccessListRow> = sqlx::query_as(
+                    "SELECT cidr, created_at FROM api_key_access_list WHERE api_key_id = $1 AND cidr = $2",
+                )
+                .bind(key.as_str())
+                .bind(network.cidr())
+                .fetch_optional(&mut *conn)
+                .await?;
+                row.map(AccessListEntry::try_from).transpose()
+            }
+
+            async fn remove_from_access_list(
+                &self,
+                org: &OrgId,
+                key: &ApiKeyId,
+                network: &AllowedNetwork,
+            ) -> Result<(), StoreError> {
+                let deleted = sqlx::query(
+                    "DELETE FROM api_key_access_list WHERE cidr = $1 AND api_key_id = \
+                     (SELECT id FROM api_keys WHERE id = $2 AND org_id = $3)",
+                )
+                .bind(network.cidr())
+                .bind(key.as_str())
+                .bind(org.as_str())
+                .execute(&self.writer)
+                .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(Rejection::NotFound.into());
+                }
+                Ok(())
             }
 
             async fn create_team(&self, team: &Team) -> Result<(), StoreError> {

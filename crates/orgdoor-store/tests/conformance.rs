@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use orgdoor_domain::{
-    ApiKey, DigestHa1, EmailAddress, Group, GroupRole, GroupRoleAssignment, GroupUpdate,
-    Invitation, InvitationUpdate, NewApiKey, NewGroup, NewInvitation, NewOrganization, NewTeam,
-    OrgId, OrgName, OrgRole, OrgRoles, Organization, PageRequest, ProjectName, PublicKey, Team,
-    TeamName,
+    AllowedNetwork, ApiKey, DigestHa1, EmailAddress, Group, GroupRole, GroupRoleAssignment,
+    GroupUpdate, Invitation, InvitationUpdate, NewApiKey, NewGroup, NewInvitation, NewOrganization,
+    NewTeam, OrgId, OrgName, OrgRole, OrgRoles, Organization, PageRequest, ProjectName, PublicKey,
+    Team, TeamName,
 };
 use orgdoor_store::{InvitationSelector, Rejection, Store, StoreError};
 use orgdoor_test_db::{Backend, TestDatabase};
@@ -63,6 +63,7 @@ on_every_store!(
     concurrent_invitations_to_one_address_leave_exactly_one,
     concurrent_updates_of_one_invitation_lose_no_field,
     only_one_of_many_first_starts_creates_an_organization,
+    api_keys_are_managed_within_their_organization,
 );
 
 async fn organization(store: &Arc<dyn Store>, name: &str) -> Organization {
@@ -144,9 +145,10 @@ async fn api_keys_are_found_by_public_key_with_their_credential(store: Arc<dyn S
     }
     .into_api_key(NOW);
     store.create_api_key(&key, &ha1).await.unwrap();
-    let (found, found_ha1) = store.find_api_key(&public_key).await.unwrap().unwrap();
-    assert_eq!(found, key);
-    assert_eq!(found_ha1, ha1);
+    let found = store.find_api_key(&public_key).await.unwrap().unwrap();
+    assert_eq!(found.key, key);
+    assert_eq!(found.ha1, ha1);
+    assert!(found.access_list.is_empty());
     assert!(
         store
             .find_api_key(&PublicKey::generate())
@@ -631,4 +633,135 @@ async fn only_one_of_many_first_starts_creates_an_organization(store: Arc<dyn St
     }
     .into_organization(NOW);
     assert!(!store.create_first_organization(&later, &[]).await.unwrap());
+}
+
+async fn api_keys_are_managed_within_their_organization(store: Arc<dyn Store>) {
+    let org = organization(&store, "Managed").await;
+    let other = organization(&store, "Elsewhere").await;
+    let mut made = Vec::new();
+    for n in 0..3 {
+        let (key, ha1) = NewApiKey {
+            org_id: org.id.clone(),
+            public_key: PublicKey::generate(),
+            ha1: DigestHa1([n; 16]),
+            description: format!("key {n}"),
+            roles: OrgRoles::single(OrgRole::Member),
+        }
+        .into_api_key(NOW);
+        store.create_api_key(&key, &ha1).await.unwrap();
+        made.push(key);
+    }
+    let page = store
+        .list_api_keys(&org.id, PageRequest::new(Some(2), Some(1)))
+        .await
+        .unwrap();
+    assert_eq!(page.total_count, 3);
+    assert_eq!(page.items, made[..2]);
+    assert!(
+        store
+            .get_api_key(&other.id, &made[0].id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let owner = OrgRoles::single(OrgRole::Owner);
+    let updated = store
+        .update_api_key(&org.id, &made[0].id, Some("renamed"), Some(&owner))
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.description.as_str(), &updated.roles),
+        ("renamed", &owner)
+    );
+    assert_eq!(
+        store
+            .get_api_key(&org.id, &made[0].id)
+            .await
+            .unwrap()
+            .unwrap(),
+        updated
+    );
+    assert_eq!(
+        rejection(
+            store
+                .update_api_key(&other.id, &made[0].id, Some("theirs"), None)
+                .await
+        ),
+        Rejection::NotFound
+    );
+
+    let home: AllowedNetwork = "192.0.2.0/24".parse().unwrap();
+    let office = AllowedNetwork::from_address("203.0.113.9").unwrap();
+    store
+        .add_to_access_list(&org.id, &made[1].id, &[home, office, home], NOW)
+        .await
+        .unwrap();
+    let list = store
+        .list_access_list(&org.id, &made[1].id, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(list.total_count, 2);
+    let credential = store
+        .find_api_key(&made[1].public_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(credential.access_list.len(), 2);
+    assert!(credential.access_list.contains(&office));
+    assert!(
+        store
+            .get_access_list_entry(&org.id, &made[1].id, &home)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .get_access_list_entry(&other.id, &made[1].id, &home)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        rejection(
+            store
+                .remove_from_access_list(&other.id, &made[1].id, &home)
+                .await
+        ),
+        Rejection::NotFound
+    );
+    store
+        .remove_from_access_list(&org.id, &made[1].id, &home)
+        .await
+        .unwrap();
+    assert_eq!(
+        rejection(
+            store
+                .remove_from_access_list(&org.id, &made[1].id, &home)
+                .await
+        ),
+        Rejection::NotFound
+    );
+
+    store.delete_api_key(&org.id, &made[1].id).await.unwrap();
+    assert!(
+        store
+            .find_api_key(&made[1].public_key)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        rejection(store.delete_api_key(&org.id, &made[1].id).await),
+        Rejection::NotFound
+    );
+    assert_eq!(
+        rejection(
+            store
+                .list_access_list(&org.id, &made[1].id, PageRequest::default())
+                .await
+        ),
+        Rejection::NotFound
+    );
 }

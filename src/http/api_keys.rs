@@ -1,0 +1,443 @@
+//! Programmatic API keys of an organization and their access lists:
+//! `/orgs/{orgId}/apiKeys[/{apiUserId}[/accessList[/{ipAddress}]]]`.
+//!
+//! The private key exists only in the create response; the store keeps its Digest HA1, so every
+//! later read shows it masked.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use orgdoor_domain::{AccessListEntry, AllowedNetwork, ApiKey, ApiKeyId, OrgRoles, Organization};
+use orgdoor_store::{Rejection, StoreError};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{OrgAccess, Principal};
+use crate::error::AppError;
+use crate::http::atlas_timestamp;
+use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
+use crate::http::org_invitations::parse_org_roles;
+use crate::http::orgs::find_org;
+use crate::http::pagination::{Link, ListQuery, Paginated};
+use crate::http::versioning::{ResourceVersion, V2023_01_01, versioned};
+use crate::provision;
+use crate::state::AppState;
+
+/// How a stored private key is shown: it cannot be shown.
+const MASKED_PRIVATE_KEY: &str = "********-****-****-************";
+/// Limits of `desc` (CreateAtlasOrganizationApiKey).
+const DESCRIPTION_LENGTH: std::ops::RangeInclusive<usize> = 1..=250;
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
+    Router::new()
+        .route(
+            "/orgs/{orgId}/apiKeys",
+            versioned(get(list_keys).post(create_key), state, &VERSIONS),
+        )
+        .route(
+            "/orgs/{orgId}/apiKeys/{apiUserId}",
+            versioned(
+                get(get_key).patch(update_key).delete(delete_key),
+                state,
+                &VERSIONS,
+            ),
+        )
+        .route(
+            "/orgs/{orgId}/apiKeys/{apiUserId}/accessList",
+            versioned(
+                get(list_access_list).post(add_to_access_list),
+                state,
+                &VERSIONS,
+            ),
+        )
+        .route(
+            "/orgs/{orgId}/apiKeys/{apiUserId}/accessList/{ipAddress}",
+            versioned(
+                get(get_access_list_entry).delete(remove_from_access_list),
+                state,
+                &VERSIONS,
+            ),
+        )
+}
+
+/// `CloudAccessRoleAssignment` of an organization role.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RoleAssignmentView {
+    org_id: String,
+    role_name: &'static str,
+}
+
+/// `ApiKeyUserDetails`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiKeyView {
+    desc: String,
+    id: String,
+    links: Vec<Link>,
+    private_key: String,
+    public_key: String,
+    roles: Vec<RoleAssignmentView>,
+}
+
+impl ApiKeyView {
+    fn new(base: &BaseUrl, key: ApiKey, private_key: Option<&str>) -> Self {
+        Self {
+            links: vec![Link::self_link(
+                base,
+                &format!("/api/atlas/v2/orgs/{}/apiKeys/{}", key.org_id, key.id),
+            )],
+            private_key: private_key.unwrap_or(MASKED_PRIVATE_KEY).to_owned(),
+            roles: key
+                .roles
+                .iter()
+                .map(|role| RoleAssignmentView {
+                    org_id: key.org_id.to_string(),
+                    role_name: role.as_str(),
+                })
+                .collect(),
+            desc: key.description,
+            id: key.id.into(),
+            public_key: key.public_key.to_string(),
+        }
+    }
+}
+
+/// `UserAccessListResponse`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessListEntryView {
+    cidr_block: String,
+    created: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip_address: Option<String>,
+    links: Vec<Link>,
+}
+
+impl AccessListEntryView {
+    fn new(base: &BaseUrl, key: &ApiKey, entry: &AccessListEntry) -> Self {
+        let cidr = entry.network.cidr();
+        let segment = cidr.replace('/', "%2F");
+        Self {
+            links: vec![Link::self_link(
+                base,
+                &format!(
+                    "/api/atlas/v2/orgs/{}/apiKeys/{}/accessList/{segment}",
+                    key.org_id, key.id
+                ),
+            )],
+            ip_address: entry.network.single_address().map(|address| match address {
+                // The spec's pattern wants all eight IPv6 groups written out.
+                std::net::IpAddr::V6(v6) => v6
+                    .segments()
+                    .iter()
+                    .map(|group| format!("{group:x}"))
+                    .collect::<Vec<_>>()
+                    .join(":"),
+                v4 => v4.to_string(),
+            }),
+            cidr_block: cidr,
+            created: atlas_timestamp(entry.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CreateKeyRequest {
+    desc: Option<String>,
+    roles: Option<Vec<String>>,
+}
+
+impl RequestBody for CreateKeyRequest {
+    const READ_ONLY: &'static [&'static str] = &["id", "links", "privateKey", "publicKey"];
+}
+
+#[derive(Deserialize)]
+struct UpdateKeyRequest {
+    desc: Option<String>,
+    roles: Option<Vec<String>>,
+}
+
+impl RequestBody for UpdateKeyRequest {
+    const READ_ONLY: &'static [&'static str] = &["id", "links", "privateKey", "publicKey"];
+}
+
+/// `UserAccessListRequest`: exactly one of the two.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessListRequest {
+    cidr_block: Option<String>,
+    ip_address: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct AccessListRequests(Vec<AccessListRequest>);
+
+impl RequestBody for AccessListRequests {
+    const READ_ONLY: &'static [&'static str] =
+        &["count", "created", "lastUsed", "lastUsedAddress", "links"];
+    const IS_ARRAY: bool = true;
+}
+
+fn description(desc: String) -> Result<String, AppError> {
+    if DESCRIPTION_LENGTH.contains(&desc.chars().count()) {
+        Ok(desc)
+    } else {
+        Err(AppError::InvalidAttributeValue {
+            attribute: "desc".into(),
+            reason: "the description is 1 to 250 characters long".into(),
+        })
+    }
+}
+
+fn parse_key_id(raw: &str) -> Result<ApiKeyId, AppError> {
+    raw.parse()
+        .map_err(|_| AppError::ResourceNotFound(raw.to_owned()))
+}
+
+/// A key that is not in this organization does not exist as far as the caller can tell.
+fn key_not_found(key: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
+    move |error| match error {
+        StoreError::Rejected(Rejection::NotFound) => AppError::ResourceNotFound(key.to_owned()),
+        other => other.into(),
+    }
+}
+
+async fn org_for(
+    state: &AppState,
+    principal: &Principal,
+    org_id: &str,
+    access: OrgAccess,
+) -> Result<Organization, AppError> {
+    let organization = find_org(state, org_id).await?;
+    principal.require_org(&organization.id, access)?;
+    Ok(organization)
+}
+
+async fn key_for(
+    state: &AppState,
+    organization: &Organization,
+    raw_id: &str,
+) -> Result<ApiKey, AppError> {
+    let id = parse_key_id(raw_id)?;
+    state
+        .store
+        .get_api_key(&organization.id, &id)
+        .await?
+        .ok_or_else(|| AppError::ResourceNotFound(raw_id.to_owned()))
+}
+
+async fn list_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(org_id): AtlasPath<String>,
+    query: QueryParams,
+) -> Result<Json<Paginated<ApiKeyView>>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
+    let list = ListQuery::from_query(&query)?;
+    let page = state
+        .store
+        .list_api_keys(&organization.id, list.page)
+        .await?;
+    let path = format!("/api/atlas/v2/orgs/{}/apiKeys", organization.id);
+    Ok(Json(Paginated::new(&base, &path, &list, page, |key| {
+        ApiKeyView::new(&base, key, None)
+    })))
+}
+
+async fn create_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(org_id): AtlasPath<String>,
+    AtlasJson(request): AtlasJson<CreateKeyRequest>,
+) -> Result<Json<ApiKeyView>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let desc = description(
+        request
+            .desc
+            .ok_or_else(|| AppError::MissingAttribute("desc".into()))?,
+    )?;
+    let roles = parse_org_roles(request.roles.unwrap_or_default(), &organization.id)?;
+    let (_, minted) = provision::create_api_key(
+        &state.store,
+        &organization.id,
+        roles,
+        &desc,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(ApiKeyView::new(
+        &base,
+        minted.key,
+        Some(minted.private_key.expose_secret()),
+    )))
+}
+
+async fn get_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((org_id, key_id)): AtlasPath<(String, String)>,
+) -> Result<Json<ApiKeyView>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
+    let key = key_for(&state, &organization, &key_id).await?;
+    Ok(Json(ApiKeyView::new(&base, key, None)))
+}
+
+async fn update_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((org_id, key_id)): AtlasPath<(String, String)>,
+    AtlasJson(request): AtlasJson<UpdateKeyRequest>,
+) -> Result<Json<ApiKeyView>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let id = parse_key_id(&key_id)?;
+    let desc = request.desc.map(description).transpose()?;
+    let roles: Option<OrgRoles> = request
+        .roles
+        .map(|roles| parse_org_roles(roles, &organization.id))
+        .transpose()?;
+    let key = state
+        .store
+        .update_api_key(&organization.id, &id, desc.as_deref(), roles.as_ref())
+        .await
+        .map_err(key_not_found(&key_id))?;
+    Ok(Json(ApiKeyView::new(&base, key, None)))
+}
+
+async fn delete_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, key_id)): AtlasPath<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let id = parse_key_id(&key_id)?;
+    state
+        .store
+        .delete_api_key(&organization.id, &id)
+        .await
+        .map_err(key_not_found(&key_id))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn access_list_page(
+    state: &AppState,
+    base: &BaseUrl,
+    key: &ApiKey,
+    list: &ListQuery,
+) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
+    let page = state
+        .store
+        .list_access_list(&key.org_id, &key.id, list.page)
+        .await
+        .map_err(key_not_found(key.id.as_str()))?;
+    let path = format!(
+        "/api/atlas/v2/orgs/{}/apiKeys/{}/accessList",
+        key.org_id, key.id
+    );
+    Ok(Json(Paginated::new(base, &path, list, page, |entry| {
+        AccessListEntryView::new(base, key, &entry)
+    })))
+}
+
+async fn list_access_list(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((org_id, key_id)): AtlasPath<(String, String)>,
+    query: QueryParams,
+) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
+    let key = key_for(&state, &organization, &key_id).await?;
+    access_list_page(&state, &base, &key, &ListQuery::from_query(&query)?).await
+}
+
+/// Adds entries and answers with the whole resulting list.
+async fn add_to_access_list(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((org_id, key_id)): AtlasPath<(String, String)>,
+    query: QueryParams,
+    AtlasJson(AccessListRequests(requests)): AtlasJson<AccessListRequests>,
+) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let key = key_for(&state, &organization, &key_id).await?;
+    let networks = requests
+        .into_iter()
+        .map(|request| match (request.ip_address, request.cidr_block) {
+            (Some(address), None) => AllowedNetwork::from_address(&address)
+                .map_err(|_| AppError::InvalidIpAddressOrCidr(address)),
+            (None, Some(block)) => AllowedNetwork::from_cidr(&block)
+                .map_err(|_| AppError::InvalidIpAddressOrCidr(block)),
+            (None, None) => Err(AppError::MissingAttribute("ipAddress".into())),
+            (Some(_), Some(_)) => Err(AppError::InvalidAttributeValue {
+                attribute: "cidrBlock".into(),
+                reason: "set ipAddress or cidrBlock, not both".into(),
+            }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    state
+        .store
+        .add_to_access_list(&organization.id, &key.id, &networks, state.clock.now())
+        .await
+        .map_err(key_not_found(&key_id))?;
+    access_list_page(&state, &base, &key, &ListQuery::from_query(&query)?).await
+}
+
+fn parse_network(raw: &str) -> Result<AllowedNetwork, AppError> {
+    AllowedNetwork::from_path(raw).map_err(|_| AppError::InvalidIpAddressOrCidr(raw.to_owned()))
+}
+
+async fn get_access_list_entry(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((org_id, key_id, address)): AtlasPath<(String, String, String)>,
+) -> Result<Json<AccessListEntryView>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
+    let key = key_for(&state, &organization, &key_id).await?;
+    let network = parse_network(&address)?;
+    let entry = state
+        .store
+        .get_access_list_entry(&organization.id, &key.id, &network)
+        .await?
+        .ok_or_else(|| AppError::ResourceNotFound(address.clone()))?;
+    Ok(Json(AccessListEntryView::new(&base, &key, &entry)))
+}
+
+async fn remove_from_access_list(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, key_id, address)): AtlasPath<(String, String, String)>,
+) -> Result<StatusCode, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let key = key_for(&state, &organization, &key_id).await?;
+    let network = parse_network(&address)?;
+    state
+        .store
+        .remove_from_access_list(&organization.id, &key.id, &network)
+        .await
+        .map_err(key_not_found(&address))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_masked_key_has_the_shape_of_a_private_key() {
+        assert_eq!(
+            MASKED_PRIVATE_KEY.len(),
+            uuid::Uuid::nil().to_string().len()
+        );
+    }
+}
