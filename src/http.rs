@@ -12,6 +12,7 @@ pub mod health;
 pub mod org_invitations;
 pub mod orgs;
 pub mod pagination;
+pub mod project_invitations;
 pub mod response_format;
 pub mod teams;
 pub mod versioning;
@@ -60,8 +61,11 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(api_keys::routes(state))
         .merge(org_invitations::routes(state))
         .merge(teams::routes(state))
-        .merge(groups::routes(state));
-    let v1 = Router::new().merge(org_invitations::legacy_routes());
+        .merge(groups::routes(state))
+        .merge(project_invitations::routes(state));
+    let v1 = Router::new()
+        .merge(org_invitations::legacy_routes())
+        .merge(project_invitations::legacy_routes());
     Router::new()
         .nest("/v2", v2)
         .nest("/v1.0", v1)

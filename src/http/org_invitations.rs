@@ -156,7 +156,7 @@ impl RequestBody for InvitationUpdateRequest {
     ];
 }
 
-fn parse_username(username: Option<String>) -> Result<EmailAddress, AppError> {
+pub fn parse_username(username: Option<String>) -> Result<EmailAddress, AppError> {
     let username = username
         .filter(|name| !name.is_empty())
         .ok_or_else(|| AppError::MissingAttribute("username".into()))?;
@@ -186,6 +186,19 @@ fn parse_team_ids(team_ids: &[String]) -> Result<Vec<TeamId>, AppError> {
     team_ids.iter().map(|id| parse_team_id(id)).collect()
 }
 
+/// A project role: an organization role is `INVALID_ROLE_FOR_GROUP`, anything else unknown
+/// `INVALID_ENUM_VALUE`.
+pub fn parse_group_role(role: String, group: &str) -> Result<GroupRole, AppError> {
+    match role.parse::<GroupRole>() {
+        Ok(role) => Ok(role),
+        Err(_) if role.parse::<OrgRole>().is_ok() => Err(AppError::InvalidRoleForGroup {
+            role,
+            group: group.to_owned(),
+        }),
+        Err(_) => Err(AppError::InvalidEnumValue(role)),
+    }
+}
+
 fn parse_group_role_assignments(
     requests: Vec<GroupRoleAssignmentsRequest>,
 ) -> Result<Vec<GroupRoleAssignment>, AppError> {
@@ -200,16 +213,7 @@ fn parse_group_role_assignments(
             .filter(|roles| !roles.is_empty())
             .ok_or_else(|| AppError::MissingAttribute("groupRoleAssignments.roles".into()))?;
         for role in roles {
-            let role = match role.parse::<GroupRole>() {
-                Ok(role) => role,
-                Err(_) if role.parse::<OrgRole>().is_ok() => {
-                    return Err(AppError::InvalidRoleForGroup {
-                        role,
-                        group: raw_group,
-                    });
-                }
-                Err(_) => return Err(AppError::InvalidEnumValue(role)),
-            };
+            let role = parse_group_role(role, &raw_group)?;
             assignments.push(GroupRoleAssignment {
                 group_id: group_id.clone(),
                 role,

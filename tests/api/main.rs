@@ -39,3 +39,4 @@ mod operations;
 mod org_invitations;
 mod orgs_teams_groups;
 mod outage;
+mod project_invitations;

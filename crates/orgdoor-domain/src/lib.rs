@@ -14,6 +14,7 @@ pub mod invitation;
 pub mod name;
 pub mod organization;
 pub mod page;
+pub mod project_invitation;
 pub mod role;
 pub mod team;
 
@@ -28,7 +29,8 @@ pub use invitation::{
 pub use name::{InvalidName, OrgName, ProjectName, TeamName};
 pub use organization::{NewOrganization, Organization};
 pub use page::{Page, PageRequest};
-pub use role::{GroupRole, InvalidRole, OrgRole, OrgRoles};
+pub use project_invitation::{NewProjectInvitation, ProjectInvitation};
+pub use role::{GroupRole, GroupRoles, InvalidRole, OrgRole, OrgRoles, RoleSet};
 pub use team::{NewTeam, Team};
 
 /// Drops the sub-second part: Atlas reports every timestamp to the second, and a value must read

@@ -91,13 +91,18 @@ role_enum!(
     }
 );
 
-/// A non-empty set of organization roles without duplicates, in the order first given.
+/// A non-empty set of roles without duplicates, in the order first given.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrgRoles(Vec<OrgRole>);
+pub struct RoleSet<R>(Vec<R>);
 
-impl OrgRoles {
+/// The organization roles of a member, invitee or key.
+pub type OrgRoles = RoleSet<OrgRole>;
+/// The roles of a project member or invitee.
+pub type GroupRoles = RoleSet<GroupRole>;
+
+impl<R: Copy + PartialEq> RoleSet<R> {
     /// Collapses duplicates; `None` when no role is left, since a member needs at least one.
-    pub fn new(roles: impl IntoIterator<Item = OrgRole>) -> Option<Self> {
+    pub fn new(roles: impl IntoIterator<Item = R>) -> Option<Self> {
         let mut unique = Vec::new();
         for role in roles {
             if !unique.contains(&role) {
@@ -107,19 +112,19 @@ impl OrgRoles {
         (!unique.is_empty()).then_some(Self(unique))
     }
 
-    pub fn single(role: OrgRole) -> Self {
+    pub fn single(role: R) -> Self {
         Self(vec![role])
     }
 
-    pub fn contains(&self, role: OrgRole) -> bool {
+    pub fn contains(&self, role: R) -> bool {
         self.0.contains(&role)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = OrgRole> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = R> + '_ {
         self.0.iter().copied()
     }
 
-    pub fn as_slice(&self) -> &[OrgRole] {
+    pub fn as_slice(&self) -> &[R] {
         &self.0
     }
 }

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use orgdoor_domain::{
     AccessListEntry, AllowedNetwork, ApiKey, ApiKeyId, DigestHa1, EmailAddress, Group, GroupId,
-    GroupUpdate, Invitation, InvitationId, InvitationUpdate, OrgId, OrgName, OrgRoles,
-    Organization, Page, PageRequest, PublicKey, Team, TeamId, TeamName,
+    GroupRoles, GroupUpdate, Invitation, InvitationId, InvitationUpdate, OrgId, OrgName, OrgRoles,
+    Organization, Page, PageRequest, ProjectInvitation, PublicKey, Team, TeamId, TeamName,
 };
 use time::OffsetDateTime;
 
@@ -213,6 +213,49 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_pending_invitation(
         &self,
         org: &OrgId,
+        id: &InvitationId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Invites an address into a project: stores `invitation`, or renews the pending one to the
+    /// same address in place (same id; roles, inviter and dates from `invitation`), and returns
+    /// what is stored. An expired invitation gives way to a new one.
+    async fn invite_to_project(
+        &self,
+        invitation: &ProjectInvitation,
+        now: OffsetDateTime,
+    ) -> Result<ProjectInvitation, StoreError>;
+
+    /// Pending invitations into a project, oldest first, optionally only the one to `username`.
+    async fn list_pending_project_invitations(
+        &self,
+        group: &GroupId,
+        username: Option<&EmailAddress>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ProjectInvitation>, StoreError>;
+
+    async fn get_pending_project_invitation(
+        &self,
+        group: &GroupId,
+        id: &InvitationId,
+        now: OffsetDateTime,
+    ) -> Result<Option<ProjectInvitation>, StoreError>;
+
+    /// Replaces the roles of a pending project invitation: [`Rejection::InvitationNotFound`]
+    /// when there is none, [`Rejection::InvitationExpired`] when it has expired.
+    async fn update_pending_project_invitation(
+        &self,
+        group: &GroupId,
+        selector: &InvitationSelector,
+        roles: &GroupRoles,
+        now: OffsetDateTime,
+    ) -> Result<ProjectInvitation, StoreError>;
+
+    /// Cancels a pending project invitation ([`Rejection::InvitationNotFound`] when there is
+    /// none).
+    async fn delete_pending_project_invitation(
+        &self,
+        group: &GroupId,
         id: &InvitationId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;

@@ -39,6 +39,22 @@ pub(crate) fn encode_org_roles(roles: &OrgRoles) -> String {
         .join(",")
 }
 
+pub(crate) fn encode_group_roles(roles: &orgdoor_domain::GroupRoles) -> String {
+    roles
+        .iter()
+        .map(orgdoor_domain::GroupRole::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(crate) fn decode_group_roles(encoded: &str) -> Result<orgdoor_domain::GroupRoles, StoreError> {
+    let roles = encoded
+        .split(',')
+        .map(|role| parse::<orgdoor_domain::GroupRole>(role, "project role"))
+        .collect::<Result<Vec<_>, _>>()?;
+    orgdoor_domain::GroupRoles::new(roles).ok_or_else(|| corrupt("an empty role set"))
+}
+
 pub(crate) fn decode_org_roles(encoded: &str) -> Result<OrgRoles, StoreError> {
     let roles = encoded
         .split(',')
@@ -221,3 +237,33 @@ impl TryFrom<AccessListRow> for orgdoor_domain::AccessListEntry {
 
 pub(crate) const API_KEY_COLUMNS: &str =
     "id, org_id, public_key, digest_ha1, description, roles, created_at";
+
+#[derive(FromRow)]
+pub(crate) struct ProjectInvitationRow {
+    pub(crate) id: String,
+    pub(crate) project_id: String,
+    pub(crate) username: String,
+    pub(crate) roles: String,
+    pub(crate) inviter_username: String,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: i64,
+}
+
+impl TryFrom<ProjectInvitationRow> for orgdoor_domain::ProjectInvitation {
+    type Error = StoreError;
+
+    fn try_from(row: ProjectInvitationRow) -> Result<Self, StoreError> {
+        Ok(orgdoor_domain::ProjectInvitation {
+            id: parse(&row.id, "invitation id")?,
+            group_id: parse(&row.project_id, "project id")?,
+            username: parse::<EmailAddress>(&row.username, "username")?,
+            roles: decode_group_roles(&row.roles)?,
+            inviter_username: row.inviter_username,
+            created_at: instant(row.created_at)?,
+            expires_at: instant(row.expires_at)?,
+        })
+    }
+}
+
+pub(crate) const PROJECT_INVITATION_COLUMNS: &str =
+    "id, project_id, username, roles, inviter_username, created_at, expires_at";

@@ -20,7 +20,7 @@ macro_rules! impl_sql_store {
 
         use async_trait::async_trait;
         use orgdoor_domain::{
-            AccessListEntry, AllowedNetwork, ApiKeyId, OrgRoles,
+            AccessListEntry, AllowedNetwork, ApiKeyId, GroupRoles, OrgRoles, ProjectInvitation,
             ApiKey, DigestHa1, EmailAddress, Group, GroupId, GroupRole, GroupRoleAssignment, GroupTag,
             GroupUpdate, Invitation, InvitationId, InvitationUpdate, OrgId, OrgName, Organization, Page,
             PageRequest, PublicKey, Team, TeamId, TeamName,
@@ -92,6 +92,26 @@ macro_rules! impl_sql_store {
             .fetch_optional(&mut *conn)
             .await?;
             row.map(|row| <(ApiKey, DigestHa1)>::try_from(row).map(|(key, _)| key)).transpose()
+        }
+
+        /// Reads a project invitation, pending or not; with `lock`, locks its row as well.
+        async fn fetch_project_invitation(
+            conn: &mut $conn,
+            group: &GroupId,
+            selector: &InvitationSelector,
+            lock: bool,
+        ) -> Result<Option<ProjectInvitation>, StoreError> {
+            let lock = if lock { $lock_rows } else { "" };
+            let (column, value) = match selector {
+                InvitationSelector::Id(id) => ("id", id.as_str().to_owned()),
+                InvitationSelector::Username(username) => ("username_key", username.key()),
+            };
+            let sql = format!(
+                "SELECT {PROJECT_INVITATION_COLUMNS} FROM project_invitations WHERE project_id = $1 AND {column} = $2{lock}"
+            );
+            let row: Option<ProjectInvitationRow> =
+                sqlx::query_as(&sql).bind(group.as_str()).bind(value).fetch_optional(&mut *conn).await?;
+            row.map(ProjectInvitation::try_from).transpose()
         }
 
         async fn insert_api_key(
@@ -919,6 +939,126 @@ macro_rules! impl_sql_store {
                         .bind(seconds(now))
                         .execute(&self.writer)
                         .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(Rejection::InvitationNotFound.into());
+                }
+                Ok(())
+            }
+
+            async fn invite_to_project(
+                &self,
+                invitation: &ProjectInvitation,
+                now: OffsetDateTime,
+            ) -> Result<ProjectInvitation, StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "DELETE FROM project_invitations WHERE project_id = $1 AND username_key = $2 AND expires_at <= $3",
+                )
+                .bind(invitation.group_id.as_str())
+                .bind(invitation.username.key())
+                .bind(seconds(now))
+                .execute(&mut *tx)
+                .await?;
+                let id: String = sqlx::query_scalar(&format!(
+                    "INSERT INTO project_invitations ({PROJECT_INVITATION_COLUMNS}, username_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (project_id, username_key) DO UPDATE SET \
+                         username = excluded.username, roles = excluded.roles, \
+                         inviter_username = excluded.inviter_username, \
+                         created_at = excluded.created_at, expires_at = excluded.expires_at \
+                     RETURNING id"
+                ))
+                .bind(invitation.id.as_str())
+                .bind(invitation.group_id.as_str())
+                .bind(invitation.username.as_str())
+                .bind(encode_group_roles(&invitation.roles))
+                .bind(&invitation.inviter_username)
+                .bind(seconds(invitation.created_at))
+                .bind(seconds(invitation.expires_at))
+                .bind(invitation.username.key())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|error| {
+                    // The project was deleted under us.
+                    if is_foreign_key_violation(&error) {
+                        Rejection::GroupNotFound(invitation.group_id.clone()).into()
+                    } else {
+                        StoreError::from(error)
+                    }
+                })?;
+                tx.commit().await?;
+                Ok(ProjectInvitation { id: parse(&id, "invitation id")?, ..invitation.clone() })
+            }
+
+            async fn list_pending_project_invitations(
+                &self,
+                group: &GroupId,
+                username: Option<&EmailAddress>,
+                now: OffsetDateTime,
+            ) -> Result<Vec<ProjectInvitation>, StoreError> {
+                let filter = if username.is_some() { "AND username_key = $3" } else { "" };
+                let sql = format!(
+                    "SELECT {PROJECT_INVITATION_COLUMNS} FROM project_invitations \
+                     WHERE project_id = $1 AND expires_at > $2 {filter} ORDER BY created_at, id"
+                );
+                let mut query = sqlx::query_as(&sql).bind(group.as_str()).bind(seconds(now));
+                if let Some(username) = username {
+                    query = query.bind(username.key());
+                }
+                let rows: Vec<ProjectInvitationRow> = query.fetch_all(&self.reader).await?;
+                rows.into_iter().map(ProjectInvitation::try_from).collect()
+            }
+
+            async fn get_pending_project_invitation(
+                &self,
+                group: &GroupId,
+                id: &InvitationId,
+                now: OffsetDateTime,
+            ) -> Result<Option<ProjectInvitation>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let invitation =
+                    fetch_project_invitation(&mut conn, group, &InvitationSelector::Id(id.clone()), false).await?;
+                Ok(invitation.filter(|invitation| !invitation.is_expired(now)))
+            }
+
+            async fn update_pending_project_invitation(
+                &self,
+                group: &GroupId,
+                selector: &InvitationSelector,
+                roles: &GroupRoles,
+                now: OffsetDateTime,
+            ) -> Result<ProjectInvitation, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut invitation = fetch_project_invitation(&mut tx, group, selector, true)
+                    .await?
+                    .ok_or(Rejection::InvitationNotFound)?;
+                if invitation.is_expired(now) {
+                    return Err(Rejection::InvitationExpired.into());
+                }
+                invitation.roles = roles.clone();
+                sqlx::query("UPDATE project_invitations SET roles = $1 WHERE id = $2")
+                    .bind(encode_group_roles(roles))
+                    .bind(invitation.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(invitation)
+            }
+
+            async fn delete_pending_project_invitation(
+                &self,
+                group: &GroupId,
+                id: &InvitationId,
+                now: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let deleted = sqlx::query(
+                    "DELETE FROM project_invitations WHERE project_id = $1 AND id = $2 AND expires_at > $3",
+                )
+                .bind(group.as_str())
+                .bind(id.as_str())
+                .bind(seconds(now))
+                .execute(&self.writer)
+                .await?;
                 if deleted.rows_affected() == 0 {
                     return Err(Rejection::InvitationNotFound.into());
                 }

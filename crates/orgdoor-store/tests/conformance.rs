@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use orgdoor_domain::{
-    AllowedNetwork, ApiKey, DigestHa1, EmailAddress, Group, GroupRole, GroupRoleAssignment,
-    GroupUpdate, Invitation, InvitationUpdate, NewApiKey, NewGroup, NewInvitation, NewOrganization,
-    NewTeam, OrgId, OrgName, OrgRole, OrgRoles, Organization, PageRequest, ProjectName, PublicKey,
-    Team, TeamName,
+    AllowedNetwork, ApiKey, DigestHa1, EmailAddress, Group, GroupId, GroupRole,
+    GroupRoleAssignment, GroupRoles, GroupUpdate, Invitation, InvitationUpdate, NewApiKey,
+    NewGroup, NewInvitation, NewOrganization, NewProjectInvitation, NewTeam, OrgId, OrgName,
+    OrgRole, OrgRoles, Organization, PageRequest, ProjectName, PublicKey, Team, TeamName,
 };
 use orgdoor_store::{InvitationSelector, Rejection, Store, StoreError};
 use orgdoor_test_db::{Backend, TestDatabase};
@@ -64,6 +64,7 @@ on_every_store!(
     concurrent_updates_of_one_invitation_lose_no_field,
     only_one_of_many_first_starts_creates_an_organization,
     api_keys_are_managed_within_their_organization,
+    project_invitations_follow_the_invitation_rules,
 );
 
 async fn organization(store: &Arc<dyn Store>, name: &str) -> Organization {
@@ -764,4 +765,93 @@ async fn api_keys_are_managed_within_their_organization(store: Arc<dyn Store>) {
         ),
         Rejection::NotFound
     );
+}
+
+async fn project_invitations_follow_the_invitation_rules(store: Arc<dyn Store>) {
+    let org = organization(&store, "Projects").await;
+    let group = stored_project(&store, &org.id, "P").await;
+    let other = stored_project(&store, &org.id, "Q").await;
+    let new = |username: &str, role: GroupRole| NewProjectInvitation {
+        group_id: group.id.clone(),
+        username: username.parse().unwrap(),
+        roles: GroupRoles::single(role),
+        inviter_username: "abcdefgh".into(),
+    };
+    let first = new("ada@example.com", GroupRole::ReadOnly).into_invitation(NOW);
+    assert_eq!(store.invite_to_project(&first, NOW).await.unwrap(), first);
+    let later = NOW + Duration::days(1);
+    let renewed = store
+        .invite_to_project(
+            &new("ADA@example.com", GroupRole::Owner).into_invitation(later),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(renewed.id, first.id);
+    assert_eq!(renewed.roles, GroupRoles::single(GroupRole::Owner));
+    assert_eq!(renewed.created_at, later);
+    assert!(
+        store
+            .list_pending_project_invitations(&other.id, None, later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .get_pending_project_invitation(&other.id, &first.id, later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let roles = GroupRoles::new([GroupRole::ClusterManager, GroupRole::ReadOnly]).unwrap();
+    let selector = InvitationSelector::Username("ada@example.com".parse().unwrap());
+    let updated = store
+        .update_pending_project_invitation(&group.id, &selector, &roles, later)
+        .await
+        .unwrap();
+    assert_eq!(updated.roles, roles);
+    assert_eq!(updated.expires_at, renewed.expires_at);
+    let expired = renewed.expires_at;
+    assert_eq!(
+        rejection(
+            store
+                .update_pending_project_invitation(&group.id, &selector, &roles, expired)
+                .await
+        ),
+        Rejection::InvitationExpired
+    );
+    assert_eq!(
+        rejection(
+            store
+                .delete_pending_project_invitation(&group.id, &first.id, expired)
+                .await
+        ),
+        Rejection::InvitationNotFound
+    );
+    store
+        .delete_pending_project_invitation(&group.id, &first.id, later)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .list_pending_project_invitations(&group.id, None, later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let missing = NewProjectInvitation {
+        group_id: GroupId::generate(NOW),
+        ..new("bob@example.com", GroupRole::Owner)
+    };
+    assert!(matches!(
+        rejection(
+            store
+                .invite_to_project(&missing.into_invitation(NOW), NOW)
+                .await
+        ),
+        Rejection::GroupNotFound(_)
+    ));
 }

@@ -1,0 +1,276 @@
+//! Project invitations: `/groups/{groupId}/invites[/{invitationId}]`, in v2 (deprecated
+//! 2023-01-01) and as the legacy v1.0 twins. Every operation needs Project Owner.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{MethodRouter, get};
+use orgdoor_domain::{Group, GroupRoles, NewProjectInvitation, ProjectInvitation};
+use orgdoor_store::{InvitationSelector, Rejection, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{GroupAccess, Principal};
+use crate::error::AppError;
+use crate::http::atlas_timestamp;
+use crate::http::extract::{AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id};
+use crate::http::groups::find_group;
+use crate::http::org_invitations::{parse_group_role, parse_username};
+use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
+use crate::state::AppState;
+
+const COLLECTION: &str = "/groups/{groupId}/invites";
+const ITEM: &str = "/groups/{groupId}/invites/{invitationId}";
+
+fn collection() -> MethodRouter<AppState> {
+    get(list_invitations)
+        .post(create_invitation)
+        .patch(update_invitation_by_username)
+}
+
+fn item() -> MethodRouter<AppState> {
+    get(get_invitation)
+        .patch(update_invitation_by_id)
+        .delete(delete_invitation)
+}
+
+/// The v2 operations.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
+    Router::new()
+        .route(COLLECTION, versioned(collection(), state, &VERSIONS))
+        .route(ITEM, versioned(item(), state, &VERSIONS))
+}
+
+/// The `/api/atlas/v1.0` twins.
+pub fn legacy_routes() -> Router<AppState> {
+    Router::new()
+        .route(COLLECTION, legacy(collection()))
+        .route(ITEM, legacy(item()))
+}
+
+/// `GroupInvitation`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProjectInvitationView {
+    created_at: String,
+    expires_at: String,
+    group_id: String,
+    group_name: String,
+    id: String,
+    inviter_username: String,
+    roles: Vec<&'static str>,
+    username: String,
+}
+
+impl ProjectInvitationView {
+    fn new(group: &Group, invitation: ProjectInvitation) -> Self {
+        Self {
+            created_at: atlas_timestamp(invitation.created_at),
+            expires_at: atlas_timestamp(invitation.expires_at),
+            group_id: invitation.group_id.into(),
+            group_name: group.name.to_string(),
+            id: invitation.id.into(),
+            inviter_username: invitation.inviter_username,
+            roles: invitation.roles.iter().map(|role| role.as_str()).collect(),
+            username: invitation.username.into(),
+        }
+    }
+}
+
+const READ_ONLY: &[&str] = &[
+    "createdAt",
+    "expiresAt",
+    "groupId",
+    "groupName",
+    "id",
+    "inviterUsername",
+    "links",
+];
+
+/// `GroupInvitationRequest`: create, and update by username.
+#[derive(Deserialize)]
+struct ProjectInvitationRequest {
+    roles: Option<Vec<String>>,
+    username: Option<String>,
+}
+
+impl RequestBody for ProjectInvitationRequest {
+    const READ_ONLY: &'static [&'static str] = READ_ONLY;
+}
+
+/// `GroupInvitationUpdateRequest`.
+#[derive(Deserialize)]
+struct ProjectInvitationUpdateRequest {
+    roles: Option<Vec<String>>,
+}
+
+impl RequestBody for ProjectInvitationUpdateRequest {
+    const READ_ONLY: &'static [&'static str] = &[
+        "createdAt",
+        "expiresAt",
+        "groupId",
+        "groupName",
+        "id",
+        "inviterUsername",
+        "links",
+        "username",
+    ];
+}
+
+/// At least one project role; absent or empty is `MISSING_ATTRIBUTE`.
+fn parse_roles(roles: Option<Vec<String>>, group: &Group) -> Result<GroupRoles, AppError> {
+    let roles = roles
+        .unwrap_or_default()
+        .into_iter()
+        .map(|role| parse_group_role(role, group.id.as_str()))
+        .collect::<Result<Vec<_>, _>>()?;
+    GroupRoles::new(roles).ok_or_else(|| AppError::MissingAttribute("roles".into()))
+}
+
+async fn owned_group(
+    state: &AppState,
+    principal: &Principal,
+    group_id: &str,
+) -> Result<Group, AppError> {
+    let group = find_group(state, group_id).await?;
+    principal.require_group(&group, GroupAccess::Owner)?;
+    Ok(group)
+}
+
+async fn list_invitations(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath(group_id): AtlasPath<String>,
+    query: QueryParams,
+) -> Result<Json<Vec<ProjectInvitationView>>, AppError> {
+    let group = owned_group(&state, &principal, &group_id).await?;
+    let username = query.email("username")?;
+    let invitations = state
+        .store
+        .list_pending_project_invitations(&group.id, username.as_ref(), state.clock.now())
+        .await?;
+    Ok(Json(
+        invitations
+            .into_iter()
+            .map(|invitation| ProjectInvitationView::new(&group, invitation))
+            .collect(),
+    ))
+}
+
+async fn create_invitation(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath(group_id): AtlasPath<String>,
+    AtlasJson(request): AtlasJson<ProjectInvitationRequest>,
+) -> Result<Json<ProjectInvitationView>, AppError> {
+    let group = owned_group(&state, &principal, &group_id).await?;
+    let username = parse_username(request.username)?;
+    let roles = parse_roles(request.roles, &group)?;
+    let now = state.clock.now();
+    let invitation = NewProjectInvitation {
+        group_id: group.id.clone(),
+        username,
+        roles,
+        inviter_username: principal.username().to_owned(),
+    }
+    .into_invitation(now);
+    let invitation = state.store.invite_to_project(&invitation, now).await?;
+    Ok(Json(ProjectInvitationView::new(&group, invitation)))
+}
+
+async fn update_invitation(
+    state: &AppState,
+    group: &Group,
+    selector: InvitationSelector,
+    roles: &GroupRoles,
+    reference: String,
+) -> Result<Json<ProjectInvitationView>, AppError> {
+    let invitation = state
+        .store
+        .update_pending_project_invitation(&group.id, &selector, roles, state.clock.now())
+        .await
+        .map_err(|error| match error {
+            StoreError::Rejected(Rejection::InvitationNotFound) => {
+                AppError::ResourceNotFound(reference)
+            }
+            other => other.into(),
+        })?;
+    Ok(Json(ProjectInvitationView::new(group, invitation)))
+}
+
+async fn update_invitation_by_username(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath(group_id): AtlasPath<String>,
+    AtlasJson(request): AtlasJson<ProjectInvitationRequest>,
+) -> Result<Json<ProjectInvitationView>, AppError> {
+    let group = owned_group(&state, &principal, &group_id).await?;
+    let username = parse_username(request.username)?;
+    let roles = parse_roles(request.roles, &group)?;
+    let reference = username.to_string();
+    update_invitation(
+        &state,
+        &group,
+        InvitationSelector::Username(username),
+        &roles,
+        reference,
+    )
+    .await
+}
+
+async fn get_invitation(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((group_id, invitation_id)): AtlasPath<(String, String)>,
+) -> Result<Json<ProjectInvitationView>, AppError> {
+    let group = owned_group(&state, &principal, &group_id).await?;
+    let id = parse_invitation_id(&invitation_id)?;
+    let invitation = state
+        .store
+        .get_pending_project_invitation(&group.id, &id, state.clock.now())
+        .await?
+        .ok_or(AppError::ResourceNotFound(invitation_id))?;
+    Ok(Json(ProjectInvitationView::new(&group, invitation)))
+}
+
+async fn update_invitation_by_id(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((group_id, invitation_id)): AtlasPath<(String, String)>,
+    AtlasJson(request): AtlasJson<ProjectInvitationUpdateRequest>,
+) -> Result<Json<ProjectInvitationView>, AppError> {
+    let group = owned_group(&state, &principal, &group_id).await?;
+    let id = parse_invitation_id(&invitation_id)?;
+    let roles = parse_roles(request.roles, &group)?;
+    update_invitation(
+        &state,
+        &group,
+        InvitationSelector::Id(id),
+        &roles,
+        invitation_id,
+    )
+    .await
+}
+
+/// Cancels a pending invitation; a missing, expired or malformed one is 404 (the spec documents
+/// no 400 for this operation).
+async fn delete_invitation(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((group_id, invitation_id)): AtlasPath<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let group = owned_group(&state, &principal, &group_id).await?;
+    let id = parse_invitation_id(&invitation_id)?;
+    match state
+        .store
+        .delete_pending_project_invitation(&group.id, &id, state.clock.now())
+        .await
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(StoreError::Rejected(Rejection::InvitationNotFound)) => {
+            Err(AppError::ResourceNotFound(invitation_id))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
