@@ -80,6 +80,10 @@ pub enum AppError {
     TeamNotInOrg { team: String, org: String },
     #[error("user {username} is not in organization {org}")]
     UserNotInOrg { username: String, org: String },
+    #[error("invalid user id {0}")]
+    InvalidUserId(String),
+    #[error("organization {0} still has projects")]
+    OrganizationHasProjects(String),
     #[error("a user {0} already exists")]
     UserAlreadyExists(String),
     #[error("a team named {0} exists")]
@@ -332,6 +336,20 @@ impl AppError {
                 format!("User {username} is not in organization {org}."),
                 vec![text(username), text(org)],
             ),
+            AppError::InvalidUserId(id) => parts(
+                S::NOT_FOUND,
+                "INVALID_USER_ID",
+                format!("An invalid user ID {id} was specified."),
+                vec![text(id)],
+            ),
+            AppError::OrganizationHasProjects(org) => parts(
+                S::CONFLICT,
+                "CANNOT_DELETE_ORG_ACTIVE_GROUPS",
+                format!(
+                    "Cannot delete organization {org} while it has projects; delete its projects first."
+                ),
+                vec![text(org)],
+            ),
             AppError::UserAlreadyExists(username) => parts(
                 S::CONFLICT,
                 "USER_ALREADY_EXISTS",
@@ -449,6 +467,7 @@ impl From<Rejection> for AppError {
             Rejection::TeamNameTaken(name) => AppError::DuplicateTeamName(name),
             Rejection::ProjectNameTaken(name) => AppError::GroupAlreadyExists(name),
             Rejection::InvitationExpired => AppError::AlreadyExpired,
+            Rejection::OrganizationHasProjects => AppError::OrganizationHasProjects(String::new()),
             Rejection::InvitationNotFound
             | Rejection::NotFound
             | Rejection::OrganizationNotFound => AppError::ResourceNotFound(String::new()),

@@ -42,7 +42,8 @@ impl<'a> CredentialsOutput<'a> {
     }
 }
 
-fn mint(
+/// A new key for `org` and its Digest credential, not yet stored.
+pub fn mint(
     org: &OrgId,
     roles: OrgRoles,
     description: &str,

@@ -74,7 +74,7 @@ struct RoleAssignmentView {
 /// `ApiKeyUserDetails`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ApiKeyView {
+pub struct ApiKeyView {
     desc: String,
     id: String,
     links: Vec<Link>,
@@ -84,7 +84,7 @@ struct ApiKeyView {
 }
 
 impl ApiKeyView {
-    fn new(base: &BaseUrl, key: ApiKey, private_key: Option<&str>) -> Self {
+    pub fn new(base: &BaseUrl, key: ApiKey, private_key: Option<&str>) -> Self {
         Self {
             links: vec![Link::self_link(
                 base,
@@ -183,7 +183,8 @@ impl RequestBody for AccessListRequests {
     const IS_ARRAY: bool = true;
 }
 
-fn description(desc: String) -> Result<String, AppError> {
+/// A key description: 1 to 250 characters.
+pub fn description(desc: String) -> Result<String, AppError> {
     if DESCRIPTION_LENGTH.contains(&desc.chars().count()) {
         Ok(desc)
     } else {

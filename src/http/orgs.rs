@@ -3,24 +3,37 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
-use orgdoor_domain::{OrgName, Organization, Page};
+use orgdoor_domain::{NewOrganization, OrgName, Organization, Page, UserId};
+use orgdoor_store::{Rejection, StoreError};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
+use crate::http::api_keys::{self, ApiKeyView};
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_org_id};
+use crate::http::org_invitations::parse_org_roles;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::versioning::{V2023_01_01, versioned};
+use crate::provision;
 use crate::state::AppState;
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     static VERSIONS: [crate::http::versioning::ResourceVersion; 1] = [V2023_01_01];
     Router::new()
-        .route("/orgs", versioned(get(list_orgs), state, &VERSIONS))
+        .route(
+            "/orgs",
+            versioned(get(list_orgs).post(create_org), state, &VERSIONS),
+        )
         .route(
             "/orgs/{orgId}",
-            versioned(get(get_org).patch(update_org), state, &VERSIONS),
+            versioned(
+                get(get_org).patch(update_org).delete(delete_org),
+                state,
+                &VERSIONS,
+            ),
         )
 }
 
@@ -148,4 +161,120 @@ async fn update_org(
         .rename_organization(&organization.id, &name)
         .await?;
     Ok(Json(OrganizationView::new(&base, organization)))
+}
+
+/// `CreateAtlasOrganizationApiKey`.
+#[derive(Deserialize)]
+struct NewOrgApiKeyRequest {
+    desc: Option<String>,
+    roles: Option<Vec<String>>,
+}
+
+/// `CreateOrganizationRequest`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateOrganizationRequest {
+    api_key: Option<NewOrgApiKeyRequest>,
+    federation_settings_id: Option<String>,
+    name: Option<String>,
+    org_owner_id: Option<String>,
+    service_account: Option<serde_json::Value>,
+    skip_default_alerts_settings: Option<bool>,
+}
+
+impl RequestBody for CreateOrganizationRequest {}
+
+/// `CreateOrganizationResponse`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreatedOrganizationView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_key: Option<ApiKeyView>,
+    org_owner_id: String,
+    organization: OrganizationView,
+    skip_default_alerts_settings: bool,
+}
+
+/// Creates an organization, optionally with an API key of its own (how a test suite gets a
+/// fresh organization to work in). The caller must own its organization.
+async fn create_org(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasJson(request): AtlasJson<CreateOrganizationRequest>,
+) -> Result<(StatusCode, Json<CreatedOrganizationView>), AppError> {
+    principal.require_org(&principal.org_id, OrgAccess::Owner)?;
+    let name = request
+        .name
+        .ok_or_else(|| AppError::MissingAttribute("name".into()))?;
+    let name = OrgName::parse(name).map_err(|reason| AppError::InvalidAttributeValue {
+        attribute: "name".into(),
+        reason: reason.to_string(),
+    })?;
+    // Required with API keys; there are no users to check it against yet, so only its shape is.
+    let owner = request
+        .org_owner_id
+        .ok_or_else(|| AppError::MissingAttribute("orgOwnerId".into()))?;
+    let owner: UserId = owner
+        .parse()
+        .map_err(|_| AppError::InvalidUserId(owner.clone()))?;
+    if let Some(federation) = request.federation_settings_id {
+        return Err(AppError::ResourceNotFound(federation));
+    }
+    if request.service_account.is_some() {
+        return Err(AppError::InvalidAttribute("serviceAccount".into()));
+    }
+    let now = state.clock.now();
+    let skip_default_alerts_settings = request.skip_default_alerts_settings.unwrap_or(false);
+    let organization = NewOrganization {
+        name,
+        skip_default_alerts_settings,
+    }
+    .into_organization(now);
+    let minted = match request.api_key {
+        None => None,
+        Some(key) => {
+            let desc = api_keys::description(
+                key.desc
+                    .ok_or_else(|| AppError::MissingAttribute("apiKey.desc".into()))?,
+            )?;
+            let roles = parse_org_roles(key.roles.unwrap_or_default(), &organization.id)?;
+            Some(provision::mint(&organization.id, roles, &desc, now))
+        }
+    };
+    let keys: Vec<_> = minted
+        .iter()
+        .map(|(minted, ha1)| (minted.key.clone(), ha1.clone()))
+        .collect();
+    state
+        .store
+        .create_organization(&organization, &keys)
+        .await?;
+    let view = CreatedOrganizationView {
+        api_key: minted.map(|(minted, _)| {
+            ApiKeyView::new(&base, minted.key, Some(minted.private_key.expose_secret()))
+        }),
+        org_owner_id: owner.into(),
+        skip_default_alerts_settings,
+        organization: OrganizationView::new(&base, organization),
+    };
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Deletes an organization without projects (409 while it has some).
+async fn delete_org(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath(org_id): AtlasPath<String>,
+) -> Result<StatusCode, AppError> {
+    let organization = find_org(&state, &org_id).await?;
+    principal.require_org(&organization.id, OrgAccess::Owner)?;
+    match state.store.delete_organization(&organization.id).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(StoreError::Rejected(Rejection::OrganizationHasProjects)) => Err(
+            AppError::OrganizationHasProjects(organization.id.to_string()),
+        ),
+        Err(StoreError::Rejected(Rejection::NotFound)) => Err(AppError::OrgNotFound(org_id)),
+        Err(other) => Err(other.into()),
+    }
 }

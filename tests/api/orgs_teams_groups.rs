@@ -11,6 +11,8 @@ on_both_stores!(
     organization_roles_govern_organization_operations,
     teams_are_created_listed_renamed_and_deleted,
     projects_are_created_read_updated_and_deleted,
+    a_suite_creates_its_own_organization_with_a_key_and_deletes_it,
+    organization_creation_and_deletion_refuse_what_atlas_refuses,
 );
 
 async fn a_key_lists_reads_and_renames_its_organization(backend: Backend) {
@@ -282,4 +284,147 @@ async fn projects_are_created_read_updated_and_deleted(backend: Backend) {
         .get("/api/atlas/v2/groups/nope")
         .await
         .assert_error(404, "INVALID_GROUP_ID");
+}
+
+async fn a_suite_creates_its_own_organization_with_a_key_and_deletes_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app
+        .owner()
+        .post(
+            "/api/atlas/v2/orgs",
+            &json!({
+                "name": "Suite-42",
+                "orgOwnerId": "0123456789abcdef01234567",
+                "apiKey": {"desc": "suite key", "roles": ["ORG_OWNER"]}
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.json["organization"]["name"], "Suite-42");
+    assert_eq!(created.json["orgOwnerId"], "0123456789abcdef01234567");
+    assert_eq!(created.json["skipDefaultAlertsSettings"], false);
+    let org = created.json["organization"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(org, app.org_id);
+    assert_eq!(
+        created.json["apiKey"]["roles"],
+        json!([{"orgId": org, "roleName": "ORG_OWNER"}])
+    );
+    let key = crate::harness::Credentials {
+        public_key: created.json["apiKey"]["publicKey"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        private_key: created.json["apiKey"]["privateKey"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    };
+    let suite = app.client(&key);
+    assert_eq!(
+        suite.get(&format!("/api/atlas/v2/orgs/{org}")).await.json["name"],
+        "Suite-42"
+    );
+    let invited = suite
+        .post(
+            &format!("/api/atlas/v2/orgs/{org}/invites"),
+            &json!({"username": "ada@example.com", "roles": ["ORG_MEMBER"]}),
+        )
+        .await;
+    assert_eq!(invited.status, 200);
+    // The creating key stays in its own organization.
+    app.owner()
+        .get(&format!("/api/atlas/v2/orgs/{org}"))
+        .await
+        .assert_error(401, "USER_CANNOT_ACCESS_ORG");
+
+    let project = suite
+        .post("/api/atlas/v2/groups", &json!({"name": "P", "orgId": org}))
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    suite
+        .delete(&format!("/api/atlas/v2/orgs/{org}"))
+        .await
+        .assert_error(409, "CANNOT_DELETE_ORG_ACTIVE_GROUPS");
+    assert_eq!(
+        suite
+            .delete(&format!("/api/atlas/v2/groups/{project}"))
+            .await
+            .status,
+        204
+    );
+    let deleted = suite.delete(&format!("/api/atlas/v2/orgs/{org}")).await;
+    assert_eq!(deleted.status, 204);
+    // Its keys went with it.
+    assert_eq!(
+        suite.get(&format!("/api/atlas/v2/orgs/{org}")).await.status,
+        401
+    );
+    app.owner()
+        .get(&format!("/api/atlas/v2/orgs/{org}"))
+        .await
+        .assert_error(404, "ORG_NOT_FOUND");
+}
+
+async fn organization_creation_and_deletion_refuse_what_atlas_refuses(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.owner();
+    let owner = "0123456789abcdef01234567";
+    let cases = [
+        (json!({"orgOwnerId": owner}), 400, "MISSING_ATTRIBUTE"),
+        (json!({"name": "X"}), 400, "MISSING_ATTRIBUTE"),
+        (
+            json!({"name": "X", "orgOwnerId": "me"}),
+            404,
+            "INVALID_USER_ID",
+        ),
+        (
+            json!({"name": "bad/name", "orgOwnerId": owner}),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({"name": "X", "orgOwnerId": owner, "apiKey": {"roles": ["ORG_OWNER"]}}),
+            400,
+            "MISSING_ATTRIBUTE",
+        ),
+        (
+            json!({"name": "X", "orgOwnerId": owner, "apiKey": {"desc": "k", "roles": ["GROUP_OWNER"]}}),
+            400,
+            "INVALID_ROLE_FOR_ORG",
+        ),
+    ];
+    for (body, status, code) in cases {
+        client
+            .post("/api/atlas/v2/orgs", &body)
+            .await
+            .assert_error(status, code);
+    }
+    assert_eq!(client.get("/api/atlas/v2/orgs").await.json["totalCount"], 1);
+    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    member
+        .post(
+            "/api/atlas/v2/orgs",
+            &json!({"name": "Mine", "orgOwnerId": owner}),
+        )
+        .await
+        .assert_error(401, "NOT_ORG_OWNER");
+    member
+        .delete(&format!("/api/atlas/v2/orgs/{}", app.org_id))
+        .await
+        .assert_error(401, "NOT_ORG_OWNER");
+    let (other_org, _) = app.other_org().await;
+    client
+        .delete(&format!("/api/atlas/v2/orgs/{other_org}"))
+        .await
+        .assert_error(401, "USER_CANNOT_ACCESS_ORG");
+    client
+        .delete("/api/atlas/v2/orgs/0123456789abcdef01234567")
+        .await
+        .assert_error(404, "ORG_NOT_FOUND");
 }

@@ -25,6 +25,8 @@ pub enum Rejection {
     InvitationNotFound,
     #[error("the invitation has expired")]
     InvitationExpired,
+    #[error("the organization still has projects")]
+    OrganizationHasProjects,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -79,6 +79,11 @@ pub trait Store: Send + Sync + 'static {
         name: &OrgName,
     ) -> Result<Organization, StoreError>;
 
+    /// Deletes an organization with its keys, teams and invitations; refused with
+    /// [`Rejection::OrganizationHasProjects`] while it has projects, [`Rejection::NotFound`] when
+    /// it does not exist.
+    async fn delete_organization(&self, id: &OrgId) -> Result<(), StoreError>;
+
     /// Stores a key of an existing organization ([`Rejection::OrganizationNotFound`] otherwise).
     async fn create_api_key(&self, key: &ApiKey, ha1: &DigestHa1) -> Result<(), StoreError>;
 

@@ -482,6 +482,35 @@ macro_rules! impl_sql_store {
                 row.ok_or(Rejection::NotFound)?.try_into()
             }
 
+            async fn delete_organization(&self, id: &OrgId) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                // Locking the organization holds off project inserts, whose foreign-key check
+                // needs it, until this transaction ends.
+                let lock = $lock_rows;
+                let exists: Option<String> =
+                    sqlx::query_scalar(&format!("SELECT id FROM organizations WHERE id = $1{lock}"))
+                        .bind(id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if exists.is_none() {
+                    return Err(Rejection::NotFound.into());
+                }
+                let has_projects: bool =
+                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM projects WHERE org_id = $1)")
+                        .bind(id.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if has_projects {
+                    return Err(Rejection::OrganizationHasProjects.into());
+                }
+                sqlx::query("DELETE FROM organizations WHERE id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn create_api_key(&self, key: &ApiKey, ha1: &DigestHa1) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
                 insert_api_key(&mut tx, key, ha1).await?;
