@@ -468,6 +468,9 @@ impl From<Rejection> for AppError {
             Rejection::ProjectNameTaken(name) => AppError::GroupAlreadyExists(name),
             Rejection::InvitationExpired => AppError::AlreadyExpired,
             Rejection::OrganizationHasProjects => AppError::OrganizationHasProjects(String::new()),
+            Rejection::TooManyTokens => AppError::Internal(anyhow::anyhow!(
+                "token cap reached outside the token endpoint"
+            )),
             Rejection::InvitationNotFound
             | Rejection::NotFound
             | Rejection::OrganizationNotFound => AppError::ResourceNotFound(String::new()),

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use orgdoor_domain::{AccessListEntry, AllowedNetwork, ApiKey, ApiKeyId, OrgRoles, Organization};
-use orgdoor_store::{Rejection, StoreError};
+use orgdoor_store::{Credential, Rejection, StoreError};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
@@ -336,7 +336,7 @@ async fn access_list_page(
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let page = state
         .store
-        .list_access_list(&key.org_id, &key.id, list.page)
+        .list_access_list(&key.org_id, &Credential::ApiKey(key.id.clone()), list.page)
         .await
         .map_err(key_not_found(key.id.as_str()))?;
     let path = format!(
@@ -387,7 +387,12 @@ async fn add_to_access_list(
         .collect::<Result<Vec<_>, _>>()?;
     state
         .store
-        .add_to_access_list(&organization.id, &key.id, &networks, state.clock.now())
+        .add_to_access_list(
+            &organization.id,
+            &Credential::ApiKey(key.id.clone()),
+            &networks,
+            state.clock.now(),
+        )
         .await
         .map_err(key_not_found(&key_id))?;
     access_list_page(&state, &base, &key, &ListQuery::from_query(&query)?).await
@@ -408,7 +413,11 @@ async fn get_access_list_entry(
     let network = parse_network(&address)?;
     let entry = state
         .store
-        .get_access_list_entry(&organization.id, &key.id, &network)
+        .get_access_list_entry(
+            &organization.id,
+            &Credential::ApiKey(key.id.clone()),
+            &network,
+        )
         .await?
         .ok_or_else(|| AppError::ResourceNotFound(address.clone()))?;
     Ok(Json(AccessListEntryView::new(&base, &key, &entry)))
@@ -424,7 +433,11 @@ async fn remove_from_access_list(
     let network = parse_network(&address)?;
     state
         .store
-        .remove_from_access_list(&organization.id, &key.id, &network)
+        .remove_from_access_list(
+            &organization.id,
+            &Credential::ApiKey(key.id.clone()),
+            &network,
+        )
         .await
         .map_err(key_not_found(&address))?;
     Ok(StatusCode::NO_CONTENT)

@@ -135,6 +135,10 @@ object_id!(
     /// Identifies a programmatic API key (`apiUserId`).
     ApiKeyId
 );
+object_id!(
+    /// Identifies a service-account secret (`secretId`).
+    SecretId
+);
 
 #[cfg(test)]
 mod tests {

@@ -16,13 +16,14 @@ pub mod organization;
 pub mod page;
 pub mod project_invitation;
 pub mod role;
+pub mod service_account;
 pub mod team;
 
 pub use access_list::{AccessListEntry, AllowedNetwork, InvalidAccessListEntry};
 pub use api_key::{ApiKey, DigestHa1, InvalidPublicKey, NewApiKey, PublicKey};
 pub use email::{EmailAddress, InvalidEmailAddress};
 pub use group::{Group, GroupTag, GroupUpdate, InvalidGroupTag, NewGroup};
-pub use ids::{ApiKeyId, GroupId, InvalidId, InvitationId, OrgId, TeamId, UserId};
+pub use ids::{ApiKeyId, GroupId, InvalidId, InvitationId, OrgId, SecretId, TeamId, UserId};
 pub use invitation::{
     GroupRoleAssignment, INVITATION_LIFETIME, Invitation, InvitationUpdate, NewInvitation,
 };
@@ -31,6 +32,10 @@ pub use organization::{NewOrganization, Organization};
 pub use page::{Page, PageRequest};
 pub use project_invitation::{NewProjectInvitation, ProjectInvitation};
 pub use role::{GroupRole, GroupRoles, InvalidRole, OrgRole, OrgRoles, RoleSet};
+pub use service_account::{
+    ACCESS_TOKEN_LIFETIME, AccessToken, ClientId, InvalidClientId, MAX_ACTIVE_TOKENS,
+    SECRET_LIFETIME_HOURS, ServiceAccount, ServiceAccountSecret,
+};
 pub use team::{NewTeam, Team};
 
 /// Drops the sub-second part: Atlas reports every timestamp to the second, and a value must read

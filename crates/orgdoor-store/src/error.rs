@@ -27,6 +27,8 @@ pub enum Rejection {
     InvitationExpired,
     #[error("the organization still has projects")]
     OrganizationHasProjects,
+    #[error("the service account holds the most active tokens it may")]
+    TooManyTokens,
 }
 
 #[derive(Debug, thiserror::Error)]

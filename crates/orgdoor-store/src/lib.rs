@@ -15,9 +15,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use orgdoor_domain::{
-    AccessListEntry, AllowedNetwork, ApiKey, ApiKeyId, DigestHa1, EmailAddress, Group, GroupId,
-    GroupRoles, GroupUpdate, Invitation, InvitationId, InvitationUpdate, OrgId, OrgName, OrgRoles,
-    Organization, Page, PageRequest, ProjectInvitation, PublicKey, Team, TeamId, TeamName,
+    AccessListEntry, AccessToken, AllowedNetwork, ApiKey, ApiKeyId, ClientId, DigestHa1,
+    EmailAddress, Group, GroupId, GroupRoles, GroupUpdate, Invitation, InvitationId,
+    InvitationUpdate, OrgId, OrgName, OrgRoles, Organization, Page, PageRequest, ProjectInvitation,
+    PublicKey, SecretId, ServiceAccount, ServiceAccountSecret, Team, TeamId, TeamName,
 };
 use time::OffsetDateTime;
 
@@ -32,6 +33,21 @@ pub struct ApiKeyCredential {
     pub ha1: DigestHa1,
     /// Networks the key may be used from; empty means any.
     pub access_list: Vec<AllowedNetwork>,
+}
+
+/// What a service account authenticates with.
+#[derive(Debug, Clone)]
+pub struct ServiceAccountCredential {
+    pub account: ServiceAccount,
+    /// Networks the account's tokens may be used from; empty means any.
+    pub access_list: Vec<AllowedNetwork>,
+}
+
+/// Whose access list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    ApiKey(ApiKeyId),
+    ServiceAccount(ClientId),
 }
 
 /// How an invitation to update is named: by its id, or by the invitee's address.
@@ -115,19 +131,20 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a key; it stops authenticating at once, on every instance.
     async fn delete_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<(), StoreError>;
 
-    /// A key's access list, oldest first ([`Rejection::NotFound`] when the key is not there).
+    /// A credential's access list, oldest first ([`Rejection::NotFound`] when the credential is
+    /// not in `org`).
     async fn list_access_list(
         &self,
         org: &OrgId,
-        key: &ApiKeyId,
+        credential: &Credential,
         page: PageRequest,
     ) -> Result<Page<AccessListEntry>, StoreError>;
 
-    /// Adds networks to a key's access list; networks already on it are kept as they are.
+    /// Adds networks to a credential's access list; networks already on it are kept as they are.
     async fn add_to_access_list(
         &self,
         org: &OrgId,
-        key: &ApiKeyId,
+        credential: &Credential,
         networks: &[AllowedNetwork],
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
@@ -135,16 +152,92 @@ pub trait Store: Send + Sync + 'static {
     async fn get_access_list_entry(
         &self,
         org: &OrgId,
-        key: &ApiKeyId,
+        credential: &Credential,
         network: &AllowedNetwork,
     ) -> Result<Option<AccessListEntry>, StoreError>;
 
-    /// Removes a network ([`Rejection::NotFound`] when the key or the entry is not there).
+    /// Removes a network ([`Rejection::NotFound`] when the credential or the entry is not there).
     async fn remove_from_access_list(
         &self,
         org: &OrgId,
-        key: &ApiKeyId,
+        credential: &Credential,
         network: &AllowedNetwork,
+    ) -> Result<(), StoreError>;
+
+    /// Stores a service account with the secrets it carries.
+    async fn create_service_account(&self, account: &ServiceAccount) -> Result<(), StoreError>;
+
+    /// An organization's service accounts with their secrets, oldest first.
+    async fn list_service_accounts(
+        &self,
+        org: &OrgId,
+        page: PageRequest,
+    ) -> Result<Page<ServiceAccount>, StoreError>;
+
+    async fn get_service_account(
+        &self,
+        org: &OrgId,
+        client_id: &ClientId,
+    ) -> Result<Option<ServiceAccount>, StoreError>;
+
+    /// Changes what is given ([`Rejection::NotFound`] when the account is not in `org`).
+    async fn update_service_account(
+        &self,
+        org: &OrgId,
+        client_id: &ClientId,
+        name: Option<&str>,
+        description: Option<&str>,
+        roles: Option<&OrgRoles>,
+    ) -> Result<ServiceAccount, StoreError>;
+
+    /// Deletes an account with its secrets, tokens and access list.
+    async fn delete_service_account(
+        &self,
+        org: &OrgId,
+        client_id: &ClientId,
+    ) -> Result<(), StoreError>;
+
+    async fn add_service_account_secret(
+        &self,
+        org: &OrgId,
+        client_id: &ClientId,
+        secret: &ServiceAccountSecret,
+    ) -> Result<(), StoreError>;
+
+    async fn delete_service_account_secret(
+        &self,
+        org: &OrgId,
+        client_id: &ClientId,
+        secret: &SecretId,
+    ) -> Result<(), StoreError>;
+
+    /// An account with its secrets and access list, for the token endpoint.
+    async fn find_service_account(
+        &self,
+        client_id: &ClientId,
+    ) -> Result<Option<ServiceAccountCredential>, StoreError>;
+
+    /// Stores an issued token, refusing with [`Rejection::TooManyTokens`] while the account
+    /// already holds `max_active` unexpired ones (counted under a lock on the account, so the
+    /// cap holds across instances). Expired tokens of the account are dropped.
+    async fn issue_access_token(
+        &self,
+        token: &AccessToken,
+        now: OffsetDateTime,
+        max_active: u64,
+    ) -> Result<(), StoreError>;
+
+    /// The token with this digest and its account, for Bearer authentication.
+    async fn find_access_token(
+        &self,
+        digest: &[u8; 32],
+    ) -> Result<Option<(AccessToken, ServiceAccountCredential)>, StoreError>;
+
+    /// Revokes a token of `client_id`; an unknown token is no error (RFC 7009).
+    async fn revoke_access_token(
+        &self,
+        client_id: &ClientId,
+        digest: &[u8; 32],
     ) -> Result<(), StoreError>;
 
     /// Stores a team; [`Rejection::TeamNameTaken`] when the organization has one of that name.

@@ -267,3 +267,109 @@ impl TryFrom<ProjectInvitationRow> for orgdoor_domain::ProjectInvitation {
 
 pub(crate) const PROJECT_INVITATION_COLUMNS: &str =
     "id, project_id, username, roles, inviter_username, created_at, expires_at";
+
+#[derive(FromRow)]
+pub(crate) struct ServiceAccountRow {
+    pub(crate) client_id: String,
+    pub(crate) org_id: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) roles: String,
+    pub(crate) created_at: i64,
+}
+
+impl TryFrom<ServiceAccountRow> for orgdoor_domain::ServiceAccount {
+    type Error = StoreError;
+
+    fn try_from(row: ServiceAccountRow) -> Result<Self, StoreError> {
+        Ok(orgdoor_domain::ServiceAccount {
+            client_id: parse(&row.client_id, "client id")?,
+            org_id: parse(&row.org_id, "org id")?,
+            name: row.name,
+            description: row.description,
+            roles: decode_org_roles(&row.roles)?,
+            created_at: instant(row.created_at)?,
+            secrets: Vec::new(),
+        })
+    }
+}
+
+pub(crate) const SERVICE_ACCOUNT_COLUMNS: &str =
+    "client_id, org_id, name, description, roles, created_at";
+
+pub(crate) fn digest(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    <[u8; 32]>::try_from(bytes).map_err(|_| corrupt("a digest of the wrong length"))
+}
+
+#[derive(FromRow)]
+pub(crate) struct SecretRow {
+    pub(crate) id: String,
+    pub(crate) digest: Vec<u8>,
+    pub(crate) masked: String,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: i64,
+}
+
+impl TryFrom<SecretRow> for orgdoor_domain::ServiceAccountSecret {
+    type Error = StoreError;
+
+    fn try_from(row: SecretRow) -> Result<Self, StoreError> {
+        Ok(orgdoor_domain::ServiceAccountSecret {
+            id: parse(&row.id, "secret id")?,
+            digest: digest(&row.digest)?,
+            masked: row.masked,
+            created_at: instant(row.created_at)?,
+            expires_at: instant(row.expires_at)?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct TokenRow {
+    pub(crate) digest: Vec<u8>,
+    pub(crate) client_id: String,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: i64,
+}
+
+impl TryFrom<TokenRow> for orgdoor_domain::AccessToken {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        Ok(orgdoor_domain::AccessToken {
+            digest: digest(&row.digest)?,
+            client_id: parse(&row.client_id, "client id")?,
+            created_at: instant(row.created_at)?,
+            expires_at: instant(row.expires_at)?,
+        })
+    }
+}
+
+/// Where a credential's access list lives: its table, the column naming the credential, and
+/// the credential's own table and key column (for the organization check).
+pub(crate) fn access_list_tables(
+    credential: &crate::Credential,
+) -> (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    String,
+) {
+    match credential {
+        crate::Credential::ApiKey(id) => (
+            "api_key_access_list",
+            "api_key_id",
+            "api_keys",
+            "id",
+            id.to_string(),
+        ),
+        crate::Credential::ServiceAccount(id) => (
+            "service_account_access_list",
+            "client_id",
+            "service_accounts",
+            "client_id",
+            id.to_string(),
+        ),
+    }
+}

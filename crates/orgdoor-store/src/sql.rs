@@ -20,7 +20,8 @@ macro_rules! impl_sql_store {
 
         use async_trait::async_trait;
         use orgdoor_domain::{
-            AccessListEntry, AllowedNetwork, ApiKeyId, GroupRoles, OrgRoles, ProjectInvitation,
+            AccessListEntry, AccessToken, AllowedNetwork, ApiKeyId, ClientId, GroupRoles, OrgRoles,
+            ProjectInvitation, SecretId, ServiceAccount, ServiceAccountSecret,
             ApiKey, DigestHa1, EmailAddress, Group, GroupId, GroupRole, GroupRoleAssignment, GroupTag,
             GroupUpdate, Invitation, InvitationId, InvitationUpdate, OrgId, OrgName, Organization, Page,
             PageRequest, PublicKey, Team, TeamId, TeamName,
@@ -30,13 +31,17 @@ macro_rules! impl_sql_store {
 
         use crate::error::is_foreign_key_violation;
         use crate::rows::*;
-        use crate::{ApiKeyCredential, InvitationSelector, Rejection, Store, StoreError};
+        use crate::{
+            ApiKeyCredential, Credential, InvitationSelector, Rejection, ServiceAccountCredential, Store,
+            StoreError,
+        };
 
         /// One page of an organization's rows of `table`, oldest first, and the number of all of them.
         async fn org_page<R>(
             conn: &mut $conn,
             table: &str,
             columns: &str,
+            key_column: &str,
             org: &OrgId,
             page: PageRequest,
         ) -> Result<(Vec<R>, u64), StoreError>
@@ -49,7 +54,7 @@ macro_rules! impl_sql_store {
                 .await?;
             let (limit, offset) = limit_offset(page);
             let rows: Vec<R> = sqlx::query_as(&format!(
-                "SELECT {columns} FROM {table} WHERE org_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"
+                "SELECT {columns} FROM {table} WHERE org_id = $1 ORDER BY created_at, {key_column} LIMIT $2 OFFSET $3"
             ))
             .bind(org.as_str())
             .bind(limit)
@@ -112,6 +117,96 @@ macro_rules! impl_sql_store {
             let row: Option<ProjectInvitationRow> =
                 sqlx::query_as(&sql).bind(group.as_str()).bind(value).fetch_optional(&mut *conn).await?;
             row.map(ProjectInvitation::try_from).transpose()
+        }
+
+        /// Whether the credential exists in `org`.
+        async fn credential_in_org(
+            conn: &mut $conn,
+            org: &OrgId,
+            credential: &Credential,
+        ) -> Result<bool, StoreError> {
+            let (_, _, owners, owner_column, id) = access_list_tables(credential);
+            let found: Option<String> = sqlx::query_scalar(&format!(
+                "SELECT {owner_column} FROM {owners} WHERE {owner_column} = $1 AND org_id = $2"
+            ))
+            .bind(&id)
+            .bind(org.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+            Ok(found.is_some())
+        }
+
+        async fn load_access_list(
+            conn: &mut $conn,
+            credential: &Credential,
+        ) -> Result<Vec<AllowedNetwork>, StoreError> {
+            let (table, column, _, _, id) = access_list_tables(credential);
+            let networks: Vec<String> = sqlx::query_scalar(&format!("SELECT cidr FROM {table} WHERE {column} = $1"))
+                .bind(&id)
+                .fetch_all(&mut *conn)
+                .await?;
+            networks.iter().map(|cidr| parse(cidr, "access list entry")).collect()
+        }
+
+        async fn insert_secret(
+            conn: &mut $conn,
+            client_id: &ClientId,
+            secret: &ServiceAccountSecret,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO service_account_secrets (id, client_id, digest, masked, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(secret.id.as_str())
+            .bind(client_id.as_str())
+            .bind(&secret.digest[..])
+            .bind(&secret.masked)
+            .bind(seconds(secret.created_at))
+            .bind(seconds(secret.expires_at))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        async fn load_secrets(conn: &mut $conn, client_id: &ClientId) -> Result<Vec<ServiceAccountSecret>, StoreError> {
+            let rows: Vec<SecretRow> = sqlx::query_as(
+                "SELECT id, digest, masked, created_at, expires_at FROM service_account_secrets \
+                 WHERE client_id = $1 ORDER BY created_at, id",
+            )
+            .bind(client_id.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.into_iter().map(ServiceAccountSecret::try_from).collect()
+        }
+
+        /// Reads a service account with its secrets, in `org` when one is given; with `lock`,
+        /// locks its row until the transaction ends.
+        async fn fetch_service_account(
+            conn: &mut $conn,
+            org: Option<&OrgId>,
+            client_id: &ClientId,
+            lock: bool,
+        ) -> Result<Option<ServiceAccount>, StoreError> {
+            let lock = if lock { $lock_rows } else { "" };
+            let row: Option<ServiceAccountRow> = match org {
+                Some(org) => sqlx::query_as(&format!(
+                    "SELECT {SERVICE_ACCOUNT_COLUMNS} FROM service_accounts WHERE client_id = $1 AND org_id = $2{lock}"
+                ))
+                .bind(client_id.as_str())
+                .bind(org.as_str())
+                .fetch_optional(&mut *conn)
+                .await?,
+                None => sqlx::query_as(&format!(
+                    "SELECT {SERVICE_ACCOUNT_COLUMNS} FROM service_accounts WHERE client_id = $1{lock}"
+                ))
+                .bind(client_id.as_str())
+                .fetch_optional(&mut *conn)
+                .await?,
+            };
+            let Some(row) = row else { return Ok(None) };
+            let mut account = ServiceAccount::try_from(row)?;
+            account.secrets = load_secrets(conn, client_id).await?;
+            Ok(Some(account))
         }
 
         async fn insert_api_key(
@@ -531,22 +626,14 @@ macro_rules! impl_sql_store {
                 .await?;
                 let Some(row) = row else { return Ok(None) };
                 let (key, ha1): (ApiKey, DigestHa1) = row.try_into()?;
-                let networks: Vec<String> =
-                    sqlx::query_scalar("SELECT cidr FROM api_key_access_list WHERE api_key_id = $1")
-                        .bind(key.id.as_str())
-                        .fetch_all(&mut *conn)
-                        .await?;
-                let access_list = networks
-                    .iter()
-                    .map(|cidr| parse(cidr, "access list entry"))
-                    .collect::<Result<_, _>>()?;
+                let access_list = load_access_list(&mut conn, &Credential::ApiKey(key.id.clone())).await?;
                 Ok(Some(ApiKeyCredential { key, ha1, access_list }))
             }
 
             async fn list_api_keys(&self, org: &OrgId, page: PageRequest) -> Result<Page<ApiKey>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
                 let (rows, total_count) =
-                    org_page::<ApiKeyRow>(&mut conn, "api_keys", API_KEY_COLUMNS, org, page).await?;
+                    org_page::<ApiKeyRow>(&mut conn, "api_keys", API_KEY_COLUMNS, "id", org, page).await?;
                 let items = rows
                     .into_iter()
                     .map(|row| <(ApiKey, DigestHa1)>::try_from(row).map(|(key, _)| key))
@@ -599,22 +686,24 @@ macro_rules! impl_sql_store {
             async fn list_access_list(
                 &self,
                 org: &OrgId,
-                key: &ApiKeyId,
+                credential: &Credential,
                 page: PageRequest,
             ) -> Result<Page<AccessListEntry>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
-                fetch_api_key(&mut conn, org, key).await?.ok_or(Rejection::NotFound)?;
-                let total: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM api_key_access_list WHERE api_key_id = $1")
-                        .bind(key.as_str())
-                        .fetch_one(&mut *conn)
-                        .await?;
+                if !credential_in_org(&mut conn, org, credential).await? {
+                    return Err(Rejection::NotFound.into());
+                }
+                let (table, column, _, _, id) = access_list_tables(credential);
+                let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1"))
+                    .bind(&id)
+                    .fetch_one(&mut *conn)
+                    .await?;
                 let (limit, offset) = limit_offset(page);
-                let rows: Vec<AccessListRow> = sqlx::query_as(
-                    "SELECT cidr, created_at FROM api_key_access_list WHERE api_key_id = $1 \
-                     ORDER BY created_at, cidr LIMIT $2 OFFSET $3",
-                )
-                .bind(key.as_str())
+                let rows: Vec<AccessListRow> = sqlx::query_as(&format!(
+                    "SELECT cidr, created_at FROM {table} WHERE {column} = $1 \
+                     ORDER BY created_at, cidr LIMIT $2 OFFSET $3"
+                ))
+                .bind(&id)
                 .bind(limit)
                 .bind(offset)
                 .fetch_all(&mut *conn)
@@ -628,18 +717,21 @@ macro_rules! impl_sql_store {
             async fn add_to_access_list(
                 &self,
                 org: &OrgId,
-                key: &ApiKeyId,
+                credential: &Credential,
                 networks: &[AllowedNetwork],
                 now: OffsetDateTime,
             ) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
-                fetch_api_key(&mut tx, org, key).await?.ok_or(Rejection::NotFound)?;
+                if !credential_in_org(&mut tx, org, credential).await? {
+                    return Err(Rejection::NotFound.into());
+                }
+                let (table, column, _, _, id) = access_list_tables(credential);
                 for network in networks {
-                    sqlx::query(
-                        "INSERT INTO api_key_access_list (api_key_id, cidr, created_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (api_key_id, cidr) DO NOTHING",
-                    )
-                    .bind(key.as_str())
+                    sqlx::query(&format!(
+                        "INSERT INTO {table} ({column}, cidr, created_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT ({column}, cidr) DO NOTHING"
+                    ))
+                    .bind(&id)
                     .bind(network.cidr())
                     .bind(seconds(now))
                     .execute(&mut *tx)
@@ -652,17 +744,18 @@ macro_rules! impl_sql_store {
             async fn get_access_list_entry(
                 &self,
                 org: &OrgId,
-                key: &ApiKeyId,
+                credential: &Credential,
                 network: &AllowedNetwork,
             ) -> Result<Option<AccessListEntry>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
-                if fetch_api_key(&mut conn, org, key).await?.is_none() {
+                if !credential_in_org(&mut conn, org, credential).await? {
                     return Ok(None);
                 }
-                let row: Option<AccessListRow> = sqlx::query_as(
-                    "SELECT cidr, created_at FROM api_key_access_list WHERE api_key_id = $1 AND cidr = $2",
-                )
-                .bind(key.as_str())
+                let (table, column, _, _, id) = access_list_tables(credential);
+                let row: Option<AccessListRow> = sqlx::query_as(&format!(
+                    "SELECT cidr, created_at FROM {table} WHERE {column} = $1 AND cidr = $2"
+                ))
+                .bind(&id)
                 .bind(network.cidr())
                 .fetch_optional(&mut *conn)
                 .await?;
@@ -672,21 +765,220 @@ macro_rules! impl_sql_store {
             async fn remove_from_access_list(
                 &self,
                 org: &OrgId,
-                key: &ApiKeyId,
+                credential: &Credential,
                 network: &AllowedNetwork,
             ) -> Result<(), StoreError> {
-                let deleted = sqlx::query(
-                    "DELETE FROM api_key_access_list WHERE cidr = $1 AND api_key_id = \
-                     (SELECT id FROM api_keys WHERE id = $2 AND org_id = $3)",
-                )
+                let (table, column, owners, owner_column, id) = access_list_tables(credential);
+                let deleted = sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE cidr = $1 AND {column} = \
+                     (SELECT {owner_column} FROM {owners} WHERE {owner_column} = $2 AND org_id = $3)"
+                ))
                 .bind(network.cidr())
-                .bind(key.as_str())
+                .bind(&id)
                 .bind(org.as_str())
                 .execute(&self.writer)
                 .await?;
                 if deleted.rows_affected() == 0 {
                     return Err(Rejection::NotFound.into());
                 }
+                Ok(())
+            }
+
+            async fn create_service_account(&self, account: &ServiceAccount) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(&format!(
+                    "INSERT INTO service_accounts ({SERVICE_ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+                ))
+                .bind(account.client_id.as_str())
+                .bind(account.org_id.as_str())
+                .bind(&account.name)
+                .bind(&account.description)
+                .bind(encode_org_roles(&account.roles))
+                .bind(seconds(account.created_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| write_error(error, || Rejection::NotFound))?;
+                for secret in &account.secrets {
+                    insert_secret(&mut tx, &account.client_id, secret).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_service_accounts(
+                &self,
+                org: &OrgId,
+                page: PageRequest,
+            ) -> Result<Page<ServiceAccount>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let (rows, total_count) = org_page::<ServiceAccountRow>(&mut conn, "service_accounts", SERVICE_ACCOUNT_COLUMNS, "client_id", org, page)
+                .await?;
+                let mut items = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let mut account = ServiceAccount::try_from(row)?;
+                    account.secrets = load_secrets(&mut conn, &account.client_id).await?;
+                    items.push(account);
+                }
+                Ok(Page { items, total_count })
+            }
+
+            async fn get_service_account(
+                &self,
+                org: &OrgId,
+                client_id: &ClientId,
+            ) -> Result<Option<ServiceAccount>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                fetch_service_account(&mut conn, Some(org), client_id, false).await
+            }
+
+            async fn update_service_account(
+                &self,
+                org: &OrgId,
+                client_id: &ClientId,
+                name: Option<&str>,
+                description: Option<&str>,
+                roles: Option<&OrgRoles>,
+            ) -> Result<ServiceAccount, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut account =
+                    fetch_service_account(&mut tx, Some(org), client_id, true).await?.ok_or(Rejection::NotFound)?;
+                if let Some(name) = name {
+                    account.name = name.to_owned();
+                }
+                if let Some(description) = description {
+                    account.description = description.to_owned();
+                }
+                if let Some(roles) = roles {
+                    account.roles = roles.clone();
+                }
+                sqlx::query("UPDATE service_accounts SET name = $1, description = $2, roles = $3 WHERE client_id = $4")
+                    .bind(&account.name)
+                    .bind(&account.description)
+                    .bind(encode_org_roles(&account.roles))
+                    .bind(client_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(account)
+            }
+
+            async fn delete_service_account(&self, org: &OrgId, client_id: &ClientId) -> Result<(), StoreError> {
+                let deleted = sqlx::query("DELETE FROM service_accounts WHERE org_id = $1 AND client_id = $2")
+                    .bind(org.as_str())
+                    .bind(client_id.as_str())
+                    .execute(&self.writer)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(Rejection::NotFound.into());
+                }
+                Ok(())
+            }
+
+            async fn add_service_account_secret(
+                &self,
+                org: &OrgId,
+                client_id: &ClientId,
+                secret: &ServiceAccountSecret,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                if !credential_in_org(&mut tx, org, &Credential::ServiceAccount(client_id.clone())).await? {
+                    return Err(Rejection::NotFound.into());
+                }
+                insert_secret(&mut tx, client_id, secret).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_service_account_secret(
+                &self,
+                org: &OrgId,
+                client_id: &ClientId,
+                secret: &SecretId,
+            ) -> Result<(), StoreError> {
+                let deleted = sqlx::query(
+                    "DELETE FROM service_account_secrets WHERE id = $1 AND client_id = \
+                     (SELECT client_id FROM service_accounts WHERE client_id = $2 AND org_id = $3)",
+                )
+                .bind(secret.as_str())
+                .bind(client_id.as_str())
+                .bind(org.as_str())
+                .execute(&self.writer)
+                .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(Rejection::NotFound.into());
+                }
+                Ok(())
+            }
+
+            async fn find_service_account(
+                &self,
+                client_id: &ClientId,
+            ) -> Result<Option<ServiceAccountCredential>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let Some(account) = fetch_service_account(&mut conn, None, client_id, false).await? else {
+                    return Ok(None);
+                };
+                let access_list = load_access_list(&mut conn, &Credential::ServiceAccount(client_id.clone())).await?;
+                Ok(Some(ServiceAccountCredential { account, access_list }))
+            }
+
+            async fn issue_access_token(
+                &self,
+                token: &AccessToken,
+                now: OffsetDateTime,
+                max_active: u64,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                fetch_service_account(&mut tx, None, &token.client_id, true).await?.ok_or(Rejection::NotFound)?;
+                sqlx::query("DELETE FROM oauth_tokens WHERE client_id = $1 AND expires_at <= $2")
+                    .bind(token.client_id.as_str())
+                    .bind(seconds(now))
+                    .execute(&mut *tx)
+                    .await?;
+                let active: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oauth_tokens WHERE client_id = $1")
+                    .bind(token.client_id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if count(active) >= max_active {
+                    return Err(Rejection::TooManyTokens.into());
+                }
+                sqlx::query("INSERT INTO oauth_tokens (digest, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&token.digest[..])
+                    .bind(token.client_id.as_str())
+                    .bind(seconds(token.created_at))
+                    .bind(seconds(token.expires_at))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn find_access_token(
+                &self,
+                digest: &[u8; 32],
+            ) -> Result<Option<(AccessToken, ServiceAccountCredential)>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let row: Option<TokenRow> = sqlx::query_as(
+                    "SELECT digest, client_id, created_at, expires_at FROM oauth_tokens WHERE digest = $1",
+                )
+                .bind(&digest[..])
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let token = AccessToken::try_from(row)?;
+                let Some(account) = fetch_service_account(&mut conn, None, &token.client_id, false).await? else {
+                    return Ok(None);
+                };
+                let access_list = load_access_list(&mut conn, &Credential::ServiceAccount(token.client_id.clone())).await?;
+                Ok(Some((token, ServiceAccountCredential { account, access_list })))
+            }
+
+            async fn revoke_access_token(&self, client_id: &ClientId, digest: &[u8; 32]) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM oauth_tokens WHERE digest = $1 AND client_id = $2")
+                    .bind(&digest[..])
+                    .bind(client_id.as_str())
+                    .execute(&self.writer)
+                    .await?;
                 Ok(())
             }
 
@@ -708,7 +1000,7 @@ macro_rules! impl_sql_store {
             async fn list_teams(&self, org: &OrgId, page: PageRequest) -> Result<Page<Team>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
                 let (rows, total_count) =
-                    org_page::<TeamRow>(&mut conn, "teams", TEAM_COLUMNS, org, page).await?;
+                    org_page::<TeamRow>(&mut conn, "teams", TEAM_COLUMNS, "id", org, page).await?;
                 Ok(Page {
                     items: rows
                         .into_iter()
@@ -783,7 +1075,7 @@ macro_rules! impl_sql_store {
             async fn list_groups(&self, org: &OrgId, page: PageRequest) -> Result<Page<Group>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
                 let (rows, total_count) =
-                    org_page::<GroupRow>(&mut conn, "projects", GROUP_COLUMNS, org, page).await?;
+                    org_page::<GroupRow>(&mut conn, "projects", GROUP_COLUMNS, "id", org, page).await?;
                 let mut groups = rows
                     .into_iter()
                     .map(Group::try_from)

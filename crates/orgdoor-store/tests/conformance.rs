@@ -1,16 +1,17 @@
 //! Every storage behaviour the API relies on, written once against `&dyn Store` and run on each
-//! real backend (a SQLite file in a temporary directory; PostgreSQL joins behind the same trait).
+//! real backend: a SQLite file in a temporary directory and a fresh PostgreSQL schema.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 
 use orgdoor_domain::{
-    AllowedNetwork, ApiKey, DigestHa1, EmailAddress, Group, GroupId, GroupRole,
-    GroupRoleAssignment, GroupRoles, GroupUpdate, Invitation, InvitationUpdate, NewApiKey,
-    NewGroup, NewInvitation, NewOrganization, NewProjectInvitation, NewTeam, OrgId, OrgName,
-    OrgRole, OrgRoles, Organization, PageRequest, ProjectName, PublicKey, Team, TeamName,
+    AccessToken, AllowedNetwork, ApiKey, ClientId, DigestHa1, EmailAddress, Group, GroupId,
+    GroupRole, GroupRoleAssignment, GroupRoles, GroupUpdate, Invitation, InvitationUpdate,
+    NewApiKey, NewGroup, NewInvitation, NewOrganization, NewProjectInvitation, NewTeam, OrgId,
+    OrgName, OrgRole, OrgRoles, Organization, PageRequest, ProjectName, PublicKey, ServiceAccount,
+    ServiceAccountSecret, Team, TeamName,
 };
-use orgdoor_store::{InvitationSelector, Rejection, Store, StoreError};
+use orgdoor_store::{Credential, InvitationSelector, Rejection, Store, StoreError};
 use orgdoor_test_db::{Backend, TestDatabase};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -65,6 +66,7 @@ on_every_store!(
     only_one_of_many_first_starts_creates_an_organization,
     api_keys_are_managed_within_their_organization,
     project_invitations_follow_the_invitation_rules,
+    service_accounts_hold_secrets_tokens_and_access_lists,
 );
 
 async fn organization(store: &Arc<dyn Store>, name: &str) -> Organization {
@@ -695,11 +697,20 @@ async fn api_keys_are_managed_within_their_organization(store: Arc<dyn Store>) {
     let home: AllowedNetwork = "192.0.2.0/24".parse().unwrap();
     let office = AllowedNetwork::from_address("203.0.113.9").unwrap();
     store
-        .add_to_access_list(&org.id, &made[1].id, &[home, office, home], NOW)
+        .add_to_access_list(
+            &org.id,
+            &Credential::ApiKey(made[1].id.clone()),
+            &[home, office, home],
+            NOW,
+        )
         .await
         .unwrap();
     let list = store
-        .list_access_list(&org.id, &made[1].id, PageRequest::default())
+        .list_access_list(
+            &org.id,
+            &Credential::ApiKey(made[1].id.clone()),
+            PageRequest::default(),
+        )
         .await
         .unwrap();
     assert_eq!(list.total_count, 2);
@@ -712,14 +723,14 @@ async fn api_keys_are_managed_within_their_organization(store: Arc<dyn Store>) {
     assert!(credential.access_list.contains(&office));
     assert!(
         store
-            .get_access_list_entry(&org.id, &made[1].id, &home)
+            .get_access_list_entry(&org.id, &Credential::ApiKey(made[1].id.clone()), &home)
             .await
             .unwrap()
             .is_some()
     );
     assert!(
         store
-            .get_access_list_entry(&other.id, &made[1].id, &home)
+            .get_access_list_entry(&other.id, &Credential::ApiKey(made[1].id.clone()), &home)
             .await
             .unwrap()
             .is_none()
@@ -727,19 +738,19 @@ async fn api_keys_are_managed_within_their_organization(store: Arc<dyn Store>) {
     assert_eq!(
         rejection(
             store
-                .remove_from_access_list(&other.id, &made[1].id, &home)
+                .remove_from_access_list(&other.id, &Credential::ApiKey(made[1].id.clone()), &home)
                 .await
         ),
         Rejection::NotFound
     );
     store
-        .remove_from_access_list(&org.id, &made[1].id, &home)
+        .remove_from_access_list(&org.id, &Credential::ApiKey(made[1].id.clone()), &home)
         .await
         .unwrap();
     assert_eq!(
         rejection(
             store
-                .remove_from_access_list(&org.id, &made[1].id, &home)
+                .remove_from_access_list(&org.id, &Credential::ApiKey(made[1].id.clone()), &home)
                 .await
         ),
         Rejection::NotFound
@@ -760,7 +771,11 @@ async fn api_keys_are_managed_within_their_organization(store: Arc<dyn Store>) {
     assert_eq!(
         rejection(
             store
-                .list_access_list(&org.id, &made[1].id, PageRequest::default())
+                .list_access_list(
+                    &org.id,
+                    &Credential::ApiKey(made[1].id.clone()),
+                    PageRequest::default()
+                )
                 .await
         ),
         Rejection::NotFound
@@ -854,4 +869,182 @@ async fn project_invitations_follow_the_invitation_rules(store: Arc<dyn Store>) 
         ),
         Rejection::GroupNotFound(_)
     ));
+}
+
+async fn service_accounts_hold_secrets_tokens_and_access_lists(store: Arc<dyn Store>) {
+    let org = organization(&store, "Robots").await;
+    let other = organization(&store, "Humans").await;
+    let (secret, _) = ServiceAccountSecret::generate(NOW, 8);
+    let account = ServiceAccount {
+        client_id: ClientId::generate(NOW),
+        org_id: org.id.clone(),
+        name: "deployer".into(),
+        description: "ships things".into(),
+        roles: OrgRoles::single(OrgRole::Member),
+        created_at: NOW,
+        secrets: vec![secret.clone()],
+    };
+    store.create_service_account(&account).await.unwrap();
+    assert_eq!(
+        store
+            .get_service_account(&org.id, &account.client_id)
+            .await
+            .unwrap()
+            .unwrap(),
+        account
+    );
+    assert!(
+        store
+            .get_service_account(&other.id, &account.client_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .list_service_accounts(&org.id, PageRequest::default())
+            .await
+            .unwrap()
+            .items,
+        vec![account.clone()]
+    );
+
+    let owner = OrgRoles::single(OrgRole::Owner);
+    let updated = store
+        .update_service_account(&org.id, &account.client_id, Some("ops"), None, Some(&owner))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            updated.name.as_str(),
+            updated.description.as_str(),
+            &updated.roles
+        ),
+        ("ops", "ships things", &owner)
+    );
+
+    let (second, _) = ServiceAccountSecret::generate(NOW + Duration::seconds(1), 24);
+    store
+        .add_service_account_secret(&org.id, &account.client_id, &second)
+        .await
+        .unwrap();
+    assert_eq!(
+        rejection(
+            store
+                .add_service_account_secret(&other.id, &account.client_id, &second)
+                .await
+        ),
+        Rejection::NotFound
+    );
+    store
+        .delete_service_account_secret(&org.id, &account.client_id, &secret.id)
+        .await
+        .unwrap();
+    let found = store
+        .find_service_account(&account.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.account.secrets, vec![second]);
+
+    // Tokens: a cap on active ones, expired ones do not count, revocation is per account.
+    let mut issued = Vec::new();
+    for _ in 0..3 {
+        let (token, _) = AccessToken::generate(account.client_id.clone(), NOW);
+        store.issue_access_token(&token, NOW, 3).await.unwrap();
+        issued.push(token);
+    }
+    let (extra, _) = AccessToken::generate(account.client_id.clone(), NOW);
+    assert_eq!(
+        rejection(store.issue_access_token(&extra, NOW, 3).await),
+        Rejection::TooManyTokens
+    );
+    let later = NOW + Duration::hours(1);
+    let (fresh, _) = AccessToken::generate(account.client_id.clone(), later);
+    store.issue_access_token(&fresh, later, 3).await.unwrap();
+    let (token, credential) = store
+        .find_access_token(&fresh.digest)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token, fresh);
+    assert_eq!(credential.account.client_id, account.client_id);
+    let stranger = ClientId::generate(NOW);
+    store
+        .revoke_access_token(&stranger, &fresh.digest)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .find_access_token(&fresh.digest)
+            .await
+            .unwrap()
+            .is_some(),
+        "only the owner revokes"
+    );
+    store
+        .revoke_access_token(&account.client_id, &fresh.digest)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .find_access_token(&fresh.digest)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let credential = Credential::ServiceAccount(account.client_id.clone());
+    let network = AllowedNetwork::from_address("198.51.100.7").unwrap();
+    store
+        .add_to_access_list(&org.id, &credential, &[network], NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        rejection(
+            store
+                .add_to_access_list(&other.id, &credential, &[network], NOW)
+                .await
+        ),
+        Rejection::NotFound
+    );
+    assert_eq!(
+        store
+            .find_service_account(&account.client_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .access_list,
+        vec![network]
+    );
+
+    let (kept, _) = AccessToken::generate(account.client_id.clone(), later);
+    store.issue_access_token(&kept, later, 3).await.unwrap();
+    store
+        .delete_service_account(&org.id, &account.client_id)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .find_access_token(&kept.digest)
+            .await
+            .unwrap()
+            .is_none(),
+        "tokens go with the account"
+    );
+    assert!(
+        store
+            .find_service_account(&account.client_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        rejection(
+            store
+                .delete_service_account(&org.id, &account.client_id)
+                .await
+        ),
+        Rejection::NotFound
+    );
 }
