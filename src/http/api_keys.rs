@@ -25,7 +25,8 @@ use crate::http::versioning::{ResourceVersion, V2023_01_01, versioned};
 use crate::provision;
 use crate::state::AppState;
 
-/// How a stored private key is shown: it cannot be shown.
+/// How a stored private key is shown: in the layout of Atlas's redacted keys, with nothing of
+/// the key in it (only its HA1 is stored).
 const MASKED_PRIVATE_KEY: &str = "********-****-****-************";
 /// Limits of `desc` (CreateAtlasOrganizationApiKey).
 const DESCRIPTION_LENGTH: std::ops::RangeInclusive<usize> = 1..=250;
@@ -448,10 +449,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_masked_key_has_the_shape_of_a_private_key() {
-        assert_eq!(
-            MASKED_PRIVATE_KEY.len(),
-            uuid::Uuid::nil().to_string().len()
-        );
+    fn the_masked_key_has_the_shape_of_atlas_redacted_keys() {
+        // Atlas redacts to 8-4-4-12 characters (one group fewer than the UUID), e.g.
+        // `55c3bbb6-b4bb-0be1-e66d20841f3e` (BEHAVIOR §1.1).
+        let groups: Vec<usize> = MASKED_PRIVATE_KEY.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 12]);
+        assert!(MASKED_PRIVATE_KEY.chars().all(|c| c == '*' || c == '-'));
     }
 }
