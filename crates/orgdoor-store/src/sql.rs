@@ -119,6 +119,11 @@ macro_rules! impl_sql_store {
             row.map(ProjectInvitation::try_from).transpose()
         }
 
+        /// `Ok` when a write touched a row, else the given rejection (nothing matched).
+        fn one_row_or(rows: u64, missing: Rejection) -> Result<(), StoreError> {
+            if rows == 0 { Err(missing.into()) } else { Ok(()) }
+        }
+
         /// Whether the credential exists in `org`.
         async fn credential_in_org(
             conn: &mut $conn,
@@ -677,10 +682,7 @@ macro_rules! impl_sql_store {
                     .bind(id.as_str())
                     .execute(&self.writer)
                     .await?;
-                if deleted.rows_affected() == 0 {
-                    return Err(Rejection::NotFound.into());
-                }
-                Ok(())
+                one_row_or(deleted.rows_affected(), Rejection::NotFound)
             }
 
             async fn list_access_list(
@@ -778,10 +780,7 @@ macro_rules! impl_sql_store {
                 .bind(org.as_str())
                 .execute(&self.writer)
                 .await?;
-                if deleted.rows_affected() == 0 {
-                    return Err(Rejection::NotFound.into());
-                }
-                Ok(())
+                one_row_or(deleted.rows_affected(), Rejection::NotFound)
             }
 
             async fn create_service_account(&self, account: &ServiceAccount) -> Result<(), StoreError> {
@@ -868,10 +867,7 @@ macro_rules! impl_sql_store {
                     .bind(client_id.as_str())
                     .execute(&self.writer)
                     .await?;
-                if deleted.rows_affected() == 0 {
-                    return Err(Rejection::NotFound.into());
-                }
-                Ok(())
+                one_row_or(deleted.rows_affected(), Rejection::NotFound)
             }
 
             async fn add_service_account_secret(
@@ -904,10 +900,7 @@ macro_rules! impl_sql_store {
                 .bind(org.as_str())
                 .execute(&self.writer)
                 .await?;
-                if deleted.rows_affected() == 0 {
-                    return Err(Rejection::NotFound.into());
-                }
-                Ok(())
+                one_row_or(deleted.rows_affected(), Rejection::NotFound)
             }
 
             async fn find_service_account(
@@ -1046,10 +1039,7 @@ macro_rules! impl_sql_store {
                     .bind(id.as_str())
                     .execute(&self.writer)
                     .await?;
-                if deleted.rows_affected() == 0 {
-                    return Err(Rejection::NotFound.into());
-                }
-                Ok(())
+                one_row_or(deleted.rows_affected(), Rejection::NotFound)
             }
 
             async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
@@ -1119,10 +1109,7 @@ macro_rules! impl_sql_store {
                     .bind(id.as_str())
                     .execute(&self.writer)
                     .await?;
-                if deleted.rows_affected() == 0 {
-                    return Err(Rejection::NotFound.into());
-                }
-                Ok(())
+                one_row_or(deleted.rows_affected(), Rejection::NotFound)
             }
 
             async fn invite(
@@ -1260,10 +1247,7 @@ macro_rules! impl_sql_store {
                         .bind(seconds(now))
                         .execute(&self.writer)
                         .await?;
-                if deleted.rows_affected() == 0 {
-                    return Err(Rejection::InvitationNotFound.into());
-                }
-                Ok(())
+                one_row_or(deleted.rows_affected(), Rejection::InvitationNotFound)
             }
 
             async fn invite_to_project(
@@ -1380,10 +1364,7 @@ macro_rules! impl_sql_store {
                 .bind(seconds(now))
                 .execute(&self.writer)
                 .await?;
-                if deleted.rows_affected() == 0 {
-                    return Err(Rejection::InvitationNotFound.into());
-                }
-                Ok(())
+                one_row_or(deleted.rows_affected(), Rejection::InvitationNotFound)
             }
         }
 
