@@ -96,6 +96,7 @@ pub fn router(state: &AppState) -> Router {
     Router::new()
         .nest("/api/atlas", http::api_router(state))
         .route("/health", axum::routing::get(http::health::health))
+        .merge(http::oauth::routes())
         .fallback(http::fallback::not_found)
         .with_state(state.clone())
         .layer(

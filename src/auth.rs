@@ -12,11 +12,11 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use orgdoor_domain::PublicKey;
+use orgdoor_domain::{AllowedNetwork, PublicKey};
 use orgdoor_store::ApiKeyCredential;
 use time::OffsetDateTime;
 
-pub use principal::{GroupAccess, OrgAccess, Principal};
+pub use principal::{GroupAccess, Identity, OrgAccess, Principal};
 
 use crate::error::AppError;
 use crate::http::RequestTarget;
@@ -40,6 +40,8 @@ enum Refusal {
     WrongResponse,
     ForgedNonce,
     StaleNonce,
+    UnknownToken,
+    ExpiredToken,
 }
 
 pub async fn authenticate(
@@ -69,7 +71,7 @@ pub async fn authenticate(
     };
     match identify(&state, &attempt, now).await {
         Ok(principal) => {
-            tracing::Span::current().record("auth.key", principal.public_key.as_str());
+            tracing::Span::current().record("auth.key", principal.username());
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
@@ -103,6 +105,9 @@ async fn identify(
         .ok_or(Ok(Refusal::NoCredentials))?
         .to_str()
         .map_err(|_| Ok(Refusal::Malformed))?;
+    if let Some(token) = bearer_token(header) {
+        return identify_bearer(state, attempt, token, now).await;
+    }
     let credentials = digest::parse_authorization(header).map_err(|_| Ok(Refusal::Malformed))?;
     credentials
         .check_shape(&attempt.target)
@@ -145,11 +150,64 @@ async fn identify(
         }
     }
     Ok(Principal {
-        key_id: key.id,
-        public_key: key.public_key,
+        identity: Identity::ApiKey {
+            id: key.id,
+            public_key: key.public_key,
+        },
         org_id: key.org_id,
         roles: key.roles,
     })
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
+/// A service account's access token: known (by its SHA-256), unexpired, and used from an
+/// allowed address. An unknown, revoked or expired token gets the same challenge as bad Digest
+/// credentials (BEHAVIOR §2.3).
+async fn identify_bearer(
+    state: &AppState,
+    attempt: &Attempt,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Principal, Result<Refusal, AppError>> {
+    let digest = orgdoor_domain::service_account::sha256(token);
+    let (token, credential) = state
+        .store
+        .find_access_token(&digest)
+        .await
+        .map_err(|error| Err(AppError::from(error)))?
+        .ok_or(Ok(Refusal::UnknownToken))?;
+    if now >= token.expires_at {
+        return Err(Ok(Refusal::ExpiredToken));
+    }
+    check_access_list(&credential.access_list, attempt.peer).map_err(Err)?;
+    let account = credential.account;
+    Ok(Principal {
+        identity: Identity::ServiceAccount {
+            client_id: account.client_id,
+        },
+        org_id: account.org_id,
+        roles: account.roles,
+    })
+}
+
+/// Only a caller who proved its credential learns that its address is not allowed.
+fn check_access_list(access_list: &[AllowedNetwork], peer: Option<IpAddr>) -> Result<(), AppError> {
+    if access_list.is_empty()
+        || peer.is_some_and(|peer| access_list.iter().any(|network| network.contains(peer)))
+    {
+        return Ok(());
+    }
+    Err(AppError::IpAddressNotOnAccessList(
+        peer.map(|peer| peer.to_string()).unwrap_or_default(),
+    ))
 }
 
 /// A 401 with a fresh Digest challenge and Atlas's exact body.

@@ -9,11 +9,13 @@ pub mod extract;
 pub mod fallback;
 pub mod groups;
 pub mod health;
+pub mod oauth;
 pub mod org_invitations;
 pub mod orgs;
 pub mod pagination;
 pub mod project_invitations;
 pub mod response_format;
+pub mod service_accounts;
 pub mod teams;
 pub mod versioning;
 
@@ -59,6 +61,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
     let v2 = Router::new()
         .merge(orgs::routes(state))
         .merge(api_keys::routes(state))
+        .merge(service_accounts::routes(state))
         .merge(org_invitations::routes(state))
         .merge(teams::routes(state))
         .merge(groups::routes(state))

@@ -3,15 +3,23 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use orgdoor_domain::{ApiKeyId, Group, OrgId, OrgRole, OrgRoles, PublicKey};
+use orgdoor_domain::{ApiKeyId, ClientId, Group, OrgId, OrgRole, OrgRoles, PublicKey};
 
 use crate::error::AppError;
 
-/// An authenticated API key.
+/// Which credential authenticated a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// A programmatic API key, by Digest.
+    ApiKey { id: ApiKeyId, public_key: PublicKey },
+    /// A service account, by a Bearer access token.
+    ServiceAccount { client_id: ClientId },
+}
+
+/// An authenticated caller: a credential of one organization and its roles there.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub key_id: ApiKeyId,
-    pub public_key: PublicKey,
+    pub identity: Identity,
     pub org_id: OrgId,
     pub roles: OrgRoles,
 }
@@ -39,9 +47,13 @@ pub enum GroupAccess {
 }
 
 impl Principal {
-    /// The name Atlas records as `inviterUsername`: the public key (observed on Atlas).
+    /// The name Atlas records as `inviterUsername`: an API key's public key (observed on
+    /// Atlas) or a service account's client id (our choice, BEHAVIOR §2.3).
     pub fn username(&self) -> &str {
-        self.public_key.as_str()
+        match &self.identity {
+            Identity::ApiKey { public_key, .. } => public_key.as_str(),
+            Identity::ServiceAccount { client_id } => client_id.as_str(),
+        }
     }
 
     fn has(&self, role: OrgRole) -> bool {
@@ -100,8 +112,10 @@ mod tests {
     fn principal(roles: &[OrgRole]) -> Principal {
         let now = OffsetDateTime::now_utc();
         Principal {
-            key_id: ApiKeyId::generate(now),
-            public_key: PublicKey::generate(),
+            identity: Identity::ApiKey {
+                id: ApiKeyId::generate(now),
+                public_key: PublicKey::generate(),
+            },
             org_id: OrgId::generate(now),
             roles: OrgRoles::new(roles.iter().copied()).expect("non-empty"),
         }

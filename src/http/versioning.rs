@@ -54,6 +54,12 @@ pub const V2023_01_01: ResourceVersion = ResourceVersion {
     retirement: None,
 };
 
+pub const V2024_08_05: ResourceVersion = ResourceVersion {
+    date: "2024-08-05",
+    content_type: "application/vnd.atlas.2024-08-05+json;charset=utf-8",
+    retirement: None,
+};
+
 pub const V2023_01_01_DEPRECATED: ResourceVersion = ResourceVersion {
     date: "2023-01-01",
     content_type: "application/vnd.atlas.2023-01-01+json;charset=utf-8",
@@ -310,7 +316,7 @@ mod tests {
             date!(2025 - 02 - 19).format(&format).expect("formats"),
             retirement.deprecation
         );
-        for version in [V2023_01_01, V2023_01_01_DEPRECATED] {
+        for version in [V2023_01_01, V2023_01_01_DEPRECATED, V2024_08_05] {
             assert_eq!(
                 version.content_type,
                 format!("application/vnd.atlas.{}+json;charset=utf-8", version.date)

@@ -40,3 +40,4 @@ mod org_invitations;
 mod orgs_teams_groups;
 mod outage;
 mod project_invitations;
+mod service_accounts;

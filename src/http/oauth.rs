@@ -1,0 +1,267 @@
+//! The OAuth 2.0 endpoints of service accounts, outside `/api/atlas` and outside Digest
+//! authentication: `POST /api/oauth/token` (client credentials) and `POST /api/oauth/revoke`.
+//! Errors use the OAuth shape (`{"error", "error_description"}`), not Atlas's (BEHAVIOR §2).
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use orgdoor_domain::service_account::sha256;
+use orgdoor_domain::{AccessToken, ClientId, MAX_ACTIVE_TOKENS, ServiceAccount};
+use orgdoor_store::{Rejection, StoreError};
+use serde::Serialize;
+use subtle::ConstantTimeEq;
+
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/oauth/token", post(issue_token))
+        .route("/api/oauth/revoke", post(revoke_token))
+}
+
+/// An OAuth error response (RFC 6749 §5.2).
+#[derive(Debug)]
+pub struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: &'static str,
+}
+
+const INVALID_CLIENT: OAuthError = OAuthError {
+    status: StatusCode::UNAUTHORIZED,
+    error: "invalid_client",
+    description: "Invalid credentials provided.",
+};
+
+#[derive(Serialize)]
+struct OAuthErrorBody {
+    error: &'static str,
+    error_description: &'static str,
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = OAuthErrorBody {
+            error: self.error,
+            error_description: self.description,
+        };
+        (
+            self.status,
+            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            Json(body),
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Rejected(Rejection::TooManyTokens) => OAuthError {
+                status: StatusCode::FORBIDDEN,
+                error: "access_denied",
+                description: "Access Token limit reached. Please use the existing Access Tokensor create a new Service Account.",
+            },
+            StoreError::Rejected(Rejection::NotFound) => INVALID_CLIENT,
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "token endpoint: database unavailable");
+                OAuthError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    error: "temporarily_unavailable",
+                    description: "The service is temporarily unavailable. Please try again later.",
+                }
+            }
+            other => {
+                tracing::error!(error = ?other, "token endpoint failed");
+                OAuthError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    error: "server_error",
+                    description: "Unexpected error.",
+                }
+            }
+        }
+    }
+}
+
+/// The form fields of a token or revoke request.
+struct Form(Vec<(String, String)>);
+
+impl Form {
+    fn parse(body: &[u8]) -> Result<Self, OAuthError> {
+        serde_urlencoded::from_bytes(body)
+            .map(Form)
+            .map_err(|_| OAuthError {
+                status: StatusCode::BAD_REQUEST,
+                error: "invalid_request",
+                description: "The request body is not a form.",
+            })
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined with `:` and base64-encoded.
+fn decode_form_component(text: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(&text.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(|text| text.into_owned())
+}
+
+/// The client's id and secret, from `Authorization: Basic` or, failing that, the form.
+fn client_credentials(headers: &HeaderMap, form: &Form) -> Option<(String, String)> {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+    {
+        let (scheme, encoded) = value.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let decoded = String::from_utf8(BASE64.decode(encoded.trim()).ok()?).ok()?;
+        let (id, secret) = decoded.split_once(':')?;
+        return Some((decode_form_component(id)?, decode_form_component(secret)?));
+    }
+    Some((
+        form.get("client_id")?.to_owned(),
+        form.get("client_secret")?.to_owned(),
+    ))
+}
+
+/// The account whose id and secret these are; a missing account, an unknown or expired secret
+/// all look the same to the caller.
+async fn authenticate_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<ServiceAccount, OAuthError> {
+    let (id, secret) = client_credentials(headers, form).ok_or(INVALID_CLIENT)?;
+    let client_id: ClientId = id.parse().map_err(|_| INVALID_CLIENT)?;
+    let credential = state
+        .store
+        .find_service_account(&client_id)
+        .await?
+        .ok_or(INVALID_CLIENT)?;
+    let now = state.clock.now();
+    let presented = sha256(&secret);
+    let matches = credential
+        .account
+        .secrets
+        .iter()
+        .filter(|stored| !stored.is_expired(now))
+        .fold(subtle::Choice::from(0), |found, stored| {
+            found | stored.digest.ct_eq(&presented)
+        });
+    if bool::from(matches) {
+        Ok(credential.account)
+    } else {
+        Err(INVALID_CLIENT)
+    }
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: i64,
+    token_type: &'static str,
+}
+
+async fn issue_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let form = Form::parse(&body)?;
+    match form.get("grant_type") {
+        None => {
+            return Err(OAuthError {
+                status: StatusCode::BAD_REQUEST,
+                error: "invalid_request",
+                description: "The grant_type parameter is missing.",
+            });
+        }
+        Some("client_credentials") => {}
+        Some(_) => {
+            return Err(OAuthError {
+                status: StatusCode::BAD_REQUEST,
+                error: "unsupported_grant_type",
+                description: "Only the client_credentials grant type is supported.",
+            });
+        }
+    }
+    let account = authenticate_client(&state, &headers, &form).await?;
+    let now = state.clock.now();
+    let (token, value) = AccessToken::generate(account.client_id, now);
+    state
+        .store
+        .issue_access_token(&token, now, MAX_ACTIVE_TOKENS)
+        .await?;
+    let body = TokenResponse {
+        access_token: value,
+        expires_in: (token.expires_at - token.created_at).whole_seconds(),
+        token_type: "Bearer",
+    };
+    Ok((
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// Revokes one of the client's tokens; 200 whether or not the token was known (RFC 7009).
+async fn revoke_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, OAuthError> {
+    let form = Form::parse(&body)?;
+    let account = authenticate_client(&state, &headers, &form).await?;
+    if let Some(token) = form.get("token") {
+        state
+            .store
+            .revoke_access_token(&account.client_id, &sha256(token))
+            .await?;
+    }
+    Ok(StatusCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_url_decoded_after_base64() {
+        let mut headers = HeaderMap::new();
+        let encoded = BASE64.encode("mdb_sa_id_0123%3Aabc:s%2Bcr%2Fet+x");
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {encoded}")).expect("header"),
+        );
+        let form = Form(Vec::new());
+        assert_eq!(
+            client_credentials(&headers, &form),
+            Some(("mdb_sa_id_0123:abc".to_owned(), "s+cr/et x".to_owned()))
+        );
+    }
+
+    #[test]
+    fn form_credentials_are_the_fallback() {
+        let form = Form::parse(b"grant_type=client_credentials&client_id=a&client_secret=b")
+            .expect("form");
+        assert_eq!(
+            client_credentials(&HeaderMap::new(), &form),
+            Some(("a".to_owned(), "b".to_owned()))
+        );
+    }
+}

@@ -1,0 +1,544 @@
+//! Service accounts of an organization (version 2024-08-05):
+//! `/orgs/{orgId}/serviceAccounts[/{clientId}[/secrets[/{secretId}]|/accessList[/{ipAddress}]]]`.
+//! A secret's value is shown once, in the answer that creates it.
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use orgdoor_domain::{
+    AccessListEntry, AllowedNetwork, ClientId, OrgRoles, Organization, SECRET_LIFETIME_HOURS,
+    SecretId, ServiceAccount, ServiceAccountSecret,
+};
+use orgdoor_store::{Credential, Rejection, StoreError};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{OrgAccess, Principal};
+use crate::error::AppError;
+use crate::http::atlas_timestamp;
+use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
+use crate::http::org_invitations::parse_org_roles;
+use crate::http::orgs::find_org;
+use crate::http::pagination::{ListQuery, Paginated};
+use crate::http::versioning::{ResourceVersion, V2024_08_05, versioned};
+use crate::state::AppState;
+
+/// Most entries one access-list request may add (the spec's `maxItems`).
+const MAX_ACCESS_LIST_ENTRIES: usize = 200;
+
+/// The spec's pattern for service-account names and descriptions (SANAME).
+static SANAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\p{L}\p{N}\-_.,' ]*$").expect("SANAME is a valid pattern"));
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    static VERSIONS: [ResourceVersion; 1] = [V2024_08_05];
+    let base = "/orgs/{orgId}/serviceAccounts";
+    Router::new()
+        .route(
+            base,
+            versioned(get(list_accounts).post(create_account), state, &VERSIONS),
+        )
+        .route(
+            &format!("{base}/{{clientId}}"),
+            versioned(
+                get(get_account)
+                    .patch(update_account)
+                    .delete(delete_account),
+                state,
+                &VERSIONS,
+            ),
+        )
+        .route(
+            &format!("{base}/{{clientId}}/secrets"),
+            versioned(post(create_secret), state, &VERSIONS),
+        )
+        .route(
+            &format!("{base}/{{clientId}}/secrets/{{secretId}}"),
+            versioned(delete(delete_secret), state, &VERSIONS),
+        )
+        .route(
+            &format!("{base}/{{clientId}}/accessList"),
+            versioned(
+                get(list_access_list).post(add_to_access_list),
+                state,
+                &VERSIONS,
+            ),
+        )
+        .route(
+            &format!("{base}/{{clientId}}/accessList/{{ipAddress}}"),
+            versioned(delete(remove_from_access_list), state, &VERSIONS),
+        )
+}
+
+/// `ServiceAccountSecret`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretView {
+    created_at: String,
+    expires_at: String,
+    id: String,
+    masked_secret_value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+impl SecretView {
+    fn new(secret: &ServiceAccountSecret, value: Option<&str>) -> Self {
+        Self {
+            created_at: atlas_timestamp(secret.created_at),
+            expires_at: atlas_timestamp(secret.expires_at),
+            id: secret.id.to_string(),
+            masked_secret_value: secret.masked.clone(),
+            secret: value.map(str::to_owned),
+        }
+    }
+}
+
+/// `OrgServiceAccount`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccountView {
+    client_id: String,
+    created_at: String,
+    description: String,
+    name: String,
+    roles: Vec<&'static str>,
+    secrets: Vec<SecretView>,
+}
+
+impl AccountView {
+    /// `revealed` is the value of the one secret just made, if any.
+    fn new(account: &ServiceAccount, revealed: Option<(&SecretId, &str)>) -> Self {
+        Self {
+            client_id: account.client_id.to_string(),
+            created_at: atlas_timestamp(account.created_at),
+            description: account.description.clone(),
+            name: account.name.clone(),
+            roles: account.roles.iter().map(|role| role.as_str()).collect(),
+            secrets: account
+                .secrets
+                .iter()
+                .map(|secret| {
+                    let value = revealed
+                        .filter(|(id, _)| **id == secret.id)
+                        .map(|(_, value)| value);
+                    SecretView::new(secret, value)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `ServiceAccountIPAccessListEntry`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessListEntryView {
+    cidr_block: String,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip_address: Option<String>,
+}
+
+impl AccessListEntryView {
+    fn new(entry: &AccessListEntry) -> Self {
+        Self {
+            cidr_block: entry.network.cidr(),
+            created_at: atlas_timestamp(entry.created_at),
+            ip_address: entry
+                .network
+                .single_address()
+                .map(|address| address.to_string()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateAccountRequest {
+    description: Option<String>,
+    name: Option<String>,
+    roles: Option<Vec<String>>,
+    secret_expires_after_hours: Option<i64>,
+}
+
+impl RequestBody for CreateAccountRequest {
+    const READ_ONLY: &'static [&'static str] = &["clientId", "createdAt", "secrets"];
+}
+
+#[derive(Deserialize)]
+struct UpdateAccountRequest {
+    description: Option<String>,
+    name: Option<String>,
+    roles: Option<Vec<String>>,
+}
+
+impl RequestBody for UpdateAccountRequest {
+    const READ_ONLY: &'static [&'static str] = &["clientId", "createdAt", "secrets"];
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretRequest {
+    secret_expires_after_hours: Option<i64>,
+}
+
+impl RequestBody for SecretRequest {}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessListRequest {
+    cidr_block: Option<String>,
+    ip_address: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct AccessListRequests(Vec<AccessListRequest>);
+
+impl RequestBody for AccessListRequests {
+    const READ_ONLY: &'static [&'static str] =
+        &["createdAt", "lastUsedAddress", "lastUsedAt", "requestCount"];
+    const IS_ARRAY: bool = true;
+}
+
+/// A name (1–64) or description (1–250) in the SANAME alphabet.
+fn text(attribute: &str, value: String, max: usize) -> Result<String, AppError> {
+    let length = value.chars().count();
+    if (1..=max).contains(&length) && SANAME.is_match(&value) {
+        Ok(value)
+    } else {
+        Err(AppError::InvalidAttributeValue {
+            attribute: attribute.to_owned(),
+            reason: format!("1 to {max} letters, digits, spaces or the characters -_.,'"),
+        })
+    }
+}
+
+fn lifetime(hours: Option<i64>) -> Result<i64, AppError> {
+    let hours =
+        hours.ok_or_else(|| AppError::MissingAttribute("secretExpiresAfterHours".into()))?;
+    if SECRET_LIFETIME_HOURS.contains(&hours) {
+        Ok(hours)
+    } else {
+        Err(AppError::InvalidAttributeValue {
+            attribute: "secretExpiresAfterHours".into(),
+            reason: format!(
+                "between {} and {} hours",
+                SECRET_LIFETIME_HOURS.start(),
+                SECRET_LIFETIME_HOURS.end()
+            ),
+        })
+    }
+}
+
+fn parse_client_id(raw: &str) -> Result<ClientId, AppError> {
+    raw.parse()
+        .map_err(|_| AppError::ResourceNotFound(raw.to_owned()))
+}
+
+fn not_found(reference: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
+    move |error| match error {
+        StoreError::Rejected(Rejection::NotFound) => {
+            AppError::ResourceNotFound(reference.to_owned())
+        }
+        other => other.into(),
+    }
+}
+
+async fn org_for(
+    state: &AppState,
+    principal: &Principal,
+    org_id: &str,
+    access: OrgAccess,
+) -> Result<Organization, AppError> {
+    let organization = find_org(state, org_id).await?;
+    principal.require_org(&organization.id, access)?;
+    Ok(organization)
+}
+
+async fn account_for(
+    state: &AppState,
+    organization: &Organization,
+    raw: &str,
+) -> Result<ServiceAccount, AppError> {
+    let client_id = parse_client_id(raw)?;
+    state
+        .store
+        .get_service_account(&organization.id, &client_id)
+        .await?
+        .ok_or_else(|| AppError::ResourceNotFound(raw.to_owned()))
+}
+
+async fn list_accounts(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(org_id): AtlasPath<String>,
+    query: QueryParams,
+) -> Result<Json<Paginated<AccountView>>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::ReadOnly).await?;
+    let list = ListQuery::from_query(&query)?;
+    let page = state
+        .store
+        .list_service_accounts(&organization.id, list.page)
+        .await?;
+    let path = format!("/api/atlas/v2/orgs/{}/serviceAccounts", organization.id);
+    Ok(Json(Paginated::new(&base, &path, &list, page, |account| {
+        AccountView::new(&account, None)
+    })))
+}
+
+async fn create_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath(org_id): AtlasPath<String>,
+    AtlasJson(request): AtlasJson<CreateAccountRequest>,
+) -> Result<(StatusCode, Json<AccountView>), AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let name = text(
+        "name",
+        request
+            .name
+            .ok_or_else(|| AppError::MissingAttribute("name".into()))?,
+        64,
+    )?;
+    let description = text(
+        "description",
+        request
+            .description
+            .ok_or_else(|| AppError::MissingAttribute("description".into()))?,
+        250,
+    )?;
+    let roles = parse_org_roles(request.roles.unwrap_or_default(), &organization.id)?;
+    let hours = lifetime(request.secret_expires_after_hours)?;
+    let now = orgdoor_domain::truncate_to_seconds(state.clock.now());
+    let (secret, value) = ServiceAccountSecret::generate(now, hours);
+    let account = ServiceAccount {
+        client_id: ClientId::generate(now),
+        org_id: organization.id,
+        name,
+        description,
+        roles,
+        created_at: now,
+        secrets: vec![secret],
+    };
+    state.store.create_service_account(&account).await?;
+    let secret_id = account.secrets[0].id.clone();
+    Ok((
+        StatusCode::CREATED,
+        Json(AccountView::new(&account, Some((&secret_id, &value)))),
+    ))
+}
+
+async fn get_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
+) -> Result<Json<AccountView>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::ReadOnly).await?;
+    let account = account_for(&state, &organization, &client_id).await?;
+    Ok(Json(AccountView::new(&account, None)))
+}
+
+async fn update_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
+    AtlasJson(request): AtlasJson<UpdateAccountRequest>,
+) -> Result<Json<AccountView>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let id = parse_client_id(&client_id)?;
+    let name = request
+        .name
+        .map(|name| text("name", name, 64))
+        .transpose()?;
+    let description = request
+        .description
+        .map(|description| text("description", description, 250))
+        .transpose()?;
+    let roles: Option<OrgRoles> = request
+        .roles
+        .map(|roles| parse_org_roles(roles, &organization.id))
+        .transpose()?;
+    let account = state
+        .store
+        .update_service_account(
+            &organization.id,
+            &id,
+            name.as_deref(),
+            description.as_deref(),
+            roles.as_ref(),
+        )
+        .await
+        .map_err(not_found(&client_id))?;
+    Ok(Json(AccountView::new(&account, None)))
+}
+
+async fn delete_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let id = parse_client_id(&client_id)?;
+    state
+        .store
+        .delete_service_account(&organization.id, &id)
+        .await
+        .map_err(not_found(&client_id))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn create_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
+    AtlasJson(request): AtlasJson<SecretRequest>,
+) -> Result<(StatusCode, Json<SecretView>), AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let id = parse_client_id(&client_id)?;
+    let hours = lifetime(request.secret_expires_after_hours)?;
+    let (secret, value) = ServiceAccountSecret::generate(state.clock.now(), hours);
+    state
+        .store
+        .add_service_account_secret(&organization.id, &id, &secret)
+        .await
+        .map_err(not_found(&client_id))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SecretView::new(&secret, Some(&value))),
+    ))
+}
+
+async fn delete_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, client_id, secret_id)): AtlasPath<(String, String, String)>,
+) -> Result<StatusCode, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let id = parse_client_id(&client_id)?;
+    let secret: SecretId = secret_id
+        .parse()
+        .map_err(|_| AppError::ResourceNotFound(secret_id.clone()))?;
+    state
+        .store
+        .delete_service_account_secret(&organization.id, &id, &secret)
+        .await
+        .map_err(not_found(&secret_id))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn access_list_page(
+    state: &AppState,
+    base: &BaseUrl,
+    organization: &Organization,
+    client_id: &ClientId,
+    list: &ListQuery,
+) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
+    let page = state
+        .store
+        .list_access_list(
+            &organization.id,
+            &Credential::ServiceAccount(client_id.clone()),
+            list.page,
+        )
+        .await
+        .map_err(not_found(client_id.as_str()))?;
+    let path = format!(
+        "/api/atlas/v2/orgs/{}/serviceAccounts/{client_id}/accessList",
+        organization.id
+    );
+    Ok(Json(Paginated::new(base, &path, list, page, |entry| {
+        AccessListEntryView::new(&entry)
+    })))
+}
+
+async fn list_access_list(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
+    query: QueryParams,
+) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::ReadOnly).await?;
+    let id = parse_client_id(&client_id)?;
+    access_list_page(
+        &state,
+        &base,
+        &organization,
+        &id,
+        &ListQuery::from_query(&query)?,
+    )
+    .await
+}
+
+async fn add_to_access_list(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
+    query: QueryParams,
+    AtlasJson(AccessListRequests(requests)): AtlasJson<AccessListRequests>,
+) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let id = parse_client_id(&client_id)?;
+    if requests.len() > MAX_ACCESS_LIST_ENTRIES {
+        return Err(AppError::InvalidAttributeValue {
+            attribute: "accessList".into(),
+            reason: format!("at most {MAX_ACCESS_LIST_ENTRIES} entries per request"),
+        });
+    }
+    let networks = requests
+        .into_iter()
+        .map(|request| match (request.ip_address, request.cidr_block) {
+            (Some(address), None) => AllowedNetwork::from_address(&address)
+                .map_err(|_| AppError::InvalidIpAddressOrCidr(address)),
+            (None, Some(block)) => AllowedNetwork::from_cidr(&block)
+                .map_err(|_| AppError::InvalidIpAddressOrCidr(block)),
+            (None, None) => Err(AppError::MissingAttribute("ipAddress".into())),
+            (Some(_), Some(_)) => Err(AppError::InvalidAttributeValue {
+                attribute: "cidrBlock".into(),
+                reason: "set ipAddress or cidrBlock, not both".into(),
+            }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    state
+        .store
+        .add_to_access_list(
+            &organization.id,
+            &Credential::ServiceAccount(id.clone()),
+            &networks,
+            state.clock.now(),
+        )
+        .await
+        .map_err(not_found(&client_id))?;
+    access_list_page(
+        &state,
+        &base,
+        &organization,
+        &id,
+        &ListQuery::from_query(&query)?,
+    )
+    .await
+}
+
+async fn remove_from_access_list(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, client_id, address)): AtlasPath<(String, String, String)>,
+) -> Result<StatusCode, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let id = parse_client_id(&client_id)?;
+    let network = AllowedNetwork::from_path(&address)
+        .map_err(|_| AppError::InvalidIpAddressOrCidr(address.clone()))?;
+    state
+        .store
+        .remove_from_access_list(&organization.id, &Credential::ServiceAccount(id), &network)
+        .await
+        .map_err(not_found(&address))?;
+    Ok(StatusCode::NO_CONTENT)
+}

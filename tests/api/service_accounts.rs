@@ -1,0 +1,486 @@
+//! Service accounts: management operations, the OAuth token endpoint, and Bearer tokens.
+
+use std::path::PathBuf;
+
+use orgdoor_domain::OrgRole;
+use orgdoor_test_db::Backend;
+use reqwest::Method;
+use serde_json::{Value, json};
+use time::Duration;
+use tokio::process::Command;
+
+use crate::harness::{TestApp, read, spawn_app};
+
+on_both_stores!(
+    an_independent_oauth_client_gets_uses_and_revokes_a_token,
+    service_accounts_are_managed_with_secrets_shown_once,
+    tokens_follow_the_account_everywhere_and_expire,
+    the_token_endpoint_answers_in_oauth_shape,
+    service_account_roles_and_access_lists_are_enforced,
+);
+
+const V2024: &str = "application/vnd.atlas.2024-08-05+json";
+
+/// A service account with the given roles: its client id and secret.
+async fn account(app: &TestApp, roles: &[&str]) -> (String, String, Value) {
+    let created = app
+        .owner()
+        .send(
+            Method::POST,
+            &format!("/api/atlas/v2/orgs/{}/serviceAccounts", app.org_id),
+            Some(V2024),
+            Some(&json!({"name": "deployer", "description": "CI robot", "roles": roles, "secretExpiresAfterHours": 24})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let client_id = created.json["clientId"].as_str().unwrap().to_owned();
+    let secret = created.json["secrets"][0]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (client_id, secret, created.json)
+}
+
+async fn token(app: &TestApp, client_id: &str, secret: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/api/oauth/token", app.base_url))
+        .basic_auth(client_id, Some(secret))
+        .header("accept", "application/json")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn access_token(app: &TestApp, client_id: &str, secret: &str) -> String {
+    let response = token(app, client_id, secret).await;
+    assert_eq!(response.status(), 200);
+    response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn bearer_get(base_url: &str, path: &str, token: &str) -> crate::harness::TestResponse {
+    let response = reqwest::Client::new()
+        .get(format!("{base_url}{path}"))
+        .header("accept", "application/vnd.atlas.2023-01-01+json")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    read(&Method::GET, path, response).await
+}
+
+async fn an_independent_oauth_client_gets_uses_and_revokes_a_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (client_id, secret, _) = account(&app, &["ORG_OWNER"]).await;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/oauth_session.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .env("ORGDOOR_URL", &app.base_url)
+        .env("ORG_ID", &app.org_id)
+        .env("CLIENT_ID", &client_id)
+        .env("CLIENT_SECRET", &secret)
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let steps: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let status = |step: &str| {
+        steps.iter().find(|s| s["step"] == step).unwrap()["status"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(status("token"), 200);
+    let granted = &steps[0]["body"];
+    assert_eq!(granted["token_type"], "Bearer");
+    assert_eq!(granted["expires_in"], 3600);
+    assert_eq!(steps[0]["cache_control"], "no-store");
+    assert_eq!(status("list"), 200);
+    assert_eq!(status("invite"), 200);
+    let invited = &steps.iter().find(|s| s["step"] == "invite").unwrap()["body"];
+    assert_eq!(invited["inviterUsername"], client_id.as_str());
+    assert_eq!(status("revoke"), 200);
+    assert_eq!(status("after_revoke"), 401);
+}
+
+async fn service_accounts_are_managed_with_secrets_shown_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (client_id, secret, created) = account(&app, &["ORG_MEMBER"]).await;
+    assert!(client_id.starts_with("mdb_sa_id_") && client_id.len() == 34);
+    assert!(secret.starts_with("mdb_sa_sk_"));
+    assert_eq!(created["roles"], json!(["ORG_MEMBER"]));
+    assert!(
+        created["secrets"][0]["maskedSecretValue"]
+            .as_str()
+            .unwrap()
+            .ends_with(&secret[secret.len() - 4..])
+    );
+    let base = format!("/api/atlas/v2/orgs/{}/serviceAccounts", app.org_id);
+    let path = format!("{base}/{client_id}");
+    let client = app.owner();
+    let fetched = client.send(Method::GET, &path, Some(V2024), None).await;
+    assert_eq!(fetched.status, 200);
+    assert!(
+        fetched.json["secrets"][0].get("secret").is_none(),
+        "a secret is shown once"
+    );
+    assert_eq!(
+        fetched.header("content-type"),
+        Some("application/vnd.atlas.2024-08-05+json;charset=utf-8")
+    );
+    let listed = client.send(Method::GET, &base, Some(V2024), None).await;
+    assert_eq!(listed.json["totalCount"], 1);
+
+    let updated = client
+        .send(
+            Method::PATCH,
+            &path,
+            Some(V2024),
+            Some(&json!({"name": "builder", "roles": ["ORG_OWNER"]})),
+        )
+        .await;
+    assert_eq!(updated.json["name"], "builder");
+    assert_eq!(updated.json["description"], "CI robot");
+    assert_eq!(updated.json["roles"], json!(["ORG_OWNER"]));
+
+    let second = client
+        .send(
+            Method::POST,
+            &format!("{path}/secrets"),
+            Some(V2024),
+            Some(&json!({"secretExpiresAfterHours": 8})),
+        )
+        .await;
+    assert_eq!(second.status, 201, "{}", second.text);
+    let second_secret = second.json["secret"].as_str().unwrap().to_owned();
+    assert_eq!(token(&app, &client_id, &second_secret).await.status(), 200);
+    let first_id = created["secrets"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        client
+            .send(
+                Method::DELETE,
+                &format!("{path}/secrets/{first_id}"),
+                Some(V2024),
+                None
+            )
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        token(&app, &client_id, &secret).await.status(),
+        401,
+        "a deleted secret no longer works"
+    );
+
+    let cases = [
+        (
+            json!({"description": "d", "roles": ["ORG_OWNER"], "secretExpiresAfterHours": 8}),
+            400,
+            "MISSING_ATTRIBUTE",
+        ),
+        (
+            json!({"name": "n", "description": "d", "roles": ["ORG_OWNER"]}),
+            400,
+            "MISSING_ATTRIBUTE",
+        ),
+        (
+            json!({"name": "n", "description": "d", "roles": [], "secretExpiresAfterHours": 8}),
+            400,
+            "MISSING_ATTRIBUTE",
+        ),
+        (
+            json!({"name": "n/a", "description": "d", "roles": ["ORG_OWNER"], "secretExpiresAfterHours": 8}),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({"name": "n", "description": "d", "roles": ["ORG_OWNER"], "secretExpiresAfterHours": 2}),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({"name": "n", "description": "d", "roles": ["GROUP_OWNER"], "secretExpiresAfterHours": 8}),
+            400,
+            "INVALID_ROLE_FOR_ORG",
+        ),
+    ];
+    for (body, status, code) in cases {
+        client
+            .send(Method::POST, &base, Some(V2024), Some(&body))
+            .await
+            .assert_error(status, code);
+    }
+    client
+        .send(
+            Method::GET,
+            &format!("{base}/mdb_sa_id_0123456789abcdef01234567"),
+            Some(V2024),
+            None,
+        )
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    client
+        .send(
+            Method::GET,
+            &base,
+            Some("application/vnd.atlas.2023-01-01+json"),
+            None,
+        )
+        .await
+        .assert_error(406, "INVALID_VERSION_DATE");
+
+    assert_eq!(
+        client
+            .send(Method::DELETE, &path, Some(V2024), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(token(&app, &client_id, &second_secret).await.status(), 401);
+    client
+        .send(Method::GET, &path, Some(V2024), None)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+}
+
+async fn tokens_follow_the_account_everywhere_and_expire(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let second = app.spawn_instance().await;
+    let (client_id, secret, _) = account(&app, &["ORG_OWNER"]).await;
+    let bearer = access_token(&app, &client_id, &secret).await;
+    assert_eq!(
+        bearer_get(&second, &app.invites_path(), &bearer)
+            .await
+            .status,
+        200,
+        "valid on another instance"
+    );
+
+    app.clock.advance(Duration::minutes(59));
+    assert_eq!(
+        bearer_get(&app.base_url, &app.invites_path(), &bearer)
+            .await
+            .status,
+        200
+    );
+    app.clock.advance(Duration::minutes(1));
+    let expired = bearer_get(&app.base_url, &app.invites_path(), &bearer).await;
+    assert_eq!(expired.status, 401);
+    assert!(
+        expired
+            .header("www-authenticate")
+            .is_some_and(|h| h.starts_with("Digest "))
+    );
+    assert_eq!(
+        bearer_get(&app.base_url, &app.invites_path(), "not-a-token")
+            .await
+            .status,
+        401
+    );
+
+    let fresh = access_token(&app, &client_id, &secret).await;
+    assert_eq!(
+        reqwest::Client::new()
+            .post(format!("{second}/api/oauth/revoke"))
+            .basic_auth(&client_id, Some(&secret))
+            .form(&[("token", fresh.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        bearer_get(&app.base_url, &app.invites_path(), &fresh)
+            .await
+            .status,
+        401,
+        "revoked everywhere"
+    );
+}
+
+async fn the_token_endpoint_answers_in_oauth_shape(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (client_id, secret, _) = account(&app, &["ORG_MEMBER"]).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/oauth/token", app.base_url);
+    let wrong = token(&app, &client_id, "mdb_sa_sk_wrong").await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(
+        wrong.json::<Value>().await.unwrap(),
+        json!({"error": "invalid_client", "error_description": "Invalid credentials provided."})
+    );
+    assert_eq!(
+        token(&app, "mdb_sa_id_0123456789abcdef01234567", &secret)
+            .await
+            .status(),
+        401
+    );
+    let missing = http
+        .post(&url)
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("scope", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+    assert_eq!(
+        missing.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    let other = http
+        .post(&url)
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("grant_type", "password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.json::<Value>().await.unwrap()["error"],
+        "unsupported_grant_type"
+    );
+    let in_body = http
+        .post(&url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.as_str()),
+            ("client_secret", secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_body.status(), 200);
+
+    // At most 100 active tokens per account.
+    for _ in 1..100 {
+        assert_eq!(token(&app, &client_id, &secret).await.status(), 200);
+    }
+    let capped = token(&app, &client_id, &secret).await;
+    assert_eq!(capped.status(), 403);
+    assert_eq!(
+        capped.json::<Value>().await.unwrap()["error"],
+        "access_denied"
+    );
+    app.clock.advance(Duration::hours(1));
+    assert_eq!(
+        token(&app, &client_id, &secret).await.status(),
+        200,
+        "expired tokens free their places"
+    );
+}
+
+async fn service_account_roles_and_access_lists_are_enforced(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (client_id, secret, _) = account(&app, &["ORG_MEMBER"]).await;
+    let bearer = access_token(&app, &client_id, &secret).await;
+    bearer_get(&app.base_url, &app.invites_path(), &bearer)
+        .await
+        .assert_error(401, "NOT_ORG_OWNER");
+    assert_eq!(
+        bearer_get(
+            &app.base_url,
+            &format!("/api/atlas/v2/orgs/{}", app.org_id),
+            &bearer
+        )
+        .await
+        .status,
+        200
+    );
+    let (other_org, _) = app.other_org().await;
+    bearer_get(
+        &app.base_url,
+        &format!("/api/atlas/v2/orgs/{other_org}"),
+        &bearer,
+    )
+    .await
+    .assert_error(401, "USER_CANNOT_ACCESS_ORG");
+
+    let access_list = format!(
+        "/api/atlas/v2/orgs/{}/serviceAccounts/{client_id}/accessList",
+        app.org_id
+    );
+    let client = app.owner();
+    let added = client
+        .send(
+            Method::POST,
+            &access_list,
+            Some(V2024),
+            Some(&json!([{"cidrBlock": "10.0.0.0/8"}])),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.text);
+    assert_eq!(added.json["results"][0]["cidrBlock"], "10.0.0.0/8");
+    // The token may still be minted from anywhere, but not used from here.
+    let elsewhere = access_token(&app, &client_id, &secret).await;
+    bearer_get(
+        &app.base_url,
+        &format!("/api/atlas/v2/orgs/{}", app.org_id),
+        &elsewhere,
+    )
+    .await
+    .assert_error(403, "IP_ADDRESS_NOT_ON_WHITELIST");
+    client
+        .send(
+            Method::POST,
+            &access_list,
+            Some(V2024),
+            Some(&json!([{"ipAddress": "127.0.0.1"}])),
+        )
+        .await;
+    assert_eq!(
+        bearer_get(
+            &app.base_url,
+            &format!("/api/atlas/v2/orgs/{}", app.org_id),
+            &bearer
+        )
+        .await
+        .status,
+        200
+    );
+    let listed = client
+        .send(Method::GET, &access_list, Some(V2024), None)
+        .await;
+    assert_eq!(listed.json["totalCount"], 2);
+    let entry = format!("{access_list}/10.0.0.0%2F8");
+    assert_eq!(
+        client
+            .send(Method::DELETE, &entry, Some(V2024), None)
+            .await
+            .status,
+        204
+    );
+    client
+        .send(Method::DELETE, &entry, Some(V2024), None)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+
+    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let base = format!("/api/atlas/v2/orgs/{}/serviceAccounts", app.org_id);
+    member
+        .send(Method::GET, &base, Some(V2024), None)
+        .await
+        .assert_error(401, "USER_UNAUTHORIZED");
+    let read_only = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
+    assert_eq!(
+        read_only
+            .send(Method::GET, &base, Some(V2024), None)
+            .await
+            .status,
+        200
+    );
+    read_only
+        .send(Method::POST, &base, Some(V2024), Some(&json!({"name": "n", "description": "d", "roles": ["ORG_OWNER"], "secretExpiresAfterHours": 8})))
+        .await
+        .assert_error(401, "NOT_ORG_OWNER");
+}
