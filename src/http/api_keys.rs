@@ -257,9 +257,10 @@ async fn create_key(
     principal: Principal,
     base: BaseUrl,
     AtlasPath(org_id): AtlasPath<String>,
-    AtlasJson(request): AtlasJson<CreateKeyRequest>,
+    body: AtlasJson<CreateKeyRequest>,
 ) -> Result<Json<ApiKeyView>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let request = body.parse()?;
     let desc = description(
         request
             .desc
@@ -297,9 +298,10 @@ async fn update_key(
     principal: Principal,
     base: BaseUrl,
     AtlasPath((org_id, key_id)): AtlasPath<(String, String)>,
-    AtlasJson(request): AtlasJson<UpdateKeyRequest>,
+    body: AtlasJson<UpdateKeyRequest>,
 ) -> Result<Json<ApiKeyView>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let request = body.parse()?;
     let id = parse_key_id(&key_id)?;
     let desc = request.desc.map(description).transpose()?;
     let roles: Option<OrgRoles> = request
@@ -368,9 +370,10 @@ async fn add_to_access_list(
     base: BaseUrl,
     AtlasPath((org_id, key_id)): AtlasPath<(String, String)>,
     query: QueryParams,
-    AtlasJson(AccessListRequests(requests)): AtlasJson<AccessListRequests>,
+    body: AtlasJson<AccessListRequests>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let AccessListRequests(requests) = body.parse()?;
     let key = key_for(&state, &organization, &key_id).await?;
     let networks = requests
         .into_iter()

@@ -1,6 +1,8 @@
 //! Extractors whose every rejection is an Atlas error: JSON bodies, query parameters, path
 //! segments, and the request's own base URL.
 
+use std::marker::PhantomData;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -21,11 +23,23 @@ pub trait RequestBody: DeserializeOwned {
     const IS_ARRAY: bool = false;
 }
 
-/// A JSON body parsed into `T`: unparseable JSON is `MALFORMED_JSON`, the wrong JSON type
-/// `INVALID_JSON`, a field of the wrong type `INVALID_JSON_ATTRIBUTE`, an unknown field
-/// `INVALID_ATTRIBUTE` (Atlas rejects unknown fields) and a server-set one `ATTRIBUTE_READ_ONLY`.
-/// The `Content-Type` is not checked: curl users often forget it, and the body is JSON either way.
-pub struct AtlasJson<T>(pub T);
+/// A JSON body for `T`, read but not yet parsed: handlers call [`AtlasJson::parse`] after the
+/// authorization check, so a caller without the role gets 401 even for a malformed body
+/// (BEHAVIOR §0: authorization before body validation). Parsing reports unparseable JSON as
+/// `MALFORMED_JSON`, the wrong JSON type as `INVALID_JSON`, a field of the wrong type as
+/// `INVALID_JSON_ATTRIBUTE`, an unknown field as `INVALID_ATTRIBUTE` (Atlas rejects unknown
+/// fields) and a server-set one as `ATTRIBUTE_READ_ONLY`. The `Content-Type` is not checked:
+/// curl users often forget it, and the body is JSON either way.
+pub struct AtlasJson<T> {
+    bytes: Bytes,
+    body: PhantomData<fn() -> T>,
+}
+
+impl<T: RequestBody> AtlasJson<T> {
+    pub fn parse(self) -> Result<T, AppError> {
+        parse_body(&self.bytes)
+    }
+}
 
 impl<S: Send + Sync, T: RequestBody> FromRequest<S> for AtlasJson<T> {
     type Rejection = AppError;
@@ -38,7 +52,10 @@ impl<S: Send + Sync, T: RequestBody> FromRequest<S> for AtlasJson<T> {
                     BytesRejection::FailedToBufferBody(_) => AppError::PayloadTooLarge,
                     _ => AppError::MalformedJson,
                 })?;
-        parse_body(&bytes).map(AtlasJson)
+        Ok(AtlasJson {
+            bytes,
+            body: PhantomData,
+        })
     }
 }
 

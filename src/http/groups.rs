@@ -200,10 +200,13 @@ async fn create_group(
     State(state): State<AppState>,
     principal: Principal,
     base: BaseUrl,
-    AtlasJson(request): AtlasJson<GroupRequest>,
+    body: AtlasJson<GroupRequest>,
 ) -> Result<Json<GroupView>, AppError> {
+    // The organization is named in the body, so the body is read before the role check.
+    let request = body.parse()?;
     let raw_org = request
         .org_id
+        .clone()
         .ok_or_else(|| AppError::MissingAttribute("orgId".into()))?;
     let organization = find_org(&state, &raw_org).await?;
     principal.require_org(&organization.id, OrgAccess::GroupCreator)?;
@@ -245,10 +248,11 @@ async fn update_group(
     principal: Principal,
     base: BaseUrl,
     AtlasPath(group_id): AtlasPath<String>,
-    AtlasJson(request): AtlasJson<GroupUpdateRequest>,
+    body: AtlasJson<GroupUpdateRequest>,
 ) -> Result<Json<GroupView>, AppError> {
     let group = find_group(&state, &group_id).await?;
     principal.require_group(&group, GroupAccess::Owner)?;
+    let request = body.parse()?;
     let update = GroupUpdate {
         name: request.name.map(project_name).transpose()?,
         tags: request.tags.map(tags).transpose()?,

@@ -272,9 +272,10 @@ async fn create_invitation(
     State(state): State<AppState>,
     principal: Principal,
     AtlasPath(org_id): AtlasPath<String>,
-    AtlasJson(request): AtlasJson<InvitationRequest>,
+    body: AtlasJson<InvitationRequest>,
 ) -> Result<Json<InvitationView>, AppError> {
     let organization = owned_org(&state, &principal, &org_id).await?;
+    let request = body.parse()?;
     let username = parse_username(request.username)?;
     let roles = parse_org_roles(request.roles.unwrap_or_default(), &organization.id)?;
     let invitation = NewInvitation {
@@ -319,9 +320,10 @@ async fn update_invitation_by_username(
     State(state): State<AppState>,
     principal: Principal,
     AtlasPath(org_id): AtlasPath<String>,
-    AtlasJson(request): AtlasJson<InvitationRequest>,
+    body: AtlasJson<InvitationRequest>,
 ) -> Result<Json<InvitationView>, AppError> {
     let organization = owned_org(&state, &principal, &org_id).await?;
+    let request = body.parse()?;
     let username = parse_username(request.username)?;
     let update = parse_update(
         request.roles,
@@ -359,9 +361,10 @@ async fn update_invitation_by_id(
     State(state): State<AppState>,
     principal: Principal,
     AtlasPath((org_id, invitation_id)): AtlasPath<(String, String)>,
-    AtlasJson(request): AtlasJson<InvitationUpdateRequest>,
+    body: AtlasJson<InvitationUpdateRequest>,
 ) -> Result<Json<InvitationView>, AppError> {
     let organization = owned_org(&state, &principal, &org_id).await?;
+    let request = body.parse()?;
     let id = parse_invitation_id(&invitation_id)?;
     let update = parse_update(
         request.roles,

@@ -145,10 +145,11 @@ async fn update_org(
     principal: Principal,
     base: BaseUrl,
     AtlasPath(org_id): AtlasPath<String>,
-    AtlasJson(request): AtlasJson<OrganizationUpdateRequest>,
+    body: AtlasJson<OrganizationUpdateRequest>,
 ) -> Result<Json<OrganizationView>, AppError> {
     let organization = find_org(&state, &org_id).await?;
     principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let request = body.parse()?;
     let name = request
         .name
         .ok_or_else(|| AppError::MissingAttribute("name".into()))?;
@@ -201,9 +202,10 @@ async fn create_org(
     State(state): State<AppState>,
     principal: Principal,
     base: BaseUrl,
-    AtlasJson(request): AtlasJson<CreateOrganizationRequest>,
+    body: AtlasJson<CreateOrganizationRequest>,
 ) -> Result<(StatusCode, Json<CreatedOrganizationView>), AppError> {
     principal.require_org(&principal.org_id, OrgAccess::Owner)?;
+    let request = body.parse()?;
     let name = request
         .name
         .ok_or_else(|| AppError::MissingAttribute("name".into()))?;

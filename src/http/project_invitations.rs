@@ -162,9 +162,10 @@ async fn create_invitation(
     State(state): State<AppState>,
     principal: Principal,
     AtlasPath(group_id): AtlasPath<String>,
-    AtlasJson(request): AtlasJson<ProjectInvitationRequest>,
+    body: AtlasJson<ProjectInvitationRequest>,
 ) -> Result<Json<ProjectInvitationView>, AppError> {
     let group = owned_group(&state, &principal, &group_id).await?;
+    let request = body.parse()?;
     let username = parse_username(request.username)?;
     let roles = parse_roles(request.roles, &group)?;
     let now = state.clock.now();
@@ -203,9 +204,10 @@ async fn update_invitation_by_username(
     State(state): State<AppState>,
     principal: Principal,
     AtlasPath(group_id): AtlasPath<String>,
-    AtlasJson(request): AtlasJson<ProjectInvitationRequest>,
+    body: AtlasJson<ProjectInvitationRequest>,
 ) -> Result<Json<ProjectInvitationView>, AppError> {
     let group = owned_group(&state, &principal, &group_id).await?;
+    let request = body.parse()?;
     let username = parse_username(request.username)?;
     let roles = parse_roles(request.roles, &group)?;
     let reference = username.to_string();
@@ -238,9 +240,10 @@ async fn update_invitation_by_id(
     State(state): State<AppState>,
     principal: Principal,
     AtlasPath((group_id, invitation_id)): AtlasPath<(String, String)>,
-    AtlasJson(request): AtlasJson<ProjectInvitationUpdateRequest>,
+    body: AtlasJson<ProjectInvitationUpdateRequest>,
 ) -> Result<Json<ProjectInvitationView>, AppError> {
     let group = owned_group(&state, &principal, &group_id).await?;
+    let request = body.parse()?;
     let id = parse_invitation_id(&invitation_id)?;
     let roles = parse_roles(request.roles, &group)?;
     update_invitation(

@@ -296,9 +296,10 @@ async fn create_account(
     State(state): State<AppState>,
     principal: Principal,
     AtlasPath(org_id): AtlasPath<String>,
-    AtlasJson(request): AtlasJson<CreateAccountRequest>,
+    body: AtlasJson<CreateAccountRequest>,
 ) -> Result<(StatusCode, Json<AccountView>), AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let request = body.parse()?;
     let name = text(
         "name",
         request
@@ -348,9 +349,10 @@ async fn update_account(
     State(state): State<AppState>,
     principal: Principal,
     AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
-    AtlasJson(request): AtlasJson<UpdateAccountRequest>,
+    body: AtlasJson<UpdateAccountRequest>,
 ) -> Result<Json<AccountView>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let request = body.parse()?;
     let id = parse_client_id(&client_id)?;
     let name = request
         .name
@@ -397,9 +399,10 @@ async fn create_secret(
     State(state): State<AppState>,
     principal: Principal,
     AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
-    AtlasJson(request): AtlasJson<SecretRequest>,
+    body: AtlasJson<SecretRequest>,
 ) -> Result<(StatusCode, Json<SecretView>), AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let request = body.parse()?;
     let id = parse_client_id(&client_id)?;
     let hours = lifetime(request.secret_expires_after_hours)?;
     let (secret, value) = ServiceAccountSecret::generate(state.clock.now(), hours);
@@ -482,9 +485,10 @@ async fn add_to_access_list(
     base: BaseUrl,
     AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
     query: QueryParams,
-    AtlasJson(AccessListRequests(requests)): AtlasJson<AccessListRequests>,
+    body: AtlasJson<AccessListRequests>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let AccessListRequests(requests) = body.parse()?;
     let id = parse_client_id(&client_id)?;
     if requests.len() > MAX_ACCESS_LIST_ENTRIES {
         return Err(AppError::InvalidAttributeValue {

@@ -127,10 +127,11 @@ async fn create_team(
     principal: Principal,
     base: BaseUrl,
     AtlasPath(org_id): AtlasPath<String>,
-    AtlasJson(request): AtlasJson<TeamRequest>,
+    body: AtlasJson<TeamRequest>,
 ) -> Result<Json<CreatedTeamView>, AppError> {
     let organization = find_org(&state, &org_id).await?;
     principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let request = body.parse()?;
     let name = team_name(request.name)?;
     let usernames = request
         .usernames
@@ -183,10 +184,11 @@ async fn rename_team(
     principal: Principal,
     base: BaseUrl,
     AtlasPath((org_id, team_id)): AtlasPath<(String, String)>,
-    AtlasJson(request): AtlasJson<TeamUpdateRequest>,
+    body: AtlasJson<TeamUpdateRequest>,
 ) -> Result<Json<TeamView>, AppError> {
     let organization = find_org(&state, &org_id).await?;
     principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let request = body.parse()?;
     let id = parse_team_id(&team_id)?;
     let name = team_name(request.name)?;
     let team = state

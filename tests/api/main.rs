@@ -32,6 +32,7 @@ mod spec;
 
 mod api_keys;
 mod auth_digest;
+mod authorization;
 mod cli;
 mod clients;
 mod errors;

@@ -619,6 +619,16 @@ async fn only_organization_owners_of_this_organization_may_touch_invitations(bac
             .patch(&item, &json!({"roles": ["ORG_OWNER"]}))
             .await
             .assert_error(401, code);
+        // The role is checked before the body is read (BEHAVIOR §0).
+        client
+            .send_raw(
+                Method::POST,
+                &app.invites_path(),
+                Some(V2023),
+                Some("{not json"),
+            )
+            .await
+            .assert_error(401, code);
         let refused = client.delete(&item).await;
         refused.assert_error(401, code);
         assert!(

@@ -228,3 +228,26 @@ pub fn check_response(method: &str, path: &str, status: u16, content_type: &str,
         V2.check(method, path, status, content_type, body);
     }
 }
+
+/// The roles an operation requires (`x-rolesRequirements`), by operation id, with its method and
+/// path template.
+pub fn roles_required(operation_id: &str) -> Option<(String, String, Vec<String>)> {
+    let paths = V2.document["paths"].as_object()?;
+    for (template, item) in paths {
+        for (method, operation) in item.as_object()? {
+            if operation["operationId"] == operation_id {
+                let roles = operation["x-rolesRequirements"]
+                    .as_array()
+                    .map(|roles| {
+                        roles
+                            .iter()
+                            .filter_map(|r| r.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                return Some((method.to_uppercase(), template.clone(), roles));
+            }
+        }
+    }
+    None
+}
