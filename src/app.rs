@@ -25,6 +25,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::http;
+use crate::http::rate_limits::RateLimitPolicy;
 use crate::state::AppState;
 
 /// Name of the shared secret that signs Digest nonces.
@@ -58,6 +59,7 @@ impl Application {
         let state = AppState {
             store,
             clock,
+            rate_limits: RateLimitPolicy::Off,
             nonces: Arc::new(NonceAuthority::new(&secret)),
         };
         let listener = TcpListener::bind(listen).await?;
@@ -66,6 +68,12 @@ impl Application {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Turns rate limits on (they are off unless asked for).
+    pub fn with_rate_limits(mut self, policy: RateLimitPolicy) -> Self {
+        self.state.rate_limits = policy;
+        self
     }
 
     pub fn state(&self) -> &AppState {

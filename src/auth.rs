@@ -77,9 +77,13 @@ pub async fn authenticate(
         }
         Err(Ok(refusal)) => {
             tracing::debug!(auth.refusal = ?refusal, "request not authenticated");
+            crate::http::drain_body(request).await;
             challenge(&state, now, matches!(refusal, Refusal::StaleNonce))
         }
-        Err(Err(error)) => error.into_response(),
+        Err(Err(error)) => {
+            crate::http::drain_body(request).await;
+            error.into_response()
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use secrecy::ExposeSecret;
 use crate::app::Application;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DatabaseUrl, Settings};
+use crate::http::rate_limits::RateLimitPolicy;
 use crate::provision::{self, CredentialsOutput};
 use crate::telemetry::{self, LogFormat};
 
@@ -53,6 +54,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "ORGDOOR_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Atlas's rate limits (`atlas`), or none (`off`, for load tests).
+        #[arg(long, env = "ORGDOOR_RATE_LIMITS", value_enum, default_value = "atlas")]
+        rate_limits: RateLimitMode,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -98,12 +102,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(cli.log_format);
     let clock = SystemClock;
     match cli.command {
-        Command::Serve { listen, store } => {
-            serve(Settings {
+        Command::Serve {
+            listen,
+            rate_limits,
+            store,
+        } => {
+            let settings = Settings {
                 listen,
                 database_url: DatabaseUrl::new(store.database_url),
-            })
-            .await
+            };
+            serve(settings, rate_limits.into()).await
         }
         Command::Bootstrap { org_name, store } => {
             let name = OrgName::parse(org_name).context("invalid --org-name")?;
@@ -138,9 +146,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
-    tracing::info!(database_url = ?settings.database_url, "opening store");
-    let app = Application::build(&settings, Arc::new(SystemClock)).await?;
+/// The `--rate-limits` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RateLimitMode {
+    Atlas,
+    Off,
+}
+
+impl From<RateLimitMode> for RateLimitPolicy {
+    fn from(mode: RateLimitMode) -> Self {
+        match mode {
+            RateLimitMode::Atlas => RateLimitPolicy::Atlas,
+            RateLimitMode::Off => RateLimitPolicy::Off,
+        }
+    }
+}
+
+async fn serve(settings: Settings, rate_limits: RateLimitPolicy) -> anyhow::Result<()> {
+    tracing::info!(database_url = ?settings.database_url, ?rate_limits, "opening store");
+    let app = Application::build(&settings, Arc::new(SystemClock))
+        .await?
+        .with_rate_limits(rate_limits);
     let mut address = app.local_addr()?;
     // A wildcard listen address is no place to send requests to; print loopback instead.
     if address.ip().is_unspecified() {

@@ -90,6 +90,14 @@ pub enum AppError {
     DuplicateTeamName(String),
     #[error("a project named {0} exists")]
     GroupAlreadyExists(String),
+    #[error("rate limit of {resource} exceeded")]
+    RateLimited {
+        resource: &'static str,
+        retry_after: i64,
+        capacity: i64,
+        refill: i64,
+        period: i64,
+    },
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("the request body is too large")]
@@ -368,6 +376,26 @@ impl AppError {
                 format!("A group with name \"{name}\" already exists."),
                 vec![text(name)],
             ),
+            AppError::RateLimited {
+                resource,
+                retry_after,
+                capacity,
+                refill,
+                period,
+            } => parts(
+                S::TOO_MANY_REQUESTS,
+                "RATE_LIMITED_TOKEN_BUCKET",
+                format!(
+                    "Rate limit exceeded for {resource}. Please retry after {retry_after} seconds. Request capacity: {capacity}. Refill rate: {refill} per {period} seconds."
+                ),
+                vec![
+                    text(resource),
+                    Value::from(*retry_after),
+                    Value::from(*capacity),
+                    Value::from(*refill),
+                    Value::from(*period),
+                ],
+            ),
             AppError::MethodNotAllowed => parts(
                 S::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",
@@ -600,6 +628,17 @@ mod tests {
                 AppError::GroupAlreadyExists("g".into()),
                 409,
                 "GROUP_ALREADY_EXISTS",
+            ),
+            (
+                AppError::RateLimited {
+                    resource: "api/atlas/v2/orgs",
+                    retry_after: 5,
+                    capacity: 10,
+                    refill: 5,
+                    period: 60,
+                },
+                429,
+                "RATE_LIMITED_TOKEN_BUCKET",
             ),
             (AppError::MethodNotAllowed, 405, "METHOD_NOT_ALLOWED"),
             (AppError::PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),

@@ -14,6 +14,7 @@ pub mod org_invitations;
 pub mod orgs;
 pub mod pagination;
 pub mod project_invitations;
+pub mod rate_limits;
 pub mod response_format;
 pub mod service_accounts;
 pub mod teams;
@@ -48,6 +49,17 @@ pub fn record_request_target(mut request: Request) -> Request {
     request.extensions_mut().insert(RequestTarget(target));
     request
 }
+
+/// Reads and drops what is left of a request body before answering early (a challenge, a 406,
+/// a bad query). Closing a connection with unread bytes makes the kernel reset it, and a client
+/// can then lose the very answer it was sent (`Remote end closed connection without response`);
+/// Go's Digest client sends its body with the unauthenticated first attempt, so this matters.
+pub async fn drain_body(request: Request) {
+    let _ = axum::body::to_bytes(request.into_body(), DRAIN_LIMIT).await;
+}
+
+/// Largest leftover body read just to be dropped; beyond it the connection is closed anyway.
+const DRAIN_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Atlas timestamps: UTC, to the second, `Z` suffix (`2026-08-10T03:03:37Z`).
 pub fn atlas_timestamp(instant: OffsetDateTime) -> String {

@@ -6,10 +6,12 @@ use orgdoor_store::Store;
 
 use crate::auth::digest::NonceAuthority;
 use crate::clock::Clock;
+use crate::http::rate_limits::RateLimitPolicy;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub nonces: Arc<NonceAuthority>,
+    pub rate_limits: RateLimitPolicy,
 }

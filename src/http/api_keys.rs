@@ -21,6 +21,7 @@ use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBo
 use crate::http::org_invitations::parse_org_roles;
 use crate::http::orgs::find_org;
 use crate::http::pagination::{Link, ListQuery, Paginated};
+use crate::http::rate_limits::{API_KEYS, limited};
 use crate::http::versioning::{ResourceVersion, V2023_01_01, versioned};
 use crate::provision;
 use crate::state::AppState;
@@ -36,12 +37,20 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/orgs/{orgId}/apiKeys",
-            versioned(get(list_keys).post(create_key), state, &VERSIONS),
+            versioned(
+                limited(get(list_keys).post(create_key), state, &API_KEYS),
+                state,
+                &VERSIONS,
+            ),
         )
         .route(
             "/orgs/{orgId}/apiKeys/{apiUserId}",
             versioned(
-                get(get_key).patch(update_key).delete(delete_key),
+                limited(
+                    get(get_key).patch(update_key).delete(delete_key),
+                    state,
+                    &API_KEYS,
+                ),
                 state,
                 &VERSIONS,
             ),
@@ -49,7 +58,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(
             "/orgs/{orgId}/apiKeys/{apiUserId}/accessList",
             versioned(
-                get(list_access_list).post(add_to_access_list),
+                limited(
+                    get(list_access_list).post(add_to_access_list),
+                    state,
+                    &API_KEYS,
+                ),
                 state,
                 &VERSIONS,
             ),
@@ -57,7 +70,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(
             "/orgs/{orgId}/apiKeys/{apiUserId}/accessList/{ipAddress}",
             versioned(
-                get(get_access_list_entry).delete(remove_from_access_list),
+                limited(
+                    get(get_access_list_entry).delete(remove_from_access_list),
+                    state,
+                    &API_KEYS,
+                ),
                 state,
                 &VERSIONS,
             ),

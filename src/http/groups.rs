@@ -17,6 +17,7 @@ use crate::http::extract::{
 };
 use crate::http::orgs::find_org;
 use crate::http::pagination::{Link, ListQuery, Paginated};
+use crate::http::rate_limits::{ORGANIZATIONS, PROJECTS, PROJECTS_BY_CALLER, limited};
 use crate::http::versioning::{ResourceVersion, V2023_01_01, versioned};
 use crate::state::AppState;
 
@@ -25,19 +26,35 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/groups",
-            versioned(get(list_groups).post(create_group), state, &VERSIONS),
+            versioned(
+                limited(
+                    get(list_groups).post(create_group),
+                    state,
+                    &PROJECTS_BY_CALLER,
+                ),
+                state,
+                &VERSIONS,
+            ),
         )
         .route(
             "/groups/{groupId}",
             versioned(
-                get(get_group).patch(update_group).delete(delete_group),
+                limited(
+                    get(get_group).patch(update_group).delete(delete_group),
+                    state,
+                    &PROJECTS,
+                ),
                 state,
                 &VERSIONS,
             ),
         )
         .route(
             "/orgs/{orgId}/groups",
-            versioned(get(list_org_groups), state, &VERSIONS),
+            versioned(
+                limited(get(list_org_groups), state, &ORGANIZATIONS),
+                state,
+                &VERSIONS,
+            ),
         )
 }
 

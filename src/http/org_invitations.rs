@@ -20,6 +20,7 @@ use crate::http::extract::{
     AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_id,
 };
 use crate::http::orgs::find_org;
+use crate::http::rate_limits::{ORGANIZATIONS, limited};
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
 use crate::state::AppState;
 
@@ -42,8 +43,18 @@ fn item() -> MethodRouter<AppState> {
 pub fn routes(state: &AppState) -> Router<AppState> {
     static VERSIONS: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
     Router::new()
-        .route(COLLECTION, versioned(collection(), state, &VERSIONS))
-        .route(ITEM, versioned(item(), state, &VERSIONS))
+        .route(
+            COLLECTION,
+            versioned(
+                limited(collection(), state, &ORGANIZATIONS),
+                state,
+                &VERSIONS,
+            ),
+        )
+        .route(
+            ITEM,
+            versioned(limited(item(), state, &ORGANIZATIONS), state, &VERSIONS),
+        )
 }
 
 /// The `/api/atlas/v1.0` twins: same state and rules, plain `application/json`.

@@ -16,6 +16,7 @@ use crate::http::api_keys::{self, ApiKeyView};
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_org_id};
 use crate::http::org_invitations::parse_org_roles;
 use crate::http::pagination::{Link, ListQuery, Paginated};
+use crate::http::rate_limits::{ORGANIZATIONS, ORGANIZATIONS_BY_CALLER, limited};
 use crate::http::versioning::{V2023_01_01, versioned};
 use crate::provision;
 use crate::state::AppState;
@@ -25,12 +26,24 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/orgs",
-            versioned(get(list_orgs).post(create_org), state, &VERSIONS),
+            versioned(
+                limited(
+                    get(list_orgs).post(create_org),
+                    state,
+                    &ORGANIZATIONS_BY_CALLER,
+                ),
+                state,
+                &VERSIONS,
+            ),
         )
         .route(
             "/orgs/{orgId}",
             versioned(
-                get(get_org).patch(update_org).delete(delete_org),
+                limited(
+                    get(get_org).patch(update_org).delete(delete_org),
+                    state,
+                    &ORGANIZATIONS,
+                ),
                 state,
                 &VERSIONS,
             ),

@@ -16,6 +16,7 @@ use crate::http::atlas_timestamp;
 use crate::http::extract::{AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id};
 use crate::http::groups::find_group;
 use crate::http::org_invitations::{parse_group_role, parse_username};
+use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
 use crate::state::AppState;
 
@@ -38,8 +39,14 @@ fn item() -> MethodRouter<AppState> {
 pub fn routes(state: &AppState) -> Router<AppState> {
     static VERSIONS: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
     Router::new()
-        .route(COLLECTION, versioned(collection(), state, &VERSIONS))
-        .route(ITEM, versioned(item(), state, &VERSIONS))
+        .route(
+            COLLECTION,
+            versioned(limited(collection(), state, &PROJECTS), state, &VERSIONS),
+        )
+        .route(
+            ITEM,
+            versioned(limited(item(), state, &PROJECTS), state, &VERSIONS),
+        )
 }
 
 /// The `/api/atlas/v1.0` twins.

@@ -52,7 +52,10 @@ impl OutputFlags {
 pub async fn format_response(request: Request, next: Next) -> Response {
     let flags = match OutputFlags::from_query(request.uri().query()) {
         Ok(flags) => flags,
-        Err(error) => return error.into_response(),
+        Err(error) => {
+            crate::http::drain_body(request).await;
+            return error.into_response();
+        }
     };
     let response = next.run(request).await;
     if flags == OutputFlags::default() {

@@ -24,6 +24,7 @@ use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBo
 use crate::http::org_invitations::parse_org_roles;
 use crate::http::orgs::find_org;
 use crate::http::pagination::{ListQuery, Paginated};
+use crate::http::rate_limits::{SERVICE_ACCOUNTS, limited};
 use crate::http::versioning::{ResourceVersion, V2024_08_05, versioned};
 use crate::state::AppState;
 
@@ -40,37 +41,65 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             base,
-            versioned(get(list_accounts).post(create_account), state, &VERSIONS),
+            versioned(
+                limited(
+                    get(list_accounts).post(create_account),
+                    state,
+                    &SERVICE_ACCOUNTS,
+                ),
+                state,
+                &VERSIONS,
+            ),
         )
         .route(
             &format!("{base}/{{clientId}}"),
             versioned(
-                get(get_account)
-                    .patch(update_account)
-                    .delete(delete_account),
+                limited(
+                    get(get_account)
+                        .patch(update_account)
+                        .delete(delete_account),
+                    state,
+                    &SERVICE_ACCOUNTS,
+                ),
                 state,
                 &VERSIONS,
             ),
         )
         .route(
             &format!("{base}/{{clientId}}/secrets"),
-            versioned(post(create_secret), state, &VERSIONS),
+            versioned(
+                limited(post(create_secret), state, &SERVICE_ACCOUNTS),
+                state,
+                &VERSIONS,
+            ),
         )
         .route(
             &format!("{base}/{{clientId}}/secrets/{{secretId}}"),
-            versioned(delete(delete_secret), state, &VERSIONS),
+            versioned(
+                limited(delete(delete_secret), state, &SERVICE_ACCOUNTS),
+                state,
+                &VERSIONS,
+            ),
         )
         .route(
             &format!("{base}/{{clientId}}/accessList"),
             versioned(
-                get(list_access_list).post(add_to_access_list),
+                limited(
+                    get(list_access_list).post(add_to_access_list),
+                    state,
+                    &SERVICE_ACCOUNTS,
+                ),
                 state,
                 &VERSIONS,
             ),
         )
         .route(
             &format!("{base}/{{clientId}}/accessList/{{ipAddress}}"),
-            versioned(delete(remove_from_access_list), state, &VERSIONS),
+            versioned(
+                limited(delete(remove_from_access_list), state, &SERVICE_ACCOUNTS),
+                state,
+                &VERSIONS,
+            ),
         )
 }
 

@@ -16,6 +16,7 @@ use crate::http::extract::{
 };
 use crate::http::orgs::find_org;
 use crate::http::pagination::{Link, ListQuery, Paginated};
+use crate::http::rate_limits::{TEAMS, limited};
 use crate::http::versioning::{ResourceVersion, V2023_01_01, versioned};
 use crate::state::AppState;
 
@@ -24,12 +25,20 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/orgs/{orgId}/teams",
-            versioned(get(list_teams).post(create_team), state, &VERSIONS),
+            versioned(
+                limited(get(list_teams).post(create_team), state, &TEAMS),
+                state,
+                &VERSIONS,
+            ),
         )
         .route(
             "/orgs/{orgId}/teams/{teamId}",
             versioned(
-                get(get_team).patch(rename_team).delete(delete_team),
+                limited(
+                    get(get_team).patch(rename_team).delete(delete_team),
+                    state,
+                    &TEAMS,
+                ),
                 state,
                 &VERSIONS,
             ),

@@ -145,7 +145,10 @@ async fn negotiate(
     let today = negotiation.clock.now().date();
     let version = match resolve(negotiation.versions, request.headers(), today) {
         Ok(version) => version,
-        Err(error) => return error.into_response(),
+        Err(error) => {
+            crate::http::drain_body(request).await;
+            return error.into_response();
+        }
     };
     request.extensions_mut().insert(ApiVersion::Dated(version));
     let mut response = next.run(request).await;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use digest_auth::{AuthContext, WwwAuthenticateHeader};
 use orgdoor::clock::ManualClock;
+use orgdoor::http::rate_limits::RateLimitPolicy;
 use orgdoor::provision;
 use orgdoor_domain::{OrgName, OrgRole, OrgRoles};
 use orgdoor_store::Store;
@@ -316,6 +317,7 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
     pub database: TestDatabase,
+    pub rate_limits: RateLimitPolicy,
 }
 
 /// The instant every test starts at; tests move the clock instead of sleeping.
@@ -330,6 +332,21 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// A server on `database`, reached through `url` (which may lead through a proxy).
 pub async fn spawn_app_at(database: TestDatabase, url: &str) -> TestApp {
+    spawn_configured(database, url, RateLimitPolicy::Off).await
+}
+
+/// A server whose every rate-limit bucket holds `capacity` tokens.
+pub async fn spawn_limited_app(backend: Backend, capacity: i64) -> TestApp {
+    let database = TestDatabase::new(backend).await;
+    let url = database.url.clone();
+    spawn_configured(database, &url, RateLimitPolicy::Capacity(capacity)).await
+}
+
+async fn spawn_configured(
+    database: TestDatabase,
+    url: &str,
+    rate_limits: RateLimitPolicy,
+) -> TestApp {
     let store = orgdoor_store::connect(url).await.expect("store");
     let clock = Arc::new(ManualClock::new(START));
     let app = orgdoor::Application::with_store(
@@ -338,7 +355,8 @@ pub async fn spawn_app_at(database: TestDatabase, url: &str) -> TestApp {
         clock.clone(),
     )
     .await
-    .expect("server builds");
+    .expect("server builds")
+    .with_rate_limits(rate_limits);
     let address = app.local_addr().expect("bound");
     let (organization, minted) =
         provision::create_organization(&store, OrgName::parse("Test-Org").expect("name"), START)
@@ -355,6 +373,7 @@ pub async fn spawn_app_at(database: TestDatabase, url: &str) -> TestApp {
         store,
         clock,
         database,
+        rate_limits,
     }
 }
 
@@ -367,7 +386,8 @@ impl TestApp {
             self.clock.clone(),
         )
         .await
-        .expect("second instance builds");
+        .expect("second instance builds")
+        .with_rate_limits(self.rate_limits);
         let url = format!("http://{}", instance.local_addr().expect("bound"));
         tokio::spawn(instance.run_until(std::future::pending()));
         url

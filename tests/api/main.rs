@@ -41,4 +41,5 @@ mod org_invitations;
 mod orgs_teams_groups;
 mod outage;
 mod project_invitations;
+mod rate_limits;
 mod service_accounts;

@@ -15,6 +15,7 @@ pub mod name;
 pub mod organization;
 pub mod page;
 pub mod project_invitation;
+pub mod rate_limit;
 pub mod role;
 pub mod service_account;
 pub mod team;
@@ -31,6 +32,7 @@ pub use name::{InvalidName, OrgName, ProjectName, TeamName};
 pub use organization::{NewOrganization, Organization};
 pub use page::{Page, PageRequest};
 pub use project_invitation::{NewProjectInvitation, ProjectInvitation};
+pub use rate_limit::{BucketState, TakeOutcome, TokenBucket};
 pub use role::{GroupRole, GroupRoles, InvalidRole, OrgRole, OrgRoles, RoleSet};
 pub use service_account::{
     ACCESS_TOKEN_LIFETIME, AccessToken, ClientId, InvalidClientId, MAX_ACTIVE_TOKENS,

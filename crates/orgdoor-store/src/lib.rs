@@ -18,7 +18,8 @@ use orgdoor_domain::{
     AccessListEntry, AccessToken, AllowedNetwork, ApiKey, ApiKeyId, ClientId, DigestHa1,
     EmailAddress, Group, GroupId, GroupRoles, GroupUpdate, Invitation, InvitationId,
     InvitationUpdate, OrgId, OrgName, OrgRoles, Organization, Page, PageRequest, ProjectInvitation,
-    PublicKey, SecretId, ServiceAccount, ServiceAccountSecret, Team, TeamId, TeamName,
+    PublicKey, SecretId, ServiceAccount, ServiceAccountSecret, TakeOutcome, Team, TeamId, TeamName,
+    TokenBucket,
 };
 use time::OffsetDateTime;
 
@@ -239,6 +240,14 @@ pub trait Store: Send + Sync + 'static {
         client_id: &ClientId,
         digest: &[u8; 32],
     ) -> Result<(), StoreError>;
+
+    /// Takes a token from the named bucket under a lock, so the count holds across instances.
+    async fn take_rate_limit_token(
+        &self,
+        bucket: &str,
+        limits: TokenBucket,
+        now: OffsetDateTime,
+    ) -> Result<TakeOutcome, StoreError>;
 
     /// Stores a team; [`Rejection::TeamNameTaken`] when the organization has one of that name.
     async fn create_team(&self, team: &Team) -> Result<(), StoreError>;

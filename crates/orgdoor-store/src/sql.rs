@@ -21,7 +21,8 @@ macro_rules! impl_sql_store {
         use async_trait::async_trait;
         use orgdoor_domain::{
             AccessListEntry, AccessToken, AllowedNetwork, ApiKeyId, ClientId, GroupRoles, OrgRoles,
-            ProjectInvitation, SecretId, ServiceAccount, ServiceAccountSecret,
+            ProjectInvitation, SecretId, ServiceAccount, ServiceAccountSecret, BucketState, TakeOutcome,
+            TokenBucket,
             ApiKey, DigestHa1, EmailAddress, Group, GroupId, GroupRole, GroupRoleAssignment, GroupTag,
             GroupUpdate, Invitation, InvitationId, InvitationUpdate, OrgId, OrgName, Organization, Page,
             PageRequest, PublicKey, Team, TeamId, TeamName,
@@ -973,6 +974,36 @@ macro_rules! impl_sql_store {
                     .execute(&self.writer)
                     .await?;
                 Ok(())
+            }
+
+            async fn take_rate_limit_token(
+                &self,
+                bucket: &str,
+                limits: TokenBucket,
+                now: OffsetDateTime,
+            ) -> Result<TakeOutcome, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let lock = $lock_rows;
+                let row: Option<(i64, i64)> =
+                    sqlx::query_as(&format!("SELECT tokens, period FROM rate_limit_buckets WHERE bucket = $1{lock}"))
+                        .bind(bucket)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let state = row.map(|(tokens, period)| BucketState { tokens, period });
+                let (next, outcome) = limits.take(state, now);
+                // Two first requests may both find no row; the upsert then keeps the count of
+                // whichever commits last, off by one at most once per bucket.
+                sqlx::query(
+                    "INSERT INTO rate_limit_buckets (bucket, tokens, period) VALUES ($1, $2, $3) \
+                     ON CONFLICT (bucket) DO UPDATE SET tokens = excluded.tokens, period = excluded.period",
+                )
+                .bind(bucket)
+                .bind(next.tokens)
+                .bind(next.period)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(outcome)
             }
 
             async fn create_team(&self, team: &Team) -> Result<(), StoreError> {

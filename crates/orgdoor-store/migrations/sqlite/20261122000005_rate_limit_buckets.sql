@@ -1,0 +1,6 @@
+-- Rate-limit token buckets, shared by every instance: one row per endpoint set and scope key.
+CREATE TABLE rate_limit_buckets (
+    bucket TEXT PRIMARY KEY,
+    tokens INTEGER NOT NULL,
+    period INTEGER NOT NULL
+);
