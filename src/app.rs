@@ -103,6 +103,7 @@ impl Application {
 pub fn router(state: &AppState) -> Router {
     Router::new()
         .nest("/api/atlas", http::api_router(state))
+        .nest("/api/orgdoor/v1", http::admin::router(state))
         .route("/health", axum::routing::get(http::health::health))
         .merge(http::oauth::routes())
         .fallback(http::fallback::not_found)

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `bootstrap`, `api-key create` and `migrate`. Every option can also
+//! The command line: `serve`, `bootstrap`, `api-key create`, `invitation accept|decline` and
+//! `migrate`. Every option can also
 //! come from an `ORGDOOR_*` environment variable.
 
 use std::net::SocketAddr;
@@ -12,6 +13,8 @@ use secrecy::ExposeSecret;
 use crate::app::Application;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DatabaseUrl, Settings};
+use crate::http::admin::{Answer, ProfileRequest, answer_as_invitee};
+use crate::http::org_users::OrgUserView;
 use crate::http::rate_limits::RateLimitPolicy;
 use crate::provision::{self, CredentialsOutput};
 use crate::telemetry::{self, LogFormat};
@@ -70,6 +73,9 @@ enum Command {
     /// Manage programmatic API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Answer an invitation as the invitee would (Atlas does this by e-mail); print the user.
+    #[command(subcommand)]
+    Invitation(InvitationCommand),
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -91,6 +97,41 @@ enum ApiKeyCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum InvitationCommand {
+    /// Accept: the invitee becomes an ACTIVE member with the invited roles, teams and project
+    /// roles.
+    Accept {
+        #[command(flatten)]
+        invitee: InviteeArgs,
+        #[arg(long)]
+        first_name: Option<String>,
+        #[arg(long)]
+        last_name: Option<String>,
+        /// ISO 3166-1 alpha-2 code.
+        #[arg(long)]
+        country: Option<String>,
+        #[arg(long)]
+        mobile_number: Option<String>,
+    },
+    /// Decline: the invitee shows as INVITATION_REJECTED.
+    Decline {
+        #[command(flatten)]
+        invitee: InviteeArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct InviteeArgs {
+    /// The organization that sent the invitation.
+    #[arg(long)]
+    org: String,
+    /// The invitation id, the pending user's id, or the invitee's address.
+    invitee: String,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -137,6 +178,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (organization, minted) =
                 provision::create_api_key(&store, &org, roles, &description, clock.now()).await?;
             print_json(&CredentialsOutput::new(&organization, &minted))
+        }
+        Command::Invitation(command) => {
+            let (invitee, answer) = match command {
+                InvitationCommand::Accept {
+                    invitee,
+                    first_name,
+                    last_name,
+                    country,
+                    mobile_number,
+                } => (
+                    invitee,
+                    Answer::Accept(ProfileRequest {
+                        first_name,
+                        last_name,
+                        country,
+                        mobile_number,
+                    }),
+                ),
+                InvitationCommand::Decline { invitee } => (invitee, Answer::Decline),
+            };
+            let org: OrgId = invitee.org.parse().context("invalid --org")?;
+            let store = orgdoor_store::connect(&invitee.store.database_url).await?;
+            let now = clock.now();
+            let user = answer_as_invitee(store.as_ref(), &org, &invitee.invitee, answer, now)
+                .await
+                .map_err(|error| anyhow::anyhow!("{}", error.parts().detail))?;
+            print_json(&OrgUserView::new(user, now))
         }
         Command::Migrate { store } => {
             orgdoor_store::connect(&store.database_url).await?;

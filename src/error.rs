@@ -82,6 +82,20 @@ pub enum AppError {
     UserNotInOrg { username: String, org: String },
     #[error("invalid user id {0}")]
     InvalidUserId(String),
+    #[error("user {0} not found")]
+    UserNotFound(String),
+    #[error("no user with username {0}")]
+    UsernameNotFound(String),
+    #[error("user {0} has not accepted the invitation yet")]
+    CannotAddPendingUser(String),
+    #[error("a user must keep at least one role")]
+    CannotRemoveAllUserRoles,
+    #[error("user {user} is in team {team} already")]
+    UserAlreadyInTeam { user: String, team: String },
+    #[error("team {0} is full")]
+    MaxUsersPerTeamExceeded(String),
+    #[error("query parameters {0} and {1} exclude each other")]
+    MutuallyExclusiveQueryParameters(&'static str, &'static str),
     #[error("organization {0} still has projects")]
     OrganizationHasProjects(String),
     #[error("a user {0} already exists")]
@@ -350,6 +364,58 @@ impl AppError {
                 format!("An invalid user ID {id} was specified."),
                 vec![text(id)],
             ),
+            AppError::UserNotFound(id) => parts(
+                S::NOT_FOUND,
+                "USER_NOT_FOUND",
+                format!("No user with ID {id} exists."),
+                vec![text(id)],
+            ),
+            AppError::UsernameNotFound(username) => parts(
+                S::NOT_FOUND,
+                "USERNAME_NOT_FOUND",
+                format!("No user with username {username} exists."),
+                vec![text(username)],
+            ),
+            AppError::CannotAddPendingUser(user) => parts(
+                S::NOT_FOUND,
+                "CANNOT_ADD_PENDING_USER",
+                format!(
+                    "The user {user} cannot be added to any group or team because the user is a pending user."
+                ),
+                vec![text(user)],
+            ),
+            AppError::CannotRemoveAllUserRoles => parts(
+                S::FORBIDDEN,
+                "CANNOT_REMOVE_ALL_USER_ROLES",
+                "You cannot remove all roles from a user. Specify at least one role.".into(),
+                vec![],
+            ),
+            AppError::UserAlreadyInTeam { user, team } => parts(
+                S::CONFLICT,
+                "USER_ALREADY_IN_TEAM",
+                format!("The user with ID {user} in team {team} already exists."),
+                vec![text(user), text(team)],
+            ),
+            AppError::MaxUsersPerTeamExceeded(team) => parts(
+                S::BAD_REQUEST,
+                "MAX_USERS_PER_TEAM_EXCEEDED",
+                format!(
+                    "Maximum number of users per team {} in {team} exceeded while trying to add users.",
+                    orgdoor_store::MAX_USERS_PER_TEAM
+                ),
+                vec![
+                    Value::from(orgdoor_store::MAX_USERS_PER_TEAM),
+                    text(team),
+                ],
+            ),
+            AppError::MutuallyExclusiveQueryParameters(first, second) => parts(
+                S::BAD_REQUEST,
+                "MUTUALLY_EXCLUSIVE_QUERY_PARAMETERS",
+                format!(
+                    "Either the {first} query parameter or the {second} query parameter but not both should be specified."
+                ),
+                vec![text(first), text(second)],
+            ),
             AppError::OrganizationHasProjects(org) => parts(
                 S::CONFLICT,
                 "CANNOT_DELETE_ORG_ACTIVE_GROUPS",
@@ -499,6 +565,17 @@ impl From<Rejection> for AppError {
             Rejection::TooManyTokens => AppError::Internal(anyhow::anyhow!(
                 "token cap reached outside the token endpoint"
             )),
+            Rejection::UserNotInOrg { user, org } => AppError::UserNotInOrg {
+                username: user,
+                org: org.to_string(),
+            },
+            Rejection::PendingUser(user) => AppError::CannotAddPendingUser(user),
+            Rejection::LastRole => AppError::CannotRemoveAllUserRoles,
+            Rejection::AlreadyInTeam { user, team } => AppError::UserAlreadyInTeam {
+                user: user.to_string(),
+                team: team.to_string(),
+            },
+            Rejection::TeamFull(team) => AppError::MaxUsersPerTeamExceeded(team.to_string()),
             Rejection::InvitationNotFound
             | Rejection::NotFound
             | Rejection::OrganizationNotFound => AppError::ResourceNotFound(String::new()),
@@ -618,6 +695,36 @@ mod tests {
                 AppError::UserAlreadyExists("u".into()),
                 409,
                 "USER_ALREADY_EXISTS",
+            ),
+            (AppError::UserNotFound("u".into()), 404, "USER_NOT_FOUND"),
+            (AppError::UsernameNotFound("u".into()), 404, "USERNAME_NOT_FOUND"),
+            (
+                AppError::CannotAddPendingUser("u".into()),
+                404,
+                "CANNOT_ADD_PENDING_USER",
+            ),
+            (
+                AppError::CannotRemoveAllUserRoles,
+                403,
+                "CANNOT_REMOVE_ALL_USER_ROLES",
+            ),
+            (
+                AppError::UserAlreadyInTeam {
+                    user: "u".into(),
+                    team: "t".into(),
+                },
+                409,
+                "USER_ALREADY_IN_TEAM",
+            ),
+            (
+                AppError::MaxUsersPerTeamExceeded("t".into()),
+                400,
+                "MAX_USERS_PER_TEAM_EXCEEDED",
+            ),
+            (
+                AppError::MutuallyExclusiveQueryParameters("a", "b"),
+                400,
+                "MUTUALLY_EXCLUSIVE_QUERY_PARAMETERS",
             ),
             (
                 AppError::DuplicateTeamName("t".into()),

@@ -4,6 +4,7 @@
 //! store, render the view. Authentication and the `envelope`/`pretty` rendering wrap the whole
 //! tree; version negotiation wraps each operation.
 
+pub mod admin;
 pub mod api_keys;
 pub mod extract;
 pub mod fallback;
@@ -11,6 +12,7 @@ pub mod groups;
 pub mod health;
 pub mod oauth;
 pub mod org_invitations;
+pub mod org_users;
 pub mod orgs;
 pub mod pagination;
 pub mod project_invitations;
@@ -18,6 +20,7 @@ pub mod rate_limits;
 pub mod response_format;
 pub mod service_accounts;
 pub mod teams;
+pub mod users;
 pub mod versioning;
 
 use axum::Router;
@@ -75,6 +78,8 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(api_keys::routes(state))
         .merge(service_accounts::routes(state))
         .merge(org_invitations::routes(state))
+        .merge(org_users::routes(state))
+        .merge(users::routes(state))
         .merge(teams::routes(state))
         .merge(groups::routes(state))
         .merge(project_invitations::routes(state));

@@ -8,7 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header;
 use axum::http::request::Parts;
-use orgdoor_domain::{EmailAddress, GroupId, InvitationId, OrgId, TeamId};
+use orgdoor_domain::{EmailAddress, GroupId, InvitationId, OrgId, TeamId, UserId};
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
@@ -94,6 +94,7 @@ pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<T, AppError> {
 }
 
 /// The query string as name/value pairs, read with typed accessors.
+#[derive(Debug, Default)]
 pub struct QueryParams(Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
@@ -109,7 +110,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
 impl QueryParams {
     #[cfg(test)]
-    fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Self {
         Self(
             pairs
                 .iter()
@@ -122,6 +123,14 @@ impl QueryParams {
         self.0
             .iter()
             .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every value of a repeated parameter (`?a=1&a=2`), in order.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     }
 
@@ -185,6 +194,11 @@ pub fn parse_group_id(raw: &str) -> Result<GroupId, AppError> {
 pub fn parse_team_id(raw: &str) -> Result<TeamId, AppError> {
     raw.parse()
         .map_err(|_| AppError::InvalidTeamId(raw.to_owned()))
+}
+
+pub fn parse_user_id(raw: &str) -> Result<UserId, AppError> {
+    raw.parse()
+        .map_err(|_| AppError::InvalidUserId(raw.to_owned()))
 }
 
 /// A malformed invitation id names no invitation: `RESOURCE_NOT_FOUND`.

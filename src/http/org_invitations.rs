@@ -7,10 +7,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::{
-    EmailAddress, GroupId, GroupRole, GroupRoleAssignment, Invitation, InvitationUpdate,
+    EmailAddress, GroupId, GroupRole, GroupRoleAssignment, Invitation, MembershipUpdate,
     NewInvitation, OrgId, OrgRole, OrgRoles, Organization, TeamId,
 };
-use orgdoor_store::{InvitationSelector, Rejection, StoreError};
+use orgdoor_store::{InvitationSelector, Rejection, StoreError, WhenPending};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{OrgAccess, Principal};
@@ -239,8 +239,8 @@ fn parse_update(
     team_ids: Option<&[String]>,
     group_role_assignments: Option<Vec<GroupRoleAssignmentsRequest>>,
     org: &OrgId,
-) -> Result<InvitationUpdate, AppError> {
-    Ok(InvitationUpdate {
+) -> Result<MembershipUpdate, AppError> {
+    Ok(MembershipUpdate {
         roles: roles.map(|roles| parse_org_roles(roles, org)).transpose()?,
         team_ids: team_ids.map(parse_team_ids).transpose()?,
         group_role_assignments: group_role_assignments
@@ -301,7 +301,10 @@ async fn create_invitation(
     };
     let now = state.clock.now();
     let invitation = invitation.into_invitation(now);
-    let invitation = state.store.invite(&invitation, now).await?;
+    let invitation = state
+        .store
+        .invite(&invitation, WhenPending::Renew, now)
+        .await?;
     Ok(Json(InvitationView::new(&organization, invitation)))
 }
 
@@ -311,7 +314,7 @@ async fn update_invitation(
     state: &AppState,
     organization: &Organization,
     selector: InvitationSelector,
-    update: InvitationUpdate,
+    update: MembershipUpdate,
     reference: String,
 ) -> Result<Json<InvitationView>, AppError> {
     let invitation = state

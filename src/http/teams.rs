@@ -145,29 +145,36 @@ async fn create_team(
     let usernames = request
         .usernames
         .ok_or_else(|| AppError::MissingAttribute("usernames".into()))?;
-    for username in &usernames {
-        let _: EmailAddress = username
+    let mut members: Vec<EmailAddress> = Vec::with_capacity(usernames.len());
+    for username in usernames {
+        let address: EmailAddress = username
             .parse()
-            .map_err(|_| AppError::InvalidEmailAddress(username.clone()))?;
-    }
-    // Only organization members can join a team, and members arrive with the org-users API.
-    if let Some(username) = usernames.first() {
-        return Err(AppError::UserNotInOrg {
-            username: username.clone(),
-            org: organization.id.to_string(),
-        });
+            .map_err(|_| AppError::InvalidEmailAddress(username))?;
+        if !members.contains(&address) {
+            members.push(address);
+        }
     }
     let team = NewTeam {
         org_id: organization.id,
         name,
     }
     .into_team(state.clock.now());
-    state.store.create_team(&team).await?;
+    state
+        .store
+        .create_team(&team, &members)
+        .await
+        .map_err(|error| match error {
+            StoreError::Rejected(Rejection::UserNotInOrg { user, org }) => AppError::UserNotInOrg {
+                username: user,
+                org: org.to_string(),
+            },
+            other => other.into(),
+        })?;
     Ok(Json(CreatedTeamView {
         links: team_link(&base, &team),
         id: team.id.into(),
         name: team.name.to_string(),
-        usernames: Vec::new(),
+        usernames: members.into_iter().map(String::from).collect(),
     }))
 }
 

@@ -60,6 +60,12 @@ pub const V2024_08_05: ResourceVersion = ResourceVersion {
     retirement: None,
 };
 
+pub const V2025_02_19: ResourceVersion = ResourceVersion {
+    date: "2025-02-19",
+    content_type: "application/vnd.atlas.2025-02-19+json;charset=utf-8",
+    retirement: None,
+};
+
 pub const V2023_01_01_DEPRECATED: ResourceVersion = ResourceVersion {
     date: "2023-01-01",
     content_type: "application/vnd.atlas.2023-01-01+json;charset=utf-8",

@@ -1,8 +1,10 @@
 //! Organization invitations: a pending offer of membership to an e-mail address.
 //!
 //! An invitation is pending from its creation until `expires_at`, exactly
-//! [`INVITATION_LIFETIME`] later; updates never move either timestamp. After that it is
-//! expired: no longer listed or found, and a new invitation to the same address replaces it.
+//! [`INVITATION_LIFETIME`] later, unless the invitee accepts (it becomes a membership) or
+//! declines it first; updates never move either timestamp. An expired or declined invitation is
+//! no longer listed or found by the invitations API, and a new invitation to the same address
+//! replaces it.
 
 use time::{Duration, OffsetDateTime};
 
@@ -22,6 +24,8 @@ pub struct GroupRoleAssignment {
 pub struct Invitation {
     pub id: InvitationId,
     /// The id under which the invitee appears as a pending user; distinct from `id`, as on Atlas.
+    /// It is the person's user id: the same in every organization that invites them, and kept
+    /// when they accept.
     pub user_id: UserId,
     pub org_id: OrgId,
     pub username: EmailAddress,
@@ -32,11 +36,18 @@ pub struct Invitation {
     pub inviter_username: String,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    /// When the invitee declined, if they did.
+    pub declined_at: Option<OffsetDateTime>,
 }
 
 impl Invitation {
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         now >= self.expires_at
+    }
+
+    /// Neither expired nor declined: the invitee may still accept.
+    pub fn is_pending(&self, now: OffsetDateTime) -> bool {
+        self.declined_at.is_none() && !self.is_expired(now)
     }
 
     /// The projects this invitation names, each once.
@@ -77,20 +88,22 @@ impl NewInvitation {
             inviter_username: self.inviter_username,
             created_at,
             expires_at: created_at + INVITATION_LIFETIME,
+            declined_at: None,
         }
     }
 }
 
-/// A partial update of a pending invitation: `None` leaves a field unchanged, `Some` replaces it.
+/// A partial update of what a membership grants, or an invitation offers: `None` leaves a field
+/// unchanged, `Some` replaces it.
 #[derive(Debug, Clone, Default)]
-pub struct InvitationUpdate {
+pub struct MembershipUpdate {
     pub roles: Option<OrgRoles>,
     pub team_ids: Option<Vec<TeamId>>,
     pub group_role_assignments: Option<Vec<GroupRoleAssignment>>,
 }
 
-impl InvitationUpdate {
-    pub fn apply_to(self, invitation: &mut Invitation) {
+impl MembershipUpdate {
+    pub fn apply_to_invitation(self, invitation: &mut Invitation) {
         if let Some(roles) = self.roles {
             invitation.roles = roles;
         }
@@ -120,7 +133,7 @@ impl InvitationUpdate {
 }
 
 /// Removes repeats while keeping first-seen order (the spec's `uniqueItems`).
-fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+pub(crate) fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
     let mut unique = Vec::with_capacity(items.len());
     for item in items {
         if !unique.contains(&item) {
@@ -163,12 +176,12 @@ mod tests {
         let mut invitation = new_invitation().into_invitation(now);
         let team = TeamId::generate(now);
         let before = invitation.clone();
-        InvitationUpdate {
+        MembershipUpdate {
             roles: None,
             team_ids: Some(vec![team.clone(), team.clone()]),
             group_role_assignments: None,
         }
-        .apply_to(&mut invitation);
+        .apply_to_invitation(&mut invitation);
         assert_eq!(invitation.team_ids, vec![team]);
         assert_eq!(invitation.roles, before.roles);
         assert_eq!(invitation.expires_at, before.expires_at);

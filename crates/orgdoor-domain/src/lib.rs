@@ -12,6 +12,7 @@ pub mod group;
 pub mod ids;
 pub mod invitation;
 pub mod name;
+pub mod org_user;
 pub mod organization;
 pub mod page;
 pub mod project_invitation;
@@ -26,9 +27,13 @@ pub use email::{EmailAddress, InvalidEmailAddress};
 pub use group::{Group, GroupTag, GroupUpdate, InvalidGroupTag, NewGroup};
 pub use ids::{ApiKeyId, GroupId, InvalidId, InvitationId, OrgId, SecretId, TeamId, UserId};
 pub use invitation::{
-    GroupRoleAssignment, INVITATION_LIFETIME, Invitation, InvitationUpdate, NewInvitation,
+    GroupRoleAssignment, INVITATION_LIFETIME, Invitation, MembershipUpdate, NewInvitation,
 };
 pub use name::{InvalidName, OrgName, ProjectName, TeamName};
+pub use org_user::{
+    InvalidMembershipStatus, InvalidProfile, LastRole, Member, MembershipStatus, OrgUser,
+    ProfileChoices, RoleChange, User, UserProfile,
+};
 pub use organization::{NewOrganization, Organization};
 pub use page::{Page, PageRequest};
 pub use project_invitation::{NewProjectInvitation, ProjectInvitation};

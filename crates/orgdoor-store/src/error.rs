@@ -1,6 +1,6 @@
 //! The store's errors: typed refusals for expected outcomes, opaque failures for the rest.
 
-use orgdoor_domain::{EmailAddress, GroupId, OrgId, TeamId};
+use orgdoor_domain::{EmailAddress, GroupId, OrgId, TeamId, UserId};
 
 /// Why the store refused a write that was well-formed but conflicts with what is stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -9,8 +9,20 @@ pub enum Rejection {
     NotFound,
     #[error("the organization does not exist")]
     OrganizationNotFound,
-    #[error("{0} already has a pending invitation")]
+    #[error("{0} is a member already or has a pending invitation")]
     UsernameTaken(EmailAddress),
+    /// The named user (an id or an address) is not a member or invitee of the organization.
+    #[error("user {user} is not in organization {org}")]
+    UserNotInOrg { user: String, org: OrgId },
+    /// Teams take members only, not people who have yet to accept.
+    #[error("user {0} has not accepted the invitation yet")]
+    PendingUser(String),
+    #[error("a user must keep at least one organization role")]
+    LastRole,
+    #[error("user {user} is in team {team} already")]
+    AlreadyInTeam { user: UserId, team: TeamId },
+    #[error("team {0} has the most members it may")]
+    TeamFull(TeamId),
     #[error("no team {0} exists")]
     TeamNotFound(TeamId),
     #[error("team {team} belongs to another organization than {org}")]

@@ -6,6 +6,7 @@
 //! without looking inside a database error. SQL lives only in this crate.
 
 mod error;
+mod org_users_sql;
 mod postgres;
 mod rows;
 mod sql;
@@ -16,10 +17,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use orgdoor_domain::{
     AccessListEntry, AccessToken, AllowedNetwork, ApiKey, ApiKeyId, ClientId, DigestHa1,
-    EmailAddress, Group, GroupId, GroupRoles, GroupUpdate, Invitation, InvitationId,
-    InvitationUpdate, OrgId, OrgName, OrgRoles, Organization, Page, PageRequest, ProjectInvitation,
-    PublicKey, SecretId, ServiceAccount, ServiceAccountSecret, TakeOutcome, Team, TeamId, TeamName,
-    TokenBucket,
+    EmailAddress, Group, GroupId, GroupRoles, GroupUpdate, Invitation, InvitationId, Member,
+    MembershipStatus, MembershipUpdate, OrgId, OrgName, OrgRoles, OrgUser, Organization, Page,
+    PageRequest, ProjectInvitation, PublicKey, RoleChange, SecretId, ServiceAccount,
+    ServiceAccountSecret, TakeOutcome, Team, TeamId, TeamName, TokenBucket, User, UserId,
+    ProfileChoices,
 };
 use time::OffsetDateTime;
 
@@ -51,12 +53,52 @@ pub enum Credential {
     ServiceAccount(ClientId),
 }
 
-/// How an invitation to update is named: by its id, or by the invitee's address.
+/// How an invitation is named: by its id, by the invitee's address, or by the id the invitee
+/// has as a pending user.
 #[derive(Debug, Clone)]
 pub enum InvitationSelector {
     Id(InvitationId),
     Username(EmailAddress),
+    UserId(UserId),
 }
+
+/// What inviting an address that already has a pending invitation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenPending {
+    /// Renew it in place (the invitations API).
+    Renew,
+    /// Refuse with [`Rejection::UsernameTaken`] (the org-users API).
+    Refuse,
+}
+
+/// The invitee's answer to an invitation.
+#[derive(Debug, Clone)]
+pub enum InvitationAnswer {
+    /// Join, with this profile if the person has no account yet.
+    Accept(ProfileChoices),
+    Decline,
+}
+
+/// Which users of an organization a list shows.
+#[derive(Debug, Clone)]
+pub struct OrgUserFilter {
+    /// Never empty; the API defaults it to ACTIVE and PENDING.
+    pub statuses: Vec<MembershipStatus>,
+    pub username: Option<EmailAddress>,
+    pub user_id: Option<UserId>,
+    /// Only members or invitees of this team.
+    pub team: Option<TeamId>,
+}
+
+/// How a person is looked up across organizations.
+#[derive(Debug, Clone)]
+pub enum UserSelector {
+    Id(UserId),
+    Username(EmailAddress),
+}
+
+/// Most members a team may have (Atlas's documented limit).
+pub const MAX_USERS_PER_TEAM: usize = 250;
 
 /// The persistence every request relies on. Implementations must behave identically.
 #[async_trait]
@@ -249,8 +291,11 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<TakeOutcome, StoreError>;
 
-    /// Stores a team; [`Rejection::TeamNameTaken`] when the organization has one of that name.
-    async fn create_team(&self, team: &Team) -> Result<(), StoreError>;
+    /// Stores a team with the members named by address; [`Rejection::TeamNameTaken`] when the
+    /// organization has one of that name, [`Rejection::UserNotInOrg`] or
+    /// [`Rejection::PendingUser`] when an address is not a member.
+    async fn create_team(&self, team: &Team, usernames: &[EmailAddress])
+    -> Result<(), StoreError>;
 
     async fn list_teams(&self, org: &OrgId, page: PageRequest) -> Result<Page<Team>, StoreError>;
 
@@ -281,16 +326,98 @@ pub trait Store: Send + Sync + 'static {
 
     /// Invites an address: stores `invitation`, or, while one to the same address is pending,
     /// renews that one in place (same ids; roles, teams, project roles, inviter and dates from
-    /// `invitation`), and returns what is stored. An expired invitation gives way to a new one.
-    /// Refuses with a team or project rejection when a referenced team or project is missing or
-    /// belongs to another organization.
+    /// `invitation`) or refuses, as `when_pending` says, and returns what is stored. An expired
+    /// or declined invitation gives way to a new one; a member is refused
+    /// ([`Rejection::UsernameTaken`]). A person invited before keeps their user id. Refuses with
+    /// a team or project rejection when a referenced team or project is missing or belongs to
+    /// another organization.
     async fn invite(
         &self,
         invitation: &Invitation,
+        when_pending: WhenPending,
         now: OffsetDateTime,
     ) -> Result<Invitation, StoreError>;
 
-    /// Pending (unexpired) invitations of an organization, oldest first, optionally only the one
+    /// The organization's members and invitees that `filter` selects, members first, then
+    /// pending, expired and declined invitees, each by address.
+    async fn list_org_users(
+        &self,
+        org: &OrgId,
+        filter: &OrgUserFilter,
+        page: PageRequest,
+        now: OffsetDateTime,
+    ) -> Result<Page<OrgUser>, StoreError>;
+
+    /// A member or invitee (of any status) by user id.
+    async fn get_org_user(&self, org: &OrgId, id: &UserId) -> Result<Option<OrgUser>, StoreError>;
+
+    /// Updates a member's or pending invitee's roles, teams and project roles;
+    /// [`Rejection::UserNotInOrg`] for anyone else.
+    async fn update_org_user(
+        &self,
+        org: &OrgId,
+        id: &UserId,
+        update: MembershipUpdate,
+        now: OffsetDateTime,
+    ) -> Result<OrgUser, StoreError>;
+
+    /// Adds or removes one organization role atomically; [`Rejection::LastRole`] when it is the
+    /// only one.
+    async fn change_org_user_role(
+        &self,
+        org: &OrgId,
+        id: &UserId,
+        change: RoleChange,
+        now: OffsetDateTime,
+    ) -> Result<OrgUser, StoreError>;
+
+    /// Removes a member with their teams and project roles, or, unless `members_only`, an
+    /// invitee of any status; [`Rejection::UserNotInOrg`] when there is neither.
+    async fn remove_org_user(
+        &self,
+        org: &OrgId,
+        id: &UserId,
+        members_only: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Records the invitee's answer to a pending invitation. Accepting makes them a member with
+    /// the invited roles, teams and project roles (creating their account with `profile` if they
+    /// have none) and ends the invitation; declining keeps it as declined.
+    /// [`Rejection::InvitationNotFound`] when none is pending, [`Rejection::InvitationExpired`]
+    /// when it has expired.
+    async fn answer_invitation(
+        &self,
+        org: &OrgId,
+        selector: &InvitationSelector,
+        answer: InvitationAnswer,
+        now: OffsetDateTime,
+    ) -> Result<OrgUser, StoreError>;
+
+    /// Puts members into a team, all or none: [`Rejection::PendingUser`],
+    /// [`Rejection::UserNotInOrg`], [`Rejection::AlreadyInTeam`], [`Rejection::TeamFull`].
+    async fn add_team_members(
+        &self,
+        org: &OrgId,
+        team: &TeamId,
+        users: &[UserId],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Takes a member out of a team ([`Rejection::UserNotInOrg`] when they are not in it).
+    async fn remove_team_member(
+        &self,
+        org: &OrgId,
+        team: &TeamId,
+        user: &UserId,
+    ) -> Result<(), StoreError>;
+
+    /// A person with an account and all their memberships.
+    async fn find_user(
+        &self,
+        selector: &UserSelector,
+    ) -> Result<Option<(User, Vec<Member>)>, StoreError>;
+
+    /// Pending (unexpired, not declined) invitations of an organization, oldest first, optionally only the one
     /// to `username`.
     async fn list_pending_invitations(
         &self,
@@ -312,7 +439,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         org: &OrgId,
         selector: &InvitationSelector,
-        update: InvitationUpdate,
+        update: MembershipUpdate,
         now: OffsetDateTime,
     ) -> Result<Invitation, StoreError>;
 

@@ -4,8 +4,8 @@
 use std::str::FromStr;
 
 use orgdoor_domain::{
-    ApiKey, DigestHa1, EmailAddress, Group, Invitation, OrgName, OrgRole, OrgRoles, Organization,
-    PageRequest, ProjectName, PublicKey, Team, TeamName,
+    ApiKey, DigestHa1, EmailAddress, Group, Invitation, Member, OrgName, OrgRole, OrgRoles,
+    Organization, PageRequest, ProjectName, PublicKey, Team, TeamName, User, UserProfile,
 };
 use sqlx::FromRow;
 use time::OffsetDateTime;
@@ -191,6 +191,7 @@ pub(crate) struct InvitationRow {
     pub(crate) inviter_username: String,
     pub(crate) created_at: i64,
     pub(crate) expires_at: i64,
+    pub(crate) declined_at: Option<i64>,
 }
 
 impl TryFrom<InvitationRow> for Invitation {
@@ -208,15 +209,92 @@ impl TryFrom<InvitationRow> for Invitation {
             inviter_username: row.inviter_username,
             created_at: instant(row.created_at)?,
             expires_at: instant(row.expires_at)?,
+            declined_at: row.declined_at.map(instant).transpose()?,
         })
     }
 }
+
+/// A person's account.
+#[derive(FromRow)]
+pub(crate) struct UserRow {
+    pub(crate) id: String,
+    pub(crate) username: String,
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
+    pub(crate) country: String,
+    pub(crate) mobile_number: String,
+    pub(crate) created_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: parse(&row.id, "user id")?,
+            username: parse::<EmailAddress>(&row.username, "username")?,
+            profile: UserProfile {
+                first_name: row.first_name,
+                last_name: row.last_name,
+                country: row.country,
+                mobile_number: row.mobile_number,
+            },
+            created_at: instant(row.created_at)?,
+        })
+    }
+}
+
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, first_name, last_name, country, mobile_number, created_at";
+
+/// A member joined with their account.
+#[derive(FromRow)]
+pub(crate) struct MemberRow {
+    pub(crate) id: String,
+    pub(crate) username: String,
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
+    pub(crate) country: String,
+    pub(crate) mobile_number: String,
+    pub(crate) created_at: i64,
+    pub(crate) org_id: String,
+    pub(crate) roles: String,
+    pub(crate) joined_at: i64,
+}
+
+impl TryFrom<MemberRow> for Member {
+    type Error = StoreError;
+
+    fn try_from(row: MemberRow) -> Result<Self, StoreError> {
+        let user = UserRow {
+            id: row.id,
+            username: row.username,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            country: row.country,
+            mobile_number: row.mobile_number,
+            created_at: row.created_at,
+        };
+        Ok(Member {
+            user: user.try_into()?,
+            org_id: parse(&row.org_id, "org id")?,
+            roles: decode_org_roles(&row.roles)?,
+            team_ids: Vec::new(),
+            group_role_assignments: Vec::new(),
+            joined_at: instant(row.joined_at)?,
+        })
+    }
+}
+
+/// The columns of [`MemberRow`], from `org_members m JOIN users u`.
+pub(crate) const MEMBER_COLUMNS: &str = "u.id, u.username, u.first_name, u.last_name, u.country, \
+     u.mobile_number, u.created_at, m.org_id, m.roles, m.joined_at";
 
 pub(crate) const ORGANIZATION_COLUMNS: &str = "id, name, skip_default_alerts_settings, created_at";
 pub(crate) const TEAM_COLUMNS: &str = "id, org_id, name, created_at";
 pub(crate) const GROUP_COLUMNS: &str = "id, org_id, name, with_default_alerts_settings, created_at";
 pub(crate) const INVITATION_COLUMNS: &str =
-    "id, user_id, org_id, username, roles, inviter_username, created_at, expires_at";
+    "id, user_id, org_id, username, roles, inviter_username, created_at, expires_at, declined_at";
 
 #[derive(FromRow)]
 pub(crate) struct AccessListRow {

@@ -24,7 +24,7 @@ macro_rules! impl_sql_store {
             ProjectInvitation, SecretId, ServiceAccount, ServiceAccountSecret, BucketState, TakeOutcome,
             TokenBucket,
             ApiKey, DigestHa1, EmailAddress, Group, GroupId, GroupRole, GroupRoleAssignment, GroupTag,
-            GroupUpdate, Invitation, InvitationId, InvitationUpdate, OrgId, OrgName, Organization, Page,
+            GroupUpdate, Invitation, InvitationId, MembershipUpdate, OrgId, OrgName, Organization, Page,
             PageRequest, PublicKey, Team, TeamId, TeamName,
         };
         use sqlx::FromRow;
@@ -32,6 +32,8 @@ macro_rules! impl_sql_store {
 
         use crate::error::is_foreign_key_violation;
         use crate::rows::*;
+
+        crate::org_users_sql::org_user_queries!(connection = $conn, lock_rows = $lock_rows);
         use crate::{
             ApiKeyCredential, Credential, InvitationSelector, Rejection, ServiceAccountCredential, Store,
             StoreError,
@@ -111,6 +113,7 @@ macro_rules! impl_sql_store {
             let (column, value) = match selector {
                 InvitationSelector::Id(id) => ("id", id.as_str().to_owned()),
                 InvitationSelector::Username(username) => ("username_key", username.key()),
+                InvitationSelector::UserId(id) => ("user_id", id.as_str().to_owned()),
             };
             let sql = format!(
                 "SELECT {PROJECT_INVITATION_COLUMNS} FROM project_invitations WHERE project_id = $1 AND {column} = $2{lock}"
@@ -486,6 +489,7 @@ macro_rules! impl_sql_store {
             let (column, value) = match selector {
                 InvitationSelector::Id(id) => ("id", id.as_str().to_owned()),
                 InvitationSelector::Username(username) => ("username_key", username.key()),
+                InvitationSelector::UserId(id) => ("user_id", id.as_str().to_owned()),
             };
             let sql =
                 format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE org_id = $1 AND {column} = $2{lock}");
@@ -1006,7 +1010,8 @@ macro_rules! impl_sql_store {
                 Ok(outcome)
             }
 
-            async fn create_team(&self, team: &Team) -> Result<(), StoreError> {
+            async fn create_team(&self, team: &Team, usernames: &[EmailAddress]) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO teams (id, org_id, name, name_key, created_at) VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -1015,9 +1020,11 @@ macro_rules! impl_sql_store {
                 .bind(team.name.as_str())
                 .bind(team.name.as_str().to_lowercase())
                 .bind(seconds(team.created_at))
-                .execute(&self.writer)
+                .execute(&mut *tx)
                 .await
                 .map_err(|error| write_error(error, || Rejection::TeamNameTaken(team.name.to_string())))?;
+                add_team_members_by_username(&mut tx, team, usernames, team.created_at).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -1146,6 +1153,7 @@ macro_rules! impl_sql_store {
             async fn invite(
                 &self,
                 invitation: &Invitation,
+                when_pending: WhenPending,
                 now: OffsetDateTime,
             ) -> Result<Invitation, StoreError> {
                 let mut tx = self.begin_write().await?;
@@ -1156,28 +1164,39 @@ macro_rules! impl_sql_store {
                     &invitation.group_ids(),
                 )
                 .await?;
-                // An expired invitation to the same address gives way to the new one.
+                if is_member(&mut tx, &invitation.org_id, &invitation.username).await? {
+                    return Err(Rejection::UsernameTaken(invitation.username.clone()).into());
+                }
+                // Looked up before an old invitation goes, so a re-invited person keeps their id.
+                let user_id = person_id(&mut tx, &invitation.username, &invitation.user_id).await?;
+                // An expired or declined invitation to the same address gives way to the new one.
                 sqlx::query(
-                    "DELETE FROM invitations WHERE org_id = $1 AND username_key = $2 AND expires_at <= $3",
+                    "DELETE FROM invitations WHERE org_id = $1 AND username_key = $2 \
+                     AND (expires_at <= $3 OR declined_at IS NOT NULL)",
                 )
                 .bind(invitation.org_id.as_str())
                 .bind(invitation.username.key())
                 .bind(seconds(now))
                 .execute(&mut *tx)
                 .await?;
-                // A pending one is renewed in place, keeping its ids; the unique constraint makes
-                // concurrent first invitations meet here too instead of failing.
+                // A pending one is renewed in place, keeping its ids, or refused; the unique
+                // constraint makes concurrent first invitations meet here too.
+                let on_conflict = match when_pending {
+                    WhenPending::Renew => {
+                        "ON CONFLICT (org_id, username_key) DO UPDATE SET \
+                             username = excluded.username, roles = excluded.roles, \
+                             inviter_username = excluded.inviter_username, \
+                             created_at = excluded.created_at, expires_at = excluded.expires_at"
+                    }
+                    WhenPending::Refuse => "",
+                };
                 let (id, user_id): (String, String) = sqlx::query_as(&format!(
                     "INSERT INTO invitations ({INVITATION_COLUMNS}, username_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                     ON CONFLICT (org_id, username_key) DO UPDATE SET \
-                         username = excluded.username, roles = excluded.roles, \
-                         inviter_username = excluded.inviter_username, \
-                         created_at = excluded.created_at, expires_at = excluded.expires_at \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) {on_conflict} \
                      RETURNING id, user_id"
                 ))
                 .bind(invitation.id.as_str())
-                .bind(invitation.user_id.as_str())
+                .bind(user_id.as_str())
                 .bind(invitation.org_id.as_str())
                 .bind(invitation.username.as_str())
                 .bind(encode_org_roles(&invitation.roles))
@@ -1198,6 +1217,173 @@ macro_rules! impl_sql_store {
                 Ok(stored)
             }
 
+            async fn list_org_users(
+                &self,
+                org: &OrgId,
+                filter: &OrgUserFilter,
+                page: PageRequest,
+                now: OffsetDateTime,
+            ) -> Result<Page<OrgUser>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                org_users_page(&mut conn, org, filter, page, now).await
+            }
+
+            async fn get_org_user(&self, org: &OrgId, id: &UserId) -> Result<Option<OrgUser>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                if let Some(member) = fetch_member(&mut conn, org, id, false).await? {
+                    return Ok(Some(OrgUser::Member(member)));
+                }
+                let invitation =
+                    fetch_invitation(&mut conn, org, &InvitationSelector::UserId(id.clone()), false).await?;
+                Ok(invitation.map(OrgUser::Invited))
+            }
+
+            async fn update_org_user(
+                &self,
+                org: &OrgId,
+                id: &UserId,
+                update: MembershipUpdate,
+                now: OffsetDateTime,
+            ) -> Result<OrgUser, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let updated = match lock_current_org_user(&mut tx, org, id, now).await? {
+                    OrgUser::Member(member) => OrgUser::Member(update_member_row(&mut tx, member, update, now).await?),
+                    OrgUser::Invited(invitation) => {
+                        OrgUser::Invited(update_invitation_row(&mut tx, invitation, update).await?)
+                    }
+                };
+                tx.commit().await?;
+                Ok(updated)
+            }
+
+            async fn change_org_user_role(
+                &self,
+                org: &OrgId,
+                id: &UserId,
+                change: RoleChange,
+                now: OffsetDateTime,
+            ) -> Result<OrgUser, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let user = lock_current_org_user(&mut tx, org, id, now).await?;
+                let roles = change.apply(user.roles()).map_err(|_| Rejection::LastRole)?;
+                let update = MembershipUpdate {
+                    roles: Some(roles),
+                    ..MembershipUpdate::default()
+                };
+                let updated = match user {
+                    OrgUser::Member(member) => OrgUser::Member(update_member_row(&mut tx, member, update, now).await?),
+                    OrgUser::Invited(invitation) => {
+                        OrgUser::Invited(update_invitation_row(&mut tx, invitation, update).await?)
+                    }
+                };
+                tx.commit().await?;
+                Ok(updated)
+            }
+
+            async fn remove_org_user(&self, org: &OrgId, id: &UserId, members_only: bool) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let removed = sqlx::query("DELETE FROM org_members WHERE org_id = $1 AND user_id = $2")
+                    .bind(org.as_str())
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let removed = if removed == 0 && !members_only {
+                    sqlx::query("DELETE FROM invitations WHERE org_id = $1 AND user_id = $2")
+                        .bind(org.as_str())
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                } else {
+                    removed
+                };
+                one_row_or(removed, Rejection::UserNotInOrg { user: id.to_string(), org: org.clone() })?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn answer_invitation(
+                &self,
+                org: &OrgId,
+                selector: &InvitationSelector,
+                answer: InvitationAnswer,
+                now: OffsetDateTime,
+            ) -> Result<OrgUser, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let invitation = fetch_invitation(&mut tx, org, selector, true)
+                    .await?
+                    .filter(|invitation| invitation.declined_at.is_none())
+                    .ok_or(Rejection::InvitationNotFound)?;
+                if invitation.is_expired(now) {
+                    return Err(Rejection::InvitationExpired.into());
+                }
+                let answered = match answer {
+                    InvitationAnswer::Accept(profile) => {
+                        OrgUser::Member(accept_invitation(&mut tx, invitation, profile, now).await?)
+                    }
+                    InvitationAnswer::Decline => {
+                        let declined_at = orgdoor_domain::truncate_to_seconds(now);
+                        sqlx::query("UPDATE invitations SET declined_at = $1 WHERE id = $2")
+                            .bind(seconds(declined_at))
+                            .bind(invitation.id.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                        OrgUser::Invited(Invitation {
+                            declined_at: Some(declined_at),
+                            ..invitation
+                        })
+                    }
+                };
+                tx.commit().await?;
+                Ok(answered)
+            }
+
+            async fn add_team_members(
+                &self,
+                org: &OrgId,
+                team: &TeamId,
+                users: &[UserId],
+                now: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                lock_team(&mut tx, org, team).await?;
+                for user in users {
+                    if fetch_member(&mut tx, org, user, false).await?.is_none() {
+                        return Err(not_a_member(&mut tx, org, "user_id", user.as_str(), user.to_string(), now).await?);
+                    }
+                    insert_team_member(&mut tx, org, team, user, now).await?;
+                }
+                check_team_size(&mut tx, team).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn remove_team_member(&self, org: &OrgId, team: &TeamId, user: &UserId) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                lock_team(&mut tx, org, team).await?;
+                let removed = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
+                    .bind(team.as_str())
+                    .bind(user.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                one_row_or(
+                    removed.rows_affected(),
+                    Rejection::UserNotInOrg { user: user.to_string(), org: org.clone() },
+                )?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn find_user(&self, selector: &UserSelector) -> Result<Option<(User, Vec<Member>)>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let Some(user) = fetch_user(&mut conn, selector).await? else {
+                    return Ok(None);
+                };
+                let members = fetch_members(&mut conn, MemberScope::Person(&user.id), false).await?;
+                Ok(Some((user, members)))
+            }
+
             async fn list_pending_invitations(
                 &self,
                 org: &OrgId,
@@ -1208,7 +1394,8 @@ macro_rules! impl_sql_store {
                 let filter = if username.is_some() { "AND username_key = $3" } else { "" };
                 let sql = format!(
                     "SELECT {INVITATION_COLUMNS} FROM invitations \
-                     WHERE org_id = $1 AND expires_at > $2 {filter} ORDER BY created_at, id"
+                     WHERE org_id = $1 AND expires_at > $2 AND declined_at IS NULL {filter} \
+                     ORDER BY created_at, id"
                 );
                 let mut query = sqlx::query_as(&sql).bind(org.as_str()).bind(seconds(now));
                 if let Some(username) = username {
@@ -1232,35 +1419,25 @@ macro_rules! impl_sql_store {
                 let mut conn = self.reader.acquire().await?;
                 let invitation =
                     fetch_invitation(&mut conn, org, &InvitationSelector::Id(id.clone()), false).await?;
-                Ok(invitation.filter(|invitation| !invitation.is_expired(now)))
+                Ok(invitation.filter(|invitation| invitation.is_pending(now)))
             }
 
             async fn update_pending_invitation(
                 &self,
                 org: &OrgId,
                 selector: &InvitationSelector,
-                update: InvitationUpdate,
+                update: MembershipUpdate,
                 now: OffsetDateTime,
             ) -> Result<Invitation, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let mut invitation = fetch_invitation(&mut tx, org, selector, true)
+                let invitation = fetch_invitation(&mut tx, org, selector, true)
                     .await?
+                    .filter(|invitation| invitation.declined_at.is_none())
                     .ok_or(Rejection::InvitationNotFound)?;
                 if invitation.is_expired(now) {
                     return Err(Rejection::InvitationExpired.into());
                 }
-                check_references(&mut tx, org, update.team_ids(), &update.group_ids()).await?;
-                let (teams_changed, roles_changed) = (
-                    update.team_ids.is_some(),
-                    update.group_role_assignments.is_some(),
-                );
-                update.apply_to(&mut invitation);
-                sqlx::query("UPDATE invitations SET roles = $1 WHERE id = $2")
-                    .bind(encode_org_roles(&invitation.roles))
-                    .bind(invitation.id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                replace_invitation_children(&mut tx, &invitation, teams_changed, roles_changed).await?;
+                let invitation = update_invitation_row(&mut tx, invitation, update).await?;
                 tx.commit().await?;
                 Ok(invitation)
             }
@@ -1272,7 +1449,10 @@ macro_rules! impl_sql_store {
                 now: OffsetDateTime,
             ) -> Result<(), StoreError> {
                 let deleted =
-                    sqlx::query("DELETE FROM invitations WHERE org_id = $1 AND id = $2 AND expires_at > $3")
+                    sqlx::query(
+                        "DELETE FROM invitations WHERE org_id = $1 AND id = $2 AND expires_at > $3 \
+                         AND declined_at IS NULL",
+                    )
                         .bind(org.as_str())
                         .bind(id.as_str())
                         .bind(seconds(now))

@@ -6,12 +6,16 @@ use std::sync::Arc;
 
 use orgdoor_domain::{
     AccessToken, AllowedNetwork, ApiKey, ClientId, DigestHa1, EmailAddress, Group, GroupId,
-    GroupRole, GroupRoleAssignment, GroupRoles, GroupUpdate, Invitation, InvitationUpdate,
+    GroupRole, GroupRoleAssignment, GroupRoles, GroupUpdate, Invitation, MembershipUpdate,
     NewApiKey, NewGroup, NewInvitation, NewOrganization, NewProjectInvitation, NewTeam, OrgId,
-    OrgName, OrgRole, OrgRoles, Organization, PageRequest, ProjectName, PublicKey, ServiceAccount,
+    MembershipStatus, OrgName, OrgRole, OrgRoles, OrgUser, Organization, PageRequest,
+    ProfileChoices, RoleChange, ProjectName, PublicKey, ServiceAccount,
     ServiceAccountSecret, Team, TeamName,
 };
-use orgdoor_store::{Credential, InvitationSelector, Rejection, Store, StoreError};
+use orgdoor_store::{
+    Credential, InvitationAnswer, InvitationSelector, OrgUserFilter, Rejection, Store, StoreError,
+    UserSelector, WhenPending,
+};
 use orgdoor_test_db::{Backend, TestDatabase};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -67,7 +71,399 @@ on_every_store!(
     api_keys_are_managed_within_their_organization,
     project_invitations_follow_the_invitation_rules,
     service_accounts_hold_secrets_tokens_and_access_lists,
+    accepting_makes_a_member_with_everything_the_invitation_offered,
+    declining_and_expiry_show_as_statuses_and_give_way_to_a_new_invitation,
+    org_users_are_listed_members_first_then_by_status_and_address,
+    role_changes_are_atomic_and_keep_at_least_one_role,
+    teams_take_members_only_and_lose_them_with_the_membership,
+    concurrent_role_changes_of_one_member_lose_none,
 );
+
+/// Invites `username` into `org` and accepts on their behalf.
+async fn member(store: &Arc<dyn Store>, org: &OrgId, username: &str) -> OrgUser {
+    let invited = invitation(org, username).into_invitation(NOW);
+    store
+        .invite(&invited, WhenPending::Refuse, NOW)
+        .await
+        .unwrap();
+    store
+        .answer_invitation(
+            org,
+            &InvitationSelector::Id(invited.id),
+            InvitationAnswer::Accept(ProfileChoices::default()),
+            NOW,
+        )
+        .await
+        .unwrap()
+}
+
+fn statuses(all: &[MembershipStatus]) -> OrgUserFilter {
+    OrgUserFilter {
+        statuses: all.to_vec(),
+        username: None,
+        user_id: None,
+        team: None,
+    }
+}
+
+async fn accepting_makes_a_member_with_everything_the_invitation_offered(store: Arc<dyn Store>) {
+    let org = organization(&store, "Acme").await;
+    let team = stored_team(&store, &org.id, "Platform").await;
+    let group = stored_project(&store, &org.id, "Payments").await;
+    let mut offered = invitation(&org.id, "Ada@Example.com");
+    offered.roles = OrgRoles::new([OrgRole::Member, OrgRole::GroupCreator]).unwrap();
+    offered.team_ids = vec![team.id.clone()];
+    offered.group_role_assignments = vec![GroupRoleAssignment {
+        group_id: group.id.clone(),
+        role: GroupRole::Owner,
+    }];
+    let offered = offered.into_invitation(NOW);
+    store
+        .invite(&offered, WhenPending::Refuse, NOW)
+        .await
+        .unwrap();
+    let accepted = store
+        .answer_invitation(
+            &org.id,
+            &InvitationSelector::UserId(offered.user_id.clone()),
+            InvitationAnswer::Accept(ProfileChoices::default()),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let OrgUser::Member(member) = &accepted else {
+        panic!("not a member: {accepted:?}")
+    };
+    assert_eq!(member.user.id, offered.user_id, "the pending user's id is kept");
+    assert_eq!(member.roles, offered.roles);
+    assert_eq!(member.team_ids, vec![team.id.clone()]);
+    assert_eq!(member.group_role_assignments, offered.group_role_assignments);
+    assert_eq!(member.user.profile.first_name, "Ada");
+    assert_eq!(
+        store.get_org_user(&org.id, &offered.user_id).await.unwrap(),
+        Some(accepted.clone())
+    );
+    // The invitation is over: not listed, not answerable again, and a member cannot be invited.
+    assert!(store.list_pending_invitations(&org.id, None, NOW).await.unwrap().is_empty());
+    assert_eq!(
+        rejection(
+            store
+                .answer_invitation(
+                    &org.id,
+                    &InvitationSelector::Id(offered.id.clone()),
+                    InvitationAnswer::Decline,
+                    NOW
+                )
+                .await
+        ),
+        Rejection::InvitationNotFound
+    );
+    for when_pending in [WhenPending::Renew, WhenPending::Refuse] {
+        let again = invitation(&org.id, "ada@example.com").into_invitation(NOW);
+        assert_eq!(
+            rejection(store.invite(&again, when_pending, NOW).await),
+            Rejection::UsernameTaken(again.username.clone())
+        );
+    }
+    // One person, one id: another organization's invitation is to the same user.
+    let other = organization(&store, "Other").await;
+    let elsewhere = store
+        .invite(
+            &invitation(&other.id, "ada@example.com").into_invitation(NOW),
+            WhenPending::Refuse,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.user_id, offered.user_id);
+    let (user, memberships) = store
+        .find_user(&UserSelector::Username("ADA@example.com".parse().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.id, offered.user_id);
+    assert_eq!(memberships.len(), 1);
+    // Removing the member drops their teams and project roles with the membership.
+    store
+        .remove_org_user(&org.id, &offered.user_id, true)
+        .await
+        .unwrap();
+    assert_eq!(store.get_org_user(&org.id, &offered.user_id).await.unwrap(), None);
+    let filter = OrgUserFilter {
+        team: Some(team.id.clone()),
+        ..statuses(&MembershipStatus::ALL)
+    };
+    assert_eq!(
+        store
+            .list_org_users(&org.id, &filter, PageRequest::default(), NOW)
+            .await
+            .unwrap()
+            .total_count,
+        0
+    );
+}
+
+async fn declining_and_expiry_show_as_statuses_and_give_way_to_a_new_invitation(
+    store: Arc<dyn Store>,
+) {
+    let org = organization(&store, "Acme").await;
+    let declined = invitation(&org.id, "bob@example.com").into_invitation(NOW);
+    store.invite(&declined, WhenPending::Refuse, NOW).await.unwrap();
+    let answered = store
+        .answer_invitation(
+            &org.id,
+            &InvitationSelector::Username(declined.username.clone()),
+            InvitationAnswer::Decline,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(answered.status(NOW), MembershipStatus::InvitationRejected);
+    assert_eq!(
+        store.get_org_user(&org.id, &declined.user_id).await.unwrap().map(|user| user.status(NOW)),
+        Some(MembershipStatus::InvitationRejected)
+    );
+    // Declined is not pending: the invitations API no longer sees it.
+    assert_eq!(
+        store.get_pending_invitation(&org.id, &declined.id, NOW).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        rejection(
+            store
+                .update_org_user(&org.id, &declined.user_id, MembershipUpdate::default(), NOW)
+                .await
+        ),
+        Rejection::UserNotInOrg {
+            user: declined.user_id.to_string(),
+            org: org.id.clone()
+        }
+    );
+
+    let expiring = invitation(&org.id, "cy@example.com").into_invitation(NOW);
+    store.invite(&expiring, WhenPending::Refuse, NOW).await.unwrap();
+    let later = expiring.expires_at;
+    assert_eq!(
+        rejection(
+            store
+                .answer_invitation(
+                    &org.id,
+                    &InvitationSelector::Id(expiring.id.clone()),
+                    InvitationAnswer::Accept(ProfileChoices::default()),
+                    later
+                )
+                .await
+        ),
+        Rejection::InvitationExpired
+    );
+    let expired_users = store
+        .list_org_users(
+            &org.id,
+            &statuses(&[MembershipStatus::InvitationExpired]),
+            PageRequest::default(),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(expired_users.total_count, 1);
+    assert_eq!(expired_users.items[0].username().as_str(), "cy@example.com");
+
+    // Both give way to a new invitation, which a pending one would refuse.
+    for (previous, at) in [(&declined, NOW), (&expiring, later)] {
+        let fresh = invitation(&org.id, previous.username.as_str()).into_invitation(at);
+        let stored = store.invite(&fresh, WhenPending::Refuse, at).await.unwrap();
+        assert_eq!(stored.id, fresh.id);
+        assert_eq!(stored.user_id, previous.user_id, "the person keeps their id");
+        assert_eq!(
+            rejection(store.invite(&fresh, WhenPending::Refuse, at).await),
+            Rejection::UsernameTaken(fresh.username.clone())
+        );
+    }
+}
+
+async fn org_users_are_listed_members_first_then_by_status_and_address(store: Arc<dyn Store>) {
+    let org = organization(&store, "Acme").await;
+    let team = stored_team(&store, &org.id, "Platform").await;
+    member(&store, &org.id, "zed@example.com").await;
+    member(&store, &org.id, "amy@example.com").await;
+    for address in ["yan@example.com", "bea@example.com"] {
+        let mut offered = invitation(&org.id, address);
+        offered.team_ids = vec![team.id.clone()];
+        store
+            .invite(&offered.into_invitation(NOW), WhenPending::Refuse, NOW)
+            .await
+            .unwrap();
+    }
+    let expiring = invitation(&org.id, "old@example.com").into_invitation(NOW - Duration::days(31));
+    store
+        .invite(&expiring, WhenPending::Refuse, NOW - Duration::days(31))
+        .await
+        .unwrap();
+    // Other organizations' users never show.
+    let other = organization(&store, "Other").await;
+    member(&store, &other.id, "amy@example.com").await;
+
+    let listed = |filter: OrgUserFilter, page: PageRequest| {
+        let store = store.clone();
+        let org = org.id.clone();
+        async move {
+            let page = store.list_org_users(&org, &filter, page, NOW).await.unwrap();
+            let names: Vec<String> = page.items.iter().map(|user| user.username().to_string()).collect();
+            (names, page.total_count)
+        }
+    };
+    assert_eq!(
+        listed(statuses(&MembershipStatus::DEFAULT), PageRequest::default()).await,
+        (
+            vec![
+                "amy@example.com".to_owned(),
+                "zed@example.com".to_owned(),
+                "bea@example.com".to_owned(),
+                "yan@example.com".to_owned()
+            ],
+            4
+        )
+    );
+    assert_eq!(
+        listed(statuses(&MembershipStatus::ALL), PageRequest::new(Some(2), Some(3))).await,
+        (vec!["old@example.com".to_owned()], 5)
+    );
+    let on_team = OrgUserFilter {
+        team: Some(team.id.clone()),
+        username: Some("YAN@example.com".parse().unwrap()),
+        ..statuses(&MembershipStatus::DEFAULT)
+    };
+    assert_eq!(
+        listed(on_team, PageRequest::default()).await,
+        (vec!["yan@example.com".to_owned()], 1)
+    );
+}
+
+async fn role_changes_are_atomic_and_keep_at_least_one_role(store: Arc<dyn Store>) {
+    let org = organization(&store, "Acme").await;
+    let pending = invitation(&org.id, "bea@example.com").into_invitation(NOW);
+    store.invite(&pending, WhenPending::Refuse, NOW).await.unwrap();
+    let active = member(&store, &org.id, "amy@example.com").await;
+    for id in [&pending.user_id, active.id()] {
+        let changed = store
+            .change_org_user_role(&org.id, id, RoleChange::Add(OrgRole::Owner), NOW)
+            .await
+            .unwrap();
+        assert_eq!(changed.roles().as_slice(), &[OrgRole::Member, OrgRole::Owner]);
+        store
+            .change_org_user_role(&org.id, id, RoleChange::Remove(OrgRole::Member), NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            rejection(
+                store
+                    .change_org_user_role(&org.id, id, RoleChange::Remove(OrgRole::Owner), NOW)
+                    .await
+            ),
+            Rejection::LastRole
+        );
+        let stored = store.get_org_user(&org.id, id).await.unwrap().unwrap();
+        assert_eq!(stored.roles(), &OrgRoles::single(OrgRole::Owner));
+    }
+    // The invitations API sees the pending user's new roles: one state, two views.
+    let seen = store
+        .get_pending_invitation(&org.id, &pending.id, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.roles, OrgRoles::single(OrgRole::Owner));
+}
+
+async fn teams_take_members_only_and_lose_them_with_the_membership(store: Arc<dyn Store>) {
+    let org = organization(&store, "Acme").await;
+    let team = stored_team(&store, &org.id, "Platform").await;
+    let active = member(&store, &org.id, "amy@example.com").await;
+    let pending = invitation(&org.id, "bea@example.com").into_invitation(NOW);
+    store.invite(&pending, WhenPending::Refuse, NOW).await.unwrap();
+    let stranger: orgdoor_domain::UserId = "5f0000000000000000000001".parse().unwrap();
+
+    assert_eq!(
+        rejection(store.add_team_members(&org.id, &team.id, &[pending.user_id.clone()], NOW).await),
+        Rejection::PendingUser(pending.user_id.to_string())
+    );
+    assert!(matches!(
+        rejection(store.add_team_members(&org.id, &team.id, &[stranger.clone()], NOW).await),
+        Rejection::UserNotInOrg { .. }
+    ));
+    // All or none: the member listed before the stranger was not added either.
+    assert!(matches!(
+        rejection(
+            store
+                .add_team_members(&org.id, &team.id, &[active.id().clone(), stranger], NOW)
+                .await
+        ),
+        Rejection::UserNotInOrg { .. }
+    ));
+    assert!(store.get_org_user(&org.id, active.id()).await.unwrap().unwrap().team_ids().is_empty());
+
+    store
+        .add_team_members(&org.id, &team.id, &[active.id().clone()], NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        rejection(store.add_team_members(&org.id, &team.id, &[active.id().clone()], NOW).await),
+        Rejection::AlreadyInTeam {
+            user: active.id().clone(),
+            team: team.id.clone()
+        }
+    );
+    assert_eq!(
+        store.get_org_user(&org.id, active.id()).await.unwrap().unwrap().team_ids(),
+        &[team.id.clone()]
+    );
+    store.remove_team_member(&org.id, &team.id, active.id()).await.unwrap();
+    assert!(matches!(
+        rejection(store.remove_team_member(&org.id, &team.id, active.id()).await),
+        Rejection::UserNotInOrg { .. }
+    ));
+
+    // A team created with members by address; deleting the team drops the membership link.
+    let named = NewTeam {
+        org_id: org.id.clone(),
+        name: TeamName::parse("Named").unwrap(),
+    }
+    .into_team(NOW);
+    assert_eq!(
+        rejection(store.create_team(&named, &[pending.username.clone()]).await),
+        Rejection::PendingUser(pending.username.to_string())
+    );
+    assert_eq!(store.get_team(&org.id, &named.id).await.unwrap(), None, "nothing half-written");
+    store
+        .create_team(&named, &[active.username().clone(), active.username().clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_org_user(&org.id, active.id()).await.unwrap().unwrap().team_ids(),
+        &[named.id.clone()]
+    );
+    store.delete_team(&org.id, &named.id).await.unwrap();
+    assert!(store.get_org_user(&org.id, active.id()).await.unwrap().unwrap().team_ids().is_empty());
+}
+
+async fn concurrent_role_changes_of_one_member_lose_none(store: Arc<dyn Store>) {
+    let org = organization(&store, "Acme").await;
+    let active = member(&store, &org.id, "amy@example.com").await;
+    let changes = OrgRole::ALL.iter().map(|role| {
+        let (store, org, id) = (store.clone(), org.id.clone(), active.id().clone());
+        let role = *role;
+        tokio::spawn(async move {
+            store
+                .change_org_user_role(&org, &id, RoleChange::Add(role), NOW)
+                .await
+                .unwrap();
+        })
+    });
+    for change in changes {
+        change.await.unwrap();
+    }
+    let stored = store.get_org_user(&org.id, active.id()).await.unwrap().unwrap();
+    assert_eq!(stored.roles().as_slice().len(), OrgRole::ALL.len());
+}
 
 async fn organization(store: &Arc<dyn Store>, name: &str) -> Organization {
     let organization = NewOrganization {
@@ -85,7 +481,7 @@ async fn stored_team(store: &Arc<dyn Store>, org: &OrgId, name: &str) -> Team {
         name: TeamName::parse(name).unwrap(),
     }
     .into_team(NOW);
-    store.create_team(&team).await.unwrap();
+    store.create_team(&team, &[]).await.unwrap();
     team
 }
 
@@ -185,19 +581,19 @@ async fn team_names_are_unique_per_organization_ignoring_case(store: Arc<dyn Sto
         .into_team(NOW)
     };
     store
-        .create_team(&team(&first.id, "Platform"))
+        .create_team(&team(&first.id, "Platform"), &[])
         .await
         .unwrap();
     assert_eq!(
-        rejection(store.create_team(&team(&first.id, "PLATFORM")).await),
+        rejection(store.create_team(&team(&first.id, "PLATFORM"), &[]).await),
         Rejection::TeamNameTaken("PLATFORM".into())
     );
     store
-        .create_team(&team(&second.id, "Platform"))
+        .create_team(&team(&second.id, "Platform"), &[])
         .await
         .unwrap();
     let other = team(&first.id, "Data");
-    store.create_team(&other).await.unwrap();
+    store.create_team(&other, &[]).await.unwrap();
     let renamed = store
         .rename_team(&first.id, &other.id, &TeamName::parse("Infra").unwrap())
         .await
@@ -292,7 +688,7 @@ async fn invitations_round_trip_with_teams_and_project_roles(store: Arc<dyn Stor
         },
     ];
     let created = new.into_invitation(NOW);
-    store.invite(&created, NOW).await.unwrap();
+    store.invite(&created, WhenPending::Renew, NOW).await.unwrap();
     let fetched = store
         .get_pending_invitation(&org.id, &created.id, NOW)
         .await
@@ -305,7 +701,7 @@ async fn invitations_round_trip_with_teams_and_project_roles(store: Arc<dyn Stor
         .unwrap();
     assert_eq!(by_name, vec![created.clone()]);
     let second = invitation(&org.id, "bob@example.com").into_invitation(NOW);
-    store.invite(&second, NOW).await.unwrap();
+    store.invite(&second, WhenPending::Renew, NOW).await.unwrap();
     assert_eq!(
         store
             .list_pending_invitations(&org.id, None, NOW)
@@ -318,7 +714,7 @@ async fn invitations_round_trip_with_teams_and_project_roles(store: Arc<dyn Stor
 async fn one_pending_invitation_per_address_and_expired_ones_give_way(store: Arc<dyn Store>) {
     let org = organization(&store, "Unique").await;
     let first = invitation(&org.id, "ada@example.com").into_invitation(NOW);
-    assert_eq!(store.invite(&first, NOW).await.unwrap(), first);
+    assert_eq!(store.invite(&first, WhenPending::Renew, NOW).await.unwrap(), first);
 
     // Inviting a pending address again renews that invitation: same ids, new terms and dates.
     let later = NOW + Duration::days(3);
@@ -326,7 +722,7 @@ async fn one_pending_invitation_per_address_and_expired_ones_give_way(store: Arc
     again.roles = OrgRoles::single(OrgRole::Owner);
     again.inviter_username = "zyxwvuts".into();
     let renewed = store
-        .invite(&again.into_invitation(later), later)
+        .invite(&again.into_invitation(later), WhenPending::Renew, later)
         .await
         .unwrap();
     assert_eq!((&renewed.id, &renewed.user_id), (&first.id, &first.user_id));
@@ -346,7 +742,7 @@ async fn one_pending_invitation_per_address_and_expired_ones_give_way(store: Arc
     let other = organization(&store, "Other").await;
     store
         .invite(
-            &invitation(&other.id, "ada@example.com").into_invitation(NOW),
+            &invitation(&other.id, "ada@example.com").into_invitation(NOW), WhenPending::Renew,
             NOW,
         )
         .await
@@ -362,15 +758,22 @@ async fn one_pending_invitation_per_address_and_expired_ones_give_way(store: Arc
             .is_empty()
     );
     let replacement = invitation(&org.id, "ada@example.com").into_invitation(expired);
-    let stored = store.invite(&replacement, expired).await.unwrap();
-    assert_eq!(stored, replacement);
+    let stored = store.invite(&replacement, WhenPending::Renew, expired).await.unwrap();
+    // A new invitation, to the same person: their user id stays.
+    assert_eq!(
+        stored,
+        Invitation {
+            user_id: first.user_id.clone(),
+            ..replacement
+        }
+    );
     assert_ne!(stored.id, first.id);
     assert_eq!(
         store
             .list_pending_invitations(&org.id, None, expired)
             .await
             .unwrap(),
-        vec![replacement]
+        vec![stored]
     );
 }
 
@@ -383,7 +786,7 @@ async fn references_are_checked_inside_the_transaction(store: Arc<dyn Store>) {
     let mut with_team = invitation(&org.id, "ada@example.com");
     with_team.team_ids = vec![foreign.id.clone()];
     assert_eq!(
-        rejection(store.invite(&with_team.into_invitation(NOW), NOW).await),
+        rejection(store.invite(&with_team.into_invitation(NOW), WhenPending::Renew, NOW).await),
         Rejection::TeamNotInOrg {
             team: foreign.id.clone(),
             org: org.id.clone()
@@ -395,7 +798,7 @@ async fn references_are_checked_inside_the_transaction(store: Arc<dyn Store>) {
         role: GroupRole::Owner,
     }];
     assert_eq!(
-        rejection(store.invite(&with_group.into_invitation(NOW), NOW).await),
+        rejection(store.invite(&with_group.into_invitation(NOW), WhenPending::Renew, NOW).await),
         Rejection::GroupNotFound(foreign_group.id.clone())
     );
     // Nothing of either attempt was kept.
@@ -411,10 +814,10 @@ async fn references_are_checked_inside_the_transaction(store: Arc<dyn Store>) {
 async fn updates_and_deletes_see_only_pending_invitations(store: Arc<dyn Store>) {
     let org = organization(&store, "Updates").await;
     let created: Invitation = invitation(&org.id, "ada@example.com").into_invitation(NOW);
-    store.invite(&created, NOW).await.unwrap();
-    let update = || InvitationUpdate {
+    store.invite(&created, WhenPending::Renew, NOW).await.unwrap();
+    let update = || MembershipUpdate {
         roles: Some(OrgRoles::single(OrgRole::Owner)),
-        ..InvitationUpdate::default()
+        ..MembershipUpdate::default()
     };
     let updated = store
         .update_pending_invitation(
@@ -497,7 +900,7 @@ async fn deleting_a_team_or_project_removes_it_from_invitations(store: Arc<dyn S
         role: GroupRole::Owner,
     }];
     let created = new.into_invitation(NOW);
-    store.invite(&created, NOW).await.unwrap();
+    store.invite(&created, WhenPending::Renew, NOW).await.unwrap();
     store.delete_team(&org.id, &team.id).await.unwrap();
     store.delete_group(&group.id).await.unwrap();
     let fetched = store
@@ -514,7 +917,7 @@ async fn concurrent_invitations_to_one_address_leave_exactly_one(store: Arc<dyn 
     let attempts = (0..16).map(|_| {
         let store = store.clone();
         let created = invitation(&org.id, "ada@example.com").into_invitation(NOW);
-        tokio::spawn(async move { store.invite(&created, NOW).await })
+        tokio::spawn(async move { store.invite(&created, WhenPending::Renew, NOW).await })
     });
     let mut ids = std::collections::HashSet::new();
     for attempt in attempts {
@@ -541,19 +944,19 @@ async fn concurrent_updates_of_one_invitation_lose_no_field(store: Arc<dyn Store
         })
         .collect();
     for team in &teams {
-        store.create_team(team).await.unwrap();
+        store.create_team(team, &[]).await.unwrap();
     }
     for (round, team) in teams.iter().enumerate() {
         let created = invitation(&org.id, &format!("user{round}@example.com")).into_invitation(NOW);
-        store.invite(&created, NOW).await.unwrap();
+        store.invite(&created, WhenPending::Renew, NOW).await.unwrap();
         let selector = InvitationSelector::Id(created.id.clone());
-        let roles = InvitationUpdate {
+        let roles = MembershipUpdate {
             roles: Some(OrgRoles::single(OrgRole::Owner)),
-            ..InvitationUpdate::default()
+            ..MembershipUpdate::default()
         };
-        let team_ids = InvitationUpdate {
+        let team_ids = MembershipUpdate {
             team_ids: Some(vec![team.id.clone()]),
-            ..InvitationUpdate::default()
+            ..MembershipUpdate::default()
         };
         let (first, second) = tokio::join!(
             {
@@ -589,6 +992,104 @@ async fn concurrent_updates_of_one_invitation_lose_no_field(store: Arc<dyn Store
         );
         assert_eq!(result.team_ids, vec![team.id.clone()], "round {round}");
     }
+}
+
+/// Rows written by the schema before org members (migration 6 rebuilds the SQLite invitation
+/// tables); the same SQL in both dialects.
+const SEED_BEFORE_MEMBERS: &[&str] = &[
+    "INSERT INTO organizations (id, name, skip_default_alerts_settings, created_at) \
+     VALUES ('5f0000000000000000000001', 'Acme', FALSE, 1786330000)",
+    "INSERT INTO teams (id, org_id, name, name_key, created_at) \
+     VALUES ('5f0000000000000000000002', '5f0000000000000000000001', 'Platform', 'platform', 1786330000)",
+    "INSERT INTO projects (id, org_id, name, name_key, with_default_alerts_settings, created_at) \
+     VALUES ('5f0000000000000000000003', '5f0000000000000000000001', 'Payments', 'payments', TRUE, 1786330000)",
+    "INSERT INTO invitations (id, user_id, org_id, username, username_key, roles, inviter_username, \
+     created_at, expires_at) VALUES ('5f0000000000000000000004', '5f0000000000000000000005', \
+     '5f0000000000000000000001', 'Ada@example.com', 'ada@example.com', 'ORG_MEMBER', 'abcdefgh', \
+     1786330000, 1788922000)",
+    "INSERT INTO invitation_teams (invitation_id, org_id, team_id, position) \
+     VALUES ('5f0000000000000000000004', '5f0000000000000000000001', '5f0000000000000000000002', 0)",
+    "INSERT INTO invitation_project_roles (invitation_id, org_id, project_id, role, position) \
+     VALUES ('5f0000000000000000000004', '5f0000000000000000000001', '5f0000000000000000000003', \
+     'GROUP_OWNER', 0)",
+];
+
+/// The migrations before org members, read from `dialect`'s folder.
+async fn migrations_before_members(dialect: &str) -> sqlx::migrate::Migrator {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dialect);
+    let all = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    sqlx::migrate::Migrator {
+        migrations: all
+            .migrations
+            .iter()
+            .filter(|migration| migration.version < 20261122000006)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into(),
+        ..sqlx::migrate::Migrator::DEFAULT
+    }
+}
+
+async fn pending_invitations_survive_the_members_migration(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    match backend {
+        Backend::Sqlite => {
+            let options = database
+                .url
+                .parse::<sqlx::sqlite::SqliteConnectOptions>()
+                .unwrap()
+                .create_if_missing(true)
+                .foreign_keys(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            migrations_before_members("sqlite").await.run(&pool).await.unwrap();
+            for statement in SEED_BEFORE_MEMBERS {
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+            migrations_before_members("postgres").await.run(&pool).await.unwrap();
+            for statement in SEED_BEFORE_MEMBERS {
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+    }
+    let store = orgdoor_store::connect(&database.url).await.unwrap();
+    let org: OrgId = "5f0000000000000000000001".parse().unwrap();
+    let now = datetime!(2026-08-10 03:03:37 UTC);
+    let pending = store.list_pending_invitations(&org, None, now).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    let migrated = &pending[0];
+    assert_eq!(migrated.team_ids.len(), 1, "{migrated:?}");
+    assert_eq!(migrated.group_role_assignments.len(), 1);
+    assert_eq!(migrated.declined_at, None);
+    // The rebuilt tables keep their constraints: cascades, and one invitation per address.
+    store
+        .delete_team(&org, &migrated.team_ids[0])
+        .await
+        .unwrap();
+    let again = invitation(&org, "ada@example.com").into_invitation(now);
+    assert_eq!(
+        rejection(store.invite(&again, WhenPending::Refuse, now).await),
+        Rejection::UsernameTaken(again.username.clone())
+    );
+    let after = store.list_pending_invitations(&org, None, now).await.unwrap();
+    assert!(after[0].team_ids.is_empty());
+    assert_eq!(after[0].group_role_assignments.len(), 1);
+}
+
+#[tokio::test]
+async fn sqlite_pending_invitations_survive_the_members_migration() {
+    pending_invitations_survive_the_members_migration(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_pending_invitations_survive_the_members_migration() {
+    pending_invitations_survive_the_members_migration(Backend::Postgres).await;
 }
 
 #[test]

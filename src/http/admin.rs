@@ -1,0 +1,130 @@
+//! orgdoor's own API under `/api/orgdoor/v1`, outside Atlas's: what Atlas does out of band.
+//!
+//! An Atlas invitee accepts or declines by following an e-mail; no Admin API call can do it.
+//! Tests, and platforms that build the invitee's side themselves, answer an invitation here:
+//! `POST /api/orgdoor/v1/orgs/{orgId}/invitations/{invitee}:accept` (or `:decline`), where
+//! `invitee` is the invitation id, the pending user's id or the invitee's address. The caller
+//! must be an Organization Owner of that organization, authenticated like any Atlas request.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::middleware;
+use axum::routing::post;
+use orgdoor_domain::{EmailAddress, OrgId, OrgUser, ProfileChoices};
+use orgdoor_store::{InvitationAnswer, InvitationSelector, Rejection, Store, StoreError};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use crate::auth::{self, OrgAccess, Principal};
+use crate::error::AppError;
+use crate::http::extract::{AtlasPath, RequestBody, parse_body};
+use crate::http::org_users::OrgUserView;
+use crate::http::orgs::find_org;
+use crate::http::{fallback, response_format};
+use crate::state::AppState;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        // The router cannot split a segment: the action is read from the end of `invitee`.
+        .route("/orgs/{orgId}/invitations/{invitee}", post(answer_invitation))
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(middleware::from_fn(response_format::format_response))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+}
+
+/// What the invitee tells about themselves on accepting; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileRequest {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub country: Option<String>,
+    pub mobile_number: Option<String>,
+}
+
+impl RequestBody for ProfileRequest {}
+
+/// An accept or a decline, with the profile an accept may carry.
+#[derive(Debug)]
+pub enum Answer {
+    Accept(ProfileRequest),
+    Decline,
+}
+
+async fn answer_invitation(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, target)): AtlasPath<(String, String)>,
+    body: Bytes,
+) -> Result<Json<OrgUserView>, AppError> {
+    let (invitee, action) = target
+        .rsplit_once(':')
+        .ok_or_else(|| AppError::ResourceNotFound(target.clone()))?;
+    let organization = find_org(&state, &org_id).await?;
+    principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let answer = match action {
+        "accept" if body.is_empty() => Answer::Accept(ProfileRequest::default()),
+        "accept" => Answer::Accept(parse_body(&body)?),
+        "decline" => Answer::Decline,
+        _ => return Err(AppError::ResourceNotFound(target.clone())),
+    };
+    let now = state.clock.now();
+    let user =
+        answer_as_invitee(state.store.as_ref(), &organization.id, invitee, answer, now).await?;
+    Ok(Json(OrgUserView::new(user, now)))
+}
+
+/// Answers the pending invitation `invitee` names (an invitation id, a pending user's id or an
+/// address): the one place the HTTP hook and the CLI share.
+pub async fn answer_as_invitee(
+    store: &dyn Store,
+    org: &OrgId,
+    invitee: &str,
+    answer: Answer,
+    now: OffsetDateTime,
+) -> Result<OrgUser, AppError> {
+    let not_found = || AppError::ResourceNotFound(invitee.to_owned());
+    let selectors = if invitee.contains('@') {
+        let address: EmailAddress = invitee
+            .parse()
+            .map_err(|_| AppError::InvalidEmailAddress(invitee.to_owned()))?;
+        vec![InvitationSelector::Username(address)]
+    } else {
+        // Invitation ids and user ids look alike; try the invitation first.
+        vec![
+            InvitationSelector::Id(invitee.parse().map_err(|_| not_found())?),
+            InvitationSelector::UserId(invitee.parse().map_err(|_| not_found())?),
+        ]
+    };
+    let answer = match answer {
+        Answer::Decline => InvitationAnswer::Decline,
+        Answer::Accept(profile) => InvitationAnswer::Accept(
+            ProfileChoices::new(
+                profile.first_name,
+                profile.last_name,
+                profile.country,
+                profile.mobile_number,
+            )
+            .map_err(|reason| AppError::InvalidAttributeValue {
+                attribute: "profile".into(),
+                reason: reason.to_string(),
+            })?,
+        ),
+    };
+    for selector in &selectors {
+        match store
+            .answer_invitation(org, selector, answer.clone(), now)
+            .await
+        {
+            Err(StoreError::Rejected(Rejection::InvitationNotFound)) => continue,
+            other => return other.map_err(AppError::from),
+        }
+    }
+    Err(not_found())
+}

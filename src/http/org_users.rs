@@ -1,0 +1,941 @@
+//! MongoDB Cloud users of an organization: `/orgs/{orgId}/users…` and the team-membership paths
+//! `/orgs/{orgId}/teams/{teamId}/users…`.
+//!
+//! Version 2025-02-19 shows members and invitees alike as `OrgUserResponse` (the invitation
+//! successor API); the deprecated 2023-01-01 version shows members only, as `CloudAppUser`.
+//! Reads need Organization Member, writes Organization Owner.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use orgdoor_domain::{
+    GroupRoleAssignment, Member, MembershipStatus, MembershipUpdate, NewInvitation, OrgId,
+    OrgRole, OrgUser, Organization, RoleChange, TeamId, UserId,
+};
+use orgdoor_store::{OrgUserFilter, Rejection, StoreError, WhenPending};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::auth::{OrgAccess, Principal};
+use crate::error::AppError;
+use crate::http::atlas_timestamp;
+use crate::http::extract::{
+    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, parse_user_id,
+};
+use crate::http::org_invitations::{parse_group_role, parse_org_roles, parse_username};
+use crate::http::orgs::find_org;
+use crate::http::pagination::{Link, ListQuery, Paginated};
+use crate::http::rate_limits::{ORG_USERS, TEAMS, limited};
+use crate::http::versioning::{
+    ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2025_02_19, versioned,
+};
+use crate::state::AppState;
+
+static CURRENT: [ResourceVersion; 1] = [V2025_02_19];
+static DEPRECATED: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
+static BOTH: [ResourceVersion; 2] = [V2023_01_01_DEPRECATED, V2025_02_19];
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let users = |routes, versions| versioned(limited(routes, state, &ORG_USERS), state, versions);
+    let teams = |routes, versions| versioned(limited(routes, state, &TEAMS), state, versions);
+    Router::new()
+        .route(
+            "/orgs/{orgId}/users",
+            users(get(list_users), &BOTH).merge(users(post(create_user), &CURRENT)),
+        )
+        .route(
+            // `…/{userId}:addRole` and `:removeRole` share this pattern: the router cannot split
+            // a segment, so the POST handler reads the action from the end of `userId`.
+            "/orgs/{orgId}/users/{userId}",
+            users(get(get_user).patch(update_user).post(change_role), &CURRENT)
+                .merge(users(delete(remove_user), &BOTH)),
+        )
+        .route(
+            "/orgs/{orgId}/users/{userId}/roles",
+            users(put(replace_roles), &DEPRECATED),
+        )
+        .route(
+            "/orgs/{orgId}/teams/{teamId}/users",
+            teams(get(list_team_users), &BOTH).merge(teams(post(add_team_users), &DEPRECATED)),
+        )
+        .route(
+            "/orgs/{orgId}/teams/{teamId}/users/{userId}",
+            teams(delete(remove_team_user), &DEPRECATED),
+        )
+}
+
+/// `GroupRoleAssignment`: a project and the user's roles in it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRolesView {
+    group_id: String,
+    group_roles: Vec<&'static str>,
+}
+
+/// `OrgUserRolesResponse`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgUserRolesView {
+    group_role_assignments: Vec<GroupRolesView>,
+    org_roles: Vec<&'static str>,
+}
+
+impl OrgUserRolesView {
+    fn new(user: &OrgUser) -> Self {
+        let assignments = match user {
+            OrgUser::Member(member) => &member.group_role_assignments,
+            OrgUser::Invited(invitation) => &invitation.group_role_assignments,
+        };
+        Self {
+            group_role_assignments: group_by_project(assignments),
+            org_roles: user.roles().iter().map(OrgRole::as_str).collect(),
+        }
+    }
+}
+
+/// One entry per project, its roles in the order given.
+fn group_by_project(assignments: &[GroupRoleAssignment]) -> Vec<GroupRolesView> {
+    let mut grouped: Vec<GroupRolesView> = Vec::new();
+    for assignment in assignments {
+        let role = assignment.role.as_str();
+        match grouped
+            .iter_mut()
+            .find(|entry| entry.group_id == assignment.group_id.as_str())
+        {
+            Some(entry) => entry.group_roles.push(role),
+            None => grouped.push(GroupRolesView {
+                group_id: assignment.group_id.to_string(),
+                group_roles: vec![role],
+            }),
+        }
+    }
+    grouped
+}
+
+/// `OrgActiveUserResponse`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveUserView {
+    country: String,
+    created_at: String,
+    first_name: String,
+    id: String,
+    last_name: String,
+    mobile_number: String,
+    org_membership_status: &'static str,
+    roles: OrgUserRolesView,
+    team_ids: Vec<String>,
+    username: String,
+}
+
+/// `OrgPendingUserResponse`: pending, expired and declined invitees.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingUserView {
+    id: String,
+    invitation_created_at: String,
+    /// `null` once the invitation is declined.
+    invitation_expires_at: Option<String>,
+    inviter_username: String,
+    org_membership_status: &'static str,
+    roles: OrgUserRolesView,
+    team_ids: Vec<String>,
+    username: String,
+}
+
+/// `OrgUserResponse`, in the shape its status calls for.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum OrgUserView {
+    Active(ActiveUserView),
+    Pending(PendingUserView),
+}
+
+impl OrgUserView {
+    pub fn new(user: OrgUser, now: OffsetDateTime) -> Self {
+        let status = user.status(now).as_str();
+        let roles = OrgUserRolesView::new(&user);
+        let team_ids = user.team_ids().iter().map(TeamId::to_string).collect();
+        match user {
+            OrgUser::Member(member) => OrgUserView::Active(ActiveUserView {
+                country: member.user.profile.country,
+                created_at: atlas_timestamp(member.user.created_at),
+                first_name: member.user.profile.first_name,
+                id: member.user.id.into(),
+                last_name: member.user.profile.last_name,
+                mobile_number: member.user.profile.mobile_number,
+                org_membership_status: status,
+                roles,
+                team_ids,
+                username: member.user.username.into(),
+            }),
+            OrgUser::Invited(invitation) => OrgUserView::Pending(PendingUserView {
+                id: invitation.user_id.into(),
+                invitation_created_at: atlas_timestamp(invitation.created_at),
+                invitation_expires_at: invitation
+                    .declined_at
+                    .is_none()
+                    .then(|| atlas_timestamp(invitation.expires_at)),
+                inviter_username: invitation.inviter_username,
+                org_membership_status: status,
+                roles,
+                team_ids,
+                username: invitation.username.into(),
+            }),
+        }
+    }
+}
+
+/// `CloudAccessRoleAssignment`: one role in one organization or one project.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignmentView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org_id: Option<String>,
+    role_name: &'static str,
+}
+
+/// `CloudAppUser`: a member as the 2023-01-01 version and the `/users` look-ups show them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudAppUserView {
+    country: String,
+    created_at: String,
+    email_address: String,
+    first_name: String,
+    id: String,
+    last_name: String,
+    links: Vec<Link>,
+    mobile_number: String,
+    roles: Vec<RoleAssignmentView>,
+    team_ids: Vec<String>,
+    username: String,
+}
+
+impl CloudAppUserView {
+    /// The person with the roles and teams of the given memberships.
+    pub fn new(base: &BaseUrl, user: orgdoor_domain::User, memberships: &[Member]) -> Self {
+        let mut roles = Vec::new();
+        let mut team_ids = Vec::new();
+        for membership in memberships {
+            roles.extend(membership.roles.iter().map(|role| RoleAssignmentView {
+                group_id: None,
+                org_id: Some(membership.org_id.to_string()),
+                role_name: role.as_str(),
+            }));
+            roles.extend(membership.group_role_assignments.iter().map(|assignment| {
+                RoleAssignmentView {
+                    group_id: Some(assignment.group_id.to_string()),
+                    org_id: None,
+                    role_name: assignment.role.as_str(),
+                }
+            }));
+            team_ids.extend(membership.team_ids.iter().map(TeamId::to_string));
+        }
+        Self {
+            country: user.profile.country,
+            created_at: atlas_timestamp(user.created_at),
+            email_address: user.username.to_string(),
+            first_name: user.profile.first_name,
+            links: vec![Link::self_link(
+                base,
+                &format!("/api/atlas/v2/users/{}", user.id),
+            )],
+            id: user.id.into(),
+            last_name: user.profile.last_name,
+            mobile_number: user.profile.mobile_number,
+            roles,
+            team_ids,
+            username: user.username.into(),
+        }
+    }
+}
+
+/// The status filter of a list: `orgMembershipStatuses` (repeatable, at most four) or the
+/// deprecated single `orgMembershipStatus`, never both; ACTIVE and PENDING by default.
+fn status_filter(query: &QueryParams) -> Result<Vec<MembershipStatus>, AppError> {
+    const MANY: &str = "orgMembershipStatuses";
+    const ONE: &str = "orgMembershipStatus";
+    let many: Vec<&str> = query.all(MANY).collect();
+    let one: Vec<&str> = query.all(ONE).collect();
+    if !many.is_empty() && !one.is_empty() {
+        return Err(AppError::MutuallyExclusiveQueryParameters(ONE, MANY));
+    }
+    let (name, values) = if one.is_empty() {
+        (MANY, many)
+    } else {
+        (ONE, one)
+    };
+    if values.len() > if name == ONE { 1 } else { 4 } {
+        return Err(AppError::InvalidQueryParameter(name.to_owned()));
+    }
+    let mut statuses = values
+        .into_iter()
+        .map(|value| {
+            value
+                .parse()
+                .map_err(|_| AppError::InvalidQueryParameter(name.to_owned()))
+        })
+        .collect::<Result<Vec<MembershipStatus>, _>>()?;
+    if statuses.is_empty() {
+        statuses = MembershipStatus::DEFAULT.to_vec();
+    }
+    Ok(statuses)
+}
+
+/// The filter of a list request; the 2023-01-01 version lists members only and ignores the
+/// status and username filters ("not supported" there).
+fn list_filter(
+    query: &QueryParams,
+    version: ApiVersion,
+    team: Option<TeamId>,
+) -> Result<OrgUserFilter, AppError> {
+    if version == ApiVersion::Dated(&V2023_01_01_DEPRECATED) {
+        return Ok(OrgUserFilter {
+            statuses: vec![MembershipStatus::Active],
+            username: None,
+            user_id: None,
+            team,
+        });
+    }
+    let user_id = match (&team, query.get("userId")) {
+        (Some(_), Some(raw)) => Some(
+            raw.parse()
+                .map_err(|_| AppError::InvalidQueryParameter("userId".into()))?,
+        ),
+        _ => None,
+    };
+    Ok(OrgUserFilter {
+        statuses: status_filter(query)?,
+        username: query.email("username")?,
+        user_id,
+        team,
+    })
+}
+
+/// A paginated list in the version's item shape.
+fn user_list(
+    base: &BaseUrl,
+    path: &str,
+    list: &ListQuery,
+    page: orgdoor_domain::Page<OrgUser>,
+    version: ApiVersion,
+    now: OffsetDateTime,
+) -> Response {
+    if version == ApiVersion::Dated(&V2023_01_01_DEPRECATED) {
+        // This version's filter admits members only.
+        let members = orgdoor_domain::Page {
+            items: page
+                .items
+                .into_iter()
+                .filter_map(|user| match user {
+                    OrgUser::Member(member) => Some(member),
+                    OrgUser::Invited(_) => None,
+                })
+                .collect(),
+            total_count: page.total_count,
+        };
+        Json(Paginated::new(base, path, list, members, |member| {
+            CloudAppUserView::new(base, member.user.clone(), std::slice::from_ref(&member))
+        }))
+        .into_response()
+    } else {
+        Json(Paginated::new(base, path, list, page, |user| {
+            OrgUserView::new(user, now)
+        }))
+        .into_response()
+    }
+}
+
+async fn org_for(
+    state: &AppState,
+    principal: &Principal,
+    org_id: &str,
+    access: OrgAccess,
+) -> Result<Organization, AppError> {
+    let organization = find_org(state, org_id).await?;
+    principal.require_org(&organization.id, access)?;
+    Ok(organization)
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    version: ApiVersion,
+    AtlasPath(org_id): AtlasPath<String>,
+    query: QueryParams,
+) -> Result<Response, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
+    let list = ListQuery::from_query(&query)?;
+    let filter = list_filter(&query, version, None)?;
+    let now = state.clock.now();
+    let page = state
+        .store
+        .list_org_users(&organization.id, &filter, list.page, now)
+        .await?;
+    let path = format!("/api/atlas/v2/orgs/{}/users", organization.id);
+    Ok(user_list(&base, &path, &list, page, version, now))
+}
+
+/// `GroupRoleAssignment` as a request item.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupRolesRequest {
+    group_id: Option<String>,
+    group_roles: Option<Vec<String>>,
+}
+
+/// `OrgUserRolesRequest`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrgUserRolesRequest {
+    group_role_assignments: Option<Vec<GroupRolesRequest>>,
+    org_roles: Option<Vec<String>>,
+}
+
+/// `OrgUserRequest`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrgUserRequest {
+    roles: Option<OrgUserRolesRequest>,
+    team_ids: Option<Vec<String>>,
+    username: Option<String>,
+}
+
+/// Server-set attributes of `OrgUserResponse`.
+const USER_READ_ONLY: &[&str] = &[
+    "id",
+    "orgMembershipStatus",
+    "invitationCreatedAt",
+    "invitationExpiresAt",
+    "inviterUsername",
+    "country",
+    "createdAt",
+    "firstName",
+    "lastAuth",
+    "lastName",
+    "mobileNumber",
+];
+
+impl RequestBody for OrgUserRequest {
+    const READ_ONLY: &'static [&'static str] = USER_READ_ONLY;
+}
+
+/// `OrgUserUpdateRequest`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrgUserUpdateRequest {
+    roles: Option<OrgUserRolesRequest>,
+    team_ids: Option<Vec<String>>,
+}
+
+impl RequestBody for OrgUserUpdateRequest {
+    const READ_ONLY: &'static [&'static str] = &[
+        "id",
+        "orgMembershipStatus",
+        "invitationCreatedAt",
+        "invitationExpiresAt",
+        "inviterUsername",
+        "country",
+        "createdAt",
+        "firstName",
+        "lastAuth",
+        "lastName",
+        "mobileNumber",
+        "username",
+    ];
+}
+
+/// `AddOrRemoveOrgRole`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrgRoleRequest {
+    org_role: Option<String>,
+}
+
+impl RequestBody for OrgRoleRequest {}
+
+/// `UpdateOrgRolesForUser`.
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrgRolesRequest {
+    org_roles: Option<Vec<String>>,
+}
+
+impl RequestBody for OrgRolesRequest {
+    const READ_ONLY: &'static [&'static str] = &["links"];
+}
+
+/// What a `roles` object sets: org roles (at least one) and, when given, project roles.
+fn parse_roles(
+    roles: OrgUserRolesRequest,
+    org: &OrgId,
+) -> Result<MembershipUpdate, AppError> {
+    let org_roles = roles
+        .org_roles
+        .filter(|roles| !roles.is_empty())
+        .ok_or_else(|| AppError::MissingAttribute("roles.orgRoles".into()))?;
+    let group_role_assignments = roles
+        .group_role_assignments
+        .map(|requests| {
+            let mut assignments = Vec::new();
+            for request in requests {
+                let raw_group = request.group_id.ok_or_else(|| {
+                    AppError::MissingAttribute("roles.groupRoleAssignments.groupId".into())
+                })?;
+                let group_id = crate::http::extract::parse_group_id(&raw_group)?;
+                for role in request.group_roles.unwrap_or_default() {
+                    assignments.push(GroupRoleAssignment {
+                        group_id: group_id.clone(),
+                        role: parse_group_role(role, &raw_group)?,
+                    });
+                }
+            }
+            Ok::<_, AppError>(assignments)
+        })
+        .transpose()?;
+    Ok(MembershipUpdate {
+        roles: Some(parse_org_roles(org_roles, org)?),
+        team_ids: None,
+        group_role_assignments,
+    })
+}
+
+fn parse_team_ids(team_ids: &[String]) -> Result<Vec<TeamId>, AppError> {
+    team_ids.iter().map(|id| parse_team_id(id)).collect()
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath(org_id): AtlasPath<String>,
+    body: AtlasJson<OrgUserRequest>,
+) -> Result<(StatusCode, Json<OrgUserView>), AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let request = body.parse()?;
+    let username = parse_username(request.username)?;
+    let roles = request
+        .roles
+        .ok_or_else(|| AppError::MissingAttribute("roles".into()))?;
+    let granted = parse_roles(roles, &organization.id)?;
+    let invitation = NewInvitation {
+        org_id: organization.id.clone(),
+        username,
+        roles: granted
+            .roles
+            .ok_or_else(|| AppError::MissingAttribute("roles.orgRoles".into()))?,
+        team_ids: parse_team_ids(request.team_ids.as_deref().unwrap_or_default())?,
+        group_role_assignments: granted.group_role_assignments.unwrap_or_default(),
+        inviter_username: principal.username().to_owned(),
+    };
+    let now = state.clock.now();
+    let invitation = state
+        .store
+        .invite(&invitation.into_invitation(now), WhenPending::Refuse, now)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(OrgUserView::new(OrgUser::Invited(invitation), now)),
+    ))
+}
+
+/// A user id from the path: a malformed one is `INVALID_USER_ID`.
+fn user_id(raw: &str) -> Result<UserId, AppError> {
+    parse_user_id(raw)
+}
+
+/// Maps "no such user here" to `USER_NOT_IN_ORG` naming the id the client sent.
+fn not_in_org(org: &OrgId, user: &str) -> impl FnOnce(StoreError) -> AppError {
+    let (org, user) = (org.to_string(), user.to_owned());
+    move |error| match error {
+        StoreError::Rejected(Rejection::UserNotInOrg { .. }) => AppError::UserNotInOrg {
+            username: user,
+            org,
+        },
+        other => other.into(),
+    }
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, raw_user)): AtlasPath<(String, String)>,
+    query: QueryParams,
+) -> Result<Json<OrgUserView>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
+    let id = user_id(&raw_user)?;
+    let statuses = status_filter(&query)?;
+    let now = state.clock.now();
+    let user = state
+        .store
+        .get_org_user(&organization.id, &id)
+        .await?
+        .filter(|user| statuses.contains(&user.status(now)))
+        .ok_or_else(|| AppError::UserNotInOrg {
+            username: raw_user,
+            org: organization.id.to_string(),
+        })?;
+    Ok(Json(OrgUserView::new(user, now)))
+}
+
+async fn update_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, raw_user)): AtlasPath<(String, String)>,
+    body: AtlasJson<OrgUserUpdateRequest>,
+) -> Result<Json<OrgUserView>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let request = body.parse()?;
+    let id = user_id(&raw_user)?;
+    let mut update = match request.roles {
+        Some(roles) => parse_roles(roles, &organization.id)?,
+        None => MembershipUpdate::default(),
+    };
+    update.team_ids = request
+        .team_ids
+        .as_deref()
+        .map(parse_team_ids)
+        .transpose()?;
+    let now = state.clock.now();
+    let user = state
+        .store
+        .update_org_user(&organization.id, &id, update, now)
+        .await
+        .map_err(not_in_org(&organization.id, &raw_user))?;
+    Ok(Json(OrgUserView::new(user, now)))
+}
+
+/// `POST …/users/{userId}:addRole` and `:removeRole`.
+async fn change_role(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, target)): AtlasPath<(String, String)>,
+    body: AtlasJson<OrgRoleRequest>,
+) -> Result<Json<OrgUserView>, AppError> {
+    let Some((raw_user, action)) = target.split_once(':') else {
+        return Err(AppError::MethodNotAllowed);
+    };
+    let change: fn(OrgRole) -> RoleChange = match action {
+        "addRole" => RoleChange::Add,
+        "removeRole" => RoleChange::Remove,
+        _ => return Err(AppError::ResourceNotFound(target.clone())),
+    };
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let request = body.parse()?;
+    let id = user_id(raw_user)?;
+    let role = request
+        .org_role
+        .ok_or_else(|| AppError::MissingAttribute("orgRole".into()))?;
+    let role = parse_org_roles(vec![role], &organization.id)?
+        .iter()
+        .next()
+        .ok_or_else(|| AppError::MissingAttribute("orgRole".into()))?;
+    let now = state.clock.now();
+    let user = state
+        .store
+        .change_org_user_role(&organization.id, &id, change(role), now)
+        .await
+        .map_err(not_in_org(&organization.id, raw_user))?;
+    Ok(Json(OrgUserView::new(user, now)))
+}
+
+/// The deprecated `PUT …/roles`: replaces the org roles and echoes them.
+async fn replace_roles(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, raw_user)): AtlasPath<(String, String)>,
+    body: AtlasJson<OrgRolesRequest>,
+) -> Result<Json<OrgRolesRequest>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let request = body.parse()?;
+    let id = user_id(&raw_user)?;
+    let roles = parse_org_roles(request.org_roles.unwrap_or_default(), &organization.id)
+        .map_err(|error| match error {
+            AppError::MissingAttribute(_) => AppError::MissingAttribute("orgRoles".into()),
+            other => other,
+        })?;
+    let update = MembershipUpdate {
+        roles: Some(roles),
+        ..MembershipUpdate::default()
+    };
+    let user = state
+        .store
+        .update_org_user(&organization.id, &id, update, state.clock.now())
+        .await
+        .map_err(not_in_org(&organization.id, &raw_user))?;
+    Ok(Json(OrgRolesRequest {
+        org_roles: Some(
+            user.roles()
+                .iter()
+                .map(|role| role.as_str().to_owned())
+                .collect(),
+        ),
+    }))
+}
+
+/// Removes a member, or in 2025-02-19 also an invitee (which cancels the invitation).
+async fn remove_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    version: ApiVersion,
+    AtlasPath((org_id, raw_user)): AtlasPath<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let id = user_id(&raw_user)?;
+    let members_only = version == ApiVersion::Dated(&V2023_01_01_DEPRECATED);
+    state
+        .store
+        .remove_org_user(&organization.id, &id, members_only)
+        .await
+        .map_err(not_in_org(&organization.id, &raw_user))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The team, which must be in the caller's organization.
+async fn team_of(
+    state: &AppState,
+    organization: &Organization,
+    raw_team: &str,
+) -> Result<TeamId, AppError> {
+    let id = parse_team_id(raw_team)?;
+    state
+        .store
+        .get_team(&organization.id, &id)
+        .await?
+        .map(|team| team.id)
+        .ok_or_else(|| AppError::TeamNotFound(raw_team.to_owned()))
+}
+
+async fn list_team_users(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    version: ApiVersion,
+    AtlasPath((org_id, raw_team)): AtlasPath<(String, String)>,
+    query: QueryParams,
+) -> Result<Response, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
+    let team = team_of(&state, &organization, &raw_team).await?;
+    let list = ListQuery::from_query(&query)?;
+    let filter = list_filter(&query, version, Some(team.clone()))?;
+    let now = state.clock.now();
+    let page = state
+        .store
+        .list_org_users(&organization.id, &filter, list.page, now)
+        .await?;
+    let path = format!("/api/atlas/v2/orgs/{}/teams/{team}/users", organization.id);
+    Ok(user_list(&base, &path, &list, page, version, now))
+}
+
+/// `AddUserToTeam`.
+#[derive(Deserialize)]
+struct AddUserToTeamRequest {
+    id: Option<String>,
+}
+
+/// The body of `addTeamUsers`: a JSON array of `AddUserToTeam`.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct AddUsersToTeamRequest(Vec<AddUserToTeamRequest>);
+
+impl RequestBody for AddUsersToTeamRequest {
+    const IS_ARRAY: bool = true;
+}
+
+/// Adds members to a team and answers with the team's members (2023-01-01 `CloudAppUser`s).
+async fn add_team_users(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((org_id, raw_team)): AtlasPath<(String, String)>,
+    body: AtlasJson<AddUsersToTeamRequest>,
+) -> Result<Response, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let AddUsersToTeamRequest(requests) = body.parse()?;
+    let team = team_of(&state, &organization, &raw_team).await?;
+    if requests.is_empty() {
+        return Err(AppError::MissingAttribute("id".into()));
+    }
+    let mut users = Vec::with_capacity(requests.len());
+    for request in requests {
+        let raw = request
+            .id
+            .ok_or_else(|| AppError::MissingAttribute("id".into()))?;
+        let id = user_id(&raw)?;
+        if !users.contains(&id) {
+            users.push(id);
+        }
+    }
+    let now = state.clock.now();
+    state
+        .store
+        .add_team_members(&organization.id, &team, &users, now)
+        .await
+        .map_err(|error| match error {
+            StoreError::Rejected(Rejection::NotFound) => AppError::TeamNotFound(raw_team.clone()),
+            other => other.into(),
+        })?;
+    let filter = OrgUserFilter {
+        statuses: vec![MembershipStatus::Active],
+        username: None,
+        user_id: None,
+        team: Some(team.clone()),
+    };
+    let list = ListQuery::from_query(&QueryParams::default())?;
+    let page = state
+        .store
+        .list_org_users(&organization.id, &filter, list.page, now)
+        .await?;
+    let path = format!("/api/atlas/v2/orgs/{}/teams/{team}/users", organization.id);
+    Ok(user_list(
+        &base,
+        &path,
+        &list,
+        page,
+        ApiVersion::Dated(&V2023_01_01_DEPRECATED),
+        now,
+    ))
+}
+
+async fn remove_team_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, raw_team, raw_user)): AtlasPath<(String, String, String)>,
+) -> Result<StatusCode, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let team = parse_team_id(&raw_team)?;
+    let id = user_id(&raw_user)?;
+    state
+        .store
+        .remove_team_member(&organization.id, &team, &id)
+        .await
+        .map_err(|error| match error {
+            StoreError::Rejected(Rejection::NotFound) => AppError::TeamNotFound(raw_team.clone()),
+            other => not_in_org(&organization.id, &raw_user)(other),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::extract::parse_body;
+    use proptest::prelude::*;
+
+    fn query(pairs: &[(&str, &str)]) -> QueryParams {
+        QueryParams::from_pairs(pairs)
+    }
+
+    #[test]
+    fn statuses_default_to_active_and_pending() {
+        assert_eq!(
+            status_filter(&query(&[])).expect("default"),
+            MembershipStatus::DEFAULT.to_vec()
+        );
+    }
+
+    #[test]
+    fn statuses_repeat_up_to_four_and_exclude_the_deprecated_form() {
+        let many = query(&[
+            ("orgMembershipStatuses", "PENDING"),
+            ("orgMembershipStatuses", "INVITATION_EXPIRED"),
+        ]);
+        assert_eq!(
+            status_filter(&many).expect("two"),
+            vec![
+                MembershipStatus::Pending,
+                MembershipStatus::InvitationExpired
+            ]
+        );
+        let both = query(&[
+            ("orgMembershipStatuses", "PENDING"),
+            ("orgMembershipStatus", "ACTIVE"),
+        ]);
+        assert!(matches!(
+            status_filter(&both),
+            Err(AppError::MutuallyExclusiveQueryParameters(..))
+        ));
+        let five = query(&[("orgMembershipStatuses", "ACTIVE"); 5]);
+        assert!(matches!(
+            status_filter(&five),
+            Err(AppError::InvalidQueryParameter(_))
+        ));
+        assert!(matches!(
+            status_filter(&query(&[("orgMembershipStatus", "active")])),
+            Err(AppError::InvalidQueryParameter(_))
+        ));
+    }
+
+    #[test]
+    fn project_roles_are_grouped_per_project_in_order() {
+        let group: orgdoor_domain::GroupId = "0123456789abcdef01234567".parse().expect("id");
+        let other: orgdoor_domain::GroupId = "1123456789abcdef01234567".parse().expect("id");
+        let assignment = |group_id: &orgdoor_domain::GroupId, role| GroupRoleAssignment {
+            group_id: group_id.clone(),
+            role,
+        };
+        let grouped = group_by_project(&[
+            assignment(&group, orgdoor_domain::GroupRole::Owner),
+            assignment(&other, orgdoor_domain::GroupRole::ReadOnly),
+            assignment(&group, orgdoor_domain::GroupRole::ClusterManager),
+        ]);
+        assert_eq!(grouped.len(), 2);
+        assert_eq!(
+            grouped[0].group_roles,
+            vec!["GROUP_OWNER", "GROUP_CLUSTER_MANAGER"]
+        );
+        assert_eq!(grouped[1].group_id, other.as_str());
+    }
+
+    proptest! {
+        #[test]
+        fn user_bodies_parse_or_fail_with_a_documented_code(body in "\\PC{0,120}") {
+            if let Err(error) = parse_body::<OrgUserRequest>(body.as_bytes()) {
+                prop_assert!(matches!(
+                    error,
+                    AppError::MalformedJson
+                        | AppError::InvalidJson
+                        | AppError::InvalidJsonAttribute(_)
+                        | AppError::InvalidAttribute(_)
+                        | AppError::AttributeReadOnly(_)
+                ), "{error:?}");
+            }
+        }
+
+        #[test]
+        fn role_objects_convert_or_fail_with_a_documented_code(
+            org_roles in proptest::option::of(proptest::collection::vec("ORG_OWNER|ORG_MEMBER|GROUP_OWNER|X", 0..3)),
+            groups in proptest::option::of(proptest::collection::vec(("[a-f0-9]{24}|x", proptest::collection::vec("GROUP_OWNER|ORG_OWNER|Y", 0..2)), 0..2)),
+        ) {
+            let body = serde_json::json!({
+                "roles": {
+                    "orgRoles": org_roles,
+                    "groupRoleAssignments": groups.map(|groups| groups
+                        .into_iter()
+                        .map(|(id, roles)| serde_json::json!({"groupId": id, "groupRoles": roles}))
+                        .collect::<Vec<_>>()),
+                },
+            });
+            let request = parse_body::<OrgUserUpdateRequest>(body.to_string().as_bytes()).expect("well-typed");
+            let org: OrgId = "0123456789abcdef01234567".parse().expect("id");
+            if let Some(roles) = request.roles
+                && let Err(error) = parse_roles(roles, &org)
+            {
+                prop_assert!(matches!(
+                    error,
+                    AppError::MissingAttribute(_)
+                        | AppError::InvalidEnumValue(_)
+                        | AppError::InvalidRoleForOrg { .. }
+                        | AppError::InvalidRoleForGroup { .. }
+                        | AppError::InvalidGroupId(_)
+                ), "{error:?}");
+            }
+        }
+    }
+}
