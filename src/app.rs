@@ -89,6 +89,7 @@ impl Application {
         let service = ServiceBuilder::new()
             .map_request(http::record_request_target)
             .layer(NormalizePathLayer::trim_trailing_slash())
+            .map_request(http::split_custom_method)
             .service(router);
         axum::serve(
             self.listener,

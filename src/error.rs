@@ -84,6 +84,10 @@ pub enum AppError {
     InvalidUserId(String),
     #[error("user {0} not found")]
     UserNotFound(String),
+    #[error("user {user} has no role in project {group}")]
+    UserNotInGroup { user: String, group: String },
+    #[error("no project named {0}")]
+    GroupNameNotFound(String),
     #[error("no user with username {0}")]
     UsernameNotFound(String),
     #[error("user {0} has not accepted the invitation yet")]
@@ -370,6 +374,18 @@ impl AppError {
                 format!("No user with ID {id} exists."),
                 vec![text(id)],
             ),
+            AppError::UserNotInGroup { user, group } => parts(
+                S::NOT_FOUND,
+                "USER_NOT_IN_GROUP",
+                format!("User {user} is not in group {group}."),
+                vec![text(user), text(group)],
+            ),
+            AppError::GroupNameNotFound(name) => parts(
+                S::NOT_FOUND,
+                "GROUP_NAME_NOT_FOUND",
+                format!("No group with name {name} exists."),
+                vec![text(name)],
+            ),
             AppError::UsernameNotFound(username) => parts(
                 S::NOT_FOUND,
                 "USERNAME_NOT_FOUND",
@@ -403,10 +419,7 @@ impl AppError {
                     "Maximum number of users per team {} in {team} exceeded while trying to add users.",
                     orgdoor_store::MAX_USERS_PER_TEAM
                 ),
-                vec![
-                    Value::from(orgdoor_store::MAX_USERS_PER_TEAM),
-                    text(team),
-                ],
+                vec![Value::from(orgdoor_store::MAX_USERS_PER_TEAM), text(team)],
             ),
             AppError::MutuallyExclusiveQueryParameters(first, second) => parts(
                 S::BAD_REQUEST,
@@ -697,7 +710,24 @@ mod tests {
                 "USER_ALREADY_EXISTS",
             ),
             (AppError::UserNotFound("u".into()), 404, "USER_NOT_FOUND"),
-            (AppError::UsernameNotFound("u".into()), 404, "USERNAME_NOT_FOUND"),
+            (
+                AppError::UserNotInGroup {
+                    user: "u".into(),
+                    group: "g".into(),
+                },
+                404,
+                "USER_NOT_IN_GROUP",
+            ),
+            (
+                AppError::GroupNameNotFound("g".into()),
+                404,
+                "GROUP_NAME_NOT_FOUND",
+            ),
+            (
+                AppError::UsernameNotFound("u".into()),
+                404,
+                "USERNAME_NOT_FOUND",
+            ),
             (
                 AppError::CannotAddPendingUser("u".into()),
                 404,

@@ -16,6 +16,7 @@ pub mod org_users;
 pub mod orgs;
 pub mod pagination;
 pub mod project_invitations;
+pub mod project_members;
 pub mod rate_limits;
 pub mod response_format;
 pub mod service_accounts;
@@ -53,6 +54,42 @@ pub fn record_request_target(mut request: Request) -> Request {
     request
 }
 
+/// Atlas's custom methods (`…/{userId}:addRole`) end a path segment with `:name`. The router
+/// matches whole segments only, so the method becomes a segment of its own
+/// (`…/{userId}/:addRole`), and the routes for it list only the methods it allows. Runs after
+/// [`record_request_target`], so Digest still checks the path as the client sent it. Only
+/// known names are split: an IPv6 access-list entry holds colons too.
+pub fn split_custom_method(mut request: Request) -> Request {
+    const CUSTOM_METHODS: [&str; 6] = [
+        ":addRole",
+        ":removeRole",
+        ":addUser",
+        ":removeUser",
+        ":accept",
+        ":decline",
+    ];
+    let path = request.uri().path();
+    let Some(method) = CUSTOM_METHODS
+        .iter()
+        .find(|method| path.len() > method.len() + 1 && path.ends_with(*method))
+    else {
+        return request;
+    };
+    let split = path.len() - method.len();
+    if path.as_bytes().get(split - 1) == Some(&b'/') {
+        return request;
+    }
+    let mut target = format!("{}/{}", &path[..split], &path[split..]);
+    if let Some(query) = request.uri().query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    if let Ok(uri) = target.parse() {
+        *request.uri_mut() = uri;
+    }
+    request
+}
+
 /// Reads and drops what is left of a request body before answering early (a challenge, a 406,
 /// a bad query). Closing a connection with unread bytes makes the kernel reset it, and a client
 /// can then lose the very answer it was sent (`Remote end closed connection without response`);
@@ -82,13 +119,22 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(users::routes(state))
         .merge(teams::routes(state))
         .merge(groups::routes(state))
-        .merge(project_invitations::routes(state));
+        .merge(project_invitations::routes(state))
+        .merge(project_members::routes(state));
     let v1 = Router::new()
-        .merge(org_invitations::legacy_routes())
-        .merge(project_invitations::legacy_routes());
-    Router::new()
-        .nest("/v2", v2)
-        .nest("/v1.0", v1)
+        .merge(orgs::legacy_routes(state))
+        .merge(org_users::legacy_routes(state))
+        .merge(groups::legacy_routes(state))
+        .merge(project_members::legacy_routes(state))
+        .merge(org_invitations::legacy_routes(state))
+        .merge(project_invitations::legacy_routes(state));
+    behind_authentication(Router::new().nest("/v2", v2).nest("/v1.0", v1), state)
+}
+
+/// Wraps an API tree: Atlas errors for unknown routes and methods, `envelope`/`pretty`
+/// rendering, and authentication before anything else.
+pub fn behind_authentication(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    routes
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(middleware::from_fn(response_format::format_response))
@@ -102,6 +148,30 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    fn split(target: &str) -> String {
+        let request = Request::builder()
+            .uri(target)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        split_custom_method(request).uri().to_string()
+    }
+
+    #[test]
+    fn custom_methods_become_their_own_segment() {
+        assert_eq!(
+            split("/api/atlas/v2/orgs/o/users/u:addRole?pretty=true"),
+            "/api/atlas/v2/orgs/o/users/u/:addRole?pretty=true"
+        );
+        assert_eq!(split("/x/u:decline"), "/x/u/:decline");
+        // Not a known custom method, or nothing before it: left alone.
+        assert_eq!(
+            split("/orgs/o/apiKeys/k/accessList/2001:db8::1"),
+            "/orgs/o/apiKeys/k/accessList/2001:db8::1"
+        );
+        assert_eq!(split("/x/:accept"), "/x/:accept");
+        assert_eq!(split(":accept"), ":accept");
+    }
 
     #[test]
     fn timestamps_are_utc_seconds_with_z() {

@@ -93,7 +93,7 @@ pub async fn create_organization(
 ) -> Result<(Organization, MintedKey), StoreError> {
     let (organization, minted, ha1) = owned_organization(name, now);
     store
-        .create_organization(&organization, &[(minted.key.clone(), ha1)])
+        .create_organization(&organization, &[(minted.key.clone(), ha1)], None)
         .await?;
     Ok((organization, minted))
 }

@@ -10,32 +10,27 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::middleware;
 use axum::routing::post;
 use orgdoor_domain::{EmailAddress, OrgId, OrgUser, ProfileChoices};
 use orgdoor_store::{InvitationAnswer, InvitationSelector, Rejection, Store, StoreError};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::auth::{self, OrgAccess, Principal};
+use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
+use crate::http::behind_authentication;
 use crate::http::extract::{AtlasPath, RequestBody, parse_body};
 use crate::http::org_users::OrgUserView;
 use crate::http::orgs::find_org;
-use crate::http::{fallback, response_format};
 use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        // The router cannot split a segment: the action is read from the end of `invitee`.
-        .route("/orgs/{orgId}/invitations/{invitee}", post(answer_invitation))
-        .fallback(fallback::not_found)
-        .method_not_allowed_fallback(fallback::method_not_allowed)
-        .layer(middleware::from_fn(response_format::format_response))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
+    // `{invitee}:accept` and `:decline`, split off by `split_custom_method`.
+    let routes = Router::new().route(
+        "/orgs/{orgId}/invitations/{invitee}/{method}",
+        post(answer_invitation),
+    );
+    behind_authentication(routes, state)
 }
 
 /// What the invitee tells about themselves on accepting; every field is optional.
@@ -60,23 +55,26 @@ pub enum Answer {
 async fn answer_invitation(
     State(state): State<AppState>,
     principal: Principal,
-    AtlasPath((org_id, target)): AtlasPath<(String, String)>,
+    AtlasPath((org_id, invitee, method)): AtlasPath<(String, String, String)>,
     body: Bytes,
 ) -> Result<Json<OrgUserView>, AppError> {
-    let (invitee, action) = target
-        .rsplit_once(':')
-        .ok_or_else(|| AppError::ResourceNotFound(target.clone()))?;
     let organization = find_org(&state, &org_id).await?;
     principal.require_org(&organization.id, OrgAccess::Owner)?;
-    let answer = match action {
-        "accept" if body.is_empty() => Answer::Accept(ProfileRequest::default()),
-        "accept" => Answer::Accept(parse_body(&body)?),
-        "decline" => Answer::Decline,
-        _ => return Err(AppError::ResourceNotFound(target.clone())),
+    let answer = match method.as_str() {
+        ":accept" if body.is_empty() => Answer::Accept(ProfileRequest::default()),
+        ":accept" => Answer::Accept(parse_body(&body)?),
+        ":decline" => Answer::Decline,
+        _ => return Err(AppError::ResourceNotFound(format!("{invitee}/{method}"))),
     };
     let now = state.clock.now();
-    let user =
-        answer_as_invitee(state.store.as_ref(), &organization.id, invitee, answer, now).await?;
+    let user = answer_as_invitee(
+        state.store.as_ref(),
+        &organization.id,
+        &invitee,
+        answer,
+        now,
+    )
+    .await?;
     Ok(Json(OrgUserView::new(user, now)))
 }
 

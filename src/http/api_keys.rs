@@ -19,7 +19,7 @@ use crate::error::AppError;
 use crate::http::atlas_timestamp;
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::org_invitations::parse_org_roles;
-use crate::http::orgs::find_org;
+use crate::http::orgs::org_for;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{API_KEYS, limited};
 use crate::http::versioning::{ResourceVersion, V2023_01_01, versioned};
@@ -106,7 +106,7 @@ impl ApiKeyView {
         Self {
             links: vec![Link::self_link(
                 base,
-                &format!("/api/atlas/v2/orgs/{}/apiKeys/{}", key.org_id, key.id),
+                &format!("/orgs/{}/apiKeys/{}", key.org_id, key.id),
             )],
             private_key: private_key.unwrap_or(MASKED_PRIVATE_KEY).to_owned(),
             roles: key
@@ -143,7 +143,7 @@ impl AccessListEntryView {
             links: vec![Link::self_link(
                 base,
                 &format!(
-                    "/api/atlas/v2/orgs/{}/apiKeys/{}/accessList/{segment}",
+                    "/orgs/{}/apiKeys/{}/accessList/{segment}",
                     key.org_id, key.id
                 ),
             )],
@@ -226,17 +226,6 @@ fn key_not_found(key: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
     }
 }
 
-async fn org_for(
-    state: &AppState,
-    principal: &Principal,
-    org_id: &str,
-    access: OrgAccess,
-) -> Result<Organization, AppError> {
-    let organization = find_org(state, org_id).await?;
-    principal.require_org(&organization.id, access)?;
-    Ok(organization)
-}
-
 async fn key_for(
     state: &AppState,
     organization: &Organization,
@@ -263,7 +252,7 @@ async fn list_keys(
         .store
         .list_api_keys(&organization.id, list.page)
         .await?;
-    let path = format!("/api/atlas/v2/orgs/{}/apiKeys", organization.id);
+    let path = format!("/orgs/{}/apiKeys", organization.id);
     Ok(Json(Paginated::new(&base, &path, &list, page, |key| {
         ApiKeyView::new(&base, key, None)
     })))
@@ -359,10 +348,7 @@ async fn access_list_page(
         .list_access_list(&key.org_id, &Credential::ApiKey(key.id.clone()), list.page)
         .await
         .map_err(key_not_found(key.id.as_str()))?;
-    let path = format!(
-        "/api/atlas/v2/orgs/{}/apiKeys/{}/accessList",
-        key.org_id, key.id
-    );
+    let path = format!("/orgs/{}/apiKeys/{}/accessList", key.org_id, key.id);
     Ok(Json(Paginated::new(base, &path, list, page, |entry| {
         AccessListEntryView::new(base, key, &entry)
     })))

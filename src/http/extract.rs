@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Path, Query, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use orgdoor_domain::{EmailAddress, GroupId, InvitationId, OrgId, TeamId, UserId};
@@ -140,9 +140,8 @@ impl QueryParams {
             .map(|(key, value)| (key.as_str(), value.as_str()))
     }
 
-    pub fn flag(&self, name: &str, default: bool) -> Result<bool, AppError> {
-        self.get(name)
-            .map_or(Ok(default), |value| parse_bool(name, value))
+    pub fn flag(&self, name: &str, default: bool) -> bool {
+        self.get(name).map_or(default, parse_bool)
     }
 
     /// A non-negative integer parameter; anything else is `INVALID_QUERY_PARAMETER`.
@@ -207,7 +206,8 @@ pub fn parse_invitation_id(raw: &str) -> Result<InvitationId, AppError> {
         .map_err(|_| AppError::ResourceNotFound(raw.to_owned()))
 }
 
-/// `scheme://host` as the client addressed us, for absolute `links`.
+/// `scheme://host/api/atlas/<version>` as the client addressed us, for absolute `links`: a
+/// v1.0 request gets v1.0 links.
 #[derive(Debug, Clone)]
 pub struct BaseUrl(pub String);
 
@@ -227,7 +227,16 @@ impl<S: Send + Sync> FromRequestParts<S> for BaseUrl {
             .and_then(|value| value.to_str().ok())
             .or_else(|| parts.uri.authority().map(|authority| authority.as_str()))
             .unwrap_or("localhost");
-        Ok(BaseUrl(format!("{scheme}://{host}")))
+        let path = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.path(), |original| original.path());
+        let root = if path.starts_with("/api/atlas/v1.0/") {
+            "/api/atlas/v1.0"
+        } else {
+            "/api/atlas/v2"
+        };
+        Ok(BaseUrl(format!("{scheme}://{host}{root}")))
     }
 }
 
@@ -314,11 +323,10 @@ mod tests {
         }
 
         #[test]
-        fn flags_are_true_or_false_in_any_case(value in "(?i)(true|false|yes|no|1|0|)") {
+        fn flags_are_true_only_for_true_in_any_case(value in "(?i)(true|false|yes|no|1|0|null|)") {
             let query = QueryParams::from_pairs(&[("includeCount", value.as_str())]);
-            let expected = if value.eq_ignore_ascii_case("true") { Some(true) }
-                else if value.eq_ignore_ascii_case("false") { Some(false) } else { None };
-            prop_assert_eq!(query.flag("includeCount", true).ok(), expected);
+            prop_assert_eq!(query.flag("includeCount", true), value.eq_ignore_ascii_case("true"));
+            prop_assert!(QueryParams::default().flag("includeCount", true));
         }
 
         #[test]

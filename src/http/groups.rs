@@ -4,7 +4,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use orgdoor_domain::{Group, GroupTag, GroupUpdate, NewGroup, ProjectName};
 use orgdoor_store::{Rejection, StoreError};
 use serde::{Deserialize, Serialize};
@@ -18,44 +18,46 @@ use crate::http::extract::{
 use crate::http::orgs::find_org;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, PROJECTS, PROJECTS_BY_CALLER, limited};
-use crate::http::versioning::{ResourceVersion, V2023_01_01, versioned};
+use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::state::AppState;
+
+fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 4] {
+    [
+        (
+            "/groups",
+            limited(
+                get(list_groups).post(create_group),
+                state,
+                &PROJECTS_BY_CALLER,
+            ),
+        ),
+        (
+            "/groups/byName/{groupName}",
+            limited(get(get_group_by_name), state, &PROJECTS_BY_CALLER),
+        ),
+        (
+            "/groups/{groupId}",
+            limited(
+                get(get_group).patch(update_group).delete(delete_group),
+                state,
+                &PROJECTS,
+            ),
+        ),
+        (
+            "/orgs/{orgId}/groups",
+            limited(get(list_org_groups), state, &ORGANIZATIONS),
+        ),
+    ]
+}
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
-    Router::new()
-        .route(
-            "/groups",
-            versioned(
-                limited(
-                    get(list_groups).post(create_group),
-                    state,
-                    &PROJECTS_BY_CALLER,
-                ),
-                state,
-                &VERSIONS,
-            ),
-        )
-        .route(
-            "/groups/{groupId}",
-            versioned(
-                limited(
-                    get(get_group).patch(update_group).delete(delete_group),
-                    state,
-                    &PROJECTS,
-                ),
-                state,
-                &VERSIONS,
-            ),
-        )
-        .route(
-            "/orgs/{orgId}/groups",
-            versioned(
-                limited(get(list_org_groups), state, &ORGANIZATIONS),
-                state,
-                &VERSIONS,
-            ),
-        )
+    serve_versioned(method_routers(state), state, &VERSIONS)
+}
+
+/// The `/api/atlas/v1.0` twins, which the public client libraries still call.
+pub fn legacy_routes(state: &AppState) -> Router<AppState> {
+    serve_legacy(method_routers(state))
 }
 
 /// Loads the project a path names: malformed → `INVALID_GROUP_ID`, unknown → `GROUP_NOT_FOUND`.
@@ -93,10 +95,7 @@ impl GroupView {
         Self {
             cluster_count: 0,
             created: atlas_timestamp(group.created_at),
-            links: vec![Link::self_link(
-                base,
-                &format!("/api/atlas/v2/groups/{}", group.id),
-            )],
+            links: vec![Link::self_link(base, &format!("/groups/{}", group.id))],
             id: group.id.into(),
             name: group.name.to_string(),
             org_id: group.org_id.into(),
@@ -189,7 +188,7 @@ async fn list_groups(
     };
     Ok(Json(Paginated::new(
         &base,
-        "/api/atlas/v2/groups",
+        "/groups",
         &list,
         page,
         |group| GroupView::new(&base, group),
@@ -207,7 +206,7 @@ async fn list_org_groups(
     principal.require_org(&organization.id, OrgAccess::Member)?;
     let list = ListQuery::from_query(&query)?;
     let page = state.store.list_groups(&organization.id, list.page).await?;
-    let path = format!("/api/atlas/v2/orgs/{}/groups", organization.id);
+    let path = format!("/orgs/{}/groups", organization.id);
     Ok(Json(Paginated::new(&base, &path, &list, page, |group| {
         GroupView::new(&base, group)
     })))
@@ -256,6 +255,24 @@ async fn get_group(
     AtlasPath(group_id): AtlasPath<String>,
 ) -> Result<Json<GroupView>, AppError> {
     let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::ReadOnly)?;
+    Ok(Json(GroupView::new(&base, group)))
+}
+
+/// The caller's organization's project of that name (names are unique per organization).
+async fn get_group_by_name(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(raw_name): AtlasPath<String>,
+) -> Result<Json<GroupView>, AppError> {
+    let name = ProjectName::parse(raw_name.clone())
+        .map_err(|_| AppError::GroupNameNotFound(raw_name.clone()))?;
+    let group = state
+        .store
+        .find_group_by_name(&principal.org_id, &name)
+        .await?
+        .ok_or(AppError::GroupNameNotFound(raw_name))?;
     principal.require_group(&group, GroupAccess::ReadOnly)?;
     Ok(Json(GroupView::new(&base, group)))
 }

@@ -19,7 +19,7 @@ use crate::http::atlas_timestamp;
 use crate::http::extract::{
     AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_id,
 };
-use crate::http::orgs::find_org;
+use crate::http::orgs::org_for;
 use crate::http::rate_limits::{ORGANIZATIONS, limited};
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
 use crate::state::AppState;
@@ -58,10 +58,13 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 }
 
 /// The `/api/atlas/v1.0` twins: same state and rules, plain `application/json`.
-pub fn legacy_routes() -> Router<AppState> {
+pub fn legacy_routes(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route(COLLECTION, legacy(collection()))
-        .route(ITEM, legacy(item()))
+        .route(
+            COLLECTION,
+            legacy(limited(collection(), state, &ORGANIZATIONS)),
+        )
+        .route(ITEM, legacy(limited(item(), state, &ORGANIZATIONS)))
 }
 
 /// `GroupRole`: one (project, role) pair of an invitation.
@@ -254,9 +257,7 @@ async fn owned_org(
     principal: &Principal,
     org_id: &str,
 ) -> Result<Organization, AppError> {
-    let organization = find_org(state, org_id).await?;
-    principal.require_org(&organization.id, OrgAccess::Owner)?;
-    Ok(organization)
+    org_for(state, principal, org_id, OrgAccess::Owner).await
 }
 
 async fn list_invitations(

@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use orgdoor_domain::{
-    GroupRoleAssignment, Member, MembershipStatus, MembershipUpdate, NewInvitation, OrgId,
-    OrgRole, OrgUser, Organization, RoleChange, TeamId, UserId,
+    GroupRoleAssignment, Member, MembershipStatus, MembershipUpdate, NewInvitation, OrgId, OrgRole,
+    OrgUser, Organization, RoleChange, TeamId, UserId,
 };
 use orgdoor_store::{OrgUserFilter, Rejection, StoreError, WhenPending};
 use serde::{Deserialize, Serialize};
@@ -26,17 +26,30 @@ use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, parse_user_id,
 };
 use crate::http::org_invitations::{parse_group_role, parse_org_roles, parse_username};
-use crate::http::orgs::find_org;
+use crate::http::orgs::org_for;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORG_USERS, TEAMS, limited};
 use crate::http::versioning::{
-    ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2025_02_19, versioned,
+    ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2025_02_19, legacy, versioned,
 };
 use crate::state::AppState;
 
 static CURRENT: [ResourceVersion; 1] = [V2025_02_19];
 static DEPRECATED: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
 static BOTH: [ResourceVersion; 2] = [V2023_01_01_DEPRECATED, V2025_02_19];
+
+/// Members only, as `CloudAppUser`s: the deprecated 2023-01-01 version and v1.0.
+fn members_only(version: ApiVersion) -> bool {
+    matches!(version, ApiVersion::Legacy) || version == ApiVersion::Dated(&V2023_01_01_DEPRECATED)
+}
+
+/// The `/api/atlas/v1.0` twin of the member list, which the public client libraries call.
+pub fn legacy_routes(state: &AppState) -> Router<AppState> {
+    Router::new().route(
+        "/orgs/{orgId}/users",
+        legacy(limited(get(list_users), state, &ORG_USERS)),
+    )
+}
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     let users = |routes, versions| versioned(limited(routes, state, &ORG_USERS), state, versions);
@@ -47,11 +60,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             users(get(list_users), &BOTH).merge(users(post(create_user), &CURRENT)),
         )
         .route(
-            // `…/{userId}:addRole` and `:removeRole` share this pattern: the router cannot split
-            // a segment, so the POST handler reads the action from the end of `userId`.
             "/orgs/{orgId}/users/{userId}",
-            users(get(get_user).patch(update_user).post(change_role), &CURRENT)
+            users(get(get_user).patch(update_user), &CURRENT)
                 .merge(users(delete(remove_user), &BOTH)),
+        )
+        .route(
+            // `…/{userId}:addRole` and `:removeRole`, split off by `split_custom_method`.
+            "/orgs/{orgId}/users/{userId}/{method}",
+            users(post(change_role), &CURRENT),
         )
         .route(
             "/orgs/{orgId}/users/{userId}/roles",
@@ -242,10 +258,7 @@ impl CloudAppUserView {
             created_at: atlas_timestamp(user.created_at),
             email_address: user.username.to_string(),
             first_name: user.profile.first_name,
-            links: vec![Link::self_link(
-                base,
-                &format!("/api/atlas/v2/users/{}", user.id),
-            )],
+            links: vec![Link::self_link(base, &format!("/users/{}", user.id))],
             id: user.id.into(),
             last_name: user.profile.last_name,
             mobile_number: user.profile.mobile_number,
@@ -288,14 +301,14 @@ fn status_filter(query: &QueryParams) -> Result<Vec<MembershipStatus>, AppError>
     Ok(statuses)
 }
 
-/// The filter of a list request; the 2023-01-01 version lists members only and ignores the
-/// status and username filters ("not supported" there).
+/// The filter of a list request; the 2023-01-01 version and v1.0 list members only and ignore
+/// the status and username filters ("not supported" there).
 fn list_filter(
     query: &QueryParams,
     version: ApiVersion,
     team: Option<TeamId>,
 ) -> Result<OrgUserFilter, AppError> {
-    if version == ApiVersion::Dated(&V2023_01_01_DEPRECATED) {
+    if members_only(version) {
         return Ok(OrgUserFilter {
             statuses: vec![MembershipStatus::Active],
             username: None,
@@ -327,7 +340,7 @@ fn user_list(
     version: ApiVersion,
     now: OffsetDateTime,
 ) -> Response {
-    if version == ApiVersion::Dated(&V2023_01_01_DEPRECATED) {
+    if members_only(version) {
         // This version's filter admits members only.
         let members = orgdoor_domain::Page {
             items: page
@@ -352,17 +365,6 @@ fn user_list(
     }
 }
 
-async fn org_for(
-    state: &AppState,
-    principal: &Principal,
-    org_id: &str,
-    access: OrgAccess,
-) -> Result<Organization, AppError> {
-    let organization = find_org(state, org_id).await?;
-    principal.require_org(&organization.id, access)?;
-    Ok(organization)
-}
-
 async fn list_users(
     State(state): State<AppState>,
     principal: Principal,
@@ -379,7 +381,7 @@ async fn list_users(
         .store
         .list_org_users(&organization.id, &filter, list.page, now)
         .await?;
-    let path = format!("/api/atlas/v2/orgs/{}/users", organization.id);
+    let path = format!("/orgs/{}/users", organization.id);
     Ok(user_list(&base, &path, &list, page, version, now))
 }
 
@@ -473,10 +475,7 @@ impl RequestBody for OrgRolesRequest {
 }
 
 /// What a `roles` object sets: org roles (at least one) and, when given, project roles.
-fn parse_roles(
-    roles: OrgUserRolesRequest,
-    org: &OrgId,
-) -> Result<MembershipUpdate, AppError> {
+fn parse_roles(roles: OrgUserRolesRequest, org: &OrgId) -> Result<MembershipUpdate, AppError> {
     let org_roles = roles
         .org_roles
         .filter(|roles| !roles.is_empty())
@@ -615,17 +614,15 @@ async fn update_user(
 async fn change_role(
     State(state): State<AppState>,
     principal: Principal,
-    AtlasPath((org_id, target)): AtlasPath<(String, String)>,
+    AtlasPath((org_id, raw_user, method)): AtlasPath<(String, String, String)>,
     body: AtlasJson<OrgRoleRequest>,
 ) -> Result<Json<OrgUserView>, AppError> {
-    let Some((raw_user, action)) = target.split_once(':') else {
-        return Err(AppError::MethodNotAllowed);
+    let change: fn(OrgRole) -> RoleChange = match method.as_str() {
+        ":addRole" => RoleChange::Add,
+        ":removeRole" => RoleChange::Remove,
+        _ => return Err(AppError::ResourceNotFound(format!("{raw_user}/{method}"))),
     };
-    let change: fn(OrgRole) -> RoleChange = match action {
-        "addRole" => RoleChange::Add,
-        "removeRole" => RoleChange::Remove,
-        _ => return Err(AppError::ResourceNotFound(target.clone())),
-    };
+    let raw_user = raw_user.as_str();
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let id = user_id(raw_user)?;
@@ -655,11 +652,12 @@ async fn replace_roles(
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let id = user_id(&raw_user)?;
-    let roles = parse_org_roles(request.org_roles.unwrap_or_default(), &organization.id)
-        .map_err(|error| match error {
+    let roles = parse_org_roles(request.org_roles.unwrap_or_default(), &organization.id).map_err(
+        |error| match error {
             AppError::MissingAttribute(_) => AppError::MissingAttribute("orgRoles".into()),
             other => other,
-        })?;
+        },
+    )?;
     let update = MembershipUpdate {
         roles: Some(roles),
         ..MembershipUpdate::default()
@@ -729,7 +727,7 @@ async fn list_team_users(
         .store
         .list_org_users(&organization.id, &filter, list.page, now)
         .await?;
-    let path = format!("/api/atlas/v2/orgs/{}/teams/{team}/users", organization.id);
+    let path = format!("/orgs/{}/teams/{team}/users", organization.id);
     Ok(user_list(&base, &path, &list, page, version, now))
 }
 
@@ -792,7 +790,7 @@ async fn add_team_users(
         .store
         .list_org_users(&organization.id, &filter, list.page, now)
         .await?;
-    let path = format!("/api/atlas/v2/orgs/{}/teams/{team}/users", organization.id);
+    let path = format!("/orgs/{}/teams/{team}/users", organization.id);
     Ok(user_list(
         &base,
         &path,

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use orgdoor_domain::{NewOrganization, OrgName, Organization, Page, UserId};
+use axum::routing::{MethodRouter, get};
+use orgdoor_domain::{NewOrganization, OrgName, OrgUser, Organization, Page, UserId};
 use orgdoor_store::{Rejection, StoreError};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -17,37 +17,39 @@ use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBo
 use crate::http::org_invitations::parse_org_roles;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, ORGANIZATIONS_BY_CALLER, limited};
-use crate::http::versioning::{V2023_01_01, versioned};
+use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::provision;
 use crate::state::AppState;
 
-pub fn routes(state: &AppState) -> Router<AppState> {
-    static VERSIONS: [crate::http::versioning::ResourceVersion; 1] = [V2023_01_01];
-    Router::new()
-        .route(
+fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 2] {
+    [
+        (
             "/orgs",
-            versioned(
-                limited(
-                    get(list_orgs).post(create_org),
-                    state,
-                    &ORGANIZATIONS_BY_CALLER,
-                ),
+            limited(
+                get(list_orgs).post(create_org),
                 state,
-                &VERSIONS,
+                &ORGANIZATIONS_BY_CALLER,
             ),
-        )
-        .route(
+        ),
+        (
             "/orgs/{orgId}",
-            versioned(
-                limited(
-                    get(get_org).patch(update_org).delete(delete_org),
-                    state,
-                    &ORGANIZATIONS,
-                ),
+            limited(
+                get(get_org).patch(update_org).delete(delete_org),
                 state,
-                &VERSIONS,
+                &ORGANIZATIONS,
             ),
-        )
+        ),
+    ]
+}
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
+    serve_versioned(method_routers(state), state, &VERSIONS)
+}
+
+/// The `/api/atlas/v1.0` twins, which the public client libraries still call.
+pub fn legacy_routes(state: &AppState) -> Router<AppState> {
+    serve_legacy(method_routers(state))
 }
 
 /// Loads the organization a path names: malformed → `INVALID_ORG_ID`, unknown → `ORG_NOT_FOUND`.
@@ -58,6 +60,18 @@ pub async fn find_org(state: &AppState, raw_id: &str) -> Result<Organization, Ap
         .get_organization(&id)
         .await?
         .ok_or_else(|| AppError::OrgNotFound(id.to_string()))
+}
+
+/// The organization a path names, once the caller is known to have `access` to it.
+pub async fn org_for(
+    state: &AppState,
+    principal: &Principal,
+    org_id: &str,
+    access: OrgAccess,
+) -> Result<Organization, AppError> {
+    let organization = find_org(state, org_id).await?;
+    principal.require_org(&organization.id, access)?;
+    Ok(organization)
 }
 
 /// `AtlasOrganization`.
@@ -74,10 +88,7 @@ pub struct OrganizationView {
 impl OrganizationView {
     pub fn new(base: &BaseUrl, organization: Organization) -> Self {
         Self {
-            links: vec![Link::self_link(
-                base,
-                &format!("/api/atlas/v2/orgs/{}", organization.id),
-            )],
+            links: vec![Link::self_link(base, &format!("/orgs/{}", organization.id))],
             id: organization.id.into(),
             is_deleted: false,
             name: organization.name.to_string(),
@@ -117,7 +128,7 @@ async fn list_orgs(
     };
     Ok(Json(Paginated::new(
         &base,
-        "/api/atlas/v2/orgs",
+        "/orgs",
         &list,
         page,
         |organization| OrganizationView::new(&base, organization),
@@ -226,7 +237,8 @@ async fn create_org(
         attribute: "name".into(),
         reason: reason.to_string(),
     })?;
-    // Required with API keys; there are no users to check it against yet, so only its shape is.
+    // Required with API keys. A member of the caller's organization becomes the new
+    // organization's owner; another well-formed id is echoed only (docs/compatibility.md).
     let owner = request
         .org_owner_id
         .ok_or_else(|| AppError::MissingAttribute("orgOwnerId".into()))?;
@@ -261,9 +273,13 @@ async fn create_org(
         .iter()
         .map(|(minted, ha1)| (minted.key.clone(), ha1.clone()))
         .collect();
+    let owner_member = match state.store.get_org_user(&principal.org_id, &owner).await? {
+        Some(OrgUser::Member(member)) => Some(member.user.id),
+        _ => None,
+    };
     state
         .store
-        .create_organization(&organization, &keys)
+        .create_organization(&organization, &keys, owner_member.as_ref())
         .await?;
     let view = CreatedOrganizationView {
         api_key: minted.map(|(minted, _)| {

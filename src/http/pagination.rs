@@ -45,7 +45,7 @@ impl ListQuery {
     pub fn from_query(query: &QueryParams) -> Result<Self, AppError> {
         Ok(Self {
             page: PageRequest::new(query.count("itemsPerPage")?, query.count("pageNum")?),
-            include_count: query.flag("includeCount", true)?,
+            include_count: query.flag("includeCount", true),
             filters: query
                 .pairs()
                 .filter(|(name, _)| !PAGING.contains(name))

@@ -50,10 +50,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 }
 
 /// The `/api/atlas/v1.0` twins.
-pub fn legacy_routes() -> Router<AppState> {
+pub fn legacy_routes(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route(COLLECTION, legacy(collection()))
-        .route(ITEM, legacy(item()))
+        .route(COLLECTION, legacy(limited(collection(), state, &PROJECTS)))
+        .route(ITEM, legacy(limited(item(), state, &PROJECTS)))
 }
 
 /// `GroupInvitation`.

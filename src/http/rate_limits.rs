@@ -60,8 +60,7 @@ const fn set(resource: &'static str, scope: Scope, capacity: i64, refill: i64) -
 pub static ORGANIZATIONS: EndpointSet = set("api/atlas/v2/orgs", Scope::Organization, 500, 250);
 /// `GET/POST /orgs`, per caller.
 pub static ORGANIZATIONS_BY_CALLER: EndpointSet = set("api/atlas/v2/orgs", Scope::User, 300, 100);
-pub static ORG_USERS: EndpointSet =
-    set("api/atlas/v2/orgs/users", Scope::Organization, 500, 250);
+pub static ORG_USERS: EndpointSet = set("api/atlas/v2/orgs/users", Scope::Organization, 500, 250);
 /// `/users/{userId}`, `/users/byName/{userName}`, per caller.
 pub static USERS_BY_CALLER: EndpointSet = set("api/atlas/v2/users", Scope::User, 2500, 2000);
 pub static TEAMS: EndpointSet = set("api/atlas/v2/orgs/teams", Scope::Organization, 1200, 500);

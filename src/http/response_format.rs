@@ -23,40 +23,30 @@ pub struct OutputFlags {
     pub pretty: bool,
 }
 
-/// Reads a boolean query value: `true`/`false` in any letter case.
-pub fn parse_bool(name: &str, value: &str) -> Result<bool, AppError> {
-    if value.eq_ignore_ascii_case("true") {
-        Ok(true)
-    } else if value.eq_ignore_ascii_case("false") {
-        Ok(false)
-    } else {
-        Err(AppError::InvalidQueryParameter(name.to_owned()))
-    }
+/// Reads a boolean query value as Atlas's Java stack does (`Boolean.valueOf`): `true` in any
+/// letter case is true, anything else false. Most operations document no 400, so a bad value
+/// must not become one.
+pub fn parse_bool(value: &str) -> bool {
+    value.eq_ignore_ascii_case("true")
 }
 
 impl OutputFlags {
-    pub fn from_query(query: Option<&str>) -> Result<Self, AppError> {
+    pub fn from_query(query: Option<&str>) -> Self {
         let mut flags = Self::default();
         for pair in query.unwrap_or_default().split('&') {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             match name {
-                "envelope" => flags.envelope = parse_bool(name, value)?,
-                "pretty" => flags.pretty = parse_bool(name, value)?,
+                "envelope" => flags.envelope = parse_bool(value),
+                "pretty" => flags.pretty = parse_bool(value),
                 _ => {}
             }
         }
-        Ok(flags)
+        flags
     }
 }
 
 pub async fn format_response(request: Request, next: Next) -> Response {
-    let flags = match OutputFlags::from_query(request.uri().query()) {
-        Ok(flags) => flags,
-        Err(error) => {
-            crate::http::drain_body(request).await;
-            return error.into_response();
-        }
-    };
+    let flags = OutputFlags::from_query(request.uri().query());
     let response = next.run(request).await;
     if flags == OutputFlags::default() {
         return response;
@@ -257,14 +247,15 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn any_query_string_gives_flags_or_names_the_bad_parameter(query in "[a-zA-Z=&%0-9]{0,60}") {
-            match OutputFlags::from_query(Some(&query)) {
-                Ok(_) => {}
-                Err(AppError::InvalidQueryParameter(name)) => {
-                    proptest::prop_assert!(name == "pretty" || name == "envelope")
-                }
-                Err(other) => proptest::prop_assert!(false, "unexpected {other:?}"),
-            }
+        fn a_flag_is_set_only_by_a_true_value(query in "[a-zA-Z=&%0-9]{0,60}") {
+            let flags = OutputFlags::from_query(Some(&query));
+            let set = |name: &str| query
+                .split('&')
+                .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+                .rfind(|(key, _)| *key == name)
+                .is_some_and(|(_, value)| value.eq_ignore_ascii_case("true"));
+            proptest::prop_assert_eq!(flags.pretty, set("pretty"));
+            proptest::prop_assert_eq!(flags.envelope, set("envelope"));
         }
 
         #[test]
@@ -294,8 +285,8 @@ mod tests {
     }
 
     #[test]
-    fn flags_accept_any_case_and_refuse_other_values() {
-        let flags = OutputFlags::from_query(Some("pretty=TRUE&envelope=True&x=1")).expect("valid");
+    fn flags_accept_any_case_and_read_other_values_as_false() {
+        let flags = OutputFlags::from_query(Some("pretty=TRUE&envelope=True&x=1"));
         assert_eq!(
             flags,
             OutputFlags {
@@ -303,9 +294,12 @@ mod tests {
                 pretty: true
             }
         );
-        assert!(matches!(
-            OutputFlags::from_query(Some("pretty=yes")),
-            Err(AppError::InvalidQueryParameter(name)) if name == "pretty"
-        ));
+        for other in ["pretty=yes", "pretty=null", "pretty=1", "pretty"] {
+            assert_eq!(
+                OutputFlags::from_query(Some(other)),
+                OutputFlags::default(),
+                "{other}"
+            );
+        }
     }
 }

@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::http::atlas_timestamp;
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::org_invitations::parse_org_roles;
-use crate::http::orgs::find_org;
+use crate::http::orgs::org_for;
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{SERVICE_ACCOUNTS, limited};
 use crate::http::versioning::{ResourceVersion, V2024_08_05, versioned};
@@ -278,17 +278,6 @@ fn not_found(reference: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
     }
 }
 
-async fn org_for(
-    state: &AppState,
-    principal: &Principal,
-    org_id: &str,
-    access: OrgAccess,
-) -> Result<Organization, AppError> {
-    let organization = find_org(state, org_id).await?;
-    principal.require_org(&organization.id, access)?;
-    Ok(organization)
-}
-
 async fn account_for(
     state: &AppState,
     organization: &Organization,
@@ -315,7 +304,7 @@ async fn list_accounts(
         .store
         .list_service_accounts(&organization.id, list.page)
         .await?;
-    let path = format!("/api/atlas/v2/orgs/{}/serviceAccounts", organization.id);
+    let path = format!("/orgs/{}/serviceAccounts", organization.id);
     Ok(Json(Paginated::new(&base, &path, &list, page, |account| {
         AccountView::new(&account, None)
     })))
@@ -481,7 +470,7 @@ async fn access_list_page(
         .await
         .map_err(not_found(client_id.as_str()))?;
     let path = format!(
-        "/api/atlas/v2/orgs/{}/serviceAccounts/{client_id}/accessList",
+        "/orgs/{}/serviceAccounts/{client_id}/accessList",
         organization.id
     );
     Ok(Json(Paginated::new(base, &path, list, page, |entry| {

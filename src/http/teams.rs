@@ -48,7 +48,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 fn team_link(base: &BaseUrl, team: &Team) -> Vec<Link> {
     vec![Link::self_link(
         base,
-        &format!("/api/atlas/v2/orgs/{}/teams/{}", team.org_id, team.id),
+        &format!("/orgs/{}/teams/{}", team.org_id, team.id),
     )]
 }
 
@@ -125,7 +125,7 @@ async fn list_teams(
     principal.require_org(&organization.id, OrgAccess::Member)?;
     let list = ListQuery::from_query(&query)?;
     let page = state.store.list_teams(&organization.id, list.page).await?;
-    let path = format!("/api/atlas/v2/orgs/{}/teams", organization.id);
+    let path = format!("/orgs/{}/teams", organization.id);
     Ok(Json(Paginated::new(&base, &path, &list, page, |team| {
         TeamView::new(&base, team)
     })))

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -191,6 +192,30 @@ pub fn versioned(
         clock: state.clock.clone(),
     };
     routes.route_layer(middleware::from_fn_with_state(negotiation, negotiate))
+}
+
+/// Serves each `(path, methods)` pair in the listed versions.
+pub fn serve_versioned(
+    routes: impl IntoIterator<Item = (&'static str, MethodRouter<AppState>)>,
+    state: &AppState,
+    versions: &'static [ResourceVersion],
+) -> Router<AppState> {
+    routes
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, versioned(methods, state, versions))
+        })
+}
+
+/// Serves each `(path, methods)` pair as `/api/atlas/v1.0` does.
+pub fn serve_legacy(
+    routes: impl IntoIterator<Item = (&'static str, MethodRouter<AppState>)>,
+) -> Router<AppState> {
+    routes
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, legacy(methods))
+        })
 }
 
 /// Serves `routes` as `/api/atlas/v1.0` does.

@@ -15,6 +15,17 @@ on_both_stores!(every_operation_checks_the_roles_the_spec_requires);
 
 const V2023: &str = "application/vnd.atlas.2023-01-01+json";
 const V2024: &str = "application/vnd.atlas.2024-08-05+json";
+const V2025: &str = "application/vnd.atlas.2025-02-19+json";
+
+/// The version to call an operation in: its newest where it has several.
+fn version_of(operation: &str, template: &str) -> &'static str {
+    match operation {
+        "updateOrgUserRoles" | "addOrgTeamUsers" | "removeOrgTeamUserFromTeam" => V2023,
+        _ if template.contains("/users") => V2025,
+        _ if template.contains("serviceAccounts") => V2024,
+        _ => V2023,
+    }
+}
 
 /// Resources the operations act on, all in the test organization.
 struct Fixture {
@@ -28,6 +39,8 @@ struct Fixture {
     api_key: String,
     client_id: String,
     secret_id: String,
+    /// A member (accepted invitation) of the organization.
+    member: String,
 }
 
 impl Fixture {
@@ -42,6 +55,7 @@ impl Fixture {
             .as_str()
             .unwrap()
             .to_owned();
+        let member = app.member("member@example.com", &["ORG_MEMBER"]).await;
         let project_invitation = owner
             .post(
                 &format!("/api/atlas/v2/groups/{group}/invites"),
@@ -103,6 +117,7 @@ impl Fixture {
             api_key,
             secret_id: account["secrets"][0]["id"].as_str().unwrap().to_owned(),
             client_id,
+            member,
         }
     }
 
@@ -121,6 +136,7 @@ impl Fixture {
             .replace("{ipAddress}", "10.1.1.1")
             .replace("{clientId}", &self.client_id)
             .replace("{secretId}", &self.secret_id)
+            .replace("{userId}", &self.member)
     }
 
     /// A valid body for the operation; `n` keeps names unique.
@@ -156,6 +172,14 @@ impl Fixture {
             }
             "updateOrgServiceAccount" => json!({"description": format!("d{n}")}),
             "createOrgServiceAccountSecret" => json!({"secretExpiresAfterHours": 8}),
+            "createOrgUser" => {
+                json!({"username": format!("m{n}@example.com"), "roles": {"orgRoles": ["ORG_MEMBER"]}})
+            }
+            "updateOrgUser" => json!({"teamIds": []}),
+            "addOrgUserRole" => json!({"orgRole": "ORG_READ_ONLY"}),
+            "removeOrgUserRole" => json!({"orgRole": "ORG_BILLING_ADMIN"}),
+            "updateOrgUserRoles" => json!({"orgRoles": ["ORG_MEMBER"]}),
+            "addOrgTeamUsers" => json!([{"id": self.member}]),
             _ => return None,
         })
     }
@@ -172,10 +196,19 @@ const OPERATIONS: &[&str] = &[
     "updateOrgInvites",
     "getOrgInvite",
     "updateOrgInviteById",
+    "listOrgUsers",
+    "createOrgUser",
+    "getOrgUser",
+    "updateOrgUser",
+    "addOrgUserRole",
+    "removeOrgUserRole",
+    "updateOrgUserRoles",
     "listOrgTeams",
     "createOrgTeam",
     "getOrgTeam",
     "renameOrgTeam",
+    "listOrgTeamUsers",
+    "addOrgTeamUsers",
     "getOrgGroups",
     "listGroups",
     "createGroup",
@@ -202,6 +235,8 @@ const OPERATIONS: &[&str] = &[
     "createOrgServiceAccountAccessList",
     "deleteOrgInvite",
     "deleteGroupInvite",
+    "removeOrgTeamUserFromTeam",
+    "removeOrgUser",
     "deleteOrgApiKeyAccessListEntry",
     "deleteOrgServiceAccountAccessListEntry",
     "deleteOrgServiceAccountSecret",
@@ -271,11 +306,7 @@ async fn every_operation_checks_the_roles_the_spec_requires(backend: Backend) {
         let (method, template, requirements) = spec::roles_required(operation)
             .unwrap_or_else(|| panic!("{operation} is not in the spec"));
         let (allowed, code) = rule(operation, &requirements);
-        let accept = if template.contains("serviceAccounts") {
-            V2024
-        } else {
-            V2023
-        };
+        let accept = version_of(operation, &template);
         let path = fixture.path(&template, &fixture.org);
         for (role, credentials) in &keys {
             n += 1;
@@ -329,11 +360,7 @@ async fn every_operation_checks_the_roles_the_spec_requires(backend: Backend) {
     {
         let (method, template, requirements) = spec::roles_required(operation).unwrap();
         let (allowed, _) = rule(operation, &requirements);
-        let accept = if template.contains("serviceAccounts") {
-            V2024
-        } else {
-            V2023
-        };
+        let accept = version_of(operation, &template);
         let path = fixture.path(&template, &fixture.org);
         for (role, credentials) in keys.iter().filter(|(role, _)| allowed.contains(role)) {
             n += 1;
@@ -355,6 +382,7 @@ async fn every_operation_checks_the_roles_the_spec_requires(backend: Backend) {
             checked += 1;
         }
     }
-    assert!(checked > 300, "only {checked} checks ran");
+    assert_eq!(OPERATIONS.len(), 58, "every v2 operation of the contract");
+    assert!(checked > 380, "only {checked} checks ran");
     let _ = other_org;
 }

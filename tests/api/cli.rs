@@ -1,5 +1,5 @@
 //! The real `orgdoor` binary: `serve`'s printed credentials, `bootstrap`, `api-key create`,
-//! `migrate`, and durability across `kill -9`.
+//! `invitation accept|decline`, `migrate`, and durability across `kill -9`.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -21,6 +21,7 @@ on_both_stores!(
     acknowledged_invitations_survive_kill_dash_nine_during_a_write_storm,
     sigterm_finishes_in_flight_requests_before_exiting,
     of_two_servers_starting_on_one_empty_store_one_prints_credentials,
+    invitations_are_answered_from_the_command_line,
 );
 
 const BINARY: &str = env!("CARGO_BIN_EXE_orgdoor");
@@ -482,4 +483,105 @@ async fn of_two_servers_starting_on_one_empty_store_one_prints_credentials(backe
     }
     first.child.kill().await.unwrap();
     second.child.kill().await.unwrap();
+}
+
+async fn invitations_are_answered_from_the_command_line(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let url = database.url.clone();
+    let mut server = Server::start(&url).await;
+    let org = server.export("MONGODB_ATLAS_ORG_ID").to_owned();
+    let client = DigestClient::new(
+        &server.base_url,
+        server.credentials(),
+        DigestStyle::ChallengeEveryRequest,
+    );
+    let v2025 = Some("application/vnd.atlas.2025-02-19+json");
+    let users = format!("/api/atlas/v2/orgs/{org}/users");
+    for address in ["amy@example.com", "bob@example.com"] {
+        let created = client
+            .send(
+                reqwest::Method::POST,
+                &users,
+                v2025,
+                Some(&json!({"username": address, "roles": {"orgRoles": ["ORG_MEMBER"]}})),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+
+    let accepted = run(&[
+        "invitation",
+        "accept",
+        "--org",
+        &org,
+        "amy@example.com",
+        "--first-name",
+        "Amy",
+        "--country",
+        "DE",
+        "--database-url",
+        &url,
+    ])
+    .await;
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&accepted.stdout).expect("JSON on stdout");
+    assert_eq!(printed["orgMembershipStatus"], "ACTIVE");
+    assert_eq!(printed["firstName"], "Amy");
+    let declined = run(&[
+        "invitation",
+        "decline",
+        "--org",
+        &org,
+        "bob@example.com",
+        "--database-url",
+        &url,
+    ])
+    .await;
+    assert!(
+        declined.status.success(),
+        "{}",
+        String::from_utf8_lossy(&declined.stderr)
+    );
+
+    // The running server sees both answers at once.
+    let listed = client
+        .send(
+            reqwest::Method::GET,
+            &format!(
+                "{users}?orgMembershipStatuses=ACTIVE&orgMembershipStatuses=INVITATION_REJECTED"
+            ),
+            v2025,
+            None,
+        )
+        .await;
+    let statuses: Vec<&str> = listed.json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["orgMembershipStatus"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["ACTIVE", "INVITATION_REJECTED"]);
+
+    // Answering again fails with a message and a non-zero status.
+    let again = run(&[
+        "invitation",
+        "accept",
+        "--org",
+        &org,
+        "bob@example.com",
+        "--database-url",
+        &url,
+    ])
+    .await;
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("bob@example.com"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    server.child.kill().await.unwrap();
 }

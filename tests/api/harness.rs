@@ -21,6 +21,8 @@ use md5::{Digest as _, Md5};
 
 /// The version every invitation operation has.
 pub const V2023: &str = "application/vnd.atlas.2023-01-01+json";
+/// The version of the org-users (invitation successor) operations.
+pub const V2025: &str = "application/vnd.atlas.2025-02-19+json";
 
 /// An API key as a client holds it.
 #[derive(Debug, Clone)]
@@ -466,6 +468,46 @@ impl TestApp {
             .await;
         assert_eq!(response.status, 200, "{}", response.text);
         response.json["id"].as_str().expect("project id").to_owned()
+    }
+
+    pub fn users_path(&self) -> String {
+        format!("/api/atlas/v2/orgs/{}/users", self.org_id)
+    }
+
+    /// Invites through the org-users API; returns the pending user's id.
+    pub async fn create_user(&self, body: &Value) -> String {
+        let response = self
+            .owner()
+            .send(Method::POST, &self.users_path(), Some(V2025), Some(body))
+            .await;
+        assert_eq!(response.status, 201, "{}", response.text);
+        response.json["id"].as_str().expect("user id").to_owned()
+    }
+
+    /// Answers an invitation through orgdoor's hook as the owner; `action` is `accept` or
+    /// `decline`.
+    pub async fn answer(&self, invitee: &str, action: &str, body: Option<&Value>) -> TestResponse {
+        self.owner()
+            .send(
+                Method::POST,
+                &format!(
+                    "/api/orgdoor/v1/orgs/{}/invitations/{invitee}:{action}",
+                    self.org_id
+                ),
+                None,
+                body,
+            )
+            .await
+    }
+
+    /// A member: invited with `roles` and accepted; returns their user id.
+    pub async fn member(&self, username: &str, roles: &[&str]) -> String {
+        let id = self
+            .create_user(&serde_json::json!({"username": username, "roles": {"orgRoles": roles}}))
+            .await;
+        let accepted = self.answer(&id, "accept", None).await;
+        assert_eq!(accepted.status, 200, "{}", accepted.text);
+        id
     }
 
     pub async fn invite(&self, username: &str, roles: &[&str]) -> TestResponse {

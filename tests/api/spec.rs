@@ -115,7 +115,7 @@ impl Spec {
                     && parts
                         .iter()
                         .zip(&wanted)
-                        .all(|(t, w)| t == w || (t.starts_with('{') && t.ends_with('}')))
+                        .all(|(t, w)| segment_matches(t, w))
             })
             .min_by_key(|template| template.matches('{').count())
             .cloned()
@@ -147,6 +147,8 @@ impl Spec {
         let Some(template) = self.template(path) else {
             return if status >= 400 {
                 Ok(api_error)
+            } else if let Some((name, schema)) = unlisted_schema(path) {
+                Ok((format!("{method} {name}"), schema))
             } else {
                 Err(format!("{path} is not in the spec"))
             };
@@ -219,11 +221,85 @@ impl Spec {
     }
 }
 
+/// A template segment matches a path segment: literally, or as a parameter with an optional
+/// literal suffix (`{userId}:addRole`). Atlas ids never hold a colon, so a bare parameter does
+/// not swallow an action suffix.
+fn segment_matches(template: &str, actual: &str) -> bool {
+    if template == actual {
+        return true;
+    }
+    let Some(rest) = template.strip_prefix('{') else {
+        return false;
+    };
+    let Some((_, suffix)) = rest.split_once('}') else {
+        return false;
+    };
+    if suffix.is_empty() {
+        !actual.contains(':')
+    } else {
+        actual.len() > suffix.len() && actual.ends_with(suffix)
+    }
+}
+
+/// Schemas for answers of paths the cut leaves out, by what they are: the user look-ups clients
+/// call before inviting, orgdoor's own invitation hook, project look-up by name, and project
+/// teams and users. Atlas's `TeamRole` is not in the cut, so it is written out here.
+fn unlisted_schema(path: &str) -> Option<(&'static str, Value)> {
+    let component =
+        |name: &str| serde_json::json!({"$ref": format!("#/components/schemas/{name}")});
+    let segments: Vec<&str> = path.split('/').collect();
+    match segments.as_slice() {
+        ["", "api", "atlas", "v2", "users", ..] => Some(("user", component("CloudAppUser"))),
+        ["", "api", "orgdoor", "v1", ..] => Some(("orgdoor hook", component("OrgUserResponse"))),
+        ["", "api", "atlas", "v2", "groups", "byName", _] => {
+            Some(("group by name", component("Group")))
+        }
+        ["", "api", "atlas", "v2", "groups", _, "users"] => {
+            Some(("project users", component("PaginatedAppUserView")))
+        }
+        ["", "api", "atlas", "v2", "groups", _, "teams", ..] => Some((
+            "project teams",
+            serde_json::json!({
+                "type": "object",
+                "required": ["links", "results"],
+                "additionalProperties": false,
+                "properties": {
+                    "links": {"type": "array", "items": component("Link")},
+                    "totalCount": {"type": "integer", "minimum": 0},
+                    "results": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["links", "roleNames", "teamId"],
+                        "additionalProperties": false,
+                        "properties": {
+                            "links": {"type": "array", "items": component("Link")},
+                            "roleNames": {"type": "array", "minItems": 1, "uniqueItems": true,
+                                          "items": {"type": "string", "pattern": "^GROUP_[A-Z_]+$"}},
+                            "teamId": {"type": "string", "pattern": "^([a-f0-9]{24})$"}
+                        }
+                    }}
+                }
+            }),
+        )),
+        _ => None,
+    }
+}
+
 /// Validates a body against the spec file that documents its path.
 pub fn check_response(method: &str, path: &str, status: u16, content_type: &str, body: &Value) {
     let path = path.split('?').next().unwrap_or(path);
     if path.starts_with("/api/atlas/v1.0/") {
-        V1.check(method, path, status, content_type, body);
+        if V1.template(path).is_some() {
+            V1.check(method, path, status, content_type, body);
+        } else {
+            // The v1.0 twins outside the v1 file answer with the 2023-01-01 shapes, as JSON.
+            let twin = path.replacen("/api/atlas/v1.0/", "/api/atlas/v2/", 1);
+            let content_type = if content_type.starts_with("application/json") && status < 400 {
+                "application/vnd.atlas.2023-01-01+json"
+            } else {
+                content_type
+            };
+            V2.check(method, &twin, status, content_type, body);
+        }
     } else {
         V2.check(method, path, status, content_type, body);
     }

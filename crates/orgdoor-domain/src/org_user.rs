@@ -349,12 +349,16 @@ mod tests {
     #[test]
     fn removing_the_last_role_is_refused_and_adding_is_idempotent() {
         let roles = OrgRoles::single(OrgRole::Member);
-        assert_eq!(RoleChange::Remove(OrgRole::Member).apply(&roles), Err(LastRole));
-        let both = RoleChange::Add(OrgRole::Owner)
-            .apply(&roles)
-            .expect("adds");
+        assert_eq!(
+            RoleChange::Remove(OrgRole::Member).apply(&roles),
+            Err(LastRole)
+        );
+        let both = RoleChange::Add(OrgRole::Owner).apply(&roles).expect("adds");
         assert_eq!(both.as_slice(), &[OrgRole::Member, OrgRole::Owner]);
-        assert_eq!(RoleChange::Add(OrgRole::Owner).apply(&both), Ok(both.clone()));
+        assert_eq!(
+            RoleChange::Add(OrgRole::Owner).apply(&both),
+            Ok(both.clone())
+        );
         assert_eq!(
             RoleChange::Remove(OrgRole::Member).apply(&both),
             Ok(OrgRoles::single(OrgRole::Owner))
@@ -369,14 +373,22 @@ mod tests {
         assert_eq!(profile.first_name, "ada");
         assert_eq!(profile.country, "US");
         assert!(is_nanp_number(&profile.mobile_number));
-        assert_eq!(
-            ProfileChoices::default().for_user(&address()),
-            profile
-        );
+        assert_eq!(ProfileChoices::default().for_user(&address()), profile);
         for good in ["+1 212 555 0100", "212.555.0100", "1-212-555-0100"] {
-            assert!(ProfileChoices::new(None, None, None, Some(good.into())).is_ok(), "{good}");
+            assert!(
+                ProfileChoices::new(None, None, None, Some(good.into())).is_ok(),
+                "{good}"
+            );
         }
-        for bad in ["555", "012-555-0100", "212-155-0100", "911-555-0100", "291-555-0100", "(212) 555-0100", "abc"] {
+        for bad in [
+            "555",
+            "012-555-0100",
+            "212-155-0100",
+            "911-555-0100",
+            "291-555-0100",
+            "(212) 555-0100",
+            "abc",
+        ] {
             assert_eq!(
                 ProfileChoices::new(None, None, None, Some(bad.into())),
                 Err(InvalidProfile::MobileNumber),

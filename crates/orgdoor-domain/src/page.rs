@@ -58,6 +58,17 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// The requested page of a whole collection held in memory.
+    pub fn of_all(all: Vec<T>, request: PageRequest) -> Self {
+        let total_count = all.len() as u64;
+        let skip = usize::try_from(request.offset()).unwrap_or(usize::MAX);
+        let take = usize::try_from(request.items_per_page()).unwrap_or(usize::MAX);
+        Self {
+            items: all.into_iter().skip(skip).take(take).collect(),
+            total_count,
+        }
+    }
+
     /// Whether a page follows this one.
     pub fn has_next(&self, request: PageRequest) -> bool {
         request
@@ -84,6 +95,16 @@ mod tests {
     #[test]
     fn oversized_pages_are_clamped() {
         assert_eq!(PageRequest::new(Some(10_000), None).items_per_page(), 500);
+    }
+
+    #[test]
+    fn a_page_of_a_whole_collection_counts_all_of_it() {
+        let page = Page::of_all((1..=5).collect(), PageRequest::new(Some(2), Some(3)));
+        assert_eq!(page.items, vec![5]);
+        assert_eq!(page.total_count, 5);
+        let beyond = Page::of_all(vec![1, 2], PageRequest::new(Some(2), Some(u32::MAX)));
+        assert!(beyond.items.is_empty());
+        assert_eq!(beyond.total_count, 2);
     }
 
     #[test]

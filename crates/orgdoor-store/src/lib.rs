@@ -19,9 +19,9 @@ use orgdoor_domain::{
     AccessListEntry, AccessToken, AllowedNetwork, ApiKey, ApiKeyId, ClientId, DigestHa1,
     EmailAddress, Group, GroupId, GroupRoles, GroupUpdate, Invitation, InvitationId, Member,
     MembershipStatus, MembershipUpdate, OrgId, OrgName, OrgRoles, OrgUser, Organization, Page,
-    PageRequest, ProjectInvitation, PublicKey, RoleChange, SecretId, ServiceAccount,
-    ServiceAccountSecret, TakeOutcome, Team, TeamId, TeamName, TokenBucket, User, UserId,
-    ProfileChoices,
+    PageRequest, ProfileChoices, ProjectInvitation, ProjectName, PublicKey, RoleChange, SecretId,
+    ServiceAccount, ServiceAccountSecret, TakeOutcome, Team, TeamId, TeamName, TokenBucket, User,
+    UserId,
 };
 use time::OffsetDateTime;
 
@@ -97,6 +97,13 @@ pub enum UserSelector {
     Username(EmailAddress),
 }
 
+/// A team's roles in a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectTeam {
+    pub team_id: TeamId,
+    pub roles: GroupRoles,
+}
+
 /// Most members a team may have (Atlas's documented limit).
 pub const MAX_USERS_PER_TEAM: usize = 250;
 
@@ -122,11 +129,13 @@ pub trait Store: Send + Sync + 'static {
         api_keys: &[(ApiKey, DigestHa1)],
     ) -> Result<bool, StoreError>;
 
-    /// Creates an organization together with its first API keys.
+    /// Creates an organization together with its first API keys and, with `owner`, that
+    /// person as its first member, an Organization Owner.
     async fn create_organization(
         &self,
         organization: &Organization,
         api_keys: &[(ApiKey, DigestHa1)],
+        owner: Option<&UserId>,
     ) -> Result<(), StoreError>;
 
     async fn get_organization(&self, id: &OrgId) -> Result<Option<Organization>, StoreError>;
@@ -294,8 +303,7 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a team with the members named by address; [`Rejection::TeamNameTaken`] when the
     /// organization has one of that name, [`Rejection::UserNotInOrg`] or
     /// [`Rejection::PendingUser`] when an address is not a member.
-    async fn create_team(&self, team: &Team, usernames: &[EmailAddress])
-    -> Result<(), StoreError>;
+    async fn create_team(&self, team: &Team, usernames: &[EmailAddress]) -> Result<(), StoreError>;
 
     async fn list_teams(&self, org: &OrgId, page: PageRequest) -> Result<Page<Team>, StoreError>;
 
@@ -318,6 +326,13 @@ pub trait Store: Send + Sync + 'static {
     async fn list_groups(&self, org: &OrgId, page: PageRequest) -> Result<Page<Group>, StoreError>;
 
     async fn get_group(&self, id: &GroupId) -> Result<Option<Group>, StoreError>;
+
+    /// The organization's project of this name, ignoring case.
+    async fn find_group_by_name(
+        &self,
+        org: &OrgId,
+        name: &ProjectName,
+    ) -> Result<Option<Group>, StoreError>;
 
     async fn update_group(&self, id: &GroupId, update: GroupUpdate) -> Result<Group, StoreError>;
 
@@ -410,6 +425,33 @@ pub trait Store: Send + Sync + 'static {
         team: &TeamId,
         user: &UserId,
     ) -> Result<(), StoreError>;
+
+    /// The teams with roles in a project, in the order they were first given one.
+    async fn list_project_teams(&self, group: &GroupId) -> Result<Vec<ProjectTeam>, StoreError>;
+
+    /// Gives each team its roles in the project (replacing roles a team already has), all or
+    /// none; [`Rejection::TeamNotFound`] or [`Rejection::TeamNotInOrg`] for a team that is not
+    /// in the project's organization.
+    async fn assign_project_teams(
+        &self,
+        group: &GroupId,
+        teams: &[ProjectTeam],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Takes a team off a project ([`Rejection::NotFound`] when it has no role there).
+    async fn remove_project_team(&self, group: &GroupId, team: &TeamId) -> Result<(), StoreError>;
+
+    /// Members with a role in the project, by address.
+    async fn list_project_users(
+        &self,
+        group: &GroupId,
+        page: PageRequest,
+    ) -> Result<Page<Member>, StoreError>;
+
+    /// Takes every project role of a member away ([`Rejection::NotFound`] when they have none
+    /// there).
+    async fn remove_project_user(&self, group: &GroupId, user: &UserId) -> Result<(), StoreError>;
 
     /// A person with an account and all their memberships.
     async fn find_user(

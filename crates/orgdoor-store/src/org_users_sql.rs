@@ -14,6 +14,8 @@ macro_rules! org_user_queries {
             One(&'a OrgId, &'a UserId),
             Organization(&'a OrgId),
             Person(&'a UserId),
+            /// Members with a role in the project (of the project's organization).
+            Project(&'a OrgId, &'a GroupId),
         }
 
         impl MemberScope<'_> {
@@ -22,6 +24,10 @@ macro_rules! org_user_queries {
                     MemberScope::One(..) => "m.org_id = $1 AND m.user_id = $2",
                     MemberScope::Organization(_) => "m.org_id = $1",
                     MemberScope::Person(_) => "m.user_id = $1",
+                    MemberScope::Project(..) => {
+                        "m.org_id = $1 AND m.user_id IN \
+                         (SELECT r.user_id FROM member_project_roles r WHERE r.project_id = $2)"
+                    }
                 }
             }
 
@@ -31,6 +37,7 @@ macro_rules! org_user_queries {
                     MemberScope::One(org, user) => vec![org.as_str(), user.as_str()],
                     MemberScope::Organization(org) => vec![org.as_str()],
                     MemberScope::Person(user) => vec![user.as_str()],
+                    MemberScope::Project(org, group) => vec![org.as_str(), group.as_str()],
                 }
             }
         }
@@ -318,13 +325,7 @@ macro_rules! org_user_queries {
                 })
                 .collect();
             users.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-            let total_count = users.len() as u64;
-            let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
-            let take = usize::try_from(page.items_per_page()).unwrap_or(usize::MAX);
-            Ok(Page {
-                items: users.into_iter().skip(skip).take(take).map(|(_, _, user)| user).collect(),
-                total_count,
-            })
+            Ok(Page::of_all(users.into_iter().map(|(_, _, user)| user).collect(), page))
         }
 
         /// Applies `update` to a pending invitation read under lock.
@@ -374,6 +375,24 @@ macro_rules! org_user_queries {
                 }
             }
             Ok(member)
+        }
+
+        /// The pending invitation `selector` names, locked: [`Rejection::InvitationNotFound`] when
+        /// there is none (or it was declined), [`Rejection::InvitationExpired`] when it expired.
+        async fn lock_pending_invitation(
+            conn: &mut $conn,
+            org: &OrgId,
+            selector: &InvitationSelector,
+            now: OffsetDateTime,
+        ) -> Result<Invitation, StoreError> {
+            let invitation = fetch_invitation(conn, org, selector, true)
+                .await?
+                .filter(|invitation| invitation.declined_at.is_none())
+                .ok_or(Rejection::InvitationNotFound)?;
+            if invitation.is_expired(now) {
+                return Err(Rejection::InvitationExpired.into());
+            }
+            Ok(invitation)
         }
 
         /// The member or pending invitee `id`, locked, or [`Rejection::UserNotInOrg`].

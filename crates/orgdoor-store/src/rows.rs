@@ -250,13 +250,8 @@ pub(crate) const USER_COLUMNS: &str =
 /// A member joined with their account.
 #[derive(FromRow)]
 pub(crate) struct MemberRow {
-    pub(crate) id: String,
-    pub(crate) username: String,
-    pub(crate) first_name: String,
-    pub(crate) last_name: String,
-    pub(crate) country: String,
-    pub(crate) mobile_number: String,
-    pub(crate) created_at: i64,
+    #[sqlx(flatten)]
+    pub(crate) user: UserRow,
     pub(crate) org_id: String,
     pub(crate) roles: String,
     pub(crate) joined_at: i64,
@@ -266,17 +261,8 @@ impl TryFrom<MemberRow> for Member {
     type Error = StoreError;
 
     fn try_from(row: MemberRow) -> Result<Self, StoreError> {
-        let user = UserRow {
-            id: row.id,
-            username: row.username,
-            first_name: row.first_name,
-            last_name: row.last_name,
-            country: row.country,
-            mobile_number: row.mobile_number,
-            created_at: row.created_at,
-        };
         Ok(Member {
-            user: user.try_into()?,
+            user: row.user.try_into()?,
             org_id: parse(&row.org_id, "org id")?,
             roles: decode_org_roles(&row.roles)?,
             team_ids: Vec::new(),

@@ -35,8 +35,8 @@ macro_rules! impl_sql_store {
 
         crate::org_users_sql::org_user_queries!(connection = $conn, lock_rows = $lock_rows);
         use crate::{
-            ApiKeyCredential, Credential, InvitationSelector, Rejection, ServiceAccountCredential, Store,
-            StoreError,
+            ApiKeyCredential, Credential, InvitationSelector, ProjectTeam, Rejection,
+            ServiceAccountCredential, Store, StoreError,
         };
 
         /// One page of an organization's rows of `table`, oldest first, and the number of all of them.
@@ -555,9 +555,29 @@ macro_rules! impl_sql_store {
                 &self,
                 organization: &Organization,
                 api_keys: &[(ApiKey, DigestHa1)],
+                owner: Option<&UserId>,
             ) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
                 insert_organization(&mut tx, organization, api_keys).await?;
+                if let Some(owner) = owner {
+                    sqlx::query("INSERT INTO org_members (org_id, user_id, roles, joined_at) VALUES ($1, $2, $3, $4)")
+                        .bind(organization.id.as_str())
+                        .bind(owner.as_str())
+                        .bind(encode_org_roles(&OrgRoles::single(orgdoor_domain::OrgRole::Owner)))
+                        .bind(seconds(organization.created_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|error| {
+                            if is_foreign_key_violation(&error) {
+                                StoreError::from(Rejection::UserNotInOrg {
+                                    user: owner.to_string(),
+                                    org: organization.id.clone(),
+                                })
+                            } else {
+                                error.into()
+                            }
+                        })?;
+                }
                 tx.commit().await?;
                 Ok(())
             }
@@ -1120,6 +1140,22 @@ macro_rules! impl_sql_store {
                 fetch_group(&mut conn, id, false).await
             }
 
+            async fn find_group_by_name(
+                &self,
+                org: &OrgId,
+                name: &orgdoor_domain::ProjectName,
+            ) -> Result<Option<Group>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let id: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM projects WHERE org_id = $1 AND name_key = $2")
+                        .bind(org.as_str())
+                        .bind(name.as_str().to_lowercase())
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                let Some(id) = id else { return Ok(None) };
+                fetch_group(&mut conn, &parse(&id, "project id")?, false).await
+            }
+
             async fn update_group(&self, id: &GroupId, update: GroupUpdate) -> Result<Group, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let mut group = fetch_group(&mut tx, id, true).await?.ok_or(Rejection::NotFound)?;
@@ -1311,13 +1347,7 @@ macro_rules! impl_sql_store {
                 now: OffsetDateTime,
             ) -> Result<OrgUser, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let invitation = fetch_invitation(&mut tx, org, selector, true)
-                    .await?
-                    .filter(|invitation| invitation.declined_at.is_none())
-                    .ok_or(Rejection::InvitationNotFound)?;
-                if invitation.is_expired(now) {
-                    return Err(Rejection::InvitationExpired.into());
-                }
+                let invitation = lock_pending_invitation(&mut tx, org, selector, now).await?;
                 let answered = match answer {
                     InvitationAnswer::Accept(profile) => {
                         OrgUser::Member(accept_invitation(&mut tx, invitation, profile, now).await?)
@@ -1375,6 +1405,77 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn list_project_teams(&self, group: &GroupId) -> Result<Vec<ProjectTeam>, StoreError> {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT team_id, roles FROM project_teams WHERE project_id = $1 ORDER BY assigned_at, team_id",
+                )
+                .bind(group.as_str())
+                .fetch_all(&self.reader)
+                .await?;
+                rows.into_iter()
+                    .map(|(team, roles)| {
+                        Ok(ProjectTeam {
+                            team_id: parse(&team, "team id")?,
+                            roles: decode_group_roles(&roles)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn assign_project_teams(
+                &self,
+                group: &GroupId,
+                teams: &[ProjectTeam],
+                now: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let project = fetch_group(&mut tx, group, true).await?.ok_or(Rejection::NotFound)?;
+                let team_ids: Vec<TeamId> = teams.iter().map(|team| team.team_id.clone()).collect();
+                check_references(&mut tx, &project.org_id, &team_ids, &[]).await?;
+                for team in teams {
+                    sqlx::query(
+                        "INSERT INTO project_teams (project_id, org_id, team_id, roles, assigned_at) \
+                         VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (project_id, team_id) DO UPDATE SET roles = excluded.roles",
+                    )
+                    .bind(group.as_str())
+                    .bind(project.org_id.as_str())
+                    .bind(team.team_id.as_str())
+                    .bind(encode_group_roles(&team.roles))
+                    .bind(seconds(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn remove_project_team(&self, group: &GroupId, team: &TeamId) -> Result<(), StoreError> {
+                let removed = sqlx::query("DELETE FROM project_teams WHERE project_id = $1 AND team_id = $2")
+                    .bind(group.as_str())
+                    .bind(team.as_str())
+                    .execute(&self.writer)
+                    .await?;
+                one_row_or(removed.rows_affected(), Rejection::NotFound)
+            }
+
+            async fn list_project_users(&self, group: &GroupId, page: PageRequest) -> Result<Page<Member>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let project = fetch_group(&mut conn, group, false).await?.ok_or(Rejection::NotFound)?;
+                let members =
+                    fetch_members(&mut conn, MemberScope::Project(&project.org_id, group), false).await?;
+                Ok(Page::of_all(members, page))
+            }
+
+            async fn remove_project_user(&self, group: &GroupId, user: &UserId) -> Result<(), StoreError> {
+                let removed = sqlx::query("DELETE FROM member_project_roles WHERE project_id = $1 AND user_id = $2")
+                    .bind(group.as_str())
+                    .bind(user.as_str())
+                    .execute(&self.writer)
+                    .await?;
+                one_row_or(removed.rows_affected(), Rejection::NotFound)
+            }
+
             async fn find_user(&self, selector: &UserSelector) -> Result<Option<(User, Vec<Member>)>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
                 let Some(user) = fetch_user(&mut conn, selector).await? else {
@@ -1430,13 +1531,7 @@ macro_rules! impl_sql_store {
                 now: OffsetDateTime,
             ) -> Result<Invitation, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let invitation = fetch_invitation(&mut tx, org, selector, true)
-                    .await?
-                    .filter(|invitation| invitation.declined_at.is_none())
-                    .ok_or(Rejection::InvitationNotFound)?;
-                if invitation.is_expired(now) {
-                    return Err(Rejection::InvitationExpired.into());
-                }
+                let invitation = lock_pending_invitation(&mut tx, org, selector, now).await?;
                 let invitation = update_invitation_row(&mut tx, invitation, update).await?;
                 tx.commit().await?;
                 Ok(invitation)

@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use orgdoor_domain::{
     AccessToken, AllowedNetwork, ApiKey, ClientId, DigestHa1, EmailAddress, Group, GroupId,
-    GroupRole, GroupRoleAssignment, GroupRoles, GroupUpdate, Invitation, MembershipUpdate,
-    NewApiKey, NewGroup, NewInvitation, NewOrganization, NewProjectInvitation, NewTeam, OrgId,
-    MembershipStatus, OrgName, OrgRole, OrgRoles, OrgUser, Organization, PageRequest,
-    ProfileChoices, RoleChange, ProjectName, PublicKey, ServiceAccount,
-    ServiceAccountSecret, Team, TeamName,
+    GroupRole, GroupRoleAssignment, GroupRoles, GroupUpdate, Invitation, MembershipStatus,
+    MembershipUpdate, NewApiKey, NewGroup, NewInvitation, NewOrganization, NewProjectInvitation,
+    NewTeam, OrgId, OrgName, OrgRole, OrgRoles, OrgUser, Organization, PageRequest, ProfileChoices,
+    ProjectName, PublicKey, RoleChange, ServiceAccount, ServiceAccountSecret, Team, TeamName,
 };
 use orgdoor_store::{
     Credential, InvitationAnswer, InvitationSelector, OrgUserFilter, Rejection, Store, StoreError,
@@ -134,17 +133,29 @@ async fn accepting_makes_a_member_with_everything_the_invitation_offered(store: 
     let OrgUser::Member(member) = &accepted else {
         panic!("not a member: {accepted:?}")
     };
-    assert_eq!(member.user.id, offered.user_id, "the pending user's id is kept");
+    assert_eq!(
+        member.user.id, offered.user_id,
+        "the pending user's id is kept"
+    );
     assert_eq!(member.roles, offered.roles);
     assert_eq!(member.team_ids, vec![team.id.clone()]);
-    assert_eq!(member.group_role_assignments, offered.group_role_assignments);
+    assert_eq!(
+        member.group_role_assignments,
+        offered.group_role_assignments
+    );
     assert_eq!(member.user.profile.first_name, "Ada");
     assert_eq!(
         store.get_org_user(&org.id, &offered.user_id).await.unwrap(),
         Some(accepted.clone())
     );
     // The invitation is over: not listed, not answerable again, and a member cannot be invited.
-    assert!(store.list_pending_invitations(&org.id, None, NOW).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_pending_invitations(&org.id, None, NOW)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         rejection(
             store
@@ -188,7 +199,10 @@ async fn accepting_makes_a_member_with_everything_the_invitation_offered(store: 
         .remove_org_user(&org.id, &offered.user_id, true)
         .await
         .unwrap();
-    assert_eq!(store.get_org_user(&org.id, &offered.user_id).await.unwrap(), None);
+    assert_eq!(
+        store.get_org_user(&org.id, &offered.user_id).await.unwrap(),
+        None
+    );
     let filter = OrgUserFilter {
         team: Some(team.id.clone()),
         ..statuses(&MembershipStatus::ALL)
@@ -208,7 +222,10 @@ async fn declining_and_expiry_show_as_statuses_and_give_way_to_a_new_invitation(
 ) {
     let org = organization(&store, "Acme").await;
     let declined = invitation(&org.id, "bob@example.com").into_invitation(NOW);
-    store.invite(&declined, WhenPending::Refuse, NOW).await.unwrap();
+    store
+        .invite(&declined, WhenPending::Refuse, NOW)
+        .await
+        .unwrap();
     let answered = store
         .answer_invitation(
             &org.id,
@@ -220,12 +237,19 @@ async fn declining_and_expiry_show_as_statuses_and_give_way_to_a_new_invitation(
         .unwrap();
     assert_eq!(answered.status(NOW), MembershipStatus::InvitationRejected);
     assert_eq!(
-        store.get_org_user(&org.id, &declined.user_id).await.unwrap().map(|user| user.status(NOW)),
+        store
+            .get_org_user(&org.id, &declined.user_id)
+            .await
+            .unwrap()
+            .map(|user| user.status(NOW)),
         Some(MembershipStatus::InvitationRejected)
     );
     // Declined is not pending: the invitations API no longer sees it.
     assert_eq!(
-        store.get_pending_invitation(&org.id, &declined.id, NOW).await.unwrap(),
+        store
+            .get_pending_invitation(&org.id, &declined.id, NOW)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
@@ -241,7 +265,10 @@ async fn declining_and_expiry_show_as_statuses_and_give_way_to_a_new_invitation(
     );
 
     let expiring = invitation(&org.id, "cy@example.com").into_invitation(NOW);
-    store.invite(&expiring, WhenPending::Refuse, NOW).await.unwrap();
+    store
+        .invite(&expiring, WhenPending::Refuse, NOW)
+        .await
+        .unwrap();
     let later = expiring.expires_at;
     assert_eq!(
         rejection(
@@ -273,7 +300,10 @@ async fn declining_and_expiry_show_as_statuses_and_give_way_to_a_new_invitation(
         let fresh = invitation(&org.id, previous.username.as_str()).into_invitation(at);
         let stored = store.invite(&fresh, WhenPending::Refuse, at).await.unwrap();
         assert_eq!(stored.id, fresh.id);
-        assert_eq!(stored.user_id, previous.user_id, "the person keeps their id");
+        assert_eq!(
+            stored.user_id, previous.user_id,
+            "the person keeps their id"
+        );
         assert_eq!(
             rejection(store.invite(&fresh, WhenPending::Refuse, at).await),
             Rejection::UsernameTaken(fresh.username.clone())
@@ -307,8 +337,15 @@ async fn org_users_are_listed_members_first_then_by_status_and_address(store: Ar
         let store = store.clone();
         let org = org.id.clone();
         async move {
-            let page = store.list_org_users(&org, &filter, page, NOW).await.unwrap();
-            let names: Vec<String> = page.items.iter().map(|user| user.username().to_string()).collect();
+            let page = store
+                .list_org_users(&org, &filter, page, NOW)
+                .await
+                .unwrap();
+            let names: Vec<String> = page
+                .items
+                .iter()
+                .map(|user| user.username().to_string())
+                .collect();
             (names, page.total_count)
         }
     };
@@ -325,7 +362,11 @@ async fn org_users_are_listed_members_first_then_by_status_and_address(store: Ar
         )
     );
     assert_eq!(
-        listed(statuses(&MembershipStatus::ALL), PageRequest::new(Some(2), Some(3))).await,
+        listed(
+            statuses(&MembershipStatus::ALL),
+            PageRequest::new(Some(2), Some(3))
+        )
+        .await,
         (vec!["old@example.com".to_owned()], 5)
     );
     let on_team = OrgUserFilter {
@@ -342,14 +383,20 @@ async fn org_users_are_listed_members_first_then_by_status_and_address(store: Ar
 async fn role_changes_are_atomic_and_keep_at_least_one_role(store: Arc<dyn Store>) {
     let org = organization(&store, "Acme").await;
     let pending = invitation(&org.id, "bea@example.com").into_invitation(NOW);
-    store.invite(&pending, WhenPending::Refuse, NOW).await.unwrap();
+    store
+        .invite(&pending, WhenPending::Refuse, NOW)
+        .await
+        .unwrap();
     let active = member(&store, &org.id, "amy@example.com").await;
     for id in [&pending.user_id, active.id()] {
         let changed = store
             .change_org_user_role(&org.id, id, RoleChange::Add(OrgRole::Owner), NOW)
             .await
             .unwrap();
-        assert_eq!(changed.roles().as_slice(), &[OrgRole::Member, OrgRole::Owner]);
+        assert_eq!(
+            changed.roles().as_slice(),
+            &[OrgRole::Member, OrgRole::Owner]
+        );
         store
             .change_org_user_role(&org.id, id, RoleChange::Remove(OrgRole::Member), NOW)
             .await
@@ -379,15 +426,31 @@ async fn teams_take_members_only_and_lose_them_with_the_membership(store: Arc<dy
     let team = stored_team(&store, &org.id, "Platform").await;
     let active = member(&store, &org.id, "amy@example.com").await;
     let pending = invitation(&org.id, "bea@example.com").into_invitation(NOW);
-    store.invite(&pending, WhenPending::Refuse, NOW).await.unwrap();
+    store
+        .invite(&pending, WhenPending::Refuse, NOW)
+        .await
+        .unwrap();
     let stranger: orgdoor_domain::UserId = "5f0000000000000000000001".parse().unwrap();
 
     assert_eq!(
-        rejection(store.add_team_members(&org.id, &team.id, &[pending.user_id.clone()], NOW).await),
+        rejection(
+            store
+                .add_team_members(
+                    &org.id,
+                    &team.id,
+                    std::slice::from_ref(&pending.user_id),
+                    NOW
+                )
+                .await
+        ),
         Rejection::PendingUser(pending.user_id.to_string())
     );
     assert!(matches!(
-        rejection(store.add_team_members(&org.id, &team.id, &[stranger.clone()], NOW).await),
+        rejection(
+            store
+                .add_team_members(&org.id, &team.id, std::slice::from_ref(&stranger), NOW)
+                .await
+        ),
         Rejection::UserNotInOrg { .. }
     ));
     // All or none: the member listed before the stranger was not added either.
@@ -399,26 +462,50 @@ async fn teams_take_members_only_and_lose_them_with_the_membership(store: Arc<dy
         ),
         Rejection::UserNotInOrg { .. }
     ));
-    assert!(store.get_org_user(&org.id, active.id()).await.unwrap().unwrap().team_ids().is_empty());
+    assert!(
+        store
+            .get_org_user(&org.id, active.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .team_ids()
+            .is_empty()
+    );
 
     store
         .add_team_members(&org.id, &team.id, &[active.id().clone()], NOW)
         .await
         .unwrap();
     assert_eq!(
-        rejection(store.add_team_members(&org.id, &team.id, &[active.id().clone()], NOW).await),
+        rejection(
+            store
+                .add_team_members(&org.id, &team.id, &[active.id().clone()], NOW)
+                .await
+        ),
         Rejection::AlreadyInTeam {
             user: active.id().clone(),
             team: team.id.clone()
         }
     );
     assert_eq!(
-        store.get_org_user(&org.id, active.id()).await.unwrap().unwrap().team_ids(),
-        &[team.id.clone()]
+        store
+            .get_org_user(&org.id, active.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .team_ids(),
+        std::slice::from_ref(&team.id)
     );
-    store.remove_team_member(&org.id, &team.id, active.id()).await.unwrap();
+    store
+        .remove_team_member(&org.id, &team.id, active.id())
+        .await
+        .unwrap();
     assert!(matches!(
-        rejection(store.remove_team_member(&org.id, &team.id, active.id()).await),
+        rejection(
+            store
+                .remove_team_member(&org.id, &team.id, active.id())
+                .await
+        ),
         Rejection::UserNotInOrg { .. }
     ));
 
@@ -429,20 +516,44 @@ async fn teams_take_members_only_and_lose_them_with_the_membership(store: Arc<dy
     }
     .into_team(NOW);
     assert_eq!(
-        rejection(store.create_team(&named, &[pending.username.clone()]).await),
+        rejection(
+            store
+                .create_team(&named, std::slice::from_ref(&pending.username))
+                .await
+        ),
         Rejection::PendingUser(pending.username.to_string())
     );
-    assert_eq!(store.get_team(&org.id, &named.id).await.unwrap(), None, "nothing half-written");
+    assert_eq!(
+        store.get_team(&org.id, &named.id).await.unwrap(),
+        None,
+        "nothing half-written"
+    );
     store
-        .create_team(&named, &[active.username().clone(), active.username().clone()])
+        .create_team(
+            &named,
+            &[active.username().clone(), active.username().clone()],
+        )
         .await
         .unwrap();
     assert_eq!(
-        store.get_org_user(&org.id, active.id()).await.unwrap().unwrap().team_ids(),
-        &[named.id.clone()]
+        store
+            .get_org_user(&org.id, active.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .team_ids(),
+        std::slice::from_ref(&named.id)
     );
     store.delete_team(&org.id, &named.id).await.unwrap();
-    assert!(store.get_org_user(&org.id, active.id()).await.unwrap().unwrap().team_ids().is_empty());
+    assert!(
+        store
+            .get_org_user(&org.id, active.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .team_ids()
+            .is_empty()
+    );
 }
 
 async fn concurrent_role_changes_of_one_member_lose_none(store: Arc<dyn Store>) {
@@ -461,7 +572,11 @@ async fn concurrent_role_changes_of_one_member_lose_none(store: Arc<dyn Store>) 
     for change in changes {
         change.await.unwrap();
     }
-    let stored = store.get_org_user(&org.id, active.id()).await.unwrap().unwrap();
+    let stored = store
+        .get_org_user(&org.id, active.id())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.roles().as_slice().len(), OrgRole::ALL.len());
 }
 
@@ -471,7 +586,10 @@ async fn organization(store: &Arc<dyn Store>, name: &str) -> Organization {
         skip_default_alerts_settings: false,
     }
     .into_organization(NOW);
-    store.create_organization(&organization, &[]).await.unwrap();
+    store
+        .create_organization(&organization, &[], None)
+        .await
+        .unwrap();
     organization
 }
 
@@ -688,7 +806,10 @@ async fn invitations_round_trip_with_teams_and_project_roles(store: Arc<dyn Stor
         },
     ];
     let created = new.into_invitation(NOW);
-    store.invite(&created, WhenPending::Renew, NOW).await.unwrap();
+    store
+        .invite(&created, WhenPending::Renew, NOW)
+        .await
+        .unwrap();
     let fetched = store
         .get_pending_invitation(&org.id, &created.id, NOW)
         .await
@@ -701,7 +822,10 @@ async fn invitations_round_trip_with_teams_and_project_roles(store: Arc<dyn Stor
         .unwrap();
     assert_eq!(by_name, vec![created.clone()]);
     let second = invitation(&org.id, "bob@example.com").into_invitation(NOW);
-    store.invite(&second, WhenPending::Renew, NOW).await.unwrap();
+    store
+        .invite(&second, WhenPending::Renew, NOW)
+        .await
+        .unwrap();
     assert_eq!(
         store
             .list_pending_invitations(&org.id, None, NOW)
@@ -714,7 +838,10 @@ async fn invitations_round_trip_with_teams_and_project_roles(store: Arc<dyn Stor
 async fn one_pending_invitation_per_address_and_expired_ones_give_way(store: Arc<dyn Store>) {
     let org = organization(&store, "Unique").await;
     let first = invitation(&org.id, "ada@example.com").into_invitation(NOW);
-    assert_eq!(store.invite(&first, WhenPending::Renew, NOW).await.unwrap(), first);
+    assert_eq!(
+        store.invite(&first, WhenPending::Renew, NOW).await.unwrap(),
+        first
+    );
 
     // Inviting a pending address again renews that invitation: same ids, new terms and dates.
     let later = NOW + Duration::days(3);
@@ -742,7 +869,8 @@ async fn one_pending_invitation_per_address_and_expired_ones_give_way(store: Arc
     let other = organization(&store, "Other").await;
     store
         .invite(
-            &invitation(&other.id, "ada@example.com").into_invitation(NOW), WhenPending::Renew,
+            &invitation(&other.id, "ada@example.com").into_invitation(NOW),
+            WhenPending::Renew,
             NOW,
         )
         .await
@@ -758,7 +886,10 @@ async fn one_pending_invitation_per_address_and_expired_ones_give_way(store: Arc
             .is_empty()
     );
     let replacement = invitation(&org.id, "ada@example.com").into_invitation(expired);
-    let stored = store.invite(&replacement, WhenPending::Renew, expired).await.unwrap();
+    let stored = store
+        .invite(&replacement, WhenPending::Renew, expired)
+        .await
+        .unwrap();
     // A new invitation, to the same person: their user id stays.
     assert_eq!(
         stored,
@@ -786,7 +917,11 @@ async fn references_are_checked_inside_the_transaction(store: Arc<dyn Store>) {
     let mut with_team = invitation(&org.id, "ada@example.com");
     with_team.team_ids = vec![foreign.id.clone()];
     assert_eq!(
-        rejection(store.invite(&with_team.into_invitation(NOW), WhenPending::Renew, NOW).await),
+        rejection(
+            store
+                .invite(&with_team.into_invitation(NOW), WhenPending::Renew, NOW)
+                .await
+        ),
         Rejection::TeamNotInOrg {
             team: foreign.id.clone(),
             org: org.id.clone()
@@ -798,7 +933,11 @@ async fn references_are_checked_inside_the_transaction(store: Arc<dyn Store>) {
         role: GroupRole::Owner,
     }];
     assert_eq!(
-        rejection(store.invite(&with_group.into_invitation(NOW), WhenPending::Renew, NOW).await),
+        rejection(
+            store
+                .invite(&with_group.into_invitation(NOW), WhenPending::Renew, NOW)
+                .await
+        ),
         Rejection::GroupNotFound(foreign_group.id.clone())
     );
     // Nothing of either attempt was kept.
@@ -814,7 +953,10 @@ async fn references_are_checked_inside_the_transaction(store: Arc<dyn Store>) {
 async fn updates_and_deletes_see_only_pending_invitations(store: Arc<dyn Store>) {
     let org = organization(&store, "Updates").await;
     let created: Invitation = invitation(&org.id, "ada@example.com").into_invitation(NOW);
-    store.invite(&created, WhenPending::Renew, NOW).await.unwrap();
+    store
+        .invite(&created, WhenPending::Renew, NOW)
+        .await
+        .unwrap();
     let update = || MembershipUpdate {
         roles: Some(OrgRoles::single(OrgRole::Owner)),
         ..MembershipUpdate::default()
@@ -900,7 +1042,10 @@ async fn deleting_a_team_or_project_removes_it_from_invitations(store: Arc<dyn S
         role: GroupRole::Owner,
     }];
     let created = new.into_invitation(NOW);
-    store.invite(&created, WhenPending::Renew, NOW).await.unwrap();
+    store
+        .invite(&created, WhenPending::Renew, NOW)
+        .await
+        .unwrap();
     store.delete_team(&org.id, &team.id).await.unwrap();
     store.delete_group(&group.id).await.unwrap();
     let fetched = store
@@ -948,7 +1093,10 @@ async fn concurrent_updates_of_one_invitation_lose_no_field(store: Arc<dyn Store
     }
     for (round, team) in teams.iter().enumerate() {
         let created = invitation(&org.id, &format!("user{round}@example.com")).into_invitation(NOW);
-        store.invite(&created, WhenPending::Renew, NOW).await.unwrap();
+        store
+            .invite(&created, WhenPending::Renew, NOW)
+            .await
+            .unwrap();
         let selector = InvitationSelector::Id(created.id.clone());
         let roles = MembershipUpdate {
             roles: Some(OrgRoles::single(OrgRole::Owner)),
@@ -1043,7 +1191,11 @@ async fn pending_invitations_survive_the_members_migration(backend: Backend) {
                 .create_if_missing(true)
                 .foreign_keys(true);
             let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-            migrations_before_members("sqlite").await.run(&pool).await.unwrap();
+            migrations_before_members("sqlite")
+                .await
+                .run(&pool)
+                .await
+                .unwrap();
             for statement in SEED_BEFORE_MEMBERS {
                 sqlx::query(statement).execute(&pool).await.unwrap();
             }
@@ -1051,7 +1203,11 @@ async fn pending_invitations_survive_the_members_migration(backend: Backend) {
         }
         Backend::Postgres => {
             let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
-            migrations_before_members("postgres").await.run(&pool).await.unwrap();
+            migrations_before_members("postgres")
+                .await
+                .run(&pool)
+                .await
+                .unwrap();
             for statement in SEED_BEFORE_MEMBERS {
                 sqlx::query(statement).execute(&pool).await.unwrap();
             }
@@ -1061,7 +1217,10 @@ async fn pending_invitations_survive_the_members_migration(backend: Backend) {
     let store = orgdoor_store::connect(&database.url).await.unwrap();
     let org: OrgId = "5f0000000000000000000001".parse().unwrap();
     let now = datetime!(2026-08-10 03:03:37 UTC);
-    let pending = store.list_pending_invitations(&org, None, now).await.unwrap();
+    let pending = store
+        .list_pending_invitations(&org, None, now)
+        .await
+        .unwrap();
     assert_eq!(pending.len(), 1);
     let migrated = &pending[0];
     assert_eq!(migrated.team_ids.len(), 1, "{migrated:?}");
@@ -1077,7 +1236,10 @@ async fn pending_invitations_survive_the_members_migration(backend: Backend) {
         rejection(store.invite(&again, WhenPending::Refuse, now).await),
         Rejection::UsernameTaken(again.username.clone())
     );
-    let after = store.list_pending_invitations(&org, None, now).await.unwrap();
+    let after = store
+        .list_pending_invitations(&org, None, now)
+        .await
+        .unwrap();
     assert!(after[0].team_ids.is_empty());
     assert_eq!(after[0].group_role_assignments.len(), 1);
 }

@@ -1,0 +1,262 @@
+//! Who has a role in a project: teams (`/groups/{groupId}/teams…`) and users
+//! (`/groups/{groupId}/users…`). Outside the contract's cut, but Terraform's project resource
+//! and the v1.0 client libraries manage project access through them. Reads need Project Read
+//! Only, writes Project Owner.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{MethodRouter, delete, get, patch};
+use orgdoor_domain::{Group, GroupRole, GroupRoles, Page, TeamId};
+use orgdoor_store::{ProjectTeam, Rejection, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{GroupAccess, Principal};
+use crate::error::AppError;
+use crate::http::extract::{
+    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, parse_user_id,
+};
+use crate::http::groups::find_group;
+use crate::http::org_invitations::parse_group_role;
+use crate::http::org_users::CloudAppUserView;
+use crate::http::pagination::{Link, ListQuery, Paginated};
+use crate::http::rate_limits::{PROJECTS, limited};
+use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
+use crate::state::AppState;
+
+const TEAMS: &str = "/groups/{groupId}/teams";
+const TEAM: &str = "/groups/{groupId}/teams/{teamId}";
+const USERS: &str = "/groups/{groupId}/users";
+const USER: &str = "/groups/{groupId}/users/{userId}";
+
+fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 4] {
+    [
+        (TEAMS, get(list_teams).post(assign_teams)),
+        (TEAM, patch(update_team).delete(remove_team)),
+        (USERS, get(list_users)),
+        (USER, delete(remove_user)),
+    ]
+    .map(|(path, methods)| (path, limited(methods, state, &PROJECTS)))
+}
+
+/// The v2 operations (2023-01-01).
+pub fn routes(state: &AppState) -> Router<AppState> {
+    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
+    serve_versioned(method_routers(state), state, &VERSIONS)
+}
+
+/// The `/api/atlas/v1.0` twins.
+pub fn legacy_routes(state: &AppState) -> Router<AppState> {
+    serve_legacy(method_routers(state))
+}
+
+/// `TeamRole`: a team and its roles in the project.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamRoleView {
+    links: Vec<Link>,
+    role_names: Vec<&'static str>,
+    team_id: String,
+}
+
+impl TeamRoleView {
+    fn new(base: &BaseUrl, group: &Group, team: ProjectTeam) -> Self {
+        Self {
+            links: vec![Link::self_link(
+                base,
+                &format!("/groups/{}/teams/{}", group.id, team.team_id),
+            )],
+            role_names: team.roles.iter().map(GroupRole::as_str).collect(),
+            team_id: team.team_id.into(),
+        }
+    }
+}
+
+/// `TeamRole` as a request item.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TeamRoleRequest {
+    role_names: Option<Vec<String>>,
+    team_id: Option<String>,
+}
+
+/// The body of an assignment: a JSON array of `TeamRole`.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct TeamRolesRequest(Vec<TeamRoleRequest>);
+
+impl RequestBody for TeamRolesRequest {
+    const IS_ARRAY: bool = true;
+}
+
+/// The body of a role update: `{"roleNames": [...]}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RoleNamesRequest {
+    role_names: Option<Vec<String>>,
+}
+
+impl RequestBody for RoleNamesRequest {
+    const READ_ONLY: &'static [&'static str] = &["links", "teamId"];
+}
+
+/// Project roles, at least one.
+fn parse_role_names(names: Option<Vec<String>>, group: &Group) -> Result<GroupRoles, AppError> {
+    let names = names.unwrap_or_default();
+    let roles = names
+        .into_iter()
+        .map(|name| parse_group_role(name, group.id.as_str()))
+        .collect::<Result<Vec<_>, _>>()?;
+    GroupRoles::new(roles).ok_or_else(|| AppError::MissingAttribute("roleNames".into()))
+}
+
+/// A page of the project's teams.
+fn team_page(
+    base: &BaseUrl,
+    group: &Group,
+    list: &ListQuery,
+    teams: Vec<ProjectTeam>,
+) -> Json<Paginated<TeamRoleView>> {
+    let page = Page::of_all(teams, list.page);
+    let path = format!("/groups/{}/teams", group.id);
+    Json(Paginated::new(base, &path, list, page, |team| {
+        TeamRoleView::new(base, group, team)
+    }))
+}
+
+async fn list_teams(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(group_id): AtlasPath<String>,
+    query: QueryParams,
+) -> Result<Json<Paginated<TeamRoleView>>, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::ReadOnly)?;
+    let list = ListQuery::from_query(&query)?;
+    let teams = state.store.list_project_teams(&group.id).await?;
+    Ok(team_page(&base, &group, &list, teams))
+}
+
+/// Gives teams roles in the project; answers with every team the project has.
+async fn assign_teams(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(group_id): AtlasPath<String>,
+    body: AtlasJson<TeamRolesRequest>,
+) -> Result<Json<Paginated<TeamRoleView>>, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::Owner)?;
+    let TeamRolesRequest(requests) = body.parse()?;
+    if requests.is_empty() {
+        return Err(AppError::MissingAttribute("teamId".into()));
+    }
+    let mut teams: Vec<ProjectTeam> = Vec::with_capacity(requests.len());
+    for request in requests {
+        let raw_team = request
+            .team_id
+            .ok_or_else(|| AppError::MissingAttribute("teamId".into()))?;
+        let team = ProjectTeam {
+            team_id: parse_team_id(&raw_team)?,
+            roles: parse_role_names(request.role_names, &group)?,
+        };
+        // The last assignment of a team wins, as a replacement would.
+        teams.retain(|earlier| earlier.team_id != team.team_id);
+        teams.push(team);
+    }
+    state
+        .store
+        .assign_project_teams(&group.id, &teams, state.clock.now())
+        .await?;
+    let list = ListQuery::from_query(&QueryParams::default())?;
+    let teams = state.store.list_project_teams(&group.id).await?;
+    Ok(team_page(&base, &group, &list, teams))
+}
+
+/// Replaces one team's roles; answers with that team.
+async fn update_team(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((group_id, raw_team)): AtlasPath<(String, String)>,
+    body: AtlasJson<RoleNamesRequest>,
+) -> Result<Json<Paginated<TeamRoleView>>, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::Owner)?;
+    let request = body.parse()?;
+    let team_id = parse_team_id(&raw_team)?;
+    let roles = parse_role_names(request.role_names, &group)?;
+    let assigned = state.store.list_project_teams(&group.id).await?;
+    if !assigned.iter().any(|team| team.team_id == team_id) {
+        return Err(AppError::TeamNotFound(raw_team));
+    }
+    let team = ProjectTeam { team_id, roles };
+    state
+        .store
+        .assign_project_teams(&group.id, std::slice::from_ref(&team), state.clock.now())
+        .await?;
+    let list = ListQuery::from_query(&QueryParams::default())?;
+    Ok(team_page(&base, &group, &list, vec![team]))
+}
+
+async fn remove_team(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((group_id, raw_team)): AtlasPath<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::Owner)?;
+    let team_id: TeamId = parse_team_id(&raw_team)?;
+    state
+        .store
+        .remove_project_team(&group.id, &team_id)
+        .await
+        .map_err(|error| match error {
+            StoreError::Rejected(Rejection::NotFound) => AppError::TeamNotFound(raw_team.clone()),
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Members with a role in the project, as `CloudAppUser`s.
+async fn list_users(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(group_id): AtlasPath<String>,
+    query: QueryParams,
+) -> Result<Json<Paginated<CloudAppUserView>>, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::ReadOnly)?;
+    let list = ListQuery::from_query(&query)?;
+    let page = state.store.list_project_users(&group.id, list.page).await?;
+    let path = format!("/groups/{}/users", group.id);
+    Ok(Json(Paginated::new(&base, &path, &list, page, |member| {
+        CloudAppUserView::new(&base, member.user.clone(), std::slice::from_ref(&member))
+    })))
+}
+
+/// Takes a user's project roles away; they stay in the organization.
+async fn remove_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((group_id, raw_user)): AtlasPath<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::Owner)?;
+    let user = parse_user_id(&raw_user)?;
+    state
+        .store
+        .remove_project_user(&group.id, &user)
+        .await
+        .map_err(|error| match error {
+            StoreError::Rejected(Rejection::NotFound) => AppError::UserNotInGroup {
+                user: raw_user.clone(),
+                group: group.id.to_string(),
+            },
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
