@@ -124,6 +124,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
     let v1 = Router::new()
         .merge(orgs::legacy_routes(state))
         .merge(org_users::legacy_routes(state))
+        .merge(users::legacy_routes(state))
         .merge(groups::legacy_routes(state))
         .merge(project_members::legacy_routes(state))
         .merge(org_invitations::legacy_routes(state))

@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use orgdoor_domain::EmailAddress;
 use orgdoor_store::UserSelector;
 
@@ -17,15 +17,25 @@ use crate::error::AppError;
 use crate::http::extract::{AtlasPath, BaseUrl, parse_user_id};
 use crate::http::org_users::CloudAppUserView;
 use crate::http::rate_limits::{USERS_BY_CALLER, limited};
-use crate::http::versioning::{ResourceVersion, V2023_01_01, versioned};
+use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::state::AppState;
+
+fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 2] {
+    [
+        ("/users/{userId}", get(get_user)),
+        ("/users/byName/{userName}", get(get_user_by_name)),
+    ]
+    .map(|(path, methods)| (path, limited(methods, state, &USERS_BY_CALLER)))
+}
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
-    let route = |handler| versioned(limited(handler, state, &USERS_BY_CALLER), state, &VERSIONS);
-    Router::new()
-        .route("/users/{userId}", route(get(get_user)))
-        .route("/users/byName/{userName}", route(get(get_user_by_name)))
+    serve_versioned(method_routers(state), state, &VERSIONS)
+}
+
+/// The `/api/atlas/v1.0` twins, where the users' own `links` point.
+pub fn legacy_routes(state: &AppState) -> Router<AppState> {
+    serve_legacy(method_routers(state))
 }
 
 async fn lookup(

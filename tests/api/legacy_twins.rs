@@ -62,6 +62,16 @@ async fn v1_reads_see_what_v2_writes(backend: Backend) {
         users.json["results"][0]["links"][0]["href"],
         format!("{}{V1}/users/{member}", app.base_url)
     );
+    // The link leads somewhere, as does the look-up by name.
+    let user = owner.get(&format!("{V1}/users/{member}")).await;
+    assert_eq!(user.status, 200, "{}", user.text);
+    assert_eq!(
+        owner
+            .get(&format!("{V1}/users/byName/amy@example.com"))
+            .await
+            .json["id"],
+        member
+    );
 
     let projects = owner.get(&format!("{V1}/orgs/{org}/groups")).await;
     assert_eq!(projects.json["results"][0]["id"], group);
