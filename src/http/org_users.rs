@@ -81,6 +81,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/orgs/{orgId}/teams/{teamId}/users/{userId}",
             teams(delete(remove_team_user), &DEPRECATED),
         )
+        .route(
+            // `…/{teamId}:addUser` and `:removeUser`, split off by `split_custom_method`.
+            "/orgs/{orgId}/teams/{teamId}/{method}",
+            teams(post(change_team_membership), &CURRENT),
+        )
 }
 
 /// `GroupRoleAssignment`: a project and the user's roles in it.
@@ -818,6 +823,46 @@ async fn remove_team_user(
             other => not_in_org(&organization.id, &raw_user)(other),
         })?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `AddOrRemoveUserFromTeam`.
+#[derive(Deserialize)]
+struct TeamMemberRequest {
+    id: Option<String>,
+}
+
+impl RequestBody for TeamMemberRequest {}
+
+/// `POST …/teams/{teamId}:addUser` and `:removeUser` (2025-02-19, the successors of the
+/// deprecated team-user paths): one member or pending invitee in or out; answers with them.
+async fn change_team_membership(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((org_id, raw_team, method)): AtlasPath<(String, String, String)>,
+    body: AtlasJson<TeamMemberRequest>,
+) -> Result<Json<OrgUserView>, AppError> {
+    let join = match method.as_str() {
+        ":addUser" => true,
+        ":removeUser" => false,
+        _ => return Err(AppError::ResourceNotFound(format!("{raw_team}/{method}"))),
+    };
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let request = body.parse()?;
+    let team = parse_team_id(&raw_team)?;
+    let raw_user = request
+        .id
+        .ok_or_else(|| AppError::MissingAttribute("id".into()))?;
+    let user = user_id(&raw_user)?;
+    let now = state.clock.now();
+    let changed = state
+        .store
+        .change_team_membership(&organization.id, &team, &user, join, now)
+        .await
+        .map_err(|error| match error {
+            StoreError::Rejected(Rejection::NotFound) => AppError::TeamNotFound(raw_team.clone()),
+            other => not_in_org(&organization.id, &raw_user)(other),
+        })?;
+    Ok(Json(OrgUserView::new(changed, now)))
 }
 
 #[cfg(test)]

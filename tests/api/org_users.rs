@@ -23,6 +23,7 @@ on_both_stores!(
     the_hook_needs_an_owner_and_a_pending_invitation,
     users_of_another_organization_are_out_of_reach,
     a_member_named_as_owner_of_a_new_organization_owns_it,
+    add_user_and_remove_user_take_members_and_invitees,
 );
 
 async fn get(app: &TestApp, path: &str, accept: &str) -> crate::harness::TestResponse {
@@ -957,4 +958,61 @@ async fn a_member_named_as_owner_of_a_new_organization_owns_it(backend: Backend)
     // An id that names no member here is echoed, and the new organization starts empty.
     let users = users_of_new_org(&app, "Empty", "5f0000000000000000000001").await;
     assert_eq!(users["totalCount"], 0);
+}
+
+async fn add_user_and_remove_user_take_members_and_invitees(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let team = app.create_team("Platform").await;
+    let member = app.member("amy@example.com", &["ORG_MEMBER"]).await;
+    let pending = app
+        .create_user(&json!({"username": "bob@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}))
+        .await;
+    let teams = format!("/api/atlas/v2/orgs/{}/teams", app.org_id);
+    let add = format!("{teams}/{team}:addUser");
+    let remove = format!("{teams}/{team}:removeUser");
+    for id in [&member, &pending] {
+        let added = send(&app, Method::POST, &add, V2025, &json!({"id": id})).await;
+        assert_eq!(added.status, 200, "{}", added.text);
+        assert_eq!(added.json["teamIds"], json!([team]));
+        send(&app, Method::POST, &add, V2025, &json!({"id": id}))
+            .await
+            .assert_error(409, "USER_ALREADY_IN_TEAM");
+    }
+    // The invitee's team arrives with acceptance.
+    let accepted = app.answer(&pending, "accept", None).await;
+    assert_eq!(accepted.json["teamIds"], json!([team]));
+    let listed = get(&app, &format!("{teams}/{team}/users"), V2025).await;
+    assert_eq!(listed.json["totalCount"], 2);
+
+    let removed = send(&app, Method::POST, &remove, V2025, &json!({"id": member})).await;
+    assert_eq!(removed.status, 200, "{}", removed.text);
+    assert_eq!(removed.json["teamIds"], json!([]));
+    send(&app, Method::POST, &remove, V2025, &json!({"id": member}))
+        .await
+        .assert_error(404, "USER_NOT_IN_ORG");
+    send(
+        &app,
+        Method::POST,
+        &add,
+        V2025,
+        &json!({"id": "5f0000000000000000000001"}),
+    )
+    .await
+    .assert_error(404, "USER_NOT_IN_ORG");
+    send(&app, Method::POST, &add, V2025, &json!({}))
+        .await
+        .assert_error(400, "MISSING_ATTRIBUTE");
+    send(
+        &app,
+        Method::POST,
+        &format!("{teams}/5f0000000000000000000001:addUser"),
+        V2025,
+        &json!({"id": member}),
+    )
+    .await
+    .assert_error(404, "TEAM_NOT_FOUND");
+    // Only 2025-02-19 has them.
+    send(&app, Method::POST, &add, V2023, &json!({"id": member}))
+        .await
+        .assert_error(406, "INVALID_VERSION_DATE");
 }

@@ -251,6 +251,11 @@ fn unlisted_schema(path: &str) -> Option<(&'static str, Value)> {
     match segments.as_slice() {
         ["", "api", "atlas", "v2", "users", ..] => Some(("user", component("CloudAppUser"))),
         ["", "api", "orgdoor", "v1", ..] => Some(("orgdoor hook", component("OrgUserResponse"))),
+        ["", "api", "atlas", "v2", "orgs", _, "teams", action]
+            if action.ends_with(":addUser") || action.ends_with(":removeUser") =>
+        {
+            Some(("team membership", component("OrgUserResponse")))
+        }
         ["", "api", "atlas", "v2", "groups", "byName", _] => {
             Some(("group by name", component("Group")))
         }

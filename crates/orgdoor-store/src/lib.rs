@@ -418,6 +418,19 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
+    /// Puts a member or pending invitee into a team (`join`), or takes them out, and returns
+    /// them: an invitee's team is kept on the invitation and applied on acceptance.
+    /// [`Rejection::NotFound`] for a team not in `org`, [`Rejection::UserNotInOrg`] for anyone
+    /// else or a user not in the team being left, [`Rejection::AlreadyInTeam`] on a second join.
+    async fn change_team_membership(
+        &self,
+        org: &OrgId,
+        team: &TeamId,
+        user: &UserId,
+        join: bool,
+        now: OffsetDateTime,
+    ) -> Result<OrgUser, StoreError>;
+
     /// Takes a member out of a team ([`Rejection::UserNotInOrg`] when they are not in it).
     async fn remove_team_member(
         &self,

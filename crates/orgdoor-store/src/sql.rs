@@ -1389,6 +1389,42 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn change_team_membership(
+                &self,
+                org: &OrgId,
+                team: &TeamId,
+                user: &UserId,
+                join: bool,
+                now: OffsetDateTime,
+            ) -> Result<OrgUser, StoreError> {
+                let mut tx = self.begin_write().await?;
+                lock_team(&mut tx, org, team).await?;
+                let current = lock_current_org_user(&mut tx, org, user, now).await?;
+                let mut teams = current.team_ids().to_vec();
+                match (join, teams.contains(team)) {
+                    (true, true) => {
+                        return Err(Rejection::AlreadyInTeam { user: user.clone(), team: team.clone() }.into());
+                    }
+                    (true, false) => teams.push(team.clone()),
+                    (false, true) => teams.retain(|held| held != team),
+                    (false, false) => {
+                        return Err(Rejection::UserNotInOrg { user: user.to_string(), org: org.clone() }.into());
+                    }
+                }
+                let update = MembershipUpdate {
+                    team_ids: Some(teams),
+                    ..MembershipUpdate::default()
+                };
+                let changed = match current {
+                    OrgUser::Member(member) => OrgUser::Member(update_member_row(&mut tx, member, update, now).await?),
+                    OrgUser::Invited(invitation) => {
+                        OrgUser::Invited(update_invitation_row(&mut tx, invitation, update).await?)
+                    }
+                };
+                tx.commit().await?;
+                Ok(changed)
+            }
+
             async fn remove_team_member(&self, org: &OrgId, team: &TeamId, user: &UserId) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
                 lock_team(&mut tx, org, team).await?;

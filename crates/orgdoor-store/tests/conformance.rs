@@ -76,6 +76,7 @@ on_every_store!(
     role_changes_are_atomic_and_keep_at_least_one_role,
     teams_take_members_only_and_lose_them_with_the_membership,
     concurrent_role_changes_of_one_member_lose_none,
+    members_and_invitees_join_and_leave_teams_one_at_a_time,
 );
 
 /// Invites `username` into `org` and accepts on their behalf.
@@ -1706,6 +1707,62 @@ async fn service_accounts_hold_secrets_tokens_and_access_lists(store: Arc<dyn St
         rejection(
             store
                 .delete_service_account(&org.id, &account.client_id)
+                .await
+        ),
+        Rejection::NotFound
+    );
+}
+
+async fn members_and_invitees_join_and_leave_teams_one_at_a_time(store: Arc<dyn Store>) {
+    let org = organization(&store, "Acme").await;
+    let team = stored_team(&store, &org.id, "Platform").await;
+    let active = member(&store, &org.id, "amy@example.com").await;
+    let pending = invitation(&org.id, "bea@example.com").into_invitation(NOW);
+    store
+        .invite(&pending, WhenPending::Refuse, NOW)
+        .await
+        .unwrap();
+    for id in [active.id(), &pending.user_id] {
+        let joined = store
+            .change_team_membership(&org.id, &team.id, id, true, NOW)
+            .await
+            .unwrap();
+        assert_eq!(joined.team_ids(), std::slice::from_ref(&team.id));
+        assert!(matches!(
+            rejection(
+                store
+                    .change_team_membership(&org.id, &team.id, id, true, NOW)
+                    .await
+            ),
+            Rejection::AlreadyInTeam { .. }
+        ));
+    }
+    // The invitee's team is on the invitation, for acceptance.
+    let seen = store
+        .get_pending_invitation(&org.id, &pending.id, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.team_ids, vec![team.id.clone()]);
+    let left = store
+        .change_team_membership(&org.id, &team.id, active.id(), false, NOW)
+        .await
+        .unwrap();
+    assert!(left.team_ids().is_empty());
+    assert!(matches!(
+        rejection(
+            store
+                .change_team_membership(&org.id, &team.id, active.id(), false, NOW)
+                .await
+        ),
+        Rejection::UserNotInOrg { .. }
+    ));
+    let other = organization(&store, "Other").await;
+    let foreign = stored_team(&store, &other.id, "Foreign").await;
+    assert_eq!(
+        rejection(
+            store
+                .change_team_membership(&org.id, &foreign.id, active.id(), true, NOW)
                 .await
         ),
         Rejection::NotFound
