@@ -1,0 +1,243 @@
+//! `bench/RESULTS.md` and `bench/results.json`: every figure of one run, the machine and the
+//! date, and each target judged against the figures beside it.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::scenarios::Measurement;
+use crate::{Backend, RunArgs};
+
+struct Machine {
+    cores: usize,
+    cpu: String,
+    date: String,
+}
+
+fn machine() -> Machine {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("model name"))
+                .map(|name| name.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let date = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    Machine {
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
+        cpu,
+        date,
+    }
+}
+
+fn find<'a>(
+    measurements: &'a [Measurement],
+    target: &str,
+    backend: Option<Backend>,
+    scenario: impl Fn(&str) -> bool,
+) -> Option<&'a Measurement> {
+    measurements
+        .iter()
+        .find(|m| m.target == target && m.backend == backend && scenario(&m.scenario))
+}
+
+/// One target: what was asked, what was measured, and whether it holds.
+struct Verdict {
+    target: String,
+    measured: String,
+    met: bool,
+}
+
+fn verdicts(measurements: &[Measurement], idle: &[(Backend, f64)]) -> Vec<Verdict> {
+    let mut verdicts = Vec::new();
+    let ceiling = find(measurements, "ceiling", None, |s| s.starts_with("list 3"));
+    let sqlite = Some(Backend::Sqlite);
+    let of_ceiling = |scenario: &str, wanted: f64, label: &str, verdicts: &mut Vec<Verdict>| {
+        if let (Some(ceiling), Some(measured)) = (
+            ceiling,
+            find(measurements, "orgdoor", sqlite, |s| s == scenario),
+        ) {
+            let ratio = measured.result.operations_per_second
+                / ceiling.result.operations_per_second.max(1.0);
+            verdicts.push(Verdict {
+                target: format!("{label} on SQLite ≥ {:.0} % of the ceiling", wanted * 100.0),
+                measured: format!(
+                    "{:.0} / {:.0} req/s = {:.1} %",
+                    measured.result.operations_per_second,
+                    ceiling.result.operations_per_second,
+                    ratio * 100.0
+                ),
+                met: ratio >= wanted,
+            });
+        }
+    };
+    of_ceiling(
+        "list 3 pending invitations",
+        0.60,
+        "Bearer list of 3",
+        &mut verdicts,
+    );
+    of_ceiling(
+        "list 3 pending invitations, Digest reusing the nonce (python-requests)",
+        0.50,
+        "Digest (nonce reuse) list of 3",
+        &mut verdicts,
+    );
+    if let Some(creates) = find(measurements, "orgdoor", sqlite, |s| s.starts_with("create")) {
+        verdicts.push(Verdict {
+            target: "creates on SQLite ≥ 10,000/s, durable across a crash".into(),
+            measured: format!("{:.0}/s", creates.result.operations_per_second),
+            met: creates.result.operations_per_second >= 10_000.0,
+        });
+    }
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let stored = |suffix: &str| {
+            find(measurements, "orgdoor", Some(backend), |s| {
+                s.starts_with("list 3 pending invitations, ") && s.ends_with(suffix)
+            })
+        };
+        let small = stored("1000 stored");
+        let large = measurements.iter().find(|m| {
+            m.target == "orgdoor"
+                && m.backend == Some(backend)
+                && m.scenario.starts_with("list 3 pending invitations, ")
+                && m.scenario.ends_with(" stored")
+                && !m.scenario.ends_with(" 1000 stored")
+        });
+        if let (Some(small), Some(large)) = (small, large) {
+            let ratio = large.result.p99_ms / small.result.p99_ms.max(f64::EPSILON);
+            verdicts.push(Verdict {
+                target: format!("{backend:?}: p99 with the large store ≤ 1.2 × p99 with 1,000"),
+                measured: format!(
+                    "{:.2} ms / {:.2} ms = {ratio:.2}×",
+                    large.result.p99_ms, small.result.p99_ms
+                ),
+                met: ratio <= 1.2,
+            });
+        }
+        if let Some(wide) = find(measurements, "orgdoor", Some(backend), |s| {
+            s.contains("pending invitations (one bare array)")
+        }) {
+            verdicts.push(Verdict {
+                target: format!("{backend:?}: peak RSS listing the large org < 64 MiB"),
+                measured: format!("{:.1} MiB", wide.peak_rss_mib),
+                met: wide.peak_rss_mib < 64.0,
+            });
+        }
+    }
+    for (backend, rss) in idle {
+        verdicts.push(Verdict {
+            target: format!("{backend:?}: idle RSS after start < 20 MiB"),
+            measured: format!("{rss:.1} MiB"),
+            met: *rss < 20.0,
+        });
+    }
+    verdicts
+}
+
+pub(crate) fn write(
+    args: &RunArgs,
+    root: &Path,
+    measurements: &[Measurement],
+    idle: &[(Backend, f64)],
+    notes: &[String],
+) -> anyhow::Result<()> {
+    let machine = machine();
+    let out = if args.out.is_absolute() {
+        args.out.clone()
+    } else {
+        root.join(&args.out)
+    };
+    std::fs::create_dir_all(&out)?;
+    let verdicts = verdicts(measurements, idle);
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+
+    let mut md = String::new();
+    writeln!(md, "# Benchmark results\n")?;
+    writeln!(
+        md,
+        "Written by `{command}` on {} — {} cores, {}. Each figure is {} s of load from {} \
+         keep-alive connections; server and load generator pinned to different cores. Figures \
+         only compare within this run (the machine is shared).{}\n",
+        machine.date,
+        machine.cores,
+        machine.cpu,
+        if args.smoke { 0.5 } else { args.seconds },
+        args.connections,
+        if args.smoke {
+            " **Smoke run: tiny data and loads, not figures to quote.**"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(md, "## Targets\n")?;
+    writeln!(md, "| target | measured | |")?;
+    writeln!(md, "|---|---|---|")?;
+    for verdict in &verdicts {
+        writeln!(
+            md,
+            "| {} | {} | {} |",
+            verdict.target,
+            verdict.measured,
+            if verdict.met { "met" } else { "**missed**" }
+        )?;
+    }
+    writeln!(md, "\n## Scenarios\n")?;
+    writeln!(
+        md,
+        "| scenario | target | store | ops/s | p50 ms | p99 ms | max ms | errors | round trips | server peak RSS MiB |"
+    )?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|")?;
+    for m in measurements {
+        writeln!(
+            md,
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {:.1} |",
+            m.scenario,
+            m.target,
+            m.backend.map_or("—".to_owned(), |b| format!("{b:?}")),
+            m.result.operations_per_second,
+            m.result.p50_ms,
+            m.result.p99_ms,
+            m.result.max_ms,
+            m.result.errors,
+            m.result.round_trips,
+            m.peak_rss_mib
+        )?;
+    }
+    if !idle.is_empty() {
+        writeln!(md, "\nIdle RSS one second after start:")?;
+        for (backend, rss) in idle {
+            writeln!(md, "- {backend:?}: {rss:.1} MiB")?;
+        }
+    }
+    if !notes.is_empty() {
+        writeln!(md, "\n## Notes\n")?;
+        for note in notes {
+            writeln!(md, "- {note}")?;
+        }
+    }
+    std::fs::write(out.join("RESULTS.md"), md)?;
+
+    let json = json!({
+        "command": command,
+        "date": machine.date,
+        "machine": {"cores": machine.cores, "cpu": machine.cpu},
+        "seconds_per_scenario": if args.smoke { 0.5 } else { args.seconds },
+        "connections": args.connections,
+        "smoke": args.smoke,
+        "measurements": measurements,
+        "idle_rss_mib": idle.iter().map(|(b, rss)| json!({"backend": b, "mib": rss})).collect::<Vec<_>>(),
+        "targets": verdicts.iter().map(|v| json!({"target": v.target, "measured": v.measured, "met": v.met})).collect::<Vec<_>>(),
+        "notes": notes,
+    });
+    std::fs::write(
+        out.join("results.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+    eprintln!("wrote {}", out.join("RESULTS.md").display());
+    Ok(())
+}
