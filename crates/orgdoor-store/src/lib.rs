@@ -279,7 +279,8 @@ pub trait Store: Send + Sync + 'static {
         max_active: u64,
     ) -> Result<(), StoreError>;
 
-    /// The token with this digest and its account, for Bearer authentication.
+    /// The token with this digest and its account (without its secrets, which a Bearer request
+    /// does not need), for Bearer authentication.
     async fn find_access_token(
         &self,
         digest: &[u8; 32],

@@ -388,6 +388,15 @@ impl TryFrom<SecretRow> for orgdoor_domain::ServiceAccountSecret {
     }
 }
 
+/// An access token joined with its service account.
+#[derive(FromRow)]
+pub(crate) struct TokenAccountRow {
+    #[sqlx(flatten)]
+    pub(crate) account: ServiceAccountRow,
+    pub(crate) token_created_at: i64,
+    pub(crate) token_expires_at: i64,
+}
+
 #[derive(FromRow)]
 pub(crate) struct TokenRow {
     pub(crate) digest: Vec<u8>,

@@ -406,72 +406,49 @@ macro_rules! impl_sql_store {
             Ok(())
         }
 
-        /// `(invitation_id, team_id)`.
-        type TeamLinkRow = (String, String);
-        /// `(invitation_id, project_id, role)`.
-        type ProjectRoleRow = (String, String, String);
+        /// `(kind, invitation_id, reference, role)`: kind 0 is a team (`reference` its id), kind 1
+        /// a project role (`reference` the project).
+        type InvitationChildRow = (i64, String, String, Option<String>);
 
-        /// Fills in teams and project roles. One invitation is read by its id; many by one query per
-        /// child table over the whole organization, so a list costs three queries, not 2n + 1.
+        /// Fills in teams and project roles, with one query whether one invitation is read (by
+        /// its id) or many (over the whole organization): a list costs two queries, not 2n + 1.
         async fn load_invitation_children(
             conn: &mut $conn,
             invitations: &mut [Invitation],
         ) -> Result<(), StoreError> {
-            let (teams, roles): (Vec<TeamLinkRow>, Vec<ProjectRoleRow>) = match invitations {
+            let (condition, key) = match invitations {
                 [] => return Ok(()),
-                [single] => (
-                    sqlx::query_as(
-                        "SELECT invitation_id, team_id FROM invitation_teams \
-                             WHERE invitation_id = $1 ORDER BY position",
-                    )
-                    .bind(single.id.as_str())
-                    .fetch_all(&mut *conn)
-                    .await?,
-                    sqlx::query_as(
-                        "SELECT invitation_id, project_id, role FROM invitation_project_roles \
-                             WHERE invitation_id = $1 ORDER BY position",
-                    )
-                    .bind(single.id.as_str())
-                    .fetch_all(&mut *conn)
-                    .await?,
-                ),
-                [first, ..] => (
-                    sqlx::query_as(
-                        "SELECT invitation_id, team_id FROM invitation_teams \
-                             WHERE org_id = $1 ORDER BY invitation_id, position",
-                    )
-                    .bind(first.org_id.as_str())
-                    .fetch_all(&mut *conn)
-                    .await?,
-                    sqlx::query_as(
-                        "SELECT invitation_id, project_id, role FROM invitation_project_roles \
-                             WHERE org_id = $1 ORDER BY invitation_id, position",
-                    )
-                    .bind(first.org_id.as_str())
-                    .fetch_all(&mut *conn)
-                    .await?,
-                ),
+                [single] => ("invitation_id = $1", single.id.as_str().to_owned()),
+                [first, ..] => ("org_id = $1", first.org_id.as_str().to_owned()),
             };
+            let rows: Vec<InvitationChildRow> = sqlx::query_as(&format!(
+                "SELECT CAST(0 AS BIGINT) AS kind, invitation_id, team_id AS reference, \
+                     CAST(NULL AS TEXT) AS role, position FROM invitation_teams WHERE {condition} \
+                 UNION ALL \
+                 SELECT CAST(1 AS BIGINT), invitation_id, project_id, role, position \
+                     FROM invitation_project_roles WHERE {condition} \
+                 ORDER BY 1, 2, 5"
+            ))
+            .bind(key)
+            .fetch_all(&mut *conn)
+            .await?;
             let index: HashMap<String, usize> = invitations
                 .iter()
                 .enumerate()
                 .map(|(position, invitation)| (invitation.id.as_str().to_owned(), position))
                 .collect();
-            for (invitation_id, team_id) in teams {
-                if let Some(&position) = index.get(&invitation_id) {
-                    invitations[position]
-                        .team_ids
-                        .push(parse(&team_id, "team id")?);
-                }
-            }
-            for (invitation_id, project_id, role) in roles {
-                if let Some(&position) = index.get(&invitation_id) {
-                    invitations[position]
+            for (kind, invitation_id, reference, role) in rows {
+                let Some(&position) = index.get(&invitation_id) else { continue };
+                match role {
+                    Some(role) if kind == 1 => invitations[position]
                         .group_role_assignments
                         .push(GroupRoleAssignment {
-                            group_id: parse(&project_id, "project id")?,
+                            group_id: parse(&reference, "project id")?,
                             role: parse::<GroupRole>(&role, "project role")?,
-                        });
+                        }),
+                    _ => invitations[position]
+                        .team_ids
+                        .push(parse(&reference, "team id")?),
                 }
             }
             Ok(())
@@ -976,17 +953,24 @@ macro_rules! impl_sql_store {
                 digest: &[u8; 32],
             ) -> Result<Option<(AccessToken, ServiceAccountCredential)>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
-                let row: Option<TokenRow> = sqlx::query_as(
-                    "SELECT digest, client_id, created_at, expires_at FROM oauth_tokens WHERE digest = $1",
+                // The token and its account in one statement: this runs on every Bearer request.
+                let row: Option<TokenAccountRow> = sqlx::query_as(
+                    "SELECT a.client_id, a.org_id, a.name, a.description, a.roles, a.created_at, \
+                         t.created_at AS token_created_at, t.expires_at AS token_expires_at \
+                     FROM oauth_tokens t JOIN service_accounts a ON a.client_id = t.client_id \
+                     WHERE t.digest = $1",
                 )
                 .bind(&digest[..])
                 .fetch_optional(&mut *conn)
                 .await?;
                 let Some(row) = row else { return Ok(None) };
-                let token = AccessToken::try_from(row)?;
-                let Some(account) = fetch_service_account(&mut conn, None, &token.client_id, false).await? else {
-                    return Ok(None);
-                };
+                let token = AccessToken::try_from(TokenRow {
+                    digest: digest.to_vec(),
+                    client_id: row.account.client_id.clone(),
+                    created_at: row.token_created_at,
+                    expires_at: row.token_expires_at,
+                })?;
+                let account = ServiceAccount::try_from(row.account)?;
                 let access_list = load_access_list(&mut conn, &Credential::ServiceAccount(token.client_id.clone())).await?;
                 Ok(Some((token, ServiceAccountCredential { account, access_list })))
             }
