@@ -395,6 +395,21 @@ macro_rules! org_user_queries {
             Ok(invitation)
         }
 
+        /// Applies `update` to a member or pending invitee read under lock.
+        async fn update_org_user_row(
+            conn: &mut $conn,
+            user: OrgUser,
+            update: MembershipUpdate,
+            now: OffsetDateTime,
+        ) -> Result<OrgUser, StoreError> {
+            Ok(match user {
+                OrgUser::Member(member) => OrgUser::Member(update_member_row(conn, member, update, now).await?),
+                OrgUser::Invited(invitation) => {
+                    OrgUser::Invited(update_invitation_row(conn, invitation, update).await?)
+                }
+            })
+        }
+
         /// The member or pending invitee `id`, locked, or [`Rejection::UserNotInOrg`].
         async fn lock_current_org_user(
             conn: &mut $conn,

@@ -1266,12 +1266,8 @@ macro_rules! impl_sql_store {
                 now: OffsetDateTime,
             ) -> Result<OrgUser, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let updated = match lock_current_org_user(&mut tx, org, id, now).await? {
-                    OrgUser::Member(member) => OrgUser::Member(update_member_row(&mut tx, member, update, now).await?),
-                    OrgUser::Invited(invitation) => {
-                        OrgUser::Invited(update_invitation_row(&mut tx, invitation, update).await?)
-                    }
-                };
+                let user = lock_current_org_user(&mut tx, org, id, now).await?;
+                let updated = update_org_user_row(&mut tx, user, update, now).await?;
                 tx.commit().await?;
                 Ok(updated)
             }
@@ -1290,12 +1286,7 @@ macro_rules! impl_sql_store {
                     roles: Some(roles),
                     ..MembershipUpdate::default()
                 };
-                let updated = match user {
-                    OrgUser::Member(member) => OrgUser::Member(update_member_row(&mut tx, member, update, now).await?),
-                    OrgUser::Invited(invitation) => {
-                        OrgUser::Invited(update_invitation_row(&mut tx, invitation, update).await?)
-                    }
-                };
+                let updated = update_org_user_row(&mut tx, user, update, now).await?;
                 tx.commit().await?;
                 Ok(updated)
             }
@@ -1399,12 +1390,7 @@ macro_rules! impl_sql_store {
                     team_ids: Some(teams),
                     ..MembershipUpdate::default()
                 };
-                let changed = match current {
-                    OrgUser::Member(member) => OrgUser::Member(update_member_row(&mut tx, member, update, now).await?),
-                    OrgUser::Invited(invitation) => {
-                        OrgUser::Invited(update_invitation_row(&mut tx, invitation, update).await?)
-                    }
-                };
+                let changed = update_org_user_row(&mut tx, current, update, now).await?;
                 tx.commit().await?;
                 Ok(changed)
             }
