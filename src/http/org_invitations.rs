@@ -184,16 +184,22 @@ pub fn parse_username(username: Option<String>) -> Result<EmailAddress, AppError
 pub fn parse_org_roles(roles: Vec<String>, org: &OrgId) -> Result<OrgRoles, AppError> {
     let roles = roles
         .into_iter()
-        .map(|role| match role.parse::<OrgRole>() {
-            Ok(role) => Ok(role),
-            Err(_) if role.parse::<GroupRole>().is_ok() => Err(AppError::InvalidRoleForOrg {
-                role,
-                org: org.to_string(),
-            }),
-            Err(_) => Err(AppError::InvalidEnumValue(role)),
-        })
+        .map(|role| parse_org_role(role, org))
         .collect::<Result<Vec<_>, _>>()?;
     OrgRoles::new(roles).ok_or_else(|| AppError::MissingAttribute("roles".into()))
+}
+
+/// One organization role: a project role is `INVALID_ROLE_FOR_ORG`, anything else unknown
+/// `INVALID_ENUM_VALUE`.
+pub fn parse_org_role(role: String, org: &OrgId) -> Result<OrgRole, AppError> {
+    match role.parse::<OrgRole>() {
+        Ok(role) => Ok(role),
+        Err(_) if role.parse::<GroupRole>().is_ok() => Err(AppError::InvalidRoleForOrg {
+            role,
+            org: org.to_string(),
+        }),
+        Err(_) => Err(AppError::InvalidEnumValue(role)),
+    }
 }
 
 fn parse_team_ids(team_ids: &[String]) -> Result<Vec<TeamId>, AppError> {

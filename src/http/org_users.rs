@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use orgdoor_domain::{
     GroupRoleAssignment, Member, MembershipStatus, MembershipUpdate, NewInvitation, OrgId, OrgRole,
-    OrgUser, Organization, RoleChange, TeamId, UserId,
+    OrgUser, Organization, RoleChange, TeamId,
 };
 use orgdoor_store::{OrgUserFilter, Rejection, StoreError, WhenPending};
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,9 @@ use crate::http::atlas_timestamp;
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, parse_user_id,
 };
-use crate::http::org_invitations::{parse_group_role, parse_org_roles, parse_username};
+use crate::http::org_invitations::{
+    parse_group_role, parse_org_role, parse_org_roles, parse_username,
+};
 use crate::http::orgs::org_for;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORG_USERS, TEAMS, limited};
@@ -549,11 +551,6 @@ async fn create_user(
     ))
 }
 
-/// A user id from the path: a malformed one is `INVALID_USER_ID`.
-fn user_id(raw: &str) -> Result<UserId, AppError> {
-    parse_user_id(raw)
-}
-
 /// Maps "no such user here" to `USER_NOT_IN_ORG` naming the id the client sent.
 fn not_in_org(org: &OrgId, user: &str) -> impl FnOnce(StoreError) -> AppError {
     let (org, user) = (org.to_string(), user.to_owned());
@@ -573,7 +570,7 @@ async fn get_user(
     query: QueryParams,
 ) -> Result<Json<OrgUserView>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
-    let id = user_id(&raw_user)?;
+    let id = parse_user_id(&raw_user)?;
     let statuses = status_filter(&query)?;
     let now = state.clock.now();
     let user = state
@@ -596,7 +593,7 @@ async fn update_user(
 ) -> Result<Json<OrgUserView>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
-    let id = user_id(&raw_user)?;
+    let id = parse_user_id(&raw_user)?;
     let mut update = match request.roles {
         Some(roles) => parse_roles(roles, &organization.id)?,
         None => MembershipUpdate::default(),
@@ -630,14 +627,11 @@ async fn change_role(
     let raw_user = raw_user.as_str();
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
-    let id = user_id(raw_user)?;
+    let id = parse_user_id(raw_user)?;
     let role = request
         .org_role
         .ok_or_else(|| AppError::MissingAttribute("orgRole".into()))?;
-    let role = parse_org_roles(vec![role], &organization.id)?
-        .iter()
-        .next()
-        .ok_or_else(|| AppError::MissingAttribute("orgRole".into()))?;
+    let role = parse_org_role(role, &organization.id)?;
     let now = state.clock.now();
     let user = state
         .store
@@ -656,7 +650,7 @@ async fn replace_roles(
 ) -> Result<Json<OrgRolesRequest>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
-    let id = user_id(&raw_user)?;
+    let id = parse_user_id(&raw_user)?;
     let roles = parse_org_roles(request.org_roles.unwrap_or_default(), &organization.id).map_err(
         |error| match error {
             AppError::MissingAttribute(_) => AppError::MissingAttribute("orgRoles".into()),
@@ -690,7 +684,7 @@ async fn remove_user(
     AtlasPath((org_id, raw_user)): AtlasPath<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
-    let id = user_id(&raw_user)?;
+    let id = parse_user_id(&raw_user)?;
     let members_only = version == ApiVersion::Dated(&V2023_01_01_DEPRECATED);
     state
         .store
@@ -770,7 +764,7 @@ async fn add_team_users(
         let raw = request
             .id
             .ok_or_else(|| AppError::MissingAttribute("id".into()))?;
-        let id = user_id(&raw)?;
+        let id = parse_user_id(&raw)?;
         if !users.contains(&id) {
             users.push(id);
         }
@@ -813,7 +807,7 @@ async fn remove_team_user(
 ) -> Result<StatusCode, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let team = parse_team_id(&raw_team)?;
-    let id = user_id(&raw_user)?;
+    let id = parse_user_id(&raw_user)?;
     state
         .store
         .remove_team_member(&organization.id, &team, &id)
@@ -852,7 +846,7 @@ async fn change_team_membership(
     let raw_user = request
         .id
         .ok_or_else(|| AppError::MissingAttribute("id".into()))?;
-    let user = user_id(&raw_user)?;
+    let user = parse_user_id(&raw_user)?;
     let now = state.clock.now();
     let changed = state
         .store
