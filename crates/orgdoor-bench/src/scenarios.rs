@@ -134,7 +134,7 @@ async fn drive(
         let peak = peak.clone();
         tokio::spawn(async move {
             loop {
-                if let Ok(rss) = proc_rss_kib(pid) {
+                if let Ok(rss) = servers::proc_status_kib(pid, "VmRSS:") {
                     peak.fetch_max(rss, Ordering::Relaxed);
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -175,15 +175,6 @@ async fn drive(
         peak_rss_mib: peak_kib as f64 / 1024.0,
         command: format!("orgdoor-bench drive '{spec_json}'"),
     })
-}
-
-fn proc_rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| anyhow!("no VmRSS"))
 }
 
 fn list_workload(org: &str, auth: Auth) -> Workload {

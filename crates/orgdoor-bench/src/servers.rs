@@ -48,7 +48,8 @@ impl Server {
     }
 }
 
-fn proc_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+/// A memory figure of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`, …), in KiB.
+pub(crate) fn proc_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
