@@ -482,7 +482,7 @@ macro_rules! impl_sql_store {
         #[async_trait]
         impl Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
-                sqlx::query("SELECT 1").execute(&self.reader).await?;
+                sqlx::query("SELECT 1").execute(&mut *self.reader.acquire().await?).await?;
                 Ok(())
             }
 
@@ -564,7 +564,7 @@ macro_rules! impl_sql_store {
                     "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1"
                 ))
                 .bind(id.as_str())
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.reader.acquire().await?)
                 .await?;
                 row.map(Organization::try_from).transpose()
             }
@@ -579,7 +579,7 @@ macro_rules! impl_sql_store {
                 ))
                 .bind(name.as_str())
                 .bind(id.as_str())
-                .fetch_optional(&self.writer)
+                .fetch_optional(&mut *self.writer.acquire().await?)
                 .await?;
                 row.ok_or(Rejection::NotFound)?.try_into()
             }
@@ -682,7 +682,7 @@ macro_rules! impl_sql_store {
                 let deleted = sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2")
                     .bind(org.as_str())
                     .bind(id.as_str())
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer.acquire().await?)
                     .await?;
                 one_row_or(deleted.rows_affected(), Rejection::NotFound)
             }
@@ -780,7 +780,7 @@ macro_rules! impl_sql_store {
                 .bind(network.cidr())
                 .bind(&id)
                 .bind(org.as_str())
-                .execute(&self.writer)
+                .execute(&mut *self.writer.acquire().await?)
                 .await?;
                 one_row_or(deleted.rows_affected(), Rejection::NotFound)
             }
@@ -867,7 +867,7 @@ macro_rules! impl_sql_store {
                 let deleted = sqlx::query("DELETE FROM service_accounts WHERE org_id = $1 AND client_id = $2")
                     .bind(org.as_str())
                     .bind(client_id.as_str())
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer.acquire().await?)
                     .await?;
                 one_row_or(deleted.rows_affected(), Rejection::NotFound)
             }
@@ -900,7 +900,7 @@ macro_rules! impl_sql_store {
                 .bind(secret.as_str())
                 .bind(client_id.as_str())
                 .bind(org.as_str())
-                .execute(&self.writer)
+                .execute(&mut *self.writer.acquire().await?)
                 .await?;
                 one_row_or(deleted.rows_affected(), Rejection::NotFound)
             }
@@ -979,7 +979,7 @@ macro_rules! impl_sql_store {
                 sqlx::query("DELETE FROM oauth_tokens WHERE digest = $1 AND client_id = $2")
                     .bind(&digest[..])
                     .bind(client_id.as_str())
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer.acquire().await?)
                     .await?;
                 Ok(())
             }
@@ -1051,7 +1051,7 @@ macro_rules! impl_sql_store {
                 ))
                 .bind(org.as_str())
                 .bind(id.as_str())
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.reader.acquire().await?)
                 .await?;
                 row.map(Team::try_from).transpose()
             }
@@ -1069,7 +1069,7 @@ macro_rules! impl_sql_store {
                 .bind(name.as_str().to_lowercase())
                 .bind(org.as_str())
                 .bind(id.as_str())
-                .fetch_optional(&self.writer)
+                .fetch_optional(&mut *self.writer.acquire().await?)
                 .await
                 .map_err(|error| write_error(error, || Rejection::TeamNameTaken(name.to_string())))?;
                 row.ok_or(Rejection::NotFound)?.try_into()
@@ -1079,7 +1079,7 @@ macro_rules! impl_sql_store {
                 let deleted = sqlx::query("DELETE FROM teams WHERE org_id = $1 AND id = $2")
                     .bind(org.as_str())
                     .bind(id.as_str())
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer.acquire().await?)
                     .await?;
                 one_row_or(deleted.rows_affected(), Rejection::NotFound)
             }
@@ -1165,7 +1165,7 @@ macro_rules! impl_sql_store {
             async fn delete_group(&self, id: &GroupId) -> Result<(), StoreError> {
                 let deleted = sqlx::query("DELETE FROM projects WHERE id = $1")
                     .bind(id.as_str())
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer.acquire().await?)
                     .await?;
                 one_row_or(deleted.rows_affected(), Rejection::NotFound)
             }
@@ -1416,7 +1416,7 @@ macro_rules! impl_sql_store {
                     "SELECT team_id, roles FROM project_teams WHERE project_id = $1 ORDER BY assigned_at, team_id",
                 )
                 .bind(group.as_str())
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *self.reader.acquire().await?)
                 .await?;
                 rows.into_iter()
                     .map(|(team, roles)| {
@@ -1460,7 +1460,7 @@ macro_rules! impl_sql_store {
                 let removed = sqlx::query("DELETE FROM project_teams WHERE project_id = $1 AND team_id = $2")
                     .bind(group.as_str())
                     .bind(team.as_str())
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer.acquire().await?)
                     .await?;
                 one_row_or(removed.rows_affected(), Rejection::NotFound)
             }
@@ -1477,7 +1477,7 @@ macro_rules! impl_sql_store {
                 let removed = sqlx::query("DELETE FROM member_project_roles WHERE project_id = $1 AND user_id = $2")
                     .bind(group.as_str())
                     .bind(user.as_str())
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer.acquire().await?)
                     .await?;
                 one_row_or(removed.rows_affected(), Rejection::NotFound)
             }
@@ -1557,7 +1557,7 @@ macro_rules! impl_sql_store {
                         .bind(org.as_str())
                         .bind(id.as_str())
                         .bind(seconds(now))
-                        .execute(&self.writer)
+                        .execute(&mut *self.writer.acquire().await?)
                         .await?;
                 one_row_or(deleted.rows_affected(), Rejection::InvitationNotFound)
             }
@@ -1622,7 +1622,7 @@ macro_rules! impl_sql_store {
                 if let Some(username) = username {
                     query = query.bind(username.key());
                 }
-                let rows: Vec<ProjectInvitationRow> = query.fetch_all(&self.reader).await?;
+                let rows: Vec<ProjectInvitationRow> = query.fetch_all(&mut *self.reader.acquire().await?).await?;
                 rows.into_iter().map(ProjectInvitation::try_from).collect()
             }
 
@@ -1674,7 +1674,7 @@ macro_rules! impl_sql_store {
                 .bind(group.as_str())
                 .bind(id.as_str())
                 .bind(seconds(now))
-                .execute(&self.writer)
+                .execute(&mut *self.writer.acquire().await?)
                 .await?;
                 one_row_or(deleted.rows_affected(), Rejection::InvitationNotFound)
             }

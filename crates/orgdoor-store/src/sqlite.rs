@@ -6,23 +6,23 @@
 //! in WAL mode keeps every committed transaction across a crash of the process (only a power
 //! loss can drop the newest commits).
 
+mod connections;
+
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Sqlite, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
+use self::connections::{Connections, WriteTransaction};
 use crate::StoreError;
 
 /// How long a request waits for the file lock or a pooled connection before giving up with 503.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-const READ_CONNECTIONS: u32 = 4;
+const READ_CONNECTIONS: usize = 4;
 
 pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    writer: Connections,
+    reader: Connections,
 }
 
 impl SqliteStore {
@@ -35,22 +35,16 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(BUSY_TIMEOUT)
-            .connect_with(options.clone())
+        let writer = Connections::open(&options, 1, BUSY_TIMEOUT).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&mut *writer.acquire().await?)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(READ_CONNECTIONS)
-            .acquire_timeout(BUSY_TIMEOUT)
-            .connect_with(options)
-            .await?;
+        let reader = Connections::open(&options, READ_CONNECTIONS, BUSY_TIMEOUT).await?;
         Ok(Self { writer, reader })
     }
 
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    async fn begin_write(&self) -> Result<WriteTransaction<'_>, StoreError> {
+        self.writer.begin_immediate().await
     }
 }
 
