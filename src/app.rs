@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::Response;
+use axum::http::{HeaderValue, Response};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use orgdoor_store::Store;
@@ -17,7 +17,9 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::digest::NonceAuthority;
@@ -100,6 +102,21 @@ impl Application {
     }
 }
 
+/// Request ids are random UUIDs from the thread's generator: tower-http's `MakeRequestUuid`
+/// asks the operating system for every id, a system call per request.
+#[derive(Debug, Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut text = uuid::Uuid::encode_buffer();
+        HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
 /// The whole router with its layers; requests outside `/api/atlas` get an Atlas 404.
 pub fn router(state: &AppState) -> Router {
     Router::new()
@@ -111,7 +128,7 @@ pub fn router(state: &AppState) -> Router {
         .with_state(state.clone())
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
                 .layer(
                     TraceLayer::new_for_http().make_span_with(|request: &Request| {
                         tracing::info_span!(
@@ -140,4 +157,27 @@ async fn deadline(request: Request, next: Next) -> axum::response::Response {
 /// A safety net, not a way of handling errors: a panic becomes Atlas's 500 body.
 fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
     AppError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_distinct_version_4_uuids() {
+        let request = Request::new(Body::empty());
+        let mut make = RandomRequestId;
+        let ids: Vec<String> = (0..2)
+            .map(|_| {
+                let id = make.make_request_id(&request).expect("an id");
+                id.header_value().to_str().expect("ASCII").to_owned()
+            })
+            .collect();
+        assert_ne!(ids[0], ids[1]);
+        for id in &ids {
+            let parsed = uuid::Uuid::parse_str(id).expect("a UUID");
+            assert_eq!(parsed.get_version_num(), 4, "{id}");
+            assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122, "{id}");
+        }
+    }
 }

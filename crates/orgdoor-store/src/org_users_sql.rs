@@ -441,35 +441,31 @@ macro_rules! org_user_queries {
             row.map(User::try_from).transpose()
         }
 
-        /// The id a new invitation to `username` gives its pending user: the person's own if they
-        /// have an account or another organization invited them already, else `fresh`.
-        async fn person_id(
+        /// Who an address is to `org`, in one statement (every invitation asks): `Err` with the
+        /// member's rejection if they belong to it already; else the id a new invitation gives
+        /// its pending user — the person's own if they have an account or another organization
+        /// invited them already, else `fresh`.
+        async fn invitee_id(
             conn: &mut $conn,
+            org: &OrgId,
             username: &EmailAddress,
             fresh: &UserId,
         ) -> Result<UserId, StoreError> {
-            if let Some(user) = fetch_user(conn, &UserSelector::Username(username.clone())).await? {
-                return Ok(user.id);
-            }
-            let invited: Option<String> =
-                sqlx::query_scalar("SELECT user_id FROM invitations WHERE username_key = $1 ORDER BY created_at LIMIT 1")
-                    .bind(username.key())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            invited.map_or_else(|| Ok(fresh.clone()), |id| parse(&id, "user id"))
-        }
-
-        /// Whether the address belongs to a member of `org`.
-        async fn is_member(conn: &mut $conn, org: &OrgId, username: &EmailAddress) -> Result<bool, StoreError> {
-            let member: Option<String> = sqlx::query_scalar(
-                "SELECT m.user_id FROM org_members m JOIN users u ON u.id = m.user_id \
-                 WHERE m.org_id = $1 AND u.username_key = $2",
+            let (member, account, invited): (Option<String>, Option<String>, Option<String>) = sqlx::query_as(
+                "SELECT \
+                     (SELECT m.user_id FROM org_members m JOIN users u ON u.id = m.user_id \
+                      WHERE m.org_id = $1 AND u.username_key = $2), \
+                     (SELECT id FROM users WHERE username_key = $2), \
+                     (SELECT user_id FROM invitations WHERE username_key = $2 ORDER BY created_at LIMIT 1)",
             )
             .bind(org.as_str())
             .bind(username.key())
-            .fetch_optional(&mut *conn)
+            .fetch_one(&mut *conn)
             .await?;
-            Ok(member.is_some())
+            if member.is_some() {
+                return Err(Rejection::UsernameTaken(username.clone()).into());
+            }
+            account.or(invited).map_or_else(|| Ok(fresh.clone()), |id| parse(&id, "user id"))
         }
 
         /// Makes the invitee a member: account (if new), membership, teams, project roles; the

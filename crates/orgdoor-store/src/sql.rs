@@ -157,6 +157,24 @@ macro_rules! impl_sql_store {
             networks.iter().map(|cidr| parse(cidr, "access list entry")).collect()
         }
 
+        /// A credential read together with its access list (every authenticated request does
+        /// this, so it is one statement): each row is the credential joined with one entry, or
+        /// with none (`access_cidr` NULL) when the list is empty.
+        fn with_access_list<R>(rows: &[$row]) -> Result<Option<(R, Vec<AllowedNetwork>)>, StoreError>
+        where
+            R: for<'r> FromRow<'r, $row>,
+        {
+            let Some(first) = rows.first() else { return Ok(None) };
+            let credential = R::from_row(first)?;
+            let mut access_list = Vec::new();
+            for row in rows {
+                if let Some(cidr) = sqlx::Row::try_get::<Option<String>, _>(row, "access_cidr")? {
+                    access_list.push(parse(&cidr, "access list entry")?);
+                }
+            }
+            Ok(Some((credential, access_list)))
+        }
+
         async fn insert_secret(
             conn: &mut $conn,
             client_id: &ClientId,
@@ -625,15 +643,16 @@ macro_rules! impl_sql_store {
                 public_key: &PublicKey,
             ) -> Result<Option<ApiKeyCredential>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
-                let row: Option<ApiKeyRow> = sqlx::query_as(&format!(
-                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE public_key = $1"
+                let rows = sqlx::query(&format!(
+                    "SELECT k.*, l.cidr AS access_cidr \
+                     FROM (SELECT {API_KEY_COLUMNS} FROM api_keys WHERE public_key = $1) k \
+                     LEFT JOIN api_key_access_list l ON l.api_key_id = k.id"
                 ))
                 .bind(public_key.as_str())
-                .fetch_optional(&mut *conn)
+                .fetch_all(&mut *conn)
                 .await?;
-                let Some(row) = row else { return Ok(None) };
+                let Some((row, access_list)) = with_access_list::<ApiKeyRow>(&rows)? else { return Ok(None) };
                 let (key, ha1): (ApiKey, DigestHa1) = row.try_into()?;
-                let access_list = load_access_list(&mut conn, &Credential::ApiKey(key.id.clone())).await?;
                 Ok(Some(ApiKeyCredential { key, ha1, access_list }))
             }
 
@@ -953,17 +972,19 @@ macro_rules! impl_sql_store {
                 digest: &[u8; 32],
             ) -> Result<Option<(AccessToken, ServiceAccountCredential)>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
-                // The token and its account in one statement: this runs on every Bearer request.
-                let row: Option<TokenAccountRow> = sqlx::query_as(
-                    "SELECT a.client_id, a.org_id, a.name, a.description, a.roles, a.created_at, \
-                         t.created_at AS token_created_at, t.expires_at AS token_expires_at \
-                     FROM oauth_tokens t JOIN service_accounts a ON a.client_id = t.client_id \
-                     WHERE t.digest = $1",
+                // The token, its account and the account's access list in one statement.
+                let rows = sqlx::query(
+                    "SELECT c.*, l.cidr AS access_cidr FROM ( \
+                         SELECT a.client_id, a.org_id, a.name, a.description, a.roles, a.created_at, \
+                             t.created_at AS token_created_at, t.expires_at AS token_expires_at \
+                         FROM oauth_tokens t JOIN service_accounts a ON a.client_id = t.client_id \
+                         WHERE t.digest = $1) c \
+                     LEFT JOIN service_account_access_list l ON l.client_id = c.client_id",
                 )
                 .bind(&digest[..])
-                .fetch_optional(&mut *conn)
+                .fetch_all(&mut *conn)
                 .await?;
-                let Some(row) = row else { return Ok(None) };
+                let Some((row, access_list)) = with_access_list::<TokenAccountRow>(&rows)? else { return Ok(None) };
                 let token = AccessToken::try_from(TokenRow {
                     digest: digest.to_vec(),
                     client_id: row.account.client_id.clone(),
@@ -971,7 +992,6 @@ macro_rules! impl_sql_store {
                     expires_at: row.token_expires_at,
                 })?;
                 let account = ServiceAccount::try_from(row.account)?;
-                let access_list = load_access_list(&mut conn, &Credential::ServiceAccount(token.client_id.clone())).await?;
                 Ok(Some((token, ServiceAccountCredential { account, access_list })))
             }
 
@@ -1184,11 +1204,9 @@ macro_rules! impl_sql_store {
                     &invitation.group_ids(),
                 )
                 .await?;
-                if is_member(&mut tx, &invitation.org_id, &invitation.username).await? {
-                    return Err(Rejection::UsernameTaken(invitation.username.clone()).into());
-                }
                 // Looked up before an old invitation goes, so a re-invited person keeps their id.
-                let user_id = person_id(&mut tx, &invitation.username, &invitation.user_id).await?;
+                let user_id =
+                    invitee_id(&mut tx, &invitation.org_id, &invitation.username, &invitation.user_id).await?;
                 // An expired or declined invitation to the same address gives way to the new one.
                 sqlx::query(
                     "DELETE FROM invitations WHERE org_id = $1 AND username_key = $2 \
@@ -1232,7 +1250,14 @@ macro_rules! impl_sql_store {
                     user_id: parse(&user_id, "user id")?,
                     ..invitation.clone()
                 };
-                replace_invitation_children(&mut tx, &stored, true, true).await?;
+                // A renewed invitation keeps its id and drops its old teams and roles; a new id
+                // has none to drop.
+                if stored.id == invitation.id {
+                    insert_invitation_teams(&mut tx, &stored).await?;
+                    insert_invitation_project_roles(&mut tx, &stored).await?;
+                } else {
+                    replace_invitation_children(&mut tx, &stored, true, true).await?;
+                }
                 tx.commit().await?;
                 Ok(stored)
             }
