@@ -26,9 +26,13 @@ impl PostgresStore {
     /// Connects to the database a `postgres:` URL names and applies migrations.
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(database_url).map_err(StoreError::Internal)?;
+        // sqlx pings a connection when it comes back to the pool, and closes it if the ping
+        // fails; a second ping on every checkout would cost each store call one more round
+        // trip to the server.
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
