@@ -108,6 +108,25 @@ pub fn atlas_timestamp(instant: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// A JSON body serialized into a buffer of `capacity` bytes: axum's `Json` starts at 128 bytes
+/// and doubles, copying a body of megabytes several times on the way.
+pub fn sized_json(value: &impl serde::Serialize, capacity: usize) -> axum::response::Response {
+    use axum::response::IntoResponse;
+
+    let mut body = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(error) => crate::error::AppError::Internal(error.into()).into_response(),
+    }
+}
+
 /// Everything under `/api/atlas`: authenticated first, then formatted, then routed.
 pub fn api_router(state: &AppState) -> Router<AppState> {
     let v2 = Router::new()

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::{
     EmailAddress, GroupId, GroupRole, GroupRoleAssignment, Invitation, MembershipUpdate,
@@ -15,13 +16,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
-use crate::http::atlas_timestamp;
 use crate::http::extract::{
     AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_id,
 };
 use crate::http::orgs::org_for;
 use crate::http::rate_limits::{ORGANIZATIONS, limited};
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
+use crate::http::{atlas_timestamp, sized_json};
 use crate::state::AppState;
 
 const COLLECTION: &str = "/orgs/{orgId}/invites";
@@ -92,26 +93,57 @@ struct InvitationView {
 }
 
 impl InvitationView {
-    fn new(organization: &Organization, invitation: Invitation) -> Self {
+    fn new(organization: &Organization, invitation: &Invitation) -> Self {
         Self {
             created_at: atlas_timestamp(invitation.created_at),
             expires_at: atlas_timestamp(invitation.expires_at),
             group_role_assignments: invitation
                 .group_role_assignments
-                .into_iter()
+                .iter()
                 .map(|assignment| GroupRoleView {
-                    group_id: assignment.group_id.into(),
+                    group_id: assignment.group_id.to_string(),
                     group_role: assignment.role.as_str(),
                 })
                 .collect(),
-            id: invitation.id.into(),
-            inviter_username: invitation.inviter_username,
-            org_id: invitation.org_id.into(),
+            id: invitation.id.to_string(),
+            inviter_username: invitation.inviter_username.clone(),
+            org_id: invitation.org_id.to_string(),
             org_name: organization.name.to_string(),
             roles: invitation.roles.iter().map(OrgRole::as_str).collect(),
-            team_ids: invitation.team_ids.into_iter().map(String::from).collect(),
-            username: invitation.username.into(),
+            team_ids: invitation
+                .team_ids
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            username: invitation.username.to_string(),
         }
+    }
+}
+
+/// An organization's pending invitations, rendered one at a time into a body sized for them:
+/// the list is unpaginated and may run to tens of thousands.
+struct InvitationList {
+    organization: Organization,
+    invitations: Vec<Invitation>,
+}
+
+/// Bytes one rendered invitation takes, generously (about 250 with Atlas-length values).
+const RENDERED_INVITATION_BYTES: usize = 320;
+
+impl Serialize for InvitationList {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.invitations
+                .iter()
+                .map(|invitation| InvitationView::new(&self.organization, invitation)),
+        )
+    }
+}
+
+impl IntoResponse for InvitationList {
+    fn into_response(self) -> Response {
+        let capacity = self.invitations.len() * RENDERED_INVITATION_BYTES + 2;
+        sized_json(&self, capacity)
     }
 }
 
@@ -271,19 +303,17 @@ async fn list_invitations(
     principal: Principal,
     AtlasPath(org_id): AtlasPath<String>,
     query: QueryParams,
-) -> Result<Json<Vec<InvitationView>>, AppError> {
+) -> Result<InvitationList, AppError> {
     let organization = owned_org(&state, &principal, &org_id).await?;
     let username = query.email("username")?;
     let invitations = state
         .store
         .list_pending_invitations(&organization.id, username.as_ref(), state.clock.now())
         .await?;
-    Ok(Json(
-        invitations
-            .into_iter()
-            .map(|invitation| InvitationView::new(&organization, invitation))
-            .collect(),
-    ))
+    Ok(InvitationList {
+        organization,
+        invitations,
+    })
 }
 
 async fn create_invitation(
@@ -312,7 +342,7 @@ async fn create_invitation(
         .store
         .invite(&invitation, WhenPending::Renew, now)
         .await?;
-    Ok(Json(InvitationView::new(&organization, invitation)))
+    Ok(Json(InvitationView::new(&organization, &invitation)))
 }
 
 /// Applies an update to the pending invitation `selector` names: none is `RESOURCE_NOT_FOUND`
@@ -334,7 +364,7 @@ async fn update_invitation(
             }
             other => other.into(),
         })?;
-    Ok(Json(InvitationView::new(organization, invitation)))
+    Ok(Json(InvitationView::new(organization, &invitation)))
 }
 
 async fn update_invitation_by_username(
@@ -375,7 +405,7 @@ async fn get_invitation(
         .get_pending_invitation(&organization.id, &id, state.clock.now())
         .await?
         .ok_or(AppError::ResourceNotFound(invitation_id))?;
-    Ok(Json(InvitationView::new(&organization, invitation)))
+    Ok(Json(InvitationView::new(&organization, &invitation)))
 }
 
 async fn update_invitation_by_id(

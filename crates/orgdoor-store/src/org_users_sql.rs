@@ -283,16 +283,11 @@ macro_rules! org_user_queries {
 
         /// Every invitation of an organization, whatever its status, by address.
         async fn fetch_org_invitations(conn: &mut $conn, org: &OrgId) -> Result<Vec<Invitation>, StoreError> {
-            let rows: Vec<InvitationRow> = sqlx::query_as(&format!(
-                "SELECT {INVITATION_COLUMNS} FROM invitations WHERE org_id = $1 ORDER BY username_key"
-            ))
-            .bind(org.as_str())
-            .fetch_all(&mut *conn)
-            .await?;
-            let mut invitations = rows
-                .into_iter()
-                .map(Invitation::try_from)
-                .collect::<Result<Vec<_>, _>>()?;
+            let row = sqlx::query(&invitations_json_sql("org_id = $1", "username_key"))
+                .bind(org.as_str())
+                .fetch_one(&mut *conn)
+                .await?;
+            let mut invitations = invitations_from_json(&row)?;
             load_invitation_children(conn, &mut invitations).await?;
             Ok(invitations)
         }

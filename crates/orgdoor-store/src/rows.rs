@@ -181,7 +181,9 @@ impl TryFrom<GroupRow> for Group {
     }
 }
 
-#[derive(FromRow)]
+/// Also read from JSON arrays in `INVITATION_COLUMNS` order (`sql::impl_sql_store`'s
+/// aggregated lists).
+#[derive(FromRow, serde::Deserialize)]
 pub(crate) struct InvitationRow {
     pub(crate) id: String,
     pub(crate) user_id: String,
@@ -192,6 +194,37 @@ pub(crate) struct InvitationRow {
     pub(crate) created_at: i64,
     pub(crate) expires_at: i64,
     pub(crate) declined_at: Option<i64>,
+}
+
+/// Invitations parsed from a JSON array of `InvitationRow`s, each converted as soon as it is
+/// read, so a long list never exists twice.
+pub(crate) struct InvitationRows(pub(crate) Vec<Invitation>);
+
+impl<'de> serde::Deserialize<'de> for InvitationRows {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Rows;
+
+        impl<'de> serde::de::Visitor<'de> for Rows {
+            type Value = InvitationRows;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("an array of invitation rows")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut rows: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut invitations = Vec::with_capacity(rows.size_hint().unwrap_or(0));
+                while let Some(row) = rows.next_element::<InvitationRow>()? {
+                    invitations.push(Invitation::try_from(row).map_err(serde::de::Error::custom)?);
+                }
+                Ok(InvitationRows(invitations))
+            }
+        }
+
+        deserializer.deserialize_seq(Rows)
+    }
 }
 
 impl TryFrom<InvitationRow> for Invitation {

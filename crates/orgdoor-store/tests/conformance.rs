@@ -60,6 +60,7 @@ on_every_store!(
     team_names_are_unique_per_organization_ignoring_case,
     pages_are_ordered_by_creation_and_counted,
     invitations_round_trip_with_teams_and_project_roles,
+    listed_invitations_keep_every_character_and_their_order,
     one_pending_invitation_per_address_and_expired_ones_give_way,
     references_are_checked_inside_the_transaction,
     updates_and_deletes_see_only_pending_invitations,
@@ -788,6 +789,39 @@ async fn pages_are_ordered_by_creation_and_counted(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(updated.name.as_str(), "renamed");
     assert_eq!(store.get_group(&made[0]).await.unwrap().unwrap(), updated);
+}
+
+/// Lists are read as one aggregated JSON value; whatever the stored text holds comes back
+/// unchanged, in creation order and then by id.
+async fn listed_invitations_keep_every_character_and_their_order(store: Arc<dyn Store>) {
+    let org = organization(&store, "Characters").await;
+    let mut created = Vec::new();
+    for (username, inviter) in [
+        ("o'neil+tag@example.com", r#"say "hi" \ now"#),
+        ("josé@exämple.com", "tab\there\nnewline"),
+        ("x_y-z.w@example.co.uk", "😀 emoji"),
+    ] {
+        let mut new = invitation(&org.id, username);
+        new.inviter_username = inviter.into();
+        // The same instant for all: the id breaks the tie.
+        let invitation = new.into_invitation(NOW);
+        store
+            .invite(&invitation, WhenPending::Renew, NOW)
+            .await
+            .unwrap();
+        created.push(invitation);
+    }
+    created.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    let listed = store
+        .list_pending_invitations(&org.id, None, NOW)
+        .await
+        .unwrap();
+    assert_eq!(listed, created);
+    let none = store
+        .list_pending_invitations(&OrgId::generate(NOW), None, NOW)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
 }
 
 async fn invitations_round_trip_with_teams_and_project_roles(store: Arc<dyn Store>) {
