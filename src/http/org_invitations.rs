@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
 use crate::http::extract::{
-    AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_id,
+    AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_org_id,
+    parse_team_id,
 };
 use crate::http::orgs::org_for;
 use crate::http::rate_limits::{ORGANIZATIONS, limited};
@@ -304,12 +305,23 @@ async fn list_invitations(
     AtlasPath(org_id): AtlasPath<String>,
     query: QueryParams,
 ) -> Result<InvitationList, AppError> {
-    let organization = owned_org(&state, &principal, &org_id).await?;
-    let username = query.email("username")?;
-    let invitations = state
+    let username = match query.email("username") {
+        Ok(username) => username,
+        Err(error) => {
+            // A missing organization or a caller without the role is reported first.
+            owned_org(&state, &principal, &org_id).await?;
+            return Err(error);
+        }
+    };
+    // The organization and its invitations in one read; the caller's role is checked before
+    // anything is shown.
+    let id = parse_org_id(&org_id)?;
+    let (organization, invitations) = state
         .store
-        .list_pending_invitations(&organization.id, username.as_ref(), state.clock.now())
-        .await?;
+        .get_organization_with_pending_invitations(&id, username.as_ref(), state.clock.now())
+        .await?
+        .ok_or_else(|| AppError::OrgNotFound(id.to_string()))?;
+    principal.require_org(&organization.id, OrgAccess::Owner)?;
     Ok(InvitationList {
         organization,
         invitations,

@@ -164,6 +164,10 @@ pub(crate) async fn bulk_invitations(
             .execute(&mut connection)
             .await
             .context("bulk invitations (SQLite)")?;
+            // Fold the inserted pages into the database file now, not during a measurement.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut connection)
+                .await?;
         }
         Backend::Postgres => {
             let mut connection = sqlx::PgConnection::connect(database_url).await?;

@@ -473,14 +473,30 @@ pub trait Store: Send + Sync + 'static {
         selector: &UserSelector,
     ) -> Result<Option<(User, Vec<Member>)>, StoreError>;
 
-    /// Pending (unexpired, not declined) invitations of an organization, oldest first, optionally only the one
-    /// to `username`.
+    /// An organization with its pending (unexpired, not declined) invitations, oldest first,
+    /// optionally only the one to `username`; `None` if there is no such organization. One read,
+    /// because listing invitations is what clients do most.
+    async fn get_organization_with_pending_invitations(
+        &self,
+        org: &OrgId,
+        username: Option<&EmailAddress>,
+        now: OffsetDateTime,
+    ) -> Result<Option<(Organization, Vec<Invitation>)>, StoreError>;
+
+    /// The pending invitations of an organization (none if it does not exist), as
+    /// [`Store::get_organization_with_pending_invitations`] orders and filters them.
     async fn list_pending_invitations(
         &self,
         org: &OrgId,
         username: Option<&EmailAddress>,
         now: OffsetDateTime,
-    ) -> Result<Vec<Invitation>, StoreError>;
+    ) -> Result<Vec<Invitation>, StoreError> {
+        Ok(self
+            .get_organization_with_pending_invitations(org, username, now)
+            .await?
+            .map(|(_, invitations)| invitations)
+            .unwrap_or_default())
+    }
 
     async fn get_pending_invitation(
         &self,

@@ -283,13 +283,12 @@ macro_rules! org_user_queries {
 
         /// Every invitation of an organization, whatever its status, by address.
         async fn fetch_org_invitations(conn: &mut $conn, org: &OrgId) -> Result<Vec<Invitation>, StoreError> {
-            let row = sqlx::query(&invitations_json_sql("org_id = $1", "username_key"))
+            let invitations = invitations_json("i.org_id = $1", "i.username_key");
+            let row = sqlx::query(&format!("SELECT {invitations} AS invitations"))
                 .bind(org.as_str())
                 .fetch_one(&mut *conn)
                 .await?;
-            let mut invitations = invitations_from_json(&row)?;
-            load_invitation_children(conn, &mut invitations).await?;
-            Ok(invitations)
+            invitations_from_json(&row, "invitations")
         }
 
         /// The organization's users that `filter` selects, in list order, one page of them.

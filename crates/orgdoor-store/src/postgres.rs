@@ -58,6 +58,8 @@ mod queries {
         lock_rows = " FOR UPDATE",
         // Serializes first starts: only one instance may find the store empty and fill it.
         lock_organizations = "LOCK TABLE organizations IN SHARE ROW EXCLUSIVE MODE",
-        json_rows = "CAST(json_agg(json_build_array({columns}) ORDER BY {order}) AS TEXT)",
+        json_array = "json_build_array",
+        json_agg = "json_agg",
+        json_nested = "",
     );
 }

@@ -4,8 +4,9 @@
 use std::str::FromStr;
 
 use orgdoor_domain::{
-    ApiKey, DigestHa1, EmailAddress, Group, Invitation, Member, OrgName, OrgRole, OrgRoles,
-    Organization, PageRequest, ProjectName, PublicKey, Team, TeamName, User, UserProfile,
+    ApiKey, DigestHa1, EmailAddress, Group, GroupRoleAssignment, Invitation, Member, OrgName,
+    OrgRole, OrgRoles, Organization, PageRequest, ProjectName, PublicKey, Team, TeamName, User,
+    UserProfile,
 };
 use sqlx::FromRow;
 use time::OffsetDateTime;
@@ -181,9 +182,7 @@ impl TryFrom<GroupRow> for Group {
     }
 }
 
-/// Also read from JSON arrays in `INVITATION_COLUMNS` order (`sql::impl_sql_store`'s
-/// aggregated lists).
-#[derive(FromRow, serde::Deserialize)]
+#[derive(FromRow)]
 pub(crate) struct InvitationRow {
     pub(crate) id: String,
     pub(crate) user_id: String,
@@ -196,8 +195,62 @@ pub(crate) struct InvitationRow {
     pub(crate) declined_at: Option<i64>,
 }
 
-/// Invitations parsed from a JSON array of `InvitationRow`s, each converted as soon as it is
-/// read, so a long list never exists twice.
+/// An invitation as aggregated lists carry it (`sql::impl_sql_store`'s `invitations_json`): a
+/// JSON array of `INVITATION_COLUMNS`, then the team ids and the (project id, role) pairs,
+/// each in their stored order (`null` or `[]` when there are none).
+#[derive(serde::Deserialize)]
+struct InvitationJsonRow {
+    id: String,
+    user_id: String,
+    org_id: String,
+    username: String,
+    roles: String,
+    inviter_username: String,
+    created_at: i64,
+    expires_at: i64,
+    declined_at: Option<i64>,
+    team_ids: Option<Vec<String>>,
+    project_roles: Option<Vec<(String, String)>>,
+}
+
+impl TryFrom<InvitationJsonRow> for Invitation {
+    type Error = StoreError;
+
+    fn try_from(row: InvitationJsonRow) -> Result<Self, StoreError> {
+        let mut invitation = Invitation::try_from(InvitationRow {
+            id: row.id,
+            user_id: row.user_id,
+            org_id: row.org_id,
+            username: row.username,
+            roles: row.roles,
+            inviter_username: row.inviter_username,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            declined_at: row.declined_at,
+        })?;
+        invitation.team_ids = row
+            .team_ids
+            .unwrap_or_default()
+            .iter()
+            .map(|id| parse(id, "team id"))
+            .collect::<Result<_, _>>()?;
+        invitation.group_role_assignments = row
+            .project_roles
+            .unwrap_or_default()
+            .iter()
+            .map(|(group, role)| {
+                Ok(GroupRoleAssignment {
+                    group_id: parse(group, "project id")?,
+                    role: parse(role, "project role")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(invitation)
+    }
+}
+
+/// Invitations parsed from a JSON array of `InvitationJsonRow`s, each converted as soon as it
+/// is read, so a long list never exists twice.
 pub(crate) struct InvitationRows(pub(crate) Vec<Invitation>);
 
 impl<'de> serde::Deserialize<'de> for InvitationRows {
@@ -216,7 +269,7 @@ impl<'de> serde::Deserialize<'de> for InvitationRows {
                 mut rows: A,
             ) -> Result<Self::Value, A::Error> {
                 let mut invitations = Vec::with_capacity(rows.size_hint().unwrap_or(0));
-                while let Some(row) = rows.next_element::<InvitationRow>()? {
+                while let Some(row) = rows.next_element::<InvitationJsonRow>()? {
                     invitations.push(Invitation::try_from(row).map_err(serde::de::Error::custom)?);
                 }
                 Ok(InvitationRows(invitations))

@@ -15,7 +15,9 @@ macro_rules! impl_sql_store {
         row = $row:ty,
         lock_rows = $lock_rows:expr,
         lock_organizations = $lock_organizations:expr,
-        json_rows = $json_rows:expr $(,)?
+        json_array = $json_array:expr,
+        json_agg = $json_agg:expr,
+        json_nested = $json_nested:expr $(,)?
     ) => {
         use std::collections::HashMap;
 
@@ -68,19 +70,33 @@ macro_rules! impl_sql_store {
             Ok((rows, count(total)))
         }
 
-        /// `SELECT {INVITATION_COLUMNS} FROM invitations WHERE {condition} ORDER BY {order}` as
-        /// one value, a JSON array of rows. sqlx's SQLite driver hands each row of a result from
-        /// its worker thread on its own — a pair of context switches per row when the server's
-        /// core is otherwise idle, some 20,000 for a list of 10,000 — so lists come aggregated.
-        fn invitations_json_sql(condition: &str, order: &str) -> String {
-            let rows = format!($json_rows, columns = INVITATION_COLUMNS, order = order);
-            format!("SELECT {rows} FROM invitations WHERE {condition}")
+        /// A scalar subquery: the invitations (`invitations i`) that `condition` selects, in
+        /// `order`, with their teams and project roles, as one JSON array of
+        /// `InvitationJsonRow`s. sqlx's SQLite driver hands each row of a result from its worker
+        /// thread on its own — a pair of context switches per row when the server's core is
+        /// otherwise idle, some 20,000 for a list of 10,000 — and every statement costs another
+        /// hand-off, so a list is one value of one statement.
+        fn invitations_json(condition: &str, order: &str) -> String {
+            let (array, agg, nested) = ($json_array, $json_agg, $json_nested);
+            let columns = INVITATION_COLUMNS
+                .split(", ")
+                .map(|column| format!("i.{column}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "(SELECT CAST({agg}({array}({columns}, \
+                     {nested}((SELECT {agg}(t.team_id ORDER BY t.position) \
+                         FROM invitation_teams t WHERE t.invitation_id = i.id)), \
+                     {nested}((SELECT {agg}({array}(r.project_id, r.role) ORDER BY r.position) \
+                         FROM invitation_project_roles r WHERE r.invitation_id = i.id))) \
+                 ORDER BY {order}) AS TEXT) FROM invitations i WHERE {condition})"
+            )
         }
 
-        /// The invitations of an `invitations_json_sql` result, converted as they are parsed (no
+        /// The invitations of an `invitations_json` column, converted as they are parsed (no
         /// second list of raw rows), from the text borrowed straight from the row.
-        fn invitations_from_json(row: &$row) -> Result<Vec<Invitation>, StoreError> {
-            let json: Option<&str> = sqlx::Row::try_get(row, 0)?;
+        fn invitations_from_json(row: &$row, column: &str) -> Result<Vec<Invitation>, StoreError> {
+            let json: Option<&str> = sqlx::Row::try_get(row, column)?;
             let Some(json) = json else { return Ok(Vec::new()) };
             let InvitationRows(invitations) = serde_json::from_str(json)
                 .map_err(|error| StoreError::Corrupt(format!("invitation rows: {error}")))?;
@@ -1536,25 +1552,28 @@ macro_rules! impl_sql_store {
                 Ok(Some((user, members)))
             }
 
-            async fn list_pending_invitations(
+            async fn get_organization_with_pending_invitations(
                 &self,
                 org: &OrgId,
                 username: Option<&EmailAddress>,
                 now: OffsetDateTime,
-            ) -> Result<Vec<Invitation>, StoreError> {
+            ) -> Result<Option<(Organization, Vec<Invitation>)>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
-                let filter = if username.is_some() { "AND username_key = $3" } else { "" };
-                let sql = invitations_json_sql(
-                    &format!("org_id = $1 AND expires_at > $2 AND declined_at IS NULL {filter}"),
-                    "created_at, id",
+                let filter = if username.is_some() { "AND i.username_key = $3" } else { "" };
+                let invitations = invitations_json(
+                    &format!("i.org_id = o.id AND i.expires_at > $2 AND i.declined_at IS NULL {filter}"),
+                    "i.created_at, i.id",
+                );
+                let sql = format!(
+                    "SELECT {ORGANIZATION_COLUMNS}, {invitations} AS invitations FROM organizations o WHERE o.id = $1"
                 );
                 let mut query = sqlx::query(&sql).bind(org.as_str()).bind(seconds(now));
                 if let Some(username) = username {
                     query = query.bind(username.key());
                 }
-                let mut invitations = invitations_from_json(&query.fetch_one(&mut *conn).await?)?;
-                load_invitation_children(&mut conn, &mut invitations).await?;
-                Ok(invitations)
+                let Some(row) = query.fetch_optional(&mut *conn).await? else { return Ok(None) };
+                let organization = Organization::try_from(OrganizationRow::from_row(&row)?)?;
+                Ok(Some((organization, invitations_from_json(&row, "invitations")?)))
             }
 
             async fn get_pending_invitation(

@@ -62,6 +62,9 @@ mod queries {
         // BEGIN IMMEDIATE already holds the write lock for the whole transaction.
         lock_rows = "",
         lock_organizations = "",
-        json_rows = "CAST(json_group_array(json_array({columns}) ORDER BY {order}) AS TEXT)",
+        json_array = "json_array",
+        json_agg = "json_group_array",
+        // A subquery's JSON loses its JSON type in SQLite; `json()` restores it, so it nests.
+        json_nested = "json",
     );
 }
