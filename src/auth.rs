@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use orgdoor_domain::{AllowedNetwork, PublicKey};
-use orgdoor_store::ApiKeyCredential;
+use orgdoor_store::{ApiKeyCredential, BearerCredential};
 use time::OffsetDateTime;
 
 pub use principal::{GroupAccess, Identity, OrgAccess, Principal};
@@ -128,6 +128,7 @@ async fn identify(
         key,
         ha1,
         access_list,
+        organization,
     } = state
         .store
         .find_api_key(&public_key)
@@ -158,7 +159,7 @@ async fn identify(
             id: key.id,
             public_key: key.public_key,
         },
-        org_id: key.org_id,
+        organization,
         roles: key.roles,
     })
 }
@@ -182,7 +183,11 @@ async fn identify_bearer(
     now: OffsetDateTime,
 ) -> Result<Principal, Result<Refusal, AppError>> {
     let digest = orgdoor_domain::service_account::sha256(token);
-    let (token, credential) = state
+    let BearerCredential {
+        token,
+        credential,
+        organization,
+    } = state
         .store
         .find_access_token(&digest)
         .await
@@ -197,7 +202,7 @@ async fn identify_bearer(
         identity: Identity::ServiceAccount {
             client_id: account.client_id,
         },
-        org_id: account.org_id,
+        organization,
         roles: account.roles,
     })
 }

@@ -3,7 +3,9 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use orgdoor_domain::{ApiKeyId, ClientId, Group, OrgId, OrgRole, OrgRoles, PublicKey};
+use orgdoor_domain::{
+    ApiKeyId, ClientId, Group, OrgId, OrgRole, OrgRoles, Organization, PublicKey,
+};
 
 use crate::error::AppError;
 
@@ -20,7 +22,9 @@ pub enum Identity {
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub identity: Identity,
-    pub org_id: OrgId,
+    /// The credential's organization as read with the credential, in this request: handlers
+    /// about the caller's own organization need not read it again.
+    pub organization: Organization,
     pub roles: OrgRoles,
 }
 
@@ -56,13 +60,17 @@ impl Principal {
         }
     }
 
+    pub fn org_id(&self) -> &OrgId {
+        &self.organization.id
+    }
+
     fn has(&self, role: OrgRole) -> bool {
         self.roles.contains(role)
     }
 
     /// Refuses callers outside `org`, then callers without the role `access` needs.
     pub fn require_org(&self, org: &OrgId, access: OrgAccess) -> Result<(), AppError> {
-        if &self.org_id != org {
+        if self.org_id() != org {
             return Err(AppError::UserCannotAccessOrg);
         }
         let owner = self.has(OrgRole::Owner);
@@ -79,7 +87,7 @@ impl Principal {
 
     /// Refuses callers outside the project's organization, then callers without the role.
     pub fn require_group(&self, group: &Group, access: GroupAccess) -> Result<(), AppError> {
-        if self.org_id != group.org_id {
+        if self.org_id() != &group.org_id {
             return Err(AppError::UserCannotAccessGroup);
         }
         let allowed = match access {
@@ -107,6 +115,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use orgdoor_domain::OrgName;
     use time::OffsetDateTime;
 
     fn principal(roles: &[OrgRole]) -> Principal {
@@ -116,7 +125,12 @@ mod tests {
                 id: ApiKeyId::generate(now),
                 public_key: PublicKey::generate(),
             },
-            org_id: OrgId::generate(now),
+            organization: Organization {
+                id: OrgId::generate(now),
+                name: OrgName::parse("Test").expect("a name"),
+                skip_default_alerts_settings: false,
+                created_at: now,
+            },
             roles: OrgRoles::new(roles.iter().copied()).expect("non-empty"),
         }
     }
@@ -124,7 +138,7 @@ mod tests {
     #[test]
     fn members_read_but_do_not_own() {
         let member = principal(&[OrgRole::Member]);
-        let org = member.org_id.clone();
+        let org = member.org_id().clone();
         assert!(member.require_org(&org, OrgAccess::Member).is_ok());
         assert!(matches!(
             member.require_org(&org, OrgAccess::Owner),
@@ -139,7 +153,7 @@ mod tests {
     #[test]
     fn owners_pass_every_check_in_their_org_and_none_elsewhere() {
         let owner = principal(&[OrgRole::Owner]);
-        let org = owner.org_id.clone();
+        let org = owner.org_id().clone();
         for access in [
             OrgAccess::Member,
             OrgAccess::ReadOnly,

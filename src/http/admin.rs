@@ -21,7 +21,7 @@ use crate::error::AppError;
 use crate::http::behind_authentication;
 use crate::http::extract::{AtlasPath, RequestBody, parse_body};
 use crate::http::org_users::OrgUserView;
-use crate::http::orgs::find_org;
+use crate::http::orgs::org_for;
 use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -58,8 +58,7 @@ async fn answer_invitation(
     AtlasPath((org_id, invitee, method)): AtlasPath<(String, String, String)>,
     body: Bytes,
 ) -> Result<Json<OrgUserView>, AppError> {
-    let organization = find_org(&state, &org_id).await?;
-    principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let answer = match method.as_str() {
         ":accept" if body.is_empty() => Answer::Accept(ProfileRequest::default()),
         ":accept" => Answer::Accept(parse_body(&body)?),

@@ -15,7 +15,7 @@ use crate::http::atlas_timestamp;
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_group_id,
 };
-use crate::http::orgs::find_org;
+use crate::http::orgs::org_for;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, PROJECTS, PROJECTS_BY_CALLER, limited};
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
@@ -173,12 +173,12 @@ async fn list_groups(
 ) -> Result<Json<Paginated<GroupView>>, AppError> {
     let list = ListQuery::from_query(&query)?;
     let page = if principal
-        .require_org(&principal.org_id, OrgAccess::ReadOnly)
+        .require_org(principal.org_id(), OrgAccess::ReadOnly)
         .is_ok()
     {
         state
             .store
-            .list_groups(&principal.org_id, list.page)
+            .list_groups(principal.org_id(), list.page)
             .await?
     } else {
         orgdoor_domain::Page {
@@ -202,8 +202,7 @@ async fn list_org_groups(
     AtlasPath(org_id): AtlasPath<String>,
     query: QueryParams,
 ) -> Result<Json<Paginated<GroupView>>, AppError> {
-    let organization = find_org(&state, &org_id).await?;
-    principal.require_org(&organization.id, OrgAccess::Member)?;
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     let list = ListQuery::from_query(&query)?;
     let page = state.store.list_groups(&organization.id, list.page).await?;
     let path = format!("/orgs/{}/groups", organization.id);
@@ -224,8 +223,7 @@ async fn create_group(
         .org_id
         .clone()
         .ok_or_else(|| AppError::MissingAttribute("orgId".into()))?;
-    let organization = find_org(&state, &raw_org).await?;
-    principal.require_org(&organization.id, OrgAccess::GroupCreator)?;
+    let organization = org_for(&state, &principal, &raw_org, OrgAccess::GroupCreator).await?;
     let name = project_name(
         request
             .name
@@ -270,7 +268,7 @@ async fn get_group_by_name(
         .map_err(|_| AppError::GroupNameNotFound(raw_name.clone()))?;
     let group = state
         .store
-        .find_group_by_name(&principal.org_id, &name)
+        .find_group_by_name(principal.org_id(), &name)
         .await?
         .ok_or(AppError::GroupNameNotFound(raw_name))?;
     principal.require_group(&group, GroupAccess::ReadOnly)?;

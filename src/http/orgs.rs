@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
-use orgdoor_domain::{NewOrganization, OrgName, OrgUser, Organization, Page, UserId};
+use orgdoor_domain::{NewOrganization, OrgId, OrgName, OrgUser, Organization, Page, UserId};
 use orgdoor_store::{Rejection, StoreError};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -52,9 +52,8 @@ pub fn legacy_routes(state: &AppState) -> Router<AppState> {
     serve_legacy(method_routers(state))
 }
 
-/// Loads the organization a path names: malformed → `INVALID_ORG_ID`, unknown → `ORG_NOT_FOUND`.
-pub async fn find_org(state: &AppState, raw_id: &str) -> Result<Organization, AppError> {
-    let id = parse_org_id(raw_id)?;
+/// Loads an organization: unknown → `ORG_NOT_FOUND`.
+async fn load_org(state: &AppState, id: OrgId) -> Result<Organization, AppError> {
     state
         .store
         .get_organization(&id)
@@ -62,14 +61,21 @@ pub async fn find_org(state: &AppState, raw_id: &str) -> Result<Organization, Ap
         .ok_or_else(|| AppError::OrgNotFound(id.to_string()))
 }
 
-/// The organization a path names, once the caller is known to have `access` to it.
+/// The organization a path names, once the caller is known to have `access` to it: malformed
+/// → `INVALID_ORG_ID`, unknown → `ORG_NOT_FOUND`, then the caller's role.
 pub async fn org_for(
     state: &AppState,
     principal: &Principal,
     org_id: &str,
     access: OrgAccess,
 ) -> Result<Organization, AppError> {
-    let organization = find_org(state, org_id).await?;
+    let id = parse_org_id(org_id)?;
+    // The caller's own organization was read with its credential in this request.
+    let organization = if &id == principal.org_id() {
+        principal.organization.clone()
+    } else {
+        load_org(state, id).await?
+    };
     principal.require_org(&organization.id, access)?;
     Ok(organization)
 }
@@ -98,7 +104,6 @@ impl OrganizationView {
 }
 
 async fn list_orgs(
-    State(state): State<AppState>,
     principal: Principal,
     base: BaseUrl,
     query: QueryParams,
@@ -107,14 +112,14 @@ async fn list_orgs(
     // An API key belongs to exactly one organization; `name` filters by case-insensitive prefix.
     let prefix = query.get("name").unwrap_or_default().to_lowercase();
     let mut items = Vec::new();
-    if let Some(organization) = state.store.get_organization(&principal.org_id).await?
-        && organization
-            .name
-            .as_str()
-            .to_lowercase()
-            .starts_with(&prefix)
+    if principal
+        .organization
+        .name
+        .as_str()
+        .to_lowercase()
+        .starts_with(&prefix)
     {
-        items.push(organization);
+        items.push(principal.organization.clone());
     }
     let total_count = items.len() as u64;
     let offset = usize::try_from(list.page.offset()).unwrap_or(usize::MAX);
@@ -141,8 +146,7 @@ async fn get_org(
     base: BaseUrl,
     AtlasPath(org_id): AtlasPath<String>,
 ) -> Result<Json<OrganizationView>, AppError> {
-    let organization = find_org(&state, &org_id).await?;
-    principal.require_org(&organization.id, OrgAccess::Member)?;
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     Ok(Json(OrganizationView::new(&base, organization)))
 }
 
@@ -171,8 +175,7 @@ async fn update_org(
     AtlasPath(org_id): AtlasPath<String>,
     body: AtlasJson<OrganizationUpdateRequest>,
 ) -> Result<Json<OrganizationView>, AppError> {
-    let organization = find_org(&state, &org_id).await?;
-    principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let name = request
         .name
@@ -228,7 +231,7 @@ async fn create_org(
     base: BaseUrl,
     body: AtlasJson<CreateOrganizationRequest>,
 ) -> Result<(StatusCode, Json<CreatedOrganizationView>), AppError> {
-    principal.require_org(&principal.org_id, OrgAccess::Owner)?;
+    principal.require_org(principal.org_id(), OrgAccess::Owner)?;
     let request = body.parse()?;
     let name = request
         .name
@@ -273,7 +276,7 @@ async fn create_org(
         .iter()
         .map(|(minted, ha1)| (minted.key.clone(), ha1.clone()))
         .collect();
-    let owner_member = match state.store.get_org_user(&principal.org_id, &owner).await? {
+    let owner_member = match state.store.get_org_user(principal.org_id(), &owner).await? {
         Some(OrgUser::Member(member)) => Some(member.user.id),
         _ => None,
     };
@@ -298,8 +301,7 @@ async fn delete_org(
     principal: Principal,
     AtlasPath(org_id): AtlasPath<String>,
 ) -> Result<StatusCode, AppError> {
-    let organization = find_org(&state, &org_id).await?;
-    principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     match state.store.delete_organization(&organization.id).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::Rejected(Rejection::OrganizationHasProjects)) => Err(

@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id,
 };
-use crate::http::orgs::find_org;
+use crate::http::orgs::org_for;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{TEAMS, limited};
 use crate::http::versioning::{ResourceVersion, V2023_01_01, versioned};
@@ -121,8 +121,7 @@ async fn list_teams(
     AtlasPath(org_id): AtlasPath<String>,
     query: QueryParams,
 ) -> Result<Json<Paginated<TeamView>>, AppError> {
-    let organization = find_org(&state, &org_id).await?;
-    principal.require_org(&organization.id, OrgAccess::Member)?;
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     let list = ListQuery::from_query(&query)?;
     let page = state.store.list_teams(&organization.id, list.page).await?;
     let path = format!("/orgs/{}/teams", organization.id);
@@ -138,8 +137,7 @@ async fn create_team(
     AtlasPath(org_id): AtlasPath<String>,
     body: AtlasJson<TeamRequest>,
 ) -> Result<Json<CreatedTeamView>, AppError> {
-    let organization = find_org(&state, &org_id).await?;
-    principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let name = team_name(request.name)?;
     let usernames = request
@@ -184,8 +182,7 @@ async fn get_team(
     base: BaseUrl,
     AtlasPath((org_id, team_id)): AtlasPath<(String, String)>,
 ) -> Result<Json<TeamView>, AppError> {
-    let organization = find_org(&state, &org_id).await?;
-    principal.require_org(&organization.id, OrgAccess::Member)?;
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     let id = parse_team_id(&team_id)?;
     let team = state
         .store
@@ -202,8 +199,7 @@ async fn rename_team(
     AtlasPath((org_id, team_id)): AtlasPath<(String, String)>,
     body: AtlasJson<TeamUpdateRequest>,
 ) -> Result<Json<TeamView>, AppError> {
-    let organization = find_org(&state, &org_id).await?;
-    principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let id = parse_team_id(&team_id)?;
     let name = team_name(request.name)?;
@@ -220,8 +216,7 @@ async fn delete_team(
     principal: Principal,
     AtlasPath((org_id, team_id)): AtlasPath<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    let organization = find_org(&state, &org_id).await?;
-    principal.require_org(&organization.id, OrgAccess::Owner)?;
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let id = parse_team_id(&team_id)?;
     state
         .store

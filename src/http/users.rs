@@ -49,7 +49,7 @@ async fn lookup(
     };
     let visible: Vec<_> = memberships
         .into_iter()
-        .filter(|membership| membership.org_id == principal.org_id)
+        .filter(|membership| &membership.org_id == principal.org_id())
         .collect();
     Ok(Some(CloudAppUserView::new(base, user, &visible)))
 }

@@ -36,6 +36,8 @@ pub struct ApiKeyCredential {
     pub ha1: DigestHa1,
     /// Networks the key may be used from; empty means any.
     pub access_list: Vec<AllowedNetwork>,
+    /// The key's organization, read with it: most requests are about the caller's own.
+    pub organization: Organization,
 }
 
 /// What a service account authenticates with.
@@ -44,6 +46,15 @@ pub struct ServiceAccountCredential {
     pub account: ServiceAccount,
     /// Networks the account's tokens may be used from; empty means any.
     pub access_list: Vec<AllowedNetwork>,
+}
+
+/// What a Bearer request authenticates with: the token, its service account, and the
+/// account's organization, read together (most requests are about the caller's own).
+#[derive(Debug, Clone)]
+pub struct BearerCredential {
+    pub token: AccessToken,
+    pub credential: ServiceAccountCredential,
+    pub organization: Organization,
 }
 
 /// Whose access list.
@@ -155,8 +166,8 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a key of an existing organization ([`Rejection::OrganizationNotFound`] otherwise).
     async fn create_api_key(&self, key: &ApiKey, ha1: &DigestHa1) -> Result<(), StoreError>;
 
-    /// The key with this public key, its Digest credential and its access list, for
-    /// authentication.
+    /// The key with this public key, its Digest credential, its access list and its
+    /// organization, for authentication.
     async fn find_api_key(
         &self,
         public_key: &PublicKey,
@@ -279,12 +290,12 @@ pub trait Store: Send + Sync + 'static {
         max_active: u64,
     ) -> Result<(), StoreError>;
 
-    /// The token with this digest and its account (without its secrets, which a Bearer request
-    /// does not need), for Bearer authentication.
+    /// The token with this digest, its account (without its secrets, which a Bearer request
+    /// does not need) and the account's organization, for Bearer authentication.
     async fn find_access_token(
         &self,
         digest: &[u8; 32],
-    ) -> Result<Option<(AccessToken, ServiceAccountCredential)>, StoreError>;
+    ) -> Result<Option<BearerCredential>, StoreError>;
 
     /// Revokes a token of `client_id`; an unknown token is no error (RFC 7009).
     async fn revoke_access_token(

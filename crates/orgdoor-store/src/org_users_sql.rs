@@ -438,28 +438,35 @@ macro_rules! org_user_queries {
         /// Who an address is to `org`, in one statement (every invitation asks): `Err` with the
         /// member's rejection if they belong to it already; else the id a new invitation gives
         /// its pending user — the person's own if they have an account or another organization
-        /// invited them already, else `fresh`.
-        async fn invitee_id(
+        /// invited them already, else `fresh` — and the expired or declined invitation to the
+        /// same address in `org` that the new one replaces, if there is one.
+        async fn invitee(
             conn: &mut $conn,
             org: &OrgId,
             username: &EmailAddress,
             fresh: &UserId,
-        ) -> Result<UserId, StoreError> {
-            let (member, account, invited): (Option<String>, Option<String>, Option<String>) = sqlx::query_as(
-                "SELECT \
-                     (SELECT m.user_id FROM org_members m JOIN users u ON u.id = m.user_id \
-                      WHERE m.org_id = $1 AND u.username_key = $2), \
-                     (SELECT id FROM users WHERE username_key = $2), \
-                     (SELECT user_id FROM invitations WHERE username_key = $2 ORDER BY created_at LIMIT 1)",
-            )
-            .bind(org.as_str())
-            .bind(username.key())
-            .fetch_one(&mut *conn)
-            .await?;
+            now: OffsetDateTime,
+        ) -> Result<(UserId, Option<String>), StoreError> {
+            let (member, account, invited, stale): (Option<String>, Option<String>, Option<String>, Option<String>) =
+                sqlx::query_as(
+                    "SELECT \
+                         (SELECT m.user_id FROM org_members m JOIN users u ON u.id = m.user_id \
+                          WHERE m.org_id = $1 AND u.username_key = $2), \
+                         (SELECT id FROM users WHERE username_key = $2), \
+                         (SELECT user_id FROM invitations WHERE username_key = $2 ORDER BY created_at LIMIT 1), \
+                         (SELECT id FROM invitations WHERE org_id = $1 AND username_key = $2 \
+                          AND (expires_at <= $3 OR declined_at IS NOT NULL))",
+                )
+                .bind(org.as_str())
+                .bind(username.key())
+                .bind(seconds(now))
+                .fetch_one(&mut *conn)
+                .await?;
             if member.is_some() {
                 return Err(Rejection::UsernameTaken(username.clone()).into());
             }
-            account.or(invited).map_or_else(|| Ok(fresh.clone()), |id| parse(&id, "user id"))
+            let user_id = account.or(invited).map_or_else(|| Ok(fresh.clone()), |id| parse(&id, "user id"))?;
+            Ok((user_id, stale))
         }
 
         /// Makes the invitee a member: account (if new), membership, teams, project roles; the

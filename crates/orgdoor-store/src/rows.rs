@@ -474,6 +474,40 @@ impl TryFrom<SecretRow> for orgdoor_domain::ServiceAccountSecret {
     }
 }
 
+/// A credential's organization, joined to the credential's row (`credential_org_*` columns;
+/// the organization id is the credential's own `org_id`).
+#[derive(FromRow)]
+pub(crate) struct CredentialOrgRow {
+    pub(crate) credential_org_name: String,
+    pub(crate) credential_org_skip_default_alerts_settings: bool,
+    pub(crate) credential_org_created_at: i64,
+}
+
+/// A credential's row with its organization's.
+#[derive(FromRow)]
+pub(crate) struct WithCredentialOrg<C> {
+    #[sqlx(flatten)]
+    pub(crate) credential: C,
+    #[sqlx(flatten)]
+    pub(crate) organization: CredentialOrgRow,
+}
+
+/// The columns of a `CredentialOrgRow`, from `organizations o`.
+pub(crate) const CREDENTIAL_ORG_COLUMNS: &str = "o.name AS credential_org_name, \
+     o.skip_default_alerts_settings AS credential_org_skip_default_alerts_settings, \
+     o.created_at AS credential_org_created_at";
+
+impl CredentialOrgRow {
+    pub(crate) fn into_organization(self, id: String) -> Result<Organization, StoreError> {
+        Organization::try_from(OrganizationRow {
+            id,
+            name: self.credential_org_name,
+            skip_default_alerts_settings: self.credential_org_skip_default_alerts_settings,
+            created_at: self.credential_org_created_at,
+        })
+    }
+}
+
 /// An access token joined with its service account.
 #[derive(FromRow)]
 pub(crate) struct TokenAccountRow {

@@ -38,7 +38,7 @@ macro_rules! impl_sql_store {
 
         crate::org_users_sql::org_user_queries!(connection = $conn, lock_rows = $lock_rows);
         use crate::{
-            ApiKeyCredential, Credential, InvitationSelector, ProjectTeam, Rejection,
+            ApiKeyCredential, BearerCredential, Credential, InvitationSelector, ProjectTeam, Rejection,
             ServiceAccountCredential, Store, StoreError,
         };
 
@@ -680,16 +680,22 @@ macro_rules! impl_sql_store {
             ) -> Result<Option<ApiKeyCredential>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
                 let rows = sqlx::query(&format!(
-                    "SELECT k.*, l.cidr AS access_cidr \
+                    "SELECT k.*, {CREDENTIAL_ORG_COLUMNS}, l.cidr AS access_cidr \
                      FROM (SELECT {API_KEY_COLUMNS} FROM api_keys WHERE public_key = $1) k \
+                     JOIN organizations o ON o.id = k.org_id \
                      LEFT JOIN api_key_access_list l ON l.api_key_id = k.id"
                 ))
                 .bind(public_key.as_str())
                 .fetch_all(&mut *conn)
                 .await?;
-                let Some((row, access_list)) = with_access_list::<ApiKeyRow>(&rows)? else { return Ok(None) };
+                let Some((WithCredentialOrg { credential: row, organization }, access_list)) =
+                    with_access_list::<WithCredentialOrg<ApiKeyRow>>(&rows)?
+                else {
+                    return Ok(None);
+                };
+                let organization = organization.into_organization(row.org_id.clone())?;
                 let (key, ha1): (ApiKey, DigestHa1) = row.try_into()?;
-                Ok(Some(ApiKeyCredential { key, ha1, access_list }))
+                Ok(Some(ApiKeyCredential { key, ha1, access_list, organization }))
             }
 
             async fn list_api_keys(&self, org: &OrgId, page: PageRequest) -> Result<Page<ApiKey>, StoreError> {
@@ -1006,21 +1012,28 @@ macro_rules! impl_sql_store {
             async fn find_access_token(
                 &self,
                 digest: &[u8; 32],
-            ) -> Result<Option<(AccessToken, ServiceAccountCredential)>, StoreError> {
+            ) -> Result<Option<BearerCredential>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
-                // The token, its account and the account's access list in one statement.
-                let rows = sqlx::query(
-                    "SELECT c.*, l.cidr AS access_cidr FROM ( \
+                // The token, its account, the account's organization and access list in one
+                // statement: this runs on every Bearer request.
+                let rows = sqlx::query(&format!(
+                    "SELECT c.*, {CREDENTIAL_ORG_COLUMNS}, l.cidr AS access_cidr FROM ( \
                          SELECT a.client_id, a.org_id, a.name, a.description, a.roles, a.created_at, \
                              t.created_at AS token_created_at, t.expires_at AS token_expires_at \
                          FROM oauth_tokens t JOIN service_accounts a ON a.client_id = t.client_id \
                          WHERE t.digest = $1) c \
+                     JOIN organizations o ON o.id = c.org_id \
                      LEFT JOIN service_account_access_list l ON l.client_id = c.client_id",
-                )
+                ))
                 .bind(&digest[..])
                 .fetch_all(&mut *conn)
                 .await?;
-                let Some((row, access_list)) = with_access_list::<TokenAccountRow>(&rows)? else { return Ok(None) };
+                let Some((WithCredentialOrg { credential: row, organization }, access_list)) =
+                    with_access_list::<WithCredentialOrg<TokenAccountRow>>(&rows)?
+                else {
+                    return Ok(None);
+                };
+                let organization = organization.into_organization(row.account.org_id.clone())?;
                 let token = AccessToken::try_from(TokenRow {
                     digest: digest.to_vec(),
                     client_id: row.account.client_id.clone(),
@@ -1028,7 +1041,11 @@ macro_rules! impl_sql_store {
                     expires_at: row.token_expires_at,
                 })?;
                 let account = ServiceAccount::try_from(row.account)?;
-                Ok(Some((token, ServiceAccountCredential { account, access_list })))
+                Ok(Some(BearerCredential {
+                    token,
+                    credential: ServiceAccountCredential { account, access_list },
+                    organization,
+                }))
             }
 
             async fn revoke_access_token(&self, client_id: &ClientId, digest: &[u8; 32]) -> Result<(), StoreError> {
@@ -1241,18 +1258,15 @@ macro_rules! impl_sql_store {
                 )
                 .await?;
                 // Looked up before an old invitation goes, so a re-invited person keeps their id.
-                let user_id =
-                    invitee_id(&mut tx, &invitation.org_id, &invitation.username, &invitation.user_id).await?;
+                let (user_id, stale) =
+                    invitee(&mut tx, &invitation.org_id, &invitation.username, &invitation.user_id, now).await?;
                 // An expired or declined invitation to the same address gives way to the new one.
-                sqlx::query(
-                    "DELETE FROM invitations WHERE org_id = $1 AND username_key = $2 \
-                     AND (expires_at <= $3 OR declined_at IS NOT NULL)",
-                )
-                .bind(invitation.org_id.as_str())
-                .bind(invitation.username.key())
-                .bind(seconds(now))
-                .execute(&mut *tx)
-                .await?;
+                if let Some(stale) = stale {
+                    sqlx::query("DELETE FROM invitations WHERE id = $1")
+                        .bind(stale)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 // A pending one is renewed in place, keeping its ids, or refused; the unique
                 // constraint makes concurrent first invitations meet here too.
                 let on_conflict = match when_pending {
