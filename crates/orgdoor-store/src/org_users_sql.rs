@@ -288,7 +288,10 @@ macro_rules! org_user_queries {
                 .bind(org.as_str())
                 .fetch_one(&mut *conn)
                 .await?;
-            invitations_from_json(&row, "invitations")
+            let invitations = invitations_from_json(&row, "invitations")?;
+            drop(row);
+            release_large_buffers(conn);
+            Ok(invitations)
         }
 
         /// The organization's users that `filter` selects, in list order, one page of them.

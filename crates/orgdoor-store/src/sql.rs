@@ -93,6 +93,12 @@ macro_rules! impl_sql_store {
             )
         }
 
+        /// A connection keeps buffers as large as the largest result it has read (PostgreSQL's
+        /// protocol buffer grows to hold a whole aggregated list); give them back after one.
+        fn release_large_buffers(conn: &mut $conn) {
+            sqlx::Connection::shrink_buffers(conn);
+        }
+
         /// The invitations of an `invitations_json` column, converted as they are parsed (no
         /// second list of raw rows), from the text borrowed straight from the row.
         fn invitations_from_json(row: &$row, column: &str) -> Result<Vec<Invitation>, StoreError> {
@@ -1574,8 +1580,11 @@ macro_rules! impl_sql_store {
             ) -> Result<Option<(Organization, Vec<Invitation>)>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
                 let filter = if username.is_some() { "AND i.username_key = $3" } else { "" };
+                // `i.org_id = $1`, not `= o.id`: PostgreSQL plans a correlated reference with the
+                // average organization's share of the table (a sequential scan once one holds a
+                // million invitations), and the parameter with the real one.
                 let invitations = invitations_json(
-                    &format!("i.org_id = o.id AND i.expires_at > $2 AND i.declined_at IS NULL {filter}"),
+                    &format!("i.org_id = $1 AND i.expires_at > $2 AND i.declined_at IS NULL {filter}"),
                     "i.created_at, i.id",
                 );
                 let sql = format!(
@@ -1587,7 +1596,10 @@ macro_rules! impl_sql_store {
                 }
                 let Some(row) = query.fetch_optional(&mut *conn).await? else { return Ok(None) };
                 let organization = Organization::try_from(OrganizationRow::from_row(&row)?)?;
-                Ok(Some((organization, invitations_from_json(&row, "invitations")?)))
+                let invitations = invitations_from_json(&row, "invitations")?;
+                drop(row);
+                release_large_buffers(&mut conn);
+                Ok(Some((organization, invitations)))
             }
 
             async fn get_pending_invitation(

@@ -668,7 +668,10 @@ async fn api_keys_are_found_by_public_key_with_their_credential(store: Arc<dyn S
     assert_eq!(found.key, key);
     assert_eq!(found.ha1, ha1);
     assert!(found.access_list.is_empty());
-    assert_eq!(found.organization, org, "the key's organization comes along");
+    assert_eq!(
+        found.organization, org,
+        "the key's organization comes along"
+    );
     assert!(
         store
             .find_api_key(&PublicKey::generate())
@@ -1668,7 +1671,10 @@ async fn service_accounts_hold_secrets_tokens_and_access_lists(store: Arc<dyn St
         .unwrap();
     assert_eq!(bearer.token, fresh);
     assert_eq!(bearer.credential.account.client_id, account.client_id);
-    assert_eq!(bearer.organization, org, "the account's organization comes along");
+    assert_eq!(
+        bearer.organization, org,
+        "the account's organization comes along"
+    );
     let stranger = ClientId::generate(NOW);
     store
         .revoke_access_token(&stranger, &fresh.digest)
