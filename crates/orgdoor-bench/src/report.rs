@@ -211,7 +211,9 @@ pub(crate) fn write(
         let judged = if verdict.met() {
             "met".to_owned()
         } else {
-            format!("**missed**, ×{:.1} off", verdict.gap)
+            // Two decimals near the mark, where one would read "×1.0 off".
+            let digits = if verdict.gap < 2.0 { 2 } else { 1 };
+            format!("**missed**, ×{:.digits$} off", verdict.gap)
         };
         writeln!(
             md,

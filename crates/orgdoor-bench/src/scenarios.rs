@@ -66,7 +66,11 @@ pub(crate) async fn run_all(args: RunArgs) -> anyhow::Result<()> {
     build_orgdoor(&root).await?;
     let binary = root.join("target/release/orgdoor");
     let mut measurements = Vec::new();
-    let mut notes = Vec::new();
+    let mut notes = vec![
+        "The two store-size figures (\"… stored\") are each the pass with the median p99 of three, \
+         after an unrecorded warm-up pass."
+            .to_owned(),
+    ];
 
     measurements.push(ceiling(&args).await?);
     if args.without_prism {
@@ -356,17 +360,30 @@ async fn orgdoor_scenarios(
     );
 
     // Store-size independence: the same list with 1,000 and then 1,000,000 invitations stored,
-    // each after an unrecorded pass of the same load (so neither pays for a cold cache).
+    // each after an unrecorded pass of the same load (so neither pays for a cold cache), and
+    // each the pass with the median p99 of three (one stall of the shared machine moves a
+    // single pass's p99 by a fifth).
+    let settled = async |scenario: String| -> anyhow::Result<Measurement> {
+        let workload = || list_workload(&owner.id, bearer.clone());
+        measure(&format!("{scenario} (warm-up)"), workload(), 0).await?;
+        let mut passes = Vec::new();
+        for pass in 1..=3 {
+            passes.push(measure(&format!("{scenario} (pass {pass})"), workload(), 0).await?);
+        }
+        passes.sort_by(|a, b| a.result.p99_ms.total_cmp(&b.result.p99_ms));
+        let mut median = passes.swap_remove(1);
+        median.scenario = scenario;
+        Ok(median)
+    };
     let filler = seed::organization(address, &owner.digest, "filler").await?;
     seed::bulk_invitations(store, database_url, &filler.id, 1, sizes.thousand - 3).await?;
-    let scenario = format!("list 3 pending invitations, {} stored", sizes.thousand);
-    measure(
-        &format!("{scenario} (warm-up)"),
-        list_workload(&owner.id, bearer.clone()),
-        0,
-    )
-    .await?;
-    figures.push(measure(&scenario, list_workload(&owner.id, bearer.clone()), 0).await?);
+    figures.push(
+        settled(format!(
+            "list 3 pending invitations, {} stored",
+            sizes.thousand
+        ))
+        .await?,
+    );
     seed::bulk_invitations(
         store,
         database_url,
@@ -375,14 +392,13 @@ async fn orgdoor_scenarios(
         sizes.million - sizes.thousand,
     )
     .await?;
-    let scenario = format!("list 3 pending invitations, {} stored", sizes.million);
-    measure(
-        &format!("{scenario} (warm-up)"),
-        list_workload(&owner.id, bearer.clone()),
-        0,
-    )
-    .await?;
-    figures.push(measure(&scenario, list_workload(&owner.id, bearer.clone()), 0).await?);
+    figures.push(
+        settled(format!(
+            "list 3 pending invitations, {} stored",
+            sizes.million
+        ))
+        .await?,
+    );
 
     // Filter by address in an organization of 100,000 invitations.
     let big = seed::organization(address, &owner.digest, "big").await?;
