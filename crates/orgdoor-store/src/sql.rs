@@ -685,12 +685,14 @@ macro_rules! impl_sql_store {
                 public_key: &PublicKey,
             ) -> Result<Option<ApiKeyCredential>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
-                let rows = sqlx::query(&format!(
+                // Built once: every Digest request runs it.
+                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!(
                     "SELECT k.*, {CREDENTIAL_ORG_COLUMNS}, l.cidr AS access_cidr \
                      FROM (SELECT {API_KEY_COLUMNS} FROM api_keys WHERE public_key = $1) k \
                      JOIN organizations o ON o.id = k.org_id \
                      LEFT JOIN api_key_access_list l ON l.api_key_id = k.id"
-                ))
+                ));
+                let rows = sqlx::query(&SQL)
                 .bind(public_key.as_str())
                 .fetch_all(&mut *conn)
                 .await?;
@@ -1021,8 +1023,8 @@ macro_rules! impl_sql_store {
             ) -> Result<Option<BearerCredential>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
                 // The token, its account, the account's organization and access list in one
-                // statement: this runs on every Bearer request.
-                let rows = sqlx::query(&format!(
+                // statement, built once: this runs on every Bearer request.
+                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!(
                     "SELECT c.*, {CREDENTIAL_ORG_COLUMNS}, l.cidr AS access_cidr FROM ( \
                          SELECT a.client_id, a.org_id, a.name, a.description, a.roles, a.created_at, \
                              t.created_at AS token_created_at, t.expires_at AS token_expires_at \
@@ -1030,7 +1032,8 @@ macro_rules! impl_sql_store {
                          WHERE t.digest = $1) c \
                      JOIN organizations o ON o.id = c.org_id \
                      LEFT JOIN service_account_access_list l ON l.client_id = c.client_id",
-                ))
+                ));
+                let rows = sqlx::query(&SQL)
                 .bind(&digest[..])
                 .fetch_all(&mut *conn)
                 .await?;
@@ -1578,19 +1581,25 @@ macro_rules! impl_sql_store {
                 username: Option<&EmailAddress>,
                 now: OffsetDateTime,
             ) -> Result<Option<(Organization, Vec<Invitation>)>, StoreError> {
+                // Built once: this is the most frequent request.
+                fn sql(filter: &str) -> String {
+                    // `i.org_id = $1`, not `= o.id`: PostgreSQL plans a correlated reference with
+                    // the average organization's share of the table (a sequential scan once one
+                    // holds a million invitations), and the parameter with the real one.
+                    let invitations = invitations_json(
+                        &format!("i.org_id = $1 AND i.expires_at > $2 AND i.declined_at IS NULL {filter}"),
+                        "i.created_at, i.id",
+                    );
+                    format!(
+                        "SELECT {ORGANIZATION_COLUMNS}, {invitations} AS invitations FROM organizations o WHERE o.id = $1"
+                    )
+                }
+                static ALL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| sql(""));
+                static BY_USERNAME: std::sync::LazyLock<String> =
+                    std::sync::LazyLock::new(|| sql("AND i.username_key = $3"));
+                let sql: &str = if username.is_some() { &BY_USERNAME } else { &ALL };
                 let mut conn = self.reader.acquire().await?;
-                let filter = if username.is_some() { "AND i.username_key = $3" } else { "" };
-                // `i.org_id = $1`, not `= o.id`: PostgreSQL plans a correlated reference with the
-                // average organization's share of the table (a sequential scan once one holds a
-                // million invitations), and the parameter with the real one.
-                let invitations = invitations_json(
-                    &format!("i.org_id = $1 AND i.expires_at > $2 AND i.declined_at IS NULL {filter}"),
-                    "i.created_at, i.id",
-                );
-                let sql = format!(
-                    "SELECT {ORGANIZATION_COLUMNS}, {invitations} AS invitations FROM organizations o WHERE o.id = $1"
-                );
-                let mut query = sqlx::query(&sql).bind(org.as_str()).bind(seconds(now));
+                let mut query = sqlx::query(sql).bind(org.as_str()).bind(seconds(now));
                 if let Some(username) = username {
                     query = query.bind(username.key());
                 }
