@@ -36,6 +36,7 @@ mod authorization;
 mod cli;
 mod clients;
 mod errors;
+mod hostile_clients;
 mod legacy_twins;
 mod operations;
 mod org_invitations;

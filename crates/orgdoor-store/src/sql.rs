@@ -543,6 +543,11 @@ macro_rules! impl_sql_store {
         impl Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&mut *self.reader.acquire().await?).await?;
+                // A store that answers reads but cannot start a write (a wedged writer, a
+                // write lock held elsewhere) is not healthy: take the write lock, let it go.
+                let mut tx = self.begin_write().await?;
+                sqlx::query("SELECT 1").execute(&mut *tx).await?;
+                drop(tx);
                 Ok(())
             }
 

@@ -42,7 +42,25 @@ impl Connections {
     }
 
     /// Waits for an idle connection; after the timeout the store counts as unavailable (503).
+    ///
+    /// A connection is handed out only outside any transaction: should one come back inside
+    /// one (whatever cut its holder off), it is rolled back here first, so no client can leave
+    /// a connection in a state the next holder trips over.
     pub(crate) async fn acquire(&self) -> Result<Checkout<'_>, StoreError> {
+        let mut checkout = self.checkout().await?;
+        let depth =
+            <Sqlite as sqlx::Database>::TransactionManager::get_transaction_depth(&checkout);
+        if depth > 0 {
+            tracing::error!(
+                depth,
+                "a SQLite connection came back inside a transaction; rolling back"
+            );
+            <Sqlite as sqlx::Database>::TransactionManager::rollback(&mut checkout).await?;
+        }
+        Ok(checkout)
+    }
+
+    async fn checkout(&self) -> Result<Checkout<'_>, StoreError> {
         let permit = tokio::time::timeout(self.acquire_timeout, self.available.acquire())
             .await
             .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolTimedOut))?
@@ -58,17 +76,21 @@ impl Connections {
     }
 
     /// Checks a connection out and starts a transaction that takes the write lock at once.
+    ///
+    /// The guard exists before `BEGIN` is sent: if this future is dropped at any await of the
+    /// begin (sqlx's own begin awaits twice), the guard's drop queues a rollback behind it on
+    /// the connection's worker, which applies it only if the `BEGIN` did open a transaction.
     pub(crate) async fn begin_immediate(&self) -> Result<WriteTransaction<'_>, StoreError> {
-        let mut checkout = self.acquire().await?;
+        let mut transaction = WriteTransaction {
+            checkout: self.acquire().await?,
+            open: true,
+        };
         <Sqlite as sqlx::Database>::TransactionManager::begin(
-            &mut checkout,
+            &mut transaction.checkout,
             Some("BEGIN IMMEDIATE".into()),
         )
         .await?;
-        Ok(WriteTransaction {
-            checkout,
-            open: true,
-        })
+        Ok(transaction)
     }
 
     fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<SqliteConnection>> {
