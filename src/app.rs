@@ -14,7 +14,9 @@ use axum::response::IntoResponse;
 use orgdoor_store::Store;
 use rand::RngCore;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{
@@ -29,6 +31,7 @@ use crate::error::AppError;
 use crate::http;
 use crate::http::rate_limits::RateLimitPolicy;
 use crate::state::AppState;
+use crate::transport::{self, ConnectionLimits};
 
 /// Name of the shared secret that signs Digest nonces.
 const NONCE_SECRET: &str = "digest-nonce-key";
@@ -37,13 +40,25 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
 }
 
 impl Application {
     /// Opens the store the settings name and binds the listener.
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let tls = settings.tls.as_ref().map(transport::load_tls).transpose()?;
         let store = orgdoor_store::connect(settings.database_url.expose()).await?;
-        Self::with_store(settings.listen, store, clock).await
+        let mut app = Self::with_store(settings.listen, store, clock)
+            .await?
+            .with_connection_limits(settings.connection_limits);
+        app.tls = tls;
+        Ok(app)
+    }
+
+    /// Whether the server answers HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     pub async fn with_store(
@@ -65,7 +80,12 @@ impl Application {
             nonces: Arc::new(NonceAuthority::new(&secret)),
         };
         let listener = TcpListener::bind(listen).await?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            limits: ConnectionLimits::default(),
+            tls: None,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -75,6 +95,18 @@ impl Application {
     /// Turns rate limits on (they are off unless asked for).
     pub fn with_rate_limits(mut self, policy: RateLimitPolicy) -> Self {
         self.state.rate_limits = policy;
+        self
+    }
+
+    /// Bounds on connections (defaults: [`ConnectionLimits::default`]).
+    pub fn with_connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Serves HTTPS instead of HTTP.
+    pub fn with_tls(mut self, acceptor: TlsAcceptor) -> Self {
+        self.tls = Some(acceptor);
         self
     }
 
@@ -93,11 +125,13 @@ impl Application {
             .layer(NormalizePathLayer::trim_trailing_slash())
             .map_request(http::split_custom_method)
             .service(router);
-        axum::serve(
+        transport::serve(
             self.listener,
-            axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service),
+            BoxCloneSyncService::new(service),
+            self.limits,
+            self.tls,
+            shutdown,
         )
-        .with_graceful_shutdown(shutdown)
         .await
     }
 }
@@ -125,6 +159,7 @@ pub fn router(state: &AppState) -> Router {
         .route("/health", axum::routing::get(http::health::health))
         .merge(http::oauth::routes())
         .fallback(http::fallback::not_found)
+        .method_not_allowed_fallback(http::fallback::method_not_allowed)
         .with_state(state.clone())
         .layer(
             ServiceBuilder::new()
@@ -141,6 +176,7 @@ pub fn router(state: &AppState) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(CatchPanicLayer::custom(panic_response))
+                .layer(middleware::map_response(http::fallback::atlas_error_body))
                 .layer(middleware::from_fn(deadline)),
         )
 }

@@ -77,13 +77,10 @@ pub async fn authenticate(
         }
         Err(Ok(refusal)) => {
             tracing::debug!(auth.refusal = ?refusal, "request not authenticated");
-            crate::http::drain_body(request).await;
-            challenge(&state, now, matches!(refusal, Refusal::StaleNonce))
+            let challenge = challenge(&state, now, matches!(refusal, Refusal::StaleNonce));
+            crate::http::answer_early(request, challenge).await
         }
-        Err(Err(error)) => {
-            crate::http::drain_body(request).await;
-            error.into_response()
-        }
+        Err(Err(error)) => crate::http::answer_early(request, error).await,
     }
 }
 

@@ -3,7 +3,9 @@
 //! come from an `ORGDOOR_*` environment variable.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -18,6 +20,7 @@ use crate::http::org_users::OrgUserView;
 use crate::http::rate_limits::RateLimitPolicy;
 use crate::provision::{self, CredentialsOutput};
 use crate::telemetry::{self, LogFormat};
+use crate::transport::{ConnectionLimits, TlsFiles};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,6 +53,54 @@ struct StoreArgs {
     database_url: String,
 }
 
+/// Bounds on what clients can make the server hold.
+#[derive(Debug, Args)]
+struct ConnectionArgs {
+    /// Open connections at most; at the cap, a new one closes the oldest idle one.
+    #[arg(long, env = "ORGDOOR_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a client may take to send a request's head (request line and headers).
+    #[arg(long, env = "ORGDOOR_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, env = "ORGDOOR_IDLE_TIMEOUT", default_value_t = 60)]
+    idle_timeout: u64,
+    /// Seconds a client may take to send a request's body.
+    #[arg(long, env = "ORGDOOR_BODY_READ_TIMEOUT", default_value_t = 20)]
+    body_read_timeout: u64,
+}
+
+impl From<ConnectionArgs> for ConnectionLimits {
+    fn from(args: ConnectionArgs) -> Self {
+        ConnectionLimits {
+            max_connections: args.max_connections,
+            header_read_timeout: Duration::from_secs(args.header_read_timeout),
+            idle_timeout: Duration::from_secs(args.idle_timeout),
+            body_read_timeout: Duration::from_secs(args.body_read_timeout),
+        }
+    }
+}
+
+/// HTTPS: both files or neither.
+#[derive(Debug, Args)]
+struct TlsArgs {
+    /// PEM certificate chain, leaf first; serves HTTPS instead of HTTP.
+    #[arg(long, env = "ORGDOOR_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of that certificate.
+    #[arg(long, env = "ORGDOOR_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    fn files(self) -> Option<TlsFiles> {
+        Some(TlsFiles {
+            certificate: self.tls_cert?,
+            private_key: self.tls_key?,
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the API server. On an empty store, create an organization and print an owner key.
@@ -60,6 +111,10 @@ enum Command {
         /// Atlas's rate limits (`atlas`), or none (`off`, for load tests).
         #[arg(long, env = "ORGDOOR_RATE_LIMITS", value_enum, default_value = "atlas")]
         rate_limits: RateLimitMode,
+        #[command(flatten)]
+        connections: ConnectionArgs,
+        #[command(flatten)]
+        tls: TlsArgs,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -146,11 +201,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve {
             listen,
             rate_limits,
+            connections,
+            tls,
             store,
         } => {
             let settings = Settings {
                 listen,
                 database_url: DatabaseUrl::new(store.database_url),
+                connection_limits: connections.into(),
+                tls: tls.files(),
             };
             serve(settings, rate_limits.into()).await
         }
@@ -240,7 +299,8 @@ async fn serve(settings: Settings, rate_limits: RateLimitPolicy) -> anyhow::Resu
     if address.ip().is_unspecified() {
         address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let base_url = format!("http://{address}/");
+    let scheme = if app.is_tls() { "https" } else { "http" };
+    let base_url = format!("{scheme}://{address}/");
     if let Some((organization, minted)) =
         provision::create_initial_credentials(&app.state().store, SystemClock.now()).await?
     {

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::transport::{ConnectionLimits, TlsFiles};
+
 /// A database URL whose password never reaches a log line.
 #[derive(Clone)]
 pub struct DatabaseUrl(SecretString);
@@ -37,6 +39,9 @@ impl fmt::Debug for DatabaseUrl {
 pub struct Settings {
     pub listen: SocketAddr,
     pub database_url: DatabaseUrl,
+    pub connection_limits: ConnectionLimits,
+    /// HTTPS when set, else plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 #[cfg(test)]

@@ -120,6 +120,14 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("the request body is too large")]
     PayloadTooLarge,
+    #[error("the request could not be read as HTTP")]
+    MalformedRequest,
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    #[error("the request URI is too long")]
+    UriTooLong,
+    #[error("the request head is too large")]
+    HeadersTooLarge,
     #[error("the database is unavailable")]
     ServiceUnavailable,
     #[error("internal error")]
@@ -487,6 +495,32 @@ impl AppError {
                 "The request body is too large.".into(),
                 vec![],
             ),
+            AppError::MalformedRequest => parts(
+                S::BAD_REQUEST,
+                "MALFORMED_REQUEST",
+                "The request is not valid HTTP: its request line, a header or its body encoding \
+                 could not be read."
+                    .into(),
+                vec![],
+            ),
+            AppError::RequestTimeout => parts(
+                S::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "The request body did not arrive in time.".into(),
+                vec![],
+            ),
+            AppError::UriTooLong => parts(
+                S::URI_TOO_LONG,
+                "URI_TOO_LONG",
+                "The request URI is too long.".into(),
+                vec![],
+            ),
+            AppError::HeadersTooLarge => parts(
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "REQUEST_HEADERS_TOO_LARGE",
+                "The request headers are too large.".into(),
+                vec![],
+            ),
             AppError::ServiceUnavailable => parts(
                 S::SERVICE_UNAVAILABLE,
                 "SERVICE_UNAVAILABLE",
@@ -515,7 +549,36 @@ struct ApiErrorBody<'a> {
 }
 
 impl ErrorParts {
-    pub fn into_response(self) -> Response {
+    /// An Atlas error for a bare status, for answers something below the handlers produced
+    /// without a body (an extractor's rejection, a method no route takes).
+    pub fn for_status(status: StatusCode) -> Self {
+        let known = match status.as_u16() {
+            400 => Some(AppError::MalformedRequest),
+            404 => Some(AppError::ResourceNotFound(String::new())),
+            405 => Some(AppError::MethodNotAllowed),
+            408 => Some(AppError::RequestTimeout),
+            413 => Some(AppError::PayloadTooLarge),
+            414 => Some(AppError::UriTooLong),
+            431 => Some(AppError::HeadersTooLarge),
+            503 => Some(AppError::ServiceUnavailable),
+            _ => None,
+        };
+        match known {
+            Some(error) => error.parts(),
+            None => parts(
+                status,
+                "UNEXPECTED_ERROR",
+                status
+                    .canonical_reason()
+                    .unwrap_or("Unexpected error")
+                    .to_owned(),
+                vec![],
+            ),
+        }
+    }
+
+    /// The JSON body alone, for answers written below the router.
+    pub fn json_bytes(&self) -> Vec<u8> {
         let body = ApiErrorBody {
             detail: &self.detail,
             error: self.status.as_u16(),
@@ -523,7 +586,11 @@ impl ErrorParts {
             parameters: &self.parameters,
             reason: self.status.canonical_reason().unwrap_or("Error"),
         };
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    pub fn into_response(self) -> Response {
+        let bytes = self.json_bytes();
         let mut response = (self.status, bytes).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -779,6 +846,10 @@ mod tests {
             ),
             (AppError::MethodNotAllowed, 405, "METHOD_NOT_ALLOWED"),
             (AppError::PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
+            (AppError::MalformedRequest, 400, "MALFORMED_REQUEST"),
+            (AppError::RequestTimeout, 408, "REQUEST_TIMEOUT"),
+            (AppError::UriTooLong, 414, "URI_TOO_LONG"),
+            (AppError::HeadersTooLarge, 431, "REQUEST_HEADERS_TOO_LARGE"),
             (AppError::ServiceUnavailable, 503, "SERVICE_UNAVAILABLE"),
             (
                 AppError::Internal(anyhow::anyhow!("boom")),

@@ -27,6 +27,7 @@ pub mod versioning;
 use axum::Router;
 use axum::extract::Request;
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -90,16 +91,52 @@ pub fn split_custom_method(mut request: Request) -> Request {
     request
 }
 
-/// Reads and drops what is left of a request body before answering early (a challenge, a 406,
-/// a bad query). Closing a connection with unread bytes makes the kernel reset it, and a client
-/// can then lose the very answer it was sent (`Remote end closed connection without response`);
-/// Go's Digest client sends its body with the unauthenticated first attempt, so this matters.
-pub async fn drain_body(request: Request) {
-    let _ = axum::body::to_bytes(request.into_body(), DRAIN_LIMIT).await;
+/// Answers a request early (a challenge, a 406, a 404, a 429) without reading its body into
+/// memory: what has arrived of the body, or arrives within [`DRAIN_WAIT`], up to
+/// [`DRAIN_LIMIT`] bytes, is read and dropped frame by frame, so a client that sent its body
+/// with the request (as Go's Digest client does on its first, unauthenticated attempt) is not
+/// reset before it reads the answer. A body that is longer, slower or endless is left unread
+/// and the connection closed after the answer (`Connection: close`): an unauthenticated client
+/// can make the server hold neither its body nor its connection.
+pub async fn answer_early(request: Request, response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    if !discard_body(request).await {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
-/// Largest leftover body read just to be dropped; beyond it the connection is closed anyway.
-const DRAIN_LIMIT: usize = 2 * 1024 * 1024;
+/// Reads and drops the body within the drain bounds; true if it ended.
+async fn discard_body(request: Request) -> bool {
+    use http_body_util::BodyExt as _;
+
+    let mut body = request.into_body();
+    if http_body::Body::is_end_stream(&body) {
+        return true;
+    }
+    let drain = async {
+        let mut read = 0usize;
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { return false };
+            read += frame.data_ref().map_or(0, |data| data.len());
+            if read > DRAIN_LIMIT {
+                return false;
+            }
+        }
+        true
+    };
+    tokio::time::timeout(DRAIN_WAIT, drain)
+        .await
+        .unwrap_or(false)
+}
+
+/// Most body bytes read (and dropped) before an early answer; beyond, the connection closes.
+const DRAIN_LIMIT: usize = 64 * 1024;
+/// Longest wait for the rest of a body before an early answer.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Atlas timestamps: UTC, to the second, `Z` suffix (`2026-08-10T03:03:37Z`).
 pub fn atlas_timestamp(instant: OffsetDateTime) -> String {

@@ -11,5 +11,6 @@ pub mod http;
 pub mod provision;
 pub mod state;
 pub mod telemetry;
+pub mod transport;
 
 pub use app::Application;

@@ -8,7 +8,6 @@
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 use orgdoor_domain::{EmailAddress, OrgId, OrgUser, ProfileChoices};
@@ -19,7 +18,7 @@ use time::OffsetDateTime;
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
 use crate::http::behind_authentication;
-use crate::http::extract::{AtlasPath, RequestBody, parse_body};
+use crate::http::extract::{AtlasPath, RequestBody, RequestBytes, parse_body};
 use crate::http::org_users::OrgUserView;
 use crate::http::orgs::org_for;
 use crate::state::AppState;
@@ -56,7 +55,7 @@ async fn answer_invitation(
     State(state): State<AppState>,
     principal: Principal,
     AtlasPath((org_id, invitee, method)): AtlasPath<(String, String, String)>,
-    body: Bytes,
+    RequestBytes(body): RequestBytes,
 ) -> Result<Json<OrgUserView>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let answer = match method.as_str() {

@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Path, Query, Request};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -45,17 +45,32 @@ impl<S: Send + Sync, T: RequestBody> FromRequest<S> for AtlasJson<T> {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection {
-                    BytesRejection::FailedToBufferBody(_) => AppError::PayloadTooLarge,
-                    _ => AppError::MalformedJson,
-                })?;
+        let RequestBytes(bytes) = RequestBytes::from_request(request, state).await?;
         Ok(AtlasJson {
             bytes,
             body: PhantomData,
         })
+    }
+}
+
+/// A whole request body, its failures as Atlas errors: too large (413), not arriving in time
+/// (408), or not decodable, such as a broken chunked encoding (400).
+pub struct RequestBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RequestBytes {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(RequestBytes(bytes)),
+            Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
+                Err(AppError::PayloadTooLarge)
+            }
+            Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::UnknownBodyError(
+                error,
+            ))) if crate::transport::is_body_read_timeout(&error) => Err(AppError::RequestTimeout),
+            Err(_) => Err(AppError::MalformedRequest),
+        }
     }
 }
 
@@ -220,7 +235,13 @@ impl<S: Send + Sync> FromRequestParts<S> for BaseUrl {
             .get("x-forwarded-proto")
             .and_then(|value| value.to_str().ok())
             .filter(|scheme| matches!(*scheme, "http" | "https"))
-            .unwrap_or("http");
+            .unwrap_or_else(|| {
+                let secure = parts
+                    .extensions
+                    .get::<crate::transport::Secure>()
+                    .is_some_and(|secure| secure.0);
+                if secure { "https" } else { "http" }
+            });
         let host = parts
             .headers
             .get(header::HOST)

@@ -1,15 +1,46 @@
-//! Answers for requests no route takes: Atlas 404 and 405 bodies instead of empty responses.
+//! Answers for requests no route takes: Atlas 404 and 405 bodies instead of empty responses,
+//! and a last check that no error leaves the server without an Atlas body.
 
 use axum::extract::{OriginalUri, Request};
+use axum::response::Response;
 
-use crate::error::AppError;
+use axum::http::{HeaderValue, header};
 
-pub async fn not_found(OriginalUri(uri): OriginalUri, request: Request) -> AppError {
-    crate::http::drain_body(request).await;
-    AppError::ResourceNotFound(uri.path().to_owned())
+use crate::error::{AppError, ErrorParts, X_ERROR_CODE};
+use crate::http::answer_early;
+
+pub async fn not_found(OriginalUri(uri): OriginalUri, request: Request) -> Response {
+    answer_early(request, AppError::ResourceNotFound(uri.path().to_owned())).await
 }
 
-pub async fn method_not_allowed(request: Request) -> AppError {
-    crate::http::drain_body(request).await;
-    AppError::MethodNotAllowed
+pub async fn method_not_allowed(request: Request) -> Response {
+    answer_early(request, AppError::MethodNotAllowed).await
+}
+
+/// Gives an Atlas JSON body to any error response that has none or a plain-text one (axum's
+/// own rejections are plain text), keeping its status and headers (`Allow`,
+/// `WWW-Authenticate`, `Retry-After`, `Connection`).
+pub async fn atlas_error_body(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_none_or(|content_type| content_type.starts_with("text/plain"));
+    if !plain {
+        return response;
+    }
+    let (mut head, _) = response.into_parts();
+    let error = ErrorParts::for_status(status);
+    head.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    head.headers
+        .insert(X_ERROR_CODE, HeaderValue::from_static(error.code));
+    head.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(head, axum::body::Body::from(error.json_bytes()))
 }

@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +16,7 @@ use orgdoor_store::{Rejection, StoreError};
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
+use crate::http::extract::RequestBytes;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -180,7 +180,7 @@ struct TokenResponse {
 async fn issue_token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBytes(body): RequestBytes,
 ) -> Result<Response, OAuthError> {
     let form = Form::parse(&body)?;
     match form.get("grant_type") {
@@ -223,7 +223,7 @@ async fn issue_token(
 async fn revoke_token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBytes(body): RequestBytes,
 ) -> Result<StatusCode, OAuthError> {
     let form = Form::parse(&body)?;
     let account = authenticate_client(&state, &headers, &form).await?;

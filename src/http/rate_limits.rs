@@ -126,7 +126,6 @@ async fn limit(
     let mut response = if outcome.allowed {
         next.run(request).await
     } else {
-        crate::http::drain_body(request).await;
         let mut refused = AppError::RateLimited {
             resource: set.resource,
             retry_after: outcome.retry_after,
@@ -138,7 +137,7 @@ async fn limit(
         refused
             .headers_mut()
             .insert("retry-after", HeaderValue::from(outcome.retry_after));
-        refused
+        crate::http::answer_early(request, refused).await
     };
     // Atlas leaves the headers off 401s and 404s (observed).
     if !matches!(response.status().as_u16(), 401 | 404) {

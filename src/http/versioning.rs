@@ -14,7 +14,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::MethodRouter;
 use time::Date;
 use time::macros::date;
@@ -152,10 +152,7 @@ async fn negotiate(
     let today = negotiation.clock.now().date();
     let version = match resolve(negotiation.versions, request.headers(), today) {
         Ok(version) => version,
-        Err(error) => {
-            crate::http::drain_body(request).await;
-            return error.into_response();
-        }
+        Err(error) => return crate::http::answer_early(request, error).await,
     };
     request.extensions_mut().insert(ApiVersion::Dated(version));
     let mut response = next.run(request).await;
