@@ -85,8 +85,18 @@ pub struct DigestClient {
 
 impl DigestClient {
     pub fn new(base_url: &str, credentials: Credentials, style: DigestStyle) -> Self {
+        Self::with_http(reqwest::Client::new(), base_url, credentials, style)
+    }
+
+    /// A client over a given HTTP client (one that trusts a test certificate, say).
+    pub fn with_http(
+        http: reqwest::Client,
+        base_url: &str,
+        credentials: Credentials,
+        style: DigestStyle,
+    ) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http,
             base_url: base_url.to_owned(),
             credentials,
             style,
@@ -349,6 +359,26 @@ async fn spawn_configured(
     url: &str,
     rate_limits: RateLimitPolicy,
 ) -> TestApp {
+    spawn_adjusted(database, url, rate_limits, |app| app).await
+}
+
+/// A server on a fresh database of the given backend, with `adjust` applied before it starts
+/// (connection limits, TLS, …).
+pub async fn spawn_app_with(
+    backend: Backend,
+    adjust: impl FnOnce(orgdoor::Application) -> orgdoor::Application,
+) -> TestApp {
+    let database = TestDatabase::new(backend).await;
+    let url = database.url.clone();
+    spawn_adjusted(database, &url, RateLimitPolicy::Off, adjust).await
+}
+
+async fn spawn_adjusted(
+    database: TestDatabase,
+    url: &str,
+    rate_limits: RateLimitPolicy,
+    adjust: impl FnOnce(orgdoor::Application) -> orgdoor::Application,
+) -> TestApp {
     let store = orgdoor_store::connect(url).await.expect("store");
     let clock = Arc::new(ManualClock::new(START));
     let app = orgdoor::Application::with_store(
@@ -359,14 +389,16 @@ async fn spawn_configured(
     .await
     .expect("server builds")
     .with_rate_limits(rate_limits);
+    let app = adjust(app);
     let address = app.local_addr().expect("bound");
+    let scheme = if app.is_tls() { "https" } else { "http" };
     let (organization, minted) =
         provision::create_organization(&store, OrgName::parse("Test-Org").expect("name"), START)
             .await
             .expect("org");
     tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
-        base_url: format!("http://{address}"),
+        base_url: format!("{scheme}://{address}"),
         org_id: organization.id.to_string(),
         owner: Credentials {
             public_key: minted.key.public_key.to_string(),

@@ -1,12 +1,13 @@
 //! Clients that misbehave on purpose: sockets reset mid-request, bodies that never end, slow
 //! headers, connection floods. Whatever they do, the server keeps serving everyone else.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use orgdoor_domain::OrgRole;
 use orgdoor_test_db::Backend;
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
+use orgdoor::transport::ConnectionLimits;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::harness::{
@@ -28,8 +29,7 @@ async fn nonce(app: &TestApp, path: &str) -> String {
 /// A signed GET written straight to a socket that is then reset (RST, not FIN) after `wait`:
 /// the server sees the request arrive and its client vanish while it is being answered.
 async fn send_and_reset(app: &TestApp, request: String, wait: Duration) {
-    let address = app.base_url.trim_start_matches("http://");
-    let Ok(mut socket) = TcpStream::connect(address).await else {
+    let Ok(mut socket) = TcpStream::connect(address(app)).await else {
         return;
     };
     let _ = socket.write_all(request.as_bytes()).await;
@@ -136,4 +136,252 @@ async fn health_reports_a_store_that_cannot_write() {
     assert!(took < Duration::from_secs(4), "the check took {took:?}");
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     assert_eq!(health().await.0, 200);
+}
+
+fn address(app: &TestApp) -> String {
+    app.base_url
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .to_owned()
+}
+
+/// Writes `request` on a new connection and reads until the server closes it or `limit`
+/// passes; returns what was read and whether the server closed the connection.
+async fn exchange(app: &TestApp, request: &[u8], limit: Duration) -> (String, bool) {
+    let mut socket = TcpStream::connect(address(app)).await.unwrap();
+    let _ = socket.write_all(request).await;
+    read_until_closed(&mut socket, limit).await
+}
+
+async fn read_until_closed(socket: &mut TcpStream, limit: Duration) -> (String, bool) {
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let closed = tokio::time::timeout(limit, async {
+        loop {
+            match socket.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await
+    .is_ok();
+    (String::from_utf8_lossy(&received).into_owned(), closed)
+}
+
+/// The status, lower-cased head and JSON body of a raw response.
+fn parse_response(raw: &str) -> (u16, String, serde_json::Value) {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(0);
+    let json = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+    (status, head.to_ascii_lowercase(), json)
+}
+
+#[track_caller]
+fn assert_atlas_error(raw: &str, status: u16, code: &str) {
+    let (got, head, json) = parse_response(raw);
+    assert_eq!(got, status, "{raw}");
+    assert!(head.contains("content-type: application/json"), "{raw}");
+    assert_eq!(json["error"], status, "{raw}");
+    assert_eq!(json["errorCode"], code, "{raw}");
+    assert!(json["detail"].is_string(), "{raw}");
+}
+
+/// An unauthenticated request whose body never finishes gets its challenge at once, and the
+/// connection is closed after it instead of waiting for the rest of the body.
+#[tokio::test]
+async fn an_endless_unauthenticated_body_gets_the_challenge_at_once_and_is_closed() {
+    let app = crate::harness::spawn_app(Backend::Sqlite).await;
+    let request = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{{\"username\":",
+        app.invites_path()
+    );
+    let started = Instant::now();
+    let (raw, closed) = exchange(&app, request.as_bytes(), Duration::from_secs(5)).await;
+    let (status, head, _) = parse_response(&raw);
+    assert_eq!(status, 401, "{raw}");
+    assert!(head.contains("www-authenticate: digest"), "{raw}");
+    assert!(head.contains("connection: close"), "{raw}");
+    assert!(closed, "the server keeps the connection of an unfinished body open");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the challenge took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A short body sent with an unauthenticated request (Go's Digest client does this) is read,
+/// so the connection stays usable for the authenticated retry.
+#[tokio::test]
+async fn a_whole_unauthenticated_body_keeps_the_connection_alive() {
+    let app = crate::harness::spawn_app(Backend::Sqlite).await;
+    let body = r#"{"username":"go@example.com","roles":["ORG_MEMBER"]}"#;
+    let request = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+        app.invites_path(),
+        body.len()
+    );
+    let (raw, _) = exchange(&app, request.as_bytes(), Duration::from_secs(2)).await;
+    assert!(raw.starts_with("HTTP/1.1 401"), "{raw}");
+    assert!(!raw.to_ascii_lowercase().contains("connection: close"), "{raw}");
+    assert!(
+        raw.contains("HTTP/1.1 200 OK"),
+        "the next request on the connection is answered: {raw}"
+    );
+}
+
+/// Requests hyper refuses before any route sees them still get Atlas error bodies.
+#[tokio::test]
+async fn requests_that_are_not_http_get_atlas_errors() {
+    let app = crate::harness::spawn_app(Backend::Sqlite).await;
+    let limit = Duration::from_secs(5);
+    let garbage = exchange(&app, b"\x01\x02 nonsense\r\n\r\n", limit).await.0;
+    assert_atlas_error(&garbage, 400, "MALFORMED_REQUEST");
+    let two_lengths = exchange(
+        &app,
+        b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        limit,
+    )
+    .await
+    .0;
+    assert_atlas_error(&two_lengths, 400, "MALFORMED_REQUEST");
+    let bad_length = exchange(
+        &app,
+        b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        limit,
+    )
+    .await
+    .0;
+    assert_atlas_error(&bad_length, 400, "MALFORMED_REQUEST");
+    let bad_header = exchange(&app, b"GET /health HTTP/1.1\r\nHo\x01st: x\r\n\r\n", limit)
+        .await
+        .0;
+    assert_atlas_error(&bad_header, 400, "MALFORMED_REQUEST");
+    let long_path = format!(
+        "GET /api/atlas/v2/orgs/{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let long_path = exchange(&app, long_path.as_bytes(), limit).await.0;
+    assert_atlas_error(&long_path, 414, "URI_TOO_LONG");
+    let mut flood = String::from("GET /health HTTP/1.1\r\nHost: x\r\n");
+    for n in 0..200 {
+        flood.push_str(&format!("X-Flood-{n}: {}\r\n", "v".repeat(100)));
+    }
+    flood.push_str("\r\n");
+    let flood = exchange(&app, flood.as_bytes(), limit).await.0;
+    assert_atlas_error(&flood, 431, "REQUEST_HEADERS_TOO_LARGE");
+    // The route exists for POST only: an Atlas 405, with Allow.
+    let token = reqwest::get(format!("{}/api/oauth/token", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 405);
+    assert!(token.headers().contains_key("allow"));
+    let json: serde_json::Value = token.json().await.unwrap();
+    assert_eq!(json["errorCode"], "METHOD_NOT_ALLOWED");
+}
+
+/// A body whose chunked encoding is broken is a bad request, not one that is too large.
+#[tokio::test]
+async fn a_broken_chunked_body_is_a_bad_request() {
+    let app = crate::harness::spawn_app(Backend::Sqlite).await;
+    let path = app.invites_path();
+    let nonce = nonce(&app, &path).await;
+    let header = authorization(&app.owner, "POST", &path, &nonce, "00000001", "c1", GO_TEMPLATE);
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.atlas.2023-01-01+json\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nAuthorization: {header}\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n"
+    );
+    let (raw, _) = exchange(&app, request.as_bytes(), Duration::from_secs(5)).await;
+    assert_atlas_error(&raw, 400, "MALFORMED_REQUEST");
+}
+
+/// An authenticated body that stops arriving gets 408 after the body-read timeout.
+#[tokio::test]
+async fn a_body_that_stops_arriving_times_out() {
+    let app = crate::harness::spawn_app_with(Backend::Sqlite, |app| {
+        app.with_connection_limits(ConnectionLimits {
+            body_read_timeout: Duration::from_millis(500),
+            ..ConnectionLimits::default()
+        })
+    })
+    .await;
+    let path = app.invites_path();
+    let nonce = nonce(&app, &path).await;
+    let header = authorization(&app.owner, "POST", &path, &nonce, "00000001", "c1", GO_TEMPLATE);
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.atlas.2023-01-01+json\r\nContent-Type: application/json\r\nContent-Length: 500\r\nAuthorization: {header}\r\n\r\n{{\"username\":"
+    );
+    let started = Instant::now();
+    let mut socket = TcpStream::connect(address(&app)).await.unwrap();
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut received = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut received))
+        .await
+        .expect("an answer before the request deadline")
+        .unwrap();
+    let raw = String::from_utf8_lossy(&received[..n]).into_owned();
+    assert_atlas_error(&raw, 408, "REQUEST_TIMEOUT");
+    assert!(started.elapsed() >= Duration::from_millis(450));
+    let listed = app.owner().get(&path).await;
+    assert_eq!(listed.json.as_array().map(Vec::len), Some(0), "nothing was stored");
+}
+
+/// Thousands of half-sent heads cannot lock anyone out: at the connection cap the oldest idle
+/// connections make room, `/health` answers, and each half-sent head is closed after the
+/// header-read timeout. An idle keep-alive connection lives until the idle timeout, not the
+/// (shorter) head timeout.
+#[tokio::test]
+async fn slow_heads_and_idle_connections_are_bounded_and_health_answers_at_the_cap() {
+    let limits = ConnectionLimits {
+        max_connections: 40,
+        header_read_timeout: Duration::from_millis(800),
+        idle_timeout: Duration::from_millis(2500),
+        body_read_timeout: Duration::from_secs(5),
+    };
+    let app =
+        crate::harness::spawn_app_with(Backend::Sqlite, |app| app.with_connection_limits(limits))
+            .await;
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let mut socket = TcpStream::connect(address(&app)).await.unwrap();
+        socket
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        slow.push(socket);
+    }
+    let started = Instant::now();
+    let health = tokio::time::timeout(
+        Duration::from_secs(2),
+        reqwest::get(format!("{}/health", app.base_url)),
+    )
+    .await
+    .expect("health answers at the cap")
+    .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // Every half-sent head is closed by now or within the head timeout.
+    for socket in &mut slow {
+        let (_, closed) = read_until_closed(socket, Duration::from_secs(3)).await;
+        assert!(closed, "a half-sent head stayed open");
+    }
+    // An idle keep-alive connection outlives the head timeout and is closed at the idle one.
+    let mut idle = TcpStream::connect(address(&app)).await.unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = idle.read(&mut answer).await.unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+    let idle_since = Instant::now();
+    let (_, closed) = read_until_closed(&mut idle, Duration::from_secs(5)).await;
+    assert!(closed, "an idle connection was never closed");
+    let lived = idle_since.elapsed();
+    assert!(
+        lived > Duration::from_millis(1800) && lived < Duration::from_millis(4000),
+        "idle connection closed after {lived:?}"
+    );
 }

@@ -47,3 +47,4 @@ mod project_invitations;
 mod project_members;
 mod rate_limits;
 mod service_accounts;
+mod tls;
