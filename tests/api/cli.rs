@@ -24,11 +24,11 @@ on_both_stores!(
     invitations_are_answered_from_the_command_line,
 );
 
-const BINARY: &str = env!("CARGO_BIN_EXE_orgdoor");
+pub const BINARY: &str = env!("CARGO_BIN_EXE_orgdoor");
 
-struct Server {
-    child: Child,
-    base_url: String,
+pub struct Server {
+    pub child: Child,
+    pub base_url: String,
     exports: Vec<(String, String)>,
 }
 
@@ -36,7 +36,13 @@ impl Server {
     /// Starts `orgdoor serve` on a random port and reads what it prints up to the listening
     /// line, which comes last.
     async fn start(database_url: &str) -> Server {
-        let mut child = Command::new(BINARY)
+        Self::start_with(Command::new(BINARY), database_url, &[]).await
+    }
+
+    /// Starts `program` (the binary, or a wrapper that runs it, such as `prlimit`) with
+    /// `serve` and `extra` arguments.
+    pub async fn start_with(mut program: Command, database_url: &str, extra: &[&str]) -> Server {
+        let mut child = program
             .args([
                 "serve",
                 "--listen",
@@ -47,6 +53,7 @@ impl Server {
                 "--database-url",
                 database_url,
             ])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -86,7 +93,11 @@ impl Server {
             .1
     }
 
-    fn credentials(&self) -> Credentials {
+    pub fn org_id(&self) -> &str {
+        self.export("MONGODB_ATLAS_ORG_ID")
+    }
+
+    pub fn credentials(&self) -> Credentials {
         Credentials {
             public_key: self.export("MONGODB_ATLAS_PUBLIC_API_KEY").to_owned(),
             private_key: self.export("MONGODB_ATLAS_PRIVATE_API_KEY").to_owned(),

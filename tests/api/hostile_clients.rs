@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use orgdoor::transport::ConnectionLimits;
 use orgdoor_domain::OrgRole;
 use orgdoor_test_db::Backend;
 use serde_json::json;
-use orgdoor::transport::ConnectionLimits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -206,7 +206,10 @@ async fn an_endless_unauthenticated_body_gets_the_challenge_at_once_and_is_close
     assert_eq!(status, 401, "{raw}");
     assert!(head.contains("www-authenticate: digest"), "{raw}");
     assert!(head.contains("connection: close"), "{raw}");
-    assert!(closed, "the server keeps the connection of an unfinished body open");
+    assert!(
+        closed,
+        "the server keeps the connection of an unfinished body open"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "the challenge took {:?}",
@@ -227,7 +230,10 @@ async fn a_whole_unauthenticated_body_keeps_the_connection_alive() {
     );
     let (raw, _) = exchange(&app, request.as_bytes(), Duration::from_secs(2)).await;
     assert!(raw.starts_with("HTTP/1.1 401"), "{raw}");
-    assert!(!raw.to_ascii_lowercase().contains("connection: close"), "{raw}");
+    assert!(
+        !raw.to_ascii_lowercase().contains("connection: close"),
+        "{raw}"
+    );
     assert!(
         raw.contains("HTTP/1.1 200 OK"),
         "the next request on the connection is answered: {raw}"
@@ -290,7 +296,15 @@ async fn a_broken_chunked_body_is_a_bad_request() {
     let app = crate::harness::spawn_app(Backend::Sqlite).await;
     let path = app.invites_path();
     let nonce = nonce(&app, &path).await;
-    let header = authorization(&app.owner, "POST", &path, &nonce, "00000001", "c1", GO_TEMPLATE);
+    let header = authorization(
+        &app.owner,
+        "POST",
+        &path,
+        &nonce,
+        "00000001",
+        "c1",
+        GO_TEMPLATE,
+    );
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.atlas.2023-01-01+json\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nAuthorization: {header}\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n"
     );
@@ -310,7 +324,15 @@ async fn a_body_that_stops_arriving_times_out() {
     .await;
     let path = app.invites_path();
     let nonce = nonce(&app, &path).await;
-    let header = authorization(&app.owner, "POST", &path, &nonce, "00000001", "c1", GO_TEMPLATE);
+    let header = authorization(
+        &app.owner,
+        "POST",
+        &path,
+        &nonce,
+        "00000001",
+        "c1",
+        GO_TEMPLATE,
+    );
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.atlas.2023-01-01+json\r\nContent-Type: application/json\r\nContent-Length: 500\r\nAuthorization: {header}\r\n\r\n{{\"username\":"
     );
@@ -326,7 +348,11 @@ async fn a_body_that_stops_arriving_times_out() {
     assert_atlas_error(&raw, 408, "REQUEST_TIMEOUT");
     assert!(started.elapsed() >= Duration::from_millis(450));
     let listed = app.owner().get(&path).await;
-    assert_eq!(listed.json.as_array().map(Vec::len), Some(0), "nothing was stored");
+    assert_eq!(
+        listed.json.as_array().map(Vec::len),
+        Some(0),
+        "nothing was stored"
+    );
 }
 
 /// Thousands of half-sent heads cannot lock anyone out: at the connection cap the oldest idle
@@ -384,4 +410,117 @@ async fn slow_heads_and_idle_connections_are_bounded_and_health_answers_at_the_c
         lived > Duration::from_millis(1800) && lived < Duration::from_millis(4000),
         "idle connection closed after {lived:?}"
     );
+}
+
+/// Peak resident memory of a process, from `/proc` (`VmHWM`, kB).
+fn peak_memory_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc status")
+}
+
+/// A real server process: 150 unauthenticated clients each announce a 4 MiB body and send
+/// 2 MiB of it. The server answers each with its challenge and closes, reading no more than a
+/// few KiB of each: its peak memory grows by far less than what they sent.
+#[tokio::test]
+async fn unauthenticated_bodies_are_not_held_in_memory() {
+    let database = orgdoor_test_db::TestDatabase::sqlite();
+    let server = crate::cli::Server::start_with(
+        tokio::process::Command::new(crate::cli::BINARY),
+        &database.url,
+        &[],
+    )
+    .await;
+    let pid = server.child.id().expect("running");
+    let base = server.base_url.trim_start_matches("http://").to_owned();
+    let path = "/api/atlas/v2/orgs/000000000000000000000000/invites";
+    // Warm up, then take the baseline.
+    for _ in 0..3 {
+        reqwest::get(format!("{}/health", server.base_url))
+            .await
+            .unwrap();
+    }
+    let baseline = peak_memory_kib(pid);
+    let chunk = vec![b' '; 64 * 1024];
+    let senders = (0..150).map(|_| {
+        let base = base.clone();
+        let chunk = &chunk;
+        async move {
+            let mut socket = TcpStream::connect(base).await.unwrap();
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4194304\r\n\r\n"
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                for _ in 0..32 {
+                    if socket.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await;
+            // Held open, as a stalled client would.
+            socket
+        }
+    });
+    let held = futures_util::future::join_all(senders).await;
+    let grown_mib = peak_memory_kib(pid).saturating_sub(baseline) / 1024;
+    assert!(
+        grown_mib < 64,
+        "peak memory grew by {grown_mib} MiB for 150 unauthenticated bodies"
+    );
+    let health = reqwest::get(format!("{}/health", server.base_url))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    drop(held);
+}
+
+/// A server process allowed only 64 file descriptors, sent more idle connections than it can
+/// hold: it closes idle ones to make room instead of spinning on `accept` errors, and keeps
+/// answering new clients, authenticated ones included.
+#[tokio::test]
+async fn out_of_file_descriptors_the_server_makes_room_and_keeps_answering() {
+    let database = orgdoor_test_db::TestDatabase::sqlite();
+    let mut limited = tokio::process::Command::new("prlimit");
+    limited.args(["--nofile=64:64", crate::cli::BINARY]);
+    let server = crate::cli::Server::start_with(limited, &database.url, &[]).await;
+    let base = server.base_url.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..120 {
+        let Ok(Ok(mut socket)) =
+            tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&base)).await
+        else {
+            continue;
+        };
+        let _ = socket
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
+        let mut answer = [0u8; 512];
+        let _ = tokio::time::timeout(Duration::from_secs(2), socket.read(&mut answer)).await;
+        idle.push(socket);
+    }
+    let started = Instant::now();
+    let health = tokio::time::timeout(
+        Duration::from_secs(3),
+        reqwest::get(format!("{}/health", server.base_url)),
+    )
+    .await
+    .expect("health answers with every descriptor taken")
+    .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let owner = crate::harness::DigestClient::new(
+        &server.base_url,
+        server.credentials(),
+        crate::harness::DigestStyle::ChallengeEveryRequest,
+    );
+    let listed = owner
+        .get(&format!("/api/atlas/v2/orgs/{}/invites", server.org_id()))
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    drop(idle);
 }

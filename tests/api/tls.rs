@@ -99,7 +99,10 @@ fn unreadable_tls_files_are_named_in_the_error() {
         certificate: certificates.files.certificate.with_file_name("missing.pem"),
         private_key: certificates.files.private_key.clone(),
     };
-    let error = load_tls(&missing).err().expect("a missing file fails").to_string();
+    let error = load_tls(&missing)
+        .err()
+        .expect("a missing file fails")
+        .to_string();
     assert!(error.contains("missing.pem"), "{error}");
     let swapped = TlsFiles {
         certificate: certificates.files.private_key.clone(),
