@@ -125,14 +125,17 @@ impl Application {
             .layer(NormalizePathLayer::trim_trailing_slash())
             .map_request(http::split_custom_method)
             .service(router);
-        transport::serve(
+        let sweeper = tokio::spawn(http::rate_limits::sweep_idle_buckets(self.state.clone()));
+        let served = transport::serve(
             self.listener,
             BoxCloneSyncService::new(service),
             self.limits,
             self.tls,
             shutdown,
         )
-        .await
+        .await;
+        sweeper.abort();
+        served
     }
 }
 

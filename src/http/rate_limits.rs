@@ -9,7 +9,7 @@ use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
-use orgdoor_domain::TokenBucket;
+use orgdoor_domain::{GroupId, OrgId, TokenBucket};
 
 use crate::auth::Principal;
 use crate::error::AppError;
@@ -85,15 +85,48 @@ fn segment_after<'a>(path: &'a str, collection: &str) -> Option<&'a str> {
         .filter(|segment| !segment.is_empty())
 }
 
+/// The bucket a request is charged to. Buckets are keyed only by well-formed ids, and a caller
+/// is never charged to another tenant's bucket: a request about an organization that is not
+/// the caller's own, or about no well-formed one, costs the caller's own organization. Project
+/// buckets are kept per (caller's organization, project): every caller that may use a project
+/// belongs to its organization, so they share one, while callers from elsewhere cannot drain
+/// it. Unauthenticated requests never reach here.
 fn scope_key(set: &EndpointSet, request: &Request) -> Option<String> {
+    let principal = request.extensions().get::<Principal>()?;
+    let own = &principal.organization.id;
     let path = request.uri().path();
-    match set.scope {
-        Scope::Organization => segment_after(path, "/orgs/").map(str::to_owned),
-        Scope::Group => segment_after(path, "/groups/").map(str::to_owned),
-        Scope::User => request
-            .extensions()
-            .get::<Principal>()
-            .map(|principal| principal.username().to_owned()),
+    let key = match set.scope {
+        Scope::Organization => match segment_after(path, "/orgs/").map(str::parse::<OrgId>) {
+            Some(Ok(target)) if target == *own => target.to_string(),
+            _ => own.to_string(),
+        },
+        Scope::Group => match segment_after(path, "/groups/").map(str::parse::<GroupId>) {
+            Some(Ok(group)) => format!("{own}/{group}"),
+            _ => own.to_string(),
+        },
+        Scope::User => principal.username().to_owned(),
+    };
+    Some(key)
+}
+
+/// How often each instance deletes buckets that have been idle long enough to be full again.
+pub const IDLE_BUCKET_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Deletes idle buckets every [`IDLE_BUCKET_SWEEP`], for as long as it runs.
+pub async fn sweep_idle_buckets(state: AppState) {
+    let mut ticks = tokio::time::interval(IDLE_BUCKET_SWEEP);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match state
+            .store
+            .delete_idle_rate_limit_buckets(state.clock.now())
+            .await
+        {
+            Ok(0) => {}
+            Ok(deleted) => tracing::debug!(deleted, "idle rate-limit buckets deleted"),
+            Err(error) => tracing::warn!(%error, "deleting idle rate-limit buckets failed"),
+        }
     }
 }
 

@@ -4,12 +4,111 @@ use orgdoor_test_db::Backend;
 use serde_json::json;
 use time::Duration;
 
+use orgdoor::clock::Clock as _;
+
 use crate::harness::{DigestClient, DigestStyle, spawn_app, spawn_limited_app};
 
 on_both_stores!(
     a_bucket_empties_across_instances_and_refills_with_time,
     limits_are_off_unless_asked_for,
+    another_tenant_cannot_drain_an_organizations_bucket,
+    junk_ids_create_no_buckets_and_idle_buckets_are_deleted,
 );
+
+/// How many rate-limit buckets the store holds, read straight from the database.
+async fn bucket_count(app: &crate::harness::TestApp) -> i64 {
+    use sqlx::Connection as _;
+    let query = "SELECT COUNT(*) FROM rate_limit_buckets";
+    match app.database.backend {
+        Backend::Sqlite => {
+            let mut connection = sqlx::SqliteConnection::connect(&app.database.url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(query)
+                .fetch_one(&mut connection)
+                .await
+                .unwrap()
+        }
+        Backend::Postgres => {
+            let mut connection = sqlx::PgConnection::connect(&app.database.url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(query)
+                .fetch_one(&mut connection)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+/// Organization A's key hammering organization B's paths is refused every time, and is
+/// charged to A's own bucket: B's owner is never rate-limited by it.
+async fn another_tenant_cannot_drain_an_organizations_bucket(backend: Backend) {
+    let app = spawn_limited_app(backend, 5).await;
+    let (other_org, other_owner) = app.other_org().await;
+    let intruder = app.client(&other_owner);
+    for _ in 0..8 {
+        let refused = intruder.get(&app.invites_path()).await;
+        assert!(
+            matches!(refused.status, 401 | 403 | 429),
+            "{}",
+            refused.text
+        );
+    }
+    let owner = app.owner().get(&app.invites_path()).await;
+    assert_eq!(owner.status, 200, "{}", owner.text);
+    assert_eq!(owner.header("ratelimit-remaining"), Some("4"));
+    // The intruder paid from its own organization's bucket.
+    intruder
+        .get(&format!("/api/atlas/v2/orgs/{other_org}/invites"))
+        .await
+        .assert_error(429, "RATE_LIMITED_TOKEN_BUCKET");
+}
+
+/// Requests naming malformed ids are charged to the caller and make no bucket of their own,
+/// and buckets left idle long enough to be full again are deleted by the sweep.
+async fn junk_ids_create_no_buckets_and_idle_buckets_are_deleted(backend: Backend) {
+    let app = spawn_limited_app(backend, 1000).await;
+    let owner = app.owner();
+    owner.get(&app.invites_path()).await;
+    let before = bucket_count(&app).await;
+    assert!(before >= 1);
+    for n in 0..30 {
+        let junk = format!("{}{n}", "x".repeat(3000));
+        let answer = owner
+            .get(&format!("/api/atlas/v2/orgs/{junk}/invites"))
+            .await;
+        assert!(
+            answer.status >= 400 && answer.status < 500,
+            "{}",
+            answer.text
+        );
+        let answer = owner.get(&format!("/api/atlas/v2/groups/{junk}")).await;
+        assert!(
+            answer.status >= 400 && answer.status < 500,
+            "{}",
+            answer.text
+        );
+    }
+    let after = bucket_count(&app).await;
+    assert!(after <= before + 1, "{before} buckets became {after}");
+    // Idle past refilling, every bucket goes; taken from just now, none does.
+    assert_eq!(
+        app.store
+            .delete_idle_rate_limit_buckets(app.clock.now())
+            .await
+            .unwrap(),
+        0
+    );
+    app.clock.advance(Duration::minutes(5));
+    let deleted = app
+        .store
+        .delete_idle_rate_limit_buckets(app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(i64::try_from(deleted).unwrap(), after);
+    assert_eq!(bucket_count(&app).await, 0);
+}
 
 async fn a_bucket_empties_across_instances_and_refills_with_time(backend: Backend) {
     let app = spawn_limited_app(backend, 3).await;

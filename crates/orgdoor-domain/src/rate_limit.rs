@@ -29,6 +29,17 @@ pub struct TakeOutcome {
 }
 
 impl TokenBucket {
+    /// When a bucket last taken from at `now` is full again if nothing more is taken, so that
+    /// forgetting it changes nothing: enough periods for the refills to reach capacity, plus
+    /// the period under way.
+    pub fn full_again_after(&self, now: OffsetDateTime) -> OffsetDateTime {
+        let refill = self.refill.max(1);
+        let periods = (self.capacity.max(0) + refill - 1) / refill + 1;
+        let period_seconds = self.period_seconds.max(1);
+        let seconds = periods.saturating_mul(period_seconds);
+        now + time::Duration::seconds(seconds)
+    }
+
     fn period_of(&self, now: OffsetDateTime) -> i64 {
         now.unix_timestamp().div_euclid(self.period_seconds.max(1))
     }

@@ -312,6 +312,10 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<TakeOutcome, StoreError>;
 
+    /// Deletes the buckets nobody has taken from since long enough to be full again (a
+    /// missing bucket counts as full); returns how many went.
+    async fn delete_idle_rate_limit_buckets(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
     /// Stores a team with the members named by address; [`Rejection::TeamNameTaken`] when the
     /// organization has one of that name, [`Rejection::UserNotInOrg`] or
     /// [`Rejection::PendingUser`] when an address is not a member.

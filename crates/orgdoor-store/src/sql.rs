@@ -1089,16 +1089,29 @@ macro_rules! impl_sql_store {
                 // Two first requests may both find no row; the upsert then keeps the count of
                 // whichever commits last, off by one at most once per bucket.
                 sqlx::query(
-                    "INSERT INTO rate_limit_buckets (bucket, tokens, period) VALUES ($1, $2, $3) \
-                     ON CONFLICT (bucket) DO UPDATE SET tokens = excluded.tokens, period = excluded.period",
+                    "INSERT INTO rate_limit_buckets (bucket, tokens, period, expires_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (bucket) DO UPDATE SET tokens = excluded.tokens, period = excluded.period, \
+                     expires_at = excluded.expires_at",
                 )
                 .bind(bucket)
                 .bind(next.tokens)
                 .bind(next.period)
+                .bind(seconds(limits.full_again_after(now)))
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
                 Ok(outcome)
+            }
+
+            async fn delete_idle_rate_limit_buckets(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let deleted = sqlx::query("DELETE FROM rate_limit_buckets WHERE expires_at < $1")
+                    .bind(seconds(now))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(deleted)
             }
 
             async fn create_team(&self, team: &Team, usernames: &[EmailAddress]) -> Result<(), StoreError> {
