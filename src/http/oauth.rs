@@ -11,10 +11,12 @@ use axum::routing::post;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use orgdoor_domain::service_account::sha256;
-use orgdoor_domain::{AccessToken, ClientId, MAX_ACTIVE_TOKENS, ServiceAccount};
+use orgdoor_domain::{
+    AccessToken, ClientId, MAX_ACTIVE_TOKENS, ServiceAccount, ServiceAccountSecret,
+};
 use orgdoor_store::{Rejection, StoreError};
 use serde::Serialize;
-use subtle::ConstantTimeEq;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use crate::http::extract::RequestBytes;
 use crate::state::AppState;
@@ -141,11 +143,13 @@ fn client_credentials(headers: &HeaderMap, form: &Form) -> Option<(String, Strin
 
 /// The account whose id and secret these are; a missing account, an unknown or expired secret
 /// all look the same to the caller.
+/// The service account whose id and secret the client presented, and the secret that matched.
+/// Every unexpired secret is compared, in constant time, whichever matches.
 async fn authenticate_client(
     state: &AppState,
     headers: &HeaderMap,
     form: &Form,
-) -> Result<ServiceAccount, OAuthError> {
+) -> Result<(ServiceAccount, ServiceAccountSecret), OAuthError> {
     let (id, secret) = client_credentials(headers, form).ok_or(INVALID_CLIENT)?;
     let client_id: ClientId = id.parse().map_err(|_| INVALID_CLIENT)?;
     let credential = state
@@ -155,18 +159,22 @@ async fn authenticate_client(
         .ok_or(INVALID_CLIENT)?;
     let now = state.clock.now();
     let presented = sha256(&secret);
-    let matches = credential
-        .account
-        .secrets
-        .iter()
-        .filter(|stored| !stored.is_expired(now))
-        .fold(subtle::Choice::from(0), |found, stored| {
-            found | stored.digest.ct_eq(&presented)
-        });
-    if bool::from(matches) {
-        Ok(credential.account)
-    } else {
-        Err(INVALID_CLIENT)
+    let mut matched = subtle::Choice::from(0);
+    let mut matched_index = 0u64;
+    for (index, stored) in credential.account.secrets.iter().enumerate() {
+        let unexpired = subtle::Choice::from(u8::from(!stored.is_expired(now)));
+        let this = stored.digest.ct_eq(&presented) & unexpired;
+        let index = u64::try_from(index).unwrap_or(u64::MAX);
+        matched_index = u64::conditional_select(&matched_index, &index, this);
+        matched |= this;
+    }
+    let secret = usize::try_from(matched_index)
+        .ok()
+        .and_then(|index| credential.account.secrets.get(index))
+        .cloned();
+    match (bool::from(matched), secret) {
+        (true, Some(secret)) => Ok((credential.account, secret)),
+        _ => Err(INVALID_CLIENT),
     }
 }
 
@@ -200,12 +208,14 @@ async fn issue_token(
             });
         }
     }
-    let account = authenticate_client(&state, &headers, &form).await?;
+    let (account, secret) = authenticate_client(&state, &headers, &form).await?;
     let now = state.clock.now();
-    let (token, value) = AccessToken::generate(account.client_id, now);
+    let (mut token, value) = AccessToken::generate(account.client_id, now);
+    // A token never outlives the secret it was minted with.
+    token.expires_at = token.expires_at.min(secret.expires_at);
     state
         .store
-        .issue_access_token(&token, now, MAX_ACTIVE_TOKENS)
+        .issue_access_token(&token, Some(&secret.id), now, MAX_ACTIVE_TOKENS)
         .await?;
     let body = TokenResponse {
         access_token: value,
@@ -226,7 +236,7 @@ async fn revoke_token(
     RequestBytes(body): RequestBytes,
 ) -> Result<StatusCode, OAuthError> {
     let form = Form::parse(&body)?;
-    let account = authenticate_client(&state, &headers, &form).await?;
+    let (account, _) = authenticate_client(&state, &headers, &form).await?;
     if let Some(token) = form.get("token") {
         state
             .store

@@ -17,7 +17,76 @@ on_both_stores!(
     tokens_follow_the_account_everywhere_and_expire,
     the_token_endpoint_answers_in_oauth_shape,
     service_account_roles_and_access_lists_are_enforced,
+    tokens_die_with_the_secret_they_were_minted_with,
 );
+
+/// Deleting a secret ends the tokens minted with it at once (not an hour later), while tokens
+/// of the account's other secrets live on; and no token outlives its secret's expiry.
+async fn tokens_die_with_the_secret_they_were_minted_with(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (client_id, secret, created) = account(&app, &["ORG_OWNER"]).await;
+    let path = format!(
+        "/api/atlas/v2/orgs/{}/serviceAccounts/{client_id}",
+        app.org_id
+    );
+    let first_secret_id = created["secrets"][0]["id"].as_str().unwrap().to_owned();
+    let added = app
+        .owner()
+        .send(
+            Method::POST,
+            &format!("{path}/secrets"),
+            Some(V2024),
+            Some(&json!({"secretExpiresAfterHours": 8})),
+        )
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    let second_secret = added.json["secret"].as_str().unwrap().to_owned();
+    let doomed = access_token(&app, &client_id, &secret).await;
+    let kept = access_token(&app, &client_id, &second_secret).await;
+    let org_path = format!("/api/atlas/v2/orgs/{}", app.org_id);
+    assert_eq!(
+        bearer_get(&app.base_url, &org_path, &doomed).await.status,
+        200
+    );
+
+    let deleted = app
+        .owner()
+        .send(
+            Method::DELETE,
+            &format!("{path}/secrets/{first_secret_id}"),
+            Some(V2024),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    assert_eq!(
+        bearer_get(&app.base_url, &org_path, &doomed).await.status,
+        401,
+        "a token of a deleted secret still works"
+    );
+    assert_eq!(
+        bearer_get(&app.base_url, &org_path, &kept).await.status,
+        200
+    );
+
+    // Half an hour before the second secret expires, a new token gets half an hour, not one.
+    app.clock
+        .advance(time::Duration::hours(8) - time::Duration::minutes(30));
+    let response = token(&app, &client_id, &second_secret).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["expires_in"], 1800, "{body}");
+    let late = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        bearer_get(&app.base_url, &org_path, &late).await.status,
+        200
+    );
+    app.clock.advance(time::Duration::minutes(31));
+    assert_eq!(
+        bearer_get(&app.base_url, &org_path, &late).await.status,
+        401
+    );
+}
 
 const V2024: &str = "application/vnd.atlas.2024-08-05+json";
 

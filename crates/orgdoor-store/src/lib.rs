@@ -282,10 +282,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores an issued token, refusing with [`Rejection::TooManyTokens`] while the account
     /// already holds `max_active` unexpired ones (counted under a lock on the account, so the
-    /// cap holds across instances). Expired tokens of the account are dropped.
+    /// cap holds across instances). Expired tokens of the account are dropped. `secret` is
+    /// the secret the token was minted with: deleting it deletes the token.
     async fn issue_access_token(
         &self,
         token: &AccessToken,
+        secret: Option<&SecretId>,
         now: OffsetDateTime,
         max_active: u64,
     ) -> Result<(), StoreError>;

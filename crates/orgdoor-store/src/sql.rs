@@ -967,6 +967,7 @@ macro_rules! impl_sql_store {
                 client_id: &ClientId,
                 secret: &SecretId,
             ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
                 let deleted = sqlx::query(
                     "DELETE FROM service_account_secrets WHERE id = $1 AND client_id = \
                      (SELECT client_id FROM service_accounts WHERE client_id = $2 AND org_id = $3)",
@@ -974,9 +975,17 @@ macro_rules! impl_sql_store {
                 .bind(secret.as_str())
                 .bind(client_id.as_str())
                 .bind(org.as_str())
-                .execute(&mut *self.writer.acquire().await?)
+                .execute(&mut *tx)
                 .await?;
-                one_row_or(deleted.rows_affected(), Rejection::NotFound)
+                one_row_or(deleted.rows_affected(), Rejection::NotFound)?;
+                // Tokens minted with the secret go with it, in the same transaction.
+                sqlx::query("DELETE FROM oauth_tokens WHERE secret_id = $1 AND client_id = $2")
+                    .bind(secret.as_str())
+                    .bind(client_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn find_service_account(
@@ -994,6 +1003,7 @@ macro_rules! impl_sql_store {
             async fn issue_access_token(
                 &self,
                 token: &AccessToken,
+                secret: Option<&SecretId>,
                 now: OffsetDateTime,
                 max_active: u64,
             ) -> Result<(), StoreError> {
@@ -1011,11 +1021,12 @@ macro_rules! impl_sql_store {
                 if count(active) >= max_active {
                     return Err(Rejection::TooManyTokens.into());
                 }
-                sqlx::query("INSERT INTO oauth_tokens (digest, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                sqlx::query("INSERT INTO oauth_tokens (digest, client_id, created_at, expires_at, secret_id) VALUES ($1, $2, $3, $4, $5)")
                     .bind(&token.digest[..])
                     .bind(token.client_id.as_str())
                     .bind(seconds(token.created_at))
                     .bind(seconds(token.expires_at))
+                    .bind(secret.map(SecretId::as_str))
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;

@@ -1653,17 +1653,23 @@ async fn service_accounts_hold_secrets_tokens_and_access_lists(store: Arc<dyn St
     let mut issued = Vec::new();
     for _ in 0..3 {
         let (token, _) = AccessToken::generate(account.client_id.clone(), NOW);
-        store.issue_access_token(&token, NOW, 3).await.unwrap();
+        store
+            .issue_access_token(&token, None, NOW, 3)
+            .await
+            .unwrap();
         issued.push(token);
     }
     let (extra, _) = AccessToken::generate(account.client_id.clone(), NOW);
     assert_eq!(
-        rejection(store.issue_access_token(&extra, NOW, 3).await),
+        rejection(store.issue_access_token(&extra, None, NOW, 3).await),
         Rejection::TooManyTokens
     );
     let later = NOW + Duration::hours(1);
     let (fresh, _) = AccessToken::generate(account.client_id.clone(), later);
-    store.issue_access_token(&fresh, later, 3).await.unwrap();
+    store
+        .issue_access_token(&fresh, None, later, 3)
+        .await
+        .unwrap();
     let bearer = store
         .find_access_token(&fresh.digest)
         .await
@@ -1725,7 +1731,10 @@ async fn service_accounts_hold_secrets_tokens_and_access_lists(store: Arc<dyn St
     );
 
     let (kept, _) = AccessToken::generate(account.client_id.clone(), later);
-    store.issue_access_token(&kept, later, 3).await.unwrap();
+    store
+        .issue_access_token(&kept, None, later, 3)
+        .await
+        .unwrap();
     store
         .delete_service_account(&org.id, &account.client_id)
         .await
