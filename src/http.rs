@@ -92,8 +92,8 @@ pub fn split_custom_method(mut request: Request) -> Request {
 }
 
 /// Answers a request early (a challenge, a 406, a 404, a 429) without reading its body into
-/// memory: what has arrived of the body, or arrives within [`DRAIN_WAIT`], up to
-/// [`DRAIN_LIMIT`] bytes, is read and dropped frame by frame, so a client that sent its body
+/// memory: what has arrived of the body, or arrives within `DRAIN_WAIT`, up to
+/// `DRAIN_LIMIT` bytes, is read and dropped frame by frame, so a client that sent its body
 /// with the request (as Go's Digest client does on its first, unauthenticated attempt) is not
 /// reset before it reads the answer. A body that is longer, slower or endless is left unread
 /// and the connection closed after the answer (`Connection: close`): an unauthenticated client

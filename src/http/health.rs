@@ -1,6 +1,6 @@
 //! `GET /health`, for load balancers: outside `/api/atlas`, unauthenticated, and 200 only while
 //! the store answers reads and can start a write, so a balancer stops sending traffic to an
-//! instance that cannot serve it. A store that takes longer than [`HEALTH_TIMEOUT`] counts as
+//! instance that cannot serve it. A store that takes longer than `HEALTH_TIMEOUT` counts as
 //! down: balancers give up on slow checks anyway.
 
 use std::time::Duration;
