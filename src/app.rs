@@ -25,6 +25,7 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 use crate::auth::digest::NonceAuthority;
+use crate::auth::replay::ReplayGuard;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::AppError;
@@ -78,6 +79,7 @@ impl Application {
             clock,
             rate_limits: RateLimitPolicy::Off,
             nonces: Arc::new(NonceAuthority::new(&secret)),
+            replays: Arc::new(ReplayGuard::default()),
         };
         let listener = TcpListener::bind(listen).await?;
         Ok(Self {

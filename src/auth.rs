@@ -5,6 +5,7 @@
 
 pub mod digest;
 pub mod principal;
+pub mod replay;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -40,6 +41,8 @@ enum Refusal {
     WrongResponse,
     ForgedNonce,
     StaleNonce,
+    /// A `(nonce, nc)` pair used before: a replayed header, or a client resending a request.
+    Replayed,
     UnknownToken,
     ExpiredToken,
 }
@@ -77,7 +80,8 @@ pub async fn authenticate(
         }
         Err(Ok(refusal)) => {
             tracing::debug!(auth.refusal = ?refusal, "request not authenticated");
-            let challenge = challenge(&state, now, matches!(refusal, Refusal::StaleNonce));
+            let stale = matches!(refusal, Refusal::StaleNonce | Refusal::Replayed);
+            let challenge = challenge(&state, now, stale);
             crate::http::answer_early(request, challenge).await
         }
         Err(Err(error)) => crate::http::answer_early(request, error).await,
@@ -137,6 +141,13 @@ async fn identify(
     }
     if nonce == NonceStatus::Stale {
         return Err(Ok(Refusal::StaleNonce));
+    }
+    // Only a proven, fresh pair is remembered: nobody can fill the memory without the key.
+    if !state
+        .replays
+        .first_use(&credentials.nonce, credentials.nonce_count(), now)
+    {
+        return Err(Ok(Refusal::Replayed));
     }
     // Only a caller who proved the key learns that its address is not allowed.
     if !access_list.is_empty() {

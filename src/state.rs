@@ -5,6 +5,7 @@ use std::sync::Arc;
 use orgdoor_store::Store;
 
 use crate::auth::digest::NonceAuthority;
+use crate::auth::replay::ReplayGuard;
 use crate::clock::Clock;
 use crate::http::rate_limits::RateLimitPolicy;
 
@@ -13,5 +14,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub nonces: Arc<NonceAuthority>,
+    /// The `(nonce, nc)` pairs this instance has accepted, so none is accepted twice.
+    pub replays: Arc<ReplayGuard>,
     pub rate_limits: RateLimitPolicy,
 }

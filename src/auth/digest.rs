@@ -262,6 +262,15 @@ pub enum UnacceptableDigest {
 }
 
 impl DigestCredentials {
+    /// The `nc` as a number; 0 for RFC 2069 responses, which have none (their nonce is then
+    /// good for one request).
+    pub fn nonce_count(&self) -> u32 {
+        self.nc
+            .as_deref()
+            .and_then(|nc| u32::from_str_radix(nc, 16).ok())
+            .unwrap_or(0)
+    }
+
     /// Checks everything that does not need the key: realm, algorithm, qop, nc and that `uri`
     /// names this very request (`target` is the path and query as received).
     pub fn check_shape(&self, target: &str) -> Result<(), UnacceptableDigest> {

@@ -24,7 +24,78 @@ on_both_stores!(
     an_old_nonce_is_stale_and_a_fresh_one_is_offered,
     a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store,
     authentication_comes_before_routing_and_version_checks,
+    a_captured_header_is_accepted_once,
 );
+
+/// A captured `Authorization` header for a POST replays neither with its own body nor with
+/// another: each `(nonce, nc)` authenticates one request, and the replay gets a `stale=true`
+/// challenge (so an honest client resending after a network error simply authenticates again).
+async fn a_captured_header_is_accepted_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let http = reqwest::Client::new();
+    let path = app.invites_path();
+    let url = format!("{}{path}", app.base_url);
+    let nonce = fresh_nonce(&http, &url).await;
+    let header = authorization(
+        &app.owner,
+        "POST",
+        &path,
+        &nonce,
+        "00000001",
+        "abcd",
+        GO_TEMPLATE,
+    );
+    let post = |body: serde_json::Value, header: String| {
+        http.post(&url)
+            .header("accept", V2023)
+            .header("content-type", V2023)
+            .header(AUTHORIZATION, header)
+            .body(body.to_string())
+            .send()
+    };
+    let first = post(
+        json!({"username": "first@example.com", "roles": ["ORG_MEMBER"]}),
+        header.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.status(), 200);
+    for replayed_body in [
+        json!({"username": "first@example.com", "roles": ["ORG_MEMBER"]}),
+        json!({"username": "attacker@example.com", "roles": ["ORG_OWNER"]}),
+    ] {
+        let replay = post(replayed_body, header.clone()).await.unwrap();
+        assert_eq!(replay.status(), 401, "a replay was accepted");
+        let (_, stale) = go_parse_challenge(replay.headers()[WWW_AUTHENTICATE].to_str().unwrap());
+        assert!(stale, "a replay is answered stale=true");
+    }
+    let listed = app.owner().get(&path).await;
+    let usernames: Vec<&str> = listed
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|invitation| invitation["username"].as_str())
+        .collect();
+    assert_eq!(usernames, ["first@example.com"]);
+    // The same nonce with the next count is a new request, as python-requests sends it.
+    let next = authorization(
+        &app.owner,
+        "POST",
+        &path,
+        &nonce,
+        "00000002",
+        "abcd",
+        GO_TEMPLATE,
+    );
+    let second = post(
+        json!({"username": "second@example.com", "roles": ["ORG_MEMBER"]}),
+        next,
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.status(), 200);
+}
 
 /// A GET carrying a hand-built `Authorization` header.
 async fn authorized_get(
@@ -353,19 +424,64 @@ async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store(back
     let response = authorized_get(&http, format!("{second_url}{path}"), header).await;
     assert_eq!(response.status(), 200);
 
-    // A separate deployment (another store, another secret) does not accept it.
+    // A separate deployment (another store, another nonce secret) does not accept it, though
+    // it knows the very same key: only the nonce can be why.
     let stranger = spawn_app(app.database.backend).await;
+    let key = app
+        .store
+        .find_api_key(&app.owner.public_key.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut copied = key.key.clone();
+    copied.org_id = stranger.org_id.parse().unwrap();
+    stranger
+        .store
+        .create_api_key(&copied, &key.ha1)
+        .await
+        .unwrap();
+    let fresh_there = fresh_nonce(&http, &format!("{}{path}", stranger.base_url)).await;
+    let stranger_path = stranger.invites_path();
+    let accepted_there = authorization(
+        &app.owner,
+        "GET",
+        &stranger_path,
+        &fresh_there,
+        "00000001",
+        "abcd",
+        GO_TEMPLATE,
+    );
+    let control = authorized_get(
+        &http,
+        format!("{}{stranger_path}", stranger.base_url),
+        accepted_there,
+    )
+    .await;
+    assert_eq!(
+        control.status(),
+        200,
+        "the copied key works there with its own nonce"
+    );
     let header = authorization(
         &app.owner,
         "GET",
-        &path,
+        &stranger_path,
         &nonce,
         "00000002",
         "abcd",
         GO_TEMPLATE,
     );
-    let response = authorized_get(&http, format!("{}{path}", stranger.base_url), header).await;
+    let response = authorized_get(
+        &http,
+        format!("{}{stranger_path}", stranger.base_url),
+        header,
+    )
+    .await;
     assert_eq!(response.status(), 401);
+    assert!(
+        response.headers().contains_key(WWW_AUTHENTICATE),
+        "refused as a forged nonce"
+    );
     let _ = Arc::clone(&app.store);
 }
 
