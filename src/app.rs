@@ -25,6 +25,7 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 use crate::auth::digest::NonceAuthority;
+use crate::auth::failures::FailureLimiter;
 use crate::auth::replay::ReplayGuard;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -80,6 +81,7 @@ impl Application {
             rate_limits: RateLimitPolicy::Off,
             nonces: Arc::new(NonceAuthority::new(&secret)),
             replays: Arc::new(ReplayGuard::default()),
+            failures: Arc::new(FailureLimiter::default()),
         };
         let listener = TcpListener::bind(listen).await?;
         Ok(Self {

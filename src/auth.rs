@@ -4,6 +4,7 @@
 //! [`Principal`] in the request; authorization happens in each handler.
 
 pub mod digest;
+pub mod failures;
 pub mod principal;
 pub mod replay;
 
@@ -23,6 +24,7 @@ use crate::error::AppError;
 use crate::http::RequestTarget;
 use crate::state::AppState;
 use digest::NonceStatus;
+use failures::{Scheme, Throttled};
 
 /// Atlas's 401 body, byte for byte: Jackson-pretty, keys in this fixed order (BEHAVIOR §1.1).
 const UNAUTHORIZED_BODY: &str = "{\n  \"error\" : 401,\n  \"reason\" : \"Unauthorized\",\n  \"detail\" : \"You are not authorized for this resource.\",\n  \"errorCode\" : \"UNEXPECTED_ERROR\"\n}";
@@ -84,7 +86,19 @@ pub async fn authenticate(
             let challenge = challenge(&state, now, stale);
             crate::http::answer_early(request, challenge).await
         }
-        Err(Err(error)) => crate::http::answer_early(request, error).await,
+        Err(Err(error)) => {
+            let retry_after = match &error {
+                AppError::RateLimited { retry_after, .. } => Some(*retry_after),
+                _ => None,
+            };
+            let mut response = crate::http::answer_early(request, error).await;
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            response
+        }
     }
 }
 
@@ -121,10 +135,20 @@ async fn identify(
     if nonce == NonceStatus::Forged {
         return Err(Ok(Refusal::ForgedNonce));
     }
-    let public_key: PublicKey = credentials
-        .username
-        .parse()
-        .map_err(|_| Ok(Refusal::UnknownKey))?;
+    // Guessing: after repeated failures on this key (or any key) from this address, no
+    // attempt from there is checked until the bucket refills.
+    let username = credentials.username.as_str();
+    state
+        .failures
+        .check(Scheme::Digest, username, attempt.peer, now)
+        .map_err(|throttled| Err(throttled_error(throttled)))?;
+    let failed = |refusal: Refusal| {
+        state
+            .failures
+            .record_failure(Scheme::Digest, username, attempt.peer, now);
+        Ok(refusal)
+    };
+    let public_key: PublicKey = username.parse().map_err(|_| failed(Refusal::UnknownKey))?;
     let ApiKeyCredential {
         key,
         ha1,
@@ -135,9 +159,9 @@ async fn identify(
         .find_api_key(&public_key)
         .await
         .map_err(|error| Err(AppError::from(error)))?
-        .ok_or(Ok(Refusal::UnknownKey))?;
+        .ok_or_else(|| failed(Refusal::UnknownKey))?;
     if !credentials.verify(&ha1, attempt.method.as_str()) {
-        return Err(Ok(Refusal::WrongResponse));
+        return Err(failed(Refusal::WrongResponse));
     }
     if nonce == NonceStatus::Stale {
         return Err(Ok(Refusal::StaleNonce));
@@ -170,6 +194,18 @@ async fn identify(
         organization,
         roles: key.roles,
     })
+}
+
+/// The 429 for a caller throttled after failed attempts: Atlas's rate-limit error, which every
+/// Atlas client already knows to wait on.
+pub fn throttled_error(throttled: Throttled) -> AppError {
+    AppError::RateLimited {
+        resource: "authentication",
+        retry_after: throttled.retry_after,
+        capacity: throttled.limits.capacity,
+        refill: throttled.limits.refill,
+        period: throttled.limits.period_seconds,
+    }
 }
 
 /// The token of an `Authorization: Bearer …` header.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use orgdoor_store::Store;
 
 use crate::auth::digest::NonceAuthority;
+use crate::auth::failures::FailureLimiter;
 use crate::auth::replay::ReplayGuard;
 use crate::clock::Clock;
 use crate::http::rate_limits::RateLimitPolicy;
@@ -16,5 +17,7 @@ pub struct AppState {
     pub nonces: Arc<NonceAuthority>,
     /// The `(nonce, nc)` pairs this instance has accepted, so none is accepted twice.
     pub replays: Arc<ReplayGuard>,
+    /// Recent failed authentication attempts, to throttle guessing.
+    pub failures: Arc<FailureLimiter>,
     pub rate_limits: RateLimitPolicy,
 }

@@ -4,7 +4,9 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -18,6 +20,7 @@ use orgdoor_store::{Rejection, StoreError};
 use serde::Serialize;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
+use crate::auth::failures::Scheme;
 use crate::http::extract::RequestBytes;
 use crate::state::AppState;
 
@@ -33,12 +36,15 @@ pub struct OAuthError {
     status: StatusCode,
     error: &'static str,
     description: &'static str,
+    /// Seconds to wait, for a 429.
+    retry_after: Option<i64>,
 }
 
 const INVALID_CLIENT: OAuthError = OAuthError {
     status: StatusCode::UNAUTHORIZED,
     error: "invalid_client",
     description: "Invalid credentials provided.",
+    retry_after: None,
 };
 
 #[derive(Serialize)]
@@ -53,12 +59,18 @@ impl IntoResponse for OAuthError {
             error: self.error,
             error_description: self.description,
         };
-        (
+        let mut response = (
             self.status,
             [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
             Json(body),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -69,6 +81,7 @@ impl From<StoreError> for OAuthError {
                 status: StatusCode::FORBIDDEN,
                 error: "access_denied",
                 description: "Access Token limit reached. Please use the existing Access Tokensor create a new Service Account.",
+                retry_after: None,
             },
             StoreError::Rejected(Rejection::NotFound) => INVALID_CLIENT,
             StoreError::Unavailable(cause) => {
@@ -77,6 +90,7 @@ impl From<StoreError> for OAuthError {
                     status: StatusCode::SERVICE_UNAVAILABLE,
                     error: "temporarily_unavailable",
                     description: "The service is temporarily unavailable. Please try again later.",
+                    retry_after: None,
                 }
             }
             other => {
@@ -85,6 +99,7 @@ impl From<StoreError> for OAuthError {
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                     error: "server_error",
                     description: "Unexpected error.",
+                    retry_after: None,
                 }
             }
         }
@@ -102,6 +117,7 @@ impl Form {
                 status: StatusCode::BAD_REQUEST,
                 error: "invalid_request",
                 description: "The request body is not a form.",
+                retry_after: None,
             })
     }
 
@@ -149,15 +165,31 @@ async fn authenticate_client(
     state: &AppState,
     headers: &HeaderMap,
     form: &Form,
+    peer: Option<IpAddr>,
 ) -> Result<(ServiceAccount, ServiceAccountSecret), OAuthError> {
     let (id, secret) = client_credentials(headers, form).ok_or(INVALID_CLIENT)?;
-    let client_id: ClientId = id.parse().map_err(|_| INVALID_CLIENT)?;
+    let now = state.clock.now();
+    state
+        .failures
+        .check(Scheme::ClientSecret, &id, peer, now)
+        .map_err(|throttled| OAuthError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            error: "slow_down",
+            description: "Too many failed authentication attempts. Try again later.",
+            retry_after: Some(throttled.retry_after),
+        })?;
+    let failed = || {
+        state
+            .failures
+            .record_failure(Scheme::ClientSecret, &id, peer, now);
+        INVALID_CLIENT
+    };
+    let client_id: ClientId = id.parse().map_err(|_| failed())?;
     let credential = state
         .store
         .find_service_account(&client_id)
         .await?
-        .ok_or(INVALID_CLIENT)?;
-    let now = state.clock.now();
+        .ok_or_else(failed)?;
     let presented = sha256(&secret);
     let mut matched = subtle::Choice::from(0);
     let mut matched_index = 0u64;
@@ -174,7 +206,7 @@ async fn authenticate_client(
         .cloned();
     match (bool::from(matched), secret) {
         (true, Some(secret)) => Ok((credential.account, secret)),
-        _ => Err(INVALID_CLIENT),
+        _ => Err(failed()),
     }
 }
 
@@ -187,6 +219,7 @@ struct TokenResponse {
 
 async fn issue_token(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RequestBytes(body): RequestBytes,
 ) -> Result<Response, OAuthError> {
@@ -197,6 +230,7 @@ async fn issue_token(
                 status: StatusCode::BAD_REQUEST,
                 error: "invalid_request",
                 description: "The grant_type parameter is missing.",
+                retry_after: None,
             });
         }
         Some("client_credentials") => {}
@@ -205,10 +239,11 @@ async fn issue_token(
                 status: StatusCode::BAD_REQUEST,
                 error: "unsupported_grant_type",
                 description: "Only the client_credentials grant type is supported.",
+                retry_after: None,
             });
         }
     }
-    let (account, secret) = authenticate_client(&state, &headers, &form).await?;
+    let (account, secret) = authenticate_client(&state, &headers, &form, Some(peer.ip())).await?;
     let now = state.clock.now();
     let (mut token, value) = AccessToken::generate(account.client_id, now);
     // A token never outlives the secret it was minted with.
@@ -232,11 +267,12 @@ async fn issue_token(
 /// Revokes one of the client's tokens; 200 whether or not the token was known (RFC 7009).
 async fn revoke_token(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RequestBytes(body): RequestBytes,
 ) -> Result<StatusCode, OAuthError> {
     let form = Form::parse(&body)?;
-    let (account, _) = authenticate_client(&state, &headers, &form).await?;
+    let (account, _) = authenticate_client(&state, &headers, &form, Some(peer.ip())).await?;
     if let Some(token) = form.get("token") {
         state
             .store

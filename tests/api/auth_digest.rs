@@ -25,7 +25,42 @@ on_both_stores!(
     a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store,
     authentication_comes_before_routing_and_version_checks,
     a_captured_header_is_accepted_once,
+    guessing_a_private_key_is_throttled,
 );
+
+/// Repeated wrong private keys for one public key get Atlas's 429 after a few dozen attempts,
+/// the right key too while it lasts, with `Retry-After`; a minute later the key works again.
+async fn guessing_a_private_key_is_throttled(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let guesser = app.client(&Credentials {
+        public_key: app.owner.public_key.clone(),
+        private_key: "guess".into(),
+    });
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(guesser.get(&app.invites_path()).await.status);
+    }
+    let first_throttled = statuses
+        .iter()
+        .position(|status| *status == 429)
+        .expect("guessing is throttled");
+    assert!(
+        (10..=30).contains(&first_throttled),
+        "throttled after {first_throttled}: {statuses:?}"
+    );
+    let refused = app.owner().get(&app.invites_path()).await;
+    refused.assert_error(429, "RATE_LIMITED_TOKEN_BUCKET");
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(refused.json["parameters"][0], "authentication");
+    // Another key of the organization is not affected.
+    let other = app.key_with(&[orgdoor_domain::OrgRole::Owner]).await;
+    assert_eq!(
+        app.client(&other).get(&app.invites_path()).await.status,
+        200
+    );
+    app.clock.advance(Duration::seconds(61));
+    assert_eq!(app.owner().get(&app.invites_path()).await.status, 200);
+}
 
 /// A captured `Authorization` header for a POST replays neither with its own body nor with
 /// another: each `(nonce, nc)` authenticates one request, and the replay gets a `stale=true`

@@ -18,7 +18,53 @@ on_both_stores!(
     the_token_endpoint_answers_in_oauth_shape,
     service_account_roles_and_access_lists_are_enforced,
     tokens_die_with_the_secret_they_were_minted_with,
+    guessing_secrets_is_throttled_in_oauth_shape,
 );
+
+/// Hundreds of wrong secrets in a burst: after a few dozen the token endpoint answers 429 in
+/// OAuth's shape with `Retry-After`, even for the right secret from that address, until the
+/// minute is over; other accounts are not affected until the address has tried too many.
+async fn guessing_secrets_is_throttled_in_oauth_shape(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (client_id, secret, _) = account(&app, &["ORG_MEMBER"]).await;
+    let (other_id, other_secret, _) = account(&app, &["ORG_MEMBER"]).await;
+    let mut statuses = Vec::new();
+    for n in 0..60 {
+        let response = token(&app, &client_id, &format!("mdb_sa_sk_wrong{n}")).await;
+        statuses.push(response.status().as_u16());
+    }
+    let first_throttled = statuses
+        .iter()
+        .position(|status| *status == 429)
+        .expect("guessing is throttled");
+    assert!(
+        (10..=30).contains(&first_throttled),
+        "throttled after {first_throttled} attempts: {statuses:?}"
+    );
+    assert!(
+        statuses[..first_throttled]
+            .iter()
+            .all(|status| *status == 401)
+    );
+    let refused = token(&app, &client_id, &secret).await;
+    assert_eq!(
+        refused.status(),
+        429,
+        "no attempt is checked while throttled"
+    );
+    let retry_after: i64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "slow_down");
+    assert!(body["error_description"].is_string());
+    assert_eq!(token(&app, &other_id, &other_secret).await.status(), 200);
+    app.clock.advance(time::Duration::seconds(61));
+    assert_eq!(token(&app, &client_id, &secret).await.status(), 200);
+}
 
 /// Deleting a secret ends the tokens minted with it at once (not an hour later), while tokens
 /// of the account's other secrets live on; and no token outlives its secret's expiry.
