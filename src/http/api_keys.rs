@@ -9,6 +9,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
+use orgdoor_domain::limits::MAX_ACCESS_LIST_ENTRIES;
 use orgdoor_domain::{AccessListEntry, AllowedNetwork, ApiKey, ApiKeyId, OrgRoles, Organization};
 use orgdoor_store::{Credential, Rejection, StoreError};
 use secrecy::ExposeSecret;
@@ -377,6 +378,7 @@ async fn add_to_access_list(
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let AccessListRequests(requests) = body.parse()?;
+    AppError::check_length("accessList", &requests, MAX_ACCESS_LIST_ENTRIES)?;
     let key = key_for(&state, &organization, &key_id).await?;
     let networks = requests
         .into_iter()

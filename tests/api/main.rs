@@ -37,6 +37,7 @@ mod cli;
 mod clients;
 mod errors;
 mod hostile_clients;
+mod input_limits;
 mod legacy_twins;
 mod operations;
 mod org_invitations;

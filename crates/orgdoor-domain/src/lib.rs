@@ -11,6 +11,7 @@ pub mod email;
 pub mod group;
 pub mod ids;
 pub mod invitation;
+pub mod limits;
 pub mod name;
 pub mod org_user;
 pub mod organization;

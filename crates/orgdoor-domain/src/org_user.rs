@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use time::OffsetDateTime;
 
-use crate::invitation::dedup;
+use crate::limits::dedup;
 use crate::{
     EmailAddress, GroupRoleAssignment, Invitation, MembershipUpdate, OrgId, OrgRole, OrgRoles,
     TeamId, UserId,
