@@ -35,6 +35,7 @@ mod auth_digest;
 mod authorization;
 mod cli;
 mod clients;
+mod control_characters;
 mod errors;
 mod hostile_clients;
 mod input_limits;
