@@ -34,6 +34,8 @@ pub enum AppError {
     MissingAttribute(String),
     #[error("invalid attribute value for {attribute}: {reason}")]
     InvalidAttributeValue { attribute: String, reason: String },
+    #[error("attribute {attribute} holds more than {max} items")]
+    TooManyItems { attribute: String, max: usize },
     #[error("invalid email address {0}")]
     InvalidEmailAddress(String),
     #[error("invalid enumeration value {0}")]
@@ -162,6 +164,15 @@ fn text(value: &str) -> Value {
 }
 
 impl AppError {
+    /// Refuses a request list longer than `max` (`orgdoor_domain::limits`), before any of its
+    /// items is looked at.
+    pub fn check_length<T>(attribute: &str, items: &[T], max: usize) -> Result<(), AppError> {
+        orgdoor_domain::limits::at_most(items, max).map_err(|too_many| AppError::TooManyItems {
+            attribute: attribute.to_owned(),
+            max: too_many.max,
+        })
+    }
+
     /// The single mapping from a failure to Atlas's status, code, message and parameters.
     pub fn parts(&self) -> ErrorParts {
         use StatusCode as S;
@@ -224,6 +235,14 @@ impl AppError {
                 "VALIDATION_ERROR",
                 format!(
                     "The request content produced the validation error: {attribute}: {reason}."
+                ),
+                vec![text(attribute)],
+            ),
+            AppError::TooManyItems { attribute, max } => parts(
+                S::BAD_REQUEST,
+                "VALIDATION_ERROR",
+                format!(
+                    "The request content produced the validation error: {attribute}: at most {max} items are allowed."
                 ),
                 vec![text(attribute)],
             ),
@@ -693,6 +712,14 @@ mod tests {
                 AppError::MissingAttribute("username".into()),
                 400,
                 "MISSING_ATTRIBUTE",
+            ),
+            (
+                AppError::TooManyItems {
+                    attribute: "usernames".into(),
+                    max: 250,
+                },
+                400,
+                "VALIDATION_ERROR",
             ),
             (
                 AppError::InvalidEmailAddress("x".into()),

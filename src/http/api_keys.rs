@@ -9,7 +9,10 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use orgdoor_domain::{AccessListEntry, AllowedNetwork, ApiKey, ApiKeyId, OrgRoles, Organization};
+use orgdoor_domain::limits::MAX_ACCESS_LIST_ENTRIES;
+use orgdoor_domain::{
+    AccessListEntry, AllowedNetwork, ApiKey, ApiKeyId, OrgRoles, Organization, check_description,
+};
 use orgdoor_store::{Credential, Rejection, StoreError};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -29,8 +32,6 @@ use crate::state::AppState;
 /// How a stored private key is shown: in the layout of Atlas's redacted keys, with nothing of
 /// the key in it (only its HA1 is stored).
 const MASKED_PRIVATE_KEY: &str = "********-****-****-************";
-/// Limits of `desc` (CreateAtlasOrganizationApiKey).
-const DESCRIPTION_LENGTH: std::ops::RangeInclusive<usize> = 1..=250;
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
@@ -201,16 +202,13 @@ impl RequestBody for AccessListRequests {
     const IS_ARRAY: bool = true;
 }
 
-/// A key description: 1 to 250 characters.
+/// A key description: 1 to 250 characters, no control characters.
 pub fn description(desc: String) -> Result<String, AppError> {
-    if DESCRIPTION_LENGTH.contains(&desc.chars().count()) {
-        Ok(desc)
-    } else {
-        Err(AppError::InvalidAttributeValue {
-            attribute: "desc".into(),
-            reason: "the description is 1 to 250 characters long".into(),
-        })
-    }
+    check_description(&desc).map_err(|reason| AppError::InvalidAttributeValue {
+        attribute: "desc".into(),
+        reason: reason.to_string(),
+    })?;
+    Ok(desc)
 }
 
 fn parse_key_id(raw: &str) -> Result<ApiKeyId, AppError> {
@@ -377,6 +375,7 @@ async fn add_to_access_list(
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let AccessListRequests(requests) = body.parse()?;
+    AppError::check_length("accessList", &requests, MAX_ACCESS_LIST_ENTRIES)?;
     let key = key_for(&state, &organization, &key_id).await?;
     let networks = requests
         .into_iter()

@@ -5,6 +5,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
+use orgdoor_domain::limits::MAX_TAGS;
 use orgdoor_domain::{Group, GroupTag, GroupUpdate, NewGroup, ProjectName};
 use orgdoor_store::{Rejection, StoreError};
 use serde::{Deserialize, Serialize};
@@ -146,6 +147,7 @@ fn project_name(name: String) -> Result<ProjectName, AppError> {
 }
 
 fn tags(tags: Vec<TagView>) -> Result<Vec<GroupTag>, AppError> {
+    AppError::check_length("tags", &tags, MAX_TAGS)?;
     tags.into_iter()
         .map(|tag| {
             GroupTag::new(tag.key, tag.value).map_err(|reason| AppError::InvalidAttributeValue {

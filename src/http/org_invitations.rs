@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
+use orgdoor_domain::limits::{MAX_GROUP_ROLE_ASSIGNMENTS, MAX_ROLES, MAX_TEAM_IDS};
 use orgdoor_domain::{
     EmailAddress, GroupId, GroupRole, GroupRoleAssignment, Invitation, MembershipUpdate,
     NewInvitation, OrgId, OrgRole, OrgRoles, Organization, TeamId,
@@ -215,6 +216,7 @@ pub fn parse_username(username: Option<String>) -> Result<EmailAddress, AppError
 /// Organization roles: absent or empty is `MISSING_ATTRIBUTE` (a member needs a role), a project
 /// role is `INVALID_ROLE_FOR_ORG`, anything else unknown `INVALID_ENUM_VALUE`.
 pub fn parse_org_roles(roles: Vec<String>, org: &OrgId) -> Result<OrgRoles, AppError> {
+    AppError::check_length("roles", &roles, MAX_ROLES)?;
     let roles = roles
         .into_iter()
         .map(|role| parse_org_role(role, org))
@@ -236,6 +238,7 @@ pub fn parse_org_role(role: String, org: &OrgId) -> Result<OrgRole, AppError> {
 }
 
 fn parse_team_ids(team_ids: &[String]) -> Result<Vec<TeamId>, AppError> {
+    AppError::check_length("teamIds", team_ids, MAX_TEAM_IDS)?;
     team_ids.iter().map(|id| parse_team_id(id)).collect()
 }
 
@@ -255,6 +258,11 @@ pub fn parse_group_role(role: String, group: &str) -> Result<GroupRole, AppError
 fn parse_group_role_assignments(
     requests: Vec<GroupRoleAssignmentsRequest>,
 ) -> Result<Vec<GroupRoleAssignment>, AppError> {
+    AppError::check_length(
+        "groupRoleAssignments",
+        &requests,
+        MAX_GROUP_ROLE_ASSIGNMENTS,
+    )?;
     let mut assignments = Vec::new();
     for request in requests {
         let raw_group = request
@@ -265,6 +273,7 @@ fn parse_group_role_assignments(
             .roles
             .filter(|roles| !roles.is_empty())
             .ok_or_else(|| AppError::MissingAttribute("groupRoleAssignments.roles".into()))?;
+        AppError::check_length("groupRoleAssignments.roles", &roles, MAX_ROLES)?;
         for role in roles {
             let role = parse_group_role(role, &raw_group)?;
             assignments.push(GroupRoleAssignment {

@@ -11,6 +11,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
+use orgdoor_domain::limits::{
+    MAX_GROUP_ROLE_ASSIGNMENTS, MAX_ROLES, MAX_TEAM_IDS, MAX_TEAM_USERS, dedup,
+};
 use orgdoor_domain::{
     GroupRoleAssignment, Member, MembershipStatus, MembershipUpdate, NewInvitation, OrgId, OrgRole,
     OrgUser, Organization, RoleChange, TeamId,
@@ -487,16 +490,28 @@ fn parse_roles(roles: OrgUserRolesRequest, org: &OrgId) -> Result<MembershipUpda
         .org_roles
         .filter(|roles| !roles.is_empty())
         .ok_or_else(|| AppError::MissingAttribute("roles.orgRoles".into()))?;
+    AppError::check_length("roles.orgRoles", &org_roles, MAX_ROLES)?;
     let group_role_assignments = roles
         .group_role_assignments
         .map(|requests| {
+            AppError::check_length(
+                "roles.groupRoleAssignments",
+                &requests,
+                MAX_GROUP_ROLE_ASSIGNMENTS,
+            )?;
             let mut assignments = Vec::new();
             for request in requests {
                 let raw_group = request.group_id.ok_or_else(|| {
                     AppError::MissingAttribute("roles.groupRoleAssignments.groupId".into())
                 })?;
                 let group_id = crate::http::extract::parse_group_id(&raw_group)?;
-                for role in request.group_roles.unwrap_or_default() {
+                let group_roles = request.group_roles.unwrap_or_default();
+                AppError::check_length(
+                    "roles.groupRoleAssignments.groupRoles",
+                    &group_roles,
+                    MAX_ROLES,
+                )?;
+                for role in group_roles {
                     assignments.push(GroupRoleAssignment {
                         group_id: group_id.clone(),
                         role: parse_group_role(role, &raw_group)?,
@@ -514,6 +529,7 @@ fn parse_roles(roles: OrgUserRolesRequest, org: &OrgId) -> Result<MembershipUpda
 }
 
 fn parse_team_ids(team_ids: &[String]) -> Result<Vec<TeamId>, AppError> {
+    AppError::check_length("teamIds", team_ids, MAX_TEAM_IDS)?;
     team_ids.iter().map(|id| parse_team_id(id)).collect()
 }
 
@@ -651,12 +667,12 @@ async fn replace_roles(
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let id = parse_user_id(&raw_user)?;
-    let roles = parse_org_roles(request.org_roles.unwrap_or_default(), &organization.id).map_err(
-        |error| match error {
-            AppError::MissingAttribute(_) => AppError::MissingAttribute("orgRoles".into()),
-            other => other,
-        },
-    )?;
+    let org_roles = request.org_roles.unwrap_or_default();
+    AppError::check_length("orgRoles", &org_roles, MAX_ROLES)?;
+    let roles = parse_org_roles(org_roles, &organization.id).map_err(|error| match error {
+        AppError::MissingAttribute(_) => AppError::MissingAttribute("orgRoles".into()),
+        other => other,
+    })?;
     let update = MembershipUpdate {
         roles: Some(roles),
         ..MembershipUpdate::default()
@@ -759,16 +775,17 @@ async fn add_team_users(
     if requests.is_empty() {
         return Err(AppError::MissingAttribute("id".into()));
     }
-    let mut users = Vec::with_capacity(requests.len());
-    for request in requests {
-        let raw = request
-            .id
-            .ok_or_else(|| AppError::MissingAttribute("id".into()))?;
-        let id = parse_user_id(&raw)?;
-        if !users.contains(&id) {
-            users.push(id);
-        }
-    }
+    AppError::check_length("id", &requests, MAX_TEAM_USERS)?;
+    let users = requests
+        .into_iter()
+        .map(|request| {
+            let raw = request
+                .id
+                .ok_or_else(|| AppError::MissingAttribute("id".into()))?;
+            parse_user_id(&raw)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let users = dedup(users);
     let now = state.clock.now();
     state
         .store

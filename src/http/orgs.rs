@@ -5,6 +5,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
+use orgdoor_domain::limits::MAX_ROLES;
 use orgdoor_domain::{NewOrganization, OrgId, OrgName, OrgUser, Organization, Page, UserId};
 use orgdoor_store::{Rejection, StoreError};
 use secrecy::ExposeSecret;
@@ -268,7 +269,9 @@ async fn create_org(
                 key.desc
                     .ok_or_else(|| AppError::MissingAttribute("apiKey.desc".into()))?,
             )?;
-            let roles = parse_org_roles(key.roles.unwrap_or_default(), &organization.id)?;
+            let roles = key.roles.unwrap_or_default();
+            AppError::check_length("apiKey.roles", &roles, MAX_ROLES)?;
+            let roles = parse_org_roles(roles, &organization.id)?;
             Some(provision::mint(&organization.id, roles, &desc, now))
         }
     };

@@ -6,6 +6,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
+use orgdoor_domain::limits::MAX_ROLES;
 use orgdoor_domain::{Group, GroupRoles, NewProjectInvitation, ProjectInvitation};
 use orgdoor_store::{InvitationSelector, Rejection, StoreError};
 use serde::{Deserialize, Serialize};
@@ -127,8 +128,9 @@ impl RequestBody for ProjectInvitationUpdateRequest {
 
 /// At least one project role; absent or empty is `MISSING_ATTRIBUTE`.
 fn parse_roles(roles: Option<Vec<String>>, group: &Group) -> Result<GroupRoles, AppError> {
+    let roles = roles.unwrap_or_default();
+    AppError::check_length("roles", &roles, MAX_ROLES)?;
     let roles = roles
-        .unwrap_or_default()
         .into_iter()
         .map(|role| parse_group_role(role, group.id.as_str()))
         .collect::<Result<Vec<_>, _>>()?;

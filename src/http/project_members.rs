@@ -8,6 +8,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, delete, get, patch};
+use orgdoor_domain::limits::{MAX_PROJECT_TEAMS, MAX_ROLES, dedup_by_key};
 use orgdoor_domain::{Group, GroupRole, GroupRoles, Page, TeamId};
 use orgdoor_store::{ProjectTeam, Rejection, StoreError};
 use serde::{Deserialize, Serialize};
@@ -104,6 +105,7 @@ impl RequestBody for RoleNamesRequest {
 /// Project roles, at least one.
 fn parse_role_names(names: Option<Vec<String>>, group: &Group) -> Result<GroupRoles, AppError> {
     let names = names.unwrap_or_default();
+    AppError::check_length("roleNames", &names, MAX_ROLES)?;
     let roles = names
         .into_iter()
         .map(|name| parse_group_role(name, group.id.as_str()))
@@ -153,19 +155,24 @@ async fn assign_teams(
     if requests.is_empty() {
         return Err(AppError::MissingAttribute("teamId".into()));
     }
-    let mut teams: Vec<ProjectTeam> = Vec::with_capacity(requests.len());
-    for request in requests {
-        let raw_team = request
-            .team_id
-            .ok_or_else(|| AppError::MissingAttribute("teamId".into()))?;
-        let team = ProjectTeam {
-            team_id: parse_team_id(&raw_team)?,
-            roles: parse_role_names(request.role_names, &group)?,
-        };
-        // The last assignment of a team wins, as a replacement would.
-        teams.retain(|earlier| earlier.team_id != team.team_id);
-        teams.push(team);
-    }
+    AppError::check_length("teamId", &requests, MAX_PROJECT_TEAMS)?;
+    let mut teams = requests
+        .into_iter()
+        .map(|request| {
+            let raw_team = request
+                .team_id
+                .ok_or_else(|| AppError::MissingAttribute("teamId".into()))?;
+            Ok(ProjectTeam {
+                team_id: parse_team_id(&raw_team)?,
+                roles: parse_role_names(request.role_names, &group)?,
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    // The last assignment of a team wins, in the place of that last one, as a replacement
+    // would: keep the first of each team counting from the end.
+    teams.reverse();
+    let mut teams = dedup_by_key(teams, |team| team.team_id.clone());
+    teams.reverse();
     state
         .store
         .assign_project_teams(&group.id, &teams, state.clock.now())

@@ -9,6 +9,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
+use orgdoor_domain::limits::MAX_ACCESS_LIST_ENTRIES;
 use orgdoor_domain::{
     AccessListEntry, AllowedNetwork, ClientId, OrgRoles, Organization, SECRET_LIFETIME_HOURS,
     SecretId, ServiceAccount, ServiceAccountSecret,
@@ -27,9 +28,6 @@ use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{SERVICE_ACCOUNTS, limited};
 use crate::http::versioning::{ResourceVersion, V2024_08_05, versioned};
 use crate::state::AppState;
-
-/// Most entries one access-list request may add (the spec's `maxItems`).
-const MAX_ACCESS_LIST_ENTRIES: usize = 200;
 
 /// The spec's pattern for service-account names and descriptions (SANAME).
 static SANAME: LazyLock<Regex> =
@@ -508,12 +506,7 @@ async fn add_to_access_list(
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let AccessListRequests(requests) = body.parse()?;
     let id = parse_client_id(&client_id)?;
-    if requests.len() > MAX_ACCESS_LIST_ENTRIES {
-        return Err(AppError::InvalidAttributeValue {
-            attribute: "accessList".into(),
-            reason: format!("at most {MAX_ACCESS_LIST_ENTRIES} entries per request"),
-        });
-    }
+    AppError::check_length("accessList", &requests, MAX_ACCESS_LIST_ENTRIES)?;
     let networks = requests
         .into_iter()
         .map(|request| match (request.ip_address, request.cidr_block) {

@@ -5,6 +5,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
+use orgdoor_domain::limits::{MAX_TEAM_USERS, dedup_by_key};
 use orgdoor_domain::{EmailAddress, NewTeam, Team, TeamName};
 use orgdoor_store::{Rejection, StoreError};
 use serde::{Deserialize, Serialize};
@@ -143,15 +144,17 @@ async fn create_team(
     let usernames = request
         .usernames
         .ok_or_else(|| AppError::MissingAttribute("usernames".into()))?;
-    let mut members: Vec<EmailAddress> = Vec::with_capacity(usernames.len());
-    for username in usernames {
-        let address: EmailAddress = username
-            .parse()
-            .map_err(|_| AppError::InvalidEmailAddress(username))?;
-        if !members.contains(&address) {
-            members.push(address);
-        }
-    }
+    AppError::check_length("usernames", &usernames, MAX_TEAM_USERS)?;
+    let members = usernames
+        .into_iter()
+        .map(|username| {
+            username
+                .parse::<EmailAddress>()
+                .map_err(|_| AppError::InvalidEmailAddress(username))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Addresses compare by their lowercased form (`EmailAddress`'s equality).
+    let members = dedup_by_key(members, EmailAddress::key);
     let team = NewTeam {
         org_id: organization.id,
         name,

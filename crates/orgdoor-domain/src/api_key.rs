@@ -16,6 +16,26 @@ use crate::{ApiKeyId, OrgId, OrgRoles};
 #[error("a public key is 8 lowercase letters")]
 pub struct InvalidPublicKey;
 
+/// How long a key's `desc` may be, in characters.
+pub const DESCRIPTION_LENGTH: std::ops::RangeInclusive<usize> = 1..=250;
+
+/// Why a key description was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidDescription {
+    #[error("the description is 1 to 250 characters long")]
+    WrongLength,
+    #[error("the description holds a control character (such as NUL, tab, CR or LF)")]
+    ControlCharacter,
+}
+
+/// Checks a key's `desc`: 1 to 250 characters, none of them a control character.
+pub fn check_description(desc: &str) -> Result<(), InvalidDescription> {
+    if !DESCRIPTION_LENGTH.contains(&desc.chars().count()) {
+        return Err(InvalidDescription::WrongLength);
+    }
+    crate::text::without_control_characters(desc).map_err(|_| InvalidDescription::ControlCharacter)
+}
+
 /// The public half of an API key: 8 lowercase letters, used as the Digest username.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PublicKey(String);
@@ -107,6 +127,23 @@ mod tests {
         for _ in 0..100 {
             let key = PublicKey::generate();
             assert_eq!(key.as_str().parse::<PublicKey>(), Ok(key.clone()));
+        }
+    }
+
+    #[test]
+    fn descriptions_are_one_to_250_characters_without_control_characters() {
+        assert_eq!(check_description("CI key"), Ok(()));
+        assert_eq!(check_description(&"é".repeat(250)), Ok(()));
+        assert_eq!(check_description(""), Err(InvalidDescription::WrongLength));
+        assert_eq!(
+            check_description(&"x".repeat(251)),
+            Err(InvalidDescription::WrongLength)
+        );
+        for bad in ["a\u{0}", "line\r\nbreak", "\t", "a\u{7f}", "a\u{9b}"] {
+            assert_eq!(
+                check_description(bad),
+                Err(InvalidDescription::ControlCharacter)
+            );
         }
     }
 

@@ -66,7 +66,12 @@ impl FromStr for EmailAddress {
             && domain.split('.').all(|label| {
                 !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
             });
-        if local.is_empty() || !plain_domain || candidate.chars().any(char::is_whitespace) {
+        if local.is_empty()
+            || !plain_domain
+            || candidate
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(InvalidEmailAddress::Malformed);
         }
         Ok(Self(candidate.to_owned()))
@@ -116,6 +121,9 @@ mod tests {
             "a b@example.com",
             "a@example..com",
             "a@@example.com",
+            "\"a\\\u{0}b\"@example.com",
+            "a\u{0}b@example.com",
+            "ab@exam\u{7f}ple.com",
         ] {
             assert!(
                 candidate.parse::<EmailAddress>().is_err(),

@@ -2,6 +2,7 @@
 
 use time::OffsetDateTime;
 
+use crate::text::without_control_characters;
 use crate::{GroupId, OrgId, ProjectName};
 
 /// Longest tag key or value (the spec's `ResourceTag` limits).
@@ -11,6 +12,8 @@ const MAX_TAG_LENGTH: usize = 255;
 pub enum InvalidGroupTag {
     #[error("a tag key or value is between 1 and {MAX_TAG_LENGTH} characters long")]
     WrongLength,
+    #[error("a tag key or value holds a control character (such as NUL, tab, CR or LF)")]
+    ControlCharacter,
 }
 
 /// One `{key, value}` resource tag.
@@ -25,6 +28,10 @@ impl GroupTag {
         let fits = |text: &str| (1..=MAX_TAG_LENGTH).contains(&text.chars().count());
         if !fits(&key) || !fits(&value) {
             return Err(InvalidGroupTag::WrongLength);
+        }
+        if without_control_characters(&key).is_err() || without_control_characters(&value).is_err()
+        {
+            return Err(InvalidGroupTag::ControlCharacter);
         }
         Ok(Self { key, value })
     }
@@ -89,5 +96,23 @@ impl GroupUpdate {
         if let Some(flag) = self.with_default_alerts_settings {
             group.with_default_alerts_settings = flag;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_refuse_control_characters_in_key_and_value() {
+        assert!(GroupTag::new("env".into(), "prod".into()).is_ok());
+        assert_eq!(
+            GroupTag::new("e\u{0}nv".into(), "prod".into()),
+            Err(InvalidGroupTag::ControlCharacter)
+        );
+        assert_eq!(
+            GroupTag::new("env".into(), "pro\nd".into()),
+            Err(InvalidGroupTag::ControlCharacter)
+        );
     }
 }

@@ -8,6 +8,7 @@
 
 use time::{Duration, OffsetDateTime};
 
+use crate::limits::dedup;
 use crate::{EmailAddress, GroupId, GroupRole, InvitationId, OrgId, OrgRoles, TeamId, UserId};
 
 /// How long an invitation stays pending: 30 days, to the second (observed on Atlas).
@@ -130,17 +131,6 @@ impl MembershipUpdate {
         ids.dedup();
         ids
     }
-}
-
-/// Removes repeats while keeping first-seen order (the spec's `uniqueItems`).
-pub(crate) fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
-    let mut unique = Vec::with_capacity(items.len());
-    for item in items {
-        if !unique.contains(&item) {
-            unique.push(item);
-        }
-    }
-    unique
 }
 
 #[cfg(test)]

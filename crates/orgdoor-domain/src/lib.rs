@@ -11,6 +11,7 @@ pub mod email;
 pub mod group;
 pub mod ids;
 pub mod invitation;
+pub mod limits;
 pub mod name;
 pub mod org_user;
 pub mod organization;
@@ -20,9 +21,13 @@ pub mod rate_limit;
 pub mod role;
 pub mod service_account;
 pub mod team;
+pub mod text;
 
 pub use access_list::{AccessListEntry, AllowedNetwork, InvalidAccessListEntry};
-pub use api_key::{ApiKey, DigestHa1, InvalidPublicKey, NewApiKey, PublicKey};
+pub use api_key::{
+    ApiKey, DigestHa1, InvalidDescription, InvalidPublicKey, NewApiKey, PublicKey,
+    check_description,
+};
 pub use email::{EmailAddress, InvalidEmailAddress};
 pub use group::{Group, GroupTag, GroupUpdate, InvalidGroupTag, NewGroup};
 pub use ids::{ApiKeyId, GroupId, InvalidId, InvitationId, OrgId, SecretId, TeamId, UserId};
@@ -44,6 +49,7 @@ pub use service_account::{
     SECRET_LIFETIME_HOURS, ServiceAccount, ServiceAccountSecret,
 };
 pub use team::{NewTeam, Team};
+pub use text::{ControlCharacter, without_control_characters};
 
 /// Drops the sub-second part: Atlas reports every timestamp to the second, and a value must read
 /// back from storage exactly as it was written.

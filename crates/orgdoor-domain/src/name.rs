@@ -5,6 +5,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::text::{ControlCharacter, without_control_characters};
+
 /// Atlas's pattern for organization and project names (CONTRACT §2.3, NAME64).
 static NAME64: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[\p{L}\p{N}\-_.(),:&@+']{1,64}$").expect("NAME64 is a valid pattern")
@@ -21,9 +23,18 @@ pub enum InvalidName {
     TooLong(usize),
     #[error("the name may hold only letters, digits and the characters -_.(),:&@+'")]
     ForbiddenCharacter,
+    #[error("the name holds a control character (such as NUL, tab, CR or LF)")]
+    ControlCharacter,
+}
+
+impl From<ControlCharacter> for InvalidName {
+    fn from(_: ControlCharacter) -> Self {
+        InvalidName::ControlCharacter
+    }
 }
 
 fn check_name64(candidate: &str) -> Result<(), InvalidName> {
+    without_control_characters(candidate)?;
     if candidate.is_empty() {
         return Err(InvalidName::Empty);
     }
@@ -37,6 +48,7 @@ fn check_name64(candidate: &str) -> Result<(), InvalidName> {
 }
 
 fn check_team_name(candidate: &str) -> Result<(), InvalidName> {
+    without_control_characters(candidate)?;
     if candidate.trim().is_empty() {
         return Err(InvalidName::Empty);
     }
@@ -83,7 +95,7 @@ name_type!(
     check_name64
 );
 name_type!(
-    /// A team name: any non-blank text up to 255 characters.
+    /// A team name: any non-blank text up to 255 characters without control characters.
     TeamName,
     check_team_name
 );
@@ -120,6 +132,17 @@ mod tests {
     fn team_names_need_only_be_non_blank() {
         assert!(TeamName::parse("Platform team / EU").is_ok());
         assert_eq!(TeamName::parse("   "), Err(InvalidName::Empty));
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_every_name() {
+        for name in [
+            "a\u{0}b", "a\nb", "a\r", "\tab", "a\u{7f}", "a\u{85}b", "a\u{9f}",
+        ] {
+            assert_eq!(TeamName::parse(name), Err(InvalidName::ControlCharacter));
+            assert_eq!(OrgName::parse(name), Err(InvalidName::ControlCharacter));
+            assert_eq!(ProjectName::parse(name), Err(InvalidName::ControlCharacter));
+        }
     }
 
     proptest! {

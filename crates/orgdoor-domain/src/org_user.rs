@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use time::OffsetDateTime;
 
-use crate::invitation::dedup;
+use crate::limits::dedup;
 use crate::{
     EmailAddress, GroupRoleAssignment, Invitation, MembershipUpdate, OrgId, OrgRole, OrgRoles,
     TeamId, UserId,
@@ -118,7 +118,8 @@ impl ProfileChoices {
             return Err(InvalidProfile::Country);
         }
         let mobile_number = mobile_number.unwrap_or_else(|| "212-555-0100".to_owned());
-        if !is_nanp_number(&mobile_number) {
+        // `is_nanp_number` trims, so a line break around the number must be refused here.
+        if !is_nanp_number(&mobile_number) || mobile_number.chars().any(char::is_control) {
             return Err(InvalidProfile::MobileNumber);
         }
         Ok(Self {
@@ -388,6 +389,9 @@ mod tests {
             "291-555-0100",
             "(212) 555-0100",
             "abc",
+            "212-555-0100\n",
+            "\t212-555-0100",
+            "\u{0}212-555-0100",
         ] {
             assert_eq!(
                 ProfileChoices::new(None, None, None, Some(bad.into())),
