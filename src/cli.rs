@@ -233,6 +233,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .collect::<Result<Vec<_>, _>>()
                 .context("invalid --role")?;
             let roles = OrgRoles::new(roles).context("at least one --role is needed")?;
+            orgdoor_domain::api_key::check_description(&description)
+                .context("invalid --description")?;
             let store = orgdoor_store::connect(&store.database_url).await?;
             let (organization, minted) =
                 provision::create_api_key(&store, &org, roles, &description, clock.now()).await?;

@@ -263,6 +263,26 @@ async fn bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs(ba
     ])
     .await;
     assert!(!refused.status.success());
+    // A description with a line break is refused, as the API refuses it.
+    let refused = run(&[
+        "api-key",
+        "create",
+        "--org",
+        &org,
+        "--role",
+        "ORG_OWNER",
+        "--description",
+        "two\nlines",
+        "--database-url",
+        &url,
+    ])
+    .await;
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("invalid --description"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     server.child.kill().await.unwrap();
 }
 
