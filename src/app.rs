@@ -50,7 +50,8 @@ impl Application {
     /// Opens the store the settings name and binds the listener.
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let tls = settings.tls.as_ref().map(transport::load_tls).transpose()?;
-        let store = orgdoor_store::connect(settings.database_url.expose()).await?;
+        let store =
+            orgdoor_store::connect(settings.database_url.expose(), &settings.secrets_key).await?;
         let mut app = Self::with_store(settings.listen, store, clock)
             .await?
             .with_connection_limits(settings.connection_limits);

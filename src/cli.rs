@@ -10,11 +10,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use orgdoor_domain::{OrgId, OrgName, OrgRole, OrgRoles};
+use orgdoor_store::SecretsKey;
 use secrecy::ExposeSecret;
 
 use crate::app::Application;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{DatabaseUrl, Settings};
+use crate::config::{DatabaseUrl, SecretsKeySource, Settings};
 use crate::http::admin::{Answer, ProfileRequest, answer_as_invitee};
 use crate::http::org_users::OrgUserView;
 use crate::http::rate_limits::RateLimitPolicy;
@@ -51,6 +52,29 @@ struct StoreArgs {
         default_value = "sqlite://orgdoor.db"
     )]
     database_url: String,
+    /// File holding the key that seals stored credentials (created 0600 if missing); default:
+    /// beside a SQLite store (`FILE.key`), `orgdoor-secrets.key` for PostgreSQL.
+    #[arg(long, env = "ORGDOOR_SECRETS_KEY_FILE", conflicts_with = "secrets_key")]
+    secrets_key_file: Option<PathBuf>,
+    /// The key itself, 64 hexadecimal digits (for fleets; never on a command line).
+    #[arg(long, env = "ORGDOOR_SECRETS_KEY", hide_env_values = true, hide = true)]
+    secrets_key: Option<String>,
+}
+
+impl StoreArgs {
+    fn secrets_key(&self) -> anyhow::Result<SecretsKey> {
+        let source = match (&self.secrets_key, &self.secrets_key_file) {
+            (Some(hex), _) => SecretsKeySource::Hex(hex.clone()),
+            (None, Some(path)) => SecretsKeySource::File(path.clone()),
+            (None, None) => SecretsKeySource::default_for(&self.database_url),
+        };
+        source.load()
+    }
+
+    async fn open(&self) -> anyhow::Result<Arc<dyn orgdoor_store::Store>> {
+        let key = self.secrets_key()?;
+        Ok(orgdoor_store::connect(&self.database_url, &key).await?)
+    }
 }
 
 /// Bounds on what clients can make the server hold.
@@ -205,8 +229,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tls,
             store,
         } => {
+            let secrets_key = store.secrets_key()?;
             let settings = Settings {
                 listen,
+                secrets_key,
                 database_url: DatabaseUrl::new(store.database_url),
                 connection_limits: connections.into(),
                 tls: tls.files(),
@@ -215,7 +241,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bootstrap { org_name, store } => {
             let name = OrgName::parse(org_name).context("invalid --org-name")?;
-            let store = orgdoor_store::connect(&store.database_url).await?;
+            let store = store.open().await?;
             let (organization, minted) =
                 provision::create_organization(&store, name, clock.now()).await?;
             print_json(&CredentialsOutput::new(&organization, &minted))
@@ -235,7 +261,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let roles = OrgRoles::new(roles).context("at least one --role is needed")?;
             orgdoor_domain::api_key::check_description(&description)
                 .context("invalid --description")?;
-            let store = orgdoor_store::connect(&store.database_url).await?;
+            let store = store.open().await?;
             let (organization, minted) =
                 provision::create_api_key(&store, &org, roles, &description, clock.now()).await?;
             print_json(&CredentialsOutput::new(&organization, &minted))
@@ -260,7 +286,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 InvitationCommand::Decline { invitee } => (invitee, Answer::Decline),
             };
             let org: OrgId = invitee.org.parse().context("invalid --org")?;
-            let store = orgdoor_store::connect(&invitee.store.database_url).await?;
+            let store = invitee.store.open().await?;
             let now = clock.now();
             let user = answer_as_invitee(store.as_ref(), &org, &invitee.invitee, answer, now)
                 .await
@@ -268,7 +294,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print_json(&OrgUserView::new(user, now))
         }
         Command::Migrate { store } => {
-            orgdoor_store::connect(&store.database_url).await?;
+            store.open().await?;
             tracing::info!("migrations applied");
             Ok(())
         }

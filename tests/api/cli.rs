@@ -26,6 +26,60 @@ on_both_stores!(
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_orgdoor");
 
+/// The store's files and the secrets key file are the owner's alone, and a store refuses to
+/// open with another secrets key.
+#[tokio::test]
+async fn serve_keeps_its_files_private_and_its_store_refuses_a_foreign_secrets_key() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let database = TestDatabase::sqlite();
+    let path = database.url.trim_start_matches("sqlite://").to_owned();
+    let server = Server::start(&database.url).await;
+    let owner = DigestClient::new(
+        &server.base_url,
+        server.credentials(),
+        DigestStyle::ChallengeEveryRequest,
+    );
+    let created = owner
+        .post(
+            &format!("/api/atlas/v2/orgs/{}/invites", server.org_id()),
+            &json!({"username": "private@example.com", "roles": ["ORG_MEMBER"]}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    for suffix in ["", "-wal", "-shm", ".key"] {
+        let file = format!("{path}{suffix}");
+        let mode = std::fs::metadata(&file)
+            .unwrap_or_else(|error| panic!("{file}: {error}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file} has mode {:o}", mode & 0o777);
+    }
+    drop(server);
+
+    let foreign = format!("{path}.other-key");
+    let refused = run(&[
+        "migrate",
+        "--database-url",
+        &database.url,
+        "--secrets-key-file",
+        &foreign,
+    ])
+    .await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("secrets key"), "{stderr}");
+}
+
+/// The working directory of every server and command these tests start: a PostgreSQL store's
+/// default secrets key file (`orgdoor-secrets.key`) goes there, shared by a test's server and
+/// its commands, and not into the repository.
+fn work_dir() -> &'static std::path::Path {
+    static DIR: std::sync::LazyLock<tempfile::TempDir> =
+        std::sync::LazyLock::new(|| tempfile::tempdir().expect("a temporary directory"));
+    DIR.path()
+}
+
 pub struct Server {
     pub child: Child,
     pub base_url: String,
@@ -43,6 +97,7 @@ impl Server {
     /// `serve` and `extra` arguments.
     pub async fn start_with(mut program: Command, database_url: &str, extra: &[&str]) -> Server {
         let mut child = program
+            .current_dir(work_dir())
             .args([
                 "serve",
                 "--listen",
@@ -107,6 +162,7 @@ impl Server {
 
 async fn run(args: &[&str]) -> std::process::Output {
     Command::new(BINARY)
+        .current_dir(work_dir())
         .args(args)
         .stderr(Stdio::piped())
         .output()

@@ -379,7 +379,10 @@ async fn spawn_adjusted(
     rate_limits: RateLimitPolicy,
     adjust: impl FnOnce(orgdoor::Application) -> orgdoor::Application,
 ) -> TestApp {
-    let store = orgdoor_store::connect(url).await.expect("store");
+    let secrets_key = orgdoor_store::SecretsKey::generate();
+    let store = orgdoor_store::connect(url, &secrets_key)
+        .await
+        .expect("store");
     let clock = Arc::new(ManualClock::new(START));
     let app = orgdoor::Application::with_store(
         "127.0.0.1:0".parse().expect("address"),

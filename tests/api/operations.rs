@@ -9,6 +9,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Connection;
 
+use orgdoor::clock::Clock as _;
+
 use crate::harness::{DigestClient, DigestStyle, V2023, spawn_app};
 
 on_both_stores!(
@@ -16,7 +18,185 @@ on_both_stores!(
     no_private_key_is_stored_in_a_recoverable_form,
     sixty_four_parallel_invitations_across_two_instances_leave_one,
     parallel_updates_through_the_api_lose_no_field,
+    nothing_in_the_raw_store_authenticates_without_the_secrets_key,
 );
+
+/// The stored forms of what authenticates: every API key's `digest_ha1` and every server
+/// secret, read straight from the database.
+async fn stored_secrets(app: &crate::harness::TestApp) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let ha1s = "SELECT digest_ha1 FROM api_keys";
+    let secrets = "SELECT value FROM server_secrets";
+    match app.database.backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&app.database.url)
+                .await
+                .unwrap();
+            (
+                sqlx::query_scalar(ha1s).fetch_all(&mut conn).await.unwrap(),
+                sqlx::query_scalar(secrets)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap(),
+            )
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&app.database.url)
+                .await
+                .unwrap();
+            (
+                sqlx::query_scalar(ha1s).fetch_all(&mut conn).await.unwrap(),
+                sqlx::query_scalar(secrets)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap(),
+            )
+        }
+    }
+}
+
+/// A nonce in orgdoor's format signed with `key`, as an attacker holding that key would make.
+fn forge_nonce(key: &[u8], now: time::OffsetDateTime) -> String {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let mut payload = vec![7u8, 7, 7, 7];
+    payload.extend_from_slice(&now.unix_timestamp().to_be_bytes());
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(key).unwrap();
+    mac.update(&payload);
+    let tag = mac.finalize().into_bytes();
+    payload.extend_from_slice(&tag[..12]);
+    base64::engine::general_purpose::STANDARD.encode(payload)
+}
+
+/// A GET signed from an HA1 (what a stolen digest credential would be) and a nonce.
+async fn signed_with_ha1(
+    app: &crate::harness::TestApp,
+    public_key: &str,
+    ha1_hex: &str,
+    nonce: &str,
+) -> u16 {
+    use md5::Digest as _;
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let path = format!("/api/atlas/v2/orgs/{}", app.org_id);
+    let ha2 = hex(&md5::Md5::digest(format!("GET:{path}").as_bytes()));
+    let response = hex(&md5::Md5::digest(
+        format!("{ha1_hex}:{nonce}:00000001:abcd:auth:{ha2}").as_bytes(),
+    ));
+    let header = format!(
+        r#"Digest username="{public_key}", realm="MMS Public API", nonce="{nonce}", uri="{path}", cnonce="abcd", nc=00000001, qop=auth, response="{response}", algorithm="MD5""#
+    );
+    reqwest::Client::new()
+        .get(format!("{}{path}", app.base_url))
+        .header("accept", V2023)
+        .header("authorization", header)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Someone with a copy of the database (a backup, a read-only SQL account) but not the secrets
+/// key can neither use a stored digest credential nor forge a nonce; the same attacks with
+/// the real values succeed, so they are the right attacks.
+async fn nothing_in_the_raw_store_authenticates_without_the_secrets_key(backend: Backend) {
+    use md5::Digest as _;
+    let app = spawn_app(backend).await;
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let real_ha1 = hex(&md5::Md5::digest(
+        format!(
+            "{}:MMS Public API:{}",
+            app.owner.public_key, app.owner.private_key
+        )
+        .as_bytes(),
+    ));
+    let now = app.clock.now();
+    let real_nonce_key = app
+        .store
+        .shared_secret("digest-nonce-key", &|| vec![0; 32])
+        .await
+        .unwrap();
+    let (stored_ha1s, stored_secrets) = stored_secrets(&app).await;
+    assert!(!stored_ha1s.is_empty() && !stored_secrets.is_empty());
+
+    // The control: the real HA1 with a genuine nonce, and a nonce forged with the real key.
+    let genuine = crate::harness::go_parse_challenge(
+        reqwest::get(format!("{}{}", app.base_url, app.invites_path()))
+            .await
+            .unwrap()
+            .headers()["www-authenticate"]
+            .to_str()
+            .unwrap(),
+    )
+    .0;
+    assert_eq!(
+        signed_with_ha1(&app, &app.owner.public_key, &real_ha1, &genuine).await,
+        200
+    );
+    let forged_with_real_key = forge_nonce(&real_nonce_key, now);
+    assert_eq!(
+        signed_with_ha1(
+            &app,
+            &app.owner.public_key,
+            &real_ha1,
+            &forged_with_real_key
+        )
+        .await,
+        200,
+        "the forging is right"
+    );
+
+    let raw = raw_store_contents(&app).await;
+    assert!(
+        !contains(&raw, &real_ha1),
+        "the HA1 is stored in hexadecimal"
+    );
+    let real_ha1_bytes: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&real_ha1[i * 2..i * 2 + 2], 16).unwrap())
+        .collect();
+    assert!(
+        !raw.windows(16)
+            .any(|window| window == real_ha1_bytes.as_slice()),
+        "the HA1 is stored as bytes"
+    );
+    assert!(
+        !raw.windows(real_nonce_key.len())
+            .any(|window| window == real_nonce_key.as_slice())
+            && !contains(&raw, &hex(&real_nonce_key)),
+        "the nonce key is stored as it is"
+    );
+    // The attacks with what the store holds: every 16 bytes of a stored credential as an HA1,
+    // every stored secret (and its parts) as the nonce key.
+    for stored in &stored_ha1s {
+        for candidate in stored.windows(16).step_by(4) {
+            let fresh = crate::harness::go_parse_challenge(
+                reqwest::get(format!("{}{}", app.base_url, app.invites_path()))
+                    .await
+                    .unwrap()
+                    .headers()["www-authenticate"]
+                    .to_str()
+                    .unwrap(),
+            )
+            .0;
+            assert_eq!(
+                signed_with_ha1(&app, &app.owner.public_key, &hex(candidate), &fresh).await,
+                401
+            );
+        }
+    }
+    for stored in &stored_secrets {
+        for candidate in [
+            stored.as_slice(),
+            &stored[1..],
+            &stored[stored.len() - 32..],
+        ] {
+            let forged = forge_nonce(candidate, now);
+            assert_eq!(
+                signed_with_ha1(&app, &app.owner.public_key, &real_ha1, &forged).await,
+                401
+            );
+        }
+    }
+}
 
 async fn health_reports_the_database_without_authentication(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -272,12 +272,16 @@ async fn orgdoor(
         Backend::Sqlite => format!("sqlite://{}", directory.join("bench.db").display()),
         Backend::Postgres => seed::postgres_database(&args.postgres_url).await?,
     };
+    let secrets_key_file = directory.join("secrets.key");
+    let secrets_key_file = secrets_key_file.to_string_lossy();
     let server = servers::start(
         servers::pinned(
             SERVER_CORE,
             binary,
             &[
                 "serve",
+                "--secrets-key-file",
+                &secrets_key_file,
                 "--listen",
                 "127.0.0.1:0",
                 "--rate-limits",

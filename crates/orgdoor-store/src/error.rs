@@ -56,6 +56,12 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// A sealed secret does not open with the configured secrets key: the key is not the one
+    /// the store was sealed with (`--secrets-key-file`).
+    #[error(
+        "the secrets key does not open this store's secrets (is it the key this store was created with?)"
+    )]
+    WrongSecretsKey,
     #[error("database error")]
     Internal(#[source] sqlx::Error),
 }

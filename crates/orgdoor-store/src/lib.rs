@@ -9,6 +9,7 @@ mod error;
 mod org_users_sql;
 mod postgres;
 mod rows;
+mod sealing;
 mod sql;
 mod sqlite;
 
@@ -27,6 +28,7 @@ use time::OffsetDateTime;
 
 pub use error::{Rejection, StoreError};
 pub use postgres::PostgresStore;
+pub use sealing::{InvalidSecretsKey, SECRETS_KEY_LEN, SecretsKey};
 pub use sqlite::SqliteStore;
 
 /// What authentication needs to know about a key.
@@ -585,12 +587,19 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store a database URL names (`sqlite:` or `postgres:`/`postgresql:`), applying
-/// migrations.
-pub async fn connect(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
+/// migrations, with the key that seals its secrets. Secrets stored before sealing existed are
+/// sealed now; a key that does not open the store's secrets is refused
+/// ([`StoreError::WrongSecretsKey`]).
+pub async fn connect(
+    database_url: &str,
+    secrets: &SecretsKey,
+) -> Result<Arc<dyn Store>, StoreError> {
     if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(database_url).await?))
+        Ok(Arc::new(SqliteStore::connect(database_url, secrets).await?))
     } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
-        Ok(Arc::new(PostgresStore::connect(database_url).await?))
+        Ok(Arc::new(
+            PostgresStore::connect(database_url, secrets).await?,
+        ))
     } else {
         Err(StoreError::UnsupportedUrl)
     }

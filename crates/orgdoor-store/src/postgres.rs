@@ -12,6 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use crate::StoreError;
+use crate::sealing::{Sealer, SecretsKey};
 
 /// How long a request waits for a pooled connection (or a new one) before it gets a 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -20,11 +21,12 @@ const MAX_CONNECTIONS: u32 = 16;
 pub struct PostgresStore {
     reader: PgPool,
     writer: PgPool,
+    sealer: Sealer,
 }
 
 impl PostgresStore {
     /// Connects to the database a `postgres:` URL names and applies migrations.
-    pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
+    pub async fn connect(database_url: &str, secrets: &SecretsKey) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(database_url).map_err(StoreError::Internal)?;
         // sqlx pings a connection when it comes back to the pool, and closes it if the ping
         // fails; a second ping on every checkout would cost each store call one more round
@@ -37,10 +39,13 @@ impl PostgresStore {
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         // One pool serves both roles; the fields keep the shared queries dialect-neutral.
-        Ok(Self {
+        let store = Self {
             reader: pool.clone(),
             writer: pool,
-        })
+            sealer: Sealer::new(secrets),
+        };
+        store.seal_plaintext_secrets().await?;
+        Ok(store)
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {

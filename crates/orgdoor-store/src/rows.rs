@@ -4,9 +4,8 @@
 use std::str::FromStr;
 
 use orgdoor_domain::{
-    ApiKey, DigestHa1, EmailAddress, Group, GroupRoleAssignment, Invitation, Member, OrgName,
-    OrgRole, OrgRoles, Organization, PageRequest, ProjectName, PublicKey, Team, TeamName, User,
-    UserProfile,
+    ApiKey, EmailAddress, Group, GroupRoleAssignment, Invitation, Member, OrgName, OrgRole,
+    OrgRoles, Organization, PageRequest, ProjectName, PublicKey, Team, TeamName, User, UserProfile,
 };
 use sqlx::FromRow;
 use time::OffsetDateTime;
@@ -119,12 +118,11 @@ pub(crate) struct ApiKeyRow {
     pub(crate) created_at: i64,
 }
 
-impl TryFrom<ApiKeyRow> for (ApiKey, DigestHa1) {
+/// A key and its sealed HA1, which only the store's sealer opens.
+impl TryFrom<ApiKeyRow> for (ApiKey, Vec<u8>) {
     type Error = StoreError;
 
     fn try_from(row: ApiKeyRow) -> Result<Self, StoreError> {
-        let ha1 = <[u8; 16]>::try_from(row.digest_ha1.as_slice())
-            .map_err(|_| corrupt("a digest credential of the wrong length"))?;
         let key = ApiKey {
             id: parse(&row.id, "api key id")?,
             org_id: parse(&row.org_id, "org id")?,
@@ -133,7 +131,7 @@ impl TryFrom<ApiKeyRow> for (ApiKey, DigestHa1) {
             roles: decode_org_roles(&row.roles)?,
             created_at: instant(row.created_at)?,
         };
-        Ok((key, DigestHa1(ha1)))
+        Ok((key, row.digest_ha1))
     }
 }
 

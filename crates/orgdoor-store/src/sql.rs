@@ -34,6 +34,7 @@ macro_rules! impl_sql_store {
         use time::OffsetDateTime;
 
         use crate::error::is_foreign_key_violation;
+        use crate::sealing::{Sealer, ha1_context, is_sealed, server_secret_context};
         use crate::rows::*;
 
         crate::org_users_sql::org_user_queries!(connection = $conn, lock_rows = $lock_rows);
@@ -111,6 +112,7 @@ macro_rules! impl_sql_store {
 
         async fn insert_organization(
             conn: &mut $conn,
+            sealer: &Sealer,
             organization: &Organization,
             api_keys: &[(ApiKey, DigestHa1)],
         ) -> Result<(), StoreError> {
@@ -124,7 +126,7 @@ macro_rules! impl_sql_store {
             .execute(&mut *conn)
             .await?;
             for (key, ha1) in api_keys {
-                insert_api_key(conn, key, ha1).await?;
+                insert_api_key(conn, sealer, key, ha1).await?;
             }
             Ok(())
         }
@@ -141,7 +143,7 @@ macro_rules! impl_sql_store {
             .bind(id.as_str())
             .fetch_optional(&mut *conn)
             .await?;
-            row.map(|row| <(ApiKey, DigestHa1)>::try_from(row).map(|(key, _)| key)).transpose()
+            row.map(|row| <(ApiKey, Vec<u8>)>::try_from(row).map(|(key, _)| key)).transpose()
         }
 
         /// Reads a project invitation, pending or not; with `lock`, locks its row as well.
@@ -280,9 +282,11 @@ macro_rules! impl_sql_store {
 
         async fn insert_api_key(
             conn: &mut $conn,
+            sealer: &Sealer,
             key: &ApiKey,
             ha1: &DigestHa1,
         ) -> Result<(), StoreError> {
+            let sealed = sealer.seal(&ha1.0, &ha1_context(key.public_key.as_str()))?;
             sqlx::query(
                 "INSERT INTO api_keys (id, org_id, public_key, digest_ha1, description, roles, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -290,7 +294,7 @@ macro_rules! impl_sql_store {
             .bind(key.id.as_str())
             .bind(key.org_id.as_str())
             .bind(key.public_key.as_str())
-            .bind(&ha1.0[..])
+            .bind(sealed)
             .bind(&key.description)
             .bind(encode_org_roles(&key.roles))
             .bind(seconds(key.created_at))
@@ -539,6 +543,56 @@ macro_rules! impl_sql_store {
             Ok(Some(invitation))
         }
 
+        impl $store {
+            /// Seals what an older version stored in the clear (HA1 values, server secrets), and
+            /// checks that the configured key opens the secrets already sealed.
+            pub(crate) async fn seal_plaintext_secrets(&self) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let plaintext: Vec<(String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT public_key, digest_ha1 FROM api_keys WHERE length(digest_ha1) = 16",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                for (public_key, ha1) in &plaintext {
+                    sqlx::query("UPDATE api_keys SET digest_ha1 = $1 WHERE public_key = $2")
+                        .bind(self.sealer.seal(ha1, &ha1_context(public_key))?)
+                        .bind(public_key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // One sealed credential is enough to tell whether the key is this store's.
+                let sealed: Option<(String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT public_key, digest_ha1 FROM api_keys WHERE length(digest_ha1) > 16 LIMIT 1",
+                )
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((public_key, ha1)) = &sealed {
+                    self.sealer.open(ha1, &ha1_context(public_key))?;
+                }
+                let secrets: Vec<(String, Vec<u8>)> =
+                    sqlx::query_as("SELECT name, value FROM server_secrets")
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for (name, value) in &secrets {
+                    let context = server_secret_context(name);
+                    if is_sealed(value) {
+                        self.sealer.open(value, &context)?;
+                    } else {
+                        sqlx::query("UPDATE server_secrets SET value = $1 WHERE name = $2")
+                            .bind(self.sealer.seal(value, &context)?)
+                            .bind(name)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+                if !plaintext.is_empty() {
+                    tracing::info!(keys = plaintext.len(), "sealed API key credentials stored in the clear");
+                }
+                Ok(())
+            }
+        }
+
         #[async_trait]
         impl Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
@@ -556,12 +610,13 @@ macro_rules! impl_sql_store {
                 name: &str,
                 generate: &(dyn Fn() -> Vec<u8> + Send + Sync),
             ) -> Result<Vec<u8>, StoreError> {
+                let context = server_secret_context(name);
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
                 )
                 .bind(name)
-                .bind(generate())
+                .bind(self.sealer.seal(&generate(), &context)?)
                 .execute(&mut *tx)
                 .await?;
                 let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
@@ -569,7 +624,7 @@ macro_rules! impl_sql_store {
                     .fetch_one(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                Ok(value)
+                self.sealer.open(&value, &context)
             }
 
             async fn create_first_organization(
@@ -588,7 +643,7 @@ macro_rules! impl_sql_store {
                 if any {
                     return Ok(false);
                 }
-                insert_organization(&mut tx, organization, api_keys).await?;
+                insert_organization(&mut tx, &self.sealer, organization, api_keys).await?;
                 tx.commit().await?;
                 Ok(true)
             }
@@ -600,7 +655,7 @@ macro_rules! impl_sql_store {
                 owner: Option<&UserId>,
             ) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
-                insert_organization(&mut tx, organization, api_keys).await?;
+                insert_organization(&mut tx, &self.sealer, organization, api_keys).await?;
                 if let Some(owner) = owner {
                     sqlx::query("INSERT INTO org_members (org_id, user_id, roles, joined_at) VALUES ($1, $2, $3, $4)")
                         .bind(organization.id.as_str())
@@ -680,7 +735,7 @@ macro_rules! impl_sql_store {
 
             async fn create_api_key(&self, key: &ApiKey, ha1: &DigestHa1) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
-                insert_api_key(&mut tx, key, ha1).await?;
+                insert_api_key(&mut tx, &self.sealer, key, ha1).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -707,8 +762,11 @@ macro_rules! impl_sql_store {
                     return Ok(None);
                 };
                 let organization = organization.into_organization(row.org_id.clone())?;
-                let (key, ha1): (ApiKey, DigestHa1) = row.try_into()?;
-                Ok(Some(ApiKeyCredential { key, ha1, access_list, organization }))
+                let (key, sealed): (ApiKey, Vec<u8>) = row.try_into()?;
+                let ha1 = self.sealer.open(&sealed, &ha1_context(key.public_key.as_str()))?;
+                let ha1 = <[u8; 16]>::try_from(ha1.as_slice())
+                    .map_err(|_| StoreError::Corrupt("a digest credential of the wrong length".into()))?;
+                Ok(Some(ApiKeyCredential { key, ha1: DigestHa1(ha1), access_list, organization }))
             }
 
             async fn list_api_keys(&self, org: &OrgId, page: PageRequest) -> Result<Page<ApiKey>, StoreError> {
@@ -717,7 +775,7 @@ macro_rules! impl_sql_store {
                     org_page::<ApiKeyRow>(&mut conn, "api_keys", API_KEY_COLUMNS, "id", org, page).await?;
                 let items = rows
                     .into_iter()
-                    .map(|row| <(ApiKey, DigestHa1)>::try_from(row).map(|(key, _)| key))
+                    .map(|row| <(ApiKey, Vec<u8>)>::try_from(row).map(|(key, _)| key))
                     .collect::<Result<_, _>>()?;
                 Ok(Page { items, total_count })
             }

@@ -15,6 +15,43 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 use self::connections::{Connections, WriteTransaction};
 use crate::StoreError;
+use crate::sealing::{Sealer, SecretsKey};
+
+/// Creates the database file readable and writable by its owner only, or takes those rights
+/// away from others on an existing one. SQLite gives its `-wal` and `-shm` files the database
+/// file's permissions, so they follow.
+fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    let io = |error: std::io::Error| StoreError::Internal(sqlx::Error::Io(error));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = path.as_os_str().to_owned();
+                name.push(suffix);
+                let file = std::path::Path::new(&name);
+                if let Ok(metadata) = std::fs::metadata(file)
+                    && metadata.permissions().mode() & 0o077 != 0
+                {
+                    tracing::warn!(file = %file.display(), "restricting the store file to its owner");
+                    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+                        .map_err(io)?;
+                }
+            }
+            Ok(())
+        }
+        Err(error) => Err(io(error)),
+    }
+}
 
 /// How long a request waits for the file lock or a pooled connection before giving up with 503.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,13 +64,15 @@ const READ_CONNECTIONS: usize = 2;
 pub struct SqliteStore {
     writer: Connections,
     reader: Connections,
+    sealer: Sealer,
 }
 
 impl SqliteStore {
     /// Opens (creating if missing) the file a `sqlite:` URL names and applies migrations.
-    pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(database_url)
-            .map_err(StoreError::Internal)?
+    pub async fn connect(database_url: &str, secrets: &SecretsKey) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(database_url).map_err(StoreError::Internal)?;
+        create_private_file(options.get_filename())?;
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -44,7 +83,13 @@ impl SqliteStore {
             .run(&mut *writer.acquire().await?)
             .await?;
         let reader = Connections::open(&options, READ_CONNECTIONS, BUSY_TIMEOUT).await?;
-        Ok(Self { writer, reader })
+        let store = Self {
+            writer,
+            reader,
+            sealer: Sealer::new(secrets),
+        };
+        store.seal_plaintext_secrets().await?;
+        Ok(store)
     }
 
     async fn begin_write(&self) -> Result<WriteTransaction<'_>, StoreError> {

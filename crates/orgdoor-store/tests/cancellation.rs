@@ -100,7 +100,9 @@ async fn store_still_works(store: &Arc<dyn Store>, org: &OrgId, attempt: usize) 
 async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
     let database = TestDatabase::new(backend).await;
     (
-        orgdoor_store::connect(&database.url).await.unwrap(),
+        orgdoor_store::connect(&database.url, &orgdoor_store::SecretsKey::generate())
+            .await
+            .unwrap(),
         database,
     )
 }

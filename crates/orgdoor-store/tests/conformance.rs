@@ -24,7 +24,9 @@ const NOW: OffsetDateTime = datetime!(2026-08-10 03:03:37 UTC);
 async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
     let database = TestDatabase::new(backend).await;
     (
-        orgdoor_store::connect(&database.url).await.unwrap(),
+        orgdoor_store::connect(&database.url, &orgdoor_store::SecretsKey::generate())
+            .await
+            .unwrap(),
         database,
     )
 }
@@ -1253,7 +1255,9 @@ async fn pending_invitations_survive_the_members_migration(backend: Backend) {
             pool.close().await;
         }
     }
-    let store = orgdoor_store::connect(&database.url).await.unwrap();
+    let store = orgdoor_store::connect(&database.url, &orgdoor_store::SecretsKey::generate())
+        .await
+        .unwrap();
     let org: OrgId = "5f0000000000000000000001".parse().unwrap();
     let now = datetime!(2026-08-10 03:03:37 UTC);
     let pending = store
