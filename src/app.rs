@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Response};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
@@ -37,7 +37,6 @@ use crate::transport::{self, ConnectionLimits};
 
 /// Name of the shared secret that signs Digest nonces.
 const NONCE_SECRET: &str = "digest-nonce-key";
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Application {
     listener: TcpListener,
@@ -124,7 +123,7 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let router = router(&self.state);
+        let router = router(&self.state, self.limits.request_timeout);
         let service = ServiceBuilder::new()
             .map_request(http::record_request_target)
             .layer(NormalizePathLayer::trim_trailing_slash())
@@ -160,7 +159,7 @@ impl MakeRequestId for RandomRequestId {
 }
 
 /// The whole router with its layers; requests outside `/api/atlas` get an Atlas 404.
-pub fn router(state: &AppState) -> Router {
+pub fn router(state: &AppState, request_timeout: Duration) -> Router {
     Router::new()
         .nest("/api/atlas", http::api_router(state))
         .nest("/api/orgdoor/v1", http::admin::router(state))
@@ -185,14 +184,18 @@ pub fn router(state: &AppState) -> Router {
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(middleware::map_response(http::fallback::atlas_error_body))
-                .layer(middleware::from_fn(deadline)),
+                .layer(middleware::from_fn_with_state(request_timeout, deadline)),
         )
 }
 
-/// Gives up on a request that takes longer than [`REQUEST_TIMEOUT`] (a database that hangs
+/// Gives up on a request that takes longer than the request timeout (a database that hangs
 /// rather than refusing) with Atlas's 503 body instead of holding the client forever.
-async fn deadline(request: Request, next: Next) -> axum::response::Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+async fn deadline(
+    State(timeout): State<Duration>,
+    request: Request,
+    next: Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => AppError::ServiceUnavailable.into_response(),
     }

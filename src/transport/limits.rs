@@ -19,6 +19,8 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// From the handler's first read of a body to its end (slow or endless bodies).
     pub body_read_timeout: Duration,
+    /// A whole request, answered 503 beyond (a database that hangs rather than refusing).
+    pub request_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -28,6 +30,7 @@ impl Default for ConnectionLimits {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(20),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -225,6 +228,7 @@ mod tests {
             header_read_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
         }
     }
 

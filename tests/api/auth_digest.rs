@@ -1,7 +1,5 @@
 //! HTTP Digest authentication as real clients speak it.
 
-use std::sync::Arc;
-
 use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use serde_json::json;
 use time::Duration;
@@ -428,15 +426,7 @@ async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered(backend: Backend) {
 
 async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store(backend: Backend) {
     let app = spawn_app(backend).await;
-    let second = orgdoor::Application::with_store(
-        "127.0.0.1:0".parse().unwrap(),
-        app.store.clone(),
-        app.clock.clone(),
-    )
-    .await
-    .unwrap();
-    let second_url = format!("http://{}", second.local_addr().unwrap());
-    tokio::spawn(second.run_until(std::future::pending()));
+    let second_url = app.spawn_instance().await;
     let http = reqwest::Client::new();
     let path = app.invites_path();
     let nonce = go_parse_challenge(
@@ -517,7 +507,6 @@ async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store(back
         response.headers().contains_key(WWW_AUTHENTICATE),
         "refused as a forged nonce"
     );
-    let _ = Arc::clone(&app.store);
 }
 
 async fn authentication_comes_before_routing_and_version_checks(backend: Backend) {

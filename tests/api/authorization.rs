@@ -373,8 +373,11 @@ async fn every_operation_checks_the_roles_the_spec_requires(backend: Backend) {
                 fixture.body(operation, n).as_ref(),
             )
             .await;
+            // Past authorization means an answer about the request itself: a success, or a
+            // refusal of its content (a fixture already gone, a name taken) — never an
+            // authorization refusal, and never a server error.
             assert!(
-                !matches!(response.status, 401 | 403),
+                response.status < 500 && !matches!(response.status, 401 | 403),
                 "{operation} as {role}: {} {}",
                 response.status,
                 response.text

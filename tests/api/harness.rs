@@ -330,6 +330,10 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub database: TestDatabase,
     pub rate_limits: RateLimitPolicy,
+    /// How this server reached its database (possibly through a proxy), and the key that seals
+    /// its secrets: what another instance needs to share the store.
+    store_url: String,
+    secrets_key: orgdoor_store::SecretsKey,
 }
 
 /// The instant every test starts at; tests move the clock instead of sleeping.
@@ -360,6 +364,15 @@ async fn spawn_configured(
     rate_limits: RateLimitPolicy,
 ) -> TestApp {
     spawn_adjusted(database, url, rate_limits, |app| app).await
+}
+
+/// A server on `database` reached through `url`, with `adjust` applied before it starts.
+pub async fn spawn_adjusted_at(
+    database: TestDatabase,
+    url: &str,
+    adjust: impl FnOnce(orgdoor::Application) -> orgdoor::Application,
+) -> TestApp {
+    spawn_adjusted(database, url, RateLimitPolicy::Off, adjust).await
 }
 
 /// A server on a fresh database of the given backend, with `adjust` applied before it starts
@@ -411,15 +424,22 @@ async fn spawn_adjusted(
         clock,
         database,
         rate_limits,
+        store_url: url.to_owned(),
+        secrets_key,
     }
 }
 
 impl TestApp {
-    /// A second instance on the same store, as behind a load balancer; returns its base URL.
+    /// A second instance on the same database, as behind a load balancer: a store of its own
+    /// (its own connections, SQLite writer included) with the same secrets key; returns its
+    /// base URL.
     pub async fn spawn_instance(&self) -> String {
+        let store = orgdoor_store::connect(&self.store_url, &self.secrets_key)
+            .await
+            .expect("the second instance opens the store");
         let instance = orgdoor::Application::with_store(
             "127.0.0.1:0".parse().expect("address"),
-            self.store.clone(),
+            store,
             self.clock.clone(),
         )
         .await

@@ -366,6 +366,7 @@ async fn slow_heads_and_idle_connections_are_bounded_and_health_answers_at_the_c
         header_read_timeout: Duration::from_millis(800),
         idle_timeout: Duration::from_millis(2500),
         body_read_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(30),
     };
     let app =
         crate::harness::spawn_app_with(Backend::Sqlite, |app| app.with_connection_limits(limits))

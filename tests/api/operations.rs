@@ -358,10 +358,16 @@ async fn parallel_updates_through_the_api_lose_no_field(backend: Backend) {
             json!({"teamIds": [team]}),
             json!({"groupRoleAssignments": [{"groupId": project, "roles": ["GROUP_READ_ONLY"]}]}),
         ];
+        // Three clients (one client sends one request at a time), two instances.
+        let third = DigestClient::new(
+            &app.base_url,
+            app.owner.clone(),
+            DigestStyle::ChallengeEveryRequest,
+        );
         let (a, b, c) = tokio::join!(
             first.patch(&path, &bodies[0]),
             other.patch(&path, &bodies[1]),
-            first.patch(&path, &bodies[2])
+            third.patch(&path, &bodies[2])
         );
         assert_eq!([a.status, b.status, c.status], [200, 200, 200]);
         let result = app.owner().get(&path).await.json;
