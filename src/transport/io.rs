@@ -4,10 +4,11 @@
 //!
 //! hyper answers a request line, header or URI it cannot parse (400), a head too large (431) or
 //! a URI too long (414) on its own, before any service sees the request, with an empty body,
-//! and offers no hook to change that. Those answers are recognisable: written while no request
-//! is in flight, and the only 4xx the server ever sends without a body (every answer of the
-//! application carries an Atlas body). This wrapper swaps exactly those for the same status
-//! with Atlas's JSON error, and leaves every other byte alone.
+//! and offers no hook to change that. Those answers are recognisable: a response head written
+//! when every request handed to the application already has its response head out (so it
+//! answers a request the application never saw), with one of those statuses and no body (every
+//! answer of the application carries an Atlas body). This wrapper swaps exactly those for the
+//! same status with Atlas's JSON error, and leaves every other byte alone.
 
 use std::io::IoSlice;
 use std::pin::Pin;
@@ -22,6 +23,8 @@ use crate::error::AppError;
 pub(super) struct TrackedIo<T> {
     inner: T,
     state: Arc<ConnectionState>,
+    /// Final response heads written so far.
+    heads_written: u64,
     /// A replacement response still to be written, and how much of it has been.
     replacement: Option<(Vec<u8>, usize)>,
 }
@@ -31,12 +34,26 @@ impl<T> TrackedIo<T> {
         Self {
             inner,
             state,
+            heads_written: 0,
             replacement: None,
         }
     }
 }
 
 impl<T: AsyncWrite + Unpin> TrackedIo<T> {
+    /// What to write in place of `buf`, if it is one of hyper's own error heads. Counts the
+    /// response heads going out, to tell the application's from hyper's.
+    fn replacement_for(&mut self, buf: &[u8]) -> Option<Vec<u8>> {
+        if !buf.starts_with(b"HTTP/1.1 ") || buf.starts_with(b"HTTP/1.1 1") {
+            return None;
+        }
+        if self.heads_written < self.state.dispatched() {
+            self.heads_written += 1;
+            return None;
+        }
+        atlas_error_for(buf)
+    }
+
     /// Writes what is left of a replacement before anything else goes out.
     fn poll_replacement(&mut self, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         while let Some((bytes, written)) = &mut self.replacement {
@@ -78,9 +95,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TrackedIo<T> {
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         ready!(this.poll_replacement(context))?;
-        if !this.state.is_busy()
-            && let Some(replacement) = atlas_error_for(buf)
-        {
+        if let Some(replacement) = this.replacement_for(buf) {
             // hyper counts its own bytes as written; ours go out in their place.
             this.replacement = Some((replacement, 0));
             let _ = this.poll_replacement(context)?;
@@ -97,13 +112,16 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TrackedIo<T> {
         let this = self.get_mut();
         ready!(this.poll_replacement(context))?;
         let mut non_empty = bufs.iter().filter(|buf| !buf.is_empty());
-        if let (Some(only), None) = (non_empty.next(), non_empty.next())
-            && !this.state.is_busy()
-            && let Some(replacement) = atlas_error_for(only)
-        {
-            this.replacement = Some((replacement, 0));
-            let _ = this.poll_replacement(context)?;
-            return Poll::Ready(Ok(only.len()));
+        if let Some(first) = non_empty.next() {
+            let only = non_empty.next().is_none();
+            match this.replacement_for(first) {
+                Some(replacement) if only => {
+                    this.replacement = Some((replacement, 0));
+                    let _ = this.poll_replacement(context)?;
+                    return Poll::Ready(Ok(first.len()));
+                }
+                _ => {}
+            }
         }
         Pin::new(&mut this.inner).poll_write_vectored(context, bufs)
     }

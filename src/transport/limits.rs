@@ -150,6 +150,8 @@ pub(super) struct ConnectionState {
     epoch: Instant,
     /// Requests handed to the application whose response has not been sent in full.
     in_flight: AtomicUsize,
+    /// Requests handed to the application since the connection opened.
+    dispatched: AtomicU64,
     /// When the first byte of the next request's head arrived, if it has.
     head_started: AtomicU64,
     /// When the connection last finished a response (or opened).
@@ -163,6 +165,7 @@ impl ConnectionState {
         Self {
             epoch,
             in_flight: AtomicUsize::new(0),
+            dispatched: AtomicU64::new(0),
             head_started: AtomicU64::new(0),
             idle_since: AtomicU64::new(now.max(1)),
             evicted: AtomicBool::new(false),
@@ -185,6 +188,7 @@ impl ConnectionState {
 
     /// hyper handed a whole request head to the application.
     pub(super) fn request_started(&self) {
+        self.dispatched.fetch_add(1, Ordering::AcqRel);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.head_started.store(0, Ordering::Relaxed);
     }
@@ -193,6 +197,11 @@ impl ConnectionState {
     pub(super) fn request_finished(&self) {
         self.idle_since.store(self.now(), Ordering::Relaxed);
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// How many requests the application has been handed on this connection.
+    pub(super) fn dispatched(&self) -> u64 {
+        self.dispatched.load(Ordering::Acquire)
     }
 
     pub(super) fn is_busy(&self) -> bool {

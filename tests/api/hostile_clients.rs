@@ -280,6 +280,20 @@ async fn requests_that_are_not_http_get_atlas_errors() {
     flood.push_str("\r\n");
     let flood = exchange(&app, flood.as_bytes(), limit).await.0;
     assert_atlas_error(&flood, 431, "REQUEST_HEADERS_TOO_LARGE");
+    // Garbage after a good request on one connection: the good one is answered as it is, the
+    // garbage with an Atlas 400.
+    let (both, _) = exchange(
+        &app,
+        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n\x01garbage\r\n\r\n",
+        limit,
+    )
+    .await;
+    let second = both
+        .find("HTTP/1.1 400")
+        .unwrap_or_else(|| panic!("no 400 after the good answer: {both}"));
+    assert!(both.starts_with("HTTP/1.1 200 OK"), "{both}");
+    assert!(both[..second].contains("\"status\":\"ok\""), "{both}");
+    assert_atlas_error(&both[second..], 400, "MALFORMED_REQUEST");
     // The route exists for POST only: an Atlas 405, with Allow.
     let token = reqwest::get(format!("{}/api/oauth/token", app.base_url))
         .await
