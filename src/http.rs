@@ -113,6 +113,15 @@ pub async fn answer_early(request: Request, response: impl IntoResponse) -> Resp
 async fn discard_body(request: Request) -> bool {
     use http_body_util::BodyExt as _;
 
+    // A client that asked to hear first (`Expect: 100-continue`, curl does for large bodies)
+    // sends nothing more once it has the answer: reading would only invite the body.
+    let expects_continue = request
+        .headers()
+        .get(axum::http::header::EXPECT)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue {
+        return false;
+    }
     let mut body = request.into_body();
     if http_body::Body::is_end_stream(&body) {
         return true;

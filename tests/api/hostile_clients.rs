@@ -539,3 +539,22 @@ async fn out_of_file_descriptors_the_server_makes_room_and_keeps_answering() {
     assert_eq!(listed.status, 200, "{}", listed.text);
     drop(idle);
 }
+
+/// A client that sends `Expect: 100-continue` (curl does for large bodies) gets its challenge
+/// without being invited to send the body.
+#[tokio::test]
+async fn an_unauthenticated_expect_continue_is_answered_without_inviting_the_body() {
+    let app = crate::harness::spawn_app(Backend::Sqlite).await;
+    let request = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\nExpect: 100-continue\r\n\r\n",
+        app.invites_path()
+    );
+    let started = Instant::now();
+    let (raw, closed) = exchange(&app, request.as_bytes(), Duration::from_secs(5)).await;
+    assert!(
+        raw.starts_with("HTTP/1.1 401"),
+        "no 100 Continue first: {raw}"
+    );
+    assert!(closed);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
