@@ -175,6 +175,50 @@ mod tests {
         assert_eq!("abc".parse::<TeamId>(), Err(InvalidId::WrongLength(3)));
     }
 
+    /// CONTRACT §2.3, HEX24: the oracle, written as the spec writes it rather than as the
+    /// parser checks it.
+    static HEX24: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new("^[a-f0-9]{24}$").expect("HEX24 is a valid pattern"));
+
+    /// 24 hex digits with at least one upper-case letter among them.
+    fn upper_case_hex24() -> impl Strategy<Value = String> {
+        ("[a-fA-F0-9]{24}", 0..24usize, "[A-F]").prop_map(|(digits, at, upper)| {
+            let mut chars: Vec<char> = digits.chars().collect();
+            chars[at] = upper.chars().next().unwrap_or('A');
+            chars.into_iter().collect()
+        })
+    }
+
+    /// 24 characters, all lower-case hex but one, which is not a hex digit (possibly not ASCII).
+    fn one_non_hex_in_24() -> impl Strategy<Value = String> {
+        ("[a-f0-9]{24}", 0..24usize, "[g-zG-Z_ .:/x\\-]|\\PC").prop_filter_map(
+            "a hex digit is no near miss",
+            |(digits, at, other)| {
+                let other = other.chars().next()?;
+                if other.is_ascii_hexdigit() {
+                    return None;
+                }
+                let mut chars: Vec<char> = digits.chars().collect();
+                chars[at] = other;
+                Some(chars.into_iter().collect())
+            },
+        )
+    }
+
+    /// Every kind of candidate in a good share: valid ids, upper-case ids, one digit short or
+    /// long, one non-hex character, and anything at all.
+    fn candidates() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "[a-f0-9]{24}",
+            2 => upper_case_hex24(),
+            1 => "[a-f0-9]{23}",
+            1 => "[a-f0-9]{25}",
+            1 => "[a-fA-F0-9]{0,22}|[a-fA-F0-9]{26,40}",
+            2 => one_non_hex_in_24(),
+            1 => "\\PC{0,30}",
+        ]
+    }
+
     proptest! {
         #[test]
         fn any_24_lowercase_hex_digits_round_trip(candidate in "[a-f0-9]{24}") {
@@ -183,10 +227,30 @@ mod tests {
         }
 
         #[test]
-        fn anything_else_is_rejected(candidate in "\\PC*") {
-            let valid = candidate.len() == 24
-                && candidate.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            prop_assert_eq!(candidate.parse::<InvitationId>().is_ok(), valid);
+        fn upper_case_hex_digits_are_rejected(candidate in upper_case_hex24()) {
+            prop_assert_eq!(candidate.parse::<OrgId>(), Err(InvalidId::NotLowercaseHex));
+        }
+
+        #[test]
+        fn one_digit_short_or_long_is_rejected(candidate in "[a-f0-9]{23}|[a-f0-9]{25}") {
+            prop_assert_eq!(
+                candidate.parse::<TeamId>(),
+                Err(InvalidId::WrongLength(candidate.len()))
+            );
+        }
+
+        #[test]
+        fn a_single_non_hex_character_is_rejected(candidate in one_non_hex_in_24()) {
+            prop_assert!(candidate.parse::<UserId>().is_err(), "{candidate:?} was accepted");
+        }
+
+        #[test]
+        fn exactly_the_hex24_pattern_is_accepted(candidate in candidates()) {
+            prop_assert_eq!(
+                candidate.parse::<InvitationId>().is_ok(),
+                HEX24.is_match(&candidate),
+                "{:?}", candidate
+            );
         }
     }
 }

@@ -165,12 +165,40 @@ mod tests {
         assert_eq!(token.expires_at - token.created_at, Duration::hours(1));
     }
 
+    /// CONTRACT §2.3, CLIENTID `^mdb_sa_id_[a-fA-F\d]{24}$`: the oracle, with the spec's Java
+    /// `\d` spelled out (it is ASCII there, Unicode in the regex crate).
+    static CLIENT_ID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^mdb_sa_id_[a-fA-F0-9]{24}$").expect("CLIENTID is a valid pattern")
+    });
+
+    /// Every kind of candidate in a good share: well-formed ids in any letter case, one digit
+    /// short or long, a non-hex character, a wrong or missing prefix, and anything at all.
+    fn candidates() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "mdb_sa_id_[a-fA-F0-9]{24}",
+            1 => "mdb_sa_id_[a-fA-F0-9]{23}|mdb_sa_id_[a-fA-F0-9]{25}",
+            2 => "mdb_sa_id_[a-fA-F0-9]{0,23}[g-zG-Z_ -][a-fA-F0-9]{0,23}",
+            2 => "(MDB_SA_ID_|mdb_sa_sk_|mdb_sa_id|mdb_sa_id__| mdb_sa_id_|)[a-fA-F0-9]{24}",
+            1 => "\\PC{0,40}",
+        ]
+    }
+
     proptest! {
         #[test]
-        fn client_ids_parse_only_in_their_shape(candidate in "(mdb_sa_id_)?[0-9a-fA-Fg]{0,26}") {
-            let valid = candidate.strip_prefix("mdb_sa_id_")
-                .is_some_and(|hex| hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
-            prop_assert_eq!(candidate.parse::<ClientId>().is_ok(), valid);
+        fn client_ids_in_any_letter_case_parse_and_keep_their_form(
+            candidate in "mdb_sa_id_[a-fA-F0-9]{24}"
+        ) {
+            let id: ClientId = candidate.parse().expect("valid client id");
+            prop_assert_eq!(id.to_string(), candidate);
+        }
+
+        #[test]
+        fn client_ids_parse_only_in_their_shape(candidate in candidates()) {
+            prop_assert_eq!(
+                candidate.parse::<ClientId>().is_ok(),
+                CLIENT_ID.is_match(&candidate),
+                "{:?}", candidate
+            );
         }
     }
 }
