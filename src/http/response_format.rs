@@ -247,15 +247,10 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn a_flag_is_set_only_by_a_true_value(query in "[a-zA-Z=&%0-9]{0,60}") {
+        fn a_flag_is_set_only_by_a_true_value((query, pretty, envelope) in flag_query()) {
             let flags = OutputFlags::from_query(Some(&query));
-            let set = |name: &str| query
-                .split('&')
-                .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
-                .rfind(|(key, _)| *key == name)
-                .is_some_and(|(_, value)| value.eq_ignore_ascii_case("true"));
-            proptest::prop_assert_eq!(flags.pretty, set("pretty"));
-            proptest::prop_assert_eq!(flags.envelope, set("envelope"));
+            proptest::prop_assert_eq!(flags.pretty, pretty, "pretty in {:?}", query);
+            proptest::prop_assert_eq!(flags.envelope, envelope, "envelope in {:?}", query);
         }
 
         #[test]
@@ -265,6 +260,63 @@ mod tests {
             let reparsed: Value = serde_json::from_str(&out).expect("pretty output is JSON");
             proptest::prop_assert_eq!(reparsed, value);
         }
+    }
+
+    /// One flag's part of a query, `=value` (or nothing, for a bare name), and whether it sets
+    /// the flag, by the rule in docs/compatibility.md written out as cases: `true` in any letter
+    /// case sets it; near misses (other spellings, padding, `1`, empty) and absence do not.
+    fn flag_part() -> impl proptest::strategy::Strategy<Value = Option<(String, bool)>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => "[tT][rR][uU][eE]".prop_map(|value| Some((format!("={value}"), true))),
+            3 => proptest::sample::select(vec![
+                "=truee", "=tru", "=ttrue", "=1", "=", "=yes", "=on", "=t", "=false", "=FALSE",
+                "=null", "=+true", "=true+", "=%20true", "",
+            ])
+            .prop_map(|part| Some((part.to_owned(), false))),
+            2 => Just(None),
+        ]
+    }
+
+    /// A query holding each flag at most once, other parameters (some named almost like a flag)
+    /// and empty segments, in any order; with whether `pretty` and `envelope` are set.
+    fn flag_query() -> impl proptest::strategy::Strategy<Value = (String, bool, bool)> {
+        use proptest::prelude::*;
+        let other = "[a-zA-Z]{1,8}=[a-zA-Z0-9]{0,6}".prop_filter("not a flag", |pair| {
+            !pair.starts_with("pretty=") && !pair.starts_with("envelope=")
+        });
+        let near_name = proptest::sample::select(vec![
+            "Pretty=true",
+            "PRETTY=true",
+            "prettyy=true",
+            "xpretty=true",
+            "pretty_=true",
+            "Envelope=true",
+            "envelopes=true",
+            "ENVELOPE=TRUE",
+            "",
+        ])
+        .prop_map(str::to_owned);
+        (
+            flag_part(),
+            flag_part(),
+            proptest::collection::vec(other, 0..3),
+            proptest::collection::vec(near_name, 0..3),
+        )
+            .prop_flat_map(|(pretty, envelope, others, near)| {
+                let mut pairs: Vec<String> = others.into_iter().chain(near).collect();
+                if let Some((part, _)) = &pretty {
+                    pairs.push(format!("pretty{part}"));
+                }
+                if let Some((part, _)) = &envelope {
+                    pairs.push(format!("envelope{part}"));
+                }
+                let set = |flag: &Option<(String, bool)>| flag.as_ref().is_some_and(|(_, on)| *on);
+                let (pretty, envelope) = (set(&pretty), set(&envelope));
+                Just(pairs)
+                    .prop_shuffle()
+                    .prop_map(move |pairs| (pairs.join("&"), pretty, envelope))
+            })
     }
 
     fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
