@@ -321,16 +321,104 @@ mod tests {
         }
 
         #[test]
-        fn a_valid_date_resolves_to_the_newest_version_on_or_before_it(
-            year in 2020i32..2030, month in 1u8..=12, day in 1u8..=28
+        fn a_requested_date_resolves_to_the_newest_version_on_or_before_it(
+            (date, valid) in requested_date(),
+            (media_type, well_formed) in media_type(),
         ) {
-            let requested = format!("{year:04}-{month:02}-{day:02}");
-            let result = resolve(&TWO, &accept(&format!("application/vnd.atlas.{requested}+json")), TODAY);
-            match TWO.iter().rev().find(|version| version.date <= requested.as_str()) {
-                Some(expected) => proptest::prop_assert_eq!(result.map(|v| v.date).ok(), Some(expected.date)),
-                None => proptest::prop_assert!(matches!(result, Err(AppError::InvalidVersionDate))),
+            let value = media_type.replace("{date}", &date);
+            let result = resolve(&TWO, &accept(&value), TODAY).map(|version| version.date);
+            // TWO's versions, written out: before 2023-01-01 nothing, then 2023-01-01 until
+            // 2025-02-18, then 2025-02-19. ISO dates of four-digit years order as strings.
+            let expected = if !(valid && well_formed) || date.as_str() < "2023-01-01" {
+                None
+            } else if date.as_str() < "2025-02-19" {
+                Some("2023-01-01")
+            } else {
+                Some("2025-02-19")
+            };
+            match expected {
+                Some(expected) => proptest::prop_assert_eq!(result.ok(), Some(expected), "{}", value),
+                None => proptest::prop_assert!(
+                    matches!(result, Err(AppError::InvalidVersionDate)),
+                    "{} gave {:?}", value, result.map_err(|error| format!("{error:?}"))
+                ),
             }
         }
+    }
+
+    /// Days in a month by the Gregorian rule, written out rather than asked of `time`.
+    fn days_in_month(year: i32, month: u32) -> u32 {
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        match month {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        }
+    }
+
+    /// A `YYYY-MM-DD` string and whether it is a real date: mostly days next to the two version
+    /// dates, some anywhere, and impossible ones (day 29 to 32 of a short month, month 0 or 13).
+    fn requested_date() -> impl proptest::strategy::Strategy<Value = (String, bool)> {
+        use proptest::prelude::*;
+        let near = |year: i32, month: u32, day: u32| {
+            (-3i32..=3).prop_map(move |offset| {
+                // Walk `offset` days from the boundary by the calendar, not by `time`.
+                let (mut y, mut m, mut d) = (year, month, i64::from(day) + i64::from(offset));
+                while d < 1 {
+                    (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+                    d += i64::from(days_in_month(y, m));
+                }
+                while d > i64::from(days_in_month(y, m)) {
+                    d -= i64::from(days_in_month(y, m));
+                    (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+                }
+                (format!("{y:04}-{m:02}-{d:02}"), true)
+            })
+        };
+        prop_oneof![
+            3 => near(2023, 1, 1),
+            3 => near(2025, 2, 19),
+            2 => (2000i32..2100, 1u32..=12, 1u32..=31).prop_map(|(y, m, d)| {
+                (format!("{y:04}-{m:02}-{d:02}"), d <= days_in_month(y, m))
+            }),
+            1 => (2000i32..2100, prop_oneof![Just(0u32), Just(13u32)], 1u32..=28)
+                .prop_map(|(y, m, d)| (format!("{y:04}-{m:02}-{d:02}"), false)),
+            1 => (2000i32..2100, 1u32..=12, prop_oneof![Just(0u32), Just(32u32)])
+                .prop_map(|(y, m, d)| (format!("{y:04}-{m:02}-{d:02}"), false)),
+        ]
+    }
+
+    /// An `Accept` value with `{date}` where the date goes, and whether it names a dated
+    /// version: Atlas's media type in any letter case, with or without parameters or other
+    /// ranges before it, or a near miss (other suffix, `+json` missing, wrong vendor).
+    fn media_type() -> impl proptest::strategy::Strategy<Value = (String, bool)> {
+        use proptest::prelude::*;
+        let any_case = |text: &'static str| {
+            proptest::collection::vec(any::<bool>(), text.len()).prop_map(move |upper| {
+                text.chars()
+                    .zip(upper)
+                    .map(|(c, up)| if up { c.to_ascii_uppercase() } else { c })
+                    .collect::<String>()
+            })
+        };
+        let before = proptest::sample::select(vec!["", "application/json, ", "*/*;q=0.1,"]);
+        let after =
+            proptest::sample::select(vec!["", ";charset=utf-8", "; charset=UTF-8", ", */*"]);
+        prop_oneof![
+            3 => (before.clone(), any_case("application/vnd.atlas."), any_case("+json"), after)
+                .prop_map(|(before, prefix, suffix, after)| (format!("{before}{prefix}{{date}}{suffix}{after}"), true)),
+            2 => (before, proptest::sample::select(vec![
+                "application/vnd.atlas.{date}+xml",
+                "application/vnd.atlas.{date}",
+                "application/vnd.atlas.{date}json",
+                "application/vnd.atlas.{date}+jsonx",
+                "application/vnd.atlass.{date}+json",
+                "application/atlas.{date}+json",
+                "application/vnd.atlas.{date} +json",
+            ]))
+                .prop_map(|(before, near)| (format!("{before}{near}"), false)),
+        ]
     }
 
     #[test]
