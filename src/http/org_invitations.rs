@@ -488,53 +488,191 @@ mod tests {
         "0123456789abcdef01234567".parse().expect("valid id")
     }
 
+    /// CONTRACT's organization and project role enums, written out.
+    const ORG_ROLES: [&str; 7] = [
+        "ORG_OWNER",
+        "ORG_MEMBER",
+        "ORG_GROUP_CREATOR",
+        "ORG_BILLING_ADMIN",
+        "ORG_BILLING_READ_ONLY",
+        "ORG_STREAM_PROCESSING_ADMIN",
+        "ORG_READ_ONLY",
+    ];
+    const GROUP_ROLES: [&str; 11] = [
+        "GROUP_OWNER",
+        "GROUP_CLUSTER_MANAGER",
+        "GROUP_STREAM_PROCESSING_OWNER",
+        "GROUP_DATA_ACCESS_ADMIN",
+        "GROUP_DATA_ACCESS_READ_WRITE",
+        "GROUP_DATA_ACCESS_READ_ONLY",
+        "GROUP_READ_ONLY",
+        "GROUP_SEARCH_INDEX_EDITOR",
+        "GROUP_BACKUP_MANAGER",
+        "GROUP_OBSERVABILITY_VIEWER",
+        "GROUP_DATABASE_ACCESS_ADMIN",
+    ];
+
+    /// A role string: mostly real organization roles, then project roles, near misses (letter
+    /// case, padding, a letter more) and junk.
+    fn role() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => proptest::sample::select(ORG_ROLES.to_vec()).prop_map(str::to_owned),
+            2 => proptest::sample::select(GROUP_ROLES.to_vec()).prop_map(str::to_owned),
+            2 => (proptest::sample::select(ORG_ROLES.to_vec()), 0..4usize).prop_map(|(role, how)| match how {
+                0 => role.to_lowercase(),
+                1 => format!("{role}X"),
+                2 => format!(" {role}"),
+                _ => role.replacen("ORG_", "ORG", 1),
+            }),
+            1 => "\\PC{0,8}",
+        ]
+    }
+
+    /// What the rules allow a role list to come to: the roles in first-seen order, or the
+    /// errors its elements justify (a project role is `INVALID_ROLE_FOR_ORG`, anything else
+    /// unknown `INVALID_ENUM_VALUE`, no role at all `MISSING_ATTRIBUTE`).
+    fn expected_roles(roles: &[String]) -> Result<Vec<String>, Vec<String>> {
+        let errors: Vec<String> = roles
+            .iter()
+            .filter(|role| !ORG_ROLES.contains(&role.as_str()))
+            .map(|role| {
+                if GROUP_ROLES.contains(&role.as_str()) {
+                    format!("InvalidRoleForOrg({role})")
+                } else {
+                    format!("InvalidEnumValue({role})")
+                }
+            })
+            .collect();
+        if roles.is_empty() {
+            return Err(vec!["MissingAttribute(roles)".to_owned()]);
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut unique: Vec<String> = Vec::new();
+        for role in roles {
+            if !unique.contains(role) {
+                unique.push(role.clone());
+            }
+        }
+        Ok(unique)
+    }
+
+    fn describe(error: &AppError) -> String {
+        match error {
+            AppError::InvalidRoleForOrg { role, .. } => format!("InvalidRoleForOrg({role})"),
+            AppError::InvalidEnumValue(role) => format!("InvalidEnumValue({role})"),
+            AppError::MissingAttribute(name) => format!("MissingAttribute({name})"),
+            AppError::InvalidEmailAddress(name) => format!("InvalidEmailAddress({name})"),
+            AppError::InvalidTeamId(id) => format!("InvalidTeamId({id})"),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// A `username`, and whether it is a usable address.
+    fn username() -> impl Strategy<Value = (Option<String>, bool)> {
+        prop_oneof![
+            3 => "[a-z]{1,8}(\\.[a-z]{1,4})?@[a-z]{2,8}\\.(com|org|io)".prop_map(|name| (Some(name), true)),
+            2 => proptest::sample::select(vec![
+                "", "plain", "a@b", "@example.com", "a@", "a b@example.com", "a@example..com",
+                "a@@example.com", "a\\u{0}b@example.com",
+            ])
+            .prop_map(|name| (Some(name.to_owned()), false)),
+            1 => Just((None, false)),
+        ]
+    }
+
+    /// A team id, and whether it is one (HEX24).
+    fn team_id() -> impl Strategy<Value = (String, bool)> {
+        prop_oneof![
+            3 => "[a-f0-9]{24}".prop_map(|id| (id, true)),
+            1 => "[A-F][a-fA-F0-9]{23}".prop_map(|id| (id, false)),
+            1 => "[a-f0-9]{23}|[a-f0-9]{25}|x|".prop_map(|id| (id, false)),
+        ]
+    }
+
     proptest! {
         #[test]
-        fn role_lists_parse_or_fail_with_a_documented_code(roles in proptest::collection::vec("(ORG|GROUP)_[A-Z_]{2,16}|\\PC{0,8}", 0..4)) {
-            match parse_org_roles(roles.clone(), &org()) {
-                Ok(parsed) => prop_assert!(parsed.iter().all(|role| roles.iter().any(|r| r == role.as_str()))),
-                Err(AppError::MissingAttribute(name)) => { prop_assert_eq!(name, "roles"); prop_assert!(roles.is_empty()); }
-                Err(AppError::InvalidEnumValue(_) | AppError::InvalidRoleForOrg { .. }) => {}
-                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+        fn role_lists_come_to_what_the_role_enums_allow(roles in proptest::collection::vec(role(), 0..5)) {
+            let parsed = parse_org_roles(roles.clone(), &org())
+                .map(|parsed| parsed.iter().map(|role| role.as_str().to_owned()).collect::<Vec<_>>())
+                .map_err(|error| describe(&error));
+            match (parsed, expected_roles(&roles)) {
+                (Ok(parsed), Ok(expected)) => prop_assert_eq!(parsed, expected),
+                (Err(error), Err(justified)) => prop_assert!(justified.contains(&error), "{} not in {:?}", error, justified),
+                (parsed, expected) => prop_assert!(false, "{:?}: got {:?}, expected {:?}", roles, parsed, expected),
             }
         }
 
         #[test]
-        fn invitation_bodies_parse_or_fail_with_a_documented_code(body in "\\PC{0,120}") {
-            let documented = |error: &AppError| matches!(
-                error,
-                AppError::MalformedJson
-                    | AppError::InvalidJson
-                    | AppError::InvalidJsonAttribute(_)
-                    | AppError::InvalidAttribute(_)
-                    | AppError::AttributeReadOnly(_)
-            );
-            if let Err(error) = parse_body::<InvitationRequest>(body.as_bytes()) {
-                prop_assert!(documented(&error), "{error:?}");
-            }
-        }
-
-        #[test]
-        fn structured_bodies_convert_or_fail_with_a_documented_code(
-            username in proptest::option::of("[a-z]{1,8}@example\\.com|\\PC{0,10}"),
-            roles in proptest::option::of(proptest::collection::vec("ORG_OWNER|ORG_MEMBER|GROUP_OWNER|X", 0..3)),
-            teams in proptest::option::of(proptest::collection::vec("[a-f0-9]{24}|x", 0..3)),
+        fn invitation_bodies_fail_on_the_field_the_schema_refuses(
+            key in proptest::sample::select(vec![
+                "username", "roles", "teamIds", "groupRoleAssignments", "id", "orgName", "createdAt", "colour",
+            ]),
+            kind in 0..8usize,
+            text in "[A-Za-z_@.]{0,12}",
+            number in any::<i32>(),
         ) {
-            let body = serde_json::json!({"username": username, "roles": roles, "teamIds": teams});
+            use serde_json::json;
+            // One field set to a value of each JSON kind; the schema written out as a table.
+            let values = [
+                json!(null), json!(true), json!(number), json!(text), json!({"k": text}),
+                json!([text]), json!([number]), json!([{"groupId": text, "roles": [text]}]),
+            ];
+            let fits = match key {
+                "username" => matches!(kind, 0 | 3),
+                "roles" | "teamIds" => matches!(kind, 0 | 5),
+                "groupRoleAssignments" => matches!(kind, 0 | 7),
+                _ => false,
+            };
+            let body = json!({ key: values[kind].clone() }).to_string();
+            let result = parse_body::<InvitationRequest>(body.as_bytes()).err().map(|error| describe(&error));
+            let expected = match key {
+                "id" | "orgName" | "createdAt" => Some(format!("AttributeReadOnly({key:?})")),
+                "colour" => Some("InvalidAttribute(\"colour\")".to_owned()),
+                _ if fits => None,
+                "roles" | "teamIds" if kind == 6 || kind == 7 => Some(format!("InvalidJsonAttribute(\"{key}[0]\")")),
+                "groupRoleAssignments" if matches!(kind, 5 | 6) => Some("InvalidJsonAttribute(\"groupRoleAssignments[0]\")".to_owned()),
+                _ => Some(format!("InvalidJsonAttribute({key:?})")),
+            };
+            prop_assert_eq!(result, expected, "{}", body);
+        }
+
+        #[test]
+        fn structured_bodies_convert_to_what_the_rules_allow(
+            (username, username_ok) in username(),
+            roles in proptest::option::of(proptest::collection::vec(role(), 0..3)),
+            teams in proptest::option::of(proptest::collection::vec(team_id(), 0..3)),
+        ) {
+            let team_names: Option<Vec<String>> = teams.as_ref().map(|teams| teams.iter().map(|(id, _)| id.clone()).collect());
+            let body = serde_json::json!({"username": username, "roles": roles, "teamIds": team_names});
             let request = parse_body::<InvitationRequest>(body.to_string().as_bytes()).expect("well-typed");
             let converted = parse_username(request.username).and_then(|_| {
                 parse_org_roles(request.roles.unwrap_or_default(), &org())?;
                 parse_team_ids(request.team_ids.as_deref().unwrap_or_default())
             });
-            if let Err(error) = converted {
-                prop_assert!(matches!(
-                    error,
-                    AppError::MissingAttribute(_)
-                        | AppError::InvalidEmailAddress(_)
-                        | AppError::InvalidEnumValue(_)
-                        | AppError::InvalidRoleForOrg { .. }
-                        | AppError::InvalidTeamId(_)
-                ), "{error:?}");
+            // Every error the body's bad parts justify; none means it must convert.
+            let mut justified = Vec::new();
+            match &username {
+                None => justified.push("MissingAttribute(username)".to_owned()),
+                Some(name) if name.is_empty() => justified.push("MissingAttribute(username)".to_owned()),
+                Some(name) if !username_ok => justified.push(format!("InvalidEmailAddress({name})")),
+                Some(_) => {}
+            }
+            if let Err(errors) = expected_roles(roles.as_deref().unwrap_or_default()) {
+                justified.extend(errors);
+            }
+            for (id, ok) in teams.iter().flatten() {
+                if !ok {
+                    justified.push(format!("InvalidTeamId({id})"));
+                }
+            }
+            match converted {
+                Ok(_) => prop_assert!(justified.is_empty(), "{} converted despite {:?}", body, justified),
+                Err(error) => {
+                    let error = describe(&error);
+                    prop_assert!(justified.contains(&error), "{}: {} not in {:?}", body, error, justified);
+                }
             }
         }
     }
