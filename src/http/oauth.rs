@@ -28,7 +28,13 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/oauth/token", post(issue_token))
         .route("/api/oauth/revoke", post(revoke_token))
+        // A form of a client id, a secret and a token is small; anything more is refused (413)
+        // before it is held, since these bodies are read before the client is authenticated.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
 }
+
+/// Largest token or revoke form accepted.
+const MAX_FORM_BYTES: usize = 16 * 1024;
 
 /// An OAuth error response (RFC 6749 §5.2).
 #[derive(Debug)]

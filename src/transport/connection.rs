@@ -115,6 +115,7 @@ async fn run<I>(
                     connection.as_mut().graceful_shutdown();
                 }
             }
+            () = state.head_started_signal.notified() => {}
             () = tokio::time::sleep(wait) => {}
         }
     }

@@ -158,6 +158,8 @@ pub(super) struct ConnectionState {
     idle_since: AtomicU64,
     evicted: AtomicBool,
     pub(super) evict: Notify,
+    /// Wakes the watchdog when a head starts, so it switches to the head deadline.
+    pub(super) head_started_signal: Notify,
 }
 
 impl ConnectionState {
@@ -170,6 +172,7 @@ impl ConnectionState {
             idle_since: AtomicU64::new(now.max(1)),
             evicted: AtomicBool::new(false),
             evict: Notify::new(),
+            head_started_signal: Notify::new(),
         }
     }
 
@@ -183,6 +186,7 @@ impl ConnectionState {
             && self.head_started.load(Ordering::Relaxed) == 0
         {
             self.head_started.store(self.now(), Ordering::Relaxed);
+            self.head_started_signal.notify_one();
         }
     }
 

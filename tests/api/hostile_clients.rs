@@ -558,3 +558,46 @@ async fn an_unauthenticated_expect_continue_is_answered_without_inviting_the_bod
     assert!(closed);
     assert!(started.elapsed() < Duration::from_secs(1));
 }
+
+/// A half-sent head is closed at the head-read timeout, even when it arrives on a connection
+/// that was idle first (the watchdog switches from the idle deadline to the head deadline).
+#[tokio::test]
+async fn a_half_sent_head_is_closed_at_the_header_timeout_not_the_idle_one() {
+    let limits = ConnectionLimits {
+        header_read_timeout: Duration::from_millis(700),
+        idle_timeout: Duration::from_secs(20),
+        ..ConnectionLimits::default()
+    };
+    let app =
+        crate::harness::spawn_app_with(Backend::Sqlite, |app| app.with_connection_limits(limits))
+            .await;
+    let mut socket = TcpStream::connect(address(&app)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    socket.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+    let started = Instant::now();
+    let (_, closed) = read_until_closed(&mut socket, Duration::from_secs(5)).await;
+    assert!(closed, "the half-sent head stayed open");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// The token endpoint reads its form before knowing the client: a large one is refused
+/// without being held.
+#[tokio::test]
+async fn the_token_endpoint_refuses_large_forms() {
+    let app = crate::harness::spawn_app(Backend::Sqlite).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/oauth/token", app.base_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&x={}",
+            "a".repeat(100_000)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+}
