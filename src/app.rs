@@ -129,7 +129,9 @@ impl Application {
             .layer(NormalizePathLayer::trim_trailing_slash())
             .map_request(http::split_custom_method)
             .service(router);
-        let sweeper = tokio::spawn(http::rate_limits::sweep_idle_buckets(self.state.clone()));
+        // Without limits no bucket is written, so there is nothing to sweep.
+        let sweeper = (self.state.rate_limits != RateLimitPolicy::Off)
+            .then(|| tokio::spawn(http::rate_limits::sweep_idle_buckets(self.state.clone())));
         let served = transport::serve(
             self.listener,
             BoxCloneSyncService::new(service),
@@ -138,7 +140,9 @@ impl Application {
             shutdown,
         )
         .await;
-        sweeper.abort();
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+        }
         served
     }
 }
