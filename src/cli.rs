@@ -95,6 +95,10 @@ struct ConnectionArgs {
     /// Seconds a request may take in all before it is answered 503.
     #[arg(long, env = "ORGDOOR_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
+    /// MiB of request bodies held at once over all connections; a body that finds no room is
+    /// answered 503.
+    #[arg(long, env = "ORGDOOR_MAX_BODY_MEMORY", default_value_t = 256)]
+    max_body_memory: usize,
 }
 
 impl From<ConnectionArgs> for ConnectionLimits {
@@ -105,6 +109,7 @@ impl From<ConnectionArgs> for ConnectionLimits {
             idle_timeout: Duration::from_secs(args.idle_timeout),
             body_read_timeout: Duration::from_secs(args.body_read_timeout),
             request_timeout: Duration::from_secs(args.request_timeout),
+            max_body_memory: args.max_body_memory.saturating_mul(1024 * 1024),
         }
     }
 }

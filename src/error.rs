@@ -90,6 +90,8 @@ pub enum AppError {
     UserNotInGroup { user: String, group: String },
     #[error("no project named {0}")]
     GroupNameNotFound(String),
+    #[error("no team named {0}")]
+    TeamNameNotFound(String),
     #[error("no user with username {0}")]
     UsernameNotFound(String),
     #[error("user {0} has not accepted the invitation yet")]
@@ -132,6 +134,9 @@ pub enum AppError {
     HeadersTooLarge,
     #[error("the database is unavailable")]
     ServiceUnavailable,
+    /// The server holds as many request bodies as it may (`--max-body-memory`).
+    #[error("no room for another request body")]
+    ServerBusy,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -413,6 +418,12 @@ impl AppError {
                 format!("No group with name {name} exists."),
                 vec![text(name)],
             ),
+            AppError::TeamNameNotFound(name) => parts(
+                S::NOT_FOUND,
+                "TEAM_NAME_NOT_FOUND",
+                format!("No team with name {name} exists."),
+                vec![text(name)],
+            ),
             AppError::UsernameNotFound(username) => parts(
                 S::NOT_FOUND,
                 "USERNAME_NOT_FOUND",
@@ -546,6 +557,12 @@ impl AppError {
                 "The service is temporarily unavailable. Please try again later.".into(),
                 vec![],
             ),
+            AppError::ServerBusy => parts(
+                S::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "The server is busy receiving other requests. Please try again later.".into(),
+                vec![],
+            ),
             AppError::Internal(_) => parts(
                 S::INTERNAL_SERVER_ERROR,
                 "UNEXPECTED_ERROR",
@@ -626,6 +643,7 @@ impl IntoResponse for AppError {
         match &self {
             AppError::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
             AppError::ServiceUnavailable => tracing::warn!("request refused: database unavailable"),
+            AppError::ServerBusy => tracing::warn!("request refused: request body memory is full"),
             _ => {}
         }
         self.parts().into_response()
@@ -818,6 +836,11 @@ mod tests {
                 "GROUP_NAME_NOT_FOUND",
             ),
             (
+                AppError::TeamNameNotFound("t".into()),
+                404,
+                "TEAM_NAME_NOT_FOUND",
+            ),
+            (
                 AppError::UsernameNotFound("u".into()),
                 404,
                 "USERNAME_NOT_FOUND",
@@ -878,6 +901,7 @@ mod tests {
             (AppError::UriTooLong, 414, "URI_TOO_LONG"),
             (AppError::HeadersTooLarge, 431, "REQUEST_HEADERS_TOO_LARGE"),
             (AppError::ServiceUnavailable, 503, "SERVICE_UNAVAILABLE"),
+            (AppError::ServerBusy, 503, "SERVICE_UNAVAILABLE"),
             (
                 AppError::Internal(anyhow::anyhow!("boom")),
                 500,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use connection::is_body_read_timeout;
+pub use connection::{BodyRefusal, body_refusal};
 pub use limits::ConnectionLimits;
 pub use tls::{TlsFiles, load_tls};
 
@@ -52,10 +52,6 @@ pub async fn serve(
     let (stop, stopping) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            permit = registry.reserve() => permit,
-        };
         let accepted = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => accepted,
@@ -65,7 +61,6 @@ pub async fn serve(
             Err(error) if is_out_of_resources(&error) => {
                 tracing::warn!(%error, "accept failed: out of resources; closing an idle connection");
                 registry.evict_one();
-                drop(permit);
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
@@ -74,6 +69,12 @@ pub async fn serve(
                 tracing::debug!(%error, "accept failed");
                 continue;
             }
+        };
+        // Room is made once a connection is here, not ahead of it: made ahead, it would close
+        // the newest connection before its head could arrive.
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = registry.reserve() => permit,
         };
         let _ = stream.set_nodelay(true);
         let tracked = registry.track(permit);

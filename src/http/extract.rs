@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
 use crate::http::response_format::parse_bool;
+use crate::transport::BodyRefusal;
 
 /// A request body type, with the names of the response attributes a client may not set.
 pub trait RequestBody: DeserializeOwned {
@@ -68,7 +69,11 @@ impl<S: Send + Sync> FromRequest<S> for RequestBytes {
             }
             Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::UnknownBodyError(
                 error,
-            ))) if crate::transport::is_body_read_timeout(&error) => Err(AppError::RequestTimeout),
+            ))) => Err(match crate::transport::body_refusal(&error) {
+                Some(BodyRefusal::TimedOut) => AppError::RequestTimeout,
+                Some(BodyRefusal::NoMemory) => AppError::ServerBusy,
+                None => AppError::MalformedRequest,
+            }),
             Err(_) => Err(AppError::MalformedRequest),
         }
     }

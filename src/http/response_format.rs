@@ -31,17 +31,22 @@ pub fn parse_bool(value: &str) -> bool {
 }
 
 impl OutputFlags {
+    /// Reads the flags as the handlers read every other parameter: percent-decoded, the first
+    /// of a repeated name winning. A query that does not decode sets no flag (the handler
+    /// answers it).
     pub fn from_query(query: Option<&str>) -> Self {
-        let mut flags = Self::default();
-        for pair in query.unwrap_or_default().split('&') {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            match name {
-                "envelope" => flags.envelope = parse_bool(value),
-                "pretty" => flags.pretty = parse_bool(value),
-                _ => {}
-            }
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query.unwrap_or_default()).unwrap_or_default();
+        let first = |wanted: &str| {
+            pairs
+                .iter()
+                .find(|(name, _)| name == wanted)
+                .is_some_and(|(_, value)| parse_bool(value))
+        };
+        Self {
+            envelope: first("envelope"),
+            pretty: first("pretty"),
         }
-        flags
     }
 }
 
@@ -243,6 +248,15 @@ mod tests {
         let mut out = String::new();
         write_compact(&mut out, &json!({"b": "q\"uote", "a": [1, 2]}));
         assert_eq!(out, r#"{"a":[1,2],"b":"q\"uote"}"#);
+    }
+
+    #[test]
+    fn flags_are_percent_decoded_and_the_first_of_a_repeated_name_wins() {
+        let flags = OutputFlags::from_query(Some("pretty=%74rue&envelope=TR%55E"));
+        assert!(flags.pretty && flags.envelope);
+        let flags =
+            OutputFlags::from_query(Some("pretty=false&pretty=true&envelope=true&envelope=no"));
+        assert!(!flags.pretty && flags.envelope);
     }
 
     proptest::proptest! {

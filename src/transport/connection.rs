@@ -16,11 +16,11 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt;
 
 use super::io::TrackedIo;
-use super::limits::{ConnectionState, Tracked};
+use super::limits::{ConnectionState, MAX_BODY_BYTES, Tracked};
 use super::{AppService, Secure};
 
 /// Largest request head hyper buffers (the request line and every header). Big enough for a
@@ -80,6 +80,7 @@ async fn run<I>(
         secure,
         state: state.clone(),
         body_read_timeout: limits.body_read_timeout,
+        body_memory: tracked.body_memory(),
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
     // The watchdog below times heads and idle periods separately; hyper's one timer would
@@ -129,6 +130,7 @@ struct ConnectionService {
     secure: bool,
     state: Arc<ConnectionState>,
     body_read_timeout: Duration,
+    body_memory: Arc<Semaphore>,
 }
 
 impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
@@ -140,7 +142,10 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
         self.state.request_started();
         let in_flight = InFlight(self.state.clone());
         let timeout = self.body_read_timeout;
-        let mut request = request.map(|body| Body::new(TimedBody::new(body, timeout)));
+        let state = self.state.clone();
+        let memory = self.body_memory.clone();
+        let mut request =
+            request.map(|body| Body::new(TimedBody::new(body, timeout, state, memory)));
         request.extensions_mut().insert(ConnectInfo(self.peer));
         request.extensions_mut().insert(Secure(self.secure));
         let app = self.app.clone();
@@ -199,19 +204,85 @@ pub(super) struct BodyReadTimeout(Duration);
 
 /// A request body that must arrive whole within a time limit, counted from its first read, so
 /// that a handler waiting on it is not held by a client that sends slowly or never finishes.
+/// Until it has arrived (or is dropped) the connection counts as waiting on its client, which
+/// makes it one that may be closed to make room at the connection cap.
+///
+/// Before its first byte is read it reserves room for itself in the server's body memory.
 struct TimedBody {
     inner: Incoming,
     limit: Duration,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    waiting: Option<BodyWait>,
+    memory: Memory,
+}
+
+/// A body's claim on the server's body memory: not yet made, or held until the body is dropped.
+enum Memory {
+    Unreserved(Arc<Semaphore>),
+    Reserved { _held: Option<OwnedSemaphorePermit> },
 }
 
 impl TimedBody {
-    fn new(inner: Incoming, limit: Duration) -> Self {
+    fn new(
+        inner: Incoming,
+        limit: Duration,
+        state: Arc<ConnectionState>,
+        memory: Arc<Semaphore>,
+    ) -> Self {
+        let finished = http_body::Body::is_end_stream(&inner);
+        let waiting = (!finished).then(|| BodyWait::start(state));
         Self {
             inner,
             limit,
             deadline: None,
+            waiting,
+            memory: if finished {
+                Memory::Reserved { _held: None }
+            } else {
+                Memory::Unreserved(memory)
+            },
         }
+    }
+
+    /// Reserves the body's declared length (or the most any body may be); false if there is
+    /// no room.
+    fn reserve_memory(&mut self) -> bool {
+        let Memory::Unreserved(memory) = &self.memory else {
+            return true;
+        };
+        let hint = http_body::Body::size_hint(&self.inner);
+        let declared = hint.exact().unwrap_or(u64::MAX);
+        let bytes = usize::try_from(declared)
+            .unwrap_or(MAX_BODY_BYTES)
+            .min(MAX_BODY_BYTES);
+        let Ok(bytes) = u32::try_from(bytes) else {
+            return false;
+        };
+        match memory.clone().try_acquire_many_owned(bytes) {
+            Ok(permit) => {
+                self.memory = Memory::Reserved {
+                    _held: Some(permit),
+                };
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Marks the connection as waiting for a request body for as long as it lives.
+struct BodyWait(Arc<ConnectionState>);
+
+impl BodyWait {
+    fn start(state: Arc<ConnectionState>) -> Self {
+        state.body_wait_started();
+        Self(state)
+    }
+}
+
+impl Drop for BodyWait {
+    fn drop(&mut self) {
+        self.0.body_wait_ended();
     }
 }
 
@@ -224,7 +295,18 @@ impl http_body::Body for TimedBody {
         context: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = &mut *self;
+        if !this.reserve_memory() {
+            this.waiting = None;
+            return Poll::Ready(Some(Err(Box::new(BodyMemoryExhausted))));
+        }
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(context) {
+            let finished = match &frame {
+                Some(Ok(_)) => this.inner.is_end_stream(),
+                Some(Err(_)) | None => true,
+            };
+            if finished {
+                this.waiting = None;
+            }
             return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
         }
         let limit = this.limit;
@@ -232,7 +314,10 @@ impl http_body::Body for TimedBody {
             .deadline
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
         match deadline.as_mut().poll(context) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyReadTimeout(limit))))),
+            Poll::Ready(()) => {
+                this.waiting = None;
+                Poll::Ready(Some(Err(Box::new(BodyReadTimeout(limit)))))
+            }
             Poll::Pending => Poll::Pending,
         }
     }
@@ -246,16 +331,33 @@ impl http_body::Body for TimedBody {
     }
 }
 
-/// Whether a body error (as axum hands it on, possibly wrapped) was the body-read timeout.
-pub fn is_body_read_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+/// The server already holds as many request bodies as `--max-body-memory` allows.
+#[derive(Debug, thiserror::Error)]
+#[error("no room to hold another request body")]
+pub(super) struct BodyMemoryExhausted;
+
+/// Why the transport refused to deliver a request body, when it was the transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRefusal {
+    /// The client did not send it within the body-read timeout.
+    TimedOut,
+    /// No room to hold it (`--max-body-memory`).
+    NoMemory,
+}
+
+/// What a body error (as axum hands it on, possibly wrapped) says about the transport's limits.
+pub fn body_refusal(error: &(dyn std::error::Error + 'static)) -> Option<BodyRefusal> {
     let mut current = Some(error);
     while let Some(error) = current {
         if error.is::<BodyReadTimeout>() {
-            return true;
+            return Some(BodyRefusal::TimedOut);
+        }
+        if error.is::<BodyMemoryExhausted>() {
+            return Some(BodyRefusal::NoMemory);
         }
         current = error.source();
     }
-    false
+    None
 }
 
 #[cfg(test)]
@@ -263,12 +365,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_wrapped_timeout_is_recognised() {
+    fn wrapped_refusals_are_recognised() {
         let timeout = BodyReadTimeout(Duration::from_secs(1));
-        assert!(is_body_read_timeout(&timeout));
+        assert_eq!(body_refusal(&timeout), Some(BodyRefusal::TimedOut));
         let wrapped = axum::Error::new(BodyReadTimeout(Duration::from_secs(1)));
-        assert!(is_body_read_timeout(&wrapped));
+        assert_eq!(body_refusal(&wrapped), Some(BodyRefusal::TimedOut));
+        let memory = axum::Error::new(BodyMemoryExhausted);
+        assert_eq!(body_refusal(&memory), Some(BodyRefusal::NoMemory));
         let other = std::io::Error::other("reset");
-        assert!(!is_body_read_timeout(&other));
+        assert_eq!(body_refusal(&other), None);
     }
 }

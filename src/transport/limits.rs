@@ -11,7 +11,9 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
     /// Open connections at most. At the cap, a new connection closes the oldest idle one (no
-    /// request in flight), so a flood of idle or half-sent connections cannot lock others out.
+    /// request in flight) or, failing that, the one that has waited longest for its client to
+    /// send a request body, so a flood of idle, half-sent or slow-body connections cannot lock
+    /// others out.
     pub max_connections: usize,
     /// From a request's first byte to the end of its head (slow-header clients).
     pub header_read_timeout: Duration,
@@ -21,6 +23,10 @@ pub struct ConnectionLimits {
     pub body_read_timeout: Duration,
     /// A whole request, answered 503 beyond (a database that hangs rather than refusing).
     pub request_timeout: Duration,
+    /// Bytes of request bodies the server holds at once, over every connection. Each body
+    /// reserves its declared length (the largest allowed body when chunked) before it is read;
+    /// one that finds no room is answered 503 at once, so slow uploads cannot add up to more.
+    pub max_body_memory: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -31,14 +37,21 @@ impl Default for ConnectionLimits {
             idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(20),
             request_timeout: Duration::from_secs(30),
+            max_body_memory: 256 * 1024 * 1024,
         }
     }
 }
+
+/// The largest request body any operation accepts (axum's default limit for buffered bodies),
+/// and what a body of unknown length reserves.
+pub(super) const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Every open connection, oldest first, and the permits that bound how many there are.
 pub(super) struct Registry {
     pub(super) limits: ConnectionLimits,
     permits: Arc<Semaphore>,
+    /// Bytes of request bodies that may be held at once.
+    pub(super) body_memory: Arc<Semaphore>,
     open: Mutex<BTreeMap<u64, Arc<ConnectionState>>>,
     next_id: AtomicU64,
     epoch: Instant,
@@ -52,6 +65,9 @@ impl Registry {
         };
         Self {
             permits: Arc::new(Semaphore::new(limits.max_connections)),
+            body_memory: Arc::new(Semaphore::new(
+                limits.max_body_memory.min(Semaphore::MAX_PERMITS),
+            )),
             limits,
             open: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(0),
@@ -59,8 +75,8 @@ impl Registry {
         }
     }
 
-    /// Room for one more connection: at once if below the cap, else after closing the oldest
-    /// idle connection, else when one closes by itself.
+    /// Room for one more connection: at once if below the cap, else after closing an idle or
+    /// body-waiting connection, else when one closes by itself.
     pub(super) async fn reserve(&self) -> OwnedSemaphorePermit {
         if let Ok(permit) = self.permits.clone().try_acquire_owned() {
             return permit;
@@ -88,19 +104,29 @@ impl Registry {
         }
     }
 
-    /// Closes the oldest connection that has no request in flight; false if there is none.
+    /// Closes the oldest connection that has no request in flight or, if every connection is
+    /// busy, the one whose request has waited longest for its client to send the body: both
+    /// wait on the client, not on the server. False if there is none.
     pub(super) fn evict_one(&self) -> bool {
         let open = self.lock_open();
-        let idle = open.values().find(|state| {
-            state.in_flight.load(Ordering::Acquire) == 0
-                && !state.evicted.swap(true, Ordering::AcqRel)
-        });
-        match idle {
-            Some(state) => {
+        let unasked = |state: &&Arc<ConnectionState>| !state.evicted.load(Ordering::Acquire);
+        let victim = open
+            .values()
+            .filter(unasked)
+            .find(|state| !state.is_busy())
+            .or_else(|| {
+                open.values()
+                    .filter(unasked)
+                    .filter_map(|state| state.awaiting_body_since().map(|since| (since, state)))
+                    .min_by_key(|(since, _)| *since)
+                    .map(|(_, state)| state)
+            });
+        match victim {
+            Some(state) if !state.evicted.swap(true, Ordering::AcqRel) => {
                 state.evict.notify_one();
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 
@@ -132,6 +158,10 @@ impl Tracked {
     pub(super) fn limits(&self) -> ConnectionLimits {
         self.registry.limits
     }
+
+    pub(super) fn body_memory(&self) -> Arc<Semaphore> {
+        self.registry.body_memory.clone()
+    }
 }
 
 impl Drop for Tracked {
@@ -156,6 +186,8 @@ pub(super) struct ConnectionState {
     head_started: AtomicU64,
     /// When the connection last finished a response (or opened).
     idle_since: AtomicU64,
+    /// When the application started waiting for a request body that has not fully arrived.
+    awaiting_body_since: AtomicU64,
     evicted: AtomicBool,
     pub(super) evict: Notify,
     /// Wakes the watchdog when a head starts, so it switches to the head deadline.
@@ -170,6 +202,7 @@ impl ConnectionState {
             dispatched: AtomicU64::new(0),
             head_started: AtomicU64::new(0),
             idle_since: AtomicU64::new(now.max(1)),
+            awaiting_body_since: AtomicU64::new(0),
             evicted: AtomicBool::new(false),
             evict: Notify::new(),
             head_started_signal: Notify::new(),
@@ -201,6 +234,24 @@ impl ConnectionState {
     pub(super) fn request_finished(&self) {
         self.idle_since.store(self.now(), Ordering::Relaxed);
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// The application was handed a request whose body has yet to arrive (whole or in part).
+    pub(super) fn body_wait_started(&self) {
+        self.awaiting_body_since
+            .store(self.now(), Ordering::Release);
+    }
+
+    /// The body arrived in full, failed, or was dropped unread.
+    pub(super) fn body_wait_ended(&self) {
+        self.awaiting_body_since.store(0, Ordering::Release);
+    }
+
+    fn awaiting_body_since(&self) -> Option<u64> {
+        match self.awaiting_body_since.load(Ordering::Acquire) {
+            0 => None,
+            since => Some(since),
+        }
     }
 
     /// How many requests the application has been handed on this connection.
@@ -242,6 +293,7 @@ mod tests {
             idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
+            max_body_memory: MAX_BODY_BYTES,
         }
     }
 
@@ -277,6 +329,25 @@ mod tests {
         first.state.request_finished();
         assert!(registry.evict_one());
         assert!(!registry.evict_one(), "asked once is enough");
+    }
+
+    #[tokio::test]
+    async fn when_all_are_busy_the_longest_wait_for_a_body_makes_room() {
+        let registry = Arc::new(Registry::new(limits()));
+        let first = registry.track(registry.reserve().await);
+        let second = registry.track(registry.reserve().await);
+        first.state.request_started();
+        second.state.request_started();
+        assert!(!registry.evict_one(), "both are working on a request");
+        second.state.body_wait_started();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        first.state.body_wait_started();
+        assert!(registry.evict_one());
+        tokio::time::timeout(Duration::from_secs(1), second.state.evict.notified())
+            .await
+            .expect("the longest wait is asked to close");
+        first.state.body_wait_ended();
+        assert!(!registry.evict_one(), "the other has its body now");
     }
 
     #[test]

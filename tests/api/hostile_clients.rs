@@ -381,6 +381,7 @@ async fn slow_heads_and_idle_connections_are_bounded_and_health_answers_at_the_c
         idle_timeout: Duration::from_millis(2500),
         body_read_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(30),
+        ..ConnectionLimits::default()
     };
     let app =
         crate::harness::spawn_app_with(Backend::Sqlite, |app| app.with_connection_limits(limits))
@@ -425,6 +426,53 @@ async fn slow_heads_and_idle_connections_are_bounded_and_health_answers_at_the_c
         lived > Duration::from_millis(1800) && lived < Duration::from_millis(4000),
         "idle connection closed after {lived:?}"
     );
+}
+
+/// Connections whose requests wait on slow bodies cannot lock anyone out either: at the cap the
+/// one that has waited longest for its body is closed, so `/health` answers long before the
+/// body-read timeout.
+#[tokio::test]
+async fn slow_bodies_at_the_cap_make_room_for_new_connections() {
+    let limits = ConnectionLimits {
+        max_connections: 40,
+        body_read_timeout: Duration::from_secs(20),
+        ..ConnectionLimits::default()
+    };
+    let app =
+        crate::harness::spawn_app_with(Backend::Sqlite, |app| app.with_connection_limits(limits))
+            .await;
+    let mut slow = Vec::new();
+    for _ in 0..120 {
+        let mut socket = TcpStream::connect(address(&app)).await.unwrap();
+        socket
+            .write_all(
+                b"POST /api/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\ngrant_type=",
+            )
+            .await
+            .unwrap();
+        slow.push(socket);
+    }
+    let started = Instant::now();
+    let health = tokio::time::timeout(
+        Duration::from_secs(3),
+        reqwest::get(format!("{}/health", app.base_url)),
+    )
+    .await
+    .expect("health answers at the cap")
+    .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "health took {:?}",
+        started.elapsed()
+    );
+    // The oldest slow bodies were the ones closed: at most the cap are still open.
+    let mut closed = 0;
+    for socket in &mut slow {
+        let (_, was_closed) = read_until_closed(socket, Duration::from_millis(20)).await;
+        closed += usize::from(was_closed);
+    }
+    assert!(closed >= 120 - 40, "only {closed} slow bodies were closed");
 }
 
 /// Peak resident memory of a process, from `/proc` (`VmHWM`, kB).
@@ -492,6 +540,103 @@ async fn unauthenticated_bodies_are_not_held_in_memory() {
         .unwrap();
     assert_eq!(health.status(), 200);
     drop(held);
+}
+
+/// A real server process allowed 32 MiB of request bodies: 100 authenticated clients each
+/// announce a 2,000,000-byte invitation and send almost all of it, then stall. Bodies beyond
+/// the budget are answered 503 at once, peak memory grows by far less than what was sent, and
+/// once the stalled clients are gone the budget is whole again.
+#[tokio::test]
+async fn authenticated_bodies_are_bounded_by_the_body_memory_budget() {
+    let database = orgdoor_test_db::TestDatabase::sqlite();
+    let server = crate::cli::Server::start_with(
+        tokio::process::Command::new(crate::cli::BINARY),
+        &database.url,
+        &["--max-body-memory", "32"],
+    )
+    .await;
+    let pid = server.child.id().expect("running");
+    let base = server.base_url.trim_start_matches("http://").to_owned();
+    let credentials = server.credentials();
+    let path = format!("/api/atlas/v2/orgs/{}/invites", server.org_id());
+    let challenge = reqwest::get(format!("{}{path}", server.base_url))
+        .await
+        .unwrap();
+    let nonce = go_parse_challenge(challenge.headers()["www-authenticate"].to_str().unwrap()).0;
+    let baseline = peak_memory_kib(pid);
+    let chunk = vec![b' '; 64 * 1024];
+    let senders = (1..=100u32).map(|nc| {
+        let header = authorization(
+            &credentials,
+            "POST",
+            &path,
+            &nonce,
+            &format!("{nc:08x}"),
+            &format!("{nc:016x}"),
+            GO_TEMPLATE,
+        );
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.atlas.2023-01-01+json\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\nAuthorization: {header}\r\n\r\n"
+        );
+        let base = base.clone();
+        let chunk = &chunk;
+        async move {
+            let mut socket = TcpStream::connect(base).await.unwrap();
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                for _ in 0..29 {
+                    if socket.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await;
+            socket
+        }
+    });
+    let mut held = futures_util::future::join_all(senders).await;
+    let grown_mib = peak_memory_kib(pid).saturating_sub(baseline) / 1024;
+    assert!(
+        grown_mib < 48,
+        "peak memory grew by {grown_mib} MiB for 100 stalled 2 MB bodies"
+    );
+    let mut refused = 0;
+    for socket in &mut held {
+        let mut answer = vec![0u8; 4096];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(50), socket.read(&mut answer)).await
+        {
+            let raw = String::from_utf8_lossy(&answer[..n]).into_owned();
+            if raw.starts_with("HTTP/1.1 503") {
+                assert_atlas_error(&raw, 503, "SERVICE_UNAVAILABLE");
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused >= 60, "only {refused} of 100 bodies were refused");
+    drop(held);
+    let client = crate::harness::DigestClient::new(
+        &server.base_url,
+        credentials,
+        crate::harness::DigestStyle::ChallengeEveryRequest,
+    );
+    // The stalled bodies' room is given back as their connections close.
+    let mut status = 0;
+    for _ in 0..50 {
+        let created = client
+            .post(
+                &path,
+                &json!({"username": "after@example.com", "roles": ["ORG_MEMBER"]}),
+            )
+            .await;
+        status = created.status;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "{}", created.text);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200);
 }
 
 /// A server process allowed only 64 file descriptors, sent more idle connections than it can
