@@ -189,6 +189,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
     let v1 = Router::new()
         .merge(orgs::legacy_routes(state))
         .merge(org_users::legacy_routes(state))
+        .merge(teams::legacy_routes(state))
         .merge(users::legacy_routes(state))
         .merge(groups::legacy_routes(state))
         .merge(project_members::legacy_routes(state))

@@ -50,10 +50,24 @@ fn members_only(version: ApiVersion) -> bool {
 
 /// The `/api/atlas/v1.0` twin of the member list, which the public client libraries call.
 pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    Router::new().route(
-        "/orgs/{orgId}/users",
-        legacy(limited(get(list_users), state, &ORG_USERS)),
-    )
+    Router::new()
+        .route(
+            "/orgs/{orgId}/users",
+            legacy(limited(get(list_users), state, &ORG_USERS)),
+        )
+        // The legacy Go client's team membership calls (`go.mongodb.org/atlas` `TeamsService`).
+        .route(
+            "/orgs/{orgId}/teams/{teamId}/users",
+            legacy(limited(
+                get(list_team_users).post(add_team_users),
+                state,
+                &TEAMS,
+            )),
+        )
+        .route(
+            "/orgs/{orgId}/teams/{teamId}/users/{userId}",
+            legacy(limited(delete(remove_team_user), state, &TEAMS)),
+        )
 }
 
 pub fn routes(state: &AppState) -> Router<AppState> {

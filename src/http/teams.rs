@@ -18,8 +18,29 @@ use crate::http::extract::{
 use crate::http::orgs::org_for;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{TEAMS, limited};
-use crate::http::versioning::{ResourceVersion, V2023_01_01, versioned};
+use crate::http::versioning::{ResourceVersion, V2023_01_01, legacy, versioned};
 use crate::state::AppState;
+
+/// The v1.0 twins, as the legacy Go client (`go.mongodb.org/atlas` `TeamsService`) calls them.
+pub fn legacy_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/orgs/{orgId}/teams",
+            legacy(limited(get(list_teams).post(create_team), state, &TEAMS)),
+        )
+        .route(
+            "/orgs/{orgId}/teams/byName/{teamName}",
+            legacy(limited(get(get_team_by_name), state, &TEAMS)),
+        )
+        .route(
+            "/orgs/{orgId}/teams/{teamId}",
+            legacy(limited(
+                get(get_team).patch(rename_team).delete(delete_team),
+                state,
+                &TEAMS,
+            )),
+        )
+}
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
@@ -31,6 +52,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                 state,
                 &VERSIONS,
             ),
+        )
+        // A static segment outranks `{teamId}`, so this is not taken for a team id (nor
+        // `byName/{teamName}` for a custom method on `{teamId}`).
+        .route(
+            "/orgs/{orgId}/teams/byName/{teamName}",
+            versioned(limited(get(get_team_by_name), state, &TEAMS), state, &VERSIONS),
         )
         .route(
             "/orgs/{orgId}/teams/{teamId}",
@@ -192,6 +219,26 @@ async fn get_team(
         .get_team(&organization.id, &id)
         .await?
         .ok_or_else(|| AppError::TeamNotFound(team_id))?;
+    Ok(Json(TeamView::new(&base, team)))
+}
+
+/// The organization's team of that name, compared without regard to letter case.
+async fn get_team_by_name(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((org_id, raw_name)): AtlasPath<(String, String)>,
+) -> Result<Json<TeamView>, AppError> {
+    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
+    // A name no team could have names no team.
+    let Ok(name) = TeamName::parse(raw_name.clone()) else {
+        return Err(AppError::TeamNameNotFound(raw_name));
+    };
+    let team = state
+        .store
+        .find_team_by_name(&organization.id, &name)
+        .await?
+        .ok_or(AppError::TeamNameNotFound(raw_name))?;
     Ok(Json(TeamView::new(&base, team)))
 }
 

@@ -10,6 +10,7 @@ on_both_stores!(
     a_key_lists_reads_and_renames_its_organization,
     organization_roles_govern_organization_operations,
     teams_are_created_listed_renamed_and_deleted,
+    teams_are_found_by_name_in_their_own_organization_only,
     projects_are_created_read_updated_and_deleted,
     a_suite_creates_its_own_organization_with_a_key_and_deletes_it,
     organization_creation_and_deletion_refuse_what_atlas_refuses,
@@ -180,6 +181,50 @@ async fn teams_are_created_listed_renamed_and_deleted(backend: Backend) {
         .post(&teams, &json!({"name": "Mine", "usernames": []}))
         .await
         .assert_error(401, "NOT_ORG_OWNER");
+}
+
+/// Terraform's `mongodbatlas_team` data source reads a team by name: the name compares
+/// without regard to letter case, arrives percent-encoded, and finds nothing in another
+/// organization.
+async fn teams_are_found_by_name_in_their_own_organization_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.create_team("Platform Team").await;
+    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    for version in ["v2", "v1.0"] {
+        let by_name = |name: &str| {
+            format!(
+                "/api/atlas/{version}/orgs/{}/teams/byName/{name}",
+                app.org_id
+            )
+        };
+        let found = member.get(&by_name("platform%20TEAM")).await;
+        assert_eq!(found.status, 200, "{version}: {}", found.text);
+        assert_eq!(found.json["id"], id.as_str());
+        assert_eq!(found.json["name"], "Platform Team");
+        let missing = member.get(&by_name("Platform")).await;
+        missing.assert_error(404, "TEAM_NAME_NOT_FOUND");
+        assert_eq!(missing.json["parameters"], json!(["Platform"]));
+        // Not a name any team can have: still simply not found.
+        member
+            .get(&by_name("bad%00name"))
+            .await
+            .assert_error(404, "TEAM_NAME_NOT_FOUND");
+    }
+    let (other_org, other_owner) = app.other_org().await;
+    let other = app.client(&other_owner);
+    other
+        .get(&format!(
+            "/api/atlas/v2/orgs/{other_org}/teams/byName/Platform%20Team"
+        ))
+        .await
+        .assert_error(404, "TEAM_NAME_NOT_FOUND");
+    other
+        .get(&format!(
+            "/api/atlas/v2/orgs/{}/teams/byName/Platform%20Team",
+            app.org_id
+        ))
+        .await
+        .assert_error(401, "USER_CANNOT_ACCESS_ORG");
 }
 
 async fn projects_are_created_read_updated_and_deleted(backend: Backend) {

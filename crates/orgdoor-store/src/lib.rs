@@ -329,6 +329,14 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_team(&self, org: &OrgId, id: &TeamId) -> Result<Option<Team>, StoreError>;
 
+    /// The organization's team of that name, compared without regard to letter case (names
+    /// are unique that way).
+    async fn find_team_by_name(
+        &self,
+        org: &OrgId,
+        name: &TeamName,
+    ) -> Result<Option<Team>, StoreError>;
+
     async fn rename_team(
         &self,
         org: &OrgId,

@@ -1225,6 +1225,21 @@ macro_rules! impl_sql_store {
                 row.map(Team::try_from).transpose()
             }
 
+            async fn find_team_by_name(
+                &self,
+                org: &OrgId,
+                name: &TeamName,
+            ) -> Result<Option<Team>, StoreError> {
+                let row: Option<TeamRow> = sqlx::query_as(&format!(
+                    "SELECT {TEAM_COLUMNS} FROM teams WHERE org_id = $1 AND name_key = $2"
+                ))
+                .bind(org.as_str())
+                .bind(name.as_str().to_lowercase())
+                .fetch_optional(&mut *self.reader.acquire().await?)
+                .await?;
+                row.map(Team::try_from).transpose()
+            }
+
             async fn rename_team(
                 &self,
                 org: &OrgId,
