@@ -57,7 +57,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         // `byName/{teamName}` for a custom method on `{teamId}`).
         .route(
             "/orgs/{orgId}/teams/byName/{teamName}",
-            versioned(limited(get(get_team_by_name), state, &TEAMS), state, &VERSIONS),
+            versioned(
+                limited(get(get_team_by_name), state, &TEAMS),
+                state,
+                &VERSIONS,
+            ),
         )
         .route(
             "/orgs/{orgId}/teams/{teamId}",
