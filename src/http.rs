@@ -11,6 +11,7 @@ pub mod fallback;
 pub mod groups;
 pub mod health;
 pub mod oauth;
+pub mod openapi;
 pub mod org_invitations;
 pub mod org_users;
 pub mod orgs;

@@ -5,11 +5,14 @@
 //! `POST /api/orgdoor/v1/orgs/{orgId}/invitations/{invitee}:accept` (or `:decline`), where
 //! `invitee` is the invitation id, the pending user's id or the invitee's address. The caller
 //! must be an Organization Owner of that organization, authenticated like any Atlas request.
+//!
+//! `GET /api/orgdoor/v1/openapi.yaml` serves the Atlas v2 contract (`spec/atlas/`) to anyone:
+//! it is public documentation.
 
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
+use axum::routing::{get, post};
 use orgdoor_domain::{EmailAddress, OrgId, OrgUser, ProfileChoices};
 use orgdoor_store::{InvitationAnswer, InvitationSelector, Rejection, Store, StoreError};
 use serde::Deserialize;
@@ -19,6 +22,7 @@ use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
 use crate::http::behind_authentication;
 use crate::http::extract::{AtlasPath, RequestBody, RequestBytes, parse_body};
+use crate::http::openapi;
 use crate::http::org_users::OrgUserView;
 use crate::http::orgs::org_for;
 use crate::state::AppState;
@@ -29,7 +33,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         "/orgs/{orgId}/invitations/{invitee}/{method}",
         post(answer_invitation),
     );
-    behind_authentication(routes, state)
+    // Added after the authentication layer, so outside it.
+    behind_authentication(routes, state).route("/openapi.yaml", get(openapi::atlas_v2))
 }
 
 /// What the invitee tells about themselves on accepting; every field is optional.

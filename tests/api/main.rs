@@ -40,6 +40,7 @@ mod errors;
 mod hostile_clients;
 mod input_limits;
 mod legacy_twins;
+mod openapi;
 mod operations;
 mod org_invitations;
 mod org_users;

@@ -1,5 +1,6 @@
-//! Validates every JSON body the tests receive against the Atlas OpenAPI files in
-//! `../shared/atlas-spec`, by the operation the request reached and the status it got.
+//! Validates every JSON body the tests receive against the Atlas OpenAPI files vendored in
+//! `spec/atlas` (or the folder `ORGDOOR_ATLAS_SPEC_DIR` names), by the operation the request
+//! reached and the status it got.
 //!
 //! OpenAPI 3.0 schemas are turned into JSON Schema (draft 7): `nullable` becomes a `null` type,
 //! write-only properties stop being required in responses. Two documented spec artifacts are
@@ -23,7 +24,7 @@ fn spec_dir() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     std::env::var_os("ORGDOOR_ATLAS_SPEC_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../shared/atlas-spec"))
+        .unwrap_or_else(|| manifest.join("spec/atlas"))
 }
 
 pub static V2: LazyLock<Spec> = LazyLock::new(|| Spec::load("org-access.v2.openapi.yaml"));

@@ -230,7 +230,7 @@ async fn prism(args: &RunArgs, root: &Path) -> anyhow::Result<Measurement> {
             bail!("npm could not install @stoplight/prism-cli");
         }
     }
-    let spec = root.join("../shared/atlas-spec/org-access.v2.openapi.yaml");
+    let spec = root.join("spec/atlas/org-access.v2.openapi.yaml");
     let port = servers::free_port()?.to_string();
     let spec_arg = spec.to_string_lossy().into_owned();
     let server = servers::start(
