@@ -2,6 +2,7 @@
 //! org projects, projects (by id and name), project teams and project users. Same state and
 //! rules as v2, plain `application/json`, the same paginated shape with v1.0 links.
 
+use reqwest::Method;
 use serde_json::json;
 
 use crate::harness::spawn_app;
@@ -12,6 +13,7 @@ on_both_stores!(
     v1_reads_see_what_v2_writes,
     v1_writes_are_seen_by_v2,
     v1_follows_the_same_rules,
+    v1_teams_work_as_the_legacy_go_client_calls_them,
 );
 
 const V1: &str = "/api/atlas/v1.0";
@@ -184,4 +186,105 @@ async fn v1_follows_the_same_rules(backend: Backend) {
         .await;
     assert_eq!(any.status, 200, "{}", any.text);
     assert_eq!(any.header("content-type"), Some("application/json"));
+}
+
+/// `go.mongodb.org/atlas` `TeamsService`: create, list, get, by name, rename, members (added as
+/// `[{"id": …}]`, listed, removed) and delete, all under `/api/atlas/v1.0` with plain JSON, and
+/// what it does is what v2 sees.
+async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let amy = app
+        .create_user(&json!({"username": "amy@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}))
+        .await;
+    app.answer(&amy, "accept", None).await;
+    let bob = app
+        .create_user(&json!({"username": "bob@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}))
+        .await;
+    app.answer(&bob, "accept", None).await;
+    let owner = app.owner();
+    let json_call = |method: Method, path: String, body: Option<serde_json::Value>| {
+        let owner = &owner;
+        async move {
+            owner
+                .send(method, &path, Some("application/json"), body.as_ref())
+                .await
+        }
+    };
+    let teams = format!("{V1}/orgs/{}/teams", app.org_id);
+    let created = json_call(
+        Method::POST,
+        teams.clone(),
+        Some(json!({"name": "Platform", "usernames": ["amy@example.com"]})),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(created.header("content-type"), Some("application/json"));
+    assert_eq!(created.json["usernames"], json!(["amy@example.com"]));
+    let team = created.json["id"].as_str().unwrap().to_owned();
+
+    let listed = json_call(Method::GET, teams.clone(), None).await;
+    assert_eq!(listed.json["totalCount"], 1);
+    assert_eq!(listed.json["results"][0]["id"], team.as_str());
+    assert_eq!(
+        listed.json["links"][0]["href"]
+            .as_str()
+            .unwrap()
+            .split('?')
+            .next(),
+        Some(format!("{}{teams}", app.base_url).as_str())
+    );
+    let got = json_call(Method::GET, format!("{teams}/{team}"), None).await;
+    assert_eq!(got.json["name"], "Platform");
+    let by_name = json_call(Method::GET, format!("{teams}/byName/Platform"), None).await;
+    assert_eq!(by_name.json["id"], team.as_str());
+    let renamed = json_call(
+        Method::PATCH,
+        format!("{teams}/{team}"),
+        Some(json!({"name": "Infra"})),
+    )
+    .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    assert_eq!(renamed.json["name"], "Infra");
+
+    let members = format!("{teams}/{team}/users");
+    let added = json_call(Method::POST, members.clone(), Some(json!([{"id": bob}]))).await;
+    assert_eq!(added.status, 200, "{}", added.text);
+    let listed = json_call(Method::GET, members.clone(), None).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let mut addresses: Vec<&str> = listed.json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["emailAddress"].as_str().unwrap())
+        .collect();
+    addresses.sort_unstable();
+    assert_eq!(addresses, ["amy@example.com", "bob@example.com"]);
+    let removed = json_call(Method::DELETE, format!("{members}/{amy}"), None).await;
+    assert_eq!(removed.status, 204, "{}", removed.text);
+    let seen = owner
+        .get(&format!(
+            "/api/atlas/v2/orgs/{}/teams/{team}/users",
+            app.org_id
+        ))
+        .await;
+    assert_eq!(seen.json["totalCount"], 1, "{}", seen.text);
+    assert_eq!(seen.json["results"][0]["id"], bob.as_str());
+
+    // Only owners change teams, in v1.0 as in v2.
+    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    member
+        .send(
+            Method::PATCH,
+            &format!("{teams}/{team}"),
+            Some("application/json"),
+            Some(&json!({"name": "Mine"})),
+        )
+        .await
+        .assert_error(401, "NOT_ORG_OWNER");
+
+    let deleted = json_call(Method::DELETE, format!("{teams}/{team}"), None).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    json_call(Method::GET, format!("{teams}/{team}"), None)
+        .await
+        .assert_error(404, "TEAM_NOT_FOUND");
 }
