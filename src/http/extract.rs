@@ -15,11 +15,16 @@ use crate::error::AppError;
 use crate::http::response_format::parse_bool;
 use crate::transport::BodyRefusal;
 
-/// A request body type, with the names of the response attributes a client may not set.
+/// A request body type, with the names of the response attributes a client may send but not
+/// set.
 pub trait RequestBody: DeserializeOwned {
-    /// Attributes that exist on the resource but are server-set: sending one is
-    /// `ATTRIBUTE_READ_ONLY` rather than `INVALID_ATTRIBUTE`.
+    /// Attributes the server sets (`id`, `createdAt`, `links`, …). Generated clients send them
+    /// back, often with their type's zero value (the Go SDK's `"created":"0001-01-01T00:00:00Z"`),
+    /// and Atlas ignores them, so they are accepted and ignored, whatever their value.
     const READ_ONLY: &'static [&'static str] = &[];
+    /// Attributes chosen at creation that an update may not change (`username` of an
+    /// invitation): sending one is `ATTRIBUTE_READ_ONLY` rather than `INVALID_ATTRIBUTE`.
+    const FIXED: &'static [&'static str] = &[];
     /// Whether the body is a JSON array rather than an object.
     const IS_ARRAY: bool = false;
 }
@@ -29,7 +34,7 @@ pub trait RequestBody: DeserializeOwned {
 /// (BEHAVIOR §0: authorization before body validation). Parsing reports unparseable JSON as
 /// `MALFORMED_JSON`, the wrong JSON type as `INVALID_JSON`, a field of the wrong type as
 /// `INVALID_JSON_ATTRIBUTE`, an unknown field as `INVALID_ATTRIBUTE` (Atlas rejects unknown
-/// fields) and a server-set one as `ATTRIBUTE_READ_ONLY`. The `Content-Type` is not checked:
+/// fields) and one fixed at creation as `ATTRIBUTE_READ_ONLY`; server-set fields are ignored. The `Content-Type` is not checked:
 /// curl users often forget it, and the body is JSON either way.
 pub struct AtlasJson<T> {
     bytes: Bytes,
@@ -89,8 +94,12 @@ pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<T, AppError> {
     }
     let mut unknown: Option<String> = None;
     let mut record_unknown = |path: serde_ignored::Path<'_>| {
-        if unknown.is_none() {
-            unknown = Some(path.to_string());
+        if unknown.is_some() {
+            return;
+        }
+        let path = path.to_string();
+        if !T::READ_ONLY.contains(&attribute_name(&path)) {
+            unknown = Some(path);
         }
     };
     let ignoring = serde_ignored::Deserializer::new(&value, &mut record_unknown);
@@ -104,13 +113,19 @@ pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<T, AppError> {
         }
     })?;
     if let Some(attribute) = unknown {
-        return Err(if T::READ_ONLY.contains(&attribute.as_str()) {
+        return Err(if T::FIXED.contains(&attribute_name(&attribute)) {
             AppError::AttributeReadOnly(attribute)
         } else {
             AppError::InvalidAttribute(attribute)
         });
     }
     Ok(parsed)
+}
+
+/// The attribute an ignored-field path ends in: `links` for `links`, `0.links` or
+/// `teams.?.2.links` (`serde_ignored`'s notation).
+fn attribute_name(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
 }
 
 /// The query string as name/value pairs, read with typed accessors.
@@ -289,7 +304,8 @@ mod tests {
     }
 
     impl RequestBody for Sample {
-        const READ_ONLY: &'static [&'static str] = &["id"];
+        const READ_ONLY: &'static [&'static str] = &["id", "links"];
+        const FIXED: &'static [&'static str] = &["fixed"];
     }
 
     #[test]
@@ -323,9 +339,30 @@ mod tests {
             Err(AppError::InvalidAttribute(name)) if name == "colour"
         ));
         assert!(matches!(
-            parse_body::<Sample>(br#"{"id": "x"}"#),
-            Err(AppError::AttributeReadOnly(name)) if name == "id"
+            parse_body::<Sample>(br#"{"fixed": "x"}"#),
+            Err(AppError::AttributeReadOnly(name)) if name == "fixed"
         ));
+        assert!(matches!(
+            parse_body::<Sample>(br#"{"nested": [{"groupId": null, "colour": 1}]}"#),
+            Err(AppError::InvalidAttribute(name)) if name.ends_with("colour")
+        ));
+    }
+
+    #[test]
+    fn server_set_attributes_are_ignored_at_any_depth_with_any_value() {
+        for body in [
+            r#"{"id": "x"}"#,
+            r#"{"id": ""}"#,
+            r#"{"id": 0, "links": []}"#,
+            r#"{"id": {"a": [1]}, "username": "u@example.com"}"#,
+            r#"{"nested": [{"groupId": null, "links": [{"rel": "self"}]}]}"#,
+        ] {
+            let parsed = parse_body::<Sample>(body.as_bytes());
+            assert!(parsed.is_ok(), "{body}: {:?}", parsed.err());
+        }
+        let sample =
+            parse_body::<Sample>(br#"{"id": "x", "username": "u@example.com"}"#).expect("valid");
+        assert_eq!(sample.username.as_deref(), Some("u@example.com"));
     }
 
     #[test]
@@ -429,7 +466,8 @@ mod tests {
     fn expected(key: &str, kind: Kind) -> Outcome {
         let wrong = |path: &str| Outcome::InvalidJsonAttribute(path.to_owned());
         match (key, kind) {
-            ("id", _) => Outcome::AttributeReadOnly("id".to_owned()),
+            ("id", _) => Outcome::Parsed,
+            ("fixed", _) => Outcome::AttributeReadOnly("fixed".to_owned()),
             ("colour", _) => Outcome::InvalidAttribute("colour".to_owned()),
             (_, Kind::Null) => Outcome::Parsed,
             ("username", Kind::Text) => Outcome::Parsed,
@@ -451,7 +489,7 @@ mod tests {
         let good_username = proptest::option::of("[a-z]{1,8}@example\\.com");
         let good_roles = proptest::option::of(proptest::collection::vec("ORG_[A-Z]{1,8}", 0..3));
         let suspect = proptest::option::of((
-            proptest::sample::select(vec!["username", "roles", "nested", "id", "colour"]),
+            proptest::sample::select(vec!["username", "roles", "nested", "id", "fixed", "colour"]),
             proptest::sample::select(KINDS.to_vec()),
         ));
         (good_username, good_roles, suspect).prop_flat_map(|(username, roles, suspect)| {

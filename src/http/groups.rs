@@ -136,7 +136,8 @@ struct GroupUpdateRequest {
 }
 
 impl RequestBody for GroupUpdateRequest {
-    const READ_ONLY: &'static [&'static str] = &["clusterCount", "created", "id", "links", "orgId"];
+    const READ_ONLY: &'static [&'static str] = &["clusterCount", "created", "id", "links"];
+    const FIXED: &'static [&'static str] = &["orgId"];
 }
 
 fn project_name(name: String) -> Result<ProjectName, AppError> {

@@ -122,8 +122,8 @@ impl RequestBody for ProjectInvitationUpdateRequest {
         "id",
         "inviterUsername",
         "links",
-        "username",
     ];
+    const FIXED: &'static [&'static str] = &["username"];
 }
 
 /// At least one project role; absent or empty is `MISSING_ATTRIBUTE`.

@@ -88,6 +88,7 @@ struct TeamRoleRequest {
 struct TeamRolesRequest(Vec<TeamRoleRequest>);
 
 impl RequestBody for TeamRolesRequest {
+    const READ_ONLY: &'static [&'static str] = &["links"];
     const IS_ARRAY: bool = true;
 }
 

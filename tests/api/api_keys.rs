@@ -136,11 +136,6 @@ async fn bad_key_requests_get_atlas_errors(backend: Backend) {
             400,
             "INVALID_ENUM_VALUE",
         ),
-        (
-            json!({"desc": "x", "roles": ["ORG_MEMBER"], "publicKey": "abcdefgh"}),
-            400,
-            "ATTRIBUTE_READ_ONLY",
-        ),
     ];
     for (body, status, code) in cases {
         client.post(&keys, &body).await.assert_error(status, code);

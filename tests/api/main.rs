@@ -27,6 +27,7 @@ macro_rules! on_both_stores {
     };
 }
 
+mod fixture;
 mod harness;
 mod spec;
 
@@ -49,5 +50,6 @@ mod outage;
 mod project_invitations;
 mod project_members;
 mod rate_limits;
+mod read_only_attributes;
 mod service_accounts;
 mod tls;

@@ -476,11 +476,6 @@ async fn bad_bodies_get_the_documented_errors_and_write_nothing(backend: Backend
             "INVALID_ATTRIBUTE",
         ),
         (
-            json!({"username": "ada@example.com", "roles": ["ORG_MEMBER"], "id": "0123456789abcdef01234567"}),
-            400,
-            "ATTRIBUTE_READ_ONLY",
-        ),
-        (
             json!([{"username": "ada@example.com"}]),
             400,
             "INVALID_JSON",

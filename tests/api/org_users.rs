@@ -212,11 +212,6 @@ async fn creating_a_user_validates_and_conflicts_only_with_pending_or_active(bac
             "INVALID_ENUM_VALUE",
         ),
         (
-            json!({"username": "a@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}, "id": "x"}),
-            400,
-            "ATTRIBUTE_READ_ONLY",
-        ),
-        (
             json!({"username": "a@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}, "teamIds": ["5f0000000000000000000001"]}),
             404,
             "TEAM_NOT_FOUND",

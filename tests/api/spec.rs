@@ -359,3 +359,71 @@ pub fn roles_required(operation_id: &str) -> Option<(String, String, Vec<String>
     }
     None
 }
+
+/// An operation that takes a request body, as one of the v2 documents describes it.
+pub struct BodyOperation {
+    pub operation_id: String,
+    pub method: String,
+    pub template: String,
+    pub content_type: String,
+    /// The read-only properties of the body's object schema, each with its resolved schema.
+    pub read_only: Vec<(String, Value)>,
+}
+
+/// Every operation with a request body in the v2 documents (the main one, then the supplement).
+pub fn operations_with_bodies() -> Vec<BodyOperation> {
+    [&*V2, &*SUPPLEMENT]
+        .into_iter()
+        .flat_map(Spec::body_operations)
+        .collect()
+}
+
+impl Spec {
+    fn body_operations(&self) -> Vec<BodyOperation> {
+        let mut found = Vec::new();
+        let Some(paths) = self.document["paths"].as_object() else {
+            return found;
+        };
+        for (template, item) in paths {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                let Some(content) = operation["requestBody"]["content"].as_object() else {
+                    continue;
+                };
+                for (content_type, media) in content {
+                    let mut schema = self.resolve(&media["schema"]).clone();
+                    if schema["type"] == "array" {
+                        schema = self.resolve(&schema["items"]).clone();
+                    }
+                    let parts = std::iter::once(schema.clone()).chain(
+                        schema["allOf"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|part| self.resolve(part).clone()),
+                    );
+                    let mut read_only = Vec::new();
+                    for part in parts {
+                        for (name, property) in part["properties"].as_object().into_iter().flatten()
+                        {
+                            let resolved = self.resolve(property);
+                            if property["readOnly"] == true || resolved["readOnly"] == true {
+                                read_only.push((name.clone(), resolved.clone()));
+                            }
+                        }
+                    }
+                    found.push(BodyOperation {
+                        operation_id: operation["operationId"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        method: method.to_uppercase(),
+                        template: template.clone(),
+                        content_type: content_type.clone(),
+                        read_only,
+                    });
+                }
+            }
+        }
+        found
+    }
+}
