@@ -7,7 +7,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{MethodRouter, delete, get, patch};
+use axum::routing::{MethodRouter, delete, get};
 use orgdoor_domain::limits::{MAX_PROJECT_TEAMS, MAX_ROLES, dedup_by_key};
 use orgdoor_domain::{Group, GroupRole, GroupRoles, Page, TeamId};
 use orgdoor_store::{ProjectTeam, Rejection, StoreError};
@@ -34,7 +34,7 @@ const USER: &str = "/groups/{groupId}/users/{userId}";
 fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 4] {
     [
         (TEAMS, get(list_teams).post(assign_teams)),
-        (TEAM, patch(update_team).delete(remove_team)),
+        (TEAM, get(get_team).patch(update_team).delete(remove_team)),
         (USERS, get(list_users)),
         (USER, delete(remove_user)),
     ]
@@ -181,6 +181,26 @@ async fn assign_teams(
     let list = ListQuery::from_query(&QueryParams::default())?;
     let teams = state.store.list_project_teams(&group.id).await?;
     Ok(team_page(&base, &group, &list, teams))
+}
+
+/// One team's roles in the project; a team without any is not found there.
+async fn get_team(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((group_id, raw_team)): AtlasPath<(String, String)>,
+) -> Result<Json<TeamRoleView>, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::ReadOnly)?;
+    let team_id = parse_team_id(&raw_team)?;
+    let team = state
+        .store
+        .list_project_teams(&group.id)
+        .await?
+        .into_iter()
+        .find(|team| team.team_id == team_id)
+        .ok_or(AppError::TeamNotFound(raw_team))?;
+    Ok(Json(TeamRoleView::new(&base, &group, team)))
 }
 
 /// Replaces one team's roles; answers with that team.

@@ -115,7 +115,7 @@ impl Fixture {
     }
 
     pub fn path(&self, template: &str, org: &str) -> String {
-        let invitation = if template.starts_with("/api/atlas/v2/groups") {
+        let invitation = if template.contains("/groups/") {
             &self.project_invitation
         } else {
             &self.invitation
@@ -130,6 +130,10 @@ impl Fixture {
             .replace("{clientId}", &self.client_id)
             .replace("{secretId}", &self.secret_id)
             .replace("{userId}", &self.member)
+            .replace("{eventId}", "0123456789abcdef01234567")
+            .replace("{teamName}", "Fixture")
+            .replace("{groupName}", "Fixture")
+            .replace("{userName}", "member@example.com")
     }
 
     /// A valid body for the operation; `n` keeps names unique.

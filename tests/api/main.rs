@@ -51,5 +51,6 @@ mod project_invitations;
 mod project_members;
 mod rate_limits;
 mod read_only_attributes;
+mod routing;
 mod service_accounts;
 mod tls;

@@ -11,6 +11,7 @@ on_both_stores!(
     organization_roles_govern_organization_operations,
     teams_are_created_listed_renamed_and_deleted,
     teams_are_found_by_name_in_their_own_organization_only,
+    a_project_team_is_read_by_its_id,
     projects_are_created_read_updated_and_deleted,
     a_suite_creates_its_own_organization_with_a_key_and_deletes_it,
     organization_creation_and_deletion_refuse_what_atlas_refuses,
@@ -468,4 +469,42 @@ async fn organization_creation_and_deletion_refuse_what_atlas_refuses(backend: B
         .delete("/api/atlas/v2/orgs/0123456789abcdef01234567")
         .await
         .assert_error(404, "ORG_NOT_FOUND");
+}
+
+/// `getGroupTeam`: one team's roles in a project; a team without any there is not found.
+async fn a_project_team_is_read_by_its_id(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let group = app.create_project("Payments").await;
+    let team = app.create_team("Platform").await;
+    let elsewhere = app.create_team("Data").await;
+    let owner = app.owner();
+    let assigned = owner
+        .post(
+            &format!("/api/atlas/v2/groups/{group}/teams"),
+            &json!([{"teamId": team, "roleNames": ["GROUP_READ_ONLY"]}]),
+        )
+        .await;
+    assert_eq!(assigned.status, 200, "{}", assigned.text);
+    let reader = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
+    for version in ["v2", "v1.0"] {
+        let one = reader
+            .get(&format!("/api/atlas/{version}/groups/{group}/teams/{team}"))
+            .await;
+        assert_eq!(one.status, 200, "{version}: {}", one.text);
+        assert_eq!(one.json["teamId"], team.as_str());
+        assert_eq!(one.json["roleNames"], json!(["GROUP_READ_ONLY"]));
+    }
+    reader
+        .get(&format!("/api/atlas/v2/groups/{group}/teams/{elsewhere}"))
+        .await
+        .assert_error(404, "TEAM_NOT_FOUND");
+    reader
+        .get(&format!("/api/atlas/v2/groups/{group}/teams/nope"))
+        .await
+        .assert_error(404, "INVALID_TEAM_ID");
+    let (_, other_owner) = app.other_org().await;
+    app.client(&other_owner)
+        .get(&format!("/api/atlas/v2/groups/{group}/teams/{team}"))
+        .await
+        .assert_error(401, "USER_CANNOT_ACCESS_GROUP");
 }

@@ -427,3 +427,42 @@ impl Spec {
         found
     }
 }
+
+/// One documented operation: its id, method, path template and the version it is called in
+/// (its first response content type).
+pub struct DocumentedOperation {
+    pub operation_id: String,
+    pub method: String,
+    pub template: String,
+    pub content_type: String,
+}
+
+/// Every operation of the three spec files.
+pub fn all_operations() -> Vec<DocumentedOperation> {
+    let mut found = Vec::new();
+    for spec in [&*V2, &*SUPPLEMENT, &*V1] {
+        for (template, item) in spec.document["paths"].as_object().into_iter().flatten() {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                let Some(operation_id) = operation["operationId"].as_str() else {
+                    continue;
+                };
+                let content_type = operation["responses"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(_, response)| spec.resolve(response)["content"].as_object())
+                    .flat_map(|content| content.keys())
+                    .next()
+                    .cloned()
+                    .unwrap_or_else(|| "application/json".to_owned());
+                found.push(DocumentedOperation {
+                    operation_id: operation_id.to_owned(),
+                    method: method.to_uppercase(),
+                    template: template.clone(),
+                    content_type,
+                });
+            }
+        }
+    }
+    found
+}
