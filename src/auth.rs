@@ -193,6 +193,7 @@ async fn identify(
         },
         organization,
         roles: key.roles,
+        project_roles: key.project_roles,
     })
 }
 
@@ -248,6 +249,7 @@ async fn identify_bearer(
         },
         organization,
         roles: account.roles,
+        project_roles: Vec::new(),
     })
 }
 

@@ -16,6 +16,7 @@ pub mod org_invitations;
 pub mod org_users;
 pub mod orgs;
 pub mod pagination;
+pub mod project_api_keys;
 pub mod project_invitations;
 pub mod project_members;
 pub mod rate_limits;
@@ -186,7 +187,8 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(teams::routes(state))
         .merge(groups::routes(state))
         .merge(project_invitations::routes(state))
-        .merge(project_members::routes(state));
+        .merge(project_members::routes(state))
+        .merge(project_api_keys::routes(state));
     let v1 = Router::new()
         .merge(orgs::legacy_routes(state))
         .merge(org_users::legacy_routes(state))
@@ -194,6 +196,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(users::legacy_routes(state))
         .merge(groups::legacy_routes(state))
         .merge(project_members::legacy_routes(state))
+        .merge(project_api_keys::legacy_routes(state))
         .merge(org_invitations::legacy_routes(state))
         .merge(project_invitations::legacy_routes(state));
     behind_authentication(Router::new().nest("/v2", v2).nest("/v1.0", v1), state)

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use orgdoor_domain::{
-    ApiKey, DigestHa1, NewApiKey, NewOrganization, OrgId, OrgName, OrgRole, OrgRoles, Organization,
-    PublicKey,
+    ApiKey, DigestHa1, Group, GroupRoles, NewApiKey, NewOrganization, OrgId, OrgName, OrgRole,
+    OrgRoles, Organization, ProjectGrant, PublicKey,
 };
 use orgdoor_store::{Rejection, Store, StoreError};
 use secrecy::{ExposeSecret, SecretString};
@@ -58,6 +58,7 @@ pub fn mint(
         ha1,
         description: description.to_owned(),
         roles,
+        project_roles: Vec::new(),
     }
     .into_api_key(now);
     (
@@ -113,6 +114,29 @@ pub async fn create_api_key(
     let (minted, ha1) = mint(org, roles, description, now);
     store.create_api_key(&minted.key, &ha1).await?;
     Ok((organization, minted))
+}
+
+/// Creates a key for a project (`createGroupApiKey`): `ORG_MEMBER` in the project's
+/// organization, as Atlas gives every project key, and `roles` in the project, stored together.
+pub async fn create_project_api_key(
+    store: &Arc<dyn Store>,
+    group: &Group,
+    roles: GroupRoles,
+    description: &str,
+    now: OffsetDateTime,
+) -> Result<MintedKey, StoreError> {
+    let (mut minted, ha1) = mint(
+        &group.org_id,
+        OrgRoles::single(OrgRole::Member),
+        description,
+        now,
+    );
+    minted.key.project_roles = vec![ProjectGrant {
+        group_id: group.id.clone(),
+        roles,
+    }];
+    store.create_api_key(&minted.key, &ha1).await?;
+    Ok(minted)
 }
 
 /// On a store with no organization, creates the first one and its owner key. When several

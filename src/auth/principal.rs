@@ -4,7 +4,8 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use orgdoor_domain::{
-    ApiKeyId, ClientId, Group, OrgId, OrgRole, OrgRoles, Organization, PublicKey,
+    ApiKeyId, ClientId, Group, GroupId, GroupRole, GroupRoles, OrgId, OrgRole, OrgRoles,
+    Organization, ProjectGrant, PublicKey,
 };
 
 use crate::error::AppError;
@@ -26,6 +27,8 @@ pub struct Principal {
     /// about the caller's own organization need not read it again.
     pub organization: Organization,
     pub roles: OrgRoles,
+    /// Roles in projects of the organization (API keys given to a project).
+    pub project_roles: Vec<ProjectGrant>,
 }
 
 /// The minimum organization role an operation names in `x-rolesRequirements`.
@@ -44,9 +47,11 @@ pub enum OrgAccess {
 /// The minimum project role an operation names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupAccess {
-    /// "Project Read Only": organization owners and read-only members see every project.
+    /// "Project Read Only": organization owners and read-only members see every project; a
+    /// credential with any role in the project sees that one.
     ReadOnly,
-    /// "Project Owner": organization owners own every project of their organization.
+    /// "Project Owner": organization owners own every project of their organization; a
+    /// credential with `GROUP_OWNER` in the project owns that one.
     Owner,
 }
 
@@ -66,6 +71,22 @@ impl Principal {
 
     fn has(&self, role: OrgRole) -> bool {
         self.roles.contains(role)
+    }
+
+    /// The credential's own roles in a project, if it has any there.
+    pub fn roles_in(&self, group: &GroupId) -> Option<&GroupRoles> {
+        self.project_roles
+            .iter()
+            .find(|grant| &grant.group_id == group)
+            .map(|grant| &grant.roles)
+    }
+
+    /// The API key behind the request, if it was one.
+    pub fn api_key(&self) -> Option<&ApiKeyId> {
+        match &self.identity {
+            Identity::ApiKey { id, .. } => Some(id),
+            Identity::ServiceAccount { .. } => None,
+        }
     }
 
     /// Refuses callers outside `org`, then callers without the role `access` needs.
@@ -90,9 +111,15 @@ impl Principal {
         if self.org_id() != &group.org_id {
             return Err(AppError::UserCannotAccessGroup);
         }
+        let in_project = self.roles_in(&group.id);
         let allowed = match access {
-            GroupAccess::ReadOnly => self.has(OrgRole::Owner) || self.has(OrgRole::ReadOnly),
-            GroupAccess::Owner => self.has(OrgRole::Owner),
+            GroupAccess::ReadOnly => {
+                self.has(OrgRole::Owner) || self.has(OrgRole::ReadOnly) || in_project.is_some()
+            }
+            GroupAccess::Owner => {
+                self.has(OrgRole::Owner)
+                    || in_project.is_some_and(|roles| roles.contains(GroupRole::Owner))
+            }
         };
         if allowed {
             Ok(())
@@ -132,6 +159,7 @@ mod tests {
                 created_at: now,
             },
             roles: OrgRoles::new(roles.iter().copied()).expect("non-empty"),
+            project_roles: Vec::new(),
         }
     }
 

@@ -82,11 +82,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
 }
 
-/// `CloudAccessRoleAssignment` of an organization role.
+/// `CloudAccessRoleAssignment`: a role in the organization or in one of its projects.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RoleAssignmentView {
-    org_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org_id: Option<String>,
     role_name: &'static str,
 }
 
@@ -114,9 +117,17 @@ impl ApiKeyView {
                 .roles
                 .iter()
                 .map(|role| RoleAssignmentView {
-                    org_id: key.org_id.to_string(),
+                    group_id: None,
+                    org_id: Some(key.org_id.to_string()),
                     role_name: role.as_str(),
                 })
+                .chain(key.project_roles.iter().flat_map(|grant| {
+                    grant.roles.iter().map(|role| RoleAssignmentView {
+                        group_id: Some(grant.group_id.to_string()),
+                        org_id: None,
+                        role_name: role.as_str(),
+                    })
+                }))
                 .collect(),
             desc: key.description,
             id: key.id.into(),
@@ -211,7 +222,7 @@ pub fn description(desc: String) -> Result<String, AppError> {
     Ok(desc)
 }
 
-fn parse_key_id(raw: &str) -> Result<ApiKeyId, AppError> {
+pub fn parse_key_id(raw: &str) -> Result<ApiKeyId, AppError> {
     raw.parse()
         .map_err(|_| AppError::ResourceNotFound(raw.to_owned()))
 }

@@ -184,10 +184,14 @@ async fn list_groups(
             .list_groups(principal.org_id(), list.page)
             .await?
     } else {
-        orgdoor_domain::Page {
-            items: Vec::new(),
-            total_count: 0,
+        // The projects the credential has a role in, in the order it was given them.
+        let mut granted = Vec::with_capacity(principal.project_roles.len());
+        for grant in &principal.project_roles {
+            if let Some(group) = state.store.get_group(&grant.group_id).await? {
+                granted.push(group);
+            }
         }
+        orgdoor_domain::Page::of_all(granted, list.page)
     };
     Ok(Json(Paginated::new(
         &base,
@@ -245,7 +249,11 @@ async fn create_group(
         with_default_alerts_settings: request.with_default_alerts_settings.unwrap_or(true),
     }
     .into_group(state.clock.now());
-    state.store.create_group(&group).await?;
+    // A key that creates a project owns it (and so sees it in `GET /groups`), as on Atlas.
+    state
+        .store
+        .create_group(&group, principal.api_key())
+        .await?;
     Ok(Json(GroupView::new(&base, group)))
 }
 

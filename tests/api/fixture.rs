@@ -180,6 +180,11 @@ impl Fixture {
             "addOrgTeamUser" | "removeOrgTeamUser" => json!({"id": self.member}),
             "addGroupTeams" => json!([{"teamId": self.team, "roleNames": ["GROUP_READ_ONLY"]}]),
             "updateGroupTeam" => json!({"roleNames": ["GROUP_OWNER"]}),
+            "createGroupApiKey" => {
+                json!({"desc": format!("pkey {n}"), "roles": ["GROUP_READ_ONLY"]})
+            }
+            "updateApiKeyRoles" => json!({"roles": ["GROUP_READ_ONLY"]}),
+            "addGroupApiKey" => json!([{"roles": ["GROUP_READ_ONLY"]}]),
             _ => return None,
         })
     }

@@ -47,6 +47,7 @@ mod org_invitations;
 mod org_users;
 mod orgs_teams_groups;
 mod outage;
+mod project_api_keys;
 mod project_invitations;
 mod project_members;
 mod rate_limits;

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use rand::Rng;
 use time::OffsetDateTime;
 
-use crate::{ApiKeyId, OrgId, OrgRoles};
+use crate::{ApiKeyId, GroupId, GroupRoles, OrgId, OrgRoles};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a public key is 8 lowercase letters")]
@@ -90,7 +90,17 @@ pub struct ApiKey {
     pub public_key: PublicKey,
     pub description: String,
     pub roles: OrgRoles,
+    /// Roles in projects of the key's organization (`/groups/{groupId}/apiKeys`), in the
+    /// order they were granted.
+    pub project_roles: Vec<ProjectGrant>,
     pub created_at: OffsetDateTime,
+}
+
+/// Roles a credential holds in one project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectGrant {
+    pub group_id: GroupId,
+    pub roles: GroupRoles,
 }
 
 /// A key to store: its identity, roles and the Digest credential derived from the private key.
@@ -101,6 +111,8 @@ pub struct NewApiKey {
     pub ha1: DigestHa1,
     pub description: String,
     pub roles: OrgRoles,
+    /// Roles in projects, for a key made for a project (`createGroupApiKey`).
+    pub project_roles: Vec<ProjectGrant>,
 }
 
 impl NewApiKey {
@@ -112,6 +124,7 @@ impl NewApiKey {
             public_key: self.public_key,
             description: self.description,
             roles: self.roles,
+            project_roles: self.project_roles,
             created_at: now,
         };
         (key, self.ha1)

@@ -25,7 +25,7 @@ pub mod text;
 
 pub use access_list::{AccessListEntry, AllowedNetwork, InvalidAccessListEntry};
 pub use api_key::{
-    ApiKey, DigestHa1, InvalidDescription, InvalidPublicKey, NewApiKey, PublicKey,
+    ApiKey, DigestHa1, InvalidDescription, InvalidPublicKey, NewApiKey, ProjectGrant, PublicKey,
     check_description,
 };
 pub use email::{EmailAddress, InvalidEmailAddress};

@@ -196,6 +196,32 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a key; it stops authenticating at once, on every instance.
     async fn delete_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<(), StoreError>;
 
+    /// The keys with roles in a project, oldest first ([`Rejection::NotFound`] without the
+    /// project).
+    async fn list_project_api_keys(
+        &self,
+        group: &GroupId,
+        page: PageRequest,
+    ) -> Result<Page<ApiKey>, StoreError>;
+
+    /// Gives a key of the project's organization `roles` in the project, replacing any it had
+    /// there; answers the key with all its roles. [`Rejection::NotFound`] without the project
+    /// or without such a key in its organization.
+    async fn grant_api_key_project_roles(
+        &self,
+        group: &GroupId,
+        key: &ApiKeyId,
+        roles: &GroupRoles,
+        now: OffsetDateTime,
+    ) -> Result<ApiKey, StoreError>;
+
+    /// Takes a key's roles in a project away ([`Rejection::NotFound`] when it has none there).
+    async fn revoke_api_key_project_roles(
+        &self,
+        group: &GroupId,
+        key: &ApiKeyId,
+    ) -> Result<(), StoreError>;
+
     /// A credential's access list, oldest first ([`Rejection::NotFound`] when the credential is
     /// not in `org`).
     async fn list_access_list(
@@ -348,7 +374,13 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_team(&self, org: &OrgId, id: &TeamId) -> Result<(), StoreError>;
 
     /// Stores a project; [`Rejection::ProjectNameTaken`] when the organization has one of that name.
-    async fn create_group(&self, group: &Group) -> Result<(), StoreError>;
+    /// With `owner_key`, that key (of the project's organization) becomes the project's
+    /// `GROUP_OWNER` in the same transaction, as when a key creates a project on Atlas.
+    async fn create_group(
+        &self,
+        group: &Group,
+        owner_key: Option<&ApiKeyId>,
+    ) -> Result<(), StoreError>;
 
     /// Projects of an organization, oldest first.
     async fn list_groups(&self, org: &OrgId, page: PageRequest) -> Result<Page<Group>, StoreError>;

@@ -129,6 +129,8 @@ impl TryFrom<ApiKeyRow> for (ApiKey, Vec<u8>) {
             public_key: parse::<PublicKey>(&row.public_key, "public key")?,
             description: row.description,
             roles: decode_org_roles(&row.roles)?,
+            // Read separately (`api_key_project_roles`) by the caller.
+            project_roles: Vec::new(),
             created_at: instant(row.created_at)?,
         };
         Ok((key, row.digest_ha1))

@@ -28,7 +28,7 @@ macro_rules! impl_sql_store {
             TokenBucket,
             ApiKey, DigestHa1, EmailAddress, Group, GroupId, GroupRole, GroupRoleAssignment, GroupTag,
             GroupUpdate, Invitation, InvitationId, MembershipUpdate, OrgId, OrgName, Organization, Page,
-            PageRequest, PublicKey, Team, TeamId, TeamName,
+            PageRequest, ProjectGrant, PublicKey, Team, TeamId, TeamName,
         };
         use sqlx::FromRow;
         use time::OffsetDateTime;
@@ -143,7 +143,12 @@ macro_rules! impl_sql_store {
             .bind(id.as_str())
             .fetch_optional(&mut *conn)
             .await?;
-            row.map(|row| <(ApiKey, Vec<u8>)>::try_from(row).map(|(key, _)| key)).transpose()
+            let Some(row) = row else { return Ok(None) };
+            let (key, _) = <(ApiKey, Vec<u8>)>::try_from(row)?;
+            let mut keys = [key];
+            load_key_grants(conn, &mut keys).await?;
+            let [key] = keys;
+            Ok(Some(key))
         }
 
         /// Reads a project invitation, pending or not; with `lock`, locks its row as well.
@@ -298,7 +303,7 @@ macro_rules! impl_sql_store {
             .bind(&key.description)
             .bind(encode_org_roles(&key.roles))
             .bind(seconds(key.created_at))
-            .execute(conn)
+            .execute(&mut *conn)
             .await
             .map_err(|error| {
                 if is_foreign_key_violation(&error) {
@@ -307,6 +312,70 @@ macro_rules! impl_sql_store {
                     StoreError::from(error)
                 }
             })?;
+            for grant in &key.project_roles {
+                upsert_key_grant(&mut *conn, key, grant, key.created_at).await?;
+            }
+            Ok(())
+        }
+
+        /// Gives a key its roles in a project, replacing any it had there; a project of
+        /// another organization (or none) is [`Rejection::NotFound`].
+        async fn upsert_key_grant(
+            conn: &mut $conn,
+            key: &ApiKey,
+            grant: &ProjectGrant,
+            now: OffsetDateTime,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO api_key_project_roles (project_id, org_id, api_key_id, roles, assigned_at) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (project_id, api_key_id) DO UPDATE SET roles = excluded.roles",
+            )
+            .bind(grant.group_id.as_str())
+            .bind(key.org_id.as_str())
+            .bind(key.id.as_str())
+            .bind(encode_group_roles(&grant.roles))
+            .bind(seconds(now))
+            .execute(conn)
+            .await
+            .map_err(|error| {
+                if is_foreign_key_violation(&error) {
+                    Rejection::NotFound.into()
+                } else {
+                    StoreError::from(error)
+                }
+            })?;
+            Ok(())
+        }
+
+        /// Fills in the project roles of keys of one organization, in the order granted.
+        async fn load_key_grants(conn: &mut $conn, keys: &mut [ApiKey]) -> Result<(), StoreError> {
+            let Some(first) = keys.first() else {
+                return Ok(());
+            };
+            let (sql, bound) = if keys.len() == 1 {
+                (
+                    "SELECT api_key_id, project_id, roles FROM api_key_project_roles \
+                     WHERE api_key_id = $1 ORDER BY assigned_at, project_id",
+                    first.id.as_str().to_owned(),
+                )
+            } else {
+                (
+                    "SELECT api_key_id, project_id, roles FROM api_key_project_roles \
+                     WHERE org_id = $1 ORDER BY assigned_at, project_id",
+                    first.org_id.as_str().to_owned(),
+                )
+            };
+            let rows: Vec<(String, String, String)> =
+                sqlx::query_as(sql).bind(bound).fetch_all(&mut *conn).await?;
+            for (key_id, project_id, roles) in rows {
+                if let Some(key) = keys.iter_mut().find(|key| key.id.as_str() == key_id) {
+                    key.project_roles.push(ProjectGrant {
+                        group_id: parse(&project_id, "project id")?,
+                        roles: decode_group_roles(&roles)?,
+                    });
+                }
+            }
             Ok(())
         }
 
@@ -763,6 +832,9 @@ macro_rules! impl_sql_store {
                 };
                 let organization = organization.into_organization(row.org_id.clone())?;
                 let (key, sealed): (ApiKey, Vec<u8>) = row.try_into()?;
+                let mut keys = [key];
+                load_key_grants(&mut conn, &mut keys).await?;
+                let [key] = keys;
                 let ha1 = self.sealer.open(&sealed, &ha1_context(key.public_key.as_str()))?;
                 let ha1 = <[u8; 16]>::try_from(ha1.as_slice())
                     .map_err(|_| StoreError::Corrupt("a digest credential of the wrong length".into()))?;
@@ -773,11 +845,86 @@ macro_rules! impl_sql_store {
                 let mut conn = self.reader.acquire().await?;
                 let (rows, total_count) =
                     org_page::<ApiKeyRow>(&mut conn, "api_keys", API_KEY_COLUMNS, "id", org, page).await?;
-                let items = rows
+                let mut items = rows
                     .into_iter()
                     .map(|row| <(ApiKey, Vec<u8>)>::try_from(row).map(|(key, _)| key))
-                    .collect::<Result<_, _>>()?;
+                    .collect::<Result<Vec<_>, _>>()?;
+                load_key_grants(&mut conn, &mut items).await?;
                 Ok(Page { items, total_count })
+            }
+
+            async fn list_project_api_keys(
+                &self,
+                group: &GroupId,
+                page: PageRequest,
+            ) -> Result<Page<ApiKey>, StoreError> {
+                let mut conn = self.reader.acquire().await?;
+                let project = fetch_group(&mut conn, group, false).await?.ok_or(Rejection::NotFound)?;
+                let total: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM api_key_project_roles WHERE project_id = $1",
+                )
+                .bind(group.as_str())
+                .fetch_one(&mut *conn)
+                .await?;
+                let (limit, offset) = limit_offset(page);
+                let columns = API_KEY_COLUMNS
+                    .split(", ")
+                    .map(|column| format!("k.{column}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let rows: Vec<ApiKeyRow> = sqlx::query_as(&format!(
+                    "SELECT {columns} FROM api_keys k \
+                     JOIN api_key_project_roles g ON g.api_key_id = k.id AND g.org_id = k.org_id \
+                     WHERE g.project_id = $1 ORDER BY k.created_at, k.id LIMIT $2 OFFSET $3"
+                ))
+                .bind(group.as_str())
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&mut *conn)
+                .await?;
+                let mut items = rows
+                    .into_iter()
+                    .map(|row| <(ApiKey, Vec<u8>)>::try_from(row).map(|(key, _)| key))
+                    .collect::<Result<Vec<_>, _>>()?;
+                debug_assert!(items.iter().all(|key| key.org_id == project.org_id));
+                load_key_grants(&mut conn, &mut items).await?;
+                Ok(Page { items, total_count: count(total) })
+            }
+
+            async fn grant_api_key_project_roles(
+                &self,
+                group: &GroupId,
+                key: &ApiKeyId,
+                roles: &GroupRoles,
+                now: OffsetDateTime,
+            ) -> Result<ApiKey, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let project = fetch_group(&mut tx, group, true).await?.ok_or(Rejection::NotFound)?;
+                let key = fetch_api_key(&mut tx, &project.org_id, key)
+                    .await?
+                    .ok_or(Rejection::NotFound)?;
+                let grant = ProjectGrant { group_id: group.clone(), roles: roles.clone() };
+                upsert_key_grant(&mut tx, &key, &grant, now).await?;
+                let key = fetch_api_key(&mut tx, &project.org_id, &key.id)
+                    .await?
+                    .ok_or(Rejection::NotFound)?;
+                tx.commit().await?;
+                Ok(key)
+            }
+
+            async fn revoke_api_key_project_roles(
+                &self,
+                group: &GroupId,
+                key: &ApiKeyId,
+            ) -> Result<(), StoreError> {
+                let removed = sqlx::query(
+                    "DELETE FROM api_key_project_roles WHERE project_id = $1 AND api_key_id = $2",
+                )
+                .bind(group.as_str())
+                .bind(key.as_str())
+                .execute(&mut *self.writer.acquire().await?)
+                .await?;
+                one_row_or(removed.rows_affected(), Rejection::NotFound)
             }
 
             async fn get_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
@@ -1268,7 +1415,7 @@ macro_rules! impl_sql_store {
                 one_row_or(deleted.rows_affected(), Rejection::NotFound)
             }
 
-            async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
+            async fn create_group(&self, group: &Group, owner_key: Option<&ApiKeyId>) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO projects (id, org_id, name, name_key, with_default_alerts_settings, created_at) \
@@ -1284,6 +1431,16 @@ macro_rules! impl_sql_store {
                 .await
                 .map_err(|error| write_error(error, || Rejection::ProjectNameTaken(group.name.to_string())))?;
                 replace_group_tags(&mut tx, &group.id, &group.tags).await?;
+                if let Some(owner_key) = owner_key {
+                    let key = fetch_api_key(&mut tx, &group.org_id, owner_key)
+                        .await?
+                        .ok_or(Rejection::NotFound)?;
+                    let grant = ProjectGrant {
+                        group_id: group.id.clone(),
+                        roles: GroupRoles::single(GroupRole::Owner),
+                    };
+                    upsert_key_grant(&mut tx, &key, &grant, group.created_at).await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }

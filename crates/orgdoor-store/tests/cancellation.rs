@@ -334,6 +334,7 @@ async fn reads_cut_off_anywhere_leave_their_connections_usable(store: Arc<dyn St
         ha1: DigestHa1([7; 16]),
         description: "reader".into(),
         roles: OrgRoles::single(OrgRole::ReadOnly),
+        project_roles: Vec::new(),
     }
     .into_api_key(NOW);
     store.create_api_key(&key, &ha1).await.unwrap();

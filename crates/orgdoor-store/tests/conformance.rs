@@ -9,7 +9,8 @@ use orgdoor_domain::{
     GroupRole, GroupRoleAssignment, GroupRoles, GroupUpdate, Invitation, MembershipStatus,
     MembershipUpdate, NewApiKey, NewGroup, NewInvitation, NewOrganization, NewProjectInvitation,
     NewTeam, OrgId, OrgName, OrgRole, OrgRoles, OrgUser, Organization, PageRequest, ProfileChoices,
-    ProjectName, PublicKey, RoleChange, ServiceAccount, ServiceAccountSecret, Team, TeamName,
+    ProjectGrant, ProjectName, PublicKey, RoleChange, ServiceAccount, ServiceAccountSecret, Team,
+    TeamName,
 };
 use orgdoor_store::{
     Credential, InvitationAnswer, InvitationSelector, OrgUserFilter, Rejection, Store, StoreError,
@@ -57,6 +58,7 @@ macro_rules! on_every_store {
 }
 
 on_every_store!(
+    api_keys_hold_roles_in_projects_of_their_organization,
     a_shared_secret_is_created_once,
     api_keys_are_found_by_public_key_with_their_credential,
     team_names_are_unique_per_organization_ignoring_case,
@@ -615,7 +617,7 @@ async fn stored_project(store: &Arc<dyn Store>, org: &OrgId, name: &str) -> Grou
         with_default_alerts_settings: true,
     }
     .into_group(NOW);
-    store.create_group(&group).await.unwrap();
+    store.create_group(&group, None).await.unwrap();
     group
 }
 
@@ -663,6 +665,7 @@ async fn api_keys_are_found_by_public_key_with_their_credential(store: Arc<dyn S
         ha1: DigestHa1([42; 16]),
         description: "ci".into(),
         roles: OrgRoles::new([OrgRole::Member, OrgRole::ReadOnly]).unwrap(),
+        project_roles: Vec::new(),
     }
     .into_api_key(NOW);
     store.create_api_key(&key, &ha1).await.unwrap();
@@ -688,6 +691,7 @@ async fn api_keys_are_found_by_public_key_with_their_credential(store: Arc<dyn S
         ha1: DigestHa1([0; 16]),
         description: String::new(),
         roles: OrgRoles::single(OrgRole::Owner),
+        project_roles: Vec::new(),
     }
     .into_api_key(NOW);
     assert_eq!(
@@ -758,7 +762,7 @@ async fn pages_are_ordered_by_creation_and_counted(store: Arc<dyn Store>) {
             with_default_alerts_settings: true,
         }
         .into_group(NOW);
-        store.create_group(&group).await.unwrap();
+        store.create_group(&group, None).await.unwrap();
         made.push(group.id);
     }
     let first = store
@@ -1355,6 +1359,7 @@ async fn api_keys_are_managed_within_their_organization(store: Arc<dyn Store>) {
             ha1: DigestHa1([n; 16]),
             description: format!("key {n}"),
             roles: OrgRoles::single(OrgRole::Member),
+            project_roles: Vec::new(),
         }
         .into_api_key(NOW);
         store.create_api_key(&key, &ha1).await.unwrap();
@@ -1822,4 +1827,150 @@ async fn members_and_invitees_join_and_leave_teams_one_at_a_time(store: Arc<dyn 
         ),
         Rejection::NotFound
     );
+}
+
+fn org_key(org: &OrgId, project_roles: Vec<ProjectGrant>) -> (ApiKey, DigestHa1) {
+    NewApiKey {
+        org_id: org.clone(),
+        public_key: PublicKey::generate(),
+        ha1: DigestHa1([7; 16]),
+        description: "project key".into(),
+        roles: OrgRoles::single(OrgRole::Member),
+        project_roles,
+    }
+    .into_api_key(NOW)
+}
+
+/// Keys given roles in projects: stored with the key or granted later, read back with every
+/// read of the key (authentication included), listed per project, replaced, revoked, and
+/// dropped with the project; a key of another organization cannot be given any.
+async fn api_keys_hold_roles_in_projects_of_their_organization(store: Arc<dyn Store>) {
+    let org = organization(&store, "Grants").await;
+    let payments = stored_project(&store, &org.id, "Payments").await;
+    let ledger = stored_project(&store, &org.id, "Ledger").await;
+    let owner_of_payments = ProjectGrant {
+        group_id: payments.id.clone(),
+        roles: GroupRoles::single(GroupRole::Owner),
+    };
+    let (made_for_project, ha1) = org_key(&org.id, vec![owner_of_payments.clone()]);
+    store.create_api_key(&made_for_project, &ha1).await.unwrap();
+    let (plain, ha1) = org_key(&org.id, vec![]);
+    store.create_api_key(&plain, &ha1).await.unwrap();
+
+    let found = store
+        .find_api_key(&made_for_project.public_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.key.project_roles, vec![owner_of_payments.clone()]);
+    let readers = GroupRoles::new([GroupRole::ReadOnly, GroupRole::DataAccessReadOnly]).unwrap();
+    let granted = store
+        .grant_api_key_project_roles(&ledger.id, &plain.id, &readers, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        granted.project_roles,
+        vec![ProjectGrant {
+            group_id: ledger.id.clone(),
+            roles: readers.clone()
+        }]
+    );
+    // Granting again replaces.
+    let owner = GroupRoles::single(GroupRole::Owner);
+    store
+        .grant_api_key_project_roles(&payments.id, &plain.id, &owner, NOW)
+        .await
+        .unwrap();
+    let listed = store
+        .list_project_api_keys(&payments.id, PageRequest::new(None, None))
+        .await
+        .unwrap();
+    assert_eq!(listed.total_count, 2);
+    let ids: Vec<_> = listed.items.iter().map(|key| key.id.clone()).collect();
+    assert_eq!(ids, vec![made_for_project.id.clone(), plain.id.clone()]);
+    assert_eq!(
+        listed.items[1].project_roles.len(),
+        2,
+        "both of its projects"
+    );
+    let all = store
+        .list_api_keys(&org.id, PageRequest::new(None, None))
+        .await
+        .unwrap();
+    let plain_listed = all.items.iter().find(|key| key.id == plain.id).unwrap();
+    assert_eq!(plain_listed.project_roles.len(), 2);
+
+    store
+        .revoke_api_key_project_roles(&payments.id, &plain.id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .revoke_api_key_project_roles(&payments.id, &plain.id)
+            .await,
+        Err(StoreError::Rejected(Rejection::NotFound))
+    ));
+    let read = store
+        .get_api_key(&org.id, &plain.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        read.project_roles,
+        vec![ProjectGrant {
+            group_id: ledger.id.clone(),
+            roles: readers
+        }]
+    );
+
+    // Another organization's key gets nothing here.
+    let other = organization(&store, "Elsewhere").await;
+    let (stranger, ha1) = org_key(&other.id, vec![]);
+    store.create_api_key(&stranger, &ha1).await.unwrap();
+    assert!(matches!(
+        store
+            .grant_api_key_project_roles(&payments.id, &stranger.id, &owner, NOW)
+            .await,
+        Err(StoreError::Rejected(Rejection::NotFound))
+    ));
+    let (smuggled, ha1) = org_key(&other.id, vec![owner_of_payments.clone()]);
+    assert!(store.create_api_key(&smuggled, &ha1).await.is_err());
+    assert!(
+        store
+            .find_api_key(&smuggled.public_key)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing half-written"
+    );
+
+    // A project made by a key is owned by it, in the same step.
+    let made = NewGroup {
+        org_id: org.id.clone(),
+        name: ProjectName::parse("Made").unwrap(),
+        tags: vec![],
+        with_default_alerts_settings: true,
+    }
+    .into_group(NOW);
+    store.create_group(&made, Some(&plain.id)).await.unwrap();
+    let read = store
+        .get_api_key(&org.id, &plain.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        read.project_roles
+            .iter()
+            .any(|grant| grant.group_id == made.id
+                && grant.roles == GroupRoles::single(GroupRole::Owner))
+    );
+
+    // Deleting a project takes its grants with it; the keys stay.
+    store.delete_group(&payments.id).await.unwrap();
+    let read = store
+        .get_api_key(&org.id, &made_for_project.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(read.project_roles.is_empty());
 }

@@ -73,6 +73,7 @@ async fn plaintext_from_before_sealing_is_sealed_and_a_foreign_key_is_refused(ba
         ha1: DigestHa1([42; 16]),
         description: "old".into(),
         roles: OrgRoles::single(OrgRole::Owner),
+        project_roles: Vec::new(),
     }
     .into_api_key(NOW);
     store.create_api_key(&api_key, &ha1).await.unwrap();

@@ -1,0 +1,228 @@
+//! Organization API keys given roles in a project: `/groups/{groupId}/apiKeys[/{apiUserId}]`.
+//!
+//! A project key is an organization key (`ORG_MEMBER`) with roles in projects; the roles it
+//! holds there are what `Principal::require_group` checks for that project.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{MethodRouter, get, post};
+use orgdoor_domain::limits::MAX_ROLES;
+use orgdoor_domain::{ApiKey, Group, GroupRoles};
+use orgdoor_store::{Rejection, StoreError};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+use crate::auth::{GroupAccess, Principal};
+use crate::error::AppError;
+use crate::http::api_keys::{ApiKeyView, description, parse_key_id};
+use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
+use crate::http::groups::find_group;
+use crate::http::org_invitations::parse_group_role;
+use crate::http::pagination::{ListQuery, Paginated};
+use crate::http::rate_limits::{PROJECTS, limited};
+use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
+use crate::provision;
+use crate::state::AppState;
+
+const KEYS: &str = "/groups/{groupId}/apiKeys";
+const KEY: &str = "/groups/{groupId}/apiKeys/{apiUserId}";
+
+fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 2] {
+    [
+        (KEYS, get(list_keys).post(create_key)),
+        (KEY, post(assign_key).patch(update_key).delete(remove_key)),
+    ]
+    .map(|(path, methods)| (path, limited(methods, state, &PROJECTS)))
+}
+
+/// The v2 operations (2023-01-01).
+pub fn routes(state: &AppState) -> Router<AppState> {
+    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
+    serve_versioned(method_routers(state), state, &VERSIONS)
+}
+
+/// The `/api/atlas/v1.0` twins.
+pub fn legacy_routes(state: &AppState) -> Router<AppState> {
+    serve_legacy(method_routers(state))
+}
+
+/// `CreateAtlasProjectApiKey` and `UpdateAtlasProjectApiKey`.
+#[derive(Deserialize)]
+struct ProjectKeyRequest {
+    desc: Option<String>,
+    roles: Option<Vec<String>>,
+}
+
+impl RequestBody for ProjectKeyRequest {
+    const READ_ONLY: &'static [&'static str] = &["id", "links", "privateKey", "publicKey"];
+}
+
+/// `UserAccessRoleAssignment`.
+#[derive(Deserialize)]
+struct RoleAssignmentRequest {
+    roles: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct RoleAssignmentsRequest(Vec<RoleAssignmentRequest>);
+
+impl RequestBody for RoleAssignmentsRequest {
+    const READ_ONLY: &'static [&'static str] = &["userId"];
+    const IS_ARRAY: bool = true;
+}
+
+/// At least one project role, each valid for a project.
+fn project_roles(names: Vec<String>, group: &Group) -> Result<GroupRoles, AppError> {
+    AppError::check_length("roles", &names, MAX_ROLES)?;
+    let roles = names
+        .into_iter()
+        .map(|name| parse_group_role(name, group.id.as_str()))
+        .collect::<Result<Vec<_>, _>>()?;
+    GroupRoles::new(roles).ok_or_else(|| AppError::MissingAttribute("roles".into()))
+}
+
+/// A key of the project's organization, named by its id in the path.
+async fn key_of(state: &AppState, group: &Group, raw_key: &str) -> Result<ApiKey, AppError> {
+    let id = parse_key_id(raw_key)?;
+    state
+        .store
+        .get_api_key(&group.org_id, &id)
+        .await?
+        .ok_or_else(|| AppError::ResourceNotFound(raw_key.to_owned()))
+}
+
+fn key_not_found(raw_key: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
+    move |error| match error {
+        StoreError::Rejected(Rejection::NotFound) => AppError::ResourceNotFound(raw_key.to_owned()),
+        other => other.into(),
+    }
+}
+
+async fn list_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(group_id): AtlasPath<String>,
+    query: QueryParams,
+) -> Result<Json<Paginated<ApiKeyView>>, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::ReadOnly)?;
+    let list = ListQuery::from_query(&query)?;
+    let page = state
+        .store
+        .list_project_api_keys(&group.id, list.page)
+        .await?;
+    let path = format!("/groups/{}/apiKeys", group.id);
+    Ok(Json(Paginated::new(&base, &path, &list, page, |key| {
+        ApiKeyView::new(&base, key, None)
+    })))
+}
+
+/// A new key of the project's organization with roles in the project; its private key is in
+/// this answer only.
+async fn create_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath(group_id): AtlasPath<String>,
+    body: AtlasJson<ProjectKeyRequest>,
+) -> Result<Json<ApiKeyView>, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::Owner)?;
+    let request = body.parse()?;
+    let desc = description(
+        request
+            .desc
+            .ok_or_else(|| AppError::MissingAttribute("desc".into()))?,
+    )?;
+    let roles = project_roles(request.roles.unwrap_or_default(), &group)?;
+    let minted =
+        provision::create_project_api_key(&state.store, &group, roles, &desc, state.clock.now())
+            .await?;
+    Ok(Json(ApiKeyView::new(
+        &base,
+        minted.key,
+        Some(minted.private_key.expose_secret()),
+    )))
+}
+
+/// Gives an existing key of the organization roles in the project (every role named by the
+/// body's assignments), replacing any it had there.
+async fn assign_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((group_id, raw_key)): AtlasPath<(String, String)>,
+    body: AtlasJson<RoleAssignmentsRequest>,
+) -> Result<StatusCode, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::Owner)?;
+    let RoleAssignmentsRequest(assignments) = body.parse()?;
+    AppError::check_length("roles", &assignments, MAX_ROLES)?;
+    let names: Vec<String> = assignments
+        .into_iter()
+        .flat_map(|assignment| assignment.roles.unwrap_or_default())
+        .collect();
+    let roles = project_roles(names, &group)?;
+    let key = key_of(&state, &group, &raw_key).await?;
+    state
+        .store
+        .grant_api_key_project_roles(&group.id, &key.id, &roles, state.clock.now())
+        .await
+        .map_err(key_not_found(&raw_key))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces a key's roles in the project (giving it some if it had none) and/or its
+/// description; answers the key with all its roles.
+async fn update_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    base: BaseUrl,
+    AtlasPath((group_id, raw_key)): AtlasPath<(String, String)>,
+    body: AtlasJson<ProjectKeyRequest>,
+) -> Result<Json<ApiKeyView>, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::Owner)?;
+    let request = body.parse()?;
+    let desc = request.desc.map(description).transpose()?;
+    let roles = request
+        .roles
+        .map(|names| project_roles(names, &group))
+        .transpose()?;
+    let mut key = key_of(&state, &group, &raw_key).await?;
+    if desc.is_some() {
+        key = state
+            .store
+            .update_api_key(&group.org_id, &key.id, desc.as_deref(), None)
+            .await
+            .map_err(key_not_found(&raw_key))?;
+    }
+    if let Some(roles) = roles {
+        key = state
+            .store
+            .grant_api_key_project_roles(&group.id, &key.id, &roles, state.clock.now())
+            .await
+            .map_err(key_not_found(&raw_key))?;
+    }
+    Ok(Json(ApiKeyView::new(&base, key, None)))
+}
+
+/// Takes a key's roles in the project away; the key stays in the organization.
+async fn remove_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    AtlasPath((group_id, raw_key)): AtlasPath<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let group = find_group(&state, &group_id).await?;
+    principal.require_group(&group, GroupAccess::Owner)?;
+    let id = parse_key_id(&raw_key)?;
+    state
+        .store
+        .revoke_api_key_project_roles(&group.id, &id)
+        .await
+        .map_err(key_not_found(&raw_key))?;
+    Ok(StatusCode::NO_CONTENT)
+}
