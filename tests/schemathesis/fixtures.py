@@ -1,7 +1,7 @@
 """Creates the resources Schemathesis fuzzes against and prints their ids as shell exports.
 
 Random ids only reach "not found"; these give the operations on one resource something real to
-read and change: a team with a member, a project with a pending invitation, a pending
+read and change: a team with a member, a project with a pending invitation and that team, a pending
 organization invitation, a second API key and a service account. Operations that delete a
 resource keep random ids (see schemathesis.toml), so the fixtures last the whole run.
 Reads ORGDOOR_BASE_URL, ORGDOOR_ORG_ID, ORGDOOR_PUBLIC_KEY and ORGDOOR_PRIVATE_KEY.
@@ -47,6 +47,7 @@ def main():
         "POST", f"/api/atlas/v2/groups/{group}/invites", {"username": "fuzz-guest@example.com", "roles": ["GROUP_READ_ONLY"]}
     )["id"]
     api_key = call("POST", f"/api/atlas/v2/orgs/{ORG}/apiKeys", {"desc": "fuzz target", "roles": ["ORG_MEMBER"]})["id"]
+    call("POST", f"/api/atlas/v2/groups/{group}/teams", [{"teamId": team, "roleNames": ["GROUP_READ_ONLY"]}])
     client_id = call(
         "POST",
         f"/api/atlas/v2/orgs/{ORG}/serviceAccounts",

@@ -5,8 +5,9 @@ declares `items: {type: object}`; and it fills `inviterUsername` with the inviti
 key, where the spec says `format: email`. Sixteen operations document no 400 although they take
 a body or query values that can be malformed; they get the spec's own `badRequest` response, so
 refusing bad input stays allowed while every other undocumented status is still caught.
-Everything else is checked as published.
-Usage: relaxed_spec.py SOURCE DESTINATION
+Everything else is checked as published. With a SUPPLEMENT, its paths that SOURCE lacks are
+added, with the components they need that SOURCE lacks (a component both define is SOURCE's).
+Usage: relaxed_spec.py SOURCE DESTINATION [SUPPLEMENT]
 """
 
 import sys
@@ -26,9 +27,21 @@ def relax(node):
             relax(value)
 
 
-def main(source, destination):
+def merge(spec, supplement):
+    for path, item in supplement["paths"].items():
+        spec["paths"].setdefault(path, item)
+    for kind, components in supplement.get("components", {}).items():
+        target = spec.setdefault("components", {}).setdefault(kind, {})
+        for name, component in components.items():
+            target.setdefault(name, component)
+
+
+def main(source, destination, supplement=None):
     with open(source, encoding="utf-8") as handle:
         spec = yaml.safe_load(handle)
+    if supplement:
+        with open(supplement, encoding="utf-8") as handle:
+            merge(spec, yaml.safe_load(handle))
     spec["components"]["schemas"]["ApiError"]["properties"]["parameters"]["items"] = {}
     relax(spec)
     for item in spec["paths"].values():
@@ -42,4 +55,4 @@ def main(source, destination):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])
