@@ -176,7 +176,7 @@ async fn assign_key(
 }
 
 /// Replaces a key's roles in the project (giving it some if it had none) and/or its
-/// description; answers the key with all its roles.
+/// description (of a key in the project only); answers the key with all its roles.
 async fn update_key(
     State(state): State<AppState>,
     principal: Principal,
@@ -193,6 +193,14 @@ async fn update_key(
         .map(|names| project_roles(names, &group))
         .transpose()?;
     let mut key = key_of(&state, &group, &raw_key).await?;
+    // Only a key in the project (or being given roles there) is the project's to describe.
+    let in_project = key
+        .project_roles
+        .iter()
+        .any(|grant| grant.group_id == group.id);
+    if !in_project && roles.is_none() {
+        return Err(AppError::ResourceNotFound(raw_key));
+    }
     if desc.is_some() {
         key = state
             .store

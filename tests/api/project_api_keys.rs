@@ -406,6 +406,25 @@ async fn project_keys_refuse_what_atlas_refuses(backend: Backend) {
             .await
             .assert_error(404, code);
     }
+    // A key without roles in the project is not the project's to describe.
+    let outsider = owner
+        .post(
+            &format!("/api/atlas/v2/orgs/{}/apiKeys", app.org_id),
+            &json!({"desc": "org only", "roles": ["ORG_MEMBER"]}),
+        )
+        .await;
+    let outsider = outsider.json["id"].as_str().unwrap().to_owned();
+    owner
+        .patch(&format!("{keys}/{outsider}"), &json!({"desc": "renamed"}))
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    let unchanged = owner
+        .get(&format!(
+            "/api/atlas/v2/orgs/{}/apiKeys/{outsider}",
+            app.org_id
+        ))
+        .await;
+    assert_eq!(unchanged.json["desc"], "org only");
     // Another organization's owner reaches nothing of this project.
     app.client(&other_owner)
         .get(&keys)
