@@ -197,6 +197,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(groups::legacy_routes(state))
         .merge(project_members::legacy_routes(state))
         .merge(project_api_keys::legacy_routes(state))
+        .merge(api_keys::legacy_routes(state))
         .merge(org_invitations::legacy_routes(state))
         .merge(project_invitations::legacy_routes(state));
     behind_authentication(Router::new().nest("/v2", v2).nest("/v1.0", v1), state)

@@ -1,5 +1,6 @@
 //! Programmatic API keys of an organization and their access lists:
-//! `/orgs/{orgId}/apiKeys[/{apiUserId}[/accessList[/{ipAddress}]]]`.
+//! `/orgs/{orgId}/apiKeys[/{apiUserId}[/accessList[/{ipAddress}]]]`, in v2 and v1.0 (same
+//! handlers; v1.0 answers plain JSON with v1.0 links).
 //!
 //! The private key exists only in the create response; the store keeps its Digest HA1, so every
 //! later read shows it masked.
@@ -10,7 +11,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::MAX_ACCESS_LIST_ENTRIES;
 use orgdoor_domain::{
     AccessListEntry, AllowedNetwork, ApiKey, ApiKeyId, OrgRoles, Organization, check_description,
@@ -27,7 +28,7 @@ use crate::http::org_invitations::parse_org_roles;
 use crate::http::orgs::org_for;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{API_KEYS, limited};
-use crate::http::versioning::{ResourceVersion, V2023_01_01, versioned};
+use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::provision;
 use crate::state::AppState;
 
@@ -35,53 +36,37 @@ use crate::state::AppState;
 /// the key in it (only its HA1 is stored).
 const MASKED_PRIVATE_KEY: &str = "********-****-****-************";
 
+fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 4] {
+    [
+        ("/orgs/{orgId}/apiKeys", get(list_keys).post(create_key)),
+        (
+            "/orgs/{orgId}/apiKeys/{apiUserId}",
+            get(get_key).patch(update_key).delete(delete_key),
+        ),
+        (
+            "/orgs/{orgId}/apiKeys/{apiUserId}/accessList",
+            get(list_access_list).post(add_to_access_list),
+        ),
+        // `{ipAddress}` is one segment: a CIDR block arrives with its `/` as `%2F`, which
+        // `Path` decodes after routing.
+        (
+            "/orgs/{orgId}/apiKeys/{apiUserId}/accessList/{ipAddress}",
+            get(get_access_list_entry).delete(remove_from_access_list),
+        ),
+    ]
+    .map(|(path, methods)| (path, limited(methods, state, &API_KEYS)))
+}
+
+/// The v2 operations (2023-01-01).
 pub fn routes(state: &AppState) -> Router<AppState> {
     static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
-    Router::new()
-        .route(
-            "/orgs/{orgId}/apiKeys",
-            versioned(
-                limited(get(list_keys).post(create_key), state, &API_KEYS),
-                state,
-                &VERSIONS,
-            ),
-        )
-        .route(
-            "/orgs/{orgId}/apiKeys/{apiUserId}",
-            versioned(
-                limited(
-                    get(get_key).patch(update_key).delete(delete_key),
-                    state,
-                    &API_KEYS,
-                ),
-                state,
-                &VERSIONS,
-            ),
-        )
-        .route(
-            "/orgs/{orgId}/apiKeys/{apiUserId}/accessList",
-            versioned(
-                limited(
-                    get(list_access_list).post(add_to_access_list),
-                    state,
-                    &API_KEYS,
-                ),
-                state,
-                &VERSIONS,
-            ),
-        )
-        .route(
-            "/orgs/{orgId}/apiKeys/{apiUserId}/accessList/{ipAddress}",
-            versioned(
-                limited(
-                    get(get_access_list_entry).delete(remove_from_access_list),
-                    state,
-                    &API_KEYS,
-                ),
-                state,
-                &VERSIONS,
-            ),
-        )
+    serve_versioned(method_routers(state), state, &VERSIONS)
+}
+
+/// The `/api/atlas/v1.0` twins, as the legacy Go client (`go.mongodb.org/atlas`
+/// `APIKeysService` and `AccessListAPIKeysService`) calls them.
+pub fn legacy_routes(state: &AppState) -> Router<AppState> {
+    serve_legacy(method_routers(state))
 }
 
 /// `CloudAccessRoleAssignment`: a role in the organization or in one of its projects.

@@ -1,11 +1,12 @@
 //! The `/api/atlas/v1.0` twins the public client libraries call: organizations, org users,
-//! org projects, projects (by id and name), project teams and project users. Same state and
-//! rules as v2, plain `application/json`, the same paginated shape with v1.0 links.
+//! org projects, projects (by id and name), project teams and project users, organization API
+//! keys and their access lists. Same state and rules as v2, plain `application/json`, the same
+//! paginated shape with v1.0 links.
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::harness::spawn_app;
+use crate::harness::{Credentials, DigestClient, TestResponse, spawn_app};
 use orgdoor_domain::OrgRole;
 use orgdoor_test_db::Backend;
 
@@ -14,6 +15,9 @@ on_both_stores!(
     v1_writes_are_seen_by_v2,
     v1_follows_the_same_rules,
     v1_teams_work_as_the_legacy_go_client_calls_them,
+    v1_api_keys_work_as_the_legacy_go_client_calls_them,
+    v1_api_key_access_lists_work_as_the_legacy_go_client_calls_them,
+    v1_api_keys_follow_the_v2_rules,
 );
 
 const V1: &str = "/api/atlas/v1.0";
@@ -287,4 +291,523 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     json_call(Method::GET, format!("{teams}/{team}"), None)
         .await
         .assert_error(404, "TEAM_NOT_FOUND");
+}
+
+/// A call as the legacy Go client makes it: `Accept: application/json`, and a JSON body (sent
+/// as `application/json`) when there is one.
+async fn legacy_call(
+    client: &DigestClient,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> TestResponse {
+    client
+        .send(method, path, Some("application/json"), body.as_ref())
+        .await
+}
+
+const MASKED: &str = "********-****-****-************";
+
+/// `go.mongodb.org/atlas` `APIKeysService`: create (`APIKeyInput{desc, roles}`), list, get,
+/// update and delete under `/api/atlas/v1.0`, answering the fields its `APIKey` reads (`id`,
+/// `desc`, `roles[{groupId|orgId, roleName}]`, `privateKey`, `publicKey`); what v1.0 writes v2
+/// sees and the other way round; the private key is shown by the create answer only.
+async fn v1_api_keys_work_as_the_legacy_go_client_calls_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let owner = app.owner();
+    let org = &app.org_id;
+    let keys = format!("{V1}/orgs/{org}/apiKeys");
+    let v2_keys = format!("/api/atlas/v2/orgs/{org}/apiKeys");
+
+    let created = legacy_call(
+        &owner,
+        Method::POST,
+        &keys,
+        Some(json!({"desc": "Legacy CI", "roles": ["ORG_MEMBER"]})),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(created.header("content-type"), Some("application/json"));
+    assert!(created.header("deprecation").is_none());
+    assert_eq!(created.json["desc"], "Legacy CI");
+    assert_eq!(
+        created.json["roles"],
+        json!([{"orgId": org, "roleName": "ORG_MEMBER"}])
+    );
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    let public_key = created.json["publicKey"].as_str().unwrap().to_owned();
+    let private_key = created.json["privateKey"].as_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&private_key).is_ok(), "{private_key}");
+    assert_eq!(
+        created.json["links"][0]["href"],
+        format!("{}{keys}/{id}", app.base_url)
+    );
+    // The key it printed works, with the roles it was given.
+    let made = app.client(&Credentials {
+        public_key: public_key.clone(),
+        private_key,
+    });
+    assert_eq!(
+        legacy_call(&made, Method::GET, &format!("{V1}/orgs/{org}"), None)
+            .await
+            .status,
+        200
+    );
+    legacy_call(
+        &made,
+        Method::POST,
+        &keys,
+        Some(json!({"desc": "x", "roles": ["ORG_OWNER"]})),
+    )
+    .await
+    .assert_error(401, "NOT_ORG_OWNER");
+
+    let listed = legacy_call(&owner, Method::GET, &keys, None).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.header("content-type"), Some("application/json"));
+    assert_eq!(
+        listed.json["totalCount"], 2,
+        "the owner's key and the new one"
+    );
+    let results = listed.json["results"].as_array().unwrap();
+    assert!(results.iter().any(|key| key["id"] == id.as_str()));
+    assert!(results.iter().all(|key| key["privateKey"] == MASKED));
+    assert!(
+        listed.json["links"][0]["href"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}{keys}?", app.base_url)),
+        "{}",
+        listed.text
+    );
+
+    // `List` with `ListOptions` adds `pageNum`, `itemsPerPage` and `includeCount`.
+    let paged = legacy_call(
+        &owner,
+        Method::GET,
+        &format!("{keys}?pageNum=2&itemsPerPage=1&includeCount=true"),
+        None,
+    )
+    .await;
+    assert_eq!(paged.status, 200, "{}", paged.text);
+    assert_eq!(paged.json["totalCount"], 2);
+    assert_eq!(paged.json["results"].as_array().unwrap().len(), 1);
+
+    let key = format!("{keys}/{id}");
+    let got = legacy_call(&owner, Method::GET, &key, None).await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(got.json["id"], id.as_str());
+    assert_eq!(got.json["desc"], "Legacy CI");
+    assert_eq!(got.json["publicKey"], public_key.as_str());
+    assert_eq!(got.json["privateKey"], MASKED);
+    assert_eq!(got.json["roles"], created.json["roles"]);
+    // v2 sees what v1.0 made.
+    let seen = owner.get(&format!("{v2_keys}/{id}")).await;
+    assert_eq!(seen.status, 200, "{}", seen.text);
+    assert_eq!(seen.json["desc"], "Legacy CI");
+
+    // `Update` sends the same `APIKeyInput`.
+    let updated = legacy_call(
+        &owner,
+        Method::PATCH,
+        &key,
+        Some(json!({"desc": "Legacy CI (read only)", "roles": ["ORG_READ_ONLY", "ORG_BILLING_ADMIN"]})),
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    assert_eq!(updated.json["desc"], "Legacy CI (read only)");
+    assert_eq!(updated.json["privateKey"], MASKED);
+    let mut roles: Vec<&str> = updated.json["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|role| {
+            assert_eq!(role["orgId"], org.as_str());
+            role["roleName"].as_str().unwrap()
+        })
+        .collect();
+    roles.sort_unstable();
+    assert_eq!(roles, ["ORG_BILLING_ADMIN", "ORG_READ_ONLY"]);
+    let seen = owner.get(&format!("{v2_keys}/{id}")).await;
+    assert_eq!(seen.json["desc"], "Legacy CI (read only)");
+    assert_eq!(seen.json["roles"], updated.json["roles"]);
+
+    // v1.0 sees what v2 makes and changes.
+    let from_v2 = owner
+        .post(
+            &v2_keys,
+            &json!({"desc": "Made in v2", "roles": ["ORG_GROUP_CREATOR"]}),
+        )
+        .await;
+    assert_eq!(from_v2.status, 200, "{}", from_v2.text);
+    let v2_id = from_v2.json["id"].as_str().unwrap();
+    assert_eq!(
+        owner
+            .patch(
+                &format!("{v2_keys}/{v2_id}"),
+                &json!({"desc": "Renamed in v2"})
+            )
+            .await
+            .status,
+        200
+    );
+    let got = legacy_call(&owner, Method::GET, &format!("{keys}/{v2_id}"), None).await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(got.json["desc"], "Renamed in v2");
+    assert_eq!(got.json["privateKey"], MASKED);
+    assert_eq!(got.json["roles"][0]["roleName"], "ORG_GROUP_CREATOR");
+    assert_eq!(
+        legacy_call(&owner, Method::GET, &keys, None).await.json["totalCount"],
+        3
+    );
+
+    let deleted = legacy_call(&owner, Method::DELETE, &key, None).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    assert!(deleted.text.is_empty());
+    legacy_call(&owner, Method::GET, &key, None)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    legacy_call(&owner, Method::DELETE, &key, None)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    owner
+        .get(&format!("{v2_keys}/{id}"))
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    // A deleted key no longer authenticates.
+    let refused = legacy_call(&made, Method::GET, &format!("{V1}/orgs/{org}"), None).await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    // And what v2 deletes is gone from v1.0.
+    assert_eq!(
+        owner.delete(&format!("{v2_keys}/{v2_id}")).await.status,
+        204
+    );
+    legacy_call(&owner, Method::GET, &format!("{keys}/{v2_id}"), None)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+}
+
+/// `go.mongodb.org/atlas` `AccessListAPIKeysService`: create (a JSON array of
+/// `AccessListAPIKeysReq{ipAddress|cidrBlock}`), list, get and delete under
+/// `/api/atlas/v1.0/orgs/{orgId}/apiKeys/{apiUserId}/accessList`, answering the fields its
+/// `AccessListAPIKey` reads; a CIDR block is addressed URL-encoded (`10.0.0.0%2F24`), an IPv6
+/// address as written; v1.0 and v2 see each other's entries.
+async fn v1_api_key_access_lists_work_as_the_legacy_go_client_calls_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let owner = app.owner();
+    let org = &app.org_id;
+    let created = legacy_call(
+        &owner,
+        Method::POST,
+        &format!("{V1}/orgs/{org}/apiKeys"),
+        Some(json!({"desc": "Fenced", "roles": ["ORG_MEMBER"]})),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    let fenced = app.client(&Credentials {
+        public_key: created.json["publicKey"].as_str().unwrap().to_owned(),
+        private_key: created.json["privateKey"].as_str().unwrap().to_owned(),
+    });
+    let access_list = format!("{V1}/orgs/{org}/apiKeys/{id}/accessList");
+    let v2_access_list = format!("/api/atlas/v2/orgs/{org}/apiKeys/{id}/accessList");
+
+    let empty = legacy_call(&owner, Method::GET, &access_list, None).await;
+    assert_eq!(empty.status, 200, "{}", empty.text);
+    assert_eq!(empty.json["totalCount"], 0);
+
+    let added = legacy_call(
+        &owner,
+        Method::POST,
+        &access_list,
+        Some(json!([
+            {"ipAddress": "192.0.2.10"},
+            {"cidrBlock": "10.0.0.0/24"},
+            {"ipAddress": "2001:db8::1"},
+        ])),
+    )
+    .await;
+    assert_eq!(added.status, 200, "{}", added.text);
+    assert_eq!(added.header("content-type"), Some("application/json"));
+    assert_eq!(added.json["totalCount"], 3, "{}", added.text);
+    let entries = added.json["results"].as_array().unwrap();
+    let entry = |cidr: &str| {
+        entries
+            .iter()
+            .find(|entry| entry["cidrBlock"] == cidr)
+            .unwrap_or_else(|| panic!("no {cidr} in {}", added.text))
+            .clone()
+    };
+    let single = entry("192.0.2.10/32");
+    assert_eq!(single["ipAddress"], "192.0.2.10");
+    assert_eq!(single["created"], "2026-08-10T03:03:37Z");
+    let block = entry("10.0.0.0/24");
+    assert!(block.get("ipAddress").is_none(), "{block}");
+    let block_link = block["links"][0]["href"].as_str().unwrap();
+    assert_eq!(
+        block_link,
+        format!("{}{access_list}/10.0.0.0%2F24", app.base_url)
+    );
+    // IPv6 is written out in full, as the spec's patterns want.
+    let v6 = entry("2001:db8:0:0:0:0:0:1/128");
+    assert_eq!(v6["ipAddress"], "2001:db8:0:0:0:0:0:1");
+    assert!(
+        entries.iter().all(|entry| entry["links"][0]["href"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}{access_list}/", app.base_url))),
+        "{}",
+        added.text
+    );
+    let listed = legacy_call(&owner, Method::GET, &access_list, None).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.json["results"], added.json["results"]);
+    assert_eq!(owner.get(&v2_access_list).await.json["totalCount"], 3);
+
+    // The list is enforced on the key, under v1.0 too: the tests connect from 127.0.0.1.
+    legacy_call(&fenced, Method::GET, &format!("{V1}/orgs/{org}"), None)
+        .await
+        .assert_error(403, "IP_ADDRESS_NOT_ON_WHITELIST");
+
+    // `Get` by address, by URL-encoded CIDR block (the entry's own link), by IPv6 address.
+    let got = legacy_call(
+        &owner,
+        Method::GET,
+        &format!("{access_list}/192.0.2.10"),
+        None,
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(got.json["ipAddress"], "192.0.2.10");
+    assert_eq!(got.json["cidrBlock"], "192.0.2.10/32");
+    let block_path = block_link.strip_prefix(&app.base_url).unwrap().to_owned();
+    let got = legacy_call(&owner, Method::GET, &block_path, None).await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(got.json["cidrBlock"], "10.0.0.0/24");
+    assert_eq!(got.json["links"][0]["href"], block_link);
+    let v6_path = format!("{access_list}/2001:db8::1");
+    let got = legacy_call(&owner, Method::GET, &v6_path, None).await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(got.json["cidrBlock"], "2001:db8:0:0:0:0:0:1/128");
+    let written_out = format!("{access_list}/2001:db8:0:0:0:0:0:1");
+    assert_eq!(
+        legacy_call(&owner, Method::GET, &written_out, None)
+            .await
+            .status,
+        200
+    );
+    let v6_link = v6["links"][0]["href"].as_str().unwrap();
+    assert_eq!(
+        v6_link,
+        format!("{}{access_list}/2001:db8:0:0:0:0:0:1%2F128", app.base_url)
+    );
+    let by_link = v6_link.strip_prefix(&app.base_url).unwrap();
+    assert_eq!(
+        legacy_call(&owner, Method::GET, by_link, None).await.json["cidrBlock"],
+        "2001:db8:0:0:0:0:0:1/128"
+    );
+
+    // What v2 adds, v1.0 finds, and the other way round.
+    let from_v2 = owner
+        .post(&v2_access_list, &json!([{"cidrBlock": "198.51.100.0/25"}]))
+        .await;
+    assert_eq!(from_v2.status, 200, "{}", from_v2.text);
+    let got = legacy_call(
+        &owner,
+        Method::GET,
+        &format!("{access_list}/198.51.100.0%2F25"),
+        None,
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(got.json["cidrBlock"], "198.51.100.0/25");
+    let seen = owner.get(&format!("{v2_access_list}/10.0.0.0%2F24")).await;
+    assert_eq!(seen.status, 200, "{}", seen.text);
+
+    // The `/` of a block must be encoded, as the spec says: unencoded it is a path of its own.
+    legacy_call(
+        &owner,
+        Method::GET,
+        &format!("{access_list}/10.0.0.0/24"),
+        None,
+    )
+    .await
+    .assert_error(404, "RESOURCE_NOT_FOUND");
+
+    // `Delete` by URL-encoded CIDR block and by IPv6 address.
+    let deleted = legacy_call(&owner, Method::DELETE, &block_path, None).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    legacy_call(&owner, Method::GET, &block_path, None)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    owner
+        .get(&format!("{v2_access_list}/10.0.0.0%2F24"))
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    legacy_call(&owner, Method::DELETE, &block_path, None)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    let deleted = legacy_call(&owner, Method::DELETE, &v6_path, None).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    assert_eq!(
+        owner
+            .delete(&format!("{v2_access_list}/198.51.100.0%2F25"))
+            .await
+            .status,
+        204
+    );
+    let left = legacy_call(&owner, Method::GET, &access_list, None).await;
+    assert_eq!(left.json["totalCount"], 1, "{}", left.text);
+    assert_eq!(left.json["results"][0]["ipAddress"], "192.0.2.10");
+
+    // Adding the tests' own address lets the key in again.
+    let allowed = legacy_call(
+        &owner,
+        Method::POST,
+        &access_list,
+        Some(json!([{"cidrBlock": "127.0.0.0/8"}])),
+    )
+    .await;
+    assert_eq!(allowed.json["totalCount"], 2, "{}", allowed.text);
+    assert_eq!(
+        legacy_call(&fenced, Method::GET, &format!("{V1}/orgs/{org}"), None)
+            .await
+            .status,
+        200
+    );
+
+    // Bad entries get v2's errors.
+    for (body, status, code) in [
+        (
+            json!([{"ipAddress": "999.1.1.1"}]),
+            400,
+            "INVALID_IP_ADDRESS_OR_CIDR_NOTATION",
+        ),
+        (json!([{}]), 400, "MISSING_ATTRIBUTE"),
+        (
+            json!([{"ipAddress": "10.0.0.1", "cidrBlock": "10.0.0.0/8"}]),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (json!({"ipAddress": "10.0.0.1"}), 400, "INVALID_JSON"),
+    ] {
+        legacy_call(&owner, Method::POST, &access_list, Some(body))
+            .await
+            .assert_error(status, code);
+    }
+    legacy_call(
+        &owner,
+        Method::GET,
+        &format!("{access_list}/not-an-ip"),
+        None,
+    )
+    .await
+    .assert_error(400, "INVALID_IP_ADDRESS_OR_CIDR_NOTATION");
+    assert_eq!(
+        legacy_call(&owner, Method::GET, &access_list, None)
+            .await
+            .json["totalCount"],
+        2,
+        "nothing was added"
+    );
+}
+
+/// An `ORG_MEMBER` key reads keys and access lists but changes nothing, and another
+/// organization's key reaches none of it, in v1.0 as in v2.
+async fn v1_api_keys_follow_the_v2_rules(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let owner = app.owner();
+    let org = &app.org_id;
+    let keys = format!("{V1}/orgs/{org}/apiKeys");
+    let created = legacy_call(
+        &owner,
+        Method::POST,
+        &keys,
+        Some(json!({"desc": "Target", "roles": ["ORG_MEMBER"]})),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let key = format!("{keys}/{}", created.json["id"].as_str().unwrap());
+    let access_list = format!("{key}/accessList");
+    let entry = format!("{access_list}/10.0.0.0%2F24");
+    let added = legacy_call(
+        &owner,
+        Method::POST,
+        &access_list,
+        Some(json!([{"cidrBlock": "10.0.0.0/24"}])),
+    )
+    .await;
+    assert_eq!(added.status, 200, "{}", added.text);
+
+    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    for path in [&keys, &key, &access_list, &entry] {
+        let read = legacy_call(&member, Method::GET, path, None).await;
+        assert_eq!(read.status, 200, "{path}: {}", read.text);
+    }
+    let writes = [
+        (
+            Method::POST,
+            &keys,
+            Some(json!({"desc": "Mine", "roles": ["ORG_OWNER"]})),
+        ),
+        (
+            Method::PATCH,
+            &key,
+            Some(json!({"desc": "Mine", "roles": ["ORG_OWNER"]})),
+        ),
+        (Method::DELETE, &key, None),
+        (
+            Method::POST,
+            &access_list,
+            Some(json!([{"ipAddress": "192.0.2.1"}])),
+        ),
+        (Method::DELETE, &entry, None),
+    ];
+    for (method, path, body) in writes.clone() {
+        legacy_call(&member, method, path, body)
+            .await
+            .assert_error(401, "NOT_ORG_OWNER");
+    }
+
+    let (other_org, other_owner) = app.other_org().await;
+    let other = app.client(&other_owner);
+    for path in [&keys, &key, &access_list, &entry] {
+        legacy_call(&other, Method::GET, path, None)
+            .await
+            .assert_error(401, "USER_CANNOT_ACCESS_ORG");
+    }
+    for (method, path, body) in writes {
+        legacy_call(&other, method, path, body)
+            .await
+            .assert_error(401, "USER_CANNOT_ACCESS_ORG");
+    }
+    // Nor can it reach the key through its own organization's paths.
+    let theirs = key.replacen(org.as_str(), &other_org, 1);
+    legacy_call(&other, Method::GET, &theirs, None)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    legacy_call(&other, Method::DELETE, &theirs, None)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    legacy_call(
+        &other,
+        Method::DELETE,
+        &format!("{theirs}/accessList/10.0.0.0%2F24"),
+        None,
+    )
+    .await
+    .assert_error(404, "RESOURCE_NOT_FOUND");
+
+    // Nothing changed.
+    let unchanged = legacy_call(&owner, Method::GET, &key, None).await;
+    assert_eq!(unchanged.json["desc"], "Target");
+    assert_eq!(unchanged.json["roles"][0]["roleName"], "ORG_MEMBER");
+    assert_eq!(
+        legacy_call(&owner, Method::GET, &keys, None).await.json["totalCount"],
+        3,
+        "the owner's, the target and the member's"
+    );
+    let list = legacy_call(&owner, Method::GET, &access_list, None).await;
+    assert_eq!(list.json["totalCount"], 1);
+    assert_eq!(list.json["results"][0]["cidrBlock"], "10.0.0.0/24");
 }

@@ -244,7 +244,8 @@ impl Spec {
 
 /// A template segment matches a path segment: literally, or as a parameter with an optional
 /// literal suffix (`{userId}:addRole`). Atlas ids never hold a colon, so a bare parameter does
-/// not swallow an action suffix.
+/// not swallow an action suffix; only an IPv6 access-list entry (`2001:db8::1`, or a block
+/// `2001:db8::%2F32`) does.
 fn segment_matches(template: &str, actual: &str) -> bool {
     if template == actual {
         return true;
@@ -256,7 +257,8 @@ fn segment_matches(template: &str, actual: &str) -> bool {
         return false;
     };
     if suffix.is_empty() {
-        !actual.contains(':')
+        let address = actual.split('%').next().unwrap_or_default();
+        !actual.contains(':') || address.parse::<std::net::Ipv6Addr>().is_ok()
     } else {
         actual.len() > suffix.len() && actual.ends_with(suffix)
     }
