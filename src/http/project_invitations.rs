@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::MAX_ROLES;
-use orgdoor_domain::{Group, GroupRoles, NewInvitation, OrgUser, ProjectInvitation};
+use orgdoor_domain::{Group, GroupRoles, OrgUser, ProjectInvitation};
 use orgdoor_store::{InvitationSelector, ProjectAddition, Rejection, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,7 @@ use crate::http::atlas_timestamp;
 use crate::http::extract::{AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id};
 use crate::http::groups::find_group;
 use crate::http::org_invitations::{parse_group_role, parse_username};
+use crate::http::project_users::add_to_project;
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
 use crate::state::AppState;
@@ -191,27 +192,15 @@ async fn create_invitation(
 ) -> Result<Json<ProjectInvitationView>, AppError> {
     let group = owned_group(&state, &principal, &group_id).await?;
     let request = body.parse()?;
-    let username = parse_username(request.username)?;
-    let roles = parse_roles(request.roles, &group)?;
-    let now = state.clock.now();
-    let newcomer = NewInvitation::into_project(
-        group.org_id.clone(),
-        &group.id,
-        username,
-        &roles,
-        principal.username().to_owned(),
+    let invited = add_to_project(
+        &state,
+        &principal,
+        &group,
+        request.roles,
+        request.username,
+        ProjectAddition::Invitation,
     )
-    .into_invitation(now);
-    let invited = state
-        .store
-        .add_project_user(
-            &group.id,
-            &roles,
-            &newcomer,
-            ProjectAddition::Invitation,
-            now,
-        )
-        .await?;
+    .await?;
     let invitation = match &invited {
         OrgUser::Invited(invitation) => ProjectInvitation::of(invitation, &group.id),
         OrgUser::Member(_) => None,

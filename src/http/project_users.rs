@@ -228,9 +228,9 @@ impl RequestBody for GroupUserRequest {
     ];
 }
 
-/// Adds someone to the project by address, as `addition` says; the request's `roles` and
-/// `username`.
-async fn add(
+/// Adds someone to the project by address, as `addition` says, from a request's `roles` and
+/// `username` (project invitations add this way too).
+pub async fn add_to_project(
     state: &AppState,
     principal: &Principal,
     group: &Group,
@@ -265,7 +265,7 @@ async fn add_user(
 ) -> Result<(StatusCode, Json<GroupUserView>), AppError> {
     let group = project(&state, &principal, &group_id, GroupAccess::Owner).await?;
     let request = body.parse()?;
-    let user = add(
+    let user = add_to_project(
         &state,
         &principal,
         &group,
@@ -291,7 +291,7 @@ async fn add_access(
 ) -> Result<Response, AppError> {
     let group = project(&state, &principal, &group_id, GroupAccess::Owner).await?;
     let request = body.parse()?;
-    let user = add(
+    let user = add_to_project(
         &state,
         &principal,
         &group,
