@@ -19,6 +19,7 @@ pub mod pagination;
 pub mod project_api_keys;
 pub mod project_invitations;
 pub mod project_members;
+pub mod project_users;
 pub mod rate_limits;
 pub mod response_format;
 pub mod service_accounts;
@@ -188,6 +189,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(groups::routes(state))
         .merge(project_invitations::routes(state))
         .merge(project_members::routes(state))
+        .merge(project_users::routes(state))
         .merge(project_api_keys::routes(state));
     let v1 = Router::new()
         .merge(orgs::legacy_routes(state))
@@ -196,6 +198,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(users::legacy_routes(state))
         .merge(groups::legacy_routes(state))
         .merge(project_members::legacy_routes(state))
+        .merge(project_users::legacy_routes(state))
         .merge(project_api_keys::legacy_routes(state))
         .merge(api_keys::legacy_routes(state))
         .merge(org_invitations::legacy_routes(state))

@@ -81,7 +81,7 @@ struct GroupRoleView {
 /// `OrganizationInvitation`: every field present, keys in Atlas's alphabetical order, no links.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct InvitationView {
+pub struct InvitationView {
     created_at: String,
     expires_at: String,
     group_role_assignments: Vec<GroupRoleView>,
@@ -95,7 +95,7 @@ struct InvitationView {
 }
 
 impl InvitationView {
-    fn new(organization: &Organization, invitation: &Invitation) -> Self {
+    pub fn new(organization: &Organization, invitation: &Invitation) -> Self {
         Self {
             created_at: atlas_timestamp(invitation.created_at),
             expires_at: atlas_timestamp(invitation.expires_at),

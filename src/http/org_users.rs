@@ -44,7 +44,7 @@ static DEPRECATED: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
 static BOTH: [ResourceVersion; 2] = [V2023_01_01_DEPRECATED, V2025_02_19];
 
 /// Members only, as `CloudAppUser`s: the deprecated 2023-01-01 version and v1.0.
-fn members_only(version: ApiVersion) -> bool {
+pub fn members_only(version: ApiVersion) -> bool {
     matches!(version, ApiVersion::Legacy) || version == ApiVersion::Dated(&V2023_01_01_DEPRECATED)
 }
 
@@ -155,10 +155,10 @@ fn group_by_project(assignments: &[GroupRoleAssignment]) -> Vec<GroupRolesView> 
     grouped
 }
 
-/// `OrgActiveUserResponse`.
+/// `OrgActiveUserResponse`, or with project roles `GroupUserResponse`'s active shape.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ActiveUserView {
+pub struct ActiveUserView<R> {
     country: String,
     created_at: String,
     first_name: String,
@@ -166,41 +166,59 @@ pub struct ActiveUserView {
     last_name: String,
     mobile_number: String,
     org_membership_status: &'static str,
-    roles: OrgUserRolesView,
-    team_ids: Vec<String>,
+    roles: R,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team_ids: Option<Vec<String>>,
     username: String,
 }
 
-/// `OrgPendingUserResponse`: pending, expired and declined invitees.
+/// `OrgPendingUserResponse`: pending, expired and declined invitees (or, with project roles,
+/// `GroupUserResponse`'s pending shape).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PendingUserView {
+pub struct PendingUserView<R> {
     id: String,
     invitation_created_at: String,
     /// `null` once the invitation is declined.
     invitation_expires_at: Option<String>,
     inviter_username: String,
     org_membership_status: &'static str,
-    roles: OrgUserRolesView,
-    team_ids: Vec<String>,
+    roles: R,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team_ids: Option<Vec<String>>,
     username: String,
 }
 
-/// `OrgUserResponse`, in the shape its status calls for.
+/// A user in the shape their status calls for, with the roles the resource shows.
 #[derive(Serialize)]
 #[serde(untagged)]
-pub enum OrgUserView {
-    Active(ActiveUserView),
-    Pending(PendingUserView),
+pub enum UserView<R> {
+    Active(ActiveUserView<R>),
+    Pending(PendingUserView<R>),
 }
+
+/// `OrgUserResponse`.
+pub type OrgUserView = UserView<OrgUserRolesView>;
 
 impl OrgUserView {
     pub fn new(user: OrgUser, now: OffsetDateTime) -> Self {
-        let status = user.status(now).as_str();
         let roles = OrgUserRolesView::new(&user);
         let team_ids = user.team_ids().iter().map(TeamId::to_string).collect();
+        UserView::with_roles(user, now, roles, Some(team_ids))
+    }
+}
+
+impl<R> UserView<R> {
+    /// `user` as of `now`, showing `roles` and, when given, `team_ids`.
+    pub fn with_roles(
+        user: OrgUser,
+        now: OffsetDateTime,
+        roles: R,
+        team_ids: Option<Vec<String>>,
+    ) -> Self {
+        let status = user.status(now).as_str();
         match user {
-            OrgUser::Member(member) => OrgUserView::Active(ActiveUserView {
+            OrgUser::Member(member) => UserView::Active(ActiveUserView {
                 country: member.user.profile.country,
                 created_at: atlas_timestamp(member.user.created_at),
                 first_name: member.user.profile.first_name,
@@ -212,7 +230,7 @@ impl OrgUserView {
                 team_ids,
                 username: member.user.username.into(),
             }),
-            OrgUser::Invited(invitation) => OrgUserView::Pending(PendingUserView {
+            OrgUser::Invited(invitation) => UserView::Pending(PendingUserView {
                 id: invitation.user_id.into(),
                 invitation_created_at: atlas_timestamp(invitation.created_at),
                 invitation_expires_at: invitation
@@ -295,7 +313,7 @@ impl CloudAppUserView {
 
 /// The status filter of a list: `orgMembershipStatuses` (repeatable, at most four) or the
 /// deprecated single `orgMembershipStatus`, never both; ACTIVE and PENDING by default.
-fn status_filter(query: &QueryParams) -> Result<Vec<MembershipStatus>, AppError> {
+pub fn status_filter(query: &QueryParams) -> Result<Vec<MembershipStatus>, AppError> {
     const MANY: &str = "orgMembershipStatuses";
     const ONE: &str = "orgMembershipStatus";
     let many: Vec<&str> = query.all(MANY).collect();
@@ -338,6 +356,7 @@ fn list_filter(
             username: None,
             user_id: None,
             team,
+            project: None,
         });
     }
     let user_id = match (&team, query.get("userId")) {
@@ -352,6 +371,7 @@ fn list_filter(
         username: query.email("username")?,
         user_id,
         team,
+        project: None,
     })
 }
 
@@ -814,6 +834,7 @@ async fn add_team_users(
         username: None,
         user_id: None,
         team: Some(team.clone()),
+        project: None,
     };
     let list = ListQuery::from_query(&QueryParams::default())?;
     let page = state

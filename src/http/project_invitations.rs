@@ -1,5 +1,11 @@
 //! Project invitations: `/groups/{groupId}/invites[/{invitationId}]`, in v2 (deprecated
 //! 2023-01-01) and as the legacy v1.0 twins. Every operation needs Project Owner.
+//!
+//! A project invitation is the project's part of an organization invitation (see
+//! [`ProjectInvitation`]): the same record the organization's invitations and the project's
+//! pending users show. Inviting an address makes (or renews) its invitation into the
+//! organization as `ORG_MEMBER` with the roles in the project; cancelling takes the project out
+//! of it, and cancels it when nothing else is left.
 
 use axum::Json;
 use axum::Router;
@@ -7,8 +13,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::MAX_ROLES;
-use orgdoor_domain::{Group, GroupRoles, NewProjectInvitation, ProjectInvitation};
-use orgdoor_store::{InvitationSelector, Rejection, StoreError};
+use orgdoor_domain::{Group, GroupRoles, OrgUser, ProjectInvitation};
+use orgdoor_store::{InvitationSelector, ProjectAddition, Rejection, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{GroupAccess, Principal};
@@ -17,6 +23,7 @@ use crate::http::atlas_timestamp;
 use crate::http::extract::{AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id};
 use crate::http::groups::find_group;
 use crate::http::org_invitations::{parse_group_role, parse_username};
+use crate::http::project_users::add_to_project;
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
 use crate::state::AppState;
@@ -96,11 +103,11 @@ const READ_ONLY: &[&str] = &[
     "links",
 ];
 
-/// `GroupInvitationRequest`: create, and update by username.
+/// `GroupInvitationRequest`: create, and update by username (and `addGroupUser`).
 #[derive(Deserialize)]
-struct ProjectInvitationRequest {
-    roles: Option<Vec<String>>,
-    username: Option<String>,
+pub struct ProjectInvitationRequest {
+    pub roles: Option<Vec<String>>,
+    pub username: Option<String>,
 }
 
 impl RequestBody for ProjectInvitationRequest {
@@ -126,15 +133,25 @@ impl RequestBody for ProjectInvitationUpdateRequest {
     const FIXED: &'static [&'static str] = &["username"];
 }
 
-/// At least one project role; absent or empty is `MISSING_ATTRIBUTE`.
-fn parse_roles(roles: Option<Vec<String>>, group: &Group) -> Result<GroupRoles, AppError> {
+/// At least one project role in the list attribute `name`; absent or empty is
+/// `MISSING_ATTRIBUTE`.
+pub fn parse_named_roles(
+    name: &str,
+    roles: Option<Vec<String>>,
+    group: &Group,
+) -> Result<GroupRoles, AppError> {
     let roles = roles.unwrap_or_default();
-    AppError::check_length("roles", &roles, MAX_ROLES)?;
+    AppError::check_length(name, &roles, MAX_ROLES)?;
     let roles = roles
         .into_iter()
         .map(|role| parse_group_role(role, group.id.as_str()))
         .collect::<Result<Vec<_>, _>>()?;
-    GroupRoles::new(roles).ok_or_else(|| AppError::MissingAttribute("roles".into()))
+    GroupRoles::new(roles).ok_or_else(|| AppError::MissingAttribute(name.into()))
+}
+
+/// `roles`: at least one project role.
+pub fn parse_roles(roles: Option<Vec<String>>, group: &Group) -> Result<GroupRoles, AppError> {
+    parse_named_roles("roles", roles, group)
 }
 
 async fn owned_group(
@@ -175,17 +192,22 @@ async fn create_invitation(
 ) -> Result<Json<ProjectInvitationView>, AppError> {
     let group = owned_group(&state, &principal, &group_id).await?;
     let request = body.parse()?;
-    let username = parse_username(request.username)?;
-    let roles = parse_roles(request.roles, &group)?;
-    let now = state.clock.now();
-    let invitation = NewProjectInvitation {
-        group_id: group.id.clone(),
-        username,
-        roles,
-        inviter_username: principal.username().to_owned(),
+    let invited = add_to_project(
+        &state,
+        &principal,
+        &group,
+        request.roles,
+        request.username,
+        ProjectAddition::Invitation,
+    )
+    .await?;
+    let invitation = match &invited {
+        OrgUser::Invited(invitation) => ProjectInvitation::of(invitation, &group.id),
+        OrgUser::Member(_) => None,
     }
-    .into_invitation(now);
-    let invitation = state.store.invite_to_project(&invitation, now).await?;
+    .ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("a project invitation made no invitation"))
+    })?;
     Ok(Json(ProjectInvitationView::new(&group, invitation)))
 }
 

@@ -1,5 +1,5 @@
-//! Who has a role in a project: teams (`/groups/{groupId}/teams…`) and users
-//! (`/groups/{groupId}/users…`). Outside the contract's cut, but Terraform's project resource
+//! Teams with a role in a project (`/groups/{groupId}/teams…`); its users are
+//! [`crate::http::project_users`]. Outside the contract's cut, but Terraform's project resource
 //! and the v1.0 client libraries manage project access through them. Reads need Project Read
 //! Only, writes Project Owner.
 
@@ -7,7 +7,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{MethodRouter, delete, get};
+use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::{MAX_PROJECT_TEAMS, MAX_ROLES, dedup_by_key};
 use orgdoor_domain::{Group, GroupRole, GroupRoles, Page, TeamId};
 use orgdoor_store::{ProjectTeam, Rejection, StoreError};
@@ -16,11 +16,10 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{GroupAccess, Principal};
 use crate::error::AppError;
 use crate::http::extract::{
-    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, parse_user_id,
+    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id,
 };
 use crate::http::groups::find_group;
 use crate::http::org_invitations::parse_group_role;
-use crate::http::org_users::CloudAppUserView;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
@@ -28,15 +27,11 @@ use crate::state::AppState;
 
 const TEAMS: &str = "/groups/{groupId}/teams";
 const TEAM: &str = "/groups/{groupId}/teams/{teamId}";
-const USERS: &str = "/groups/{groupId}/users";
-const USER: &str = "/groups/{groupId}/users/{userId}";
 
-fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 4] {
+fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 2] {
     [
         (TEAMS, get(list_teams).post(assign_teams)),
         (TEAM, get(get_team).patch(update_team).delete(remove_team)),
-        (USERS, get(list_users)),
-        (USER, delete(remove_user)),
     ]
     .map(|(path, methods)| (path, limited(methods, state, &PROJECTS)))
 }
@@ -243,47 +238,6 @@ async fn remove_team(
         .await
         .map_err(|error| match error {
             StoreError::Rejected(Rejection::NotFound) => AppError::TeamNotFound(raw_team.clone()),
-            other => other.into(),
-        })?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Members with a role in the project, as `CloudAppUser`s.
-async fn list_users(
-    State(state): State<AppState>,
-    principal: Principal,
-    base: BaseUrl,
-    AtlasPath(group_id): AtlasPath<String>,
-    query: QueryParams,
-) -> Result<Json<Paginated<CloudAppUserView>>, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::ReadOnly)?;
-    let list = ListQuery::from_query(&query)?;
-    let page = state.store.list_project_users(&group.id, list.page).await?;
-    let path = format!("/groups/{}/users", group.id);
-    Ok(Json(Paginated::new(&base, &path, &list, page, |member| {
-        CloudAppUserView::new(&base, member.user.clone(), std::slice::from_ref(&member))
-    })))
-}
-
-/// Takes a user's project roles away; they stay in the organization.
-async fn remove_user(
-    State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((group_id, raw_user)): AtlasPath<(String, String)>,
-) -> Result<StatusCode, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::Owner)?;
-    let user = parse_user_id(&raw_user)?;
-    state
-        .store
-        .remove_project_user(&group.id, &user)
-        .await
-        .map_err(|error| match error {
-            StoreError::Rejected(Rejection::NotFound) => AppError::UserNotInGroup {
-                user: raw_user.clone(),
-                group: group.id.to_string(),
-            },
             other => other.into(),
         })?;
     Ok(StatusCode::NO_CONTENT)

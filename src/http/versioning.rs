@@ -73,6 +73,13 @@ pub const V2023_01_01_DEPRECATED: ResourceVersion = ResourceVersion {
     retirement: Some(RETIRED_BY_ORG_USERS),
 };
 
+/// `addGroupUser` (`POST /groups/{groupId}/access`), deprecated with the project invitations.
+pub const V2023_02_01_DEPRECATED: ResourceVersion = ResourceVersion {
+    date: "2023-02-01",
+    content_type: "application/vnd.atlas.2023-02-01+json;charset=utf-8",
+    retirement: Some(RETIRED_BY_ORG_USERS),
+};
+
 /// The version a request is served in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiVersion {
@@ -435,7 +442,12 @@ mod tests {
             date!(2025 - 02 - 19).format(&format).expect("formats"),
             retirement.deprecation
         );
-        for version in [V2023_01_01, V2023_01_01_DEPRECATED, V2024_08_05] {
+        for version in [
+            V2023_01_01,
+            V2023_01_01_DEPRECATED,
+            V2023_02_01_DEPRECATED,
+            V2024_08_05,
+        ] {
             assert_eq!(
                 version.content_type,
                 format!("application/vnd.atlas.{}+json;charset=utf-8", version.date)

@@ -49,6 +49,16 @@ impl Fixture {
             .unwrap()
             .to_owned();
         let member = app.member("member@example.com", &["ORG_MEMBER"]).await;
+        // The member is a user of the project too, for the project-user operations.
+        let added = owner
+            .send(
+                Method::POST,
+                &format!("/api/atlas/v2/groups/{group}/users"),
+                Some(V2025),
+                Some(&json!({"username": "member@example.com", "roles": ["GROUP_READ_ONLY"]})),
+            )
+            .await;
+        assert_eq!(added.status, 201, "{}", added.text);
         let project_invitation = owner
             .post(
                 &format!("/api/atlas/v2/groups/{group}/invites"),
@@ -185,6 +195,15 @@ impl Fixture {
             }
             "updateApiKeyRoles" => json!({"roles": ["GROUP_READ_ONLY"]}),
             "addGroupApiKey" => json!([{"roles": ["GROUP_READ_ONLY"]}]),
+            "addGroupUser" => {
+                json!({"username": format!("a{n}@example.com"), "roles": ["GROUP_READ_ONLY"]})
+            }
+            "addGroupUsers" => {
+                json!({"username": format!("g{n}@example.com"), "roles": ["GROUP_READ_ONLY"]})
+            }
+            "updateGroupUserRoles" => json!({"groupRoles": ["GROUP_READ_ONLY"]}),
+            "addGroupUserRole" => json!({"groupRole": "GROUP_OWNER"}),
+            "removeGroupUserRole" => json!({"groupRole": "GROUP_CLUSTER_MANAGER"}),
             _ => return None,
         })
     }

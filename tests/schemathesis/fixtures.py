@@ -40,6 +40,8 @@ def main():
         version="2025-02-19",
     )["id"]
     call("POST", f"/api/orgdoor/v1/orgs/{ORG}/invitations/{user}:accept", None)
+    group_user = {"username": "fuzz-member@example.com", "roles": ["GROUP_READ_ONLY"]}
+    call("POST", f"/api/atlas/v2/groups/{group}/users", group_user, version="2025-02-19")
     invitation = call(
         "POST", f"/api/atlas/v2/orgs/{ORG}/invites", {"username": "fuzz-invitee@example.com", "roles": ["ORG_MEMBER"]}
     )["id"]

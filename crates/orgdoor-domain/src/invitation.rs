@@ -9,7 +9,10 @@
 use time::{Duration, OffsetDateTime};
 
 use crate::limits::dedup;
-use crate::{EmailAddress, GroupId, GroupRole, InvitationId, OrgId, OrgRoles, TeamId, UserId};
+use crate::{
+    EmailAddress, GroupId, GroupRole, GroupRoles, InvitationId, OrgId, OrgRole, OrgRoles, TeamId,
+    UserId,
+};
 
 /// How long an invitation stays pending: 30 days, to the second (observed on Atlas).
 pub const INVITATION_LIFETIME: Duration = Duration::days(30);
@@ -51,6 +54,14 @@ impl Invitation {
         self.declined_at.is_none() && !self.is_expired(now)
     }
 
+    /// Offers membership and nothing more: `ORG_MEMBER` only, no team, no project role. What is
+    /// left of an invitation made to bring someone into a project once it no longer does.
+    pub fn offers_bare_membership(&self) -> bool {
+        self.roles.as_slice() == [OrgRole::Member]
+            && self.team_ids.is_empty()
+            && self.group_role_assignments.is_empty()
+    }
+
     /// The projects this invitation names, each once.
     pub fn group_ids(&self) -> Vec<&GroupId> {
         let mut ids: Vec<&GroupId> = self
@@ -62,6 +73,47 @@ impl Invitation {
         ids.dedup();
         ids
     }
+}
+
+/// The roles `assignments` give in `group`, in order; `None` when they give none there.
+pub fn roles_in(assignments: &[GroupRoleAssignment], group: &GroupId) -> Option<GroupRoles> {
+    GroupRoles::new(
+        assignments
+            .iter()
+            .filter(|assignment| &assignment.group_id == group)
+            .map(|assignment| assignment.role),
+    )
+}
+
+/// `assignments` with the roles in `group` replaced by `roles`, or dropped with `None`; the
+/// other projects keep their roles and places, and the project keeps the place of its first
+/// role (a project new to the list comes last).
+pub fn with_roles_in(
+    assignments: &[GroupRoleAssignment],
+    group: &GroupId,
+    roles: Option<&GroupRoles>,
+) -> Vec<GroupRoleAssignment> {
+    let place = assignments
+        .iter()
+        .position(|assignment| &assignment.group_id == group)
+        .unwrap_or(assignments.len());
+    let mut replaced: Vec<GroupRoleAssignment> = assignments
+        .iter()
+        .filter(|assignment| &assignment.group_id != group)
+        .cloned()
+        .collect();
+    let before = assignments[..place]
+        .iter()
+        .filter(|assignment| &assignment.group_id != group)
+        .count();
+    let new = roles.into_iter().flat_map(|roles| {
+        roles.iter().map(|role| GroupRoleAssignment {
+            group_id: group.clone(),
+            role,
+        })
+    });
+    replaced.splice(before..before, new);
+    replaced
 }
 
 /// A validated request to invite someone.
@@ -76,6 +128,25 @@ pub struct NewInvitation {
 }
 
 impl NewInvitation {
+    /// An invitation into the organization of `group` made to bring someone into that project:
+    /// `ORG_MEMBER` and `roles` there, as Atlas invites a newcomer to a project.
+    pub fn into_project(
+        org_id: OrgId,
+        group: &GroupId,
+        username: EmailAddress,
+        roles: &GroupRoles,
+        inviter_username: String,
+    ) -> Self {
+        Self {
+            org_id,
+            username,
+            roles: OrgRoles::single(OrgRole::Member),
+            team_ids: vec![],
+            group_role_assignments: with_roles_in(&[], group, Some(roles)),
+            inviter_username,
+        }
+    }
+
     pub fn into_invitation(self, now: OffsetDateTime) -> Invitation {
         let created_at = crate::truncate_to_seconds(now);
         Invitation {
@@ -175,6 +246,64 @@ mod tests {
         assert_eq!(invitation.team_ids, vec![team]);
         assert_eq!(invitation.roles, before.roles);
         assert_eq!(invitation.expires_at, before.expires_at);
+    }
+
+    #[test]
+    fn a_projects_roles_are_replaced_in_place_and_dropped() {
+        let now = datetime!(2026-08-10 03:03:37 UTC);
+        let (p, q) = (GroupId::generate(now), GroupId::generate(now));
+        let assignment = |group: &GroupId, role| GroupRoleAssignment {
+            group_id: group.clone(),
+            role,
+        };
+        let assignments = vec![
+            assignment(&q, GroupRole::ReadOnly),
+            assignment(&p, GroupRole::Owner),
+            assignment(&q, GroupRole::ClusterManager),
+            assignment(&p, GroupRole::ReadOnly),
+        ];
+        assert_eq!(
+            roles_in(&assignments, &p),
+            GroupRoles::new([GroupRole::Owner, GroupRole::ReadOnly])
+        );
+        let replaced = with_roles_in(
+            &assignments,
+            &p,
+            Some(&GroupRoles::single(GroupRole::BackupManager)),
+        );
+        assert_eq!(
+            replaced,
+            vec![
+                assignment(&q, GroupRole::ReadOnly),
+                assignment(&p, GroupRole::BackupManager),
+                assignment(&q, GroupRole::ClusterManager),
+            ]
+        );
+        let dropped = with_roles_in(&assignments, &p, None);
+        assert_eq!(roles_in(&dropped, &p), None);
+        assert_eq!(dropped.len(), 2);
+        let added = with_roles_in(&dropped, &p, Some(&GroupRoles::single(GroupRole::Owner)));
+        assert_eq!(added.last(), Some(&assignment(&p, GroupRole::Owner)));
+    }
+
+    #[test]
+    fn a_project_invitation_offers_membership_and_the_roles_there() {
+        let now = datetime!(2026-08-10 03:03:37 UTC);
+        let group = GroupId::generate(now);
+        let mut invitation = NewInvitation::into_project(
+            OrgId::generate(now),
+            &group,
+            "ada@example.com".parse().expect("valid"),
+            &GroupRoles::single(GroupRole::Owner),
+            "abcdefgh".to_owned(),
+        )
+        .into_invitation(now);
+        assert_eq!(invitation.roles, OrgRoles::single(OrgRole::Member));
+        assert!(!invitation.offers_bare_membership());
+        invitation.group_role_assignments.clear();
+        assert!(invitation.offers_bare_membership());
+        invitation.roles = OrgRoles::single(OrgRole::ReadOnly);
+        assert!(!invitation.offers_bare_membership());
     }
 
     #[test]

@@ -33,15 +33,16 @@ pub use group::{Group, GroupTag, GroupUpdate, InvalidGroupTag, NewGroup};
 pub use ids::{ApiKeyId, GroupId, InvalidId, InvitationId, OrgId, SecretId, TeamId, UserId};
 pub use invitation::{
     GroupRoleAssignment, INVITATION_LIFETIME, Invitation, MembershipUpdate, NewInvitation,
+    roles_in, with_roles_in,
 };
 pub use name::{InvalidName, OrgName, ProjectName, TeamName};
 pub use org_user::{
     InvalidMembershipStatus, InvalidProfile, LastRole, Member, MembershipStatus, OrgUser,
-    ProfileChoices, RoleChange, User, UserProfile,
+    ProfileChoices, ProjectRoleChange, RoleChange, User, UserProfile,
 };
 pub use organization::{NewOrganization, Organization};
 pub use page::{Page, PageRequest};
-pub use project_invitation::{NewProjectInvitation, ProjectInvitation};
+pub use project_invitation::ProjectInvitation;
 pub use rate_limit::{BucketState, TakeOutcome, TokenBucket};
 pub use role::{GroupRole, GroupRoles, InvalidRole, OrgRole, OrgRoles, RoleSet};
 pub use service_account::{

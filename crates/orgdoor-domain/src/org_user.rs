@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 
 use crate::limits::dedup;
 use crate::{
-    EmailAddress, GroupRoleAssignment, Invitation, MembershipUpdate, OrgId, OrgRole, OrgRoles,
-    TeamId, UserId,
+    EmailAddress, GroupId, GroupRole, GroupRoleAssignment, GroupRoles, Invitation,
+    MembershipUpdate, OrgId, OrgRole, OrgRoles, RoleSet, TeamId, UserId, roles_in,
 };
 
 /// `orgMembershipStatus`, in the order lists show them: members first, then invitees.
@@ -264,6 +264,20 @@ impl OrgUser {
         }
     }
 
+    /// The project roles a member holds, or an invitation offers.
+    pub fn group_role_assignments(&self) -> &[GroupRoleAssignment] {
+        match self {
+            OrgUser::Member(member) => &member.group_role_assignments,
+            OrgUser::Invited(invitation) => &invitation.group_role_assignments,
+        }
+    }
+
+    /// Their roles in one project; `None` when they have (or are offered) none there, that is,
+    /// when they are no user of that project.
+    pub fn roles_in(&self, group: &GroupId) -> Option<GroupRoles> {
+        roles_in(self.group_role_assignments(), group)
+    }
+
     pub fn status(&self, now: OffsetDateTime) -> MembershipStatus {
         match self {
             OrgUser::Member(_) => MembershipStatus::Active,
@@ -278,28 +292,34 @@ impl OrgUser {
     }
 }
 
-/// One organization role added or taken away (`:addRole` / `:removeRole`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleChange {
-    Add(OrgRole),
-    Remove(OrgRole),
+/// One role added or taken away (`:addRole` / `:removeRole`), or all of them replaced (the
+/// deprecated `PUT …/roles`); organization roles unless said otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleChange<R = OrgRole> {
+    Add(R),
+    Remove(R),
+    Replace(RoleSet<R>),
 }
+
+/// A change of a user's roles in one project.
+pub type ProjectRoleChange = RoleChange<GroupRole>;
 
 /// Taking away a user's only role: a user must keep at least one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a user must keep at least one organization role")]
+#[error("a user must keep at least one role")]
 pub struct LastRole;
 
-impl RoleChange {
+impl<R: Copy + PartialEq> RoleChange<R> {
     /// The roles after the change; adding a held role or removing one not held changes nothing.
-    pub fn apply(self, roles: &OrgRoles) -> Result<OrgRoles, LastRole> {
+    pub fn apply(self, roles: &RoleSet<R>) -> Result<RoleSet<R>, LastRole> {
         match self {
             RoleChange::Add(role) => {
-                Ok(OrgRoles::new(roles.iter().chain([role])).unwrap_or_else(|| roles.clone()))
+                Ok(RoleSet::new(roles.iter().chain([role])).unwrap_or_else(|| roles.clone()))
             }
             RoleChange::Remove(role) => {
-                OrgRoles::new(roles.iter().filter(|held| *held != role)).ok_or(LastRole)
+                RoleSet::new(roles.iter().filter(|held| *held != role)).ok_or(LastRole)
             }
+            RoleChange::Replace(replacement) => Ok(replacement),
         }
     }
 }
@@ -363,6 +383,24 @@ mod tests {
         assert_eq!(
             RoleChange::Remove(OrgRole::Member).apply(&both),
             Ok(OrgRoles::single(OrgRole::Owner))
+        );
+    }
+
+    #[test]
+    fn project_roles_change_like_organization_roles_and_can_be_replaced() {
+        let roles = GroupRoles::single(GroupRole::ReadOnly);
+        assert_eq!(
+            ProjectRoleChange::Remove(GroupRole::ReadOnly).apply(&roles),
+            Err(LastRole)
+        );
+        assert_eq!(
+            ProjectRoleChange::Remove(GroupRole::Owner).apply(&roles),
+            Ok(roles.clone())
+        );
+        let owner = GroupRoles::single(GroupRole::Owner);
+        assert_eq!(
+            ProjectRoleChange::Replace(owner.clone()).apply(&roles),
+            Ok(owner)
         );
     }
 

@@ -1,16 +1,20 @@
-//! Project invitations: the deprecated way to invite someone straight into one project. They
-//! live beside organization invitations and follow the same clock: pending for 30 days from
-//! creation, never moved by updates.
+//! Project invitations: how the deprecated `/groups/{groupId}/invites` API sees an organization
+//! invitation that offers roles in one project. There is one record, the [`Invitation`]: a
+//! project invitation is its part in that project, a pending user of the project is its
+//! invitee, and the organization's invitations list it whole. It follows the invitation's
+//! clock: pending for 30 days from creation, never moved by updates.
 
 use time::OffsetDateTime;
 
-use crate::{EmailAddress, GroupId, GroupRoles, INVITATION_LIFETIME, InvitationId};
+use crate::{EmailAddress, GroupId, GroupRoles, Invitation, InvitationId, roles_in};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectInvitation {
+    /// The organization invitation's id.
     pub id: InvitationId,
     pub group_id: GroupId,
     pub username: EmailAddress,
+    /// What the invitation offers in this project.
     pub roles: GroupRoles,
     pub inviter_username: String,
     pub created_at: OffsetDateTime,
@@ -18,51 +22,47 @@ pub struct ProjectInvitation {
 }
 
 impl ProjectInvitation {
+    /// The project's part of an invitation; `None` when it offers no role there.
+    pub fn of(invitation: &Invitation, group: &GroupId) -> Option<Self> {
+        Some(Self {
+            id: invitation.id.clone(),
+            group_id: group.clone(),
+            username: invitation.username.clone(),
+            roles: roles_in(&invitation.group_role_assignments, group)?,
+            inviter_username: invitation.inviter_username.clone(),
+            created_at: invitation.created_at,
+            expires_at: invitation.expires_at,
+        })
+    }
+
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         now >= self.expires_at
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct NewProjectInvitation {
-    pub group_id: GroupId,
-    pub username: EmailAddress,
-    pub roles: GroupRoles,
-    pub inviter_username: String,
-}
-
-impl NewProjectInvitation {
-    pub fn into_invitation(self, now: OffsetDateTime) -> ProjectInvitation {
-        let created_at = crate::truncate_to_seconds(now);
-        ProjectInvitation {
-            id: InvitationId::generate(created_at),
-            group_id: self.group_id,
-            username: self.username,
-            roles: self.roles,
-            inviter_username: self.inviter_username,
-            created_at,
-            expires_at: created_at + INVITATION_LIFETIME,
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::GroupRole;
+    use crate::{GroupRole, NewInvitation, OrgId};
     use time::macros::datetime;
 
     #[test]
-    fn a_project_invitation_lasts_thirty_days() {
+    fn a_project_invitation_is_the_projects_part_of_an_invitation() {
         let now = datetime!(2026-08-10 03:03:37.5 UTC);
-        let invitation = NewProjectInvitation {
-            group_id: GroupId::generate(now),
-            username: "ada@example.com".parse().expect("valid"),
-            roles: GroupRoles::single(GroupRole::ReadOnly),
-            inviter_username: "abcdefgh".into(),
-        }
+        let (group, other) = (GroupId::generate(now), GroupId::generate(now));
+        let invitation = NewInvitation::into_project(
+            OrgId::generate(now),
+            &group,
+            "ada@example.com".parse().expect("valid"),
+            &GroupRoles::single(GroupRole::ReadOnly),
+            "abcdefgh".into(),
+        )
         .into_invitation(now);
-        assert_eq!(invitation.expires_at, datetime!(2026-09-09 03:03:37 UTC));
-        assert!(invitation.is_expired(invitation.expires_at));
+        let seen = ProjectInvitation::of(&invitation, &group).expect("offers roles there");
+        assert_eq!(seen.id, invitation.id);
+        assert_eq!(seen.roles, GroupRoles::single(GroupRole::ReadOnly));
+        assert_eq!(seen.expires_at, datetime!(2026-09-09 03:03:37 UTC));
+        assert!(seen.is_expired(seen.expires_at));
+        assert_eq!(ProjectInvitation::of(&invitation, &other), None);
     }
 }

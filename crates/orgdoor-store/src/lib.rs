@@ -19,10 +19,10 @@ use async_trait::async_trait;
 use orgdoor_domain::{
     AccessListEntry, AccessToken, AllowedNetwork, ApiKey, ApiKeyId, ClientId, DigestHa1,
     EmailAddress, Group, GroupId, GroupRoles, GroupUpdate, Invitation, InvitationId, Member,
-    MembershipStatus, MembershipUpdate, OrgId, OrgName, OrgRoles, OrgUser, Organization, Page,
-    PageRequest, ProfileChoices, ProjectInvitation, ProjectName, PublicKey, RoleChange, SecretId,
-    ServiceAccount, ServiceAccountSecret, TakeOutcome, Team, TeamId, TeamName, TokenBucket, User,
-    UserId,
+    MembershipStatus, MembershipUpdate, OrgId, OrgName, OrgRole, OrgRoles, OrgUser, Organization,
+    Page, PageRequest, ProfileChoices, ProjectInvitation, ProjectName, ProjectRoleChange,
+    PublicKey, RoleChange, SecretId, ServiceAccount, ServiceAccountSecret, TakeOutcome, Team,
+    TeamId, TeamName, TokenBucket, User, UserId,
 };
 use time::OffsetDateTime;
 
@@ -101,6 +101,31 @@ pub struct OrgUserFilter {
     pub user_id: Option<UserId>,
     /// Only members or invitees of this team.
     pub team: Option<TeamId>,
+    /// Only users of this project.
+    pub project: Option<ProjectFilter>,
+}
+
+/// Who counts as a user of a project in a list: whoever holds (or is offered) a role there, and,
+/// when asked, whoever is in one of `teams` (the teams with roles there) or holds one of
+/// `org_roles` (the organization roles that reach every project).
+#[derive(Debug, Clone)]
+pub struct ProjectFilter {
+    pub group: GroupId,
+    pub teams: Vec<TeamId>,
+    pub org_roles: Vec<OrgRole>,
+}
+
+/// How a user is added to a project by address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectAddition {
+    /// The deprecated project invitation: a member is refused ([`Rejection::UsernameTaken`]);
+    /// a pending invitation takes the roles and is renewed (inviter and dates from the request).
+    Invitation,
+    /// `addGroupUser`: a member gets the roles at once; a pending invitation takes them.
+    Access,
+    /// `addGroupUsers`: as [`ProjectAddition::Access`], but whoever already holds or is offered
+    /// a role in the project is refused ([`Rejection::UsernameTaken`]).
+    NewUser,
 }
 
 /// How a person is looked up across organizations.
@@ -515,16 +540,42 @@ pub trait Store: Send + Sync + 'static {
     /// Takes a team off a project ([`Rejection::NotFound`] when it has no role there).
     async fn remove_project_team(&self, group: &GroupId, team: &TeamId) -> Result<(), StoreError>;
 
-    /// Members with a role in the project, by address.
-    async fn list_project_users(
+    /// Adds the person with `newcomer`'s address to a project of `newcomer`'s organization with
+    /// `roles` there, replacing roles they had in it, and returns them: a member gets the
+    /// roles, a pending invitation offers them, and anyone else gets `newcomer` (an expired or
+    /// declined invitation gives way to it), as `addition` says. [`Rejection::GroupNotFound`]
+    /// without the project.
+    async fn add_project_user(
         &self,
         group: &GroupId,
-        page: PageRequest,
-    ) -> Result<Page<Member>, StoreError>;
+        roles: &GroupRoles,
+        newcomer: &Invitation,
+        addition: ProjectAddition,
+        now: OffsetDateTime,
+    ) -> Result<OrgUser, StoreError>;
 
-    /// Takes every project role of a member away ([`Rejection::NotFound`] when they have none
-    /// there).
-    async fn remove_project_user(&self, group: &GroupId, user: &UserId) -> Result<(), StoreError>;
+    /// Changes the roles a member holds, or a pending invitation offers, in a project, under a
+    /// lock; [`Rejection::NotFound`] for anyone with no role there, [`Rejection::LastRole`] when
+    /// the change would leave none.
+    async fn change_project_user_roles(
+        &self,
+        group: &GroupId,
+        user: &UserId,
+        change: ProjectRoleChange,
+        now: OffsetDateTime,
+    ) -> Result<OrgUser, StoreError>;
+
+    /// Takes a user out of a project: a member loses their roles there (and stays in the
+    /// organization); unless `members_only`, an invitation (of any status) stops offering any,
+    /// and is cancelled if that leaves it offering nothing but bare membership
+    /// ([`Invitation::offers_bare_membership`]). [`Rejection::NotFound`] when they have no role
+    /// there.
+    async fn remove_project_user(
+        &self,
+        group: &GroupId,
+        user: &UserId,
+        members_only: bool,
+    ) -> Result<(), StoreError>;
 
     /// A person with an account and all their memberships.
     async fn find_user(
@@ -582,16 +633,9 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
-    /// Invites an address into a project: stores `invitation`, or renews the pending one to the
-    /// same address in place (same id; roles, inviter and dates from `invitation`), and returns
-    /// what is stored. An expired invitation gives way to a new one.
-    async fn invite_to_project(
-        &self,
-        invitation: &ProjectInvitation,
-        now: OffsetDateTime,
-    ) -> Result<ProjectInvitation, StoreError>;
-
-    /// Pending invitations into a project, oldest first, optionally only the one to `username`.
+    /// The pending invitations that offer roles in a project, as project invitations, oldest
+    /// first, optionally only the one to `username`. (They are made with
+    /// [`Store::add_project_user`].)
     async fn list_pending_project_invitations(
         &self,
         group: &GroupId,
@@ -606,8 +650,8 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<Option<ProjectInvitation>, StoreError>;
 
-    /// Replaces the roles of a pending project invitation: [`Rejection::InvitationNotFound`]
-    /// when there is none, [`Rejection::InvitationExpired`] when it has expired.
+    /// Replaces the roles a pending invitation offers in a project: [`Rejection::InvitationNotFound`]
+    /// when there is none offering any, [`Rejection::InvitationExpired`] when it has expired.
     async fn update_pending_project_invitation(
         &self,
         group: &GroupId,
@@ -616,8 +660,8 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<ProjectInvitation, StoreError>;
 
-    /// Cancels a pending project invitation ([`Rejection::InvitationNotFound`] when there is
-    /// none).
+    /// Takes a project out of a pending invitation, as [`Store::remove_project_user`] does
+    /// ([`Rejection::InvitationNotFound`] when there is none offering roles there).
     async fn delete_pending_project_invitation(
         &self,
         group: &GroupId,

@@ -14,8 +14,6 @@ macro_rules! org_user_queries {
             One(&'a OrgId, &'a UserId),
             Organization(&'a OrgId),
             Person(&'a UserId),
-            /// Members with a role in the project (of the project's organization).
-            Project(&'a OrgId, &'a GroupId),
         }
 
         impl MemberScope<'_> {
@@ -24,10 +22,6 @@ macro_rules! org_user_queries {
                     MemberScope::One(..) => "m.org_id = $1 AND m.user_id = $2",
                     MemberScope::Organization(_) => "m.org_id = $1",
                     MemberScope::Person(_) => "m.user_id = $1",
-                    MemberScope::Project(..) => {
-                        "m.org_id = $1 AND m.user_id IN \
-                         (SELECT r.user_id FROM member_project_roles r WHERE r.project_id = $2)"
-                    }
                 }
             }
 
@@ -37,7 +31,6 @@ macro_rules! org_user_queries {
                     MemberScope::One(org, user) => vec![org.as_str(), user.as_str()],
                     MemberScope::Organization(org) => vec![org.as_str()],
                     MemberScope::Person(user) => vec![user.as_str()],
-                    MemberScope::Project(org, group) => vec![org.as_str(), group.as_str()],
                 }
             }
         }
@@ -238,6 +231,23 @@ macro_rules! org_user_queries {
             found.map(|_| ()).ok_or_else(|| Rejection::NotFound.into())
         }
 
+        /// The id of the member of `org` with this address, if there is one.
+        async fn member_by_username(
+            conn: &mut $conn,
+            org: &OrgId,
+            username: &EmailAddress,
+        ) -> Result<Option<UserId>, StoreError> {
+            let user: Option<String> = sqlx::query_scalar(
+                "SELECT m.user_id FROM org_members m JOIN users u ON u.id = m.user_id \
+                 WHERE m.org_id = $1 AND u.username_key = $2",
+            )
+            .bind(org.as_str())
+            .bind(username.key())
+            .fetch_optional(&mut *conn)
+            .await?;
+            user.map(|id| parse(&id, "user id")).transpose()
+        }
+
         /// Puts the members with these addresses into a new team.
         async fn add_team_members_by_username(
             conn: &mut $conn,
@@ -246,15 +256,7 @@ macro_rules! org_user_queries {
             now: OffsetDateTime,
         ) -> Result<(), StoreError> {
             for username in usernames {
-                let user: Option<String> = sqlx::query_scalar(
-                    "SELECT m.user_id FROM org_members m JOIN users u ON u.id = m.user_id \
-                     WHERE m.org_id = $1 AND u.username_key = $2",
-                )
-                .bind(team.org_id.as_str())
-                .bind(username.key())
-                .fetch_optional(&mut *conn)
-                .await?;
-                let Some(user) = user else {
+                let Some(user) = member_by_username(conn, &team.org_id, username).await? else {
                     return Err(not_a_member(
                         conn,
                         &team.org_id,
@@ -273,7 +275,7 @@ macro_rules! org_user_queries {
                 )
                 .bind(team.id.as_str())
                 .bind(team.org_id.as_str())
-                .bind(&user)
+                .bind(user.as_str())
                 .bind(seconds(now))
                 .execute(&mut *conn)
                 .await?;
@@ -317,12 +319,20 @@ macro_rules! org_user_queries {
                     let selected = filter.statuses.contains(&status)
                         && username.as_ref().is_none_or(|wanted| *wanted == key)
                         && filter.user_id.as_ref().is_none_or(|wanted| wanted == user.id())
-                        && filter.team.as_ref().is_none_or(|team| user.team_ids().contains(team));
+                        && filter.team.as_ref().is_none_or(|team| user.team_ids().contains(team))
+                        && filter.project.as_ref().is_none_or(|project| in_project(&user, project));
                     selected.then_some((status, key, user))
                 })
                 .collect();
             users.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
             Ok(Page::of_all(users.into_iter().map(|(_, _, user)| user).collect(), page))
+        }
+
+        /// Whether a list of the project's users shows `user` (see [`crate::ProjectFilter`]).
+        fn in_project(user: &OrgUser, project: &crate::ProjectFilter) -> bool {
+            user.roles_in(&project.group).is_some()
+                || user.team_ids().iter().any(|team| project.teams.contains(team))
+                || user.roles().iter().any(|role| project.org_roles.contains(&role))
         }
 
         /// Applies `update` to a pending invitation read under lock.

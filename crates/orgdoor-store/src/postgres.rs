@@ -45,6 +45,9 @@ impl PostgresStore {
             sealer: Sealer::new(secrets),
         };
         store.seal_plaintext_secrets().await?;
+        store
+            .fold_project_invitations(time::OffsetDateTime::now_utc())
+            .await?;
         Ok(store)
     }
 

@@ -23,9 +23,9 @@ macro_rules! impl_sql_store {
 
         use async_trait::async_trait;
         use orgdoor_domain::{
-            AccessListEntry, AccessToken, AllowedNetwork, ApiKeyId, ClientId, GroupRoles, OrgRoles,
-            ProjectInvitation, SecretId, ServiceAccount, ServiceAccountSecret, BucketState, TakeOutcome,
-            TokenBucket,
+            AccessListEntry, AccessToken, AllowedNetwork, ApiKeyId, ClientId, GroupRoles, NewInvitation,
+            OrgRoles, ProjectInvitation, ProjectRoleChange, SecretId, ServiceAccount,
+            ServiceAccountSecret, BucketState, TakeOutcome, TokenBucket, roles_in, with_roles_in,
             ApiKey, DigestHa1, EmailAddress, Group, GroupId, GroupRole, GroupRoleAssignment, GroupTag,
             GroupUpdate, Invitation, InvitationId, MembershipUpdate, OrgId, OrgName, Organization, Page,
             PageRequest, ProjectGrant, PublicKey, Team, TeamId, TeamName,
@@ -39,8 +39,8 @@ macro_rules! impl_sql_store {
 
         crate::org_users_sql::org_user_queries!(connection = $conn, lock_rows = $lock_rows);
         use crate::{
-            ApiKeyCredential, BearerCredential, Credential, InvitationSelector, ProjectTeam, Rejection,
-            ServiceAccountCredential, Store, StoreError,
+            ApiKeyCredential, BearerCredential, Credential, InvitationSelector, ProjectAddition,
+            ProjectTeam, Rejection, ServiceAccountCredential, Store, StoreError,
         };
 
         /// One page of an organization's rows of `table`, oldest first, and the number of all of them.
@@ -149,27 +149,6 @@ macro_rules! impl_sql_store {
             load_key_grants(conn, &mut keys).await?;
             let [key] = keys;
             Ok(Some(key))
-        }
-
-        /// Reads a project invitation, pending or not; with `lock`, locks its row as well.
-        async fn fetch_project_invitation(
-            conn: &mut $conn,
-            group: &GroupId,
-            selector: &InvitationSelector,
-            lock: bool,
-        ) -> Result<Option<ProjectInvitation>, StoreError> {
-            let lock = if lock { $lock_rows } else { "" };
-            let (column, value) = match selector {
-                InvitationSelector::Id(id) => ("id", id.as_str().to_owned()),
-                InvitationSelector::Username(username) => ("username_key", username.key()),
-                InvitationSelector::UserId(id) => ("user_id", id.as_str().to_owned()),
-            };
-            let sql = format!(
-                "SELECT {PROJECT_INVITATION_COLUMNS} FROM project_invitations WHERE project_id = $1 AND {column} = $2{lock}"
-            );
-            let row: Option<ProjectInvitationRow> =
-                sqlx::query_as(&sql).bind(group.as_str()).bind(value).fetch_optional(&mut *conn).await?;
-            row.map(ProjectInvitation::try_from).transpose()
         }
 
         /// `Ok` when a write touched a row, else the given rejection (nothing matched).
@@ -612,7 +591,172 @@ macro_rules! impl_sql_store {
             Ok(Some(invitation))
         }
 
+        /// Stores an invitation, or renews or refuses the pending one to the same address, as
+        /// [`Store::invite`] describes; the caller's transaction commits it.
+        async fn insert_invitation(
+            tx: &mut $conn,
+            invitation: &Invitation,
+            when_pending: WhenPending,
+            now: OffsetDateTime,
+        ) -> Result<Invitation, StoreError> {
+            check_references(
+                &mut *tx,
+                &invitation.org_id,
+                &invitation.team_ids,
+                &invitation.group_ids(),
+            )
+            .await?;
+            // Looked up before an old invitation goes, so a re-invited person keeps their id.
+            let (user_id, stale) =
+                invitee(&mut *tx, &invitation.org_id, &invitation.username, &invitation.user_id, now).await?;
+            // An expired or declined invitation to the same address gives way to the new one.
+            if let Some(stale) = stale {
+                sqlx::query("DELETE FROM invitations WHERE id = $1")
+                    .bind(stale)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            // A pending one is renewed in place, keeping its ids, or refused; the unique
+            // constraint makes concurrent first invitations meet here too.
+            let on_conflict = match when_pending {
+                WhenPending::Renew => {
+                    "ON CONFLICT (org_id, username_key) DO UPDATE SET \
+                         username = excluded.username, roles = excluded.roles, \
+                         inviter_username = excluded.inviter_username, \
+                         created_at = excluded.created_at, expires_at = excluded.expires_at"
+                }
+                WhenPending::Refuse => "",
+            };
+            let (id, user_id): (String, String) = sqlx::query_as(&format!(
+                "INSERT INTO invitations ({INVITATION_COLUMNS}, username_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) {on_conflict} \
+                 RETURNING id, user_id"
+            ))
+            .bind(invitation.id.as_str())
+            .bind(user_id.as_str())
+            .bind(invitation.org_id.as_str())
+            .bind(invitation.username.as_str())
+            .bind(encode_org_roles(&invitation.roles))
+            .bind(&invitation.inviter_username)
+            .bind(seconds(invitation.created_at))
+            .bind(seconds(invitation.expires_at))
+            .bind(invitation.username.key())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|error| write_error(error, || Rejection::UsernameTaken(invitation.username.clone())))?;
+            let stored = Invitation {
+                id: parse(&id, "invitation id")?,
+                user_id: parse(&user_id, "user id")?,
+                ..invitation.clone()
+            };
+            // A renewed invitation keeps its id and drops its old teams and roles; a new id
+            // has none to drop.
+            if stored.id == invitation.id {
+                insert_invitation_teams(&mut *tx, &stored).await?;
+                insert_invitation_project_roles(&mut *tx, &stored).await?;
+            } else {
+                replace_invitation_children(&mut *tx, &stored, true, true).await?;
+            }
+            Ok(stored)
+        }
+
+        /// The project, or [`Rejection::GroupNotFound`].
+        async fn existing_group(conn: &mut $conn, id: &GroupId, lock: bool) -> Result<Group, StoreError> {
+            fetch_group(conn, id, lock)
+                .await?
+                .ok_or_else(|| Rejection::GroupNotFound(id.clone()).into())
+        }
+
+        /// Takes a project out of an invitation read under lock; an invitation left offering
+        /// bare membership is cancelled, since bringing its invitee into projects was all it did.
+        async fn withdraw_from_project(
+            conn: &mut $conn,
+            invitation: Invitation,
+            group: &GroupId,
+        ) -> Result<(), StoreError> {
+            let assignments = with_roles_in(&invitation.group_role_assignments, group, None);
+            let left = Invitation { group_role_assignments: assignments.clone(), ..invitation.clone() };
+            if left.offers_bare_membership() {
+                sqlx::query("DELETE FROM invitations WHERE id = $1")
+                    .bind(invitation.id.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+            } else {
+                let update = MembershipUpdate {
+                    group_role_assignments: Some(assignments),
+                    ..MembershipUpdate::default()
+                };
+                update_invitation_row(conn, invitation, update).await?;
+            }
+            Ok(())
+        }
+
+        /// The pending invitation `selector` names, locked, if it offers roles in `group`:
+        /// [`Rejection::InvitationNotFound`] otherwise, [`Rejection::InvitationExpired`] when it
+        /// has expired.
+        async fn lock_pending_project_invitation(
+            conn: &mut $conn,
+            group: &Group,
+            selector: &InvitationSelector,
+            now: OffsetDateTime,
+        ) -> Result<Invitation, StoreError> {
+            let invitation = fetch_invitation(conn, &group.org_id, selector, true)
+                .await?
+                .filter(|invitation| invitation.declined_at.is_none())
+                .filter(|invitation| roles_in(&invitation.group_role_assignments, &group.id).is_some())
+                .ok_or(Rejection::InvitationNotFound)?;
+            if invitation.is_expired(now) {
+                return Err(Rejection::InvitationExpired.into());
+            }
+            Ok(invitation)
+        }
+
         impl $store {
+            /// Moves what an older version stored as separate project invitations into the one
+            /// record they are now, an organization invitation offering roles in the project (see
+            /// [`ProjectInvitation`]), then forgets them. A pending one is added as a project
+            /// invitation is today, keeping its id, dates and inviter when it becomes a new
+            /// invitation; an expired one, or one to someone who has since joined the
+            /// organization, is dropped: neither could be accepted.
+            pub(crate) async fn fold_project_invitations(&self, now: OffsetDateTime) -> Result<(), StoreError> {
+                let rows: Vec<ProjectInvitationRow> = sqlx::query_as(&format!(
+                    "SELECT {PROJECT_INVITATION_COLUMNS} FROM project_invitations ORDER BY created_at, id"
+                ))
+                .fetch_all(&mut *self.reader.acquire().await?)
+                .await?;
+                for row in rows {
+                    let id = row.id.clone();
+                    let old = ProjectInvitation::try_from(row)?;
+                    if !old.is_expired(now) {
+                        if let Some(project) = self.get_group(&old.group_id).await? {
+                            let mut newcomer = NewInvitation::into_project(
+                                project.org_id,
+                                &old.group_id,
+                                old.username.clone(),
+                                &old.roles,
+                                old.inviter_username.clone(),
+                            )
+                            .into_invitation(old.created_at);
+                            newcomer.id = old.id.clone();
+                            newcomer.expires_at = old.expires_at;
+                            match self
+                                .add_project_user(&old.group_id, &old.roles, &newcomer, ProjectAddition::Invitation, now)
+                                .await
+                            {
+                                Ok(_)
+                                | Err(StoreError::Rejected(Rejection::UsernameTaken(_) | Rejection::GroupNotFound(_))) => {}
+                                Err(other) => return Err(other),
+                            }
+                        }
+                    }
+                    sqlx::query("DELETE FROM project_invitations WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *self.writer.acquire().await?)
+                        .await?;
+                }
+                Ok(())
+            }
+
             /// Seals what an older version stored in the clear (HA1 values, server secrets), and
             /// checks that the configured key opens the secrets already sealed.
             pub(crate) async fn seal_plaintext_secrets(&self) -> Result<(), StoreError> {
@@ -1518,64 +1662,7 @@ macro_rules! impl_sql_store {
                 now: OffsetDateTime,
             ) -> Result<Invitation, StoreError> {
                 let mut tx = self.begin_write().await?;
-                check_references(
-                    &mut tx,
-                    &invitation.org_id,
-                    &invitation.team_ids,
-                    &invitation.group_ids(),
-                )
-                .await?;
-                // Looked up before an old invitation goes, so a re-invited person keeps their id.
-                let (user_id, stale) =
-                    invitee(&mut tx, &invitation.org_id, &invitation.username, &invitation.user_id, now).await?;
-                // An expired or declined invitation to the same address gives way to the new one.
-                if let Some(stale) = stale {
-                    sqlx::query("DELETE FROM invitations WHERE id = $1")
-                        .bind(stale)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                // A pending one is renewed in place, keeping its ids, or refused; the unique
-                // constraint makes concurrent first invitations meet here too.
-                let on_conflict = match when_pending {
-                    WhenPending::Renew => {
-                        "ON CONFLICT (org_id, username_key) DO UPDATE SET \
-                             username = excluded.username, roles = excluded.roles, \
-                             inviter_username = excluded.inviter_username, \
-                             created_at = excluded.created_at, expires_at = excluded.expires_at"
-                    }
-                    WhenPending::Refuse => "",
-                };
-                let (id, user_id): (String, String) = sqlx::query_as(&format!(
-                    "INSERT INTO invitations ({INVITATION_COLUMNS}, username_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) {on_conflict} \
-                     RETURNING id, user_id"
-                ))
-                .bind(invitation.id.as_str())
-                .bind(user_id.as_str())
-                .bind(invitation.org_id.as_str())
-                .bind(invitation.username.as_str())
-                .bind(encode_org_roles(&invitation.roles))
-                .bind(&invitation.inviter_username)
-                .bind(seconds(invitation.created_at))
-                .bind(seconds(invitation.expires_at))
-                .bind(invitation.username.key())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|error| write_error(error, || Rejection::UsernameTaken(invitation.username.clone())))?;
-                let stored = Invitation {
-                    id: parse(&id, "invitation id")?,
-                    user_id: parse(&user_id, "user id")?,
-                    ..invitation.clone()
-                };
-                // A renewed invitation keeps its id and drops its old teams and roles; a new id
-                // has none to drop.
-                if stored.id == invitation.id {
-                    insert_invitation_teams(&mut tx, &stored).await?;
-                    insert_invitation_project_roles(&mut tx, &stored).await?;
-                } else {
-                    replace_invitation_children(&mut tx, &stored, true, true).await?;
-                }
+                let stored = insert_invitation(&mut tx, invitation, when_pending, now).await?;
                 tx.commit().await?;
                 Ok(stored)
             }
@@ -1808,21 +1895,127 @@ macro_rules! impl_sql_store {
                 one_row_or(removed.rows_affected(), Rejection::NotFound)
             }
 
-            async fn list_project_users(&self, group: &GroupId, page: PageRequest) -> Result<Page<Member>, StoreError> {
-                let mut conn = self.reader.acquire().await?;
-                let project = fetch_group(&mut conn, group, false).await?.ok_or(Rejection::NotFound)?;
-                let members =
-                    fetch_members(&mut conn, MemberScope::Project(&project.org_id, group), false).await?;
-                Ok(Page::of_all(members, page))
+            async fn add_project_user(
+                &self,
+                group: &GroupId,
+                roles: &GroupRoles,
+                newcomer: &Invitation,
+                addition: ProjectAddition,
+                now: OffsetDateTime,
+            ) -> Result<OrgUser, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let project = existing_group(&mut tx, group, true).await?;
+                let org = &project.org_id;
+                let taken = || Rejection::UsernameTaken(newcomer.username.clone());
+                let assignments = |held: &[GroupRoleAssignment]| MembershipUpdate {
+                    group_role_assignments: Some(with_roles_in(held, group, Some(roles))),
+                    ..MembershipUpdate::default()
+                };
+                let added = if let Some(id) = member_by_username(&mut tx, org, &newcomer.username).await? {
+                    let member = fetch_member(&mut tx, org, &id, true).await?.ok_or_else(taken)?;
+                    let in_project = roles_in(&member.group_role_assignments, group).is_some();
+                    match addition {
+                        ProjectAddition::Invitation => return Err(taken().into()),
+                        ProjectAddition::NewUser if in_project => return Err(taken().into()),
+                        ProjectAddition::Access | ProjectAddition::NewUser => {}
+                    }
+                    let update = assignments(&member.group_role_assignments);
+                    OrgUser::Member(update_member_row(&mut tx, member, update, now).await?)
+                } else if let Some(mut invitation) =
+                    fetch_invitation(&mut tx, org, &InvitationSelector::Username(newcomer.username.clone()), true)
+                        .await?
+                        .filter(|invitation| invitation.is_pending(now))
+                {
+                    let in_project = roles_in(&invitation.group_role_assignments, group).is_some();
+                    if addition == ProjectAddition::NewUser && in_project {
+                        return Err(taken().into());
+                    }
+                    if addition == ProjectAddition::Invitation {
+                        // Sent again, as a second invitation to a pending address is.
+                        invitation.username = newcomer.username.clone();
+                        invitation.inviter_username = newcomer.inviter_username.clone();
+                        invitation.created_at = newcomer.created_at;
+                        invitation.expires_at = newcomer.expires_at;
+                        sqlx::query(
+                            "UPDATE invitations SET username = $1, inviter_username = $2, created_at = $3, \
+                             expires_at = $4 WHERE id = $5",
+                        )
+                        .bind(invitation.username.as_str())
+                        .bind(&invitation.inviter_username)
+                        .bind(seconds(invitation.created_at))
+                        .bind(seconds(invitation.expires_at))
+                        .bind(invitation.id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    let update = assignments(&invitation.group_role_assignments);
+                    OrgUser::Invited(update_invitation_row(&mut tx, invitation, update).await?)
+                } else {
+                    let newcomer = Invitation {
+                        group_role_assignments: with_roles_in(&newcomer.group_role_assignments, group, Some(roles)),
+                        ..newcomer.clone()
+                    };
+                    OrgUser::Invited(insert_invitation(&mut tx, &newcomer, WhenPending::Refuse, now).await?)
+                };
+                tx.commit().await?;
+                Ok(added)
             }
 
-            async fn remove_project_user(&self, group: &GroupId, user: &UserId) -> Result<(), StoreError> {
-                let removed = sqlx::query("DELETE FROM member_project_roles WHERE project_id = $1 AND user_id = $2")
-                    .bind(group.as_str())
-                    .bind(user.as_str())
-                    .execute(&mut *self.writer.acquire().await?)
-                    .await?;
-                one_row_or(removed.rows_affected(), Rejection::NotFound)
+            async fn change_project_user_roles(
+                &self,
+                group: &GroupId,
+                user: &UserId,
+                change: ProjectRoleChange,
+                now: OffsetDateTime,
+            ) -> Result<OrgUser, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let project = existing_group(&mut tx, group, false).await?;
+                let current = lock_current_org_user(&mut tx, &project.org_id, user, now)
+                    .await
+                    .map_err(|error| match error {
+                        StoreError::Rejected(Rejection::UserNotInOrg { .. }) => Rejection::NotFound.into(),
+                        other => other,
+                    })?;
+                let roles = current.roles_in(group).ok_or(Rejection::NotFound)?;
+                let roles = change.apply(&roles).map_err(|_| Rejection::LastRole)?;
+                let update = MembershipUpdate {
+                    group_role_assignments: Some(with_roles_in(current.group_role_assignments(), group, Some(&roles))),
+                    ..MembershipUpdate::default()
+                };
+                let changed = update_org_user_row(&mut tx, current, update, now).await?;
+                tx.commit().await?;
+                Ok(changed)
+            }
+
+            async fn remove_project_user(
+                &self,
+                group: &GroupId,
+                user: &UserId,
+                members_only: bool,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let project = existing_group(&mut tx, group, false).await?;
+                let removed = sqlx::query(
+                    "DELETE FROM member_project_roles WHERE org_id = $1 AND project_id = $2 AND user_id = $3",
+                )
+                .bind(project.org_id.as_str())
+                .bind(group.as_str())
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if removed == 0 {
+                    let invitation = if members_only {
+                        None
+                    } else {
+                        fetch_invitation(&mut tx, &project.org_id, &InvitationSelector::UserId(user.clone()), true)
+                            .await?
+                            .filter(|invitation| roles_in(&invitation.group_role_assignments, group).is_some())
+                    };
+                    withdraw_from_project(&mut tx, invitation.ok_or(Rejection::NotFound)?, group).await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn find_user(&self, selector: &UserSelector) -> Result<Option<(User, Vec<Member>)>, StoreError> {
@@ -1915,68 +2108,34 @@ macro_rules! impl_sql_store {
                 one_row_or(deleted.rows_affected(), Rejection::InvitationNotFound)
             }
 
-            async fn invite_to_project(
-                &self,
-                invitation: &ProjectInvitation,
-                now: OffsetDateTime,
-            ) -> Result<ProjectInvitation, StoreError> {
-                let mut tx = self.begin_write().await?;
-                sqlx::query(
-                    "DELETE FROM project_invitations WHERE project_id = $1 AND username_key = $2 AND expires_at <= $3",
-                )
-                .bind(invitation.group_id.as_str())
-                .bind(invitation.username.key())
-                .bind(seconds(now))
-                .execute(&mut *tx)
-                .await?;
-                let id: String = sqlx::query_scalar(&format!(
-                    "INSERT INTO project_invitations ({PROJECT_INVITATION_COLUMNS}, username_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT (project_id, username_key) DO UPDATE SET \
-                         username = excluded.username, roles = excluded.roles, \
-                         inviter_username = excluded.inviter_username, \
-                         created_at = excluded.created_at, expires_at = excluded.expires_at \
-                     RETURNING id"
-                ))
-                .bind(invitation.id.as_str())
-                .bind(invitation.group_id.as_str())
-                .bind(invitation.username.as_str())
-                .bind(encode_group_roles(&invitation.roles))
-                .bind(&invitation.inviter_username)
-                .bind(seconds(invitation.created_at))
-                .bind(seconds(invitation.expires_at))
-                .bind(invitation.username.key())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|error| {
-                    // The project was deleted under us.
-                    if is_foreign_key_violation(&error) {
-                        Rejection::GroupNotFound(invitation.group_id.clone()).into()
-                    } else {
-                        StoreError::from(error)
-                    }
-                })?;
-                tx.commit().await?;
-                Ok(ProjectInvitation { id: parse(&id, "invitation id")?, ..invitation.clone() })
-            }
-
             async fn list_pending_project_invitations(
                 &self,
                 group: &GroupId,
                 username: Option<&EmailAddress>,
                 now: OffsetDateTime,
             ) -> Result<Vec<ProjectInvitation>, StoreError> {
-                let filter = if username.is_some() { "AND username_key = $3" } else { "" };
-                let sql = format!(
-                    "SELECT {PROJECT_INVITATION_COLUMNS} FROM project_invitations \
-                     WHERE project_id = $1 AND expires_at > $2 {filter} ORDER BY created_at, id"
+                let filter = if username.is_some() { "AND i.username_key = $3" } else { "" };
+                let invitations = invitations_json(
+                    &format!(
+                        "i.org_id = (SELECT p.org_id FROM projects p WHERE p.id = $1) \
+                         AND i.expires_at > $2 AND i.declined_at IS NULL {filter} \
+                         AND EXISTS (SELECT 1 FROM invitation_project_roles r \
+                                     WHERE r.invitation_id = i.id AND r.project_id = $1)"
+                    ),
+                    "i.created_at, i.id",
                 );
-                let mut query = sqlx::query_as(&sql).bind(group.as_str()).bind(seconds(now));
+                let sql = format!("SELECT {invitations} AS invitations");
+                let mut query = sqlx::query(&sql).bind(group.as_str()).bind(seconds(now));
                 if let Some(username) = username {
                     query = query.bind(username.key());
                 }
-                let rows: Vec<ProjectInvitationRow> = query.fetch_all(&mut *self.reader.acquire().await?).await?;
-                rows.into_iter().map(ProjectInvitation::try_from).collect()
+                let mut conn = self.reader.acquire().await?;
+                let row = query.fetch_one(&mut *conn).await?;
+                let invitations = invitations_from_json(&row, "invitations")?;
+                Ok(invitations
+                    .iter()
+                    .filter_map(|invitation| ProjectInvitation::of(invitation, group))
+                    .collect())
             }
 
             async fn get_pending_project_invitation(
@@ -1986,9 +2145,12 @@ macro_rules! impl_sql_store {
                 now: OffsetDateTime,
             ) -> Result<Option<ProjectInvitation>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
+                let Some(project) = fetch_group(&mut conn, group, false).await? else { return Ok(None) };
                 let invitation =
-                    fetch_project_invitation(&mut conn, group, &InvitationSelector::Id(id.clone()), false).await?;
-                Ok(invitation.filter(|invitation| !invitation.is_expired(now)))
+                    fetch_invitation(&mut conn, &project.org_id, &InvitationSelector::Id(id.clone()), false).await?;
+                Ok(invitation
+                    .filter(|invitation| invitation.is_pending(now))
+                    .and_then(|invitation| ProjectInvitation::of(&invitation, group)))
             }
 
             async fn update_pending_project_invitation(
@@ -1999,20 +2161,15 @@ macro_rules! impl_sql_store {
                 now: OffsetDateTime,
             ) -> Result<ProjectInvitation, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let mut invitation = fetch_project_invitation(&mut tx, group, selector, true)
-                    .await?
-                    .ok_or(Rejection::InvitationNotFound)?;
-                if invitation.is_expired(now) {
-                    return Err(Rejection::InvitationExpired.into());
-                }
-                invitation.roles = roles.clone();
-                sqlx::query("UPDATE project_invitations SET roles = $1 WHERE id = $2")
-                    .bind(encode_group_roles(roles))
-                    .bind(invitation.id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                let project = existing_group(&mut tx, group, false).await?;
+                let invitation = lock_pending_project_invitation(&mut tx, &project, selector, now).await?;
+                let update = MembershipUpdate {
+                    group_role_assignments: Some(with_roles_in(&invitation.group_role_assignments, group, Some(roles))),
+                    ..MembershipUpdate::default()
+                };
+                let invitation = update_invitation_row(&mut tx, invitation, update).await?;
                 tx.commit().await?;
-                Ok(invitation)
+                ProjectInvitation::of(&invitation, group).ok_or_else(|| Rejection::InvitationNotFound.into())
             }
 
             async fn delete_pending_project_invitation(
@@ -2021,15 +2178,18 @@ macro_rules! impl_sql_store {
                 id: &InvitationId,
                 now: OffsetDateTime,
             ) -> Result<(), StoreError> {
-                let deleted = sqlx::query(
-                    "DELETE FROM project_invitations WHERE project_id = $1 AND id = $2 AND expires_at > $3",
-                )
-                .bind(group.as_str())
-                .bind(id.as_str())
-                .bind(seconds(now))
-                .execute(&mut *self.writer.acquire().await?)
-                .await?;
-                one_row_or(deleted.rows_affected(), Rejection::InvitationNotFound)
+                let mut tx = self.begin_write().await?;
+                let project = existing_group(&mut tx, group, false).await?;
+                let invitation =
+                    lock_pending_project_invitation(&mut tx, &project, &InvitationSelector::Id(id.clone()), now)
+                        .await
+                        .map_err(|error| match error {
+                            StoreError::Rejected(Rejection::InvitationExpired) => Rejection::InvitationNotFound.into(),
+                            other => other,
+                        })?;
+                withdraw_from_project(&mut tx, invitation, group).await?;
+                tx.commit().await?;
+                Ok(())
             }
         }
 

@@ -89,6 +89,9 @@ impl SqliteStore {
             sealer: Sealer::new(secrets),
         };
         store.seal_plaintext_secrets().await?;
+        store
+            .fold_project_invitations(time::OffsetDateTime::now_utc())
+            .await?;
         Ok(store)
     }
 

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use orgdoor_domain::{
     AccessToken, AllowedNetwork, ApiKey, ClientId, DigestHa1, EmailAddress, Group, GroupId,
     GroupRole, GroupRoleAssignment, GroupRoles, GroupUpdate, Invitation, MembershipStatus,
-    MembershipUpdate, NewApiKey, NewGroup, NewInvitation, NewOrganization, NewProjectInvitation,
-    NewTeam, OrgId, OrgName, OrgRole, OrgRoles, OrgUser, Organization, PageRequest, ProfileChoices,
-    ProjectGrant, ProjectName, PublicKey, RoleChange, ServiceAccount, ServiceAccountSecret, Team,
-    TeamName,
+    MembershipUpdate, NewApiKey, NewGroup, NewInvitation, NewOrganization, NewTeam, OrgId, OrgName,
+    OrgRole, OrgRoles, OrgUser, Organization, PageRequest, ProfileChoices, ProjectGrant,
+    ProjectName, ProjectRoleChange, PublicKey, RoleChange, ServiceAccount, ServiceAccountSecret,
+    Team, TeamName, UserId,
 };
 use orgdoor_store::{
-    Credential, InvitationAnswer, InvitationSelector, OrgUserFilter, Rejection, Store, StoreError,
-    UserSelector, WhenPending,
+    Credential, InvitationAnswer, InvitationSelector, OrgUserFilter, ProjectAddition,
+    ProjectFilter, Rejection, Store, StoreError, UserSelector, WhenPending,
 };
 use orgdoor_test_db::{Backend, TestDatabase};
 use time::macros::datetime;
@@ -74,6 +74,10 @@ on_every_store!(
     only_one_of_many_first_starts_creates_an_organization,
     api_keys_are_managed_within_their_organization,
     project_invitations_follow_the_invitation_rules,
+    project_users_are_members_and_invitees_with_roles_there,
+    removing_a_pending_project_user_cancels_what_only_the_project_asked_for,
+    project_role_changes_keep_at_least_one_role,
+    projects_users_lists_reach_through_teams_and_org_roles_when_asked,
     service_accounts_hold_secrets_tokens_and_access_lists,
     accepting_makes_a_member_with_everything_the_invitation_offered,
     declining_and_expiry_show_as_statuses_and_give_way_to_a_new_invitation,
@@ -108,6 +112,7 @@ fn statuses(all: &[MembershipStatus]) -> OrgUserFilter {
         username: None,
         user_id: None,
         team: None,
+        project: None,
     }
 }
 
@@ -1301,6 +1306,153 @@ async fn postgres_pending_invitations_survive_the_members_migration() {
     pending_invitations_survive_the_members_migration(Backend::Postgres).await;
 }
 
+/// Project invitations an older version stored on their own become the organization
+/// invitations they are now when a store opens; what could never be accepted is dropped.
+async fn old_project_invitations_are_folded_into_invitations(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let key = orgdoor_store::SecretsKey::generate();
+    let store = orgdoor_store::connect(&database.url, &key).await.unwrap();
+    let org = organization(&store, "Old").await;
+    let group = stored_project(&store, &org.id, "P").await;
+    let other = stored_project(&store, &org.id, "Q").await;
+    member(&store, &org.id, "cy@example.com").await;
+    // The fold runs by the real clock, so this invitation must be pending by it.
+    let now = OffsetDateTime::now_utc();
+    let org_invite = invitation(&org.id, "bob@example.com").into_invitation(now);
+    store
+        .invite(&org_invite, WhenPending::Refuse, now)
+        .await
+        .unwrap();
+    drop(store);
+    // (id, project, address, roles, created_at, expires_at): pending for a stranger (twice,
+    // in two projects), pending for an invitee of the organization, for a member, and expired
+    // (in 2001: the fold judges by the real clock).
+    let (created, far) = ("1786331017", "4102444800"); // NOW, 2100-01-01
+    let rows = [
+        (
+            "5f00000000000000000000a1",
+            &group.id,
+            "ada@example.com",
+            "GROUP_OWNER,GROUP_READ_ONLY",
+            created,
+            far,
+        ),
+        (
+            "5f00000000000000000000a2",
+            &other.id,
+            "Ada@example.com",
+            "GROUP_READ_ONLY",
+            created,
+            far,
+        ),
+        (
+            "5f00000000000000000000a3",
+            &group.id,
+            "bob@example.com",
+            "GROUP_OWNER",
+            created,
+            far,
+        ),
+        (
+            "5f00000000000000000000a4",
+            &group.id,
+            "cy@example.com",
+            "GROUP_OWNER",
+            created,
+            far,
+        ),
+        (
+            "5f00000000000000000000a5",
+            &group.id,
+            "old@example.com",
+            "GROUP_OWNER",
+            "999000000",
+            "1000000000",
+        ),
+    ];
+    let statements: Vec<String> = rows
+        .iter()
+        .map(|(id, project, username, roles, created, expires)| {
+            format!(
+                "INSERT INTO project_invitations (id, project_id, username, username_key, roles, \
+                 inviter_username, created_at, expires_at) VALUES ('{id}', '{project}', '{username}', \
+                 '{}', '{roles}', 'abcdefgh', {created}, {expires})",
+                username.to_lowercase()
+            )
+        })
+        .collect();
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&database.url).await.unwrap();
+            for statement in &statements {
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+            for statement in &statements {
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+    }
+    let store = orgdoor_store::connect(&database.url, &key).await.unwrap();
+    let pending = store
+        .list_pending_invitations(&org.id, None, now)
+        .await
+        .unwrap();
+    let summary: Vec<(String, usize)> = pending
+        .iter()
+        .map(|invitation| {
+            (
+                invitation.username.to_string(),
+                invitation.group_role_assignments.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            // The second one renewed the first, in its spelling.
+            ("Ada@example.com".to_owned(), 3),
+            ("bob@example.com".to_owned(), 1)
+        ]
+    );
+    assert_eq!(pending[0].id.as_str(), "5f00000000000000000000a1");
+    assert_eq!(pending[0].roles, OrgRoles::single(OrgRole::Member));
+    assert_eq!(pending[1].id, org_invite.id);
+    let in_group = store
+        .list_pending_project_invitations(&group.id, None, now)
+        .await
+        .unwrap();
+    assert_eq!(in_group.len(), 2);
+    assert_eq!(
+        in_group[0].roles,
+        GroupRoles::new([GroupRole::Owner, GroupRole::ReadOnly]).unwrap()
+    );
+    // Nothing is folded twice.
+    drop(store);
+    let store = orgdoor_store::connect(&database.url, &key).await.unwrap();
+    assert_eq!(
+        store
+            .list_pending_invitations(&org.id, None, now)
+            .await
+            .unwrap(),
+        pending
+    );
+}
+
+#[tokio::test]
+async fn sqlite_old_project_invitations_are_folded_into_invitations() {
+    old_project_invitations_are_folded_into_invitations(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_old_project_invitations_are_folded_into_invitations() {
+    old_project_invitations_are_folded_into_invitations(Backend::Postgres).await;
+}
+
 #[test]
 fn both_dialects_have_the_same_migrations() {
     let names = |dialect: &str| {
@@ -1493,29 +1645,121 @@ async fn api_keys_are_managed_within_their_organization(store: Arc<dyn Store>) {
     );
 }
 
+/// A request to add `username` to `group` with `role`, made at `now`.
+fn newcomer(group: &Group, username: &str, role: GroupRole, now: OffsetDateTime) -> Invitation {
+    NewInvitation::into_project(
+        group.org_id.clone(),
+        &group.id,
+        username.parse().unwrap(),
+        &GroupRoles::single(role),
+        "abcdefgh".into(),
+    )
+    .into_invitation(now)
+}
+
+/// Adds `username` to `group` with one role.
+async fn add_to_project(
+    store: &Arc<dyn Store>,
+    group: &Group,
+    username: &str,
+    role: GroupRole,
+    addition: ProjectAddition,
+    now: OffsetDateTime,
+) -> Result<OrgUser, StoreError> {
+    let request = newcomer(group, username, role, now);
+    store
+        .add_project_user(
+            &group.id,
+            &GroupRoles::single(role),
+            &request,
+            addition,
+            now,
+        )
+        .await
+}
+
+fn invited(user: OrgUser) -> Invitation {
+    match user {
+        OrgUser::Invited(invitation) => invitation,
+        other => panic!("expected an invitee, got {other:?}"),
+    }
+}
+
+/// The users of `group` in default list order, with their roles there.
+async fn project_users(store: &Arc<dyn Store>, group: &Group) -> Vec<(String, Vec<GroupRole>)> {
+    let filter = OrgUserFilter {
+        project: Some(ProjectFilter {
+            group: group.id.clone(),
+            teams: vec![],
+            org_roles: vec![],
+        }),
+        ..statuses(&MembershipStatus::ALL)
+    };
+    store
+        .list_org_users(&group.org_id, &filter, PageRequest::new(None, None), NOW)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|user| {
+            let roles = user
+                .roles_in(&group.id)
+                .map(|roles| roles.as_slice().to_vec());
+            (user.username().to_string(), roles.unwrap_or_default())
+        })
+        .collect()
+}
+
 async fn project_invitations_follow_the_invitation_rules(store: Arc<dyn Store>) {
     let org = organization(&store, "Projects").await;
     let group = stored_project(&store, &org.id, "P").await;
     let other = stored_project(&store, &org.id, "Q").await;
-    let new = |username: &str, role: GroupRole| NewProjectInvitation {
-        group_id: group.id.clone(),
-        username: username.parse().unwrap(),
-        roles: GroupRoles::single(role),
-        inviter_username: "abcdefgh".into(),
-    };
-    let first = new("ada@example.com", GroupRole::ReadOnly).into_invitation(NOW);
-    assert_eq!(store.invite_to_project(&first, NOW).await.unwrap(), first);
+    let invite = ProjectAddition::Invitation;
+    let first = invited(
+        add_to_project(
+            &store,
+            &group,
+            "ada@example.com",
+            GroupRole::ReadOnly,
+            invite,
+            NOW,
+        )
+        .await
+        .unwrap(),
+    );
+    // One record: the organization's invitation, offering membership and the project's roles.
+    assert_eq!(first.roles, OrgRoles::single(OrgRole::Member));
+    assert_eq!(
+        store
+            .list_pending_invitations(&org.id, None, NOW)
+            .await
+            .unwrap(),
+        vec![first.clone()]
+    );
     let later = NOW + Duration::days(1);
-    let renewed = store
-        .invite_to_project(
-            &new("ADA@example.com", GroupRole::Owner).into_invitation(later),
+    let renewed = invited(
+        add_to_project(
+            &store,
+            &group,
+            "ADA@example.com",
+            GroupRole::Owner,
+            invite,
             later,
         )
         .await
-        .unwrap();
+        .unwrap(),
+    );
     assert_eq!(renewed.id, first.id);
-    assert_eq!(renewed.roles, GroupRoles::single(GroupRole::Owner));
+    assert_eq!(renewed.user_id, first.user_id);
     assert_eq!(renewed.created_at, later);
+    let seen = store
+        .list_pending_project_invitations(&group.id, None, later)
+        .await
+        .unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].id, first.id);
+    assert_eq!(seen[0].roles, GroupRoles::single(GroupRole::Owner));
+    assert_eq!(seen[0].created_at, later);
     assert!(
         store
             .list_pending_project_invitations(&other.id, None, later)
@@ -1539,6 +1783,14 @@ async fn project_invitations_follow_the_invitation_rules(store: Arc<dyn Store>) 
         .unwrap();
     assert_eq!(updated.roles, roles);
     assert_eq!(updated.expires_at, renewed.expires_at);
+    assert_eq!(
+        rejection(
+            store
+                .update_pending_project_invitation(&other.id, &selector, &roles, later)
+                .await
+        ),
+        Rejection::InvitationNotFound
+    );
     let expired = renewed.expires_at;
     assert_eq!(
         rejection(
@@ -1567,19 +1819,507 @@ async fn project_invitations_follow_the_invitation_rules(store: Arc<dyn Store>) 
             .unwrap()
             .is_empty()
     );
+    // It only brought Ada into the project: the organization's invitation went with it.
+    assert!(
+        store
+            .list_pending_invitations(&org.id, None, later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
-    let missing = NewProjectInvitation {
-        group_id: GroupId::generate(NOW),
-        ..new("bob@example.com", GroupRole::Owner)
+    let missing = Group {
+        id: GroupId::generate(NOW),
+        ..group.clone()
     };
     assert!(matches!(
         rejection(
-            store
-                .invite_to_project(&missing.into_invitation(NOW), NOW)
-                .await
+            add_to_project(
+                &store,
+                &missing,
+                "bob@example.com",
+                GroupRole::Owner,
+                invite,
+                NOW
+            )
+            .await
         ),
         Rejection::GroupNotFound(_)
     ));
+    // A member cannot be invited; the other additions give them the roles at once.
+    let member = member(&store, &org.id, "cy@example.com").await;
+    assert_eq!(
+        rejection(
+            add_to_project(
+                &store,
+                &group,
+                "cy@example.com",
+                GroupRole::Owner,
+                invite,
+                NOW
+            )
+            .await
+        ),
+        Rejection::UsernameTaken("cy@example.com".parse().unwrap())
+    );
+    let granted = add_to_project(
+        &store,
+        &group,
+        "cy@example.com",
+        GroupRole::Owner,
+        ProjectAddition::Access,
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_eq!(granted.id(), member.id());
+    assert_eq!(
+        granted.roles_in(&group.id),
+        Some(GroupRoles::single(GroupRole::Owner))
+    );
+}
+
+async fn project_users_are_members_and_invitees_with_roles_there(store: Arc<dyn Store>) {
+    let org = organization(&store, "Projects").await;
+    let group = stored_project(&store, &org.id, "P").await;
+    let other = stored_project(&store, &org.id, "Q").await;
+    let new_user = ProjectAddition::NewUser;
+    // A stranger is invited into the organization and the project.
+    let pending = invited(
+        add_to_project(
+            &store,
+            &group,
+            "ada@example.com",
+            GroupRole::ReadOnly,
+            new_user,
+            NOW,
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(pending.roles, OrgRoles::single(OrgRole::Member));
+    assert_eq!(
+        rejection(
+            add_to_project(
+                &store,
+                &group,
+                "ada@example.com",
+                GroupRole::Owner,
+                new_user,
+                NOW
+            )
+            .await
+        ),
+        Rejection::UsernameTaken("ada@example.com".parse().unwrap())
+    );
+    // A pending invitation of the organization takes the project's roles, keeping the rest.
+    let org_invite = NewInvitation {
+        roles: OrgRoles::single(OrgRole::Owner),
+        group_role_assignments: vec![GroupRoleAssignment {
+            group_id: other.id.clone(),
+            role: GroupRole::Owner,
+        }],
+        ..invitation(&org.id, "bob@example.com")
+    }
+    .into_invitation(NOW);
+    store
+        .invite(&org_invite, WhenPending::Refuse, NOW)
+        .await
+        .unwrap();
+    let later = NOW + Duration::hours(1);
+    let bob = invited(
+        add_to_project(
+            &store,
+            &group,
+            "bob@example.com",
+            GroupRole::Owner,
+            new_user,
+            later,
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(bob.id, org_invite.id);
+    assert_eq!(bob.created_at, NOW, "an addition is no new invitation");
+    assert_eq!(bob.roles, OrgRoles::single(OrgRole::Owner));
+    assert_eq!(bob.group_role_assignments.len(), 2);
+    // A member gets the roles at once; a member already in the project is refused.
+    let cy = member(&store, &org.id, "cy@example.com").await;
+    let cy_in = add_to_project(
+        &store,
+        &group,
+        "cy@example.com",
+        GroupRole::ReadOnly,
+        new_user,
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(cy_in, OrgUser::Member(_)));
+    assert_eq!(
+        rejection(
+            add_to_project(
+                &store,
+                &group,
+                "cy@example.com",
+                GroupRole::Owner,
+                new_user,
+                NOW
+            )
+            .await
+        ),
+        Rejection::UsernameTaken("cy@example.com".parse().unwrap())
+    );
+    member(&store, &org.id, "dee@example.com").await;
+    assert_eq!(
+        project_users(&store, &group).await,
+        vec![
+            ("cy@example.com".to_owned(), vec![GroupRole::ReadOnly]),
+            ("ada@example.com".to_owned(), vec![GroupRole::ReadOnly]),
+            ("bob@example.com".to_owned(), vec![GroupRole::Owner]),
+        ]
+    );
+    // Accepting makes the invitee an active user of the project with the roles.
+    let accepted = store
+        .answer_invitation(
+            &org.id,
+            &InvitationSelector::UserId(pending.user_id.clone()),
+            InvitationAnswer::Accept(ProfileChoices::default()),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(accepted, OrgUser::Member(_)));
+    assert_eq!(accepted.id(), &pending.user_id);
+    assert_eq!(accepted.roles(), &OrgRoles::single(OrgRole::Member));
+    assert_eq!(project_users(&store, &group).await[0].0, "ada@example.com");
+    // An expired invitation gives way to a new one, for the same person.
+    let expired = NOW + Duration::days(30);
+    let eve = invited(
+        add_to_project(
+            &store,
+            &group,
+            "eve@example.com",
+            GroupRole::Owner,
+            new_user,
+            NOW,
+        )
+        .await
+        .unwrap(),
+    );
+    let again = invited(
+        add_to_project(
+            &store,
+            &group,
+            "eve@example.com",
+            GroupRole::Owner,
+            new_user,
+            expired,
+        )
+        .await
+        .unwrap(),
+    );
+    assert_ne!(again.id, eve.id);
+    assert_eq!(again.user_id, eve.user_id);
+    // Removing: a member loses the project's roles, not the organization.
+    store
+        .remove_project_user(&group.id, cy.id(), false)
+        .await
+        .unwrap();
+    let cy_now = store.get_org_user(&org.id, cy.id()).await.unwrap().unwrap();
+    assert_eq!(cy_now.roles_in(&group.id), None);
+    assert_eq!(
+        rejection(store.remove_project_user(&group.id, cy.id(), false).await),
+        Rejection::NotFound
+    );
+    // The deprecated version removes members only.
+    assert_eq!(
+        rejection(
+            store
+                .remove_project_user(&group.id, &bob.user_id, true)
+                .await
+        ),
+        Rejection::NotFound
+    );
+    assert_eq!(
+        rejection(
+            store
+                .remove_project_user(&group.id, &UserId::generate(NOW), false)
+                .await
+        ),
+        Rejection::NotFound
+    );
+}
+
+async fn removing_a_pending_project_user_cancels_what_only_the_project_asked_for(
+    store: Arc<dyn Store>,
+) {
+    let org = organization(&store, "Projects").await;
+    let group = stored_project(&store, &org.id, "P").await;
+    let other = stored_project(&store, &org.id, "Q").await;
+    let access = ProjectAddition::Access;
+    let ada = invited(
+        add_to_project(
+            &store,
+            &group,
+            "ada@example.com",
+            GroupRole::Owner,
+            access,
+            NOW,
+        )
+        .await
+        .unwrap(),
+    );
+    let bob = invited(
+        add_to_project(
+            &store,
+            &group,
+            "bob@example.com",
+            GroupRole::Owner,
+            access,
+            NOW,
+        )
+        .await
+        .unwrap(),
+    );
+    add_to_project(
+        &store,
+        &other,
+        "bob@example.com",
+        GroupRole::ReadOnly,
+        access,
+        NOW,
+    )
+    .await
+    .unwrap();
+    store
+        .remove_project_user(&group.id, &ada.user_id, false)
+        .await
+        .unwrap();
+    store
+        .remove_project_user(&group.id, &bob.user_id, false)
+        .await
+        .unwrap();
+    // Ada's invitation only brought her into P: cancelled. Bob's still brings him into Q.
+    assert_eq!(
+        store.get_org_user(&org.id, &ada.user_id).await.unwrap(),
+        None
+    );
+    let bob_now = store
+        .get_org_user(&org.id, &bob.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob_now.roles_in(&group.id), None);
+    assert_eq!(
+        bob_now.roles_in(&other.id),
+        Some(GroupRoles::single(GroupRole::ReadOnly))
+    );
+    assert_eq!(invited(bob_now).id, bob.id);
+    // The same through the project invitations.
+    store
+        .delete_pending_project_invitation(&other.id, &bob.id, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_org_user(&org.id, &bob.user_id).await.unwrap(),
+        None
+    );
+    // An invitation with more in it than the project keeps the rest.
+    let owner = NewInvitation {
+        roles: OrgRoles::single(OrgRole::Owner),
+        ..invitation(&org.id, "cy@example.com")
+    }
+    .into_invitation(NOW);
+    store
+        .invite(&owner, WhenPending::Refuse, NOW)
+        .await
+        .unwrap();
+    add_to_project(
+        &store,
+        &group,
+        "cy@example.com",
+        GroupRole::Owner,
+        access,
+        NOW,
+    )
+    .await
+    .unwrap();
+    store
+        .remove_project_user(&group.id, &owner.user_id, false)
+        .await
+        .unwrap();
+    let kept = invited(
+        store
+            .get_org_user(&org.id, &owner.user_id)
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    assert_eq!(kept.roles, OrgRoles::single(OrgRole::Owner));
+    assert!(kept.group_role_assignments.is_empty());
+}
+
+async fn project_role_changes_keep_at_least_one_role(store: Arc<dyn Store>) {
+    let org = organization(&store, "Projects").await;
+    let group = stored_project(&store, &org.id, "P").await;
+    let other = stored_project(&store, &org.id, "Q").await;
+    let access = ProjectAddition::Access;
+    let pending = add_to_project(
+        &store,
+        &group,
+        "ada@example.com",
+        GroupRole::ReadOnly,
+        access,
+        NOW,
+    )
+    .await
+    .unwrap();
+    add_to_project(
+        &store,
+        &other,
+        "ada@example.com",
+        GroupRole::Owner,
+        access,
+        NOW,
+    )
+    .await
+    .unwrap();
+    let bob = member(&store, &org.id, "bob@example.com").await;
+    add_to_project(
+        &store,
+        &group,
+        "bob@example.com",
+        GroupRole::ReadOnly,
+        access,
+        NOW,
+    )
+    .await
+    .unwrap();
+    for user in [pending.id(), bob.id()] {
+        let change = |change| store.change_project_user_roles(&group.id, user, change, NOW);
+        let added = change(ProjectRoleChange::Add(GroupRole::Owner))
+            .await
+            .unwrap();
+        assert_eq!(
+            added.roles_in(&group.id),
+            GroupRoles::new([GroupRole::ReadOnly, GroupRole::Owner])
+        );
+        let again = change(ProjectRoleChange::Add(GroupRole::Owner))
+            .await
+            .unwrap();
+        assert_eq!(again.roles_in(&group.id), added.roles_in(&group.id));
+        let removed = change(ProjectRoleChange::Remove(GroupRole::ReadOnly))
+            .await
+            .unwrap();
+        assert_eq!(
+            removed.roles_in(&group.id),
+            Some(GroupRoles::single(GroupRole::Owner))
+        );
+        assert_eq!(
+            rejection(change(ProjectRoleChange::Remove(GroupRole::Owner)).await),
+            Rejection::LastRole
+        );
+        let replaced = change(ProjectRoleChange::Replace(GroupRoles::single(
+            GroupRole::BackupManager,
+        )))
+        .await
+        .unwrap();
+        assert_eq!(
+            replaced.roles_in(&group.id),
+            Some(GroupRoles::single(GroupRole::BackupManager))
+        );
+    }
+    // Ada's roles elsewhere were left alone.
+    let ada = store
+        .get_org_user(&org.id, pending.id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ada.roles_in(&other.id),
+        Some(GroupRoles::single(GroupRole::Owner))
+    );
+    // Not a user of the project, or not in the organization at all.
+    let outsider = member(&store, &org.id, "cy@example.com").await;
+    for user in [outsider.id().clone(), UserId::generate(NOW)] {
+        assert_eq!(
+            rejection(
+                store
+                    .change_project_user_roles(
+                        &group.id,
+                        &user,
+                        ProjectRoleChange::Add(GroupRole::Owner),
+                        NOW
+                    )
+                    .await
+            ),
+            Rejection::NotFound
+        );
+    }
+}
+
+async fn projects_users_lists_reach_through_teams_and_org_roles_when_asked(store: Arc<dyn Store>) {
+    let org = organization(&store, "Projects").await;
+    let group = stored_project(&store, &org.id, "P").await;
+    let team = stored_team(&store, &org.id, "T").await;
+    let direct = member(&store, &org.id, "ada@example.com").await;
+    add_to_project(
+        &store,
+        &group,
+        "ada@example.com",
+        GroupRole::ReadOnly,
+        ProjectAddition::Access,
+        NOW,
+    )
+    .await
+    .unwrap();
+    let teammate = member(&store, &org.id, "bob@example.com").await;
+    store
+        .add_team_members(&org.id, &team.id, &[teammate.id().clone()], NOW)
+        .await
+        .unwrap();
+    let owner_invite = NewInvitation {
+        roles: OrgRoles::single(OrgRole::Owner),
+        ..invitation(&org.id, "cy@example.com")
+    }
+    .into_invitation(NOW);
+    store
+        .invite(&owner_invite, WhenPending::Refuse, NOW)
+        .await
+        .unwrap();
+    let listed = |teams: Vec<orgdoor_domain::TeamId>, org_roles: Vec<OrgRole>| {
+        let filter = OrgUserFilter {
+            project: Some(ProjectFilter {
+                group: group.id.clone(),
+                teams,
+                org_roles,
+            }),
+            ..statuses(&MembershipStatus::DEFAULT)
+        };
+        let store = store.clone();
+        let org = org.id.clone();
+        async move {
+            store
+                .list_org_users(&org, &filter, PageRequest::new(None, None), NOW)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|user| user.username().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(vec![], vec![]).await, vec!["ada@example.com"]);
+    assert_eq!(
+        listed(vec![team.id.clone()], vec![]).await,
+        vec!["ada@example.com", "bob@example.com"]
+    );
+    assert_eq!(
+        listed(vec![], vec![OrgRole::Owner, OrgRole::ReadOnly]).await,
+        vec!["ada@example.com", "cy@example.com"]
+    );
+    assert_eq!(direct.roles_in(&group.id), None, "read before the addition");
 }
 
 async fn service_accounts_hold_secrets_tokens_and_access_lists(store: Arc<dyn Store>) {
