@@ -900,14 +900,26 @@ async fn change_team_membership(
         .ok_or_else(|| AppError::MissingAttribute("id".into()))?;
     let user = parse_user_id(&raw_user)?;
     let now = state.clock.now();
-    let changed = state
+    let changed = match state
         .store
         .change_team_membership(&organization.id, &team, &user, join, now)
         .await
-        .map_err(|error| match error {
+    {
+        // `:addUser` documents no 409: adding someone already in the team changes nothing,
+        // as the role custom methods do, and answers the user as they are.
+        Err(StoreError::Rejected(Rejection::AlreadyInTeam { .. })) => state
+            .store
+            .get_org_user(&organization.id, &user)
+            .await?
+            .ok_or_else(|| AppError::UserNotInOrg {
+                username: raw_user.clone(),
+                org: organization.id.to_string(),
+            })?,
+        other => other.map_err(|error| match error {
             StoreError::Rejected(Rejection::NotFound) => AppError::TeamNotFound(raw_team.clone()),
             other => not_in_org(&organization.id, &raw_user)(other),
-        })?;
+        })?,
+    };
     Ok(Json(OrgUserView::new(changed, now)))
 }
 

@@ -173,12 +173,9 @@ struct AccessListEntryView {
 impl AccessListEntryView {
     fn new(entry: &AccessListEntry) -> Self {
         Self {
-            cidr_block: entry.network.cidr(),
+            cidr_block: entry.network.cidr_in_full(),
             created_at: atlas_timestamp(entry.created_at),
-            ip_address: entry
-                .network
-                .single_address()
-                .map(|address| address.to_string()),
+            ip_address: entry.network.address_in_full(),
         }
     }
 }

@@ -563,6 +563,32 @@ async fn service_account_roles_and_access_lists_are_enforced(backend: Backend) {
         .status,
         200
     );
+    // IPv6 comes back written out in full, as the spec's patterns want (the harness checks).
+    let v6 = client
+        .send(
+            Method::POST,
+            &access_list,
+            Some(V2024),
+            Some(&json!([{"ipAddress": "2001:db8::1"}])),
+        )
+        .await;
+    assert_eq!(v6.status, 200, "{}", v6.text);
+    let v6_entry = v6.json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["cidrBlock"] == "2001:db8:0:0:0:0:0:1/128")
+        .expect("the IPv6 entry");
+    assert_eq!(v6_entry["ipAddress"], "2001:db8:0:0:0:0:0:1");
+    let removed = client
+        .send(
+            Method::DELETE,
+            &format!("{access_list}/2001:db8::1"),
+            Some(V2024),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.text);
     let listed = client
         .send(Method::GET, &access_list, Some(V2024), None)
         .await;

@@ -59,9 +59,32 @@ impl AllowedNetwork {
         (self.0.prefix_len() == self.0.max_prefix_len()).then(|| self.0.addr())
     }
 
-    /// `address/prefix`, the stored and reported form.
+    /// `address/prefix`, the stored form.
     pub fn cidr(&self) -> String {
         self.0.to_string()
+    }
+
+    /// The single address as Atlas's spec patterns for `ipAddress` take it: IPv6 with all eight
+    /// groups written out (`2001:db8:0:0:0:0:0:1`; the patterns allow no `::`).
+    pub fn address_in_full(&self) -> Option<String> {
+        self.single_address().map(address_in_full)
+    }
+
+    /// `cidrBlock` as the spec's patterns take it: the address in full, then the prefix length.
+    pub fn cidr_in_full(&self) -> String {
+        format!("{}/{}", address_in_full(self.0.addr()), self.0.prefix_len())
+    }
+}
+
+fn address_in_full(address: IpAddr) -> String {
+    match address {
+        IpAddr::V6(v6) => v6
+            .segments()
+            .iter()
+            .map(|group| format!("{group:x}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+        v4 => v4.to_string(),
     }
 }
 
@@ -127,5 +150,32 @@ mod tests {
             let network: IpNet = block.cidr().parse().expect("round trip");
             prop_assert!(block.contains(network.addr()));
         }
+    }
+
+    #[test]
+    fn ipv6_networks_are_written_out_as_the_spec_patterns_want() {
+        let block = |cidr: &str| {
+            AllowedNetwork::from_cidr(cidr)
+                .expect("valid")
+                .cidr_in_full()
+        };
+        assert_eq!(block("2001:db8::1/128"), "2001:db8:0:0:0:0:0:1/128");
+        assert_eq!(block("2001:DB8::/32"), "2001:db8:0:0:0:0:0:0/32");
+        assert_eq!(block("::/0"), "0:0:0:0:0:0:0:0/0");
+        assert_eq!(block("192.0.2.77/24"), "192.0.2.0/24");
+        let address = |text: &str| {
+            AllowedNetwork::from_address(text)
+                .expect("address")
+                .address_in_full()
+                .expect("a single host")
+        };
+        assert_eq!(address("::ffff:192.0.2.1"), "0:0:0:0:0:ffff:c000:201");
+        assert_eq!(address("192.0.2.1"), "192.0.2.1");
+        assert!(
+            AllowedNetwork::from_cidr("10.0.0.0/8")
+                .expect("valid")
+                .address_in_full()
+                .is_none()
+        );
     }
 }
