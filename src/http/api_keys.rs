@@ -5,7 +5,6 @@
 //! The private key exists only in the create response; the store keeps its Digest HA1, so every
 //! later read shows it masked.
 
-
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
