@@ -29,10 +29,6 @@ use failures::{Scheme, Throttled};
 /// Atlas's 401 body, byte for byte: Jackson-pretty, keys in this fixed order (BEHAVIOR §1.1).
 const UNAUTHORIZED_BODY: &str = "{\n  \"error\" : 401,\n  \"reason\" : \"Unauthorized\",\n  \"detail\" : \"You are not authorized for this resource.\",\n  \"errorCode\" : \"UNEXPECTED_ERROR\"\n}";
 
-/// Marks a challenge so later layers leave its body as it is.
-#[derive(Debug, Clone, Copy)]
-pub struct Challenge;
-
 /// Why a request was not authenticated; only logged, never told to the client.
 #[derive(Debug)]
 enum Refusal {
@@ -173,19 +169,7 @@ async fn identify(
     {
         return Err(Ok(Refusal::Replayed));
     }
-    // Only a caller who proved the key learns that its address is not allowed.
-    if !access_list.is_empty() {
-        let allowed = attempt
-            .peer
-            .is_some_and(|peer| access_list.iter().any(|network| network.contains(peer)));
-        if !allowed {
-            let address = attempt
-                .peer
-                .map(|peer| peer.to_string())
-                .unwrap_or_default();
-            return Err(Err(AppError::IpAddressNotOnAccessList(address)));
-        }
-    }
+    check_access_list(&access_list, attempt.peer).map_err(Err)?;
     Ok(Principal {
         identity: Identity::ApiKey {
             id: key.id,
@@ -276,6 +260,5 @@ fn challenge(state: &AppState, now: OffsetDateTime, stale: bool) -> Response {
     if let Ok(value) = HeaderValue::from_str(&state.nonces.challenge(now, stale)) {
         headers.insert(header::WWW_AUTHENTICATE, value);
     }
-    response.extensions_mut().insert(Challenge);
     response
 }
