@@ -22,6 +22,8 @@ pub mod project_members;
 pub mod project_users;
 pub mod rate_limits;
 pub mod response_format;
+pub mod roles;
+pub mod scope;
 pub mod service_accounts;
 pub mod teams;
 pub mod users;

@@ -24,7 +24,7 @@ use crate::http::behind_authentication;
 use crate::http::extract::{AtlasPath, RequestBody, RequestBytes, parse_body};
 use crate::http::openapi;
 use crate::http::org_users::OrgUserView;
-use crate::http::orgs::org_for;
+use crate::http::scope::org_for;
 use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {

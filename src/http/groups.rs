@@ -13,12 +13,11 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{GroupAccess, OrgAccess, Principal};
 use crate::error::AppError;
 use crate::http::atlas_timestamp;
-use crate::http::extract::{
-    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_group_id,
-};
-use crate::http::orgs::org_for;
+use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, PROJECTS, PROJECTS_BY_CALLER, limited};
+use crate::http::scope::find_group;
+use crate::http::scope::org_for;
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::state::AppState;
 
@@ -59,16 +58,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 /// The `/api/atlas/v1.0` twins, which the public client libraries still call.
 pub fn legacy_routes(state: &AppState) -> Router<AppState> {
     serve_legacy(method_routers(state))
-}
-
-/// Loads the project a path names: malformed → `INVALID_GROUP_ID`, unknown → `GROUP_NOT_FOUND`.
-pub async fn find_group(state: &AppState, raw_id: &str) -> Result<Group, AppError> {
-    let id = parse_group_id(raw_id)?;
-    state
-        .store
-        .get_group(&id)
-        .await?
-        .ok_or_else(|| AppError::GroupNotFound(id.to_string()))
 }
 
 #[derive(Serialize, Deserialize)]

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::{MAX_GROUP_ROLE_ASSIGNMENTS, MAX_ROLES, MAX_TEAM_IDS};
 use orgdoor_domain::{
-    EmailAddress, GroupId, GroupRole, GroupRoleAssignment, Invitation, MembershipUpdate,
-    NewInvitation, OrgId, OrgRole, OrgRoles, Organization, TeamId,
+    GroupId, GroupRoleAssignment, Invitation, MembershipUpdate, NewInvitation, OrgId, OrgRole,
+    Organization, TeamId,
 };
 use orgdoor_store::{InvitationSelector, Rejection, StoreError, WhenPending};
 use serde::{Deserialize, Serialize};
@@ -21,8 +21,9 @@ use crate::http::extract::{
     AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_org_id,
     parse_team_id,
 };
-use crate::http::orgs::org_for;
 use crate::http::rate_limits::{ORGANIZATIONS, limited};
+use crate::http::roles::{parse_group_role, parse_org_roles, parse_username};
+use crate::http::scope::org_for;
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
 use crate::http::{atlas_timestamp, sized_json};
 use crate::state::AppState;
@@ -204,55 +205,9 @@ impl RequestBody for InvitationUpdateRequest {
     const FIXED: &'static [&'static str] = &["username"];
 }
 
-pub fn parse_username(username: Option<String>) -> Result<EmailAddress, AppError> {
-    let username = username
-        .filter(|name| !name.is_empty())
-        .ok_or_else(|| AppError::MissingAttribute("username".into()))?;
-    username
-        .parse()
-        .map_err(|_| AppError::InvalidEmailAddress(username))
-}
-
-/// Organization roles: absent or empty is `MISSING_ATTRIBUTE` (a member needs a role), a project
-/// role is `INVALID_ROLE_FOR_ORG`, anything else unknown `INVALID_ENUM_VALUE`.
-pub fn parse_org_roles(roles: Vec<String>, org: &OrgId) -> Result<OrgRoles, AppError> {
-    AppError::check_length("roles", &roles, MAX_ROLES)?;
-    let roles = roles
-        .into_iter()
-        .map(|role| parse_org_role(role, org))
-        .collect::<Result<Vec<_>, _>>()?;
-    OrgRoles::new(roles).ok_or_else(|| AppError::MissingAttribute("roles".into()))
-}
-
-/// One organization role: a project role is `INVALID_ROLE_FOR_ORG`, anything else unknown
-/// `INVALID_ENUM_VALUE`.
-pub fn parse_org_role(role: String, org: &OrgId) -> Result<OrgRole, AppError> {
-    match role.parse::<OrgRole>() {
-        Ok(role) => Ok(role),
-        Err(_) if role.parse::<GroupRole>().is_ok() => Err(AppError::InvalidRoleForOrg {
-            role,
-            org: org.to_string(),
-        }),
-        Err(_) => Err(AppError::InvalidEnumValue(role)),
-    }
-}
-
 fn parse_team_ids(team_ids: &[String]) -> Result<Vec<TeamId>, AppError> {
     AppError::check_length("teamIds", team_ids, MAX_TEAM_IDS)?;
     team_ids.iter().map(|id| parse_team_id(id)).collect()
-}
-
-/// A project role: an organization role is `INVALID_ROLE_FOR_GROUP`, anything else unknown
-/// `INVALID_ENUM_VALUE`.
-pub fn parse_group_role(role: String, group: &str) -> Result<GroupRole, AppError> {
-    match role.parse::<GroupRole>() {
-        Ok(role) => Ok(role),
-        Err(_) if role.parse::<OrgRole>().is_ok() => Err(AppError::InvalidRoleForGroup {
-            role,
-            group: group.to_owned(),
-        }),
-        Err(_) => Err(AppError::InvalidEnumValue(role)),
-    }
 }
 
 fn parse_group_role_assignments(

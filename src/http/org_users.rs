@@ -28,12 +28,10 @@ use crate::http::atlas_timestamp;
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, parse_user_id,
 };
-use crate::http::org_invitations::{
-    parse_group_role, parse_org_role, parse_org_roles, parse_username,
-};
-use crate::http::orgs::org_for;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORG_USERS, TEAMS, limited};
+use crate::http::roles::{parse_group_role, parse_org_role, parse_org_roles, parse_username};
+use crate::http::scope::org_for;
 use crate::http::versioning::{
     ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2025_02_19, legacy, versioned,
 };

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::MAX_ROLES;
-use orgdoor_domain::{NewOrganization, OrgId, OrgName, OrgUser, Organization, Page, UserId};
+use orgdoor_domain::{NewOrganization, OrgName, OrgUser, Organization, Page, UserId};
 use orgdoor_store::{Rejection, StoreError};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
 use crate::http::api_keys::{self, ApiKeyView};
-use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_org_id};
-use crate::http::org_invitations::parse_org_roles;
+use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, ORGANIZATIONS_BY_CALLER, limited};
+use crate::http::roles::parse_org_roles;
+use crate::http::scope::org_for;
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::provision;
 use crate::state::AppState;
@@ -51,34 +52,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 /// The `/api/atlas/v1.0` twins, which the public client libraries still call.
 pub fn legacy_routes(state: &AppState) -> Router<AppState> {
     serve_legacy(method_routers(state))
-}
-
-/// Loads an organization: unknown → `ORG_NOT_FOUND`.
-async fn load_org(state: &AppState, id: OrgId) -> Result<Organization, AppError> {
-    state
-        .store
-        .get_organization(&id)
-        .await?
-        .ok_or_else(|| AppError::OrgNotFound(id.to_string()))
-}
-
-/// The organization a path names, once the caller is known to have `access` to it: malformed
-/// → `INVALID_ORG_ID`, unknown → `ORG_NOT_FOUND`, then the caller's role.
-pub async fn org_for(
-    state: &AppState,
-    principal: &Principal,
-    org_id: &str,
-    access: OrgAccess,
-) -> Result<Organization, AppError> {
-    let id = parse_org_id(org_id)?;
-    // The caller's own organization was read with its credential in this request.
-    let organization = if &id == principal.org_id() {
-        principal.organization.clone()
-    } else {
-        load_org(state, id).await?
-    };
-    principal.require_org(&organization.id, access)?;
-    Ok(organization)
 }
 
 /// `AtlasOrganization`.

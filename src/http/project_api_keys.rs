@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get, post};
 use orgdoor_domain::limits::MAX_ROLES;
-use orgdoor_domain::{ApiKey, Group, GroupRoles};
+use orgdoor_domain::{ApiKey, Group};
 use orgdoor_store::{Rejection, StoreError};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -18,10 +18,10 @@ use crate::auth::{GroupAccess, Principal};
 use crate::error::AppError;
 use crate::http::api_keys::{ApiKeyView, description, parse_key_id};
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
-use crate::http::groups::find_group;
-use crate::http::org_invitations::parse_group_role;
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
+use crate::http::roles::parse_roles;
+use crate::http::scope::find_group;
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::provision;
 use crate::state::AppState;
@@ -72,16 +72,6 @@ struct RoleAssignmentsRequest(Vec<RoleAssignmentRequest>);
 impl RequestBody for RoleAssignmentsRequest {
     const READ_ONLY: &'static [&'static str] = &["userId"];
     const IS_ARRAY: bool = true;
-}
-
-/// At least one project role, each valid for a project.
-fn project_roles(names: Vec<String>, group: &Group) -> Result<GroupRoles, AppError> {
-    AppError::check_length("roles", &names, MAX_ROLES)?;
-    let roles = names
-        .into_iter()
-        .map(|name| parse_group_role(name, group.id.as_str()))
-        .collect::<Result<Vec<_>, _>>()?;
-    GroupRoles::new(roles).ok_or_else(|| AppError::MissingAttribute("roles".into()))
 }
 
 /// A key of the project's organization, named by its id in the path.
@@ -138,7 +128,7 @@ async fn create_key(
             .desc
             .ok_or_else(|| AppError::MissingAttribute("desc".into()))?,
     )?;
-    let roles = project_roles(request.roles.unwrap_or_default(), &group)?;
+    let roles = parse_roles(request.roles, &group)?;
     let minted =
         provision::create_project_api_key(&state.store, &group, roles, &desc, state.clock.now())
             .await?;
@@ -165,7 +155,7 @@ async fn assign_key(
         .into_iter()
         .flat_map(|assignment| assignment.roles.unwrap_or_default())
         .collect();
-    let roles = project_roles(names, &group)?;
+    let roles = parse_roles(Some(names), &group)?;
     let key = key_of(&state, &group, &raw_key).await?;
     state
         .store
@@ -190,7 +180,7 @@ async fn update_key(
     let desc = request.desc.map(description).transpose()?;
     let roles = request
         .roles
-        .map(|names| project_roles(names, &group))
+        .map(|names| parse_roles(Some(names), &group))
         .transpose()?;
     let mut key = key_of(&state, &group, &raw_key).await?;
     // Only a key in the project (or being given roles there) is the project's to describe.

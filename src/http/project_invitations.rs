@@ -12,7 +12,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
-use orgdoor_domain::limits::MAX_ROLES;
 use orgdoor_domain::{Group, GroupRoles, OrgUser, ProjectInvitation};
 use orgdoor_store::{InvitationSelector, ProjectAddition, Rejection, StoreError};
 use serde::{Deserialize, Serialize};
@@ -21,10 +20,10 @@ use crate::auth::{GroupAccess, Principal};
 use crate::error::AppError;
 use crate::http::atlas_timestamp;
 use crate::http::extract::{AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id};
-use crate::http::groups::find_group;
-use crate::http::org_invitations::{parse_group_role, parse_username};
 use crate::http::project_users::add_to_project;
 use crate::http::rate_limits::{PROJECTS, limited};
+use crate::http::roles::{parse_roles, parse_username};
+use crate::http::scope::find_group;
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
 use crate::state::AppState;
 
@@ -131,27 +130,6 @@ impl RequestBody for ProjectInvitationUpdateRequest {
         "links",
     ];
     const FIXED: &'static [&'static str] = &["username"];
-}
-
-/// At least one project role in the list attribute `name`; absent or empty is
-/// `MISSING_ATTRIBUTE`.
-pub fn parse_named_roles(
-    name: &str,
-    roles: Option<Vec<String>>,
-    group: &Group,
-) -> Result<GroupRoles, AppError> {
-    let roles = roles.unwrap_or_default();
-    AppError::check_length(name, &roles, MAX_ROLES)?;
-    let roles = roles
-        .into_iter()
-        .map(|role| parse_group_role(role, group.id.as_str()))
-        .collect::<Result<Vec<_>, _>>()?;
-    GroupRoles::new(roles).ok_or_else(|| AppError::MissingAttribute(name.into()))
-}
-
-/// `roles`: at least one project role.
-pub fn parse_roles(roles: Option<Vec<String>>, group: &Group) -> Result<GroupRoles, AppError> {
-    parse_named_roles("roles", roles, group)
 }
 
 async fn owned_group(

@@ -8,8 +8,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
-use orgdoor_domain::limits::{MAX_PROJECT_TEAMS, MAX_ROLES, dedup_by_key};
-use orgdoor_domain::{Group, GroupRole, GroupRoles, Page, TeamId};
+use orgdoor_domain::limits::{MAX_PROJECT_TEAMS, dedup_by_key};
+use orgdoor_domain::{Group, GroupRole, Page, TeamId};
 use orgdoor_store::{ProjectTeam, Rejection, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -18,10 +18,10 @@ use crate::error::AppError;
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id,
 };
-use crate::http::groups::find_group;
-use crate::http::org_invitations::parse_group_role;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
+use crate::http::roles::parse_named_roles;
+use crate::http::scope::find_group;
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::state::AppState;
 
@@ -98,17 +98,6 @@ impl RequestBody for RoleNamesRequest {
     const READ_ONLY: &'static [&'static str] = &["links", "teamId"];
 }
 
-/// Project roles, at least one.
-fn parse_role_names(names: Option<Vec<String>>, group: &Group) -> Result<GroupRoles, AppError> {
-    let names = names.unwrap_or_default();
-    AppError::check_length("roleNames", &names, MAX_ROLES)?;
-    let roles = names
-        .into_iter()
-        .map(|name| parse_group_role(name, group.id.as_str()))
-        .collect::<Result<Vec<_>, _>>()?;
-    GroupRoles::new(roles).ok_or_else(|| AppError::MissingAttribute("roleNames".into()))
-}
-
 /// A page of the project's teams.
 fn team_page(
     base: &BaseUrl,
@@ -160,7 +149,7 @@ async fn assign_teams(
                 .ok_or_else(|| AppError::MissingAttribute("teamId".into()))?;
             Ok(ProjectTeam {
                 team_id: parse_team_id(&raw_team)?,
-                roles: parse_role_names(request.role_names, &group)?,
+                roles: parse_named_roles("roleNames", request.role_names, &group)?,
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;
@@ -210,7 +199,7 @@ async fn update_team(
     principal.require_group(&group, GroupAccess::Owner)?;
     let request = body.parse()?;
     let team_id = parse_team_id(&raw_team)?;
-    let roles = parse_role_names(request.role_names, &group)?;
+    let roles = parse_named_roles("roleNames", request.role_names, &group)?;
     let assigned = state.store.list_project_teams(&group.id).await?;
     if !assigned.iter().any(|team| team.team_id == team_id) {
         return Err(AppError::TeamNotFound(raw_team));

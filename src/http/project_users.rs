@@ -32,12 +32,14 @@ use crate::error::AppError;
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_user_id,
 };
-use crate::http::groups::find_group;
-use crate::http::org_invitations::{InvitationView, parse_group_role, parse_username};
+use crate::http::org_invitations::InvitationView;
 use crate::http::org_users::{CloudAppUserView, UserView, members_only, status_filter};
 use crate::http::pagination::{ListQuery, Paginated};
-use crate::http::project_invitations::{ProjectInvitationRequest, parse_named_roles, parse_roles};
+use crate::http::project_invitations::ProjectInvitationRequest;
 use crate::http::rate_limits::{PROJECTS, limited};
+use crate::http::roles::{parse_group_role, parse_username};
+use crate::http::roles::{parse_named_roles, parse_roles};
+use crate::http::scope::find_group;
 use crate::http::versioning::{
     ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2023_02_01_DEPRECATED, V2025_02_19,
     legacy, versioned,

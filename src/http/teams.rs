@@ -15,9 +15,9 @@ use crate::error::AppError;
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id,
 };
-use crate::http::orgs::org_for;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{TEAMS, limited};
+use crate::http::scope::org_for;
 use crate::http::versioning::{ResourceVersion, V2023_01_01, legacy, versioned};
 use crate::state::AppState;
 
