@@ -80,14 +80,14 @@ pub async fn authenticate(
             tracing::debug!(auth.refusal = ?refusal, "request not authenticated");
             let stale = matches!(refusal, Refusal::StaleNonce | Refusal::Replayed);
             let challenge = challenge(&state, now, stale);
-            crate::http::answer_early(request, challenge).await
+            crate::http::early::answer_early(request, challenge).await
         }
         Err(Err(error)) => {
             let retry_after = match &error {
                 AppError::RateLimited { retry_after, .. } => Some(*retry_after),
                 _ => None,
             };
-            let mut response = crate::http::answer_early(request, error).await;
+            let mut response = crate::http::early::answer_early(request, error).await;
             if let Some(seconds) = retry_after {
                 response
                     .headers_mut()

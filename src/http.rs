@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod api_keys;
+pub mod early;
 pub mod extract;
 pub mod fallback;
 pub mod groups;
@@ -21,6 +22,7 @@ pub mod project_invitations;
 pub mod project_members;
 pub mod project_users;
 pub mod rate_limits;
+pub mod render;
 pub mod response_format;
 pub mod roles;
 pub mod scope;
@@ -32,9 +34,6 @@ pub mod versioning;
 use axum::Router;
 use axum::extract::Request;
 use axum::middleware;
-use axum::response::{IntoResponse, Response};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::auth;
 use crate::state::AppState;
@@ -96,88 +95,6 @@ pub fn split_custom_method(mut request: Request) -> Request {
     request
 }
 
-/// Answers a request early (a challenge, a 406, a 404, a 429) without reading its body into
-/// memory: what has arrived of the body, or arrives within `DRAIN_WAIT`, up to
-/// `DRAIN_LIMIT` bytes, is read and dropped frame by frame, so a client that sent its body
-/// with the request (as Go's Digest client does on its first, unauthenticated attempt) is not
-/// reset before it reads the answer. A body that is longer, slower or endless is left unread
-/// and the connection closed after the answer (`Connection: close`): an unauthenticated client
-/// can make the server hold neither its body nor its connection.
-pub async fn answer_early(request: Request, response: impl IntoResponse) -> Response {
-    let mut response = response.into_response();
-    if !discard_body(request).await {
-        response.headers_mut().insert(
-            axum::http::header::CONNECTION,
-            axum::http::HeaderValue::from_static("close"),
-        );
-    }
-    response
-}
-
-/// Reads and drops the body within the drain bounds; true if it ended.
-async fn discard_body(request: Request) -> bool {
-    use http_body_util::BodyExt as _;
-
-    // A client that asked to hear first (`Expect: 100-continue`, curl does for large bodies)
-    // sends nothing more once it has the answer: reading would only invite the body.
-    let expects_continue = request
-        .headers()
-        .get(axum::http::header::EXPECT)
-        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    if expects_continue {
-        return false;
-    }
-    let mut body = request.into_body();
-    if http_body::Body::is_end_stream(&body) {
-        return true;
-    }
-    let drain = async {
-        let mut read = 0usize;
-        while let Some(frame) = body.frame().await {
-            let Ok(frame) = frame else { return false };
-            read += frame.data_ref().map_or(0, |data| data.len());
-            if read > DRAIN_LIMIT {
-                return false;
-            }
-        }
-        true
-    };
-    tokio::time::timeout(DRAIN_WAIT, drain)
-        .await
-        .unwrap_or(false)
-}
-
-/// Most body bytes read (and dropped) before an early answer; beyond, the connection closes.
-const DRAIN_LIMIT: usize = 64 * 1024;
-/// Longest wait for the rest of a body before an early answer.
-const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// Atlas timestamps: UTC, to the second, `Z` suffix (`2026-08-10T03:03:37Z`).
-pub fn atlas_timestamp(instant: OffsetDateTime) -> String {
-    orgdoor_domain::truncate_to_seconds(instant)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
-/// A JSON body serialized into a buffer of `capacity` bytes: axum's `Json` starts at 128 bytes
-/// and doubles, copying a body of megabytes several times on the way.
-pub fn sized_json(value: &impl serde::Serialize, capacity: usize) -> axum::response::Response {
-    use axum::response::IntoResponse;
-
-    let mut body = Vec::with_capacity(capacity);
-    match serde_json::to_writer(&mut body, value) {
-        Ok(()) => (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            )],
-            body,
-        )
-            .into_response(),
-        Err(error) => crate::error::AppError::Internal(error.into()).into_response(),
-    }
-}
-
 /// Everything under `/api/atlas`: authenticated first, then formatted, then routed.
 pub fn api_router(state: &AppState) -> Router<AppState> {
     let v2 = Router::new()
@@ -224,7 +141,6 @@ pub fn behind_authentication(routes: Router<AppState>, state: &AppState) -> Rout
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
 
     fn split(target: &str) -> String {
         let request = Request::builder()
@@ -248,13 +164,5 @@ mod tests {
         );
         assert_eq!(split("/x/:accept"), "/x/:accept");
         assert_eq!(split(":accept"), ":accept");
-    }
-
-    #[test]
-    fn timestamps_are_utc_seconds_with_z() {
-        assert_eq!(
-            atlas_timestamp(datetime!(2026-08-10 03:03:37.9 UTC)),
-            "2026-08-10T03:03:37Z"
-        );
     }
 }

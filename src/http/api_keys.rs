@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
-use crate::http::atlas_timestamp;
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{API_KEYS, limited};
+use crate::http::render::atlas_timestamp;
 use crate::http::roles::parse_org_roles;
 use crate::http::scope::org_for;
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{GroupAccess, OrgAccess, Principal};
 use crate::error::AppError;
-use crate::http::atlas_timestamp;
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, PROJECTS, PROJECTS_BY_CALLER, limited};
+use crate::http::render::atlas_timestamp;
 use crate::http::scope::find_group;
 use crate::http::scope::org_for;
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};

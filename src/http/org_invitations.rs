@@ -22,10 +22,10 @@ use crate::http::extract::{
     parse_team_id,
 };
 use crate::http::rate_limits::{ORGANIZATIONS, limited};
+use crate::http::render::{atlas_timestamp, sized_json};
 use crate::http::roles::{parse_group_role, parse_org_roles, parse_username};
 use crate::http::scope::org_for;
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
-use crate::http::{atlas_timestamp, sized_json};
 use crate::state::AppState;
 
 const COLLECTION: &str = "/orgs/{orgId}/invites";

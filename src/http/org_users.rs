@@ -24,12 +24,12 @@ use time::OffsetDateTime;
 
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
-use crate::http::atlas_timestamp;
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, parse_user_id,
 };
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORG_USERS, TEAMS, limited};
+use crate::http::render::atlas_timestamp;
 use crate::http::roles::{parse_group_role, parse_org_role, parse_org_roles, parse_username};
 use crate::http::scope::org_for;
 use crate::http::versioning::{

@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{GroupAccess, Principal};
 use crate::error::AppError;
-use crate::http::atlas_timestamp;
 use crate::http::extract::{AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id};
-use crate::http::project_users::add_to_project;
+use crate::http::project_users::{ProjectInvitationRequest, add_to_project};
 use crate::http::rate_limits::{PROJECTS, limited};
+use crate::http::render::atlas_timestamp;
 use crate::http::roles::{parse_roles, parse_username};
 use crate::http::scope::find_group;
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
@@ -90,27 +90,6 @@ impl ProjectInvitationView {
             username: invitation.username.into(),
         }
     }
-}
-
-const READ_ONLY: &[&str] = &[
-    "createdAt",
-    "expiresAt",
-    "groupId",
-    "groupName",
-    "id",
-    "inviterUsername",
-    "links",
-];
-
-/// `GroupInvitationRequest`: create, and update by username (and `addGroupUser`).
-#[derive(Deserialize)]
-pub struct ProjectInvitationRequest {
-    pub roles: Option<Vec<String>>,
-    pub username: Option<String>,
-}
-
-impl RequestBody for ProjectInvitationRequest {
-    const READ_ONLY: &'static [&'static str] = READ_ONLY;
 }
 
 /// `GroupInvitationUpdateRequest`.

@@ -35,10 +35,8 @@ use crate::http::extract::{
 use crate::http::org_invitations::InvitationView;
 use crate::http::org_users::{CloudAppUserView, UserView, members_only, status_filter};
 use crate::http::pagination::{ListQuery, Paginated};
-use crate::http::project_invitations::ProjectInvitationRequest;
 use crate::http::rate_limits::{PROJECTS, limited};
-use crate::http::roles::{parse_group_role, parse_username};
-use crate::http::roles::{parse_named_roles, parse_roles};
+use crate::http::roles::{parse_group_role, parse_named_roles, parse_roles, parse_username};
 use crate::http::scope::find_group;
 use crate::http::versioning::{
     ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2023_02_01_DEPRECATED, V2025_02_19,
@@ -207,6 +205,29 @@ async fn list_users(
 }
 
 /// `GroupUserRequest`.
+/// Server-set attributes of `GroupInvitation`.
+const INVITATION_READ_ONLY: &[&str] = &[
+    "createdAt",
+    "expiresAt",
+    "groupId",
+    "groupName",
+    "id",
+    "inviterUsername",
+    "links",
+];
+
+/// `GroupInvitationRequest`: create and update-by-username of project invitations, and
+/// `addGroupUser`.
+#[derive(Deserialize)]
+pub struct ProjectInvitationRequest {
+    pub roles: Option<Vec<String>>,
+    pub username: Option<String>,
+}
+
+impl RequestBody for ProjectInvitationRequest {
+    const READ_ONLY: &'static [&'static str] = INVITATION_READ_ONLY;
+}
+
 #[derive(Deserialize)]
 struct GroupUserRequest {
     roles: Option<Vec<String>>,

@@ -170,7 +170,7 @@ async fn limit(
         refused
             .headers_mut()
             .insert("retry-after", HeaderValue::from(outcome.retry_after));
-        crate::http::answer_early(request, refused).await
+        crate::http::early::answer_early(request, refused).await
     };
     // Atlas leaves the headers off 401s and 404s (observed).
     if !matches!(response.status().as_u16(), 401 | 404) {

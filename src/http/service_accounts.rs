@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
-use crate::http::atlas_timestamp;
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{SERVICE_ACCOUNTS, limited};
+use crate::http::render::atlas_timestamp;
 use crate::http::roles::parse_org_roles;
 use crate::http::scope::org_for;
 use crate::http::versioning::{ResourceVersion, V2024_08_05, versioned};
