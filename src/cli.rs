@@ -16,9 +16,9 @@ use secrecy::ExposeSecret;
 use crate::app::Application;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DatabaseUrl, SecretsKeySource, Settings};
-use crate::http::admin::{Answer, ProfileRequest, answer_as_invitee};
 use crate::http::org_users::OrgUserView;
 use crate::http::rate_limits::RateLimitPolicy;
+use crate::invitee::{Answer, Profile, answer_as_invitee};
 use crate::provision::{self, CredentialsOutput};
 use crate::telemetry::{self, LogFormat};
 use crate::transport::{ConnectionLimits, TlsFiles};
@@ -285,7 +285,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     mobile_number,
                 } => (
                     invitee,
-                    Answer::Accept(ProfileRequest {
+                    Answer::Accept(Profile {
                         first_name,
                         last_name,
                         country,

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod invitee;
 pub mod provision;
 pub mod state;
 pub mod telemetry;

@@ -13,10 +13,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use orgdoor_domain::{EmailAddress, OrgId, OrgUser, ProfileChoices};
-use orgdoor_store::{InvitationAnswer, InvitationSelector, Rejection, Store, StoreError};
 use serde::Deserialize;
-use time::OffsetDateTime;
 
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
@@ -25,6 +22,7 @@ use crate::http::extract::{AtlasPath, RequestBody, RequestBytes, parse_body};
 use crate::http::openapi;
 use crate::http::org_users::OrgUserView;
 use crate::http::scope::org_for;
+use crate::invitee::{Answer, Profile, answer_as_invitee};
 use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -49,11 +47,15 @@ pub struct ProfileRequest {
 
 impl RequestBody for ProfileRequest {}
 
-/// An accept or a decline, with the profile an accept may carry.
-#[derive(Debug)]
-pub enum Answer {
-    Accept(ProfileRequest),
-    Decline,
+impl From<ProfileRequest> for Profile {
+    fn from(request: ProfileRequest) -> Self {
+        Profile {
+            first_name: request.first_name,
+            last_name: request.last_name,
+            country: request.country,
+            mobile_number: request.mobile_number,
+        }
+    }
 }
 
 async fn answer_invitation(
@@ -64,8 +66,8 @@ async fn answer_invitation(
 ) -> Result<Json<OrgUserView>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let answer = match method.as_str() {
-        ":accept" if body.is_empty() => Answer::Accept(ProfileRequest::default()),
-        ":accept" => Answer::Accept(parse_body(&body)?),
+        ":accept" if body.is_empty() => Answer::Accept(Profile::default()),
+        ":accept" => Answer::Accept(parse_body::<ProfileRequest>(&body)?.into()),
         ":decline" => Answer::Decline,
         _ => return Err(AppError::ResourceNotFound(format!("{invitee}/{method}"))),
     };
@@ -79,53 +81,4 @@ async fn answer_invitation(
     )
     .await?;
     Ok(Json(OrgUserView::new(user, now)))
-}
-
-/// Answers the pending invitation `invitee` names (an invitation id, a pending user's id or an
-/// address): the one place the HTTP hook and the CLI share.
-pub async fn answer_as_invitee(
-    store: &dyn Store,
-    org: &OrgId,
-    invitee: &str,
-    answer: Answer,
-    now: OffsetDateTime,
-) -> Result<OrgUser, AppError> {
-    let not_found = || AppError::ResourceNotFound(invitee.to_owned());
-    let selectors = if invitee.contains('@') {
-        let address: EmailAddress = invitee
-            .parse()
-            .map_err(|_| AppError::InvalidEmailAddress(invitee.to_owned()))?;
-        vec![InvitationSelector::Username(address)]
-    } else {
-        // Invitation ids and user ids look alike; try the invitation first.
-        vec![
-            InvitationSelector::Id(invitee.parse().map_err(|_| not_found())?),
-            InvitationSelector::UserId(invitee.parse().map_err(|_| not_found())?),
-        ]
-    };
-    let answer = match answer {
-        Answer::Decline => InvitationAnswer::Decline,
-        Answer::Accept(profile) => InvitationAnswer::Accept(
-            ProfileChoices::new(
-                profile.first_name,
-                profile.last_name,
-                profile.country,
-                profile.mobile_number,
-            )
-            .map_err(|reason| AppError::InvalidAttributeValue {
-                attribute: "profile".into(),
-                reason: reason.to_string(),
-            })?,
-        ),
-    };
-    for selector in &selectors {
-        match store
-            .answer_invitation(org, selector, answer.clone(), now)
-            .await
-        {
-            Err(StoreError::Rejected(Rejection::InvitationNotFound)) => continue,
-            other => return other.map_err(AppError::from),
-        }
-    }
-    Err(not_found())
 }
