@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::MAX_ACCESS_LIST_ENTRIES;
 use orgdoor_domain::{
-    AccessListEntry, AllowedNetwork, ApiKey, ApiKeyId, OrgRoles, Organization, check_description,
+    AccessListEntry, AllowedNetwork, ApiKey, ApiKeyId, OrgId, OrgRoles, check_description,
 };
 use orgdoor_store::{Credential, Rejection, StoreError};
 use secrecy::ExposeSecret;
@@ -204,22 +204,18 @@ pub fn parse_key_id(raw: &str) -> Result<ApiKeyId, AppError> {
 }
 
 /// A key that is not in this organization does not exist as far as the caller can tell.
-fn key_not_found(key: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
+pub fn key_not_found(key: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
     move |error| match error {
         StoreError::Rejected(Rejection::NotFound) => AppError::ResourceNotFound(key.to_owned()),
         other => other.into(),
     }
 }
 
-async fn key_for(
-    state: &AppState,
-    organization: &Organization,
-    raw_id: &str,
-) -> Result<ApiKey, AppError> {
+pub async fn key_for(state: &AppState, org: &OrgId, raw_id: &str) -> Result<ApiKey, AppError> {
     let id = parse_key_id(raw_id)?;
     state
         .store
-        .get_api_key(&organization.id, &id)
+        .get_api_key(org, &id)
         .await?
         .ok_or_else(|| AppError::ResourceNotFound(raw_id.to_owned()))
 }
@@ -280,7 +276,7 @@ async fn get_key(
     AtlasPath((org_id, key_id)): AtlasPath<(String, String)>,
 ) -> Result<Json<ApiKeyView>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
-    let key = key_for(&state, &organization, &key_id).await?;
+    let key = key_for(&state, &organization.id, &key_id).await?;
     Ok(Json(ApiKeyView::new(&base, key, None)))
 }
 
@@ -347,7 +343,7 @@ async fn list_access_list(
     query: QueryParams,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
-    let key = key_for(&state, &organization, &key_id).await?;
+    let key = key_for(&state, &organization.id, &key_id).await?;
     access_list_page(&state, &base, &key, &ListQuery::from_query(&query)?).await
 }
 
@@ -363,7 +359,7 @@ async fn add_to_access_list(
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let AccessListRequests(requests) = body.parse()?;
     AppError::check_length("accessList", &requests, MAX_ACCESS_LIST_ENTRIES)?;
-    let key = key_for(&state, &organization, &key_id).await?;
+    let key = key_for(&state, &organization.id, &key_id).await?;
     let networks = requests
         .into_iter()
         .map(|request| match (request.ip_address, request.cidr_block) {
@@ -402,7 +398,7 @@ async fn get_access_list_entry(
     AtlasPath((org_id, key_id, address)): AtlasPath<(String, String, String)>,
 ) -> Result<Json<AccessListEntryView>, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
-    let key = key_for(&state, &organization, &key_id).await?;
+    let key = key_for(&state, &organization.id, &key_id).await?;
     let network = parse_network(&address)?;
     let entry = state
         .store
@@ -422,7 +418,7 @@ async fn remove_from_access_list(
     AtlasPath((org_id, key_id, address)): AtlasPath<(String, String, String)>,
 ) -> Result<StatusCode, AppError> {
     let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
-    let key = key_for(&state, &organization, &key_id).await?;
+    let key = key_for(&state, &organization.id, &key_id).await?;
     let network = parse_network(&address)?;
     state
         .store

@@ -9,14 +9,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get, post};
 use orgdoor_domain::limits::MAX_ROLES;
-use orgdoor_domain::{ApiKey, Group};
-use orgdoor_store::{Rejection, StoreError};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::auth::{GroupAccess, Principal};
 use crate::error::AppError;
-use crate::http::api_keys::{ApiKeyView, description, parse_key_id};
+use crate::http::api_keys::{ApiKeyView, description, key_for, key_not_found, parse_key_id};
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
@@ -72,23 +70,6 @@ struct RoleAssignmentsRequest(Vec<RoleAssignmentRequest>);
 impl RequestBody for RoleAssignmentsRequest {
     const READ_ONLY: &'static [&'static str] = &["userId"];
     const IS_ARRAY: bool = true;
-}
-
-/// A key of the project's organization, named by its id in the path.
-async fn key_of(state: &AppState, group: &Group, raw_key: &str) -> Result<ApiKey, AppError> {
-    let id = parse_key_id(raw_key)?;
-    state
-        .store
-        .get_api_key(&group.org_id, &id)
-        .await?
-        .ok_or_else(|| AppError::ResourceNotFound(raw_key.to_owned()))
-}
-
-fn key_not_found(raw_key: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
-    move |error| match error {
-        StoreError::Rejected(Rejection::NotFound) => AppError::ResourceNotFound(raw_key.to_owned()),
-        other => other.into(),
-    }
 }
 
 async fn list_keys(
@@ -156,7 +137,7 @@ async fn assign_key(
         .flat_map(|assignment| assignment.roles.unwrap_or_default())
         .collect();
     let roles = parse_roles(Some(names), &group)?;
-    let key = key_of(&state, &group, &raw_key).await?;
+    let key = key_for(&state, &group.org_id, &raw_key).await?;
     state
         .store
         .grant_api_key_project_roles(&group.id, &key.id, &roles, state.clock.now())
@@ -182,7 +163,7 @@ async fn update_key(
         .roles
         .map(|names| parse_roles(Some(names), &group))
         .transpose()?;
-    let mut key = key_of(&state, &group, &raw_key).await?;
+    let mut key = key_for(&state, &group.org_id, &raw_key).await?;
     // Only a key in the project (or being given roles there) is the project's to describe.
     let in_project = key
         .project_roles

@@ -1003,7 +1003,7 @@ macro_rules! impl_sql_store {
                 page: PageRequest,
             ) -> Result<Page<ApiKey>, StoreError> {
                 let mut conn = self.reader.acquire().await?;
-                let project = fetch_group(&mut conn, group, false).await?.ok_or(Rejection::NotFound)?;
+                fetch_group(&mut conn, group, false).await?.ok_or(Rejection::NotFound)?;
                 let total: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM api_key_project_roles WHERE project_id = $1",
                 )
@@ -1030,7 +1030,6 @@ macro_rules! impl_sql_store {
                     .into_iter()
                     .map(|row| <(ApiKey, Vec<u8>)>::try_from(row).map(|(key, _)| key))
                     .collect::<Result<Vec<_>, _>>()?;
-                debug_assert!(items.iter().all(|key| key.org_id == project.org_id));
                 load_key_grants(&mut conn, &mut items).await?;
                 Ok(Page { items, total_count: count(total) })
             }
@@ -1044,15 +1043,17 @@ macro_rules! impl_sql_store {
             ) -> Result<ApiKey, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let project = fetch_group(&mut tx, group, true).await?.ok_or(Rejection::NotFound)?;
-                let key = fetch_api_key(&mut tx, &project.org_id, key)
+                let mut key = fetch_api_key(&mut tx, &project.org_id, key)
                     .await?
                     .ok_or(Rejection::NotFound)?;
                 let grant = ProjectGrant { group_id: group.clone(), roles: roles.clone() };
                 upsert_key_grant(&mut tx, &key, &grant, now).await?;
-                let key = fetch_api_key(&mut tx, &project.org_id, &key.id)
-                    .await?
-                    .ok_or(Rejection::NotFound)?;
                 tx.commit().await?;
+                // The grant as stored: in place of the one it replaced, or added.
+                match key.project_roles.iter_mut().find(|held| held.group_id == grant.group_id) {
+                    Some(held) => held.roles = grant.roles,
+                    None => key.project_roles.push(grant),
+                }
                 Ok(key)
             }
 
