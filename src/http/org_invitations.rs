@@ -193,15 +193,7 @@ struct InvitationUpdateRequest {
 }
 
 impl RequestBody for InvitationUpdateRequest {
-    const READ_ONLY: &'static [&'static str] = &[
-        "createdAt",
-        "expiresAt",
-        "id",
-        "inviterUsername",
-        "links",
-        "orgId",
-        "orgName",
-    ];
+    const READ_ONLY: &'static [&'static str] = READ_ONLY;
     const FIXED: &'static [&'static str] = &["username"];
 }
 

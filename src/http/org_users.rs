@@ -480,19 +480,7 @@ struct OrgUserUpdateRequest {
 }
 
 impl RequestBody for OrgUserUpdateRequest {
-    const READ_ONLY: &'static [&'static str] = &[
-        "id",
-        "orgMembershipStatus",
-        "invitationCreatedAt",
-        "invitationExpiresAt",
-        "inviterUsername",
-        "country",
-        "createdAt",
-        "firstName",
-        "lastAuth",
-        "lastName",
-        "mobileNumber",
-    ];
+    const READ_ONLY: &'static [&'static str] = USER_READ_ONLY;
     const FIXED: &'static [&'static str] = &["username"];
 }
 

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{GroupAccess, Principal};
 use crate::error::AppError;
 use crate::http::extract::{AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id};
-use crate::http::project_users::{ProjectInvitationRequest, add_to_project};
+use crate::http::project_users::{INVITATION_READ_ONLY, ProjectInvitationRequest, add_to_project};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::render::atlas_timestamp;
 use crate::http::roles::{parse_roles, parse_username};
@@ -99,15 +99,7 @@ struct ProjectInvitationUpdateRequest {
 }
 
 impl RequestBody for ProjectInvitationUpdateRequest {
-    const READ_ONLY: &'static [&'static str] = &[
-        "createdAt",
-        "expiresAt",
-        "groupId",
-        "groupName",
-        "id",
-        "inviterUsername",
-        "links",
-    ];
+    const READ_ONLY: &'static [&'static str] = INVITATION_READ_ONLY;
     const FIXED: &'static [&'static str] = &["username"];
 }
 

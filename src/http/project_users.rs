@@ -204,9 +204,8 @@ async fn list_users(
     }
 }
 
-/// `GroupUserRequest`.
 /// Server-set attributes of `GroupInvitation`.
-const INVITATION_READ_ONLY: &[&str] = &[
+pub const INVITATION_READ_ONLY: &[&str] = &[
     "createdAt",
     "expiresAt",
     "groupId",
@@ -228,6 +227,7 @@ impl RequestBody for ProjectInvitationRequest {
     const READ_ONLY: &'static [&'static str] = INVITATION_READ_ONLY;
 }
 
+/// `GroupUserRequest`.
 #[derive(Deserialize)]
 struct GroupUserRequest {
     roles: Option<Vec<String>>,
