@@ -8,19 +8,20 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use crate::StoreError;
 use crate::sealing::{Sealer, SecretsKey};
+use crate::sql::{self, Backend, Connection, Param, Query, Record, StatementCache};
 
 /// How long a request waits for a pooled connection (or a new one) before it gets a 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 const MAX_CONNECTIONS: u32 = 16;
 
 pub struct PostgresStore {
-    reader: PgPool,
-    writer: PgPool,
+    pool: PgPool,
     sealer: Sealer,
 }
 
@@ -38,36 +39,85 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        // One pool serves both roles; the fields keep the shared queries dialect-neutral.
         let store = Self {
-            reader: pool.clone(),
-            writer: pool,
+            pool,
             sealer: Sealer::new(secrets),
         };
-        store.seal_plaintext_secrets().await?;
-        store
-            .fold_project_invitations(time::OffsetDateTime::now_utc())
-            .await?;
+        crate::housekeeping::prepare(&store, time::OffsetDateTime::now_utc()).await?;
         Ok(store)
-    }
-
-    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        Ok(self.writer.begin().await?)
     }
 }
 
-mod queries {
-    use super::PostgresStore;
+impl Backend for PostgresStore {
+    type Connection = PgConnection;
+    type Reader<'a> = PoolConnection<Postgres>;
+    type Writer<'a> = Transaction<'static, Postgres>;
 
-    crate::sql::impl_sql_store!(
-        store = PostgresStore,
-        connection = sqlx::postgres::PgConnection,
-        row = sqlx::postgres::PgRow,
-        lock_rows = " FOR UPDATE",
-        // Serializes first starts: only one instance may find the store empty and fill it.
-        lock_organizations = "LOCK TABLE organizations IN SHARE ROW EXCLUSIVE MODE",
-        json_array = "json_build_array",
-        json_agg = "json_agg",
-        json_nested = "",
-    );
+    async fn read(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    async fn write(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+}
+
+impl sql::WriteTransaction<PgConnection> for Transaction<'static, Postgres> {
+    async fn commit(self) -> Result<(), StoreError> {
+        Ok(Transaction::commit(self).await?)
+    }
+}
+
+impl Connection for PgConnection {
+    type Database = Postgres;
+
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
+    // Serializes first starts: only one instance may find the store empty and fill it.
+    const LOCK_ORGANIZATIONS: Option<&'static str> =
+        Some("LOCK TABLE organizations IN SHARE ROW EXCLUSIVE MODE");
+    const JSON_ARRAY: &'static str = "json_build_array";
+    const JSON_AGG: &'static str = "json_agg";
+    const JSON_NESTED: &'static str = "";
+
+    fn bind<'q, T: Param<'q>>(query: Query<'q, Postgres>, value: T) -> Query<'q, Postgres> {
+        query.bind(value)
+    }
+
+    async fn execute<'q>(&mut self, query: Query<'q, Postgres>) -> Result<u64, sqlx::Error> {
+        Ok(query.execute(self).await?.rows_affected())
+    }
+
+    async fn fetch_all<'q, R: Record>(
+        &mut self,
+        query: Query<'q, Postgres>,
+    ) -> Result<Vec<R>, sqlx::Error> {
+        query.try_map(|row| R::from_row(&row)).fetch_all(self).await
+    }
+
+    async fn fetch_optional<'q, R: Record>(
+        &mut self,
+        query: Query<'q, Postgres>,
+    ) -> Result<Option<R>, sqlx::Error> {
+        query
+            .try_map(|row| R::from_row(&row))
+            .fetch_optional(self)
+            .await
+    }
+
+    fn shrink_buffers(&mut self) {
+        sqlx::Connection::shrink_buffers(self);
+    }
+
+    fn statement_cache() -> &'static StatementCache {
+        static CACHE: StatementCache = StatementCache::new();
+        &CACHE
+    }
 }

@@ -195,7 +195,7 @@ pub(crate) struct InvitationRow {
     pub(crate) declined_at: Option<i64>,
 }
 
-/// An invitation as aggregated lists carry it (`sql::impl_sql_store`'s `invitations_json`): a
+/// An invitation as aggregated lists carry it (`tables::invitations::invitations_json`): a
 /// JSON array of `INVITATION_COLUMNS`, then the team ids and the (project id, role) pairs,
 /// each in their stored order (`null` or `[]` when there are none).
 #[derive(serde::Deserialize)]
@@ -251,7 +251,7 @@ impl TryFrom<InvitationJsonRow> for Invitation {
 
 /// Invitations parsed from a JSON array of `InvitationJsonRow`s, each converted as soon as it
 /// is read, so a long list never exists twice.
-pub(crate) struct InvitationRows(pub(crate) Vec<Invitation>);
+struct InvitationRows(Vec<Invitation>);
 
 impl<'de> serde::Deserialize<'de> for InvitationRows {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -278,6 +278,38 @@ impl<'de> serde::Deserialize<'de> for InvitationRows {
 
         deserializer.deserialize_seq(Rows)
     }
+}
+
+/// The `invitations` column of a list query (`tables::invitations::invitations_json`), parsed
+/// straight from the text the row holds (a long list is never copied before it is parsed).
+pub(crate) struct InvitationList(pub(crate) Vec<Invitation>);
+
+impl<'r, R: sqlx::Row> FromRow<'r, R> for InvitationList
+where
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'static str: sqlx::ColumnIndex<R>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        let json: Option<&'r str> = row.try_get("invitations")?;
+        let Some(json) = json else {
+            return Ok(InvitationList(Vec::new()));
+        };
+        let InvitationRows(invitations) =
+            serde_json::from_str(json).map_err(|error| sqlx::Error::ColumnDecode {
+                index: "invitations".into(),
+                source: Box::new(error),
+            })?;
+        Ok(InvitationList(invitations))
+    }
+}
+
+/// An organization with an `invitations` list column.
+#[derive(FromRow)]
+pub(crate) struct OrganizationWithInvitations {
+    #[sqlx(flatten)]
+    pub(crate) organization: OrganizationRow,
+    #[sqlx(flatten)]
+    pub(crate) invitations: InvitationList,
 }
 
 impl TryFrom<InvitationRow> for Invitation {
@@ -506,6 +538,15 @@ impl CredentialOrgRow {
             created_at: self.credential_org_created_at,
         })
     }
+}
+
+/// A credential's row joined with one entry of its access list (`access_cidr`), or with none
+/// (NULL) when the list is empty.
+#[derive(FromRow)]
+pub(crate) struct WithAccessCidr<C> {
+    #[sqlx(flatten)]
+    pub(crate) credential: C,
+    pub(crate) access_cidr: Option<String>,
 }
 
 /// An access token joined with its service account.

@@ -11,11 +11,13 @@ mod connections;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::Sqlite;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 
-use self::connections::{Connections, WriteTransaction};
+use self::connections::{Checkout, Connections, WriteTransaction};
 use crate::StoreError;
 use crate::sealing::{Sealer, SecretsKey};
+use crate::sql::{self, Backend, Connection, Param, Query, Record, StatementCache};
 
 /// Creates the database file readable and writable by its owner only, or takes those rights
 /// away from others on an existing one. SQLite gives its `-wal` and `-shm` files the database
@@ -88,31 +90,81 @@ impl SqliteStore {
             reader,
             sealer: Sealer::new(secrets),
         };
-        store.seal_plaintext_secrets().await?;
-        store
-            .fold_project_invitations(time::OffsetDateTime::now_utc())
-            .await?;
+        crate::housekeeping::prepare(&store, time::OffsetDateTime::now_utc()).await?;
         Ok(store)
+    }
+}
+
+impl Backend for SqliteStore {
+    type Connection = SqliteConnection;
+    type Reader<'a> = Checkout<'a>;
+    type Writer<'a> = WriteTransaction<'a>;
+
+    async fn read(&self) -> Result<Checkout<'_>, StoreError> {
+        self.reader.acquire().await
     }
 
     async fn begin_write(&self) -> Result<WriteTransaction<'_>, StoreError> {
         self.writer.begin_immediate().await
     }
+
+    async fn write(&self) -> Result<Checkout<'_>, StoreError> {
+        self.writer.acquire().await
+    }
+
+    fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
 }
 
-mod queries {
-    use super::SqliteStore;
+impl sql::WriteTransaction<SqliteConnection> for WriteTransaction<'_> {
+    async fn commit(self) -> Result<(), StoreError> {
+        Ok(WriteTransaction::commit(self).await?)
+    }
+}
 
-    crate::sql::impl_sql_store!(
-        store = SqliteStore,
-        connection = sqlx::sqlite::SqliteConnection,
-        row = sqlx::sqlite::SqliteRow,
-        // BEGIN IMMEDIATE already holds the write lock for the whole transaction.
-        lock_rows = "",
-        lock_organizations = "",
-        json_array = "json_array",
-        json_agg = "json_group_array",
-        // A subquery's JSON loses its JSON type in SQLite; `json()` restores it, so it nests.
-        json_nested = "json",
-    );
+impl Connection for SqliteConnection {
+    type Database = Sqlite;
+
+    // BEGIN IMMEDIATE already holds the write lock for the whole transaction.
+    const LOCK_ROWS: &'static str = "";
+    const LOCK_ORGANIZATIONS: Option<&'static str> = None;
+    const JSON_ARRAY: &'static str = "json_array";
+    const JSON_AGG: &'static str = "json_group_array";
+    // A subquery's JSON loses its JSON type in SQLite; `json()` restores it, so it nests.
+    const JSON_NESTED: &'static str = "json";
+
+    fn bind<'q, T: Param<'q>>(query: Query<'q, Sqlite>, value: T) -> Query<'q, Sqlite> {
+        query.bind(value)
+    }
+
+    async fn execute<'q>(&mut self, query: Query<'q, Sqlite>) -> Result<u64, sqlx::Error> {
+        Ok(query.execute(self).await?.rows_affected())
+    }
+
+    async fn fetch_all<'q, R: Record>(
+        &mut self,
+        query: Query<'q, Sqlite>,
+    ) -> Result<Vec<R>, sqlx::Error> {
+        query.try_map(|row| R::from_row(&row)).fetch_all(self).await
+    }
+
+    async fn fetch_optional<'q, R: Record>(
+        &mut self,
+        query: Query<'q, Sqlite>,
+    ) -> Result<Option<R>, sqlx::Error> {
+        query
+            .try_map(|row| R::from_row(&row))
+            .fetch_optional(self)
+            .await
+    }
+
+    fn shrink_buffers(&mut self) {
+        sqlx::Connection::shrink_buffers(self);
+    }
+
+    fn statement_cache() -> &'static StatementCache {
+        static CACHE: StatementCache = StatementCache::new();
+        &CACHE
+    }
 }

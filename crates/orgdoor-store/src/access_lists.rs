@@ -1,0 +1,163 @@
+//! The networks a credential (an API key or a service account) may be used from.
+
+use async_trait::async_trait;
+use orgdoor_domain::{AccessListEntry, AllowedNetwork, OrgId, Page, PageRequest};
+use time::OffsetDateTime;
+use tracing::instrument;
+
+use crate::rows::{AccessListRow, access_list_tables, count, limit_offset, seconds};
+use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::tables::credentials::credential_in_org;
+use crate::tables::one_row_or;
+use crate::{Credential, Rejection, StoreError};
+
+#[async_trait]
+pub trait AccessListStore: Send + Sync {
+    /// A credential's access list, oldest first ([`Rejection::NotFound`] when the credential is
+    /// not in `org`).
+    async fn list_access_list(
+        &self,
+        org: &OrgId,
+        credential: &Credential,
+        page: PageRequest,
+    ) -> Result<Page<AccessListEntry>, StoreError>;
+
+    /// Adds networks to a credential's access list; networks already on it are kept as they are.
+    async fn add_to_access_list(
+        &self,
+        org: &OrgId,
+        credential: &Credential,
+        networks: &[AllowedNetwork],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    async fn get_access_list_entry(
+        &self,
+        org: &OrgId,
+        credential: &Credential,
+        network: &AllowedNetwork,
+    ) -> Result<Option<AccessListEntry>, StoreError>;
+
+    /// Removes a network ([`Rejection::NotFound`] when the credential or the entry is not there).
+    async fn remove_from_access_list(
+        &self,
+        org: &OrgId,
+        credential: &Credential,
+        network: &AllowedNetwork,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+impl<B: Backend> AccessListStore for B {
+    #[instrument(level = "debug", skip(self))]
+    async fn list_access_list(
+        &self,
+        org: &OrgId,
+        credential: &Credential,
+        page: PageRequest,
+    ) -> Result<Page<AccessListEntry>, StoreError> {
+        let mut conn = self.read().await?;
+        if !credential_in_org(&mut *conn, org, credential).await? {
+            return Err(Rejection::NotFound.into());
+        }
+        let (table, column, _, _, id) = access_list_tables(credential);
+        let total: i64 = conn
+            .query(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1"))
+            .bind(id.as_str())
+            .fetch_scalar()
+            .await?;
+        let (limit, offset) = limit_offset(page);
+        let rows: Vec<AccessListRow> = conn
+            .query(&format!(
+                "SELECT cidr, created_at FROM {table} WHERE {column} = $1 \
+                 ORDER BY created_at, cidr LIMIT $2 OFFSET $3"
+            ))
+            .bind(id.as_str())
+            .bind(limit)
+            .bind(offset)
+            .fetch_all()
+            .await?;
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(AccessListEntry::try_from)
+                .collect::<Result<_, _>>()?,
+            total_count: count(total),
+        })
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn add_to_access_list(
+        &self,
+        org: &OrgId,
+        credential: &Credential,
+        networks: &[AllowedNetwork],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        if !credential_in_org(&mut *tx, org, credential).await? {
+            return Err(Rejection::NotFound.into());
+        }
+        let (table, column, _, _, id) = access_list_tables(credential);
+        let sql = format!(
+            "INSERT INTO {table} ({column}, cidr, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT ({column}, cidr) DO NOTHING"
+        );
+        for network in networks {
+            tx.query(&sql)
+                .bind(id.as_str())
+                .bind(network.cidr())
+                .bind(seconds(now))
+                .execute()
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn get_access_list_entry(
+        &self,
+        org: &OrgId,
+        credential: &Credential,
+        network: &AllowedNetwork,
+    ) -> Result<Option<AccessListEntry>, StoreError> {
+        let mut conn = self.read().await?;
+        if !credential_in_org(&mut *conn, org, credential).await? {
+            return Ok(None);
+        }
+        let (table, column, _, _, id) = access_list_tables(credential);
+        let row: Option<AccessListRow> = conn
+            .query(&format!(
+                "SELECT cidr, created_at FROM {table} WHERE {column} = $1 AND cidr = $2"
+            ))
+            .bind(id.as_str())
+            .bind(network.cidr())
+            .fetch_optional()
+            .await?;
+        row.map(AccessListEntry::try_from).transpose()
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn remove_from_access_list(
+        &self,
+        org: &OrgId,
+        credential: &Credential,
+        network: &AllowedNetwork,
+    ) -> Result<(), StoreError> {
+        let (table, column, owners, owner_column, id) = access_list_tables(credential);
+        let deleted = self
+            .write()
+            .await?
+            .query(&format!(
+                "DELETE FROM {table} WHERE cidr = $1 AND {column} = \
+                 (SELECT {owner_column} FROM {owners} WHERE {owner_column} = $2 AND org_id = $3)"
+            ))
+            .bind(network.cidr())
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .execute()
+            .await?;
+        one_row_or(deleted, Rejection::NotFound)
+    }
+}

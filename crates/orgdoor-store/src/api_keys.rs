@@ -1,0 +1,294 @@
+//! Programmatic API keys: their Digest credentials, organization roles and project roles.
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use orgdoor_domain::{
+    ApiKey, ApiKeyId, DigestHa1, GroupId, GroupRoles, OrgId, OrgRoles, Page, PageRequest,
+    ProjectGrant, PublicKey,
+};
+use time::OffsetDateTime;
+use tracing::instrument;
+
+use crate::rows::{
+    API_KEY_COLUMNS, ApiKeyRow, CREDENTIAL_ORG_COLUMNS, WithAccessCidr, WithCredentialOrg, count,
+    encode_org_roles, limit_offset,
+};
+use crate::sealing::ha1_context;
+use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::tables::api_keys::{
+    fetch_api_key, insert_api_key, keys_from_rows, load_key_grants, upsert_key_grant,
+};
+use crate::tables::credentials::with_access_list;
+use crate::tables::projects::fetch_group;
+use crate::tables::{one_row_or, org_page};
+use crate::{ApiKeyCredential, Rejection, StoreError};
+
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Stores a key of an existing organization ([`Rejection::OrganizationNotFound`] otherwise).
+    async fn create_api_key(&self, key: &ApiKey, ha1: &DigestHa1) -> Result<(), StoreError>;
+
+    /// The key with this public key, its Digest credential, its access list and its
+    /// organization, for authentication.
+    async fn find_api_key(
+        &self,
+        public_key: &PublicKey,
+    ) -> Result<Option<ApiKeyCredential>, StoreError>;
+
+    /// An organization's API keys, oldest first.
+    async fn list_api_keys(
+        &self,
+        org: &OrgId,
+        page: PageRequest,
+    ) -> Result<Page<ApiKey>, StoreError>;
+
+    async fn get_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Changes a key's description and/or roles ([`Rejection::NotFound`] when it is not there).
+    async fn update_api_key(
+        &self,
+        org: &OrgId,
+        id: &ApiKeyId,
+        description: Option<&str>,
+        roles: Option<&OrgRoles>,
+    ) -> Result<ApiKey, StoreError>;
+
+    /// Deletes a key; it stops authenticating at once, on every instance.
+    async fn delete_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<(), StoreError>;
+
+    /// The keys with roles in a project, oldest first ([`Rejection::NotFound`] without the
+    /// project).
+    async fn list_project_api_keys(
+        &self,
+        group: &GroupId,
+        page: PageRequest,
+    ) -> Result<Page<ApiKey>, StoreError>;
+
+    /// Gives a key of the project's organization `roles` in the project, replacing any it had
+    /// there; answers the key with all its roles. [`Rejection::NotFound`] without the project
+    /// or without such a key in its organization.
+    async fn grant_api_key_project_roles(
+        &self,
+        group: &GroupId,
+        key: &ApiKeyId,
+        roles: &GroupRoles,
+        now: OffsetDateTime,
+    ) -> Result<ApiKey, StoreError>;
+
+    /// Takes a key's roles in a project away ([`Rejection::NotFound`] when it has none there).
+    async fn revoke_api_key_project_roles(
+        &self,
+        group: &GroupId,
+        key: &ApiKeyId,
+    ) -> Result<(), StoreError>;
+}
+
+/// The key with a public key, its organization and its access list, in one statement: every
+/// Digest request runs it, so it is built once.
+static FIND_API_KEY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT k.*, {CREDENTIAL_ORG_COLUMNS}, l.cidr AS access_cidr \
+         FROM (SELECT {API_KEY_COLUMNS} FROM api_keys WHERE public_key = $1) k \
+         JOIN organizations o ON o.id = k.org_id \
+         LEFT JOIN api_key_access_list l ON l.api_key_id = k.id"
+    )
+});
+
+#[async_trait]
+impl<B: Backend> ApiKeyStore for B {
+    #[instrument(level = "debug", skip(self, ha1))]
+    async fn create_api_key(&self, key: &ApiKey, ha1: &DigestHa1) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        insert_api_key(&mut *tx, self.sealer(), key, ha1).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn find_api_key(
+        &self,
+        public_key: &PublicKey,
+    ) -> Result<Option<ApiKeyCredential>, StoreError> {
+        let mut conn = self.read().await?;
+        let rows: Vec<WithAccessCidr<WithCredentialOrg<ApiKeyRow>>> = conn
+            .query(&FIND_API_KEY)
+            .bind(public_key.as_str())
+            .fetch_all()
+            .await?;
+        let Some((found, access_list)) = with_access_list(rows)? else {
+            return Ok(None);
+        };
+        let WithCredentialOrg {
+            credential: row,
+            organization,
+        } = found;
+        let organization = organization.into_organization(row.org_id.clone())?;
+        let (key, sealed): (ApiKey, Vec<u8>) = row.try_into()?;
+        let mut keys = [key];
+        load_key_grants(&mut *conn, &mut keys).await?;
+        let [key] = keys;
+        let ha1 = self
+            .sealer()
+            .open(&sealed, &ha1_context(key.public_key.as_str()))?;
+        let ha1 = <[u8; 16]>::try_from(ha1.as_slice())
+            .map_err(|_| StoreError::Corrupt("a digest credential of the wrong length".into()))?;
+        Ok(Some(ApiKeyCredential {
+            key,
+            ha1: DigestHa1(ha1),
+            access_list,
+            organization,
+        }))
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn list_api_keys(
+        &self,
+        org: &OrgId,
+        page: PageRequest,
+    ) -> Result<Page<ApiKey>, StoreError> {
+        let mut conn = self.read().await?;
+        let (rows, total_count) =
+            org_page::<_, ApiKeyRow>(&mut *conn, "api_keys", API_KEY_COLUMNS, "id", org, page)
+                .await?;
+        let mut items = keys_from_rows(rows)?;
+        load_key_grants(&mut *conn, &mut items).await?;
+        Ok(Page { items, total_count })
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn get_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
+        fetch_api_key(&mut *self.read().await?, org, id).await
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn update_api_key(
+        &self,
+        org: &OrgId,
+        id: &ApiKeyId,
+        description: Option<&str>,
+        roles: Option<&OrgRoles>,
+    ) -> Result<ApiKey, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut key = fetch_api_key(&mut *tx, org, id)
+            .await?
+            .ok_or(Rejection::NotFound)?;
+        if let Some(description) = description {
+            key.description = description.to_owned();
+        }
+        if let Some(roles) = roles {
+            key.roles = roles.clone();
+        }
+        tx.query("UPDATE api_keys SET description = $1, roles = $2 WHERE id = $3")
+            .bind(key.description.as_str())
+            .bind(encode_org_roles(&key.roles))
+            .bind(key.id.as_str())
+            .execute()
+            .await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn delete_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<(), StoreError> {
+        let deleted = self
+            .write()
+            .await?
+            .query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .execute()
+            .await?;
+        one_row_or(deleted, Rejection::NotFound)
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn list_project_api_keys(
+        &self,
+        group: &GroupId,
+        page: PageRequest,
+    ) -> Result<Page<ApiKey>, StoreError> {
+        let mut conn = self.read().await?;
+        fetch_group(&mut *conn, group, false)
+            .await?
+            .ok_or(Rejection::NotFound)?;
+        let total: i64 = conn
+            .query("SELECT COUNT(*) FROM api_key_project_roles WHERE project_id = $1")
+            .bind(group.as_str())
+            .fetch_scalar()
+            .await?;
+        let (limit, offset) = limit_offset(page);
+        let columns = API_KEY_COLUMNS
+            .split(", ")
+            .map(|column| format!("k.{column}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows: Vec<ApiKeyRow> = conn
+            .query(&format!(
+                "SELECT {columns} FROM api_keys k \
+                 JOIN api_key_project_roles g ON g.api_key_id = k.id AND g.org_id = k.org_id \
+                 WHERE g.project_id = $1 ORDER BY k.created_at, k.id LIMIT $2 OFFSET $3"
+            ))
+            .bind(group.as_str())
+            .bind(limit)
+            .bind(offset)
+            .fetch_all()
+            .await?;
+        let mut items = keys_from_rows(rows)?;
+        load_key_grants(&mut *conn, &mut items).await?;
+        Ok(Page {
+            items,
+            total_count: count(total),
+        })
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn grant_api_key_project_roles(
+        &self,
+        group: &GroupId,
+        key: &ApiKeyId,
+        roles: &GroupRoles,
+        now: OffsetDateTime,
+    ) -> Result<ApiKey, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let project = fetch_group(&mut *tx, group, true)
+            .await?
+            .ok_or(Rejection::NotFound)?;
+        let mut key = fetch_api_key(&mut *tx, &project.org_id, key)
+            .await?
+            .ok_or(Rejection::NotFound)?;
+        let grant = ProjectGrant {
+            group_id: group.clone(),
+            roles: roles.clone(),
+        };
+        upsert_key_grant(&mut *tx, &key, &grant, now).await?;
+        tx.commit().await?;
+        // The grant as stored: in place of the one it replaced, or added.
+        match key
+            .project_roles
+            .iter_mut()
+            .find(|held| held.group_id == grant.group_id)
+        {
+            Some(held) => held.roles = grant.roles,
+            None => key.project_roles.push(grant),
+        }
+        Ok(key)
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn revoke_api_key_project_roles(
+        &self,
+        group: &GroupId,
+        key: &ApiKeyId,
+    ) -> Result<(), StoreError> {
+        let removed = self
+            .write()
+            .await?
+            .query("DELETE FROM api_key_project_roles WHERE project_id = $1 AND api_key_id = $2")
+            .bind(group.as_str())
+            .bind(key.as_str())
+            .execute()
+            .await?;
+        one_row_or(removed, Rejection::NotFound)
+    }
+}

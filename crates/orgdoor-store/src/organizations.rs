@@ -1,0 +1,170 @@
+//! Organizations: the first one of a store, the others, renaming and deleting them.
+
+use async_trait::async_trait;
+use orgdoor_domain::{ApiKey, DigestHa1, OrgId, OrgName, OrgRole, OrgRoles, Organization, UserId};
+use tracing::instrument;
+
+use crate::error::is_foreign_key_violation;
+use crate::rows::{ORGANIZATION_COLUMNS, OrganizationRow, encode_org_roles, seconds};
+use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::tables::organizations::insert_organization;
+use crate::{Rejection, StoreError};
+
+#[async_trait]
+pub trait OrganizationStore: Send + Sync {
+    /// Creates the organization only if the store holds none yet, atomically across instances:
+    /// of several servers starting on one empty store, exactly one gets `true`.
+    async fn create_first_organization(
+        &self,
+        organization: &Organization,
+        api_keys: &[(ApiKey, DigestHa1)],
+    ) -> Result<bool, StoreError>;
+
+    /// Creates an organization together with its first API keys and, with `owner`, that
+    /// person as its first member, an Organization Owner.
+    async fn create_organization(
+        &self,
+        organization: &Organization,
+        api_keys: &[(ApiKey, DigestHa1)],
+        owner: Option<&UserId>,
+    ) -> Result<(), StoreError>;
+
+    async fn get_organization(&self, id: &OrgId) -> Result<Option<Organization>, StoreError>;
+
+    /// Renames an organization; [`Rejection::NotFound`] when it does not exist.
+    async fn rename_organization(
+        &self,
+        id: &OrgId,
+        name: &OrgName,
+    ) -> Result<Organization, StoreError>;
+
+    /// Deletes an organization with its keys, teams and invitations; refused with
+    /// [`Rejection::OrganizationHasProjects`] while it has projects, [`Rejection::NotFound`] when
+    /// it does not exist.
+    async fn delete_organization(&self, id: &OrgId) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+impl<B: Backend> OrganizationStore for B {
+    #[instrument(level = "debug", skip(self, api_keys))]
+    async fn create_first_organization(
+        &self,
+        organization: &Organization,
+        api_keys: &[(ApiKey, DigestHa1)],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        if let Some(lock) = B::Connection::LOCK_ORGANIZATIONS {
+            tx.query(lock).execute().await?;
+        }
+        let any: bool = tx
+            .query("SELECT EXISTS (SELECT 1 FROM organizations)")
+            .fetch_scalar()
+            .await?;
+        if any {
+            return Ok(false);
+        }
+        insert_organization(&mut *tx, self.sealer(), organization, api_keys).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    #[instrument(level = "debug", skip(self, api_keys))]
+    async fn create_organization(
+        &self,
+        organization: &Organization,
+        api_keys: &[(ApiKey, DigestHa1)],
+        owner: Option<&UserId>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        insert_organization(&mut *tx, self.sealer(), organization, api_keys).await?;
+        if let Some(owner) = owner {
+            tx.query(
+                "INSERT INTO org_members (org_id, user_id, roles, joined_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(organization.id.as_str())
+            .bind(owner.as_str())
+            .bind(encode_org_roles(&OrgRoles::single(OrgRole::Owner)))
+            .bind(seconds(organization.created_at))
+            .execute()
+            .await
+            .map_err(|error| {
+                if is_foreign_key_violation(&error) {
+                    StoreError::from(Rejection::UserNotInOrg {
+                        user: owner.to_string(),
+                        org: organization.id.clone(),
+                    })
+                } else {
+                    error.into()
+                }
+            })?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn get_organization(&self, id: &OrgId) -> Result<Option<Organization>, StoreError> {
+        let row: Option<OrganizationRow> = self
+            .read()
+            .await?
+            .query(&format!(
+                "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1"
+            ))
+            .bind(id.as_str())
+            .fetch_optional()
+            .await?;
+        row.map(Organization::try_from).transpose()
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn rename_organization(
+        &self,
+        id: &OrgId,
+        name: &OrgName,
+    ) -> Result<Organization, StoreError> {
+        let row: Option<OrganizationRow> = self
+            .write()
+            .await?
+            .query(&format!(
+                "UPDATE organizations SET name = $1 WHERE id = $2 RETURNING {ORGANIZATION_COLUMNS}"
+            ))
+            .bind(name.as_str())
+            .bind(id.as_str())
+            .fetch_optional()
+            .await?;
+        row.ok_or(Rejection::NotFound)?.try_into()
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn delete_organization(&self, id: &OrgId) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        // Locking the organization holds off project inserts, whose foreign-key check needs
+        // it, until this transaction ends.
+        let exists: Option<String> = tx
+            .query(&format!(
+                "SELECT id FROM organizations WHERE id = $1{}",
+                B::Connection::LOCK_ROWS
+            ))
+            .bind(id.as_str())
+            .fetch_optional_scalar()
+            .await?;
+        if exists.is_none() {
+            return Err(Rejection::NotFound.into());
+        }
+        let has_projects: bool = tx
+            .query("SELECT EXISTS (SELECT 1 FROM projects WHERE org_id = $1)")
+            .bind(id.as_str())
+            .fetch_scalar()
+            .await?;
+        if has_projects {
+            return Err(Rejection::OrganizationHasProjects.into());
+        }
+        tx.query("DELETE FROM organizations WHERE id = $1")
+            .bind(id.as_str())
+            .execute()
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
