@@ -14,6 +14,7 @@ mod org_users;
 mod organizations;
 mod project_users;
 mod projects;
+mod rate_limits;
 mod server_secrets;
 mod service_accounts;
 mod teams;
