@@ -18,6 +18,10 @@ on_every_backend!(
 );
 
 #[test]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a test listing the migration folders"
+)]
 fn both_dialects_have_the_same_migrations() {
     let names = |dialect: &str| {
         let mut names: Vec<String> = std::fs::read_dir(migrations_dir(dialect))
