@@ -97,6 +97,10 @@ impl SecretsKeySource {
     }
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "once at startup, before the server serves"
+)]
 fn load_or_create_key_file(path: &Path) -> anyhow::Result<SecretsKey> {
     use std::io::Write as _;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -145,6 +149,10 @@ mod key_file_tests {
     use super::*;
 
     #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a test looking at the file it made"
+    )]
     fn a_key_file_is_created_private_and_read_back() {
         let directory = tempfile::tempdir().expect("tempdir");
         let path = directory.path().join("store.db.key");

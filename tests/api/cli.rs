@@ -29,6 +29,10 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_orgdoor");
 /// The store's files and the secrets key file are the owner's alone, and a store refuses to
 /// open with another secrets key.
 #[tokio::test]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a test looking at the files the server made"
+)]
 async fn serve_keeps_its_files_private_and_its_store_refuses_a_foreign_secrets_key() {
     use std::os::unix::fs::PermissionsExt;
 

@@ -23,6 +23,10 @@ struct CurlResult {
 }
 
 /// Runs curl with `--digest` and the given arguments, keeping the headers of the last response.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "reads what curl wrote, after it exited"
+)]
 async fn curl(app: &TestApp, args: &[&str], url: &str) -> CurlResult {
     let dir = tempfile::tempdir().unwrap();
     let headers_file = dir.path().join("headers");

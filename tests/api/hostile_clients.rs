@@ -476,6 +476,10 @@ async fn slow_bodies_at_the_cap_make_room_for_new_connections() {
 }
 
 /// Peak resident memory of a process, from `/proc` (`VmHWM`, kB).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "reads /proc, outside any request"
+)]
 fn peak_memory_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status

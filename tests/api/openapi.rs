@@ -10,6 +10,10 @@ const VENDORED: &str = concat!(
 );
 
 #[tokio::test]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a test comparing a response with the file on disk"
+)]
 async fn serves_the_vendored_atlas_spec_without_authentication() {
     let app = spawn_app(Backend::Sqlite).await;
     let response = reqwest::get(format!("{}/api/orgdoor/v1/openapi.yaml", app.base_url))

@@ -212,6 +212,10 @@ async fn health_reports_the_database_without_authentication(backend: Backend) {
 
 /// Everything the store holds, as text: every file of the SQLite database, or every row of
 /// every table of the PostgreSQL schema.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a test reading the store's files for plaintext"
+)]
 async fn raw_store_contents(app: &crate::harness::TestApp) -> Vec<u8> {
     match app.database.backend {
         Backend::Sqlite => {

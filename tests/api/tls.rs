@@ -14,6 +14,10 @@ struct TestCertificates {
     _directory: tempfile::TempDir,
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "writes the test certificates before the server starts"
+)]
 fn certificates() -> TestCertificates {
     let authority_key = KeyPair::generate().unwrap();
     let mut authority = CertificateParams::new(Vec::<String>::new()).unwrap();

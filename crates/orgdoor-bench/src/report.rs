@@ -15,6 +15,10 @@ struct Machine {
     date: String,
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "reads /proc/cpuinfo once, after the runs"
+)]
 fn machine() -> Machine {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -169,6 +173,10 @@ fn verdicts(measurements: &[Measurement], idle: &[(Backend, f64)]) -> Vec<Verdic
     verdicts
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "writes the report once, after the runs"
+)]
 pub(crate) fn write(
     args: &RunArgs,
     root: &Path,

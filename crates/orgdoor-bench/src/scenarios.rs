@@ -112,6 +112,10 @@ async fn build_orgdoor(root: &Path) -> anyhow::Result<()> {
 
 /// Runs a load from a second process pinned to the client core, while sampling the server's
 /// memory.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one measured run's settings, each named"
+)]
 async fn drive(
     args: &RunArgs,
     server: &Server,
@@ -257,6 +261,10 @@ async fn prism(args: &RunArgs, root: &Path) -> anyhow::Result<Measurement> {
 }
 
 /// Every orgdoor scenario on one backend; also returns the idle memory after start, in MiB.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "makes and removes the run's directory around the measured runs"
+)]
 async fn orgdoor(
     args: &RunArgs,
     binary: &Path,

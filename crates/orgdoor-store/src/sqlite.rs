@@ -22,6 +22,10 @@ use crate::sql::{self, Backend, Connection, Param, Query, Record, StatementCache
 /// Creates the database file readable and writable by its owner only, or takes those rights
 /// away from others on an existing one. SQLite gives its `-wal` and `-shm` files the database
 /// file's permissions, so they follow.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "once, as the store opens, before it serves"
+)]
 fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 

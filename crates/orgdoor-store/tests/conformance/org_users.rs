@@ -1,0 +1,319 @@
+//! Organization users, members and invitees alike: an invitation answered (accepted, declined
+//! or left to expire), the list in Atlas's order, and role changes that keep one role and lose
+//! none under concurrency.
+
+use std::sync::Arc;
+
+use orgdoor_domain::{
+    GroupRole, GroupRoleAssignment, MembershipStatus, MembershipUpdate, OrgRole, OrgRoles, OrgUser,
+    PageRequest, ProfileChoices, RoleChange,
+};
+use orgdoor_store::{
+    InvitationAnswer, InvitationSelector, OrgUserFilter, Rejection, Store, UserSelector,
+    WhenPending,
+};
+use time::Duration;
+
+use crate::fixtures::{
+    NOW, accept, invitation, invite, member, org_user, organization, pending, pending_invitation,
+    pending_invitations, rejection, statuses, stored_project, stored_team,
+};
+
+on_every_store!(
+    accepting_makes_a_member_with_everything_the_invitation_offered,
+    declining_and_expiry_show_as_statuses_and_give_way_to_a_new_invitation,
+    org_users_are_listed_members_first_then_by_status_and_address,
+    role_changes_are_atomic_and_keep_at_least_one_role,
+    concurrent_role_changes_of_one_member_lose_none,
+);
+
+async fn accepting_makes_a_member_with_everything_the_invitation_offered(store: Arc<dyn Store>) {
+    let org = organization(&store, "Acme").await;
+    let team = stored_team(&store, &org.id, "Platform").await;
+    let group = stored_project(&store, &org.id, "Payments").await;
+    let mut offered = invitation(&org.id, "Ada@Example.com");
+    offered.roles = OrgRoles::new([OrgRole::Member, OrgRole::GroupCreator]).unwrap();
+    offered.team_ids = vec![team.id.clone()];
+    offered.group_role_assignments = vec![GroupRoleAssignment {
+        group_id: group.id.clone(),
+        role: GroupRole::Owner,
+    }];
+    let offered = invite(&store, offered, WhenPending::Refuse, NOW).await;
+    let accepted = accept(
+        &store,
+        &org.id,
+        InvitationSelector::UserId(offered.user_id.clone()),
+    )
+    .await;
+    let OrgUser::Member(member) = &accepted else {
+        panic!("not a member: {accepted:?}")
+    };
+    assert_eq!(
+        member.user.id, offered.user_id,
+        "the pending user's id is kept"
+    );
+    assert_eq!(member.roles, offered.roles);
+    assert_eq!(member.team_ids, vec![team.id.clone()]);
+    assert_eq!(
+        member.group_role_assignments,
+        offered.group_role_assignments
+    );
+    assert_eq!(member.user.profile.first_name, "Ada");
+    assert_eq!(
+        store.get_org_user(&org.id, &offered.user_id).await.unwrap(),
+        Some(accepted.clone())
+    );
+    // The invitation is over: not listed, not answerable again, and a member cannot be invited.
+    assert!(pending_invitations(&store, &org.id, NOW).await.is_empty());
+    assert_eq!(
+        rejection(
+            store
+                .answer_invitation(
+                    &org.id,
+                    &InvitationSelector::Id(offered.id.clone()),
+                    InvitationAnswer::Decline,
+                    NOW
+                )
+                .await
+        ),
+        Rejection::InvitationNotFound
+    );
+    for when_pending in [WhenPending::Renew, WhenPending::Refuse] {
+        let again = invitation(&org.id, "ada@example.com").into_invitation(NOW);
+        assert_eq!(
+            rejection(store.invite(&again, when_pending, NOW).await),
+            Rejection::UsernameTaken(again.username.clone())
+        );
+    }
+    // One person, one id: another organization's invitation is to the same user.
+    let other = organization(&store, "Other").await;
+    let elsewhere = store
+        .invite(
+            &invitation(&other.id, "ada@example.com").into_invitation(NOW),
+            WhenPending::Refuse,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.user_id, offered.user_id);
+    let (user, memberships) = store
+        .find_user(&UserSelector::Username("ADA@example.com".parse().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.id, offered.user_id);
+    assert_eq!(memberships.len(), 1);
+    // Removing the member drops their teams and project roles with the membership.
+    store
+        .remove_org_user(&org.id, &offered.user_id, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_org_user(&org.id, &offered.user_id).await.unwrap(),
+        None
+    );
+    let filter = OrgUserFilter {
+        team: Some(team.id.clone()),
+        ..statuses(&MembershipStatus::ALL)
+    };
+    assert_eq!(
+        store
+            .list_org_users(&org.id, &filter, PageRequest::default(), NOW)
+            .await
+            .unwrap()
+            .total_count,
+        0
+    );
+}
+
+async fn declining_and_expiry_show_as_statuses_and_give_way_to_a_new_invitation(
+    store: Arc<dyn Store>,
+) {
+    let org = organization(&store, "Acme").await;
+    let declined = pending(&store, &org.id, "bob@example.com").await;
+    let answered = store
+        .answer_invitation(
+            &org.id,
+            &InvitationSelector::Username(declined.username.clone()),
+            InvitationAnswer::Decline,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(answered.status(NOW), MembershipStatus::InvitationRejected);
+    assert_eq!(
+        org_user(&store, &org.id, &declined.user_id)
+            .await
+            .status(NOW),
+        MembershipStatus::InvitationRejected
+    );
+    // Declined is not pending: the invitations API no longer sees it.
+    assert_eq!(
+        store
+            .get_pending_invitation(&org.id, &declined.id, NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        rejection(
+            store
+                .update_org_user(&org.id, &declined.user_id, MembershipUpdate::default(), NOW)
+                .await
+        ),
+        Rejection::UserNotInOrg {
+            user: declined.user_id.to_string(),
+            org: org.id.clone()
+        }
+    );
+
+    let expiring = pending(&store, &org.id, "cy@example.com").await;
+    let later = expiring.expires_at;
+    assert_eq!(
+        rejection(
+            store
+                .answer_invitation(
+                    &org.id,
+                    &InvitationSelector::Id(expiring.id.clone()),
+                    InvitationAnswer::Accept(ProfileChoices::default()),
+                    later
+                )
+                .await
+        ),
+        Rejection::InvitationExpired
+    );
+    let expired_users = store
+        .list_org_users(
+            &org.id,
+            &statuses(&[MembershipStatus::InvitationExpired]),
+            PageRequest::default(),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(expired_users.total_count, 1);
+    assert_eq!(expired_users.items[0].username().as_str(), "cy@example.com");
+
+    // Both give way to a new invitation, which a pending one would refuse.
+    for (previous, at) in [(&declined, NOW), (&expiring, later)] {
+        let fresh = invitation(&org.id, previous.username.as_str()).into_invitation(at);
+        let stored = store.invite(&fresh, WhenPending::Refuse, at).await.unwrap();
+        assert_eq!(stored.id, fresh.id);
+        assert_eq!(
+            stored.user_id, previous.user_id,
+            "the person keeps their id"
+        );
+        assert_eq!(
+            rejection(store.invite(&fresh, WhenPending::Refuse, at).await),
+            Rejection::UsernameTaken(fresh.username.clone())
+        );
+    }
+}
+
+async fn org_users_are_listed_members_first_then_by_status_and_address(store: Arc<dyn Store>) {
+    let org = organization(&store, "Acme").await;
+    let team = stored_team(&store, &org.id, "Platform").await;
+    member(&store, &org.id, "zed@example.com").await;
+    member(&store, &org.id, "amy@example.com").await;
+    for address in ["yan@example.com", "bea@example.com"] {
+        let mut offered = invitation(&org.id, address);
+        offered.team_ids = vec![team.id.clone()];
+        invite(&store, offered, WhenPending::Refuse, NOW).await;
+    }
+    let month_ago = NOW - Duration::days(31);
+    let old = invitation(&org.id, "old@example.com");
+    invite(&store, old, WhenPending::Refuse, month_ago).await;
+    // Other organizations' users never show.
+    let other = organization(&store, "Other").await;
+    member(&store, &other.id, "amy@example.com").await;
+
+    let listed = |filter: OrgUserFilter, page: PageRequest| {
+        let store = store.clone();
+        let org = org.id.clone();
+        async move {
+            let page = store
+                .list_org_users(&org, &filter, page, NOW)
+                .await
+                .unwrap();
+            let names: Vec<String> = page
+                .items
+                .iter()
+                .map(|user| user.username().to_string())
+                .collect();
+            (names, page.total_count)
+        }
+    };
+    assert_eq!(
+        listed(statuses(&MembershipStatus::DEFAULT), PageRequest::default()).await,
+        (
+            vec![
+                "amy@example.com".to_owned(),
+                "zed@example.com".to_owned(),
+                "bea@example.com".to_owned(),
+                "yan@example.com".to_owned()
+            ],
+            4
+        )
+    );
+    assert_eq!(
+        listed(
+            statuses(&MembershipStatus::ALL),
+            PageRequest::new(Some(2), Some(3))
+        )
+        .await,
+        (vec!["old@example.com".to_owned()], 5)
+    );
+    let on_team = OrgUserFilter {
+        team: Some(team.id.clone()),
+        username: Some("YAN@example.com".parse().unwrap()),
+        ..statuses(&MembershipStatus::DEFAULT)
+    };
+    assert_eq!(
+        listed(on_team, PageRequest::default()).await,
+        (vec!["yan@example.com".to_owned()], 1)
+    );
+}
+
+async fn role_changes_are_atomic_and_keep_at_least_one_role(store: Arc<dyn Store>) {
+    let org = organization(&store, "Acme").await;
+    let pending = pending(&store, &org.id, "bea@example.com").await;
+    let active = member(&store, &org.id, "amy@example.com").await;
+    for id in [&pending.user_id, active.id()] {
+        let change = |change| store.change_org_user_role(&org.id, id, change, NOW);
+        let changed = change(RoleChange::Add(OrgRole::Owner)).await.unwrap();
+        assert_eq!(
+            changed.roles().as_slice(),
+            &[OrgRole::Member, OrgRole::Owner]
+        );
+        change(RoleChange::Remove(OrgRole::Member)).await.unwrap();
+        assert_eq!(
+            rejection(change(RoleChange::Remove(OrgRole::Owner)).await),
+            Rejection::LastRole
+        );
+        let stored = org_user(&store, &org.id, id).await;
+        assert_eq!(stored.roles(), &OrgRoles::single(OrgRole::Owner));
+    }
+    // The invitations API sees the pending user's new roles: one state, two views.
+    let seen = pending_invitation(&store, &org.id, &pending.id).await;
+    assert_eq!(seen.roles, OrgRoles::single(OrgRole::Owner));
+}
+
+async fn concurrent_role_changes_of_one_member_lose_none(store: Arc<dyn Store>) {
+    let org = organization(&store, "Acme").await;
+    let active = member(&store, &org.id, "amy@example.com").await;
+    let changes = OrgRole::ALL.iter().map(|role| {
+        let (store, org, id) = (store.clone(), org.id.clone(), active.id().clone());
+        let role = *role;
+        tokio::spawn(async move {
+            store
+                .change_org_user_role(&org, &id, RoleChange::Add(role), NOW)
+                .await
+                .unwrap();
+        })
+    });
+    for change in changes {
+        change.await.unwrap();
+    }
+    let stored = org_user(&store, &org.id, active.id()).await;
+    assert_eq!(stored.roles().as_slice().len(), OrgRole::ALL.len());
+}
