@@ -6,7 +6,6 @@
 
 pub mod admin;
 pub mod api_keys;
-pub mod early;
 pub mod extract;
 pub mod fallback;
 pub mod groups;
@@ -38,31 +37,10 @@ use axum::middleware;
 use crate::auth;
 use crate::state::AppState;
 
-/// The request target (path and query) exactly as the client sent it, before trailing-slash
-/// normalization: what a Digest `uri` directive must match.
-#[derive(Debug, Clone)]
-pub struct RequestTarget(String);
-
-impl RequestTarget {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Records the [`RequestTarget`]; runs before anything rewrites the URI.
-pub fn record_request_target(mut request: Request) -> Request {
-    let target = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), |target| target.as_str().to_owned());
-    request.extensions_mut().insert(RequestTarget(target));
-    request
-}
-
 /// Atlas's custom methods (`…/{userId}:addRole`) end a path segment with `:name`. The router
 /// matches whole segments only, so the method becomes a segment of its own
 /// (`…/{userId}/:addRole`), and the routes for it list only the methods it allows. Runs after
-/// [`record_request_target`], so Digest still checks the path as the client sent it. Only
+/// [`crate::transport::record_request_target`], so Digest still checks the path as the client sent it. Only
 /// known names are split: an IPv6 access-list entry holds colons too.
 pub fn split_custom_method(mut request: Request) -> Request {
     const CUSTOM_METHODS: [&str; 6] = [

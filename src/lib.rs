@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod invitee;
 pub mod provision;
+pub mod security;
 pub mod state;
 pub mod telemetry;
 pub mod transport;

@@ -12,20 +12,9 @@ use axum::routing::MethodRouter;
 use orgdoor_domain::{GroupId, OrgId, TokenBucket};
 
 use crate::auth::Principal;
+use crate::config::RateLimitPolicy;
 use crate::error::AppError;
 use crate::state::AppState;
-
-/// Whether and how hard requests are limited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RateLimitPolicy {
-    /// No limits, no headers: for load tests and suites that flood one organization.
-    #[default]
-    Off,
-    /// Atlas's documented limits.
-    Atlas,
-    /// Every bucket holds and refills this many tokens per period (for tests of the limits).
-    Capacity(i64),
-}
 
 /// What a bucket is kept per.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +159,7 @@ async fn limit(
         refused
             .headers_mut()
             .insert("retry-after", HeaderValue::from(outcome.retry_after));
-        crate::http::early::answer_early(request, refused).await
+        crate::transport::answer_early(request, refused).await
     };
     // Atlas leaves the headers off 401s and 404s (observed).
     if !matches!(response.status().as_u16(), 401 | 404) {
