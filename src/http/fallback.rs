@@ -6,7 +6,8 @@ use axum::response::Response;
 
 use axum::http::{HeaderValue, header};
 
-use crate::error::{AppError, ErrorParts, X_ERROR_CODE};
+use crate::error::AppError;
+use crate::error::response::{ErrorParts, X_ERROR_CODE};
 use crate::transport::answer_early;
 
 pub async fn not_found(OriginalUri(uri): OriginalUri, request: Request) -> Response {
