@@ -26,7 +26,9 @@ pub mod response_format;
 pub mod roles;
 pub mod scope;
 pub mod service_accounts;
+pub mod team_members;
 pub mod teams;
+pub mod user_lists;
 pub mod users;
 pub mod versioning;
 
@@ -83,6 +85,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(org_users::routes(state))
         .merge(users::routes(state))
         .merge(teams::routes(state))
+        .merge(team_members::routes(state))
         .merge(groups::routes(state))
         .merge(project_invitations::routes(state))
         .merge(project_members::routes(state))
@@ -92,6 +95,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(orgs::legacy_routes(state))
         .merge(org_users::legacy_routes(state))
         .merge(teams::legacy_routes(state))
+        .merge(team_members::legacy_routes(state))
         .merge(users::legacy_routes(state))
         .merge(groups::legacy_routes(state))
         .merge(project_members::legacy_routes(state))

@@ -14,5 +14,6 @@ pub mod security;
 pub mod state;
 pub mod telemetry;
 pub mod transport;
+pub mod views;
 
 pub use app::Application;

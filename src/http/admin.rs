@@ -20,10 +20,10 @@ use crate::error::AppError;
 use crate::http::behind_authentication;
 use crate::http::extract::{AtlasPath, RequestBody, RequestBytes, parse_body};
 use crate::http::openapi;
-use crate::http::org_users::OrgUserView;
 use crate::http::scope::org_for;
 use crate::invitee::{Answer, Profile, answer_as_invitee};
 use crate::state::AppState;
+use crate::views::OrgUserView;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     // `{invitee}:accept` and `:decline`, split off by `split_custom_method`.

@@ -23,12 +23,12 @@ use crate::error::AppError;
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{API_KEYS, limited};
-use crate::http::render::atlas_timestamp;
 use crate::http::roles::parse_org_roles;
 use crate::http::scope::org_for;
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::provision;
 use crate::state::AppState;
+use crate::views::atlas_timestamp;
 
 /// How a stored private key is shown: in the layout of Atlas's redacted keys, with nothing of
 /// the key in it (only its HA1 is stored).

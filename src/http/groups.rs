@@ -15,11 +15,11 @@ use crate::error::AppError;
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, PROJECTS, PROJECTS_BY_CALLER, limited};
-use crate::http::render::atlas_timestamp;
 use crate::http::scope::find_group;
 use crate::http::scope::org_for;
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::state::AppState;
+use crate::views::atlas_timestamp;
 
 fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 4] {
     [

@@ -22,11 +22,12 @@ use crate::http::extract::{
     parse_team_id,
 };
 use crate::http::rate_limits::{ORGANIZATIONS, limited};
-use crate::http::render::{atlas_timestamp, sized_json};
+use crate::http::render::sized_json;
 use crate::http::roles::{parse_group_role, parse_org_roles, parse_username};
 use crate::http::scope::org_for;
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
 use crate::state::AppState;
+use crate::views::atlas_timestamp;
 
 const COLLECTION: &str = "/orgs/{orgId}/invites";
 const ITEM: &str = "/orgs/{orgId}/invites/{invitationId}";

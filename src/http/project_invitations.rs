@@ -21,11 +21,11 @@ use crate::error::AppError;
 use crate::http::extract::{AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id};
 use crate::http::project_users::{INVITATION_READ_ONLY, ProjectInvitationRequest, add_to_project};
 use crate::http::rate_limits::{PROJECTS, limited};
-use crate::http::render::atlas_timestamp;
 use crate::http::roles::{parse_roles, parse_username};
 use crate::http::scope::find_group;
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
 use crate::state::AppState;
+use crate::views::atlas_timestamp;
 
 const COLLECTION: &str = "/groups/{groupId}/invites";
 const ITEM: &str = "/groups/{groupId}/invites/{invitationId}";

@@ -33,16 +33,17 @@ use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_user_id,
 };
 use crate::http::org_invitations::InvitationView;
-use crate::http::org_users::{CloudAppUserView, UserView, members_only, status_filter};
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::{parse_group_role, parse_named_roles, parse_roles, parse_username};
 use crate::http::scope::find_group;
+use crate::http::user_lists::{CloudAppUserView, members_only, status_filter};
 use crate::http::versioning::{
     ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2023_02_01_DEPRECATED, V2025_02_19,
     legacy, versioned,
 };
 use crate::state::AppState;
+use crate::views::UserView;
 
 static CURRENT: [ResourceVersion; 1] = [V2025_02_19];
 static DEPRECATED: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];

@@ -23,11 +23,11 @@ use crate::error::AppError;
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{SERVICE_ACCOUNTS, limited};
-use crate::http::render::atlas_timestamp;
 use crate::http::roles::parse_org_roles;
 use crate::http::scope::org_for;
 use crate::http::versioning::{ResourceVersion, V2024_08_05, versioned};
 use crate::state::AppState;
+use crate::views::atlas_timestamp;
 
 /// The spec's pattern for service-account names and descriptions (SANAME).
 static SANAME: LazyLock<Regex> =
