@@ -126,7 +126,7 @@ impl Application {
         let service = ServiceBuilder::new()
             .map_request(transport::record_request_target)
             .layer(NormalizePathLayer::trim_trailing_slash())
-            .map_request(http::split_custom_method)
+            .map_request(http::custom_methods::split_custom_method)
             .service(router);
         // Without limits no bucket is written, so there is nothing to sweep.
         let sweeper = (self.state.rate_limits != RateLimitPolicy::Off)

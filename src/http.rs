@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod api_keys;
+pub mod custom_methods;
 pub mod extract;
 pub mod fallback;
 pub mod groups;
@@ -33,47 +34,10 @@ pub mod users;
 pub mod versioning;
 
 use axum::Router;
-use axum::extract::Request;
 use axum::middleware;
 
 use crate::auth;
 use crate::state::AppState;
-
-/// Atlas's custom methods (`…/{userId}:addRole`) end a path segment with `:name`. The router
-/// matches whole segments only, so the method becomes a segment of its own
-/// (`…/{userId}/:addRole`), and the routes for it list only the methods it allows. Runs after
-/// [`crate::transport::record_request_target`], so Digest still checks the path as the client sent it. Only
-/// known names are split: an IPv6 access-list entry holds colons too.
-pub fn split_custom_method(mut request: Request) -> Request {
-    const CUSTOM_METHODS: [&str; 6] = [
-        ":addRole",
-        ":removeRole",
-        ":addUser",
-        ":removeUser",
-        ":accept",
-        ":decline",
-    ];
-    let path = request.uri().path();
-    let Some(method) = CUSTOM_METHODS
-        .iter()
-        .find(|method| path.len() > method.len() + 1 && path.ends_with(*method))
-    else {
-        return request;
-    };
-    let split = path.len() - method.len();
-    if path.as_bytes().get(split - 1) == Some(&b'/') {
-        return request;
-    }
-    let mut target = format!("{}/{}", &path[..split], &path[split..]);
-    if let Some(query) = request.uri().query() {
-        target.push('?');
-        target.push_str(query);
-    }
-    if let Ok(uri) = target.parse() {
-        *request.uri_mut() = uri;
-    }
-    request
-}
 
 /// Everything under `/api/atlas`: authenticated first, then formatted, then routed.
 pub fn api_router(state: &AppState) -> Router<AppState> {
@@ -118,33 +82,4 @@ pub fn behind_authentication(routes: Router<AppState>, state: &AppState) -> Rout
             state.clone(),
             auth::authenticate,
         ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn split(target: &str) -> String {
-        let request = Request::builder()
-            .uri(target)
-            .body(axum::body::Body::empty())
-            .expect("request");
-        split_custom_method(request).uri().to_string()
-    }
-
-    #[test]
-    fn custom_methods_become_their_own_segment() {
-        assert_eq!(
-            split("/api/atlas/v2/orgs/o/users/u:addRole?pretty=true"),
-            "/api/atlas/v2/orgs/o/users/u/:addRole?pretty=true"
-        );
-        assert_eq!(split("/x/u:decline"), "/x/u/:decline");
-        // Not a known custom method, or nothing before it: left alone.
-        assert_eq!(
-            split("/orgs/o/apiKeys/k/accessList/2001:db8::1"),
-            "/orgs/o/apiKeys/k/accessList/2001:db8::1"
-        );
-        assert_eq!(split("/x/:accept"), "/x/:accept");
-        assert_eq!(split(":accept"), ":accept");
-    }
 }
