@@ -17,17 +17,19 @@ use orgdoor_domain::{
     TeamId,
 };
 use orgdoor_store::WhenPending;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{OrgAccess, Principal};
+use crate::auth::Principal;
 use crate::error::AppError;
+use crate::http::custom_methods::{CustomMethod, RoleMethod};
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, parse_user_id,
 };
 use crate::http::pagination::ListQuery;
 use crate::http::rate_limits::{ORG_USERS, limited};
 use crate::http::roles::{parse_group_role, parse_org_role, parse_org_roles, parse_username};
-use crate::http::scope::org_for;
+use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
 use crate::http::user_lists::{list_filter, not_in_org, status_filter, user_list};
 use crate::http::versioning::{
     ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2025_02_19, legacy, versioned,
@@ -72,13 +74,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 
 async fn list_users(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
     version: ApiVersion,
-    AtlasPath(org_id): AtlasPath<String>,
     query: QueryParams,
+    OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Response, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     let list = ListQuery::from_query(&query)?;
     let filter = list_filter(&query, version, None)?;
     let now = state.clock.now();
@@ -219,10 +219,9 @@ fn parse_team_ids(team_ids: &[String]) -> Result<Vec<TeamId>, AppError> {
 async fn create_user(
     State(state): State<AppState>,
     principal: Principal,
-    AtlasPath(org_id): AtlasPath<String>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<OrgUserRequest>,
 ) -> Result<(StatusCode, Json<OrgUserView>), AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let username = parse_username(request.username)?;
     let roles = request
@@ -252,11 +251,10 @@ async fn create_user(
 
 async fn get_user(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, raw_user)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_user)): AtlasPath<(ScopeSegment, String)>,
     query: QueryParams,
+    OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<OrgUserView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     let id = parse_user_id(&raw_user)?;
     let statuses = status_filter(&query)?;
     let now = state.clock.now();
@@ -274,11 +272,10 @@ async fn get_user(
 
 async fn update_user(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, raw_user)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_user)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<OrgUserUpdateRequest>,
 ) -> Result<Json<OrgUserView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let id = parse_user_id(&raw_user)?;
     let mut update = match request.roles {
@@ -302,17 +299,16 @@ async fn update_user(
 /// `POST …/users/{userId}:addRole` and `:removeRole`.
 async fn change_role(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, raw_user, method)): AtlasPath<(String, String, String)>,
+    AtlasPath((_, raw_user, _)): AtlasPath<(ScopeSegment, String, IgnoredAny)>,
+    CustomMethod(method): CustomMethod<RoleMethod>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<OrgRoleRequest>,
 ) -> Result<Json<OrgUserView>, AppError> {
-    let change: fn(OrgRole) -> RoleChange = match method.as_str() {
-        ":addRole" => RoleChange::Add,
-        ":removeRole" => RoleChange::Remove,
-        _ => return Err(AppError::ResourceNotFound(format!("{raw_user}/{method}"))),
+    let change: fn(OrgRole) -> RoleChange = match method {
+        RoleMethod::AddRole => RoleChange::Add,
+        RoleMethod::RemoveRole => RoleChange::Remove,
     };
     let raw_user = raw_user.as_str();
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let id = parse_user_id(raw_user)?;
     let role = request
@@ -331,11 +327,10 @@ async fn change_role(
 /// The deprecated `PUT …/roles`: replaces the org roles and echoes them.
 async fn replace_roles(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, raw_user)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_user)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<OrgRolesRequest>,
 ) -> Result<Json<OrgRolesRequest>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let id = parse_user_id(&raw_user)?;
     let org_roles = request.org_roles.unwrap_or_default();
@@ -366,11 +361,10 @@ async fn replace_roles(
 /// Removes a member, or in 2025-02-19 also an invitee (which cancels the invitation).
 async fn remove_user(
     State(state): State<AppState>,
-    principal: Principal,
     version: ApiVersion,
-    AtlasPath((org_id, raw_user)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_user)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let id = parse_user_id(&raw_user)?;
     let members_only = version == ApiVersion::Dated(&V2023_01_01_DEPRECATED);
     state

@@ -13,15 +13,16 @@ use orgdoor_domain::limits::{MAX_TEAM_USERS, dedup};
 use orgdoor_domain::{MembershipStatus, Organization, TeamId};
 use orgdoor_store::{OrgUserFilter, Rejection, StoreError};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
-use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
+use crate::http::custom_methods::{CustomMethod, CustomMethodName};
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, parse_user_id,
 };
 use crate::http::pagination::ListQuery;
 use crate::http::rate_limits::{TEAMS, limited};
-use crate::http::scope::org_for;
+use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
 use crate::http::user_lists::{list_filter, not_in_org, user_list};
 use crate::http::versioning::{
     ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2025_02_19, legacy, versioned,
@@ -85,13 +86,12 @@ async fn team_of(
 
 async fn list_team_users(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
     version: ApiVersion,
-    AtlasPath((org_id, raw_team)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_team)): AtlasPath<(ScopeSegment, String)>,
     query: QueryParams,
+    OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Response, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     let team = team_of(&state, &organization, &raw_team).await?;
     let list = ListQuery::from_query(&query)?;
     let filter = list_filter(&query, version, Some(team.clone()))?;
@@ -122,12 +122,11 @@ impl RequestBody for AddUsersToTeamRequest {
 /// Adds members to a team and answers with the team's members (2023-01-01 `CloudAppUser`s).
 async fn add_team_users(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((org_id, raw_team)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_team)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<AddUsersToTeamRequest>,
 ) -> Result<Response, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let AddUsersToTeamRequest(requests) = body.parse()?;
     let team = team_of(&state, &organization, &raw_team).await?;
     if requests.is_empty() {
@@ -178,10 +177,9 @@ async fn add_team_users(
 
 async fn remove_team_user(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, raw_team, raw_user)): AtlasPath<(String, String, String)>,
+    AtlasPath((_, raw_team, raw_user)): AtlasPath<(ScopeSegment, String, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let team = parse_team_id(&raw_team)?;
     let id = parse_user_id(&raw_user)?;
     state
@@ -193,6 +191,23 @@ async fn remove_team_user(
             other => not_in_org(&organization.id, &raw_user)(other),
         })?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `:addUser` and `:removeUser`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TeamMembershipMethod {
+    AddUser,
+    RemoveUser,
+}
+
+impl CustomMethodName for TeamMembershipMethod {
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            ":addUser" => Some(TeamMembershipMethod::AddUser),
+            ":removeUser" => Some(TeamMembershipMethod::RemoveUser),
+            _ => None,
+        }
+    }
 }
 
 /// `AddOrRemoveUserFromTeam`.
@@ -207,16 +222,12 @@ impl RequestBody for TeamMemberRequest {}
 /// deprecated team-user paths): one member or pending invitee in or out; answers with them.
 async fn change_team_membership(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, raw_team, method)): AtlasPath<(String, String, String)>,
+    AtlasPath((_, raw_team, _)): AtlasPath<(ScopeSegment, String, IgnoredAny)>,
+    CustomMethod(method): CustomMethod<TeamMembershipMethod>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<TeamMemberRequest>,
 ) -> Result<Json<OrgUserView>, AppError> {
-    let join = match method.as_str() {
-        ":addUser" => true,
-        ":removeUser" => false,
-        _ => return Err(AppError::ResourceNotFound(format!("{raw_team}/{method}"))),
-    };
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
+    let join = method == TeamMembershipMethod::AddUser;
     let request = body.parse()?;
     let team = parse_team_id(&raw_team)?;
     let raw_user = request
