@@ -38,6 +38,7 @@ use axum::middleware;
 
 use crate::auth;
 use crate::state::AppState;
+use crate::transport;
 
 /// Everything under `/api/atlas`: authenticated first, then formatted, then routed.
 pub fn api_router(state: &AppState) -> Router<AppState> {
@@ -71,12 +72,14 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
     behind_authentication(Router::new().nest("/v2", v2).nest("/v1.0", v1), state)
 }
 
-/// Wraps an API tree: Atlas errors for unknown routes and methods, `envelope`/`pretty`
-/// rendering, and authentication before anything else.
+/// Wraps an API tree: Atlas errors for unknown routes and methods, bodies left unread by a
+/// refusal drained as early answers drain theirs, `envelope`/`pretty` rendering, and
+/// authentication before anything else.
 pub fn behind_authentication(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     routes
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(middleware::from_fn(transport::drain_unread_body))
         .layer(middleware::from_fn(response_format::format_response))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use connection::{AppService, BodyRefusal, Secure, body_refusal};
-pub use early::answer_early;
+pub use early::{answer_early, drain_unread_body};
 pub use limits::ConnectionLimits;
 pub use request_target::{RequestTarget, record_request_target};
 pub use tls::{TlsFiles, load_tls};
