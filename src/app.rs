@@ -24,14 +24,13 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
-use crate::auth::digest::NonceAuthority;
-use crate::auth::failures::FailureLimiter;
-use crate::auth::replay::ReplayGuard;
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{RateLimitPolicy, Settings};
 use crate::error::AppError;
 use crate::http;
-use crate::http::rate_limits::RateLimitPolicy;
+use crate::security::digest::NonceAuthority;
+use crate::security::failures::FailureLimiter;
+use crate::security::replay::ReplayGuard;
 use crate::state::AppState;
 use crate::transport::{self, ConnectionLimits};
 
@@ -125,9 +124,9 @@ impl Application {
     ) -> std::io::Result<()> {
         let router = router(&self.state, self.limits.request_timeout);
         let service = ServiceBuilder::new()
-            .map_request(http::record_request_target)
+            .map_request(transport::record_request_target)
             .layer(NormalizePathLayer::trim_trailing_slash())
-            .map_request(http::split_custom_method)
+            .map_request(http::custom_methods::split_custom_method)
             .service(router);
         // Without limits no bucket is written, so there is nothing to sweep.
         let sweeper = (self.state.rate_limits != RateLimitPolicy::Off)

@@ -3,10 +3,7 @@
 //! request must get a challenge and have no side effect. The layer stores the caller as a
 //! [`Principal`] in the request; authorization happens in each handler.
 
-pub mod digest;
-pub mod failures;
 pub mod principal;
-pub mod replay;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -21,10 +18,10 @@ use time::OffsetDateTime;
 pub use principal::{GroupAccess, Identity, OrgAccess, Principal};
 
 use crate::error::AppError;
-use crate::http::RequestTarget;
+use crate::security::digest::{self, NonceStatus};
+use crate::security::failures::{Scheme, Throttled};
 use crate::state::AppState;
-use digest::NonceStatus;
-use failures::{Scheme, Throttled};
+use crate::transport::{RequestTarget, answer_early};
 
 /// Atlas's 401 body, byte for byte: Jackson-pretty, keys in this fixed order (BEHAVIOR §1.1).
 const UNAUTHORIZED_BODY: &str = "{\n  \"error\" : 401,\n  \"reason\" : \"Unauthorized\",\n  \"detail\" : \"You are not authorized for this resource.\",\n  \"errorCode\" : \"UNEXPECTED_ERROR\"\n}";
@@ -80,14 +77,14 @@ pub async fn authenticate(
             tracing::debug!(auth.refusal = ?refusal, "request not authenticated");
             let stale = matches!(refusal, Refusal::StaleNonce | Refusal::Replayed);
             let challenge = challenge(&state, now, stale);
-            crate::http::early::answer_early(request, challenge).await
+            answer_early(request, challenge).await
         }
         Err(Err(error)) => {
             let retry_after = match &error {
                 AppError::RateLimited { retry_after, .. } => Some(*retry_after),
                 _ => None,
             };
-            let mut response = crate::http::early::answer_early(request, error).await;
+            let mut response = answer_early(request, error).await;
             if let Some(seconds) = retry_after {
                 response
                     .headers_mut()

@@ -15,13 +15,12 @@ use secrecy::ExposeSecret;
 
 use crate::app::Application;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{DatabaseUrl, SecretsKeySource, Settings};
-use crate::http::org_users::OrgUserView;
-use crate::http::rate_limits::RateLimitPolicy;
+use crate::config::{DatabaseUrl, RateLimitPolicy, SecretsKeySource, Settings};
 use crate::invitee::{Answer, Profile, answer_as_invitee};
 use crate::provision::{self, CredentialsOutput};
 use crate::telemetry::{self, LogFormat};
 use crate::transport::{ConnectionLimits, TlsFiles};
+use crate::views::OrgUserView;
 
 #[derive(Debug, Parser)]
 #[command(

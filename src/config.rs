@@ -48,6 +48,18 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
 }
 
+/// Whether and how hard requests are limited (`http::rate_limits` applies it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RateLimitPolicy {
+    /// No limits, no headers: for load tests and suites that flood one organization.
+    #[default]
+    Off,
+    /// Atlas's documented limits.
+    Atlas,
+    /// Every bucket holds and refills this many tokens per period (for tests of the limits).
+    Capacity(i64),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

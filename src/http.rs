@@ -6,7 +6,7 @@
 
 pub mod admin;
 pub mod api_keys;
-pub mod early;
+pub mod custom_methods;
 pub mod extract;
 pub mod fallback;
 pub mod groups;
@@ -27,73 +27,18 @@ pub mod response_format;
 pub mod roles;
 pub mod scope;
 pub mod service_accounts;
+pub mod team_members;
 pub mod teams;
+pub mod user_lists;
 pub mod users;
 pub mod versioning;
 
 use axum::Router;
-use axum::extract::Request;
 use axum::middleware;
 
 use crate::auth;
 use crate::state::AppState;
-
-/// The request target (path and query) exactly as the client sent it, before trailing-slash
-/// normalization: what a Digest `uri` directive must match.
-#[derive(Debug, Clone)]
-pub struct RequestTarget(String);
-
-impl RequestTarget {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Records the [`RequestTarget`]; runs before anything rewrites the URI.
-pub fn record_request_target(mut request: Request) -> Request {
-    let target = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), |target| target.as_str().to_owned());
-    request.extensions_mut().insert(RequestTarget(target));
-    request
-}
-
-/// Atlas's custom methods (`…/{userId}:addRole`) end a path segment with `:name`. The router
-/// matches whole segments only, so the method becomes a segment of its own
-/// (`…/{userId}/:addRole`), and the routes for it list only the methods it allows. Runs after
-/// [`record_request_target`], so Digest still checks the path as the client sent it. Only
-/// known names are split: an IPv6 access-list entry holds colons too.
-pub fn split_custom_method(mut request: Request) -> Request {
-    const CUSTOM_METHODS: [&str; 6] = [
-        ":addRole",
-        ":removeRole",
-        ":addUser",
-        ":removeUser",
-        ":accept",
-        ":decline",
-    ];
-    let path = request.uri().path();
-    let Some(method) = CUSTOM_METHODS
-        .iter()
-        .find(|method| path.len() > method.len() + 1 && path.ends_with(*method))
-    else {
-        return request;
-    };
-    let split = path.len() - method.len();
-    if path.as_bytes().get(split - 1) == Some(&b'/') {
-        return request;
-    }
-    let mut target = format!("{}/{}", &path[..split], &path[split..]);
-    if let Some(query) = request.uri().query() {
-        target.push('?');
-        target.push_str(query);
-    }
-    if let Ok(uri) = target.parse() {
-        *request.uri_mut() = uri;
-    }
-    request
-}
+use crate::transport;
 
 /// Everything under `/api/atlas`: authenticated first, then formatted, then routed.
 pub fn api_router(state: &AppState) -> Router<AppState> {
@@ -105,6 +50,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(org_users::routes(state))
         .merge(users::routes(state))
         .merge(teams::routes(state))
+        .merge(team_members::routes(state))
         .merge(groups::routes(state))
         .merge(project_invitations::routes(state))
         .merge(project_members::routes(state))
@@ -114,6 +60,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(orgs::legacy_routes(state))
         .merge(org_users::legacy_routes(state))
         .merge(teams::legacy_routes(state))
+        .merge(team_members::legacy_routes(state))
         .merge(users::legacy_routes(state))
         .merge(groups::legacy_routes(state))
         .merge(project_members::legacy_routes(state))
@@ -125,44 +72,17 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
     behind_authentication(Router::new().nest("/v2", v2).nest("/v1.0", v1), state)
 }
 
-/// Wraps an API tree: Atlas errors for unknown routes and methods, `envelope`/`pretty`
-/// rendering, and authentication before anything else.
+/// Wraps an API tree: Atlas errors for unknown routes and methods, bodies left unread by a
+/// refusal drained as early answers drain theirs, `envelope`/`pretty` rendering, and
+/// authentication before anything else.
 pub fn behind_authentication(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     routes
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(middleware::from_fn(transport::drain_unread_body))
         .layer(middleware::from_fn(response_format::format_response))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn split(target: &str) -> String {
-        let request = Request::builder()
-            .uri(target)
-            .body(axum::body::Body::empty())
-            .expect("request");
-        split_custom_method(request).uri().to_string()
-    }
-
-    #[test]
-    fn custom_methods_become_their_own_segment() {
-        assert_eq!(
-            split("/api/atlas/v2/orgs/o/users/u:addRole?pretty=true"),
-            "/api/atlas/v2/orgs/o/users/u/:addRole?pretty=true"
-        );
-        assert_eq!(split("/x/u:decline"), "/x/u/:decline");
-        // Not a known custom method, or nothing before it: left alone.
-        assert_eq!(
-            split("/orgs/o/apiKeys/k/accessList/2001:db8::1"),
-            "/orgs/o/apiKeys/k/accessList/2001:db8::1"
-        );
-        assert_eq!(split("/x/:accept"), "/x/:accept");
-        assert_eq!(split(":accept"), ":accept");
-    }
 }

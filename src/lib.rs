@@ -10,8 +10,10 @@ pub mod error;
 pub mod http;
 pub mod invitee;
 pub mod provision;
+pub mod security;
 pub mod state;
 pub mod telemetry;
 pub mod transport;
+pub mod views;
 
 pub use app::Application;

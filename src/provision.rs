@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::auth::digest::digest_ha1;
+use crate::security::digest::digest_ha1;
 
 /// A key just made, with its private key: the only time that value is known.
 pub struct MintedKey {

@@ -1,14 +1,16 @@
-//! What every handler can reach: the store, the clock and the nonce authority.
+//! What every handler can reach: the store, the clock, the Digest and failure memories and the
+//! rate-limit policy. Below everything that handles requests: it names only `clock`, `config`
+//! and `security`.
 
 use std::sync::Arc;
 
 use orgdoor_store::Store;
 
-use crate::auth::digest::NonceAuthority;
-use crate::auth::failures::FailureLimiter;
-use crate::auth::replay::ReplayGuard;
 use crate::clock::Clock;
-use crate::http::rate_limits::RateLimitPolicy;
+use crate::config::RateLimitPolicy;
+use crate::security::digest::NonceAuthority;
+use crate::security::failures::FailureLimiter;
+use crate::security::replay::ReplayGuard;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -5,8 +5,10 @@
 //! the requests hyper refuses before the application sees them.
 
 mod connection;
+mod early;
 mod io;
 mod limits;
+mod request_target;
 mod tls;
 
 use std::future::Future;
@@ -17,8 +19,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use connection::{BodyRefusal, body_refusal};
+pub use connection::{AppService, BodyRefusal, Secure, body_refusal};
+pub use early::{answer_early, drain_unread_body};
 pub use limits::ConnectionLimits;
+pub use request_target::{RequestTarget, record_request_target};
 pub use tls::{TlsFiles, load_tls};
 
 use self::connection::serve_connection;
@@ -27,17 +31,6 @@ use self::limits::Registry;
 /// How long the accept loop rests after the process ran out of file descriptors (or memory for
 /// sockets) before it tries again; it closes an idle connection first, so one is free then.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// The application as every connection calls it.
-pub type AppService = tower::util::BoxCloneSyncService<
-    axum::extract::Request,
-    axum::response::Response,
-    std::convert::Infallible,
->;
-
-/// Whether a request arrived over TLS, for links that name the scheme the client used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Secure(pub bool);
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets every in-flight request
 /// finish (idle connections close at once).

@@ -1,7 +1,9 @@
-//! Who is calling, and what they may do. Authorization is checked explicitly in each handler
-//! (`principal.require_org(&org, OrgAccess::Owner)?`), so the rule sits next to the operation.
+//! Who is calling, and what they may do. Each handler states the role it needs in its signature
+//! (`http::scope`'s `OrgScope<OrgOwner>`), which checks it here, so the rule sits next to the
+//! operation.
 
 use axum::extract::FromRequestParts;
+use axum::http::Extensions;
 use axum::http::request::Parts;
 use orgdoor_domain::{
     ApiKeyId, ClientId, Group, GroupId, GroupRole, GroupRoles, OrgId, OrgRole, OrgRoles,
@@ -129,13 +131,20 @@ impl Principal {
     }
 }
 
+impl Principal {
+    /// The caller the authentication layer put in a request's extensions.
+    pub fn of(extensions: &Extensions) -> Result<&Principal, AppError> {
+        extensions.get::<Principal>().ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("route reached without authentication"))
+        })
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Principal>().cloned().ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!("route reached without authentication"))
-        })
+        Principal::of(&parts.extensions).cloned()
     }
 }
 

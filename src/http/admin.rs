@@ -15,15 +15,14 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
 use crate::http::behind_authentication;
 use crate::http::extract::{AtlasPath, RequestBody, RequestBytes, parse_body};
 use crate::http::openapi;
-use crate::http::org_users::OrgUserView;
-use crate::http::scope::org_for;
+use crate::http::scope::{OrgOwner, OrgScope, ScopeSegment};
 use crate::invitee::{Answer, Profile, answer_as_invitee};
 use crate::state::AppState;
+use crate::views::OrgUserView;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     // `{invitee}:accept` and `:decline`, split off by `split_custom_method`.
@@ -60,11 +59,10 @@ impl From<ProfileRequest> for Profile {
 
 async fn answer_invitation(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, invitee, method)): AtlasPath<(String, String, String)>,
+    AtlasPath((_, invitee, method)): AtlasPath<(ScopeSegment, String, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     RequestBytes(body): RequestBytes,
 ) -> Result<Json<OrgUserView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let answer = match method.as_str() {
         ":accept" if body.is_empty() => Answer::Accept(Profile::default()),
         ":accept" => Answer::Accept(parse_body::<ProfileRequest>(&body)?.into()),

@@ -18,17 +18,16 @@ use orgdoor_store::{Credential, Rejection, StoreError};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{API_KEYS, limited};
-use crate::http::render::atlas_timestamp;
 use crate::http::roles::parse_org_roles;
-use crate::http::scope::org_for;
+use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::provision;
 use crate::state::AppState;
+use crate::views::atlas_timestamp;
 
 /// How a stored private key is shown: in the layout of Atlas's redacted keys, with nothing of
 /// the key in it (only its HA1 is stored).
@@ -222,12 +221,10 @@ pub async fn key_for(state: &AppState, org: &OrgId, raw_id: &str) -> Result<ApiK
 
 async fn list_keys(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(org_id): AtlasPath<String>,
     query: QueryParams,
+    OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<Paginated<ApiKeyView>>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     let list = ListQuery::from_query(&query)?;
     let page = state
         .store
@@ -241,12 +238,10 @@ async fn list_keys(
 
 async fn create_key(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(org_id): AtlasPath<String>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<CreateKeyRequest>,
 ) -> Result<Json<ApiKeyView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let desc = description(
         request
@@ -271,23 +266,21 @@ async fn create_key(
 
 async fn get_key(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((org_id, key_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, key_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<ApiKeyView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     let key = key_for(&state, &organization.id, &key_id).await?;
     Ok(Json(ApiKeyView::new(&base, key, None)))
 }
 
 async fn update_key(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((org_id, key_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, key_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<UpdateKeyRequest>,
 ) -> Result<Json<ApiKeyView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let id = parse_key_id(&key_id)?;
     let desc = request.desc.map(description).transpose()?;
@@ -305,10 +298,9 @@ async fn update_key(
 
 async fn delete_key(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, key_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, key_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let id = parse_key_id(&key_id)?;
     state
         .store
@@ -337,12 +329,11 @@ async fn access_list_page(
 
 async fn list_access_list(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((org_id, key_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, key_id)): AtlasPath<(ScopeSegment, String)>,
     query: QueryParams,
+    OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     let key = key_for(&state, &organization.id, &key_id).await?;
     access_list_page(&state, &base, &key, &ListQuery::from_query(&query)?).await
 }
@@ -350,13 +341,12 @@ async fn list_access_list(
 /// Adds entries and answers with the whole resulting list.
 async fn add_to_access_list(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((org_id, key_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, key_id)): AtlasPath<(ScopeSegment, String)>,
     query: QueryParams,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<AccessListRequests>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let AccessListRequests(requests) = body.parse()?;
     AppError::check_length("accessList", &requests, MAX_ACCESS_LIST_ENTRIES)?;
     let key = key_for(&state, &organization.id, &key_id).await?;
@@ -393,11 +383,10 @@ fn parse_network(raw: &str) -> Result<AllowedNetwork, AppError> {
 
 async fn get_access_list_entry(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((org_id, key_id, address)): AtlasPath<(String, String, String)>,
+    AtlasPath((_, key_id, address)): AtlasPath<(ScopeSegment, String, String)>,
+    OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<AccessListEntryView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     let key = key_for(&state, &organization.id, &key_id).await?;
     let network = parse_network(&address)?;
     let entry = state
@@ -414,10 +403,9 @@ async fn get_access_list_entry(
 
 async fn remove_from_access_list(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, key_id, address)): AtlasPath<(String, String, String)>,
+    AtlasPath((_, key_id, address)): AtlasPath<(ScopeSegment, String, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let key = key_for(&state, &organization.id, &key_id).await?;
     let network = parse_network(&address)?;
     state

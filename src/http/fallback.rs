@@ -6,8 +6,9 @@ use axum::response::Response;
 
 use axum::http::{HeaderValue, header};
 
-use crate::error::{AppError, ErrorParts, X_ERROR_CODE};
-use crate::http::early::answer_early;
+use crate::error::AppError;
+use crate::error::response::{ErrorParts, X_ERROR_CODE};
+use crate::transport::answer_early;
 
 pub async fn not_found(OriginalUri(uri): OriginalUri, request: Request) -> Response {
     answer_early(request, AppError::ResourceNotFound(uri.path().to_owned())).await

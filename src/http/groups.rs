@@ -15,11 +15,10 @@ use crate::error::AppError;
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, PROJECTS, PROJECTS_BY_CALLER, limited};
-use crate::http::render::atlas_timestamp;
-use crate::http::scope::find_group;
-use crate::http::scope::org_for;
+use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, OrgMember, OrgScope, org_for};
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::state::AppState;
+use crate::views::atlas_timestamp;
 
 fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 4] {
     [
@@ -193,12 +192,10 @@ async fn list_groups(
 
 async fn list_org_groups(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(org_id): AtlasPath<String>,
     query: QueryParams,
+    OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<Paginated<GroupView>>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     let list = ListQuery::from_query(&query)?;
     let page = state.store.list_groups(&organization.id, list.page).await?;
     let path = format!("/orgs/{}/groups", organization.id);
@@ -247,13 +244,9 @@ async fn create_group(
 }
 
 async fn get_group(
-    State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(group_id): AtlasPath<String>,
+    GroupScope(group, _): GroupScope<GroupReadOnly>,
 ) -> Result<Json<GroupView>, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::ReadOnly)?;
     Ok(Json(GroupView::new(&base, group)))
 }
 
@@ -277,13 +270,10 @@ async fn get_group_by_name(
 
 async fn update_group(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(group_id): AtlasPath<String>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
     body: AtlasJson<GroupUpdateRequest>,
 ) -> Result<Json<GroupView>, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::Owner)?;
     let request = body.parse()?;
     let update = GroupUpdate {
         name: request.name.map(project_name).transpose()?,
@@ -294,21 +284,18 @@ async fn update_group(
         .store
         .update_group(&group.id, update)
         .await
-        .map_err(group_not_found(&group_id))?;
+        .map_err(group_not_found(group.id.as_str()))?;
     Ok(Json(GroupView::new(&base, group)))
 }
 
 async fn delete_group(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath(group_id): AtlasPath<String>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
 ) -> Result<StatusCode, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::Owner)?;
     state
         .store
         .delete_group(&group.id)
         .await
-        .map_err(group_not_found(&group_id))?;
+        .map_err(group_not_found(group.id.as_str()))?;
     Ok(StatusCode::NO_CONTENT)
 }

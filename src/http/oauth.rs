@@ -20,8 +20,8 @@ use orgdoor_store::{Rejection, StoreError};
 use serde::Serialize;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
-use crate::auth::failures::Scheme;
 use crate::http::extract::RequestBytes;
+use crate::security::failures::Scheme;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {

@@ -15,18 +15,18 @@ use orgdoor_domain::{
 use orgdoor_store::{InvitationSelector, Rejection, StoreError, WhenPending};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{OrgAccess, Principal};
+use crate::auth::Principal;
 use crate::error::AppError;
 use crate::http::extract::{
-    AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_org_id,
-    parse_team_id,
+    AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_id,
 };
 use crate::http::rate_limits::{ORGANIZATIONS, limited};
-use crate::http::render::{atlas_timestamp, sized_json};
+use crate::http::render::sized_json;
 use crate::http::roles::{parse_group_role, parse_org_roles, parse_username};
-use crate::http::scope::org_for;
+use crate::http::scope::{OrgOwner, OrgScope, ScopeSegment};
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
 use crate::state::AppState;
+use crate::views::atlas_timestamp;
 
 const COLLECTION: &str = "/orgs/{orgId}/invites";
 const ITEM: &str = "/orgs/{orgId}/invites/{invitationId}";
@@ -247,37 +247,17 @@ fn parse_update(
     })
 }
 
-async fn owned_org(
-    state: &AppState,
-    principal: &Principal,
-    org_id: &str,
-) -> Result<Organization, AppError> {
-    org_for(state, principal, org_id, OrgAccess::Owner).await
-}
-
 async fn list_invitations(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath(org_id): AtlasPath<String>,
     query: QueryParams,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<InvitationList, AppError> {
-    let username = match query.email("username") {
-        Ok(username) => username,
-        Err(error) => {
-            // A missing organization or a caller without the role is reported first.
-            owned_org(&state, &principal, &org_id).await?;
-            return Err(error);
-        }
-    };
-    // The organization and its invitations in one read; the caller's role is checked before
-    // anything is shown.
-    let id = parse_org_id(&org_id)?;
-    let (organization, invitations) = state
+    let username = query.email("username")?;
+    // One read: the scope took the caller's own organization from its credential.
+    let invitations = state
         .store
-        .get_organization_with_pending_invitations(&id, username.as_ref(), state.clock.now())
-        .await?
-        .ok_or_else(|| AppError::OrgNotFound(id.to_string()))?;
-    principal.require_org(&organization.id, OrgAccess::Owner)?;
+        .list_pending_invitations(&organization.id, username.as_ref(), state.clock.now())
+        .await?;
     Ok(InvitationList {
         organization,
         invitations,
@@ -287,10 +267,9 @@ async fn list_invitations(
 async fn create_invitation(
     State(state): State<AppState>,
     principal: Principal,
-    AtlasPath(org_id): AtlasPath<String>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<InvitationRequest>,
 ) -> Result<Json<InvitationView>, AppError> {
-    let organization = owned_org(&state, &principal, &org_id).await?;
     let request = body.parse()?;
     let username = parse_username(request.username)?;
     let roles = parse_org_roles(request.roles.unwrap_or_default(), &organization.id)?;
@@ -337,11 +316,9 @@ async fn update_invitation(
 
 async fn update_invitation_by_username(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath(org_id): AtlasPath<String>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<InvitationRequest>,
 ) -> Result<Json<InvitationView>, AppError> {
-    let organization = owned_org(&state, &principal, &org_id).await?;
     let request = body.parse()?;
     let username = parse_username(request.username)?;
     let update = parse_update(
@@ -363,10 +340,9 @@ async fn update_invitation_by_username(
 
 async fn get_invitation(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, invitation_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, invitation_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<Json<InvitationView>, AppError> {
-    let organization = owned_org(&state, &principal, &org_id).await?;
     let id = parse_invitation_id(&invitation_id)?;
     let invitation = state
         .store
@@ -378,11 +354,10 @@ async fn get_invitation(
 
 async fn update_invitation_by_id(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, invitation_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, invitation_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<InvitationUpdateRequest>,
 ) -> Result<Json<InvitationView>, AppError> {
-    let organization = owned_org(&state, &principal, &org_id).await?;
     let request = body.parse()?;
     let id = parse_invitation_id(&invitation_id)?;
     let update = parse_update(
@@ -405,10 +380,9 @@ async fn update_invitation_by_id(
 /// (this path parameter has no pattern in the spec).
 async fn delete_invitation(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, invitation_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, invitation_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
-    let organization = owned_org(&state, &principal, &org_id).await?;
     let id = invitation_id
         .parse()
         .map_err(|_| AppError::InvalidInvitationId)?;

@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
 use crate::http::api_keys::{self, ApiKeyView};
-use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
+use crate::http::extract::{AtlasJson, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, ORGANIZATIONS_BY_CALLER, limited};
 use crate::http::roles::parse_org_roles;
-use crate::http::scope::org_for;
+use crate::http::scope::{OrgMember, OrgOwner, OrgScope};
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::provision;
 use crate::state::AppState;
@@ -115,12 +115,9 @@ async fn list_orgs(
 }
 
 async fn get_org(
-    State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(org_id): AtlasPath<String>,
+    OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<OrganizationView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     Ok(Json(OrganizationView::new(&base, organization)))
 }
 
@@ -144,12 +141,10 @@ impl RequestBody for OrganizationUpdateRequest {}
 
 async fn update_org(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(org_id): AtlasPath<String>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<OrganizationUpdateRequest>,
 ) -> Result<Json<OrganizationView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let name = request
         .name
@@ -274,16 +269,16 @@ async fn create_org(
 /// Deletes an organization without projects (409 while it has some).
 async fn delete_org(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath(org_id): AtlasPath<String>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     match state.store.delete_organization(&organization.id).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::Rejected(Rejection::OrganizationHasProjects)) => Err(
             AppError::OrganizationHasProjects(organization.id.to_string()),
         ),
-        Err(StoreError::Rejected(Rejection::NotFound)) => Err(AppError::OrgNotFound(org_id)),
+        Err(StoreError::Rejected(Rejection::NotFound)) => {
+            Err(AppError::OrgNotFound(organization.id.to_string()))
+        }
         Err(other) => Err(other.into()),
     }
 }

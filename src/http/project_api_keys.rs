@@ -12,14 +12,13 @@ use orgdoor_domain::limits::MAX_ROLES;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::auth::{GroupAccess, Principal};
 use crate::error::AppError;
 use crate::http::api_keys::{ApiKeyView, description, key_for, key_not_found, parse_key_id};
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::parse_roles;
-use crate::http::scope::find_group;
+use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, ScopeSegment};
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::provision;
 use crate::state::AppState;
@@ -74,13 +73,10 @@ impl RequestBody for RoleAssignmentsRequest {
 
 async fn list_keys(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(group_id): AtlasPath<String>,
     query: QueryParams,
+    GroupScope(group, _): GroupScope<GroupReadOnly>,
 ) -> Result<Json<Paginated<ApiKeyView>>, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::ReadOnly)?;
     let list = ListQuery::from_query(&query)?;
     let page = state
         .store
@@ -96,13 +92,10 @@ async fn list_keys(
 /// this answer only.
 async fn create_key(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(group_id): AtlasPath<String>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
     body: AtlasJson<ProjectKeyRequest>,
 ) -> Result<Json<ApiKeyView>, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::Owner)?;
     let request = body.parse()?;
     let desc = description(
         request
@@ -124,12 +117,10 @@ async fn create_key(
 /// body's assignments), replacing any it had there.
 async fn assign_key(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((group_id, raw_key)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_key)): AtlasPath<(ScopeSegment, String)>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
     body: AtlasJson<RoleAssignmentsRequest>,
 ) -> Result<StatusCode, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::Owner)?;
     let RoleAssignmentsRequest(assignments) = body.parse()?;
     AppError::check_length("roles", &assignments, MAX_ROLES)?;
     let names: Vec<String> = assignments
@@ -150,13 +141,11 @@ async fn assign_key(
 /// description (of a key in the project only); answers the key with all its roles.
 async fn update_key(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((group_id, raw_key)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_key)): AtlasPath<(ScopeSegment, String)>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
     body: AtlasJson<ProjectKeyRequest>,
 ) -> Result<Json<ApiKeyView>, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::Owner)?;
     let request = body.parse()?;
     let desc = request.desc.map(description).transpose()?;
     let roles = request
@@ -192,11 +181,9 @@ async fn update_key(
 /// Takes a key's roles in the project away; the key stays in the organization.
 async fn remove_key(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((group_id, raw_key)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_key)): AtlasPath<(ScopeSegment, String)>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
 ) -> Result<StatusCode, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::Owner)?;
     let id = parse_key_id(&raw_key)?;
     state
         .store

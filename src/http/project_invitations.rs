@@ -16,16 +16,16 @@ use orgdoor_domain::{Group, GroupRoles, OrgUser, ProjectInvitation};
 use orgdoor_store::{InvitationSelector, ProjectAddition, Rejection, StoreError};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{GroupAccess, Principal};
+use crate::auth::Principal;
 use crate::error::AppError;
 use crate::http::extract::{AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id};
 use crate::http::project_users::{INVITATION_READ_ONLY, ProjectInvitationRequest, add_to_project};
 use crate::http::rate_limits::{PROJECTS, limited};
-use crate::http::render::atlas_timestamp;
 use crate::http::roles::{parse_roles, parse_username};
-use crate::http::scope::find_group;
+use crate::http::scope::{GroupOwner, GroupScope, ScopeSegment};
 use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
 use crate::state::AppState;
+use crate::views::atlas_timestamp;
 
 const COLLECTION: &str = "/groups/{groupId}/invites";
 const ITEM: &str = "/groups/{groupId}/invites/{invitationId}";
@@ -103,23 +103,11 @@ impl RequestBody for ProjectInvitationUpdateRequest {
     const FIXED: &'static [&'static str] = &["username"];
 }
 
-async fn owned_group(
-    state: &AppState,
-    principal: &Principal,
-    group_id: &str,
-) -> Result<Group, AppError> {
-    let group = find_group(state, group_id).await?;
-    principal.require_group(&group, GroupAccess::Owner)?;
-    Ok(group)
-}
-
 async fn list_invitations(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath(group_id): AtlasPath<String>,
     query: QueryParams,
+    GroupScope(group, _): GroupScope<GroupOwner>,
 ) -> Result<Json<Vec<ProjectInvitationView>>, AppError> {
-    let group = owned_group(&state, &principal, &group_id).await?;
     let username = query.email("username")?;
     let invitations = state
         .store
@@ -136,10 +124,9 @@ async fn list_invitations(
 async fn create_invitation(
     State(state): State<AppState>,
     principal: Principal,
-    AtlasPath(group_id): AtlasPath<String>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
     body: AtlasJson<ProjectInvitationRequest>,
 ) -> Result<Json<ProjectInvitationView>, AppError> {
-    let group = owned_group(&state, &principal, &group_id).await?;
     let request = body.parse()?;
     let invited = add_to_project(
         &state,
@@ -182,11 +169,9 @@ async fn update_invitation(
 
 async fn update_invitation_by_username(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath(group_id): AtlasPath<String>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
     body: AtlasJson<ProjectInvitationRequest>,
 ) -> Result<Json<ProjectInvitationView>, AppError> {
-    let group = owned_group(&state, &principal, &group_id).await?;
     let request = body.parse()?;
     let username = parse_username(request.username)?;
     let roles = parse_roles(request.roles, &group)?;
@@ -203,10 +188,9 @@ async fn update_invitation_by_username(
 
 async fn get_invitation(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((group_id, invitation_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, invitation_id)): AtlasPath<(ScopeSegment, String)>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
 ) -> Result<Json<ProjectInvitationView>, AppError> {
-    let group = owned_group(&state, &principal, &group_id).await?;
     let id = parse_invitation_id(&invitation_id)?;
     let invitation = state
         .store
@@ -218,11 +202,10 @@ async fn get_invitation(
 
 async fn update_invitation_by_id(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((group_id, invitation_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, invitation_id)): AtlasPath<(ScopeSegment, String)>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
     body: AtlasJson<ProjectInvitationUpdateRequest>,
 ) -> Result<Json<ProjectInvitationView>, AppError> {
-    let group = owned_group(&state, &principal, &group_id).await?;
     let request = body.parse()?;
     let id = parse_invitation_id(&invitation_id)?;
     let roles = parse_roles(request.roles, &group)?;
@@ -240,10 +223,9 @@ async fn update_invitation_by_id(
 /// no 400 for this operation).
 async fn delete_invitation(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((group_id, invitation_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, invitation_id)): AtlasPath<(ScopeSegment, String)>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
 ) -> Result<StatusCode, AppError> {
-    let group = owned_group(&state, &principal, &group_id).await?;
     let id = parse_invitation_id(&invitation_id)?;
     match state
         .store

@@ -13,7 +13,6 @@ use orgdoor_domain::{Group, GroupRole, Page, TeamId};
 use orgdoor_store::{ProjectTeam, Rejection, StoreError};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{GroupAccess, Principal};
 use crate::error::AppError;
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id,
@@ -21,7 +20,7 @@ use crate::http::extract::{
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::parse_named_roles;
-use crate::http::scope::find_group;
+use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, ScopeSegment};
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::state::AppState;
 
@@ -114,13 +113,10 @@ fn team_page(
 
 async fn list_teams(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(group_id): AtlasPath<String>,
     query: QueryParams,
+    GroupScope(group, _): GroupScope<GroupReadOnly>,
 ) -> Result<Json<Paginated<TeamRoleView>>, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::ReadOnly)?;
     let list = ListQuery::from_query(&query)?;
     let teams = state.store.list_project_teams(&group.id).await?;
     Ok(team_page(&base, &group, &list, teams))
@@ -129,13 +125,10 @@ async fn list_teams(
 /// Gives teams roles in the project; answers with every team the project has.
 async fn assign_teams(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(group_id): AtlasPath<String>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
     body: AtlasJson<TeamRolesRequest>,
 ) -> Result<Json<Paginated<TeamRoleView>>, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::Owner)?;
     let TeamRolesRequest(requests) = body.parse()?;
     if requests.is_empty() {
         return Err(AppError::MissingAttribute("teamId".into()));
@@ -170,12 +163,10 @@ async fn assign_teams(
 /// One team's roles in the project; a team without any is not found there.
 async fn get_team(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((group_id, raw_team)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_team)): AtlasPath<(ScopeSegment, String)>,
+    GroupScope(group, _): GroupScope<GroupReadOnly>,
 ) -> Result<Json<TeamRoleView>, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::ReadOnly)?;
     let team_id = parse_team_id(&raw_team)?;
     let team = state
         .store
@@ -190,13 +181,11 @@ async fn get_team(
 /// Replaces one team's roles; answers with that team.
 async fn update_team(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((group_id, raw_team)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_team)): AtlasPath<(ScopeSegment, String)>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
     body: AtlasJson<RoleNamesRequest>,
 ) -> Result<Json<Paginated<TeamRoleView>>, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::Owner)?;
     let request = body.parse()?;
     let team_id = parse_team_id(&raw_team)?;
     let roles = parse_named_roles("roleNames", request.role_names, &group)?;
@@ -215,11 +204,9 @@ async fn update_team(
 
 async fn remove_team(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((group_id, raw_team)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_team)): AtlasPath<(ScopeSegment, String)>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
 ) -> Result<StatusCode, AppError> {
-    let group = find_group(&state, &group_id).await?;
-    principal.require_group(&group, GroupAccess::Owner)?;
     let team_id: TeamId = parse_team_id(&raw_team)?;
     state
         .store

@@ -24,25 +24,28 @@ use orgdoor_domain::{
 use orgdoor_store::{
     OrgUserFilter, ProjectAddition, ProjectFilter, ProjectTeam, Rejection, StoreError,
 };
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::auth::{GroupAccess, Principal};
+use crate::auth::Principal;
 use crate::error::AppError;
+use crate::http::custom_methods::{CustomMethod, RoleMethod};
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_user_id,
 };
 use crate::http::org_invitations::InvitationView;
-use crate::http::org_users::{CloudAppUserView, UserView, members_only, status_filter};
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::{parse_group_role, parse_named_roles, parse_roles, parse_username};
-use crate::http::scope::find_group;
+use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, ScopeSegment};
+use crate::http::user_lists::{CloudAppUserView, members_only, status_filter};
 use crate::http::versioning::{
     ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2023_02_01_DEPRECATED, V2025_02_19,
     legacy, versioned,
 };
 use crate::state::AppState;
+use crate::views::UserView;
 
 static CURRENT: [ResourceVersion; 1] = [V2025_02_19];
 static DEPRECATED: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
@@ -111,17 +114,6 @@ fn group_user(
     UserView::with_roles(user, now, roles, None)
 }
 
-async fn project(
-    state: &AppState,
-    principal: &Principal,
-    group_id: &str,
-    access: GroupAccess,
-) -> Result<Group, AppError> {
-    let group = find_group(state, group_id).await?;
-    principal.require_group(&group, access)?;
-    Ok(group)
-}
-
 /// Maps "no role in this project" to `USER_NOT_IN_GROUP` naming the id the client sent.
 fn not_in_group(group: &Group, user: &str) -> impl FnOnce(StoreError) -> AppError {
     let (group, user) = (group.id.to_string(), user.to_owned());
@@ -135,13 +127,11 @@ fn not_in_group(group: &Group, user: &str) -> impl FnOnce(StoreError) -> AppErro
 /// and with `includeOrgUsers`, those whose organization role reaches every project.
 async fn list_users(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
     version: ApiVersion,
-    AtlasPath(group_id): AtlasPath<String>,
     query: QueryParams,
+    GroupScope(group, _): GroupScope<GroupReadOnly>,
 ) -> Result<Response, AppError> {
-    let group = project(&state, &principal, &group_id, GroupAccess::ReadOnly).await?;
     let list = ListQuery::from_query(&query)?;
     let members_only = members_only(version);
     // The status and username filters are "not supported in deprecated versions".
@@ -283,10 +273,9 @@ pub async fn add_to_project(
 async fn add_user(
     State(state): State<AppState>,
     principal: Principal,
-    AtlasPath(group_id): AtlasPath<String>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
     body: AtlasJson<GroupUserRequest>,
 ) -> Result<(StatusCode, Json<GroupUserView>), AppError> {
-    let group = project(&state, &principal, &group_id, GroupAccess::Owner).await?;
     let request = body.parse()?;
     let user = add_to_project(
         &state,
@@ -309,10 +298,9 @@ async fn add_user(
 async fn add_access(
     State(state): State<AppState>,
     principal: Principal,
-    AtlasPath(group_id): AtlasPath<String>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
     body: AtlasJson<ProjectInvitationRequest>,
 ) -> Result<Response, AppError> {
-    let group = project(&state, &principal, &group_id, GroupAccess::Owner).await?;
     let request = body.parse()?;
     let user = add_to_project(
         &state,
@@ -339,11 +327,10 @@ async fn add_access(
 /// One user of the project, of the statuses asked for (ACTIVE and PENDING by default).
 async fn get_user(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((group_id, raw_user)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_user)): AtlasPath<(ScopeSegment, String)>,
     query: QueryParams,
+    GroupScope(group, _): GroupScope<GroupReadOnly>,
 ) -> Result<Json<GroupUserView>, AppError> {
-    let group = project(&state, &principal, &group_id, GroupAccess::ReadOnly).await?;
     let id = parse_user_id(&raw_user)?;
     let statuses = status_filter(&query)?;
     let now = state.clock.now();
@@ -363,11 +350,10 @@ async fn get_user(
 /// user's invitation stops offering the project (2025-02-19 only).
 async fn remove_user(
     State(state): State<AppState>,
-    principal: Principal,
     version: ApiVersion,
-    AtlasPath((group_id, raw_user)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_user)): AtlasPath<(ScopeSegment, String)>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
 ) -> Result<StatusCode, AppError> {
-    let group = project(&state, &principal, &group_id, GroupAccess::Owner).await?;
     let user = parse_user_id(&raw_user)?;
     state
         .store
@@ -390,16 +376,15 @@ impl RequestBody for GroupRoleRequest {}
 /// held changes nothing; the last role stays.
 async fn change_role(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((group_id, raw_user, method)): AtlasPath<(String, String, String)>,
+    AtlasPath((_, raw_user, _)): AtlasPath<(ScopeSegment, String, IgnoredAny)>,
+    CustomMethod(method): CustomMethod<RoleMethod>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
     body: AtlasJson<GroupRoleRequest>,
 ) -> Result<Json<GroupUserView>, AppError> {
-    let change: fn(GroupRole) -> ProjectRoleChange = match method.as_str() {
-        ":addRole" => ProjectRoleChange::Add,
-        ":removeRole" => ProjectRoleChange::Remove,
-        _ => return Err(AppError::ResourceNotFound(format!("{raw_user}/{method}"))),
+    let change: fn(GroupRole) -> ProjectRoleChange = match method {
+        RoleMethod::AddRole => ProjectRoleChange::Add,
+        RoleMethod::RemoveRole => ProjectRoleChange::Remove,
     };
-    let group = project(&state, &principal, &group_id, GroupAccess::Owner).await?;
     let request = body.parse()?;
     let id = parse_user_id(&raw_user)?;
     let role = request
@@ -429,11 +414,10 @@ impl RequestBody for GroupRolesRequest {
 /// The deprecated `PUT …/roles`: replaces the user's roles in the project and echoes them.
 async fn replace_roles(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((group_id, raw_user)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_user)): AtlasPath<(ScopeSegment, String)>,
+    GroupScope(group, _): GroupScope<GroupOwner>,
     body: AtlasJson<GroupRolesRequest>,
 ) -> Result<Json<GroupRolesRequest>, AppError> {
-    let group = project(&state, &principal, &group_id, GroupAccess::Owner).await?;
     let request = body.parse()?;
     let id = parse_user_id(&raw_user)?;
     let roles = parse_named_roles("groupRoles", request.group_roles, &group)?;

@@ -1,6 +1,6 @@
 //! Rate limits as Atlas applies them (BEHAVIOR §7): a token bucket per endpoint set and scope
-//! (the organization or project in the path, or the caller), kept in the store so every
-//! instance counts against the same bucket. Responses carry `RateLimit-Limit` and
+//! (the caller's organization, a project of it that the path names, or the caller), kept in the
+//! store so every instance counts against the same bucket. Responses carry `RateLimit-Limit` and
 //! `RateLimit-Remaining`; an empty bucket answers 429 `RATE_LIMITED_TOKEN_BUCKET` with
 //! `Retry-After`.
 
@@ -9,23 +9,13 @@ use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
-use orgdoor_domain::{GroupId, OrgId, TokenBucket};
+use orgdoor_domain::{GroupId, TokenBucket};
 
 use crate::auth::Principal;
+use crate::config::RateLimitPolicy;
 use crate::error::AppError;
+use crate::http::scope::group_in_path;
 use crate::state::AppState;
-
-/// Whether and how hard requests are limited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RateLimitPolicy {
-    /// No limits, no headers: for load tests and suites that flood one organization.
-    #[default]
-    Off,
-    /// Atlas's documented limits.
-    Atlas,
-    /// Every bucket holds and refills this many tokens per period (for tests of the limits).
-    Capacity(i64),
-}
 
 /// What a bucket is kept per.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,37 +66,20 @@ pub static PROJECTS: EndpointSet = set("api/atlas/v2/groups", Scope::Group, 1200
 /// `GET/POST /groups`, per caller.
 pub static PROJECTS_BY_CALLER: EndpointSet = set("api/atlas/v2/groups", Scope::User, 1200, 500);
 
-/// The path segment after `/{collection}/`: the organization or project a request is about.
-fn segment_after<'a>(path: &'a str, collection: &str) -> Option<&'a str> {
-    let start = path.find(collection)? + collection.len();
-    path[start..]
-        .split('/')
-        .next()
-        .filter(|segment| !segment.is_empty())
-}
-
 /// The bucket a request is charged to. Buckets are keyed only by well-formed ids, and a caller
-/// is never charged to another tenant's bucket: a request about an organization that is not
-/// the caller's own, or about no well-formed one, costs the caller's own organization. Project
-/// buckets are kept per (caller's organization, project): every caller that may use a project
-/// belongs to its organization, so they share one, while callers from elsewhere cannot drain
-/// it. Unauthenticated requests never reach here.
-fn scope_key(set: &EndpointSet, request: &Request) -> Option<String> {
-    let principal = request.extensions().get::<Principal>()?;
-    let own = &principal.organization.id;
-    let path = request.uri().path();
-    let key = match set.scope {
-        Scope::Organization => match segment_after(path, "/orgs/").map(str::parse::<OrgId>) {
-            Some(Ok(target)) if target == *own => target.to_string(),
-            _ => own.to_string(),
-        },
-        Scope::Group => match segment_after(path, "/groups/").map(str::parse::<GroupId>) {
-            Some(Ok(group)) => format!("{own}/{group}"),
-            _ => own.to_string(),
-        },
-        Scope::User => principal.username().to_owned(),
-    };
-    Some(key)
+/// is never charged to another tenant's bucket. An organization bucket is always the caller's
+/// own organization's: a request about another organization (which the caller cannot use) or
+/// about none costs its own. Project buckets are kept per (caller's organization, `group`):
+/// every caller that may use a project belongs to its organization, so they share one, while
+/// callers from elsewhere cannot drain it; a request naming no well-formed project costs the
+/// caller's organization.
+fn bucket_key(set: &EndpointSet, principal: &Principal, group: Option<&GroupId>) -> String {
+    let own = principal.org_id();
+    match (set.scope, group) {
+        (Scope::Organization, _) | (Scope::Group, None) => own.to_string(),
+        (Scope::Group, Some(group)) => format!("{own}/{group}"),
+        (Scope::User, _) => principal.username().to_owned(),
+    }
 }
 
 /// How often each instance deletes buckets that have been idle long enough to be full again.
@@ -144,7 +117,18 @@ async fn limit(
             ..set.limits
         },
     };
-    let Some(key) = scope_key(set, &request) else {
+    let (mut parts, body) = request.into_parts();
+    // The project as `GroupScope` will read it: the path's `{groupId}`.
+    let group = match set.scope {
+        Scope::Group => group_in_path(&mut parts).await,
+        Scope::Organization | Scope::User => None,
+    };
+    // Unauthenticated requests never reach here.
+    let key = Principal::of(&parts.extensions)
+        .ok()
+        .map(|principal| bucket_key(set, principal, group.as_ref()));
+    let request = Request::from_parts(parts, body);
+    let Some(key) = key else {
         return next.run(request).await;
     };
     let bucket = format!("{}:{:?}:{key}", set.resource, set.scope);
@@ -170,7 +154,7 @@ async fn limit(
         refused
             .headers_mut()
             .insert("retry-after", HeaderValue::from(outcome.retry_after));
-        crate::http::early::answer_early(request, refused).await
+        crate::transport::answer_early(request, refused).await
     };
     // Atlas leaves the headers off 401s and 404s (observed).
     if !matches!(response.status().as_u16(), 401 | 404) {
@@ -193,17 +177,43 @@ pub fn limited(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use orgdoor_domain::{ApiKeyId, OrgId, OrgName, OrgRole, OrgRoles, Organization, PublicKey};
+    use time::OffsetDateTime;
+
+    use crate::auth::Identity;
+
+    fn caller() -> Principal {
+        let now = OffsetDateTime::now_utc();
+        Principal {
+            identity: Identity::ApiKey {
+                id: ApiKeyId::generate(now),
+                public_key: PublicKey::generate(),
+            },
+            organization: Organization {
+                id: OrgId::generate(now),
+                name: OrgName::parse("Test").expect("a name"),
+                skip_default_alerts_settings: false,
+                created_at: now,
+            },
+            roles: OrgRoles::new([OrgRole::Owner]).expect("non-empty"),
+            project_roles: Vec::new(),
+        }
+    }
 
     #[test]
-    fn the_scope_is_the_id_after_its_collection() {
+    fn buckets_are_the_callers_organization_its_projects_or_itself() {
+        let caller = caller();
+        let own = caller.org_id().to_string();
+        let group: GroupId = "0123456789abcdef01234567".parse().expect("id");
+        assert_eq!(bucket_key(&ORGANIZATIONS, &caller, None), own);
+        assert_eq!(bucket_key(&PROJECTS, &caller, None), own);
         assert_eq!(
-            segment_after("/api/atlas/v2/orgs/abc/invites", "/orgs/"),
-            Some("abc")
+            bucket_key(&PROJECTS, &caller, Some(&group)),
+            format!("{own}/{group}")
         );
         assert_eq!(
-            segment_after("/api/atlas/v2/groups/g1", "/groups/"),
-            Some("g1")
+            bucket_key(&PROJECTS_BY_CALLER, &caller, Some(&group)),
+            caller.username()
         );
-        assert_eq!(segment_after("/api/atlas/v2/orgs", "/orgs/"), None);
     }
 }

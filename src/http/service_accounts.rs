@@ -18,16 +18,15 @@ use orgdoor_store::{Credential, Rejection, StoreError};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{SERVICE_ACCOUNTS, limited};
-use crate::http::render::atlas_timestamp;
 use crate::http::roles::parse_org_roles;
-use crate::http::scope::org_for;
+use crate::http::scope::{OrgOwner, OrgReadOnly, OrgScope, ScopeSegment};
 use crate::http::versioning::{ResourceVersion, V2024_08_05, versioned};
 use crate::state::AppState;
+use crate::views::atlas_timestamp;
 
 /// The spec's pattern for service-account names and descriptions (SANAME).
 static SANAME: LazyLock<Regex> =
@@ -288,12 +287,10 @@ async fn account_for(
 
 async fn list_accounts(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(org_id): AtlasPath<String>,
     query: QueryParams,
+    OrgScope(organization, _): OrgScope<OrgReadOnly>,
 ) -> Result<Json<Paginated<AccountView>>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::ReadOnly).await?;
     let list = ListQuery::from_query(&query)?;
     let page = state
         .store
@@ -307,11 +304,9 @@ async fn list_accounts(
 
 async fn create_account(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath(org_id): AtlasPath<String>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<CreateAccountRequest>,
 ) -> Result<(StatusCode, Json<AccountView>), AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let name = text(
         "name",
@@ -350,21 +345,19 @@ async fn create_account(
 
 async fn get_account(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, client_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgReadOnly>,
 ) -> Result<Json<AccountView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::ReadOnly).await?;
     let account = account_for(&state, &organization, &client_id).await?;
     Ok(Json(AccountView::new(&account, None)))
 }
 
 async fn update_account(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, client_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<UpdateAccountRequest>,
 ) -> Result<Json<AccountView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let id = parse_client_id(&client_id)?;
     let name = request
@@ -395,10 +388,9 @@ async fn update_account(
 
 async fn delete_account(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, client_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let id = parse_client_id(&client_id)?;
     state
         .store
@@ -410,11 +402,10 @@ async fn delete_account(
 
 async fn create_secret(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, client_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<SecretRequest>,
 ) -> Result<(StatusCode, Json<SecretView>), AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let id = parse_client_id(&client_id)?;
     let hours = lifetime(request.secret_expires_after_hours)?;
@@ -432,10 +423,9 @@ async fn create_secret(
 
 async fn delete_secret(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, client_id, secret_id)): AtlasPath<(String, String, String)>,
+    AtlasPath((_, client_id, secret_id)): AtlasPath<(ScopeSegment, String, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let id = parse_client_id(&client_id)?;
     let secret: SecretId = secret_id
         .parse()
@@ -475,12 +465,11 @@ async fn access_list_page(
 
 async fn list_access_list(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, client_id)): AtlasPath<(ScopeSegment, String)>,
     query: QueryParams,
+    OrgScope(organization, _): OrgScope<OrgReadOnly>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::ReadOnly).await?;
     let id = parse_client_id(&client_id)?;
     access_list_page(
         &state,
@@ -494,13 +483,12 @@ async fn list_access_list(
 
 async fn add_to_access_list(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((org_id, client_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, client_id)): AtlasPath<(ScopeSegment, String)>,
     query: QueryParams,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<AccessListRequests>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let AccessListRequests(requests) = body.parse()?;
     let id = parse_client_id(&client_id)?;
     AppError::check_length("accessList", &requests, MAX_ACCESS_LIST_ENTRIES)?;
@@ -540,10 +528,9 @@ async fn add_to_access_list(
 
 async fn remove_from_access_list(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, client_id, address)): AtlasPath<(String, String, String)>,
+    AtlasPath((_, client_id, address)): AtlasPath<(ScopeSegment, String, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let id = parse_client_id(&client_id)?;
     let network = AllowedNetwork::from_path(&address)
         .map_err(|_| AppError::InvalidIpAddressOrCidr(address.clone()))?;

@@ -10,14 +10,13 @@ use orgdoor_domain::{EmailAddress, NewTeam, Team, TeamName};
 use orgdoor_store::{Rejection, StoreError};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id,
 };
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{TEAMS, limited};
-use crate::http::scope::org_for;
+use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
 use crate::http::versioning::{ResourceVersion, V2023_01_01, legacy, versioned};
 use crate::state::AppState;
 
@@ -148,12 +147,10 @@ fn team_not_found(team_id: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
 
 async fn list_teams(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(org_id): AtlasPath<String>,
     query: QueryParams,
+    OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<Paginated<TeamView>>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     let list = ListQuery::from_query(&query)?;
     let page = state.store.list_teams(&organization.id, list.page).await?;
     let path = format!("/orgs/{}/teams", organization.id);
@@ -164,12 +161,10 @@ async fn list_teams(
 
 async fn create_team(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath(org_id): AtlasPath<String>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<TeamRequest>,
 ) -> Result<Json<CreatedTeamView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let name = team_name(request.name)?;
     let usernames = request
@@ -212,11 +207,10 @@ async fn create_team(
 
 async fn get_team(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((org_id, team_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, team_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<TeamView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     let id = parse_team_id(&team_id)?;
     let team = state
         .store
@@ -229,11 +223,10 @@ async fn get_team(
 /// The organization's team of that name, compared without regard to letter case.
 async fn get_team_by_name(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((org_id, raw_name)): AtlasPath<(String, String)>,
+    AtlasPath((_, raw_name)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<TeamView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Member).await?;
     // A name no team could have names no team.
     let Ok(name) = TeamName::parse(raw_name.clone()) else {
         return Err(AppError::TeamNameNotFound(raw_name));
@@ -248,12 +241,11 @@ async fn get_team_by_name(
 
 async fn rename_team(
     State(state): State<AppState>,
-    principal: Principal,
     base: BaseUrl,
-    AtlasPath((org_id, team_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, team_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<TeamUpdateRequest>,
 ) -> Result<Json<TeamView>, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let request = body.parse()?;
     let id = parse_team_id(&team_id)?;
     let name = team_name(request.name)?;
@@ -267,10 +259,9 @@ async fn rename_team(
 
 async fn delete_team(
     State(state): State<AppState>,
-    principal: Principal,
-    AtlasPath((org_id, team_id)): AtlasPath<(String, String)>,
+    AtlasPath((_, team_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
-    let organization = org_for(&state, &principal, &org_id, OrgAccess::Owner).await?;
     let id = parse_team_id(&team_id)?;
     state
         .store

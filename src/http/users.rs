@@ -15,8 +15,8 @@ use orgdoor_store::UserSelector;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::http::extract::{AtlasPath, BaseUrl, parse_user_id};
-use crate::http::org_users::CloudAppUserView;
 use crate::http::rate_limits::{USERS_BY_CALLER, limited};
+use crate::http::user_lists::CloudAppUserView;
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::state::AppState;
 

@@ -159,7 +159,7 @@ async fn negotiate(
     let today = negotiation.clock.now().date();
     let version = match resolve(negotiation.versions, request.headers(), today) {
         Ok(version) => version,
-        Err(error) => return crate::http::early::answer_early(request, error).await,
+        Err(error) => return crate::transport::answer_early(request, error).await,
     };
     request.extensions_mut().insert(ApiVersion::Dated(version));
     let mut response = next.run(request).await;

@@ -21,7 +21,17 @@ use tower::ServiceExt;
 
 use super::io::TrackedIo;
 use super::limits::{ConnectionState, MAX_BODY_BYTES, Tracked};
-use super::{AppService, Secure};
+
+/// The application as every connection calls it.
+pub type AppService = tower::util::BoxCloneSyncService<
+    axum::extract::Request,
+    axum::response::Response,
+    std::convert::Infallible,
+>;
+
+/// Whether a request arrived over TLS, for links that name the scheme the client used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Secure(pub bool);
 
 /// Largest request head hyper buffers (the request line and every header). Big enough for a
 /// URI at hyper's own limit (64 KiB, answered 414 beyond), small enough that a thousand

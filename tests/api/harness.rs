@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use digest_auth::{AuthContext, WwwAuthenticateHeader};
 use orgdoor::clock::ManualClock;
-use orgdoor::http::rate_limits::RateLimitPolicy;
+use orgdoor::config::RateLimitPolicy;
 use orgdoor::provision;
 use orgdoor_domain::{OrgName, OrgRole, OrgRoles};
 use orgdoor_store::Store;

@@ -240,6 +240,67 @@ async fn a_whole_unauthenticated_body_keeps_the_connection_alive() {
     );
 }
 
+/// A POST signed by a read-only key for `path`, with `content_length` announced and `body`
+/// sent: a request its scope refuses (Organization Owner needed) before the body is read.
+async fn post_without_the_role(app: &TestApp, content_length: usize, body: &str) -> String {
+    let reader = app.key_with(&[OrgRole::ReadOnly]).await;
+    let path = app.invites_path();
+    let nonce = nonce(app, &path).await;
+    let header = authorization(
+        &reader,
+        "POST",
+        &path,
+        &nonce,
+        "00000001",
+        "0000000000000001",
+        GO_TEMPLATE,
+    );
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.atlas.2023-01-01+json\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nAuthorization: {header}\r\n\r\n{body}"
+    )
+}
+
+/// A caller without the role is refused before its body is read; a body that does not end is
+/// not waited for: the refusal comes at once and the connection is closed after it.
+#[tokio::test]
+async fn an_endless_body_refused_by_its_scope_is_answered_at_once_and_closed() {
+    let app = crate::harness::spawn_app(Backend::Sqlite).await;
+    let request = post_without_the_role(&app, 100_000_000, "{\"username\":").await;
+    let started = Instant::now();
+    let (raw, closed) = exchange(&app, request.as_bytes(), Duration::from_secs(5)).await;
+    let (status, head, _) = parse_response(&raw);
+    assert_eq!(status, 401, "{raw}");
+    assert!(head.contains("connection: close"), "{raw}");
+    assert!(
+        closed,
+        "the server keeps the connection of an unfinished body open"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the refusal took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A whole short body refused by its scope is drained, so the connection stays usable.
+#[tokio::test]
+async fn a_whole_body_refused_by_its_scope_keeps_the_connection_alive() {
+    let app = crate::harness::spawn_app(Backend::Sqlite).await;
+    let body = r#"{"username":"go@example.com","roles":["ORG_MEMBER"]}"#;
+    let request = post_without_the_role(&app, body.len(), body).await;
+    let request = format!("{request}GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (raw, _) = exchange(&app, request.as_bytes(), Duration::from_secs(2)).await;
+    assert!(raw.starts_with("HTTP/1.1 401"), "{raw}");
+    assert!(
+        !raw.to_ascii_lowercase().contains("connection: close"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("HTTP/1.1 200 OK"),
+        "the next request on the connection is answered: {raw}"
+    );
+}
+
 /// Requests hyper refuses before any route sees them still get Atlas error bodies.
 #[tokio::test]
 async fn requests_that_are_not_http_get_atlas_errors() {
