@@ -8,7 +8,7 @@
 //!
 //! [`Store`] combines one narrow trait per aggregate ([`OrganizationStore`],
 //! [`InvitationStore`], …). Each is implemented once, in its own module, for every
-//! [`sql::Backend`] (SQLite and PostgreSQL), over the statements of [`tables`]; the two
+//! backend (SQLite and PostgreSQL), over the statements of the crate's `tables`; the two
 //! backends differ only in how they hand out connections and a few SQL fragments (`sql`).
 
 mod access_lists;
