@@ -66,7 +66,7 @@ pub async fn answer_as_invitee(
             .answer_invitation(org, selector, answer.clone(), now)
             .await
         {
-            Err(StoreError::Rejected(Rejection::InvitationNotFound)) => continue,
+            Err(StoreError::Rejected(Rejection::InvitationNotFound(_))) => continue,
             other => return other.map_err(AppError::from),
         }
     }

@@ -110,7 +110,7 @@ pub async fn create_api_key(
     let organization = store
         .get_organization(org)
         .await?
-        .ok_or(Rejection::OrganizationNotFound)?;
+        .ok_or_else(|| Rejection::OrganizationNotFound(org.clone()))?;
     let (minted, ha1) = mint(org, roles, description, now);
     store.create_api_key(&minted.key, &ha1).await?;
     Ok((organization, minted))

@@ -239,3 +239,140 @@ fn internal_errors_say_nothing_of_their_cause() {
     let parts = AppError::Internal(anyhow::anyhow!("secret table name")).parts();
     assert_eq!(parts.detail, "Unexpected error.");
 }
+
+/// Every store refusal becomes one Atlas error, naming the id or address the refusal carries
+/// (the one the client sent: ids and addresses keep their text when parsed).
+#[test]
+fn every_refusal_maps_to_its_atlas_error_naming_what_it_refers_to() {
+    use orgdoor_domain::{
+        AllowedNetwork, ApiKeyId, ClientId, EmailAddress, GroupId, InvitationId, OrgId, SecretId,
+        TeamId, UserId,
+    };
+    use orgdoor_store::{Credential, InvitationSelector, Rejection};
+
+    let now = time::OffsetDateTime::UNIX_EPOCH;
+    let org = OrgId::generate(now);
+    let group = GroupId::generate(now);
+    let team = TeamId::generate(now);
+    let key = ApiKeyId::generate(now);
+    let client = ClientId::generate(now);
+    let secret = SecretId::generate(now);
+    let user = UserId::generate(now);
+    let invitation = InvitationId::generate(now);
+    let address: EmailAddress = "Ada@Example.com".parse().expect("address");
+    let host = AllowedNetwork::from_address("192.0.2.7").expect("address");
+    let block: AllowedNetwork = "192.0.2.0/24".parse().expect("cidr");
+    let cases: Vec<(Rejection, &str, String)> = vec![
+        (
+            Rejection::OrganizationNotFound(org.clone()),
+            "ORG_NOT_FOUND",
+            org.to_string(),
+        ),
+        (
+            Rejection::ApiKeyNotFound(key.clone()),
+            "RESOURCE_NOT_FOUND",
+            key.to_string(),
+        ),
+        (
+            Rejection::credential_not_found(&Credential::ServiceAccount(client.clone())),
+            "RESOURCE_NOT_FOUND",
+            client.to_string(),
+        ),
+        (
+            Rejection::credential_not_found(&Credential::ApiKey(key.clone())),
+            "RESOURCE_NOT_FOUND",
+            key.to_string(),
+        ),
+        (
+            Rejection::SecretNotFound(secret.clone()),
+            "RESOURCE_NOT_FOUND",
+            secret.to_string(),
+        ),
+        (
+            Rejection::NetworkNotListed(host),
+            "RESOURCE_NOT_FOUND",
+            "192.0.2.7".into(),
+        ),
+        (
+            Rejection::NetworkNotListed(block),
+            "RESOURCE_NOT_FOUND",
+            "192.0.2.0/24".into(),
+        ),
+        (
+            Rejection::InvitationNotFound(InvitationSelector::Id(invitation.clone())),
+            "RESOURCE_NOT_FOUND",
+            invitation.to_string(),
+        ),
+        (
+            Rejection::InvitationNotFound(InvitationSelector::Username(address.clone())),
+            "RESOURCE_NOT_FOUND",
+            "Ada@Example.com".into(),
+        ),
+        (
+            Rejection::UsernameTaken(address),
+            "USER_ALREADY_EXISTS",
+            "Ada@Example.com".into(),
+        ),
+        (
+            Rejection::UserNotInOrg {
+                user: user.to_string(),
+                org: org.clone(),
+            },
+            "USER_NOT_IN_ORG",
+            user.to_string(),
+        ),
+        (
+            Rejection::UserNotInGroup {
+                user: user.to_string(),
+                group: group.clone(),
+            },
+            "USER_NOT_IN_GROUP",
+            user.to_string(),
+        ),
+        (
+            Rejection::TeamNotFound(team.clone()),
+            "TEAM_NOT_FOUND",
+            team.to_string(),
+        ),
+        (
+            Rejection::TeamNotInOrg {
+                team: team.clone(),
+                org: org.clone(),
+            },
+            "TEAM_NOT_IN_ORG",
+            team.to_string(),
+        ),
+        (
+            Rejection::GroupNotFound(group.clone()),
+            "GROUP_NOT_FOUND",
+            group.to_string(),
+        ),
+        (
+            Rejection::OrganizationHasProjects(org.clone()),
+            "CANNOT_DELETE_ORG_ACTIVE_GROUPS",
+            org.to_string(),
+        ),
+        (
+            Rejection::AlreadyInTeam {
+                user: user.clone(),
+                team: team.clone(),
+            },
+            "USER_ALREADY_IN_TEAM",
+            user.to_string(),
+        ),
+        (
+            Rejection::TeamFull(team.clone()),
+            "MAX_USERS_PER_TEAM_EXCEEDED",
+            team.to_string(),
+        ),
+    ];
+    for (rejection, code, named) in cases {
+        let parts = AppError::from(rejection.clone()).parts();
+        assert_eq!(parts.code, code, "{rejection:?}");
+        assert!(
+            parts.detail.contains(&named),
+            "{rejection:?}: {} does not name {named}",
+            parts.detail
+        );
+    }
+}

@@ -14,7 +14,7 @@ use orgdoor_domain::limits::MAX_ACCESS_LIST_ENTRIES;
 use orgdoor_domain::{
     AccessListEntry, AllowedNetwork, ApiKey, ApiKeyId, OrgId, OrgRoles, check_description,
 };
-use orgdoor_store::{Credential, Rejection, StoreError};
+use orgdoor_store::Credential;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
@@ -202,14 +202,6 @@ pub fn parse_key_id(raw: &str) -> Result<ApiKeyId, AppError> {
         .map_err(|_| AppError::ResourceNotFound(raw.to_owned()))
 }
 
-/// A key that is not in this organization does not exist as far as the caller can tell.
-pub fn key_not_found(key: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
-    move |error| match error {
-        StoreError::Rejected(Rejection::NotFound) => AppError::ResourceNotFound(key.to_owned()),
-        other => other.into(),
-    }
-}
-
 pub async fn key_for(state: &AppState, org: &OrgId, raw_id: &str) -> Result<ApiKey, AppError> {
     let id = parse_key_id(raw_id)?;
     state
@@ -291,8 +283,7 @@ async fn update_key(
     let key = state
         .store
         .update_api_key(&organization.id, &id, desc.as_deref(), roles.as_ref())
-        .await
-        .map_err(key_not_found(&key_id))?;
+        .await?;
     Ok(Json(ApiKeyView::new(&base, key, None)))
 }
 
@@ -302,11 +293,7 @@ async fn delete_key(
     OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
     let id = parse_key_id(&key_id)?;
-    state
-        .store
-        .delete_api_key(&organization.id, &id)
-        .await
-        .map_err(key_not_found(&key_id))?;
+    state.store.delete_api_key(&organization.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -319,8 +306,7 @@ async fn access_list_page(
     let page = state
         .store
         .list_access_list(&key.org_id, &Credential::ApiKey(key.id.clone()), list.page)
-        .await
-        .map_err(key_not_found(key.id.as_str()))?;
+        .await?;
     let path = format!("/orgs/{}/apiKeys/{}/accessList", key.org_id, key.id);
     Ok(Json(Paginated::new(base, &path, list, page, |entry| {
         AccessListEntryView::new(base, key, &entry)
@@ -372,8 +358,7 @@ async fn add_to_access_list(
             &networks,
             state.clock.now(),
         )
-        .await
-        .map_err(key_not_found(&key_id))?;
+        .await?;
     access_list_page(&state, &base, &key, &ListQuery::from_query(&query)?).await
 }
 
@@ -415,8 +400,7 @@ async fn remove_from_access_list(
             &Credential::ApiKey(key.id.clone()),
             &network,
         )
-        .await
-        .map_err(key_not_found(&address))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::MAX_TAGS;
 use orgdoor_domain::{Group, GroupTag, GroupUpdate, NewGroup, ProjectName};
-use orgdoor_store::{Rejection, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{GroupAccess, OrgAccess, Principal};
@@ -147,13 +146,6 @@ fn tags(tags: Vec<TagView>) -> Result<Vec<GroupTag>, AppError> {
         .collect()
 }
 
-fn group_not_found(group_id: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
-    move |error| match error {
-        StoreError::Rejected(Rejection::NotFound) => AppError::GroupNotFound(group_id.to_owned()),
-        other => other.into(),
-    }
-}
-
 /// Projects the caller can read: every project of its organization for owners and read-only
 /// members; none for other roles until keys can hold project roles.
 async fn list_groups(
@@ -280,11 +272,7 @@ async fn update_group(
         tags: request.tags.map(tags).transpose()?,
         with_default_alerts_settings: request.with_default_alerts_settings,
     };
-    let group = state
-        .store
-        .update_group(&group.id, update)
-        .await
-        .map_err(group_not_found(group.id.as_str()))?;
+    let group = state.store.update_group(&group.id, update).await?;
     Ok(Json(GroupView::new(&base, group)))
 }
 
@@ -292,10 +280,6 @@ async fn delete_group(
     State(state): State<AppState>,
     GroupScope(group, _): GroupScope<GroupOwner>,
 ) -> Result<StatusCode, AppError> {
-    state
-        .store
-        .delete_group(&group.id)
-        .await
-        .map_err(group_not_found(group.id.as_str()))?;
+    state.store.delete_group(&group.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

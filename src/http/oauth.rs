@@ -89,7 +89,7 @@ impl From<StoreError> for OAuthError {
                 description: "Access Token limit reached. Please use the existing Access Tokensor create a new Service Account.",
                 retry_after: None,
             },
-            StoreError::Rejected(Rejection::NotFound) => INVALID_CLIENT,
+            StoreError::Rejected(Rejection::ServiceAccountNotFound(_)) => INVALID_CLIENT,
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "token endpoint: database unavailable");
                 OAuthError {

@@ -293,24 +293,17 @@ async fn create_invitation(
 }
 
 /// Applies an update to the pending invitation `selector` names: none is `RESOURCE_NOT_FOUND`
-/// (naming `reference`), an expired one `ALREADY_EXPIRED`.
+/// (naming the selector), an expired one `ALREADY_EXPIRED`.
 async fn update_invitation(
     state: &AppState,
     organization: &Organization,
     selector: InvitationSelector,
     update: MembershipUpdate,
-    reference: String,
 ) -> Result<Json<InvitationView>, AppError> {
     let invitation = state
         .store
         .update_pending_invitation(&organization.id, &selector, update, state.clock.now())
-        .await
-        .map_err(|error| match error {
-            StoreError::Rejected(Rejection::InvitationNotFound) => {
-                AppError::ResourceNotFound(reference)
-            }
-            other => other.into(),
-        })?;
+        .await?;
     Ok(Json(InvitationView::new(organization, &invitation)))
 }
 
@@ -327,15 +320,8 @@ async fn update_invitation_by_username(
         request.group_role_assignments,
         &organization.id,
     )?;
-    let reference = username.to_string();
-    update_invitation(
-        &state,
-        &organization,
-        InvitationSelector::Username(username),
-        update,
-        reference,
-    )
-    .await
+    let selector = InvitationSelector::Username(username);
+    update_invitation(&state, &organization, selector, update).await
 }
 
 async fn get_invitation(
@@ -366,14 +352,7 @@ async fn update_invitation_by_id(
         request.group_role_assignments,
         &organization.id,
     )?;
-    update_invitation(
-        &state,
-        &organization,
-        InvitationSelector::Id(id),
-        update,
-        invitation_id,
-    )
-    .await
+    update_invitation(&state, &organization, InvitationSelector::Id(id), update).await
 }
 
 /// Cancels a pending invitation; a missing, expired or malformed one is `INVALID_INVITATION_ID`
@@ -392,7 +371,7 @@ async fn delete_invitation(
         .await
     {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(StoreError::Rejected(Rejection::InvitationNotFound)) => {
+        Err(StoreError::Rejected(Rejection::InvitationNotFound(_))) => {
             Err(AppError::InvalidInvitationId)
         }
         Err(other) => Err(other.into()),

@@ -30,7 +30,7 @@ use crate::http::pagination::ListQuery;
 use crate::http::rate_limits::{ORG_USERS, limited};
 use crate::http::roles::{parse_group_role, parse_org_role, parse_org_roles, parse_username};
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
-use crate::http::user_lists::{list_filter, not_in_org, status_filter, user_list};
+use crate::http::user_lists::{list_filter, status_filter, user_list};
 use crate::http::versioning::{
     ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2025_02_19, legacy, versioned,
 };
@@ -291,8 +291,7 @@ async fn update_user(
     let user = state
         .store
         .update_org_user(&organization.id, &id, update, now)
-        .await
-        .map_err(not_in_org(&organization.id, &raw_user))?;
+        .await?;
     Ok(Json(OrgUserView::new(user, now)))
 }
 
@@ -319,8 +318,7 @@ async fn change_role(
     let user = state
         .store
         .change_org_user_role(&organization.id, &id, change(role), now)
-        .await
-        .map_err(not_in_org(&organization.id, raw_user))?;
+        .await?;
     Ok(Json(OrgUserView::new(user, now)))
 }
 
@@ -346,8 +344,7 @@ async fn replace_roles(
     let user = state
         .store
         .update_org_user(&organization.id, &id, update, state.clock.now())
-        .await
-        .map_err(not_in_org(&organization.id, &raw_user))?;
+        .await?;
     Ok(Json(OrgRolesRequest {
         org_roles: Some(
             user.roles()
@@ -370,8 +367,7 @@ async fn remove_user(
     state
         .store
         .remove_org_user(&organization.id, &id, members_only)
-        .await
-        .map_err(not_in_org(&organization.id, &raw_user))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::MAX_ROLES;
 use orgdoor_domain::{NewOrganization, OrgName, OrgUser, Organization, Page, UserId};
-use orgdoor_store::{Rejection, StoreError};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
@@ -271,14 +270,6 @@ async fn delete_org(
     State(state): State<AppState>,
     OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
-    match state.store.delete_organization(&organization.id).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(StoreError::Rejected(Rejection::OrganizationHasProjects)) => Err(
-            AppError::OrganizationHasProjects(organization.id.to_string()),
-        ),
-        Err(StoreError::Rejected(Rejection::NotFound)) => {
-            Err(AppError::OrgNotFound(organization.id.to_string()))
-        }
-        Err(other) => Err(other.into()),
-    }
+    state.store.delete_organization(&organization.id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

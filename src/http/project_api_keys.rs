@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::error::AppError;
-use crate::http::api_keys::{ApiKeyView, description, key_for, key_not_found, parse_key_id};
+use crate::http::api_keys::{ApiKeyView, description, key_for, parse_key_id};
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
@@ -132,8 +132,7 @@ async fn assign_key(
     state
         .store
         .grant_api_key_project_roles(&group.id, &key.id, &roles, state.clock.now())
-        .await
-        .map_err(key_not_found(&raw_key))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -165,15 +164,13 @@ async fn update_key(
         key = state
             .store
             .update_api_key(&group.org_id, &key.id, desc.as_deref(), None)
-            .await
-            .map_err(key_not_found(&raw_key))?;
+            .await?;
     }
     if let Some(roles) = roles {
         key = state
             .store
             .grant_api_key_project_roles(&group.id, &key.id, &roles, state.clock.now())
-            .await
-            .map_err(key_not_found(&raw_key))?;
+            .await?;
     }
     Ok(Json(ApiKeyView::new(&base, key, None)))
 }
@@ -188,7 +185,6 @@ async fn remove_key(
     state
         .store
         .revoke_api_key_project_roles(&group.id, &id)
-        .await
-        .map_err(key_not_found(&raw_key))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

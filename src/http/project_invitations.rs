@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::{Group, GroupRoles, OrgUser, ProjectInvitation};
-use orgdoor_store::{InvitationSelector, ProjectAddition, Rejection, StoreError};
+use orgdoor_store::{InvitationSelector, ProjectAddition};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
@@ -152,18 +152,11 @@ async fn update_invitation(
     group: &Group,
     selector: InvitationSelector,
     roles: &GroupRoles,
-    reference: String,
 ) -> Result<Json<ProjectInvitationView>, AppError> {
     let invitation = state
         .store
         .update_pending_project_invitation(&group.id, &selector, roles, state.clock.now())
-        .await
-        .map_err(|error| match error {
-            StoreError::Rejected(Rejection::InvitationNotFound) => {
-                AppError::ResourceNotFound(reference)
-            }
-            other => other.into(),
-        })?;
+        .await?;
     Ok(Json(ProjectInvitationView::new(group, invitation)))
 }
 
@@ -175,15 +168,8 @@ async fn update_invitation_by_username(
     let request = body.parse()?;
     let username = parse_username(request.username)?;
     let roles = parse_roles(request.roles, &group)?;
-    let reference = username.to_string();
-    update_invitation(
-        &state,
-        &group,
-        InvitationSelector::Username(username),
-        &roles,
-        reference,
-    )
-    .await
+    let selector = InvitationSelector::Username(username);
+    update_invitation(&state, &group, selector, &roles).await
 }
 
 async fn get_invitation(
@@ -209,14 +195,7 @@ async fn update_invitation_by_id(
     let request = body.parse()?;
     let id = parse_invitation_id(&invitation_id)?;
     let roles = parse_roles(request.roles, &group)?;
-    update_invitation(
-        &state,
-        &group,
-        InvitationSelector::Id(id),
-        &roles,
-        invitation_id,
-    )
-    .await
+    update_invitation(&state, &group, InvitationSelector::Id(id), &roles).await
 }
 
 /// Cancels a pending invitation; a missing, expired or malformed one is 404 (the spec documents
@@ -227,15 +206,9 @@ async fn delete_invitation(
     GroupScope(group, _): GroupScope<GroupOwner>,
 ) -> Result<StatusCode, AppError> {
     let id = parse_invitation_id(&invitation_id)?;
-    match state
+    state
         .store
         .delete_pending_project_invitation(&group.id, &id, state.clock.now())
-        .await
-    {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(StoreError::Rejected(Rejection::InvitationNotFound)) => {
-            Err(AppError::ResourceNotFound(invitation_id))
-        }
-        Err(other) => Err(other.into()),
-    }
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

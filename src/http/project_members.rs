@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::{MAX_PROJECT_TEAMS, dedup_by_key};
 use orgdoor_domain::{Group, GroupRole, Page, TeamId};
-use orgdoor_store::{ProjectTeam, Rejection, StoreError};
+use orgdoor_store::ProjectTeam;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -208,13 +208,6 @@ async fn remove_team(
     GroupScope(group, _): GroupScope<GroupOwner>,
 ) -> Result<StatusCode, AppError> {
     let team_id: TeamId = parse_team_id(&raw_team)?;
-    state
-        .store
-        .remove_project_team(&group.id, &team_id)
-        .await
-        .map_err(|error| match error {
-            StoreError::Rejected(Rejection::NotFound) => AppError::TeamNotFound(raw_team.clone()),
-            other => other.into(),
-        })?;
+    state.store.remove_project_team(&group.id, &team_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

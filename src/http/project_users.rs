@@ -21,9 +21,7 @@ use axum::routing::{delete, get, post, put};
 use orgdoor_domain::{
     Group, GroupRole, NewInvitation, OrgRole, OrgUser, Page, ProjectRoleChange, TeamId,
 };
-use orgdoor_store::{
-    OrgUserFilter, ProjectAddition, ProjectFilter, ProjectTeam, Rejection, StoreError,
-};
+use orgdoor_store::{OrgUserFilter, ProjectAddition, ProjectFilter, ProjectTeam};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -112,15 +110,6 @@ fn group_user(
     }
     let roles = roles.into_iter().map(GroupRole::as_str).collect();
     UserView::with_roles(user, now, roles, None)
-}
-
-/// Maps "no role in this project" to `USER_NOT_IN_GROUP` naming the id the client sent.
-fn not_in_group(group: &Group, user: &str) -> impl FnOnce(StoreError) -> AppError {
-    let (group, user) = (group.id.to_string(), user.to_owned());
-    move |error| match error {
-        StoreError::Rejected(Rejection::NotFound) => AppError::UserNotInGroup { user, group },
-        other => other.into(),
-    }
 }
 
 /// Users with roles in the project; with `flattenTeams`, also those in teams with roles there,
@@ -358,8 +347,7 @@ async fn remove_user(
     state
         .store
         .remove_project_user(&group.id, &user, members_only(version))
-        .await
-        .map_err(not_in_group(&group, &raw_user))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -395,8 +383,7 @@ async fn change_role(
     let user = state
         .store
         .change_project_user_roles(&group.id, &id, change(role), now)
-        .await
-        .map_err(not_in_group(&group, &raw_user))?;
+        .await?;
     Ok(Json(group_user(user, &group, &[], now)))
 }
 
@@ -429,8 +416,7 @@ async fn replace_roles(
             ProjectRoleChange::Replace(roles),
             state.clock.now(),
         )
-        .await
-        .map_err(not_in_group(&group, &raw_user))?;
+        .await?;
     let roles = user
         .roles_in(&group.id)
         .map(|roles| roles.iter().map(|role| role.as_str().to_owned()).collect());

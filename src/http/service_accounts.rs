@@ -14,7 +14,7 @@ use orgdoor_domain::{
     AccessListEntry, AllowedNetwork, ClientId, OrgRoles, Organization, SECRET_LIFETIME_HOURS,
     SecretId, ServiceAccount, ServiceAccountSecret,
 };
-use orgdoor_store::{Credential, Rejection, StoreError};
+use orgdoor_store::Credential;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -263,15 +263,6 @@ fn parse_client_id(raw: &str) -> Result<ClientId, AppError> {
         .map_err(|_| AppError::ResourceNotFound(raw.to_owned()))
 }
 
-fn not_found(reference: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
-    move |error| match error {
-        StoreError::Rejected(Rejection::NotFound) => {
-            AppError::ResourceNotFound(reference.to_owned())
-        }
-        other => other.into(),
-    }
-}
-
 async fn account_for(
     state: &AppState,
     organization: &Organization,
@@ -381,8 +372,7 @@ async fn update_account(
             description.as_deref(),
             roles.as_ref(),
         )
-        .await
-        .map_err(not_found(&client_id))?;
+        .await?;
     Ok(Json(AccountView::new(&account, None)))
 }
 
@@ -395,8 +385,7 @@ async fn delete_account(
     state
         .store
         .delete_service_account(&organization.id, &id)
-        .await
-        .map_err(not_found(&client_id))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -413,8 +402,7 @@ async fn create_secret(
     state
         .store
         .add_service_account_secret(&organization.id, &id, &secret)
-        .await
-        .map_err(not_found(&client_id))?;
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(SecretView::new(&secret, Some(&value))),
@@ -433,8 +421,7 @@ async fn delete_secret(
     state
         .store
         .delete_service_account_secret(&organization.id, &id, &secret)
-        .await
-        .map_err(not_found(&secret_id))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -452,8 +439,7 @@ async fn access_list_page(
             &Credential::ServiceAccount(client_id.clone()),
             list.page,
         )
-        .await
-        .map_err(not_found(client_id.as_str()))?;
+        .await?;
     let path = format!(
         "/orgs/{}/serviceAccounts/{client_id}/accessList",
         organization.id
@@ -514,8 +500,7 @@ async fn add_to_access_list(
             &networks,
             state.clock.now(),
         )
-        .await
-        .map_err(not_found(&client_id))?;
+        .await?;
     access_list_page(
         &state,
         &base,
@@ -537,7 +522,6 @@ async fn remove_from_access_list(
     state
         .store
         .remove_from_access_list(&organization.id, &Credential::ServiceAccount(id), &network)
-        .await
-        .map_err(not_found(&address))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -23,7 +23,7 @@ use crate::http::extract::{
 use crate::http::pagination::ListQuery;
 use crate::http::rate_limits::{TEAMS, limited};
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
-use crate::http::user_lists::{list_filter, not_in_org, user_list};
+use crate::http::user_lists::{list_filter, user_list};
 use crate::http::versioning::{
     ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2025_02_19, legacy, versioned,
 };
@@ -147,11 +147,7 @@ async fn add_team_users(
     state
         .store
         .add_team_members(&organization.id, &team, &users, now)
-        .await
-        .map_err(|error| match error {
-            StoreError::Rejected(Rejection::NotFound) => AppError::TeamNotFound(raw_team.clone()),
-            other => other.into(),
-        })?;
+        .await?;
     let filter = OrgUserFilter {
         statuses: vec![MembershipStatus::Active],
         username: None,
@@ -185,11 +181,7 @@ async fn remove_team_user(
     state
         .store
         .remove_team_member(&organization.id, &team, &id)
-        .await
-        .map_err(|error| match error {
-            StoreError::Rejected(Rejection::NotFound) => AppError::TeamNotFound(raw_team.clone()),
-            other => not_in_org(&organization.id, &raw_user)(other),
-        })?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -250,10 +242,7 @@ async fn change_team_membership(
                 username: raw_user.clone(),
                 org: organization.id.to_string(),
             })?,
-        other => other.map_err(|error| match error {
-            StoreError::Rejected(Rejection::NotFound) => AppError::TeamNotFound(raw_team.clone()),
-            other => not_in_org(&organization.id, &raw_user)(other),
-        })?,
+        other => other?,
     };
     Ok(Json(OrgUserView::new(changed, now)))
 }

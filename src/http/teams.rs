@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use orgdoor_domain::limits::{MAX_TEAM_USERS, dedup_by_key};
 use orgdoor_domain::{EmailAddress, NewTeam, Team, TeamName};
-use orgdoor_store::{Rejection, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -137,14 +136,6 @@ fn team_name(name: Option<String>) -> Result<TeamName, AppError> {
     })
 }
 
-/// A team that is not in this organization does not exist as far as the caller can tell.
-fn team_not_found(team_id: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
-    move |error| match error {
-        StoreError::Rejected(Rejection::NotFound) => AppError::TeamNotFound(team_id.to_owned()),
-        other => other.into(),
-    }
-}
-
 async fn list_teams(
     State(state): State<AppState>,
     base: BaseUrl,
@@ -186,17 +177,7 @@ async fn create_team(
         name,
     }
     .into_team(state.clock.now());
-    state
-        .store
-        .create_team(&team, &members)
-        .await
-        .map_err(|error| match error {
-            StoreError::Rejected(Rejection::UserNotInOrg { user, org }) => AppError::UserNotInOrg {
-                username: user,
-                org: org.to_string(),
-            },
-            other => other.into(),
-        })?;
+    state.store.create_team(&team, &members).await?;
     Ok(Json(CreatedTeamView {
         links: team_link(&base, &team),
         id: team.id.into(),
@@ -252,8 +233,7 @@ async fn rename_team(
     let team = state
         .store
         .rename_team(&organization.id, &id, &name)
-        .await
-        .map_err(team_not_found(&team_id))?;
+        .await?;
     Ok(Json(TeamView::new(&base, team)))
 }
 
@@ -263,10 +243,6 @@ async fn delete_team(
     OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
     let id = parse_team_id(&team_id)?;
-    state
-        .store
-        .delete_team(&organization.id, &id)
-        .await
-        .map_err(team_not_found(&team_id))?;
+    state.store.delete_team(&organization.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

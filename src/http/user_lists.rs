@@ -5,8 +5,8 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use orgdoor_domain::{Member, MembershipStatus, OrgId, OrgUser, TeamId};
-use orgdoor_store::{OrgUserFilter, Rejection, StoreError};
+use orgdoor_domain::{Member, MembershipStatus, OrgUser, TeamId};
+use orgdoor_store::OrgUserFilter;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -180,18 +180,6 @@ pub fn user_list(
             OrgUserView::new(user, now)
         }))
         .into_response()
-    }
-}
-
-/// Maps "no such user here" to `USER_NOT_IN_ORG` naming the id the client sent.
-pub fn not_in_org(org: &OrgId, user: &str) -> impl FnOnce(StoreError) -> AppError {
-    let (org, user) = (org.to_string(), user.to_owned());
-    move |error| match error {
-        StoreError::Rejected(Rejection::UserNotInOrg { .. }) => AppError::UserNotInOrg {
-            username: user,
-            org,
-        },
-        other => other.into(),
     }
 }
 

@@ -13,8 +13,8 @@ use crate::{Credential, Rejection, StoreError};
 
 #[async_trait]
 pub trait AccessListStore: Send + Sync {
-    /// A credential's access list, oldest first ([`Rejection::NotFound`] when the credential is
-    /// not in `org`).
+    /// A credential's access list, oldest first ([`Rejection::ApiKeyNotFound`] or
+    /// [`Rejection::ServiceAccountNotFound`] when the credential is not in `org`).
     async fn list_access_list(
         &self,
         org: &OrgId,
@@ -38,7 +38,8 @@ pub trait AccessListStore: Send + Sync {
         network: &AllowedNetwork,
     ) -> Result<Option<AccessListEntry>, StoreError>;
 
-    /// Removes a network ([`Rejection::NotFound`] when the credential or the entry is not there).
+    /// Removes a network ([`Rejection::NetworkNotListed`] when the credential or the entry is not
+    /// there).
     async fn remove_from_access_list(
         &self,
         org: &OrgId,
@@ -58,7 +59,7 @@ impl<B: Backend> AccessListStore for B {
     ) -> Result<Page<AccessListEntry>, StoreError> {
         let mut conn = self.read().await?;
         if !credential_in_org(&mut *conn, org, credential).await? {
-            return Err(Rejection::NotFound.into());
+            return Err(Rejection::credential_not_found(credential).into());
         }
         let (table, column, _, _, id) = access_list_tables(credential);
         let total: i64 = conn
@@ -96,7 +97,7 @@ impl<B: Backend> AccessListStore for B {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         if !credential_in_org(&mut *tx, org, credential).await? {
-            return Err(Rejection::NotFound.into());
+            return Err(Rejection::credential_not_found(credential).into());
         }
         let (table, column, _, _, id) = access_list_tables(credential);
         let sql = format!(
@@ -158,6 +159,6 @@ impl<B: Backend> AccessListStore for B {
             .bind(org.as_str())
             .execute()
             .await?;
-        one_row_or(deleted, Rejection::NotFound)
+        one_row_or(deleted, Rejection::NetworkNotListed(*network))
     }
 }

@@ -45,7 +45,7 @@ pub trait ApiKeyStore: Send + Sync {
 
     async fn get_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError>;
 
-    /// Changes a key's description and/or roles ([`Rejection::NotFound`] when it is not there).
+    /// Changes a key's description and/or roles ([`Rejection::ApiKeyNotFound`] when it is not there).
     async fn update_api_key(
         &self,
         org: &OrgId,
@@ -57,7 +57,7 @@ pub trait ApiKeyStore: Send + Sync {
     /// Deletes a key; it stops authenticating at once, on every instance.
     async fn delete_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<(), StoreError>;
 
-    /// The keys with roles in a project, oldest first ([`Rejection::NotFound`] without the
+    /// The keys with roles in a project, oldest first ([`Rejection::GroupNotFound`] without the
     /// project).
     async fn list_project_api_keys(
         &self,
@@ -66,8 +66,8 @@ pub trait ApiKeyStore: Send + Sync {
     ) -> Result<Page<ApiKey>, StoreError>;
 
     /// Gives a key of the project's organization `roles` in the project, replacing any it had
-    /// there; answers the key with all its roles. [`Rejection::NotFound`] without the project
-    /// or without such a key in its organization.
+    /// there; answers the key with all its roles. [`Rejection::GroupNotFound`] without the project
+    /// or [`Rejection::ApiKeyNotFound`] without such a key in its organization.
     async fn grant_api_key_project_roles(
         &self,
         group: &GroupId,
@@ -76,7 +76,7 @@ pub trait ApiKeyStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<ApiKey, StoreError>;
 
-    /// Takes a key's roles in a project away ([`Rejection::NotFound`] when it has none there).
+    /// Takes a key's roles in a project away ([`Rejection::ApiKeyNotFound`] when it has none there).
     async fn revoke_api_key_project_roles(
         &self,
         group: &GroupId,
@@ -172,7 +172,7 @@ impl<B: Backend> ApiKeyStore for B {
         let mut tx = self.begin_write().await?;
         let mut key = fetch_api_key(&mut *tx, org, id)
             .await?
-            .ok_or(Rejection::NotFound)?;
+            .ok_or_else(|| Rejection::ApiKeyNotFound(id.clone()))?;
         if let Some(description) = description {
             key.description = description.to_owned();
         }
@@ -199,7 +199,7 @@ impl<B: Backend> ApiKeyStore for B {
             .bind(id.as_str())
             .execute()
             .await?;
-        one_row_or(deleted, Rejection::NotFound)
+        one_row_or(deleted, Rejection::ApiKeyNotFound(id.clone()))
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -211,7 +211,7 @@ impl<B: Backend> ApiKeyStore for B {
         let mut conn = self.read().await?;
         fetch_group(&mut *conn, group, false)
             .await?
-            .ok_or(Rejection::NotFound)?;
+            .ok_or_else(|| Rejection::GroupNotFound(group.clone()))?;
         let total: i64 = conn
             .query("SELECT COUNT(*) FROM api_key_project_roles WHERE project_id = $1")
             .bind(group.as_str())
@@ -253,10 +253,10 @@ impl<B: Backend> ApiKeyStore for B {
         let mut tx = self.begin_write().await?;
         let project = fetch_group(&mut *tx, group, true)
             .await?
-            .ok_or(Rejection::NotFound)?;
+            .ok_or_else(|| Rejection::GroupNotFound(group.clone()))?;
         let mut key = fetch_api_key(&mut *tx, &project.org_id, key)
             .await?
-            .ok_or(Rejection::NotFound)?;
+            .ok_or_else(|| Rejection::ApiKeyNotFound(key.clone()))?;
         let grant = ProjectGrant {
             group_id: group.clone(),
             roles: roles.clone(),
@@ -289,6 +289,6 @@ impl<B: Backend> ApiKeyStore for B {
             .bind(key.as_str())
             .execute()
             .await?;
-        one_row_or(removed, Rejection::NotFound)
+        one_row_or(removed, Rejection::ApiKeyNotFound(key.clone()))
     }
 }

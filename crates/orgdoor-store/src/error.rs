@@ -1,19 +1,37 @@
 //! The store's errors: typed refusals for expected outcomes, opaque failures for the rest.
+//!
+//! A refusal names what it refers to (the key, team, project or invitation the caller asked
+//! for), so the HTTP layer turns each into its Atlas error in one place, without knowing which
+//! operation raised it.
 
-use orgdoor_domain::{EmailAddress, GroupId, OrgId, TeamId, UserId};
+use orgdoor_domain::{
+    AllowedNetwork, ApiKeyId, ClientId, EmailAddress, GroupId, OrgId, SecretId, TeamId, UserId,
+};
 
-/// Why the store refused a write that was well-formed but conflicts with what is stored.
+use crate::{Credential, InvitationSelector};
+
+/// Why the store refused a request that was well-formed but conflicts with what is stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
-    #[error("the record does not exist")]
-    NotFound,
-    #[error("the organization does not exist")]
-    OrganizationNotFound,
+    #[error("organization {0} does not exist")]
+    OrganizationNotFound(OrgId),
+    /// Not in the organization (or, for project grants, holding no roles in the project).
+    #[error("API key {0} does not exist here")]
+    ApiKeyNotFound(ApiKeyId),
+    #[error("service account {0} does not exist here")]
+    ServiceAccountNotFound(ClientId),
+    #[error("secret {0} does not exist")]
+    SecretNotFound(SecretId),
+    #[error("{0} is not on the access list")]
+    NetworkNotListed(AllowedNetwork),
     #[error("{0} is a member already or has a pending invitation")]
     UsernameTaken(EmailAddress),
     /// The named user (an id or an address) is not a member or invitee of the organization.
     #[error("user {user} is not in organization {org}")]
     UserNotInOrg { user: String, org: OrgId },
+    /// The named user holds no role in the project (nor a pending invitation to it).
+    #[error("user {user} is not in project {group}")]
+    UserNotInGroup { user: String, group: GroupId },
     /// Teams take members only, not people who have yet to accept.
     #[error("user {0} has not accepted the invitation yet")]
     PendingUser(String),
@@ -23,6 +41,7 @@ pub enum Rejection {
     AlreadyInTeam { user: UserId, team: TeamId },
     #[error("team {0} has the most members it may")]
     TeamFull(TeamId),
+    /// Not in the organization (or, for project teams, holding no role in the project).
     #[error("no team {0} exists")]
     TeamNotFound(TeamId),
     #[error("team {team} belongs to another organization than {org}")]
@@ -33,14 +52,24 @@ pub enum Rejection {
     TeamNameTaken(String),
     #[error("a project named {0} exists already")]
     ProjectNameTaken(String),
-    #[error("no pending invitation matches")]
-    InvitationNotFound,
+    #[error("no pending invitation matches {0}")]
+    InvitationNotFound(InvitationSelector),
     #[error("the invitation has expired")]
     InvitationExpired,
-    #[error("the organization still has projects")]
-    OrganizationHasProjects,
+    #[error("organization {0} still has projects")]
+    OrganizationHasProjects(OrgId),
     #[error("the service account holds the most active tokens it may")]
     TooManyTokens,
+}
+
+impl Rejection {
+    /// The credential whose access list was asked for is not in the organization.
+    pub fn credential_not_found(credential: &Credential) -> Self {
+        match credential {
+            Credential::ApiKey(id) => Rejection::ApiKeyNotFound(id.clone()),
+            Credential::ServiceAccount(id) => Rejection::ServiceAccountNotFound(id.clone()),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

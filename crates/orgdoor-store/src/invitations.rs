@@ -208,7 +208,10 @@ impl<B: Backend> InvitationStore for B {
             .bind(seconds(now))
             .execute()
             .await?;
-        one_row_or(deleted, Rejection::InvitationNotFound)
+        one_row_or(
+            deleted,
+            Rejection::InvitationNotFound(InvitationSelector::Id(id.clone())),
+        )
     }
 
     #[instrument(level = "debug", skip(self))]

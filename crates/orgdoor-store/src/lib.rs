@@ -30,6 +30,7 @@ mod sqlite;
 mod tables;
 mod teams;
 
+use std::fmt;
 use std::sync::Arc;
 
 use orgdoor_domain::{
@@ -91,11 +92,22 @@ pub enum Credential {
 
 /// How an invitation is named: by its id, by the invitee's address, or by the id the invitee
 /// has as a pending user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InvitationSelector {
     Id(InvitationId),
     Username(EmailAddress),
     UserId(UserId),
+}
+
+impl fmt::Display for InvitationSelector {
+    /// The id or address itself, as the client gave it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvitationSelector::Id(id) => id.fmt(f),
+            InvitationSelector::Username(username) => username.fmt(f),
+            InvitationSelector::UserId(id) => id.fmt(f),
+        }
+    }
 }
 
 /// What inviting an address that already has a pending invitation does.

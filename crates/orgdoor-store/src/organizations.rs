@@ -31,7 +31,7 @@ pub trait OrganizationStore: Send + Sync {
 
     async fn get_organization(&self, id: &OrgId) -> Result<Option<Organization>, StoreError>;
 
-    /// Renames an organization; [`Rejection::NotFound`] when it does not exist.
+    /// Renames an organization; [`Rejection::OrganizationNotFound`] when it does not exist.
     async fn rename_organization(
         &self,
         id: &OrgId,
@@ -39,7 +39,7 @@ pub trait OrganizationStore: Send + Sync {
     ) -> Result<Organization, StoreError>;
 
     /// Deletes an organization with its keys, teams and invitations; refused with
-    /// [`Rejection::OrganizationHasProjects`] while it has projects, [`Rejection::NotFound`] when
+    /// [`Rejection::OrganizationHasProjects`] while it has projects, [`Rejection::OrganizationNotFound`] when
     /// it does not exist.
     async fn delete_organization(&self, id: &OrgId) -> Result<(), StoreError>;
 }
@@ -133,7 +133,8 @@ impl<B: Backend> OrganizationStore for B {
             .bind(id.as_str())
             .fetch_optional()
             .await?;
-        row.ok_or(Rejection::NotFound)?.try_into()
+        row.ok_or_else(|| Rejection::OrganizationNotFound(id.clone()))?
+            .try_into()
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -150,7 +151,7 @@ impl<B: Backend> OrganizationStore for B {
             .fetch_optional_scalar()
             .await?;
         if exists.is_none() {
-            return Err(Rejection::NotFound.into());
+            return Err(Rejection::OrganizationNotFound(id.clone()).into());
         }
         let has_projects: bool = tx
             .query("SELECT EXISTS (SELECT 1 FROM projects WHERE org_id = $1)")
@@ -158,7 +159,7 @@ impl<B: Backend> OrganizationStore for B {
             .fetch_scalar()
             .await?;
         if has_projects {
-            return Err(Rejection::OrganizationHasProjects.into());
+            return Err(Rejection::OrganizationHasProjects(id.clone()).into());
         }
         tx.query("DELETE FROM organizations WHERE id = $1")
             .bind(id.as_str())

@@ -40,7 +40,7 @@ pub trait ProjectUserStore: Send + Sync {
     ) -> Result<OrgUser, StoreError>;
 
     /// Changes the roles a member holds, or a pending invitation offers, in a project, under a
-    /// lock; [`Rejection::NotFound`] for anyone with no role there, [`Rejection::LastRole`] when
+    /// lock; [`Rejection::UserNotInGroup`] for anyone with no role there, [`Rejection::LastRole`] when
     /// the change would leave none.
     async fn change_project_user_roles(
         &self,
@@ -53,7 +53,7 @@ pub trait ProjectUserStore: Send + Sync {
     /// Takes a user out of a project: a member loses their roles there (and stays in the
     /// organization); unless `members_only`, an invitation (of any status) stops offering any,
     /// and is cancelled if that leaves it offering nothing but bare membership
-    /// ([`Invitation::offers_bare_membership`]). [`Rejection::NotFound`] when they have no role
+    /// ([`Invitation::offers_bare_membership`]). [`Rejection::UserNotInGroup`] when they have no role
     /// there.
     async fn remove_project_user(
         &self,
@@ -185,15 +185,19 @@ impl<B: Backend> ProjectUserStore for B {
         change: ProjectRoleChange,
         now: OffsetDateTime,
     ) -> Result<OrgUser, StoreError> {
+        let not_in_group = || Rejection::UserNotInGroup {
+            user: user.to_string(),
+            group: group.clone(),
+        };
         let mut tx = self.begin_write().await?;
         let project = existing_group(&mut *tx, group, false).await?;
         let current = lock_current_org_user(&mut *tx, &project.org_id, user, now)
             .await
             .map_err(|error| match error {
-                StoreError::Rejected(Rejection::UserNotInOrg { .. }) => Rejection::NotFound.into(),
+                StoreError::Rejected(Rejection::UserNotInOrg { .. }) => not_in_group().into(),
                 other => other,
             })?;
-        let roles = current.roles_in(group).ok_or(Rejection::NotFound)?;
+        let roles = current.roles_in(group).ok_or_else(not_in_group)?;
         let roles = change.apply(&roles).map_err(|_| Rejection::LastRole)?;
         let held = current.group_role_assignments();
         let update = MembershipUpdate {
@@ -212,6 +216,10 @@ impl<B: Backend> ProjectUserStore for B {
         user: &UserId,
         members_only: bool,
     ) -> Result<(), StoreError> {
+        let not_in_group = || Rejection::UserNotInGroup {
+            user: user.to_string(),
+            group: group.clone(),
+        };
         let mut tx = self.begin_write().await?;
         let project = existing_group(&mut *tx, group, false).await?;
         let removed = tx
@@ -235,7 +243,7 @@ impl<B: Backend> ProjectUserStore for B {
                         roles_in(&invitation.group_role_assignments, group).is_some()
                     })
             };
-            let invitation = invitation.ok_or(Rejection::NotFound)?;
+            let invitation = invitation.ok_or_else(not_in_group)?;
             withdraw_from_project(&mut *tx, invitation, group).await?;
         }
         tx.commit().await?;
@@ -313,7 +321,7 @@ impl<B: Backend> ProjectUserStore for B {
         let invitation = update_invitation_row(&mut *tx, invitation, update).await?;
         tx.commit().await?;
         ProjectInvitation::of(&invitation, group)
-            .ok_or_else(|| Rejection::InvitationNotFound.into())
+            .ok_or_else(|| Rejection::InvitationNotFound(selector.clone()).into())
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -330,7 +338,7 @@ impl<B: Backend> ProjectUserStore for B {
             .await
             .map_err(|error| match error {
                 StoreError::Rejected(Rejection::InvitationExpired) => {
-                    Rejection::InvitationNotFound.into()
+                    Rejection::InvitationNotFound(selector.clone()).into()
                 }
                 other => other,
             })?;

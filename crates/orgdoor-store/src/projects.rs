@@ -59,7 +59,7 @@ pub trait ProjectStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
-    /// Takes a team off a project ([`Rejection::NotFound`] when it has no role there).
+    /// Takes a team off a project ([`Rejection::TeamNotFound`] when it has no role there).
     async fn remove_project_team(&self, group: &GroupId, team: &TeamId) -> Result<(), StoreError>;
 }
 
@@ -86,7 +86,7 @@ impl<B: Backend> ProjectStore for B {
         .execute()
         .await
         .map_err(|error| {
-            write_error(error, || {
+            write_error(error, &group.org_id, || {
                 Rejection::ProjectNameTaken(group.name.to_string())
             })
         })?;
@@ -94,7 +94,7 @@ impl<B: Backend> ProjectStore for B {
         if let Some(owner_key) = owner_key {
             let key = fetch_api_key(&mut *tx, &group.org_id, owner_key)
                 .await?
-                .ok_or(Rejection::NotFound)?;
+                .ok_or_else(|| Rejection::ApiKeyNotFound(owner_key.clone()))?;
             let grant = ProjectGrant {
                 group_id: group.id.clone(),
                 roles: GroupRoles::single(GroupRole::Owner),
@@ -148,7 +148,7 @@ impl<B: Backend> ProjectStore for B {
         let mut tx = self.begin_write().await?;
         let mut group = fetch_group(&mut *tx, id, true)
             .await?
-            .ok_or(Rejection::NotFound)?;
+            .ok_or_else(|| Rejection::GroupNotFound(id.clone()))?;
         let tags_changed = update.tags.is_some();
         update.apply_to(&mut group);
         tx.query(
@@ -162,7 +162,7 @@ impl<B: Backend> ProjectStore for B {
         .execute()
         .await
         .map_err(|error| {
-            write_error(error, || {
+            write_error(error, &group.org_id, || {
                 Rejection::ProjectNameTaken(group.name.to_string())
             })
         })?;
@@ -182,7 +182,7 @@ impl<B: Backend> ProjectStore for B {
             .bind(id.as_str())
             .execute()
             .await?;
-        one_row_or(deleted, Rejection::NotFound)
+        one_row_or(deleted, Rejection::GroupNotFound(id.clone()))
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -217,7 +217,7 @@ impl<B: Backend> ProjectStore for B {
         let mut tx = self.begin_write().await?;
         let project = fetch_group(&mut *tx, group, true)
             .await?
-            .ok_or(Rejection::NotFound)?;
+            .ok_or_else(|| Rejection::GroupNotFound(group.clone()))?;
         let team_ids: Vec<TeamId> = teams.iter().map(|team| team.team_id.clone()).collect();
         check_references(&mut *tx, &project.org_id, &team_ids, &[]).await?;
         for team in teams {
@@ -248,6 +248,6 @@ impl<B: Backend> ProjectStore for B {
             .bind(team.as_str())
             .execute()
             .await?;
-        one_row_or(removed, Rejection::NotFound)
+        one_row_or(removed, Rejection::TeamNotFound(team.clone()))
     }
 }

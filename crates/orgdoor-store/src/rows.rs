@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use orgdoor_domain::{
-    ApiKey, EmailAddress, Group, GroupRoleAssignment, Invitation, Member, OrgName, OrgRole,
+    ApiKey, EmailAddress, Group, GroupRoleAssignment, Invitation, Member, OrgId, OrgName, OrgRole,
     OrgRoles, Organization, PageRequest, ProjectName, PublicKey, Team, TeamName, User, UserProfile,
 };
 use sqlx::FromRow;
@@ -74,13 +74,17 @@ pub(crate) fn count(total: i64) -> u64 {
     u64::try_from(total).unwrap_or_default()
 }
 
-/// Maps a failed insert or update: a unique violation is the given rejection, a foreign-key
-/// violation means the organization is gone, anything else is a store failure.
-pub(crate) fn write_error(error: sqlx::Error, on_unique: impl FnOnce() -> Rejection) -> StoreError {
+/// Maps a failed insert or update in `org`: a unique violation is the given rejection, a
+/// foreign-key violation means the organization is gone, anything else is a store failure.
+pub(crate) fn write_error(
+    error: sqlx::Error,
+    org: &OrgId,
+    on_unique: impl FnOnce() -> Rejection,
+) -> StoreError {
     if is_unique_violation(&error) {
         on_unique().into()
     } else if is_foreign_key_violation(&error) {
-        Rejection::OrganizationNotFound.into()
+        Rejection::OrganizationNotFound(org.clone()).into()
     } else {
         StoreError::from(error)
     }

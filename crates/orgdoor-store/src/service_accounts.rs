@@ -40,7 +40,8 @@ pub trait ServiceAccountStore: Send + Sync {
         client_id: &ClientId,
     ) -> Result<Option<ServiceAccount>, StoreError>;
 
-    /// Changes what is given ([`Rejection::NotFound`] when the account is not in `org`).
+    /// Changes what is given ([`Rejection::ServiceAccountNotFound`] when the account is not in
+    /// `org`).
     async fn update_service_account(
         &self,
         org: &OrgId,
@@ -135,7 +136,11 @@ impl<B: Backend> ServiceAccountStore for B {
         .bind(seconds(account.created_at))
         .execute()
         .await
-        .map_err(|error| write_error(error, || Rejection::NotFound))?;
+        .map_err(|error| {
+            write_error(error, &account.org_id, || {
+                Rejection::ServiceAccountNotFound(account.client_id.clone())
+            })
+        })?;
         for secret in &account.secrets {
             insert_secret(&mut *tx, &account.client_id, secret).await?;
         }
@@ -189,7 +194,7 @@ impl<B: Backend> ServiceAccountStore for B {
         let mut tx = self.begin_write().await?;
         let mut account = fetch_service_account(&mut *tx, Some(org), client_id, true)
             .await?
-            .ok_or(Rejection::NotFound)?;
+            .ok_or_else(|| Rejection::ServiceAccountNotFound(client_id.clone()))?;
         if let Some(name) = name {
             account.name = name.to_owned();
         }
@@ -227,7 +232,10 @@ impl<B: Backend> ServiceAccountStore for B {
             .bind(client_id.as_str())
             .execute()
             .await?;
-        one_row_or(deleted, Rejection::NotFound)
+        one_row_or(
+            deleted,
+            Rejection::ServiceAccountNotFound(client_id.clone()),
+        )
     }
 
     #[instrument(level = "debug", skip(self, secret), fields(secret_id = %secret.id))]
@@ -240,7 +248,7 @@ impl<B: Backend> ServiceAccountStore for B {
         let mut tx = self.begin_write().await?;
         let credential = Credential::ServiceAccount(client_id.clone());
         if !credential_in_org(&mut *tx, org, &credential).await? {
-            return Err(Rejection::NotFound.into());
+            return Err(Rejection::credential_not_found(&credential).into());
         }
         insert_secret(&mut *tx, client_id, secret).await?;
         tx.commit().await?;
@@ -265,7 +273,7 @@ impl<B: Backend> ServiceAccountStore for B {
             .bind(org.as_str())
             .execute()
             .await?;
-        one_row_or(deleted, Rejection::NotFound)?;
+        one_row_or(deleted, Rejection::SecretNotFound(secret.clone()))?;
         // Tokens minted with the secret go with it, in the same transaction.
         tx.query("DELETE FROM oauth_tokens WHERE secret_id = $1 AND client_id = $2")
             .bind(secret.as_str())
@@ -304,7 +312,7 @@ impl<B: Backend> ServiceAccountStore for B {
         let mut tx = self.begin_write().await?;
         fetch_service_account(&mut *tx, None, &token.client_id, true)
             .await?
-            .ok_or(Rejection::NotFound)?;
+            .ok_or_else(|| Rejection::ServiceAccountNotFound(token.client_id.clone()))?;
         tx.query("DELETE FROM oauth_tokens WHERE client_id = $1 AND expires_at <= $2")
             .bind(token.client_id.as_str())
             .bind(seconds(now))

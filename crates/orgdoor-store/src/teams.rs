@@ -58,7 +58,7 @@ pub trait TeamStore: Send + Sync {
 
     /// Puts a member or pending invitee into a team (`join`), or takes them out, and returns
     /// them: an invitee's team is kept on the invitation and applied on acceptance.
-    /// [`Rejection::NotFound`] for a team not in `org`, [`Rejection::UserNotInOrg`] for anyone
+    /// [`Rejection::TeamNotFound`] for a team not in `org`, [`Rejection::UserNotInOrg`] for anyone
     /// else or a user not in the team being left, [`Rejection::AlreadyInTeam`] on a second join.
     async fn change_team_membership(
         &self,
@@ -123,7 +123,11 @@ impl<B: Backend> TeamStore for B {
         .bind(seconds(team.created_at))
         .execute()
         .await
-        .map_err(|error| write_error(error, || Rejection::TeamNameTaken(team.name.to_string())))?;
+        .map_err(|error| {
+            write_error(error, &team.org_id, || {
+                Rejection::TeamNameTaken(team.name.to_string())
+            })
+        })?;
         add_team_members_by_username(&mut *tx, team, usernames, team.created_at).await?;
         tx.commit().await?;
         Ok(())
@@ -197,8 +201,11 @@ impl<B: Backend> TeamStore for B {
             .bind(id.as_str())
             .fetch_optional()
             .await
-            .map_err(|error| write_error(error, || Rejection::TeamNameTaken(name.to_string())))?;
-        row.ok_or(Rejection::NotFound)?.try_into()
+            .map_err(|error| {
+                write_error(error, org, || Rejection::TeamNameTaken(name.to_string()))
+            })?;
+        row.ok_or_else(|| Rejection::TeamNotFound(id.clone()))?
+            .try_into()
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -211,7 +218,7 @@ impl<B: Backend> TeamStore for B {
             .bind(id.as_str())
             .execute()
             .await?;
-        one_row_or(deleted, Rejection::NotFound)
+        one_row_or(deleted, Rejection::TeamNotFound(id.clone()))
     }
 
     #[instrument(level = "debug", skip(self))]

@@ -35,7 +35,7 @@ pub(crate) async fn insert_api_key<C: Connection>(
     .await
     .map_err(|error| {
         if is_foreign_key_violation(&error) {
-            Rejection::OrganizationNotFound.into()
+            Rejection::OrganizationNotFound(key.org_id.clone()).into()
         } else {
             StoreError::from(error)
         }
@@ -76,7 +76,7 @@ pub(crate) fn keys_from_rows(rows: Vec<ApiKeyRow>) -> Result<Vec<ApiKey>, StoreE
 }
 
 /// Gives a key its roles in a project, replacing any it had there; a project of another
-/// organization (or none) is [`Rejection::NotFound`].
+/// organization (or none) is [`Rejection::GroupNotFound`].
 pub(crate) async fn upsert_key_grant<C: Connection>(
     conn: &mut C,
     key: &ApiKey,
@@ -97,7 +97,7 @@ pub(crate) async fn upsert_key_grant<C: Connection>(
     .await
     .map_err(|error| {
         if is_foreign_key_violation(&error) {
-            Rejection::NotFound.into()
+            Rejection::GroupNotFound(grant.group_id.clone()).into()
         } else {
             StoreError::from(error)
         }

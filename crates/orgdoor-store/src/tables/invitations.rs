@@ -341,7 +341,7 @@ pub(crate) async fn insert_invitation<C: Connection>(
         .fetch_one()
         .await
         .map_err(|error| {
-            write_error(error, || {
+            write_error(error, &invitation.org_id, || {
                 Rejection::UsernameTaken(invitation.username.clone())
             })
         })?;
@@ -399,7 +399,7 @@ pub(crate) async fn lock_pending_invitation<C: Connection>(
     let invitation = fetch_invitation(conn, org, selector, true)
         .await?
         .filter(|invitation| invitation.declined_at.is_none())
-        .ok_or(Rejection::InvitationNotFound)?;
+        .ok_or_else(|| Rejection::InvitationNotFound(selector.clone()))?;
     if invitation.is_expired(now) {
         return Err(Rejection::InvitationExpired.into());
     }
@@ -419,7 +419,7 @@ pub(crate) async fn lock_pending_project_invitation<C: Connection>(
         .await?
         .filter(|invitation| invitation.declined_at.is_none())
         .filter(|invitation| roles_in(&invitation.group_role_assignments, &group.id).is_some())
-        .ok_or(Rejection::InvitationNotFound)?;
+        .ok_or_else(|| Rejection::InvitationNotFound(selector.clone()))?;
     if invitation.is_expired(now) {
         return Err(Rejection::InvitationExpired.into());
     }

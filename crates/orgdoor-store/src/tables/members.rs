@@ -355,7 +355,7 @@ pub(crate) async fn accept_invitation<C: Connection>(
     .execute()
     .await
     .map_err(|error| {
-        write_error(error, || {
+        write_error(error, &invitation.org_id, || {
             Rejection::UsernameTaken(invitation.username.clone())
         })
     })?;

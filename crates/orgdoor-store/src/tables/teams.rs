@@ -25,7 +25,7 @@ pub(crate) async fn insert_team_member<C: Connection>(
     .execute()
     .await
     .map_err(|error| {
-        write_error(error, || Rejection::AlreadyInTeam {
+        write_error(error, org, || Rejection::AlreadyInTeam {
             user: user.clone(),
             team: team.clone(),
         })
@@ -50,7 +50,7 @@ pub(crate) async fn check_team_size<C: Connection>(
 }
 
 /// Locks a team of `org` (PostgreSQL; SQLite's write transaction already serializes), so
-/// member counts stay exact; [`Rejection::NotFound`] when there is none.
+/// member counts stay exact; [`Rejection::TeamNotFound`] when there is none.
 pub(crate) async fn lock_team<C: Connection>(
     conn: &mut C,
     org: &OrgId,
@@ -65,5 +65,7 @@ pub(crate) async fn lock_team<C: Connection>(
         .bind(team.as_str())
         .fetch_optional_scalar()
         .await?;
-    found.map(|_| ()).ok_or_else(|| Rejection::NotFound.into())
+    found
+        .map(|_| ())
+        .ok_or_else(|| Rejection::TeamNotFound(team.clone()).into())
 }

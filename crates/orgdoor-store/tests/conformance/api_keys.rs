@@ -61,7 +61,7 @@ async fn api_keys_are_found_by_public_key_with_their_credential(store: Arc<dyn S
     .into_api_key(NOW);
     assert_eq!(
         rejection(store.create_api_key(&orphan, &orphan_ha1).await),
-        Rejection::OrganizationNotFound
+        Rejection::OrganizationNotFound(orphan.org_id.clone())
     );
 }
 
@@ -107,7 +107,7 @@ async fn api_keys_are_managed_within_their_organization(store: Arc<dyn Store>) {
                 .update_api_key(&other.id, &made[0].id, Some("theirs"), None)
                 .await
         ),
-        Rejection::NotFound
+        Rejection::ApiKeyNotFound(made[0].id.clone())
     );
 
     let home: AllowedNetwork = "192.0.2.0/24".parse().unwrap();
@@ -143,7 +143,7 @@ async fn api_keys_are_managed_within_their_organization(store: Arc<dyn Store>) {
         if removed {
             removal.unwrap();
         } else {
-            assert_eq!(rejection(removal), Rejection::NotFound);
+            assert_eq!(rejection(removal), Rejection::NetworkNotListed(home));
         }
     }
 
@@ -157,7 +157,7 @@ async fn api_keys_are_managed_within_their_organization(store: Arc<dyn Store>) {
     );
     assert_eq!(
         rejection(store.delete_api_key(&org.id, &made[1].id).await),
-        Rejection::NotFound
+        Rejection::ApiKeyNotFound(made[1].id.clone())
     );
     assert_eq!(
         rejection(
@@ -165,7 +165,7 @@ async fn api_keys_are_managed_within_their_organization(store: Arc<dyn Store>) {
                 .list_access_list(&org.id, &listed_key, PageRequest::default())
                 .await
         ),
-        Rejection::NotFound
+        Rejection::ApiKeyNotFound(made[1].id.clone())
     );
 }
 
@@ -236,7 +236,7 @@ async fn api_keys_hold_roles_in_projects_of_their_organization(store: Arc<dyn St
         store
             .revoke_api_key_project_roles(&payments.id, &plain.id)
             .await,
-        Err(StoreError::Rejected(Rejection::NotFound))
+        Err(StoreError::Rejected(Rejection::ApiKeyNotFound(id))) if id == plain.id
     ));
     assert_eq!(
         read_key(&store, &org.id, &plain.id).await.project_roles,
@@ -254,7 +254,7 @@ async fn api_keys_hold_roles_in_projects_of_their_organization(store: Arc<dyn St
         store
             .grant_api_key_project_roles(&payments.id, &stranger.id, &owner, NOW)
             .await,
-        Err(StoreError::Rejected(Rejection::NotFound))
+        Err(StoreError::Rejected(Rejection::ApiKeyNotFound(id))) if id == stranger.id
     ));
     let (smuggled, ha1) = org_key(&other.id, vec![owner_of_payments.clone()]);
     assert!(store.create_api_key(&smuggled, &ha1).await.is_err());

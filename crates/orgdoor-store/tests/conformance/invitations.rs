@@ -214,7 +214,7 @@ async fn updates_and_deletes_see_only_pending_invitations(store: Arc<dyn Store>)
     for (org, at) in [(&org.id, expired), (&other.id, NOW)] {
         assert_eq!(
             rejection(store.delete_pending_invitation(org, &created.id, at).await),
-            Rejection::InvitationNotFound
+            Rejection::InvitationNotFound(by_id())
         );
     }
     store
@@ -223,7 +223,7 @@ async fn updates_and_deletes_see_only_pending_invitations(store: Arc<dyn Store>)
         .unwrap();
     assert_eq!(
         rejection(update(by_id(), NOW).await),
-        Rejection::InvitationNotFound
+        Rejection::InvitationNotFound(by_id())
     );
 }
 

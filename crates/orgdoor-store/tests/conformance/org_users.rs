@@ -76,7 +76,7 @@ async fn accepting_makes_a_member_with_everything_the_invitation_offered(store: 
                 )
                 .await
         ),
-        Rejection::InvitationNotFound
+        Rejection::InvitationNotFound(InvitationSelector::Id(offered.id.clone()))
     );
     for when_pending in [WhenPending::Renew, WhenPending::Refuse] {
         let again = invitation(&org.id, "ada@example.com").into_invitation(NOW);

@@ -116,7 +116,7 @@ async fn project_invitations_follow_the_invitation_rules(store: Arc<dyn Store>) 
     assert_eq!(updated.expires_at, renewed.expires_at);
     assert_eq!(
         rejection(update(&other.id, later).await),
-        Rejection::InvitationNotFound
+        Rejection::InvitationNotFound(selector.clone())
     );
     let expired = renewed.expires_at;
     assert_eq!(
@@ -126,7 +126,7 @@ async fn project_invitations_follow_the_invitation_rules(store: Arc<dyn Store>) 
     let delete = |at| store.delete_pending_project_invitation(&group.id, &first.id, at);
     assert_eq!(
         rejection(delete(expired).await),
-        Rejection::InvitationNotFound
+        Rejection::InvitationNotFound(InvitationSelector::Id(first.id.clone()))
     );
     delete(later).await.unwrap();
     assert!(
@@ -259,18 +259,23 @@ async fn project_users_are_members_and_invitees_with_roles_there(store: Arc<dyn 
     remove(&store, &group.id, cy.id(), false).await.unwrap();
     let cy_now = org_user(&store, &org.id, cy.id()).await;
     assert_eq!(cy_now.roles_in(&group.id), None);
+    let not_in_group = |user: &UserId| Rejection::UserNotInGroup {
+        user: user.to_string(),
+        group: group.id.clone(),
+    };
     assert_eq!(
         rejection(remove(&store, &group.id, cy.id(), false).await),
-        Rejection::NotFound
+        not_in_group(cy.id())
     );
     // The deprecated version removes members only.
     assert_eq!(
         rejection(remove(&store, &group.id, &bob.user_id, true).await),
-        Rejection::NotFound
+        not_in_group(&bob.user_id)
     );
+    let stranger = UserId::generate(NOW);
     assert_eq!(
-        rejection(remove(&store, &group.id, &UserId::generate(NOW), false).await),
-        Rejection::NotFound
+        rejection(remove(&store, &group.id, &stranger, false).await),
+        not_in_group(&stranger)
     );
 }
 
@@ -412,7 +417,10 @@ async fn project_role_changes_keep_at_least_one_role(store: Arc<dyn Store>) {
                     )
                     .await
             ),
-            Rejection::NotFound
+            Rejection::UserNotInGroup {
+                user: user.to_string(),
+                group: group.id.clone()
+            }
         );
     }
 }

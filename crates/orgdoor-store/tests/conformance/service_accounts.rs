@@ -82,7 +82,7 @@ async fn service_accounts_hold_secrets_tokens_and_access_lists(store: Arc<dyn St
                 .add_service_account_secret(&other.id, &account.client_id, &second)
                 .await
         ),
-        Rejection::NotFound
+        Rejection::ServiceAccountNotFound(account.client_id.clone())
     );
     store
         .delete_service_account_secret(&org.id, &account.client_id, &secret.id)
@@ -148,7 +148,7 @@ async fn service_accounts_hold_secrets_tokens_and_access_lists(store: Arc<dyn St
                 .add_to_access_list(&other.id, &credential, &[network], NOW)
                 .await
         ),
-        Rejection::NotFound
+        Rejection::ServiceAccountNotFound(account.client_id.clone())
     );
     assert_eq!(
         store
@@ -182,6 +182,6 @@ async fn service_accounts_hold_secrets_tokens_and_access_lists(store: Arc<dyn St
                 .delete_service_account(&org.id, &account.client_id)
                 .await
         ),
-        Rejection::NotFound
+        Rejection::ServiceAccountNotFound(account.client_id.clone())
     );
 }

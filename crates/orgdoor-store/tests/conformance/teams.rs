@@ -65,7 +65,7 @@ async fn team_names_are_unique_per_organization_ignoring_case(store: Arc<dyn Sto
     );
     assert_eq!(
         rejection(store.delete_team(&second.id, &other.id).await),
-        Rejection::NotFound
+        Rejection::TeamNotFound(other.id.clone())
     );
 }
 
@@ -184,6 +184,6 @@ async fn members_and_invitees_join_and_leave_teams_one_at_a_time(store: Arc<dyn 
     let foreign = stored_team(&store, &other.id, "Foreign").await;
     assert_eq!(
         rejection(change(&foreign.id, active.id(), true).await),
-        Rejection::NotFound
+        Rejection::TeamNotFound(foreign.id.clone())
     );
 }
