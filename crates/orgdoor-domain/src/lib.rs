@@ -44,7 +44,7 @@ pub use organization::{NewOrganization, Organization};
 pub use page::{Page, PageRequest};
 pub use project_invitation::ProjectInvitation;
 pub use rate_limit::{BucketState, TakeOutcome, TokenBucket};
-pub use role::{GroupRole, GroupRoles, InvalidRole, OrgRole, OrgRoles, RoleSet};
+pub use role::{GroupRole, GroupRoles, InvalidRole, InvalidRoles, OrgRole, OrgRoles, RoleSet};
 pub use service_account::{
     ACCESS_TOKEN_LIFETIME, AccessToken, ClientId, InvalidClientId, MAX_ACTIVE_TOKENS,
     SECRET_LIFETIME_HOURS, ServiceAccount, ServiceAccountSecret,

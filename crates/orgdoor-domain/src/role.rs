@@ -1,95 +1,152 @@
-//! Organization and project roles, with Atlas's exact spellings.
+//! Organization and project roles, with Atlas's exact spellings, and how role names in a
+//! request read as them.
 
-use std::fmt;
-use std::str::FromStr;
+use strum::{EnumString, IntoStaticStr, VariantArray};
 
-/// A role string that is not one of the known names.
+use crate::limits::{MAX_ROLES, at_most};
+
+/// Why a role name is not a role of the kind asked for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0} is not a known role")]
-pub struct InvalidRole(pub String);
-
-macro_rules! role_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[serde(try_from = "String", into = "&'static str")]
-        pub enum $name {
-            $($variant),+
-        }
-
-        impl $name {
-            /// Every role, in the order the contract lists them.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $wire),+
-                }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = InvalidRole;
-
-            fn from_str(candidate: &str) -> Result<Self, Self::Err> {
-                match candidate {
-                    $($wire => Ok($name::$variant),)+
-                    _ => Err(InvalidRole(candidate.to_owned())),
-                }
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = InvalidRole;
-
-            fn try_from(candidate: String) -> Result<Self, Self::Error> {
-                candidate.parse()
-            }
-        }
-
-        impl From<$name> for &'static str {
-            fn from(role: $name) -> &'static str {
-                role.as_str()
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
+pub enum InvalidRole {
+    /// A role of the other kind: a project role where an organization role belongs, or the
+    /// reverse (Atlas answers these with `INVALID_ROLE_FOR_ORG` / `_FOR_GROUP`).
+    #[error("{0} is not a role of this kind")]
+    OtherKind(String),
+    #[error("{0} is not a known role")]
+    Unknown(String),
 }
 
-role_enum!(
-    /// A role in an organization.
-    OrgRole {
-        Owner => "ORG_OWNER",
-        Member => "ORG_MEMBER",
-        GroupCreator => "ORG_GROUP_CREATOR",
-        BillingAdmin => "ORG_BILLING_ADMIN",
-        BillingReadOnly => "ORG_BILLING_READ_ONLY",
-        StreamProcessingAdmin => "ORG_STREAM_PROCESSING_ADMIN",
-        ReadOnly => "ORG_READ_ONLY",
-    }
-);
+/// Why a list of role names is not a set of roles.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidRoles {
+    /// A member, invitee or key needs at least one role.
+    #[error("no role is given")]
+    Empty,
+    #[error("more than {max} roles")]
+    TooMany { max: usize },
+    #[error(transparent)]
+    Role(#[from] InvalidRole),
+}
 
-role_enum!(
-    /// A role in a project: the last set the Atlas spec published as an enum (CONTRACT §2.7).
-    GroupRole {
-        Owner => "GROUP_OWNER",
-        ClusterManager => "GROUP_CLUSTER_MANAGER",
-        StreamProcessingOwner => "GROUP_STREAM_PROCESSING_OWNER",
-        DataAccessAdmin => "GROUP_DATA_ACCESS_ADMIN",
-        DataAccessReadWrite => "GROUP_DATA_ACCESS_READ_WRITE",
-        DataAccessReadOnly => "GROUP_DATA_ACCESS_READ_ONLY",
-        ReadOnly => "GROUP_READ_ONLY",
-        SearchIndexEditor => "GROUP_SEARCH_INDEX_EDITOR",
-        BackupManager => "GROUP_BACKUP_MANAGER",
-        ObservabilityViewer => "GROUP_OBSERVABILITY_VIEWER",
-        DatabaseAccessAdmin => "GROUP_DATABASE_ACCESS_ADMIN",
+/// A role in an organization.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    EnumString,
+    IntoStaticStr,
+    VariantArray,
+    strum::Display,
+)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum OrgRole {
+    #[strum(serialize = "ORG_OWNER")]
+    Owner,
+    #[strum(serialize = "ORG_MEMBER")]
+    Member,
+    #[strum(serialize = "ORG_GROUP_CREATOR")]
+    GroupCreator,
+    #[strum(serialize = "ORG_BILLING_ADMIN")]
+    BillingAdmin,
+    #[strum(serialize = "ORG_BILLING_READ_ONLY")]
+    BillingReadOnly,
+    #[strum(serialize = "ORG_STREAM_PROCESSING_ADMIN")]
+    StreamProcessingAdmin,
+    #[strum(serialize = "ORG_READ_ONLY")]
+    ReadOnly,
+}
+
+/// A role in a project: the last set the Atlas spec published as an enum (CONTRACT §2.7).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    EnumString,
+    IntoStaticStr,
+    VariantArray,
+    strum::Display,
+)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum GroupRole {
+    #[strum(serialize = "GROUP_OWNER")]
+    Owner,
+    #[strum(serialize = "GROUP_CLUSTER_MANAGER")]
+    ClusterManager,
+    #[strum(serialize = "GROUP_STREAM_PROCESSING_OWNER")]
+    StreamProcessingOwner,
+    #[strum(serialize = "GROUP_DATA_ACCESS_ADMIN")]
+    DataAccessAdmin,
+    #[strum(serialize = "GROUP_DATA_ACCESS_READ_WRITE")]
+    DataAccessReadWrite,
+    #[strum(serialize = "GROUP_DATA_ACCESS_READ_ONLY")]
+    DataAccessReadOnly,
+    #[strum(serialize = "GROUP_READ_ONLY")]
+    ReadOnly,
+    #[strum(serialize = "GROUP_SEARCH_INDEX_EDITOR")]
+    SearchIndexEditor,
+    #[strum(serialize = "GROUP_BACKUP_MANAGER")]
+    BackupManager,
+    #[strum(serialize = "GROUP_OBSERVABILITY_VIEWER")]
+    ObservabilityViewer,
+    #[strum(serialize = "GROUP_DATABASE_ACCESS_ADMIN")]
+    DatabaseAccessAdmin,
+}
+
+impl OrgRole {
+    /// Every role, in the order the contract lists them.
+    pub const ALL: &'static [OrgRole] = Self::VARIANTS;
+
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
-);
+}
+
+impl GroupRole {
+    /// Every role, in the order the contract lists them.
+    pub const ALL: &'static [GroupRole] = Self::VARIANTS;
+
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl TryFrom<String> for OrgRole {
+    type Error = InvalidRole;
+
+    fn try_from(name: String) -> Result<Self, InvalidRole> {
+        match name.parse() {
+            Ok(role) => Ok(role),
+            Err(_) if name.parse::<GroupRole>().is_ok() => Err(InvalidRole::OtherKind(name)),
+            Err(_) => Err(InvalidRole::Unknown(name)),
+        }
+    }
+}
+
+impl TryFrom<String> for GroupRole {
+    type Error = InvalidRole;
+
+    fn try_from(name: String) -> Result<Self, InvalidRole> {
+        match name.parse() {
+            Ok(role) => Ok(role),
+            Err(_) if name.parse::<OrgRole>().is_ok() => Err(InvalidRole::OtherKind(name)),
+            Err(_) => Err(InvalidRole::Unknown(name)),
+        }
+    }
+}
 
 /// A non-empty set of roles without duplicates, in the order first given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +186,25 @@ impl<R: Copy + PartialEq> RoleSet<R> {
     }
 }
 
+impl<R> TryFrom<Vec<String>> for RoleSet<R>
+where
+    R: TryFrom<String, Error = InvalidRole> + Copy + PartialEq,
+{
+    type Error = InvalidRoles;
+
+    /// Role names as a request lists them: at most [`MAX_ROLES`], each a role of this kind,
+    /// at least one; duplicates collapse.
+    fn try_from(names: Vec<String>) -> Result<Self, InvalidRoles> {
+        at_most(&names, MAX_ROLES)
+            .map_err(|too_many| InvalidRoles::TooMany { max: too_many.max })?;
+        let roles = names
+            .into_iter()
+            .map(R::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        RoleSet::new(roles).ok_or(InvalidRoles::Empty)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +213,13 @@ mod tests {
     fn every_org_role_round_trips() {
         for role in OrgRole::ALL {
             assert_eq!(role.as_str().parse::<OrgRole>(), Ok(*role));
+            assert_eq!(role.to_string(), role.as_str());
+            let json = serde_json::to_string(role).expect("serializes");
+            assert_eq!(json, format!("\"{role}\""));
+            assert_eq!(
+                serde_json::from_str::<OrgRole>(&json).expect("parses"),
+                *role
+            );
         }
         assert_eq!(OrgRole::ALL.len(), 7);
     }
@@ -145,6 +228,13 @@ mod tests {
     fn every_group_role_round_trips() {
         for role in GroupRole::ALL {
             assert_eq!(role.as_str().parse::<GroupRole>(), Ok(*role));
+            assert_eq!(role.to_string(), role.as_str());
+            let json = serde_json::to_string(role).expect("serializes");
+            assert_eq!(json, format!("\"{role}\""));
+            assert_eq!(
+                serde_json::from_str::<GroupRole>(&json).expect("parses"),
+                *role
+            );
         }
         assert_eq!(GroupRole::ALL.len(), 11);
     }
@@ -153,6 +243,50 @@ mod tests {
     fn roles_are_case_sensitive() {
         assert!("org_owner".parse::<OrgRole>().is_err());
         assert!("GROUP_OWNER".parse::<OrgRole>().is_err());
+    }
+
+    #[test]
+    fn a_role_of_the_other_kind_is_told_apart_from_an_unknown_one() {
+        assert_eq!(
+            OrgRole::try_from("GROUP_OWNER".to_owned()),
+            Err(InvalidRole::OtherKind("GROUP_OWNER".into()))
+        );
+        assert_eq!(
+            GroupRole::try_from("ORG_MEMBER".to_owned()),
+            Err(InvalidRole::OtherKind("ORG_MEMBER".into()))
+        );
+        assert_eq!(
+            GroupRole::try_from("group_owner".to_owned()),
+            Err(InvalidRole::Unknown("group_owner".into()))
+        );
+        assert_eq!(
+            OrgRole::try_from("ORG_OWNER".to_owned()),
+            Ok(OrgRole::Owner)
+        );
+    }
+
+    #[test]
+    fn role_names_read_as_a_set_within_the_limit() {
+        let names = |names: &[&str]| -> Vec<String> {
+            names.iter().map(|name| (*name).to_owned()).collect()
+        };
+        assert_eq!(
+            OrgRoles::try_from(names(&["ORG_MEMBER", "ORG_OWNER", "ORG_MEMBER"]))
+                .map(|roles| roles.as_slice().to_vec()),
+            Ok(vec![OrgRole::Member, OrgRole::Owner])
+        );
+        assert_eq!(OrgRoles::try_from(names(&[])), Err(InvalidRoles::Empty));
+        assert_eq!(
+            GroupRoles::try_from(names(&["GROUP_OWNER", "ORG_OWNER"])),
+            Err(InvalidRoles::Role(InvalidRole::OtherKind(
+                "ORG_OWNER".into()
+            )))
+        );
+        let too_many = vec!["ORG_MEMBER".to_owned(); MAX_ROLES + 1];
+        assert_eq!(
+            OrgRoles::try_from(too_many),
+            Err(InvalidRoles::TooMany { max: MAX_ROLES })
+        );
     }
 
     #[test]
