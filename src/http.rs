@@ -4,6 +4,7 @@
 //! store, render the view. Authentication and the `envelope`/`pretty` rendering wrap the whole
 //! tree; version negotiation wraps each operation.
 
+pub mod access_lists;
 pub mod admin;
 pub mod api_keys;
 pub mod custom_methods;

@@ -10,15 +10,13 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
-use orgdoor_domain::limits::MAX_ACCESS_LIST_ENTRIES;
-use orgdoor_domain::{
-    AccessListEntry, AllowedNetwork, ApiKey, ApiKeyId, OrgId, OrgRoles, check_description,
-};
+use orgdoor_domain::{AccessListEntry, ApiKey, ApiKeyId, OrgId, OrgRoles, check_description};
 use orgdoor_store::Credential;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+use crate::http::access_lists::{AccessListRequest, allowed_networks, parse_network};
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{API_KEYS, limited};
@@ -168,14 +166,6 @@ struct UpdateKeyRequest {
 
 impl RequestBody for UpdateKeyRequest {
     const READ_ONLY: &'static [&'static str] = &["id", "links", "privateKey", "publicKey"];
-}
-
-/// `UserAccessListRequest`: exactly one of the two.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AccessListRequest {
-    cidr_block: Option<String>,
-    ip_address: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -334,22 +324,8 @@ async fn add_to_access_list(
     body: AtlasJson<AccessListRequests>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let AccessListRequests(requests) = body.parse()?;
-    AppError::check_length("accessList", &requests, MAX_ACCESS_LIST_ENTRIES)?;
     let key = key_for(&state, &organization.id, &key_id).await?;
-    let networks = requests
-        .into_iter()
-        .map(|request| match (request.ip_address, request.cidr_block) {
-            (Some(address), None) => AllowedNetwork::from_address(&address)
-                .map_err(|_| AppError::InvalidIpAddressOrCidr(address)),
-            (None, Some(block)) => AllowedNetwork::from_cidr(&block)
-                .map_err(|_| AppError::InvalidIpAddressOrCidr(block)),
-            (None, None) => Err(AppError::MissingAttribute("ipAddress".into())),
-            (Some(_), Some(_)) => Err(AppError::InvalidAttributeValue {
-                attribute: "cidrBlock".into(),
-                reason: "set ipAddress or cidrBlock, not both".into(),
-            }),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let networks = allowed_networks(requests)?;
     state
         .store
         .add_to_access_list(
@@ -360,10 +336,6 @@ async fn add_to_access_list(
         )
         .await?;
     access_list_page(&state, &base, &key, &ListQuery::from_query(&query)?).await
-}
-
-fn parse_network(raw: &str) -> Result<AllowedNetwork, AppError> {
-    AllowedNetwork::from_path(raw).map_err(|_| AppError::InvalidIpAddressOrCidr(raw.to_owned()))
 }
 
 async fn get_access_list_entry(

@@ -24,7 +24,9 @@ use crate::http::rate_limits::{ORGANIZATIONS, limited};
 use crate::http::render::sized_json;
 use crate::http::roles::{parse_group_role, parse_org_roles, parse_username};
 use crate::http::scope::{OrgOwner, OrgScope, ScopeSegment};
-use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
+use crate::http::versioning::{
+    ResourceVersion, V2023_01_01_DEPRECATED, serve_legacy, serve_versioned,
+};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 
@@ -43,32 +45,20 @@ fn item() -> MethodRouter<AppState> {
         .delete(delete_invitation)
 }
 
+fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 2] {
+    [(COLLECTION, collection()), (ITEM, item())]
+        .map(|(path, methods)| (path, limited(methods, state, &ORGANIZATIONS)))
+}
+
 /// The v2 operations.
 pub fn routes(state: &AppState) -> Router<AppState> {
     static VERSIONS: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
-    Router::new()
-        .route(
-            COLLECTION,
-            versioned(
-                limited(collection(), state, &ORGANIZATIONS),
-                state,
-                &VERSIONS,
-            ),
-        )
-        .route(
-            ITEM,
-            versioned(limited(item(), state, &ORGANIZATIONS), state, &VERSIONS),
-        )
+    serve_versioned(method_routers(state), state, &VERSIONS)
 }
 
 /// The `/api/atlas/v1.0` twins: same state and rules, plain `application/json`.
 pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route(
-            COLLECTION,
-            legacy(limited(collection(), state, &ORGANIZATIONS)),
-        )
-        .route(ITEM, legacy(limited(item(), state, &ORGANIZATIONS)))
+    serve_legacy(method_routers(state))
 }
 
 /// `GroupRole`: one (project, role) pair of an invitation.

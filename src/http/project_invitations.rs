@@ -23,7 +23,9 @@ use crate::http::project_users::{INVITATION_READ_ONLY, ProjectInvitationRequest,
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::{parse_roles, parse_username};
 use crate::http::scope::{GroupOwner, GroupScope, ScopeSegment};
-use crate::http::versioning::{ResourceVersion, V2023_01_01_DEPRECATED, legacy, versioned};
+use crate::http::versioning::{
+    ResourceVersion, V2023_01_01_DEPRECATED, serve_legacy, serve_versioned,
+};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 
@@ -42,25 +44,20 @@ fn item() -> MethodRouter<AppState> {
         .delete(delete_invitation)
 }
 
+fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 2] {
+    [(COLLECTION, collection()), (ITEM, item())]
+        .map(|(path, methods)| (path, limited(methods, state, &PROJECTS)))
+}
+
 /// The v2 operations.
 pub fn routes(state: &AppState) -> Router<AppState> {
     static VERSIONS: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
-    Router::new()
-        .route(
-            COLLECTION,
-            versioned(limited(collection(), state, &PROJECTS), state, &VERSIONS),
-        )
-        .route(
-            ITEM,
-            versioned(limited(item(), state, &PROJECTS), state, &VERSIONS),
-        )
+    serve_versioned(method_routers(state), state, &VERSIONS)
 }
 
 /// The `/api/atlas/v1.0` twins.
 pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route(COLLECTION, legacy(limited(collection(), state, &PROJECTS)))
-        .route(ITEM, legacy(limited(item(), state, &PROJECTS)))
+    serve_legacy(method_routers(state))
 }
 
 /// `GroupInvitation`.

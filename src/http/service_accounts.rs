@@ -8,23 +8,23 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use orgdoor_domain::limits::MAX_ACCESS_LIST_ENTRIES;
+use axum::routing::{MethodRouter, delete, get, post};
 use orgdoor_domain::{
-    AccessListEntry, AllowedNetwork, ClientId, OrgRoles, Organization, SECRET_LIFETIME_HOURS,
-    SecretId, ServiceAccount, ServiceAccountSecret,
+    AccessListEntry, ClientId, OrgRoles, Organization, SECRET_LIFETIME_HOURS, SecretId,
+    ServiceAccount, ServiceAccountSecret,
 };
 use orgdoor_store::Credential;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+use crate::http::access_lists::{AccessListRequest, allowed_networks, parse_network};
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{SERVICE_ACCOUNTS, limited};
 use crate::http::roles::parse_org_roles;
 use crate::http::scope::{OrgOwner, OrgReadOnly, OrgScope, ScopeSegment};
-use crate::http::versioning::{ResourceVersion, V2024_08_05, versioned};
+use crate::http::versioning::{ResourceVersion, V2024_08_05, serve_versioned};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 
@@ -32,72 +32,41 @@ use crate::views::atlas_timestamp;
 static SANAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[\p{L}\p{N}\-_.,' ]*$").expect("SANAME is a valid pattern"));
 
+fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 6] {
+    [
+        (
+            "/orgs/{orgId}/serviceAccounts",
+            get(list_accounts).post(create_account),
+        ),
+        (
+            "/orgs/{orgId}/serviceAccounts/{clientId}",
+            get(get_account)
+                .patch(update_account)
+                .delete(delete_account),
+        ),
+        (
+            "/orgs/{orgId}/serviceAccounts/{clientId}/secrets",
+            post(create_secret),
+        ),
+        (
+            "/orgs/{orgId}/serviceAccounts/{clientId}/secrets/{secretId}",
+            delete(delete_secret),
+        ),
+        (
+            "/orgs/{orgId}/serviceAccounts/{clientId}/accessList",
+            get(list_access_list).post(add_to_access_list),
+        ),
+        (
+            "/orgs/{orgId}/serviceAccounts/{clientId}/accessList/{ipAddress}",
+            delete(remove_from_access_list),
+        ),
+    ]
+    .map(|(path, methods)| (path, limited(methods, state, &SERVICE_ACCOUNTS)))
+}
+
 pub fn routes(state: &AppState) -> Router<AppState> {
     static VERSIONS: [ResourceVersion; 1] = [V2024_08_05];
-    let base = "/orgs/{orgId}/serviceAccounts";
-    Router::new()
-        .route(
-            base,
-            versioned(
-                limited(
-                    get(list_accounts).post(create_account),
-                    state,
-                    &SERVICE_ACCOUNTS,
-                ),
-                state,
-                &VERSIONS,
-            ),
-        )
-        .route(
-            &format!("{base}/{{clientId}}"),
-            versioned(
-                limited(
-                    get(get_account)
-                        .patch(update_account)
-                        .delete(delete_account),
-                    state,
-                    &SERVICE_ACCOUNTS,
-                ),
-                state,
-                &VERSIONS,
-            ),
-        )
-        .route(
-            &format!("{base}/{{clientId}}/secrets"),
-            versioned(
-                limited(post(create_secret), state, &SERVICE_ACCOUNTS),
-                state,
-                &VERSIONS,
-            ),
-        )
-        .route(
-            &format!("{base}/{{clientId}}/secrets/{{secretId}}"),
-            versioned(
-                limited(delete(delete_secret), state, &SERVICE_ACCOUNTS),
-                state,
-                &VERSIONS,
-            ),
-        )
-        .route(
-            &format!("{base}/{{clientId}}/accessList"),
-            versioned(
-                limited(
-                    get(list_access_list).post(add_to_access_list),
-                    state,
-                    &SERVICE_ACCOUNTS,
-                ),
-                state,
-                &VERSIONS,
-            ),
-        )
-        .route(
-            &format!("{base}/{{clientId}}/accessList/{{ipAddress}}"),
-            versioned(
-                limited(delete(remove_from_access_list), state, &SERVICE_ACCOUNTS),
-                state,
-                &VERSIONS,
-            ),
-        )
+    serve_versioned(method_routers(state), state, &VERSIONS)
 }
 
 /// `ServiceAccountSecret`.
@@ -210,13 +179,6 @@ struct SecretRequest {
 }
 
 impl RequestBody for SecretRequest {}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AccessListRequest {
-    cidr_block: Option<String>,
-    ip_address: Option<String>,
-}
 
 #[derive(Deserialize)]
 #[serde(transparent)]
@@ -477,21 +439,7 @@ async fn add_to_access_list(
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let AccessListRequests(requests) = body.parse()?;
     let id = parse_client_id(&client_id)?;
-    AppError::check_length("accessList", &requests, MAX_ACCESS_LIST_ENTRIES)?;
-    let networks = requests
-        .into_iter()
-        .map(|request| match (request.ip_address, request.cidr_block) {
-            (Some(address), None) => AllowedNetwork::from_address(&address)
-                .map_err(|_| AppError::InvalidIpAddressOrCidr(address)),
-            (None, Some(block)) => AllowedNetwork::from_cidr(&block)
-                .map_err(|_| AppError::InvalidIpAddressOrCidr(block)),
-            (None, None) => Err(AppError::MissingAttribute("ipAddress".into())),
-            (Some(_), Some(_)) => Err(AppError::InvalidAttributeValue {
-                attribute: "cidrBlock".into(),
-                reason: "set ipAddress or cidrBlock, not both".into(),
-            }),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let networks = allowed_networks(requests)?;
     state
         .store
         .add_to_access_list(
@@ -517,8 +465,7 @@ async fn remove_from_access_list(
     OrgScope(organization, _): OrgScope<OrgOwner>,
 ) -> Result<StatusCode, AppError> {
     let id = parse_client_id(&client_id)?;
-    let network = AllowedNetwork::from_path(&address)
-        .map_err(|_| AppError::InvalidIpAddressOrCidr(address.clone()))?;
+    let network = parse_network(&address)?;
     state
         .store
         .remove_from_access_list(&organization.id, &Credential::ServiceAccount(id), &network)

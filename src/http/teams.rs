@@ -4,7 +4,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::{MAX_TEAM_USERS, dedup_by_key};
 use orgdoor_domain::{EmailAddress, NewTeam, Team, TeamName};
 use serde::{Deserialize, Serialize};
@@ -16,63 +16,34 @@ use crate::http::extract::{
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{TEAMS, limited};
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
-use crate::http::versioning::{ResourceVersion, V2023_01_01, legacy, versioned};
+use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::state::AppState;
 
 /// The v1.0 twins, as the legacy Go client (`go.mongodb.org/atlas` `TeamsService`) calls them.
 pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/orgs/{orgId}/teams",
-            legacy(limited(get(list_teams).post(create_team), state, &TEAMS)),
-        )
-        .route(
+    serve_legacy(method_routers(state))
+}
+
+fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 3] {
+    [
+        ("/orgs/{orgId}/teams", get(list_teams).post(create_team)),
+        // A static segment outranks `{teamId}`, so this is not taken for a team id (nor
+        // `byName/{teamName}` for a custom method on `{teamId}`).
+        (
             "/orgs/{orgId}/teams/byName/{teamName}",
-            legacy(limited(get(get_team_by_name), state, &TEAMS)),
-        )
-        .route(
+            get(get_team_by_name),
+        ),
+        (
             "/orgs/{orgId}/teams/{teamId}",
-            legacy(limited(
-                get(get_team).patch(rename_team).delete(delete_team),
-                state,
-                &TEAMS,
-            )),
-        )
+            get(get_team).patch(rename_team).delete(delete_team),
+        ),
+    ]
+    .map(|(path, methods)| (path, limited(methods, state, &TEAMS)))
 }
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
-    Router::new()
-        .route(
-            "/orgs/{orgId}/teams",
-            versioned(
-                limited(get(list_teams).post(create_team), state, &TEAMS),
-                state,
-                &VERSIONS,
-            ),
-        )
-        // A static segment outranks `{teamId}`, so this is not taken for a team id (nor
-        // `byName/{teamName}` for a custom method on `{teamId}`).
-        .route(
-            "/orgs/{orgId}/teams/byName/{teamName}",
-            versioned(
-                limited(get(get_team_by_name), state, &TEAMS),
-                state,
-                &VERSIONS,
-            ),
-        )
-        .route(
-            "/orgs/{orgId}/teams/{teamId}",
-            versioned(
-                limited(
-                    get(get_team).patch(rename_team).delete(delete_team),
-                    state,
-                    &TEAMS,
-                ),
-                state,
-                &VERSIONS,
-            ),
-        )
+    serve_versioned(method_routers(state), state, &VERSIONS)
 }
 
 fn team_link(base: &BaseUrl, team: &Team) -> Vec<Link> {
