@@ -1,7 +1,8 @@
 //! Organization and project roles, with Atlas's exact spellings, and how role names in a
 //! request read as them.
 
-use strum::{EnumString, IntoStaticStr, VariantArray};
+use serde::{Deserialize, Serialize};
+use strum::{Display, EnumString, IntoStaticStr, VariantArray};
 
 use crate::limits::{MAX_ROLES, at_most};
 
@@ -38,12 +39,12 @@ pub enum InvalidRoles {
     Hash,
     PartialOrd,
     Ord,
-    serde::Serialize,
-    serde::Deserialize,
+    Serialize,
+    Deserialize,
     EnumString,
     IntoStaticStr,
     VariantArray,
-    strum::Display,
+    Display,
 )]
 #[serde(try_from = "String", into = "&'static str")]
 pub enum OrgRole {
@@ -73,12 +74,12 @@ pub enum OrgRole {
     Hash,
     PartialOrd,
     Ord,
-    serde::Serialize,
-    serde::Deserialize,
+    Serialize,
+    Deserialize,
     EnumString,
     IntoStaticStr,
     VariantArray,
-    strum::Display,
+    Display,
 )]
 #[serde(try_from = "String", into = "&'static str")]
 pub enum GroupRole {
