@@ -12,7 +12,7 @@ use tracing::instrument;
 
 use crate::rows::{
     API_KEY_COLUMNS, ApiKeyRow, CREDENTIAL_ORG_COLUMNS, WithAccessCidr, WithCredentialOrg, count,
-    encode_org_roles, limit_offset,
+    encode_roles, limit_offset,
 };
 use crate::sealing::ha1_context;
 use crate::sql::{Backend, Connection, WriteTransaction};
@@ -181,7 +181,7 @@ impl<B: Backend> ApiKeyStore for B {
         }
         tx.query("UPDATE api_keys SET description = $1, roles = $2 WHERE id = $3")
             .bind(key.description.as_str())
-            .bind(encode_org_roles(&key.roles))
+            .bind(encode_roles(&key.roles))
             .bind(key.id.as_str())
             .execute()
             .await?;

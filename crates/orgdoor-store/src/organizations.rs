@@ -5,7 +5,7 @@ use orgdoor_domain::{ApiKey, DigestHa1, OrgId, OrgName, OrgRole, OrgRoles, Organ
 use tracing::instrument;
 
 use crate::error::is_foreign_key_violation;
-use crate::rows::{ORGANIZATION_COLUMNS, OrganizationRow, encode_org_roles, seconds};
+use crate::rows::{ORGANIZATION_COLUMNS, OrganizationRow, encode_roles, seconds};
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::organizations::insert_organization;
 use crate::{Rejection, StoreError};
@@ -84,7 +84,7 @@ impl<B: Backend> OrganizationStore for B {
             )
             .bind(organization.id.as_str())
             .bind(owner.as_str())
-            .bind(encode_org_roles(&OrgRoles::single(OrgRole::Owner)))
+            .bind(encode_roles(&OrgRoles::single(OrgRole::Owner)))
             .bind(seconds(organization.created_at))
             .execute()
             .await

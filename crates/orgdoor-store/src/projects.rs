@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use tracing::instrument;
 
 use crate::rows::{
-    GROUP_COLUMNS, GroupRow, decode_group_roles, encode_group_roles, parse, seconds, write_error,
+    GROUP_COLUMNS, GroupRow, decode_roles, encode_roles, parse, seconds, write_error,
 };
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::api_keys::{fetch_api_key, upsert_key_grant};
@@ -201,7 +201,7 @@ impl<B: Backend> ProjectStore for B {
             .map(|(team, roles)| {
                 Ok(ProjectTeam {
                     team_id: parse(&team, "team id")?,
-                    roles: decode_group_roles(&roles)?,
+                    roles: decode_roles(&roles)?,
                 })
             })
             .collect()
@@ -229,7 +229,7 @@ impl<B: Backend> ProjectStore for B {
             .bind(group.as_str())
             .bind(project.org_id.as_str())
             .bind(team.team_id.as_str())
-            .bind(encode_group_roles(&team.roles))
+            .bind(encode_roles(&team.roles))
             .bind(seconds(now))
             .execute()
             .await?;

@@ -1,94 +1,19 @@
-//! What both SQL dialects share: row types, their conversion into domain types, and the
-//! encodings of values (roles as comma-separated names, instants as UTC seconds).
-
-use std::str::FromStr;
+//! What both SQL dialects share: row types and their conversion into domain types (the
+//! encodings of single values are in `encoding`).
 
 use orgdoor_domain::{
-    ApiKey, EmailAddress, Group, GroupRoleAssignment, Invitation, Member, OrgId, OrgName, OrgRole,
-    OrgRoles, Organization, PageRequest, ProjectName, PublicKey, Team, TeamName, User, UserProfile,
+    ApiKey, EmailAddress, Group, GroupRoleAssignment, Invitation, Member, OrgName, Organization,
+    ProjectName, PublicKey, Team, TeamName, User, UserProfile,
 };
 use sqlx::FromRow;
-use time::OffsetDateTime;
 
-use crate::error::{is_foreign_key_violation, is_unique_violation};
-use crate::{Rejection, StoreError};
+mod encoding;
 
-pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
-}
+pub(crate) use encoding::{
+    corrupt, count, decode_roles, encode_roles, instant, limit_offset, parse, seconds, write_error,
+};
 
-pub(crate) fn parse<T: FromStr>(value: &str, what: &str) -> Result<T, StoreError> {
-    value
-        .parse()
-        .map_err(|_| corrupt(format_args!("{what} {value:?}")))
-}
-
-pub(crate) fn seconds(instant: OffsetDateTime) -> i64 {
-    instant.unix_timestamp()
-}
-
-pub(crate) fn instant(seconds: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp(seconds).map_err(corrupt)
-}
-
-pub(crate) fn encode_org_roles(roles: &OrgRoles) -> String {
-    roles
-        .iter()
-        .map(OrgRole::as_str)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-pub(crate) fn encode_group_roles(roles: &orgdoor_domain::GroupRoles) -> String {
-    roles
-        .iter()
-        .map(orgdoor_domain::GroupRole::as_str)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-pub(crate) fn decode_group_roles(encoded: &str) -> Result<orgdoor_domain::GroupRoles, StoreError> {
-    let roles = encoded
-        .split(',')
-        .map(|role| parse::<orgdoor_domain::GroupRole>(role, "project role"))
-        .collect::<Result<Vec<_>, _>>()?;
-    orgdoor_domain::GroupRoles::new(roles).ok_or_else(|| corrupt("an empty role set"))
-}
-
-pub(crate) fn decode_org_roles(encoded: &str) -> Result<OrgRoles, StoreError> {
-    let roles = encoded
-        .split(',')
-        .map(|role| parse::<OrgRole>(role, "org role"))
-        .collect::<Result<Vec<_>, _>>()?;
-    OrgRoles::new(roles).ok_or_else(|| corrupt("an empty role set"))
-}
-
-pub(crate) fn limit_offset(page: PageRequest) -> (i64, i64) {
-    (
-        i64::from(page.items_per_page()),
-        i64::try_from(page.offset()).unwrap_or(i64::MAX),
-    )
-}
-
-pub(crate) fn count(total: i64) -> u64 {
-    u64::try_from(total).unwrap_or_default()
-}
-
-/// Maps a failed insert or update in `org`: a unique violation is the given rejection, a
-/// foreign-key violation means the organization is gone, anything else is a store failure.
-pub(crate) fn write_error(
-    error: sqlx::Error,
-    org: &OrgId,
-    on_unique: impl FnOnce() -> Rejection,
-) -> StoreError {
-    if is_unique_violation(&error) {
-        on_unique().into()
-    } else if is_foreign_key_violation(&error) {
-        Rejection::OrganizationNotFound(org.clone()).into()
-    } else {
-        StoreError::from(error)
-    }
-}
+use crate::StoreError;
 
 #[derive(FromRow)]
 pub(crate) struct OrganizationRow {
@@ -132,7 +57,7 @@ impl TryFrom<ApiKeyRow> for (ApiKey, Vec<u8>) {
             org_id: parse(&row.org_id, "org id")?,
             public_key: parse::<PublicKey>(&row.public_key, "public key")?,
             description: row.description,
-            roles: decode_org_roles(&row.roles)?,
+            roles: decode_roles(&row.roles)?,
             // Read separately (`api_key_project_roles`) by the caller.
             project_roles: Vec::new(),
             created_at: instant(row.created_at)?,
@@ -325,7 +250,7 @@ impl TryFrom<InvitationRow> for Invitation {
             user_id: parse(&row.user_id, "user id")?,
             org_id: parse(&row.org_id, "org id")?,
             username: parse::<EmailAddress>(&row.username, "username")?,
-            roles: decode_org_roles(&row.roles)?,
+            roles: decode_roles(&row.roles)?,
             team_ids: Vec::new(),
             group_role_assignments: Vec::new(),
             inviter_username: row.inviter_username,
@@ -386,7 +311,7 @@ impl TryFrom<MemberRow> for Member {
         Ok(Member {
             user: row.user.try_into()?,
             org_id: parse(&row.org_id, "org id")?,
-            roles: decode_org_roles(&row.roles)?,
+            roles: decode_roles(&row.roles)?,
             team_ids: Vec::new(),
             group_role_assignments: Vec::new(),
             joined_at: instant(row.joined_at)?,
@@ -443,7 +368,7 @@ impl TryFrom<ProjectInvitationRow> for orgdoor_domain::ProjectInvitation {
             id: parse(&row.id, "invitation id")?,
             group_id: parse(&row.project_id, "project id")?,
             username: parse::<EmailAddress>(&row.username, "username")?,
-            roles: decode_group_roles(&row.roles)?,
+            roles: decode_roles(&row.roles)?,
             inviter_username: row.inviter_username,
             created_at: instant(row.created_at)?,
             expires_at: instant(row.expires_at)?,
@@ -473,7 +398,7 @@ impl TryFrom<ServiceAccountRow> for orgdoor_domain::ServiceAccount {
             org_id: parse(&row.org_id, "org id")?,
             name: row.name,
             description: row.description,
-            roles: decode_org_roles(&row.roles)?,
+            roles: decode_roles(&row.roles)?,
             created_at: instant(row.created_at)?,
             secrets: Vec::new(),
         })

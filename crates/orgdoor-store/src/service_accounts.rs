@@ -12,7 +12,7 @@ use tracing::instrument;
 
 use crate::rows::{
     CREDENTIAL_ORG_COLUMNS, SERVICE_ACCOUNT_COLUMNS, ServiceAccountRow, TokenAccountRow, TokenRow,
-    WithAccessCidr, WithCredentialOrg, count, encode_org_roles, seconds, write_error,
+    WithAccessCidr, WithCredentialOrg, count, encode_roles, seconds, write_error,
 };
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::credentials::{
@@ -132,7 +132,7 @@ impl<B: Backend> ServiceAccountStore for B {
         .bind(account.org_id.as_str())
         .bind(account.name.as_str())
         .bind(account.description.as_str())
-        .bind(encode_org_roles(&account.roles))
+        .bind(encode_roles(&account.roles))
         .bind(seconds(account.created_at))
         .execute()
         .await
@@ -210,7 +210,7 @@ impl<B: Backend> ServiceAccountStore for B {
         )
         .bind(account.name.as_str())
         .bind(account.description.as_str())
-        .bind(encode_org_roles(&account.roles))
+        .bind(encode_roles(&account.roles))
         .bind(client_id.as_str())
         .execute()
         .await?;

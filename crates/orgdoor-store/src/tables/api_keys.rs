@@ -4,10 +4,7 @@ use orgdoor_domain::{ApiKey, ApiKeyId, DigestHa1, OrgId, ProjectGrant};
 use time::OffsetDateTime;
 
 use crate::error::is_foreign_key_violation;
-use crate::rows::{
-    API_KEY_COLUMNS, ApiKeyRow, decode_group_roles, encode_group_roles, encode_org_roles, parse,
-    seconds,
-};
+use crate::rows::{API_KEY_COLUMNS, ApiKeyRow, decode_roles, encode_roles, parse, seconds};
 use crate::sealing::{Sealer, ha1_context};
 use crate::sql::Connection;
 use crate::{Rejection, StoreError};
@@ -29,7 +26,7 @@ pub(crate) async fn insert_api_key<C: Connection>(
     .bind(key.public_key.as_str())
     .bind(sealed)
     .bind(key.description.as_str())
-    .bind(encode_org_roles(&key.roles))
+    .bind(encode_roles(&key.roles))
     .bind(seconds(key.created_at))
     .execute()
     .await
@@ -91,7 +88,7 @@ pub(crate) async fn upsert_key_grant<C: Connection>(
     .bind(grant.group_id.as_str())
     .bind(key.org_id.as_str())
     .bind(key.id.as_str())
-    .bind(encode_group_roles(&grant.roles))
+    .bind(encode_roles(&grant.roles))
     .bind(seconds(now))
     .execute()
     .await
@@ -131,7 +128,7 @@ pub(crate) async fn load_key_grants<C: Connection>(
         if let Some(key) = keys.iter_mut().find(|key| key.id.as_str() == key_id) {
             key.project_roles.push(ProjectGrant {
                 group_id: parse(&project_id, "project id")?,
-                roles: decode_group_roles(&roles)?,
+                roles: decode_roles(&roles)?,
             });
         }
     }

@@ -10,8 +10,7 @@ use orgdoor_domain::{
 use time::OffsetDateTime;
 
 use crate::rows::{
-    INVITATION_COLUMNS, InvitationList, InvitationRow, encode_org_roles, parse, seconds,
-    write_error,
+    INVITATION_COLUMNS, InvitationList, InvitationRow, encode_roles, parse, seconds, write_error,
 };
 use crate::sql::Connection;
 use crate::tables::position;
@@ -333,7 +332,7 @@ pub(crate) async fn insert_invitation<C: Connection>(
         .bind(user_id.as_str())
         .bind(invitation.org_id.as_str())
         .bind(invitation.username.as_str())
-        .bind(encode_org_roles(&invitation.roles))
+        .bind(encode_roles(&invitation.roles))
         .bind(invitation.inviter_username.as_str())
         .bind(seconds(invitation.created_at))
         .bind(seconds(invitation.expires_at))
@@ -380,7 +379,7 @@ pub(crate) async fn update_invitation_row<C: Connection>(
     );
     update.apply_to_invitation(&mut invitation);
     conn.query("UPDATE invitations SET roles = $1 WHERE id = $2")
-        .bind(encode_org_roles(&invitation.roles))
+        .bind(encode_roles(&invitation.roles))
         .bind(invitation.id.as_str())
         .execute()
         .await?;

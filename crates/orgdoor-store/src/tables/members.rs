@@ -10,7 +10,7 @@ use orgdoor_domain::{
 use time::OffsetDateTime;
 
 use crate::rows::{
-    MEMBER_COLUMNS, MemberRow, USER_COLUMNS, UserRow, encode_org_roles, parse, seconds, write_error,
+    MEMBER_COLUMNS, MemberRow, USER_COLUMNS, UserRow, encode_roles, parse, seconds, write_error,
 };
 use crate::sql::Connection;
 use crate::tables::invitations::{check_references, fetch_invitation, update_invitation_row};
@@ -236,7 +236,7 @@ pub(crate) async fn update_member_row<C: Connection>(
     );
     member.apply(update);
     conn.query("UPDATE org_members SET roles = $1 WHERE org_id = $2 AND user_id = $3")
-        .bind(encode_org_roles(&member.roles))
+        .bind(encode_roles(&member.roles))
         .bind(member.org_id.as_str())
         .bind(member.user.id.as_str())
         .execute()
@@ -350,7 +350,7 @@ pub(crate) async fn accept_invitation<C: Connection>(
     )
     .bind(invitation.org_id.as_str())
     .bind(user.id.as_str())
-    .bind(encode_org_roles(&invitation.roles))
+    .bind(encode_roles(&invitation.roles))
     .bind(seconds(now))
     .execute()
     .await
