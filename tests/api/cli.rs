@@ -299,30 +299,24 @@ async fn bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs(ba
         .await
         .assert_error(401, "NOT_ORG_OWNER");
 
-    let refused = run(&[
-        "api-key",
-        "create",
-        "--org",
-        "0123456789abcdef01234567",
-        "--role",
-        "ORG_OWNER",
-        "--database-url",
-        &url,
-    ])
-    .await;
-    assert!(!refused.status.success());
-    let refused = run(&[
-        "api-key",
-        "create",
-        "--org",
-        &org,
-        "--role",
-        "ORG_EMPEROR",
-        "--database-url",
-        &url,
-    ])
-    .await;
-    assert!(!refused.status.success());
+    // An unknown organization, and a role that does not exist.
+    for (org, role) in [
+        ("0123456789abcdef01234567", "ORG_OWNER"),
+        (org.as_str(), "ORG_EMPEROR"),
+    ] {
+        let refused = run(&[
+            "api-key",
+            "create",
+            "--org",
+            org,
+            "--role",
+            role,
+            "--database-url",
+            &url,
+        ])
+        .await;
+        assert!(!refused.status.success(), "{org} {role}");
+    }
     // A description with a line break is refused, as the API refuses it.
     let refused = run(&[
         "api-key",
@@ -381,7 +375,7 @@ async fn acknowledged_invitations_survive_kill_dash_nine(backend: Backend) {
             )
             .await;
         assert_eq!(response.status, 200, "{}", response.text);
-        acknowledged.push(response.json["id"].as_str().unwrap().to_owned());
+        acknowledged.push(response.id());
     }
     // SIGKILL: no shutdown, no flush.
     server.child.start_kill().unwrap();
@@ -394,13 +388,7 @@ async fn acknowledged_invitations_survive_kill_dash_nine(backend: Backend) {
         DigestStyle::ChallengeEveryRequest,
     );
     let listed = client.get(&invites).await;
-    let mut found: Vec<String> = listed
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_owned())
-        .collect();
+    let mut found = listed.ids();
     found.sort();
     acknowledged.sort();
     assert_eq!(found, acknowledged);
@@ -427,7 +415,7 @@ async fn acknowledged_invitations_survive_kill_dash_nine_during_a_write_storm(ba
                     // Once the server is gone, requests fail: those were never acknowledged.
                     let Some(response) = client.try_send(reqwest::Method::POST, &invites, &body).await else { break };
                     assert_eq!(response.status, 200, "{}", response.text);
-                    acknowledged.lock().unwrap().push(response.json["id"].as_str().unwrap().to_owned());
+                    acknowledged.lock().unwrap().push(response.id());
                 }
             })
         })

@@ -44,10 +44,7 @@ impl Fixture {
         let invitation = app
             .invite("fixture@example.com", &["ORG_MEMBER"])
             .await
-            .json["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .id();
         let member = app.member("member@example.com", &["ORG_MEMBER"]).await;
         // The member is a user of the project too, for the project-user operations.
         let added = owner
@@ -65,20 +62,14 @@ impl Fixture {
                 &json!({"username": "pfixture@example.com", "roles": ["GROUP_OWNER"]}),
             )
             .await
-            .json["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .id();
         let api_key = owner
             .post(
                 &format!("/api/atlas/v2/orgs/{}/apiKeys", app.org_id),
                 &json!({"desc": "target", "roles": ["ORG_MEMBER"]}),
             )
             .await
-            .json["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .id();
         owner
             .post(
                 &format!(

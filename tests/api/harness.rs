@@ -31,6 +31,20 @@ pub struct Credentials {
     pub private_key: String,
 }
 
+impl Credentials {
+    /// The key in an Atlas API key body (`publicKey` and the `privateKey` shown once).
+    #[track_caller]
+    pub fn of_api_key(key: &Value) -> Self {
+        Self {
+            public_key: key["publicKey"].as_str().expect("a public key").to_owned(),
+            private_key: key["privateKey"]
+                .as_str()
+                .expect("a private key")
+                .to_owned(),
+        }
+    }
+}
+
 /// A response, read whole, with its JSON (if any) already checked against the spec.
 #[derive(Debug)]
 pub struct TestResponse {
@@ -43,6 +57,26 @@ pub struct TestResponse {
 impl TestResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The `id` of the JSON body (a created resource's).
+    #[track_caller]
+    pub fn id(&self) -> String {
+        self.json["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in: {}", self.text))
+            .to_owned()
+    }
+
+    /// The `id` of every object in a JSON array body.
+    #[track_caller]
+    pub fn ids(&self) -> Vec<String> {
+        self.json
+            .as_array()
+            .unwrap_or_else(|| panic!("not an array: {}", self.text))
+            .iter()
+            .map(|item| item["id"].as_str().expect("an id").to_owned())
+            .collect()
     }
 
     pub fn error_code(&self) -> &str {
@@ -163,12 +197,7 @@ impl DigestClient {
             && let Some(prompt) = cached.as_mut()
         {
             let header = self.authorization(prompt, &method, path);
-            let response = self
-                .build(&method, path, accept, body)
-                .header(AUTHORIZATION, header)
-                .send()
-                .await
-                .expect("request");
+            let response = self.send_signed(&method, path, accept, body, header).await;
             if response.status() != 401 || response.headers().get(WWW_AUTHENTICATE).is_none() {
                 return read(&method, path, response).await;
             }
@@ -178,12 +207,7 @@ impl DigestClient {
             *cached = Some(challenge_of(&response));
             let prompt = cached.as_mut().expect("just set");
             let header = self.authorization(prompt, &method, path);
-            let response = self
-                .build(&method, path, accept, body)
-                .header(AUTHORIZATION, header)
-                .send()
-                .await
-                .expect("request");
+            let response = self.send_signed(&method, path, accept, body, header).await;
             return read(&method, path, response).await;
         }
         let first = self
@@ -201,13 +225,24 @@ impl DigestClient {
         if self.style == DigestStyle::ReuseNonce {
             *cached = Some(prompt);
         }
-        let response = self
-            .build(&method, path, accept, body)
-            .header(AUTHORIZATION, header)
+        let response = self.send_signed(&method, path, accept, body, header).await;
+        read(&method, path, response).await
+    }
+
+    /// Sends a request with the given `Authorization` header.
+    async fn send_signed(
+        &self,
+        method: &Method,
+        path: &str,
+        accept: Option<&str>,
+        body: Option<&str>,
+        authorization: String,
+    ) -> reqwest::Response {
+        self.build(method, path, accept, body)
+            .header(AUTHORIZATION, authorization)
             .send()
             .await
-            .expect("request");
-        read(&method, path, response).await
+            .expect("request")
     }
 
     /// Like [`DigestClient::send`], but `None` when the server cannot be reached or the
@@ -555,13 +590,35 @@ impl TestApp {
             .await
     }
 
+    /// A pending user: invited through the org-users API with the org `roles` only; returns
+    /// their user id.
+    pub async fn pending_user(&self, username: &str, roles: &[&str]) -> String {
+        self.create_user(&serde_json::json!({"username": username, "roles": {"orgRoles": roles}}))
+            .await
+    }
+
     /// A member: invited with `roles` and accepted; returns their user id.
     pub async fn member(&self, username: &str, roles: &[&str]) -> String {
-        let id = self
-            .create_user(&serde_json::json!({"username": username, "roles": {"orgRoles": roles}}))
-            .await;
+        let id = self.pending_user(username, roles).await;
         let accepted = self.answer(&id, "accept", None).await;
         assert_eq!(accepted.status, 200, "{}", accepted.text);
+        id
+    }
+
+    /// A member with `ORG_MEMBER` and `group_roles` in `group`: invited through the org-users
+    /// API and accepted; returns their user id.
+    pub async fn project_member(
+        &self,
+        username: &str,
+        group: &str,
+        group_roles: &[&str],
+    ) -> String {
+        let id = self
+            .create_user(&serde_json::json!({"username": username,
+                "roles": {"orgRoles": ["ORG_MEMBER"],
+                          "groupRoleAssignments": [{"groupId": group, "groupRoles": group_roles}]}}))
+            .await;
+        self.answer(&id, "accept", None).await;
         id
     }
 
@@ -573,6 +630,32 @@ impl TestApp {
             )
             .await
     }
+}
+
+/// Bodies that invite someone to a project which both the project invitations and the project
+/// users APIs refuse with a 400, each with its error code.
+pub fn bad_project_invitee_bodies() -> [(Value, &'static str); 6] {
+    use serde_json::json;
+    [
+        (json!({"roles": ["GROUP_OWNER"]}), "MISSING_ATTRIBUTE"),
+        (json!({"username": "ada@example.com"}), "MISSING_ATTRIBUTE"),
+        (
+            json!({"username": "ada@example.com", "roles": []}),
+            "MISSING_ATTRIBUTE",
+        ),
+        (
+            json!({"username": "nope", "roles": ["GROUP_OWNER"]}),
+            "INVALID_EMAIL_ADDRESS",
+        ),
+        (
+            json!({"username": "ada@example.com", "roles": ["ORG_OWNER"]}),
+            "INVALID_ROLE_FOR_GROUP",
+        ),
+        (
+            json!({"username": "ada@example.com", "roles": ["GROUP_WIZARD"]}),
+            "INVALID_ENUM_VALUE",
+        ),
+    ]
 }
 
 // Digest headers built by hand, the way the Go client (and others) write them.

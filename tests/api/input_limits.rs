@@ -154,9 +154,7 @@ pub async fn fixture(app: &TestApp) -> Fixture {
         .await;
     assert_eq!(assigned.status, 200, "{}", assigned.text);
     let hopper = app
-        .create_user(
-            &json!({"username": "hopper@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}),
-        )
+        .pending_user("hopper@example.com", &["ORG_MEMBER"])
         .await;
     Fixture {
         org,
@@ -164,10 +162,10 @@ pub async fn fixture(app: &TestApp) -> Fixture {
         group,
         ada,
         bob,
-        key: key.json["id"].as_str().unwrap().to_owned(),
+        key: key.id(),
         account: account.json["clientId"].as_str().unwrap().to_owned(),
-        invitation: invitation.json["id"].as_str().unwrap().to_owned(),
-        project_invitation: project_invitation.json["id"].as_str().unwrap().to_owned(),
+        invitation: invitation.id(),
+        project_invitation: project_invitation.id(),
         hopper,
     }
 }

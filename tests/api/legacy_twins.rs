@@ -27,13 +27,9 @@ async fn v1_reads_see_what_v2_writes(backend: Backend) {
     let group = app.create_project("Payments").await;
     let team = app.create_team("Platform").await;
     let member = app
-        .create_user(&json!({"username": "amy@example.com",
-                              "roles": {"orgRoles": ["ORG_MEMBER"],
-                                        "groupRoleAssignments": [{"groupId": group, "groupRoles": ["GROUP_READ_ONLY"]}]}}))
+        .project_member("amy@example.com", &group, &["GROUP_READ_ONLY"])
         .await;
-    app.answer(&member, "accept", None).await;
-    app.create_user(&json!({"username": "bob@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}))
-        .await;
+    app.pending_user("bob@example.com", &["ORG_MEMBER"]).await;
     app.owner()
         .post(
             &format!("/api/atlas/v2/groups/{group}/teams"),
@@ -111,7 +107,7 @@ async fn v1_writes_are_seen_by_v2(backend: Backend) {
         )
         .await;
     assert_eq!(created.status, 200, "{}", created.text);
-    let group = created.json["id"].as_str().unwrap().to_owned();
+    let group = created.id();
     let team = app.create_team("Platform").await;
     let assigned = owner
         .post(
@@ -197,13 +193,9 @@ async fn v1_follows_the_same_rules(backend: Backend) {
 /// what it does is what v2 sees.
 async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     let app = spawn_app(backend).await;
-    let amy = app
-        .create_user(&json!({"username": "amy@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}))
-        .await;
+    let amy = app.pending_user("amy@example.com", &["ORG_MEMBER"]).await;
     app.answer(&amy, "accept", None).await;
-    let bob = app
-        .create_user(&json!({"username": "bob@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}))
-        .await;
+    let bob = app.pending_user("bob@example.com", &["ORG_MEMBER"]).await;
     app.answer(&bob, "accept", None).await;
     let owner = app.owner();
     let json_call = |method: Method, path: String, body: Option<serde_json::Value>| {
@@ -224,7 +216,7 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     assert_eq!(created.status, 200, "{}", created.text);
     assert_eq!(created.header("content-type"), Some("application/json"));
     assert_eq!(created.json["usernames"], json!(["amy@example.com"]));
-    let team = created.json["id"].as_str().unwrap().to_owned();
+    let team = created.id();
 
     let listed = json_call(Method::GET, teams.clone(), None).await;
     assert_eq!(listed.json["totalCount"], 1);
@@ -334,7 +326,7 @@ async fn v1_api_keys_work_as_the_legacy_go_client_calls_them(backend: Backend) {
         created.json["roles"],
         json!([{"orgId": org, "roleName": "ORG_MEMBER"}])
     );
-    let id = created.json["id"].as_str().unwrap().to_owned();
+    let id = created.id();
     let public_key = created.json["publicKey"].as_str().unwrap().to_owned();
     let private_key = created.json["privateKey"].as_str().unwrap().to_owned();
     assert!(uuid::Uuid::parse_str(&private_key).is_ok(), "{private_key}");
@@ -504,11 +496,8 @@ async fn v1_api_key_access_lists_work_as_the_legacy_go_client_calls_them(backend
     )
     .await;
     assert_eq!(created.status, 200, "{}", created.text);
-    let id = created.json["id"].as_str().unwrap().to_owned();
-    let fenced = app.client(&Credentials {
-        public_key: created.json["publicKey"].as_str().unwrap().to_owned(),
-        private_key: created.json["privateKey"].as_str().unwrap().to_owned(),
-    });
+    let id = created.id();
+    let fenced = app.client(&Credentials::of_api_key(&created.json));
     let access_list = format!("{V1}/orgs/{org}/apiKeys/{id}/accessList");
     let v2_access_list = format!("/api/atlas/v2/orgs/{org}/apiKeys/{id}/accessList");
 

@@ -26,32 +26,13 @@ on_both_stores!(
 async fn stored_secrets(app: &crate::harness::TestApp) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let ha1s = "SELECT digest_ha1 FROM api_keys";
     let secrets = "SELECT value FROM server_secrets";
-    match app.database.backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&app.database.url)
-                .await
-                .unwrap();
-            (
-                sqlx::query_scalar(ha1s).fetch_all(&mut conn).await.unwrap(),
-                sqlx::query_scalar(secrets)
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap(),
-            )
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&app.database.url)
-                .await
-                .unwrap();
-            (
-                sqlx::query_scalar(ha1s).fetch_all(&mut conn).await.unwrap(),
-                sqlx::query_scalar(secrets)
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap(),
-            )
-        }
-    }
+    with_raw_connection!(app, |conn| (
+        sqlx::query_scalar(ha1s).fetch_all(&mut conn).await.unwrap(),
+        sqlx::query_scalar(secrets)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap(),
+    ))
 }
 
 /// A nonce in orgdoor's format signed with `key`, as an attacker holding that key would make.
@@ -386,11 +367,8 @@ async fn parallel_updates_through_the_api_lose_no_field(backend: Backend) {
         .owner()
         .get(&app.invites_path())
         .await
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .ids()
+        .into_iter()
         .collect();
     assert_eq!(ids.len(), teams.len());
 }

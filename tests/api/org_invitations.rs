@@ -356,20 +356,14 @@ async fn references_to_missing_or_foreign_teams_and_projects_are_refused(backend
             &json!({"name": "Theirs", "usernames": []}),
         )
         .await
-        .json["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .id();
     let foreign_project = other
         .post(
             "/api/atlas/v2/groups",
             &json!({"name": "Theirs", "orgId": other_org}),
         )
         .await
-        .json["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .id();
     let missing = "0123456789abcdef01234567";
     let client = app.owner();
     let invite = |extra: serde_json::Value| {

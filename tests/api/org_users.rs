@@ -315,19 +315,13 @@ async fn declined_and_expired_users_show_only_when_asked_for_and_can_be_invited_
     backend: Backend,
 ) {
     let app = spawn_app(backend).await;
-    let declined = app
-        .create_user(&json!({"username": "no@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}))
-        .await;
+    let declined = app.pending_user("no@example.com", &["ORG_MEMBER"]).await;
     let answer = app.answer(&declined, "decline", None).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json["orgMembershipStatus"], "INVITATION_REJECTED");
     assert_eq!(answer.json["invitationExpiresAt"], Value::Null);
 
-    let expiring = app
-        .create_user(
-            &json!({"username": "late@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}),
-        )
-        .await;
+    let expiring = app.pending_user("late@example.com", &["ORG_MEMBER"]).await;
     app.clock.advance(Duration::days(30));
 
     assert_eq!(
@@ -479,9 +473,7 @@ async fn lists_filter_by_status_and_username_and_page_with_absolute_links(backen
 async fn roles_are_added_and_removed_one_at_a_time(backend: Backend) {
     let app = spawn_app(backend).await;
     let member = app.member("amy@example.com", &["ORG_MEMBER"]).await;
-    let pending = app
-        .create_user(&json!({"username": "bob@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}))
-        .await;
+    let pending = app.pending_user("bob@example.com", &["ORG_MEMBER"]).await;
     for id in [&member, &pending] {
         let action = |name: &str| format!("{}:{name}", user_path(&app, id));
         let added = send(
@@ -518,59 +510,49 @@ async fn roles_are_added_and_removed_one_at_a_time(backend: Backend) {
         )
         .await;
         assert_eq!(removed.json["roles"]["orgRoles"], json!(["ORG_OWNER"]));
+        for (name, body, status, code) in [
+            (
+                "removeRole",
+                json!({"orgRole": "ORG_OWNER"}),
+                403,
+                "CANNOT_REMOVE_ALL_USER_ROLES",
+            ),
+            (
+                "addRole",
+                json!({"orgRole": "ORG_KING"}),
+                400,
+                "INVALID_ENUM_VALUE",
+            ),
+            ("addRole", json!({}), 400, "MISSING_ATTRIBUTE"),
+        ] {
+            send(&app, Method::POST, &action(name), V2025, &body)
+                .await
+                .assert_error(status, code);
+        }
+    }
+    // Unknown and malformed users, and an unknown custom method, which is no operation of
+    // the user resource.
+    for (user, name, status, code) in [
+        (
+            "5f0000000000000000000001",
+            "addRole",
+            404,
+            "USER_NOT_IN_ORG",
+        ),
+        ("nope", "addRole", 404, "INVALID_USER_ID"),
+        (member.as_str(), "promote", 405, "METHOD_NOT_ALLOWED"),
+    ] {
+        let path = format!("{}:{name}", user_path(&app, user));
         send(
             &app,
             Method::POST,
-            &action("removeRole"),
+            &path,
             V2025,
             &json!({"orgRole": "ORG_OWNER"}),
         )
         .await
-        .assert_error(403, "CANNOT_REMOVE_ALL_USER_ROLES");
-        send(
-            &app,
-            Method::POST,
-            &action("addRole"),
-            V2025,
-            &json!({"orgRole": "ORG_KING"}),
-        )
-        .await
-        .assert_error(400, "INVALID_ENUM_VALUE");
-        send(&app, Method::POST, &action("addRole"), V2025, &json!({}))
-            .await
-            .assert_error(400, "MISSING_ATTRIBUTE");
+        .assert_error(status, code);
     }
-    let stranger = format!("{}:addRole", user_path(&app, "5f0000000000000000000001"));
-    send(
-        &app,
-        Method::POST,
-        &stranger,
-        V2025,
-        &json!({"orgRole": "ORG_OWNER"}),
-    )
-    .await
-    .assert_error(404, "USER_NOT_IN_ORG");
-    let malformed = format!("{}:addRole", user_path(&app, "nope"));
-    send(
-        &app,
-        Method::POST,
-        &malformed,
-        V2025,
-        &json!({"orgRole": "ORG_OWNER"}),
-    )
-    .await
-    .assert_error(404, "INVALID_USER_ID");
-    // An unknown custom method is no operation of the user resource.
-    let unknown_action = format!("{}:promote", user_path(&app, &member));
-    send(
-        &app,
-        Method::POST,
-        &unknown_action,
-        V2025,
-        &json!({"orgRole": "ORG_OWNER"}),
-    )
-    .await
-    .assert_error(405, "METHOD_NOT_ALLOWED");
     let trailing = format!("{}:addRole/", user_path(&app, &member));
     let added = send(
         &app,
@@ -619,9 +601,7 @@ async fn roles_are_added_and_removed_one_at_a_time(backend: Backend) {
 async fn the_deprecated_versions_show_and_remove_members_only(backend: Backend) {
     let app = spawn_app(backend).await;
     let member = app.member("amy@example.com", &["ORG_MEMBER"]).await;
-    let pending = app
-        .create_user(&json!({"username": "bob@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}))
-        .await;
+    let pending = app.pending_user("bob@example.com", &["ORG_MEMBER"]).await;
     let list = get(&app, &app.users_path(), V2023).await;
     assert_eq!(list.status, 200, "{}", list.text);
     assert_eq!(
@@ -666,9 +646,7 @@ async fn teams_take_members_and_list_members_and_invitees(backend: Backend) {
     let app = spawn_app(backend).await;
     let member = app.member("amy@example.com", &["ORG_MEMBER"]).await;
     let other = app.member("cy@example.com", &["ORG_MEMBER"]).await;
-    let pending = app
-        .create_user(&json!({"username": "bob@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}))
-        .await;
+    let pending = app.pending_user("bob@example.com", &["ORG_MEMBER"]).await;
     let teams = format!("/api/atlas/v2/orgs/{}/teams", app.org_id);
 
     let created = app
@@ -680,7 +658,7 @@ async fn teams_take_members_and_list_members_and_invitees(backend: Backend) {
         .await;
     assert_eq!(created.status, 200, "{}", created.text);
     assert_eq!(created.json["usernames"], json!(["AMY@example.com"]));
-    let team = created.json["id"].as_str().unwrap().to_owned();
+    let team = created.id();
     app.owner()
         .post(
             &teams,
@@ -746,23 +724,14 @@ async fn teams_take_members_and_list_members_and_invitees(backend: Backend) {
     .await
     .assert_error(404, "TEAM_NOT_FOUND");
 
-    let removed = app
-        .owner()
-        .send(
-            Method::DELETE,
-            &format!("{users}/{other}"),
-            Some(V2023),
-            None,
-        )
+    let owner = app.owner();
+    let other_in_team = format!("{users}/{other}");
+    let removed = owner
+        .send(Method::DELETE, &other_in_team, Some(V2023), None)
         .await;
     assert_eq!(removed.status, 204, "{}", removed.text);
-    app.owner()
-        .send(
-            Method::DELETE,
-            &format!("{users}/{other}"),
-            Some(V2023),
-            None,
-        )
+    owner
+        .send(Method::DELETE, &other_in_team, Some(V2023), None)
         .await
         .assert_error(404, "USER_NOT_IN_ORG");
     let seen = get(&app, &user_path(&app, &member), V2025).await;
@@ -777,13 +746,9 @@ async fn people_are_looked_up_by_id_and_by_name(backend: Backend) {
     let app = spawn_app(backend).await;
     let group = app.create_project("Payments").await;
     let member = app
-        .create_user(&json!({"username": "amy@example.com",
-                              "roles": {"orgRoles": ["ORG_MEMBER"],
-                                        "groupRoleAssignments": [{"groupId": group, "groupRoles": ["GROUP_READ_ONLY"]}]}}))
+        .project_member("amy@example.com", &group, &["GROUP_READ_ONLY"])
         .await;
-    app.answer(&member, "accept", None).await;
-    app.create_user(&json!({"username": "bob@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}))
-        .await;
+    app.pending_user("bob@example.com", &["ORG_MEMBER"]).await;
 
     let by_name = get(&app, "/api/atlas/v2/users/byName/amy@example.com", V2023).await;
     assert_eq!(by_name.status, 200, "{}", by_name.text);
@@ -821,9 +786,7 @@ async fn people_are_looked_up_by_id_and_by_name(backend: Backend) {
 
 async fn the_hook_needs_an_owner_and_a_pending_invitation(backend: Backend) {
     let app = spawn_app(backend).await;
-    let id = app
-        .create_user(&json!({"username": "amy@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}))
-        .await;
+    let id = app.pending_user("amy@example.com", &["ORG_MEMBER"]).await;
     let hook = format!(
         "/api/orgdoor/v1/orgs/{}/invitations/{id}:accept",
         app.org_id
@@ -867,24 +830,17 @@ async fn users_of_another_organization_are_out_of_reach(backend: Backend) {
     let (other_org, other_owner) = app.other_org().await;
     let other = app.client(&other_owner);
     // Their own organization does not have her.
-    other
-        .send(
-            Method::GET,
-            &format!("/api/atlas/v2/orgs/{other_org}/users/{member}"),
-            Some(V2025),
-            None,
-        )
-        .await
-        .assert_error(404, "USER_NOT_IN_ORG");
-    other
-        .send(
-            Method::DELETE,
-            &format!("/api/atlas/v2/orgs/{other_org}/users/{member}"),
-            Some(V2025),
-            None,
-        )
-        .await
-        .assert_error(404, "USER_NOT_IN_ORG");
+    for method in [Method::GET, Method::DELETE] {
+        other
+            .send(
+                method,
+                &format!("/api/atlas/v2/orgs/{other_org}/users/{member}"),
+                Some(V2025),
+                None,
+            )
+            .await
+            .assert_error(404, "USER_NOT_IN_ORG");
+    }
     // And ours is not theirs to read.
     other
         .send(Method::GET, &user_path(&app, &member), Some(V2025), None)
@@ -917,16 +873,7 @@ async fn users_of_new_org(app: &TestApp, name: &str, owner: &str) -> Value {
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.json["orgOwnerId"], owner);
     let org = created.json["organization"]["id"].as_str().unwrap();
-    let key = Credentials {
-        public_key: created.json["apiKey"]["publicKey"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        private_key: created.json["apiKey"]["privateKey"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    };
+    let key = Credentials::of_api_key(&created.json["apiKey"]);
     let users = app
         .client(&key)
         .send(
@@ -959,9 +906,7 @@ async fn add_user_and_remove_user_take_members_and_invitees(backend: Backend) {
     let app = spawn_app(backend).await;
     let team = app.create_team("Platform").await;
     let member = app.member("amy@example.com", &["ORG_MEMBER"]).await;
-    let pending = app
-        .create_user(&json!({"username": "bob@example.com", "roles": {"orgRoles": ["ORG_MEMBER"]}}))
-        .await;
+    let pending = app.pending_user("bob@example.com", &["ORG_MEMBER"]).await;
     let teams = format!("/api/atlas/v2/orgs/{}/teams", app.org_id);
     let add = format!("{teams}/{team}:addUser");
     let remove = format!("{teams}/{team}:removeUser");

@@ -93,7 +93,7 @@ async fn teams_are_created_listed_renamed_and_deleted(backend: Backend) {
         .await;
     assert_eq!(created.status, 200, "{}", created.text);
     assert_eq!(created.json["usernames"], json!([]));
-    let id = created.json["id"].as_str().unwrap().to_owned();
+    let id = created.id();
     client
         .post(&teams, &json!({"name": "platform", "usernames": []}))
         .await
@@ -237,7 +237,7 @@ async fn projects_are_created_read_updated_and_deleted(backend: Backend) {
         created.json["tags"],
         json!([{"key": "env", "value": "prod"}])
     );
-    let id = created.json["id"].as_str().unwrap().to_owned();
+    let id = created.id();
     let path = format!("/api/atlas/v2/groups/{id}");
 
     client
@@ -354,16 +354,7 @@ async fn a_suite_creates_its_own_organization_with_a_key_and_deletes_it(backend:
         created.json["apiKey"]["roles"],
         json!([{"orgId": org, "roleName": "ORG_OWNER"}])
     );
-    let key = crate::harness::Credentials {
-        public_key: created.json["apiKey"]["publicKey"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        private_key: created.json["apiKey"]["privateKey"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    };
+    let key = crate::harness::Credentials::of_api_key(&created.json["apiKey"]);
     let suite = app.client(&key);
     assert_eq!(
         suite.get(&format!("/api/atlas/v2/orgs/{org}")).await.json["name"],
@@ -385,10 +376,7 @@ async fn a_suite_creates_its_own_organization_with_a_key_and_deletes_it(backend:
     let project = suite
         .post("/api/atlas/v2/groups", &json!({"name": "P", "orgId": org}))
         .await
-        .json["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .id();
     suite
         .delete(&format!("/api/atlas/v2/orgs/{org}"))
         .await

@@ -15,13 +15,6 @@ on_both_stores!(
     project_keys_refuse_what_atlas_refuses,
 );
 
-fn credentials_of(created: &Value) -> Credentials {
-    Credentials {
-        public_key: created["publicKey"].as_str().unwrap().to_owned(),
-        private_key: created["privateKey"].as_str().unwrap().to_owned(),
-    }
-}
-
 /// The `(groupId or orgId, roleName)` pairs of a key's `roles`, sorted.
 fn role_pairs(key: &Value) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = key["roles"]
@@ -68,8 +61,8 @@ async fn a_project_key_manages_its_project_and_nothing_else(backend: Backend) {
     ];
     expected.sort();
     assert_eq!(role_pairs(&created.json), expected);
-    let key_id = created.json["id"].as_str().unwrap().to_owned();
-    let project_key = app.client(&credentials_of(&created.json));
+    let key_id = created.id();
+    let project_key = app.client(&Credentials::of_api_key(&created.json));
 
     // Listed with the project (beside the owner key that created the project, which owns it),
     // and among the organization's keys with its project role.
@@ -308,7 +301,7 @@ async fn a_key_that_creates_a_project_owns_it(backend: Backend) {
         )
         .await;
     assert_eq!(created.status, 200, "{}", created.text);
-    let group = created.json["id"].as_str().unwrap().to_owned();
+    let group = created.id();
     let mine = creator.get("/api/atlas/v2/groups").await;
     assert_eq!(mine.json["totalCount"], 1, "{}", mine.text);
     assert_eq!(mine.json["results"][0]["id"], group.as_str());
@@ -413,7 +406,7 @@ async fn project_keys_refuse_what_atlas_refuses(backend: Backend) {
             &json!({"desc": "org only", "roles": ["ORG_MEMBER"]}),
         )
         .await;
-    let outsider = outsider.json["id"].as_str().unwrap().to_owned();
+    let outsider = outsider.id();
     owner
         .patch(&format!("{keys}/{outsider}"), &json!({"desc": "renamed"}))
         .await

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 use time::Duration;
 
-use crate::harness::{TestApp, spawn_app};
+use crate::harness::{TestApp, bad_project_invitee_bodies, spawn_app};
 
 on_both_stores!(
     project_invitations_are_created_read_updated_and_cancelled,
@@ -151,39 +151,8 @@ async fn bad_project_invitations_get_atlas_errors(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, invites) = project(&app).await;
     let client = app.owner();
-    let cases = [
-        (json!({"roles": ["GROUP_OWNER"]}), 400, "MISSING_ATTRIBUTE"),
-        (
-            json!({"username": "ada@example.com"}),
-            400,
-            "MISSING_ATTRIBUTE",
-        ),
-        (
-            json!({"username": "ada@example.com", "roles": []}),
-            400,
-            "MISSING_ATTRIBUTE",
-        ),
-        (
-            json!({"username": "nope", "roles": ["GROUP_OWNER"]}),
-            400,
-            "INVALID_EMAIL_ADDRESS",
-        ),
-        (
-            json!({"username": "ada@example.com", "roles": ["ORG_OWNER"]}),
-            400,
-            "INVALID_ROLE_FOR_GROUP",
-        ),
-        (
-            json!({"username": "ada@example.com", "roles": ["GROUP_WIZARD"]}),
-            400,
-            "INVALID_ENUM_VALUE",
-        ),
-    ];
-    for (body, status, code) in cases {
-        client
-            .post(&invites, &body)
-            .await
-            .assert_error(status, code);
+    for (body, code) in bad_project_invitee_bodies() {
+        client.post(&invites, &body).await.assert_error(400, code);
     }
     assert_eq!(client.get(&invites).await.json, json!([]));
     client

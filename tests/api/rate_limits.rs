@@ -17,28 +17,12 @@ on_both_stores!(
 
 /// How many rate-limit buckets the store holds, read straight from the database.
 async fn bucket_count(app: &crate::harness::TestApp) -> i64 {
-    use sqlx::Connection as _;
-    let query = "SELECT COUNT(*) FROM rate_limit_buckets";
-    match app.database.backend {
-        Backend::Sqlite => {
-            let mut connection = sqlx::SqliteConnection::connect(&app.database.url)
-                .await
-                .unwrap();
-            sqlx::query_scalar(query)
-                .fetch_one(&mut connection)
-                .await
-                .unwrap()
-        }
-        Backend::Postgres => {
-            let mut connection = sqlx::PgConnection::connect(&app.database.url)
-                .await
-                .unwrap();
-            sqlx::query_scalar(query)
-                .fetch_one(&mut connection)
-                .await
-                .unwrap()
-        }
-    }
+    with_raw_connection!(app, |connection| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM rate_limit_buckets")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap()
+    })
 }
 
 /// Organization A's key hammering organization B's paths is refused every time, and is

@@ -141,7 +141,7 @@ async fn the_go_sdk_shapes_are_accepted_as_it_sends_them(backend: Backend) {
         !stamped.starts_with("0001"),
         "the server sets created: {stamped}"
     );
-    let group = created.json["id"].as_str().unwrap().to_owned();
+    let group = created.id();
 
     // `admin.TeamRole` on `updateGroupTeam`.
     let team = app.create_team("Platform").await;
@@ -176,10 +176,7 @@ async fn the_go_sdk_shapes_are_accepted_as_it_sends_them(backend: Backend) {
     assert_ne!(team_created.json["id"], "0123456789abcdef01234567");
 
     // What is fixed at creation is still refused when an update tries to change it.
-    let invitation = app.invite("ada@example.com", &["ORG_MEMBER"]).await.json["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let invitation = app.invite("ada@example.com", &["ORG_MEMBER"]).await.id();
     owner
         .patch(
             &format!("{}/{invitation}", app.invites_path()),
