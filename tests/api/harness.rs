@@ -465,6 +465,34 @@ async fn spawn_adjusted(
 }
 
 impl TestApp {
+    /// The one column `sql` selects, from every row, read straight from the database (behind
+    /// the server's back).
+    pub async fn stored_column<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: Send + Unpin,
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        use sqlx::Connection as _;
+        let url = &self.database.url;
+        match self.database.backend {
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(sql)
+                    .fetch_all(&mut connection)
+                    .await
+                    .unwrap()
+            }
+            Backend::Postgres => {
+                let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(sql)
+                    .fetch_all(&mut connection)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+
     /// A second instance on the same database, as behind a load balancer: a store of its own
     /// (its own connections, SQLite writer included) with the same secrets key; returns its
     /// base URL.

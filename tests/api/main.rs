@@ -27,28 +27,6 @@ macro_rules! on_both_stores {
     };
 }
 
-/// Evaluates `$body` with `$conn` a raw connection (`sqlx::SqliteConnection` or
-/// `sqlx::PgConnection`) to the test app's database, for tests that read what the store wrote.
-macro_rules! with_raw_connection {
-    ($app:expr, |$conn:ident| $body:expr) => {{
-        use sqlx::Connection as _;
-        match $app.database.backend {
-            orgdoor_test_db::Backend::Sqlite => {
-                let mut $conn = sqlx::SqliteConnection::connect(&$app.database.url)
-                    .await
-                    .unwrap();
-                $body
-            }
-            orgdoor_test_db::Backend::Postgres => {
-                let mut $conn = sqlx::PgConnection::connect(&$app.database.url)
-                    .await
-                    .unwrap();
-                $body
-            }
-        }
-    }};
-}
-
 mod fixture;
 mod harness;
 mod spec;

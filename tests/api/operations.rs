@@ -24,15 +24,10 @@ on_both_stores!(
 /// The stored forms of what authenticates: every API key's `digest_ha1` and every server
 /// secret, read straight from the database.
 async fn stored_secrets(app: &crate::harness::TestApp) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let ha1s = "SELECT digest_ha1 FROM api_keys";
-    let secrets = "SELECT value FROM server_secrets";
-    with_raw_connection!(app, |conn| (
-        sqlx::query_scalar(ha1s).fetch_all(&mut conn).await.unwrap(),
-        sqlx::query_scalar(secrets)
-            .fetch_all(&mut conn)
-            .await
-            .unwrap(),
-    ))
+    (
+        app.stored_column("SELECT digest_ha1 FROM api_keys").await,
+        app.stored_column("SELECT value FROM server_secrets").await,
+    )
 }
 
 /// A nonce in orgdoor's format signed with `key`, as an attacker holding that key would make.

@@ -17,12 +17,10 @@ on_both_stores!(
 
 /// How many rate-limit buckets the store holds, read straight from the database.
 async fn bucket_count(app: &crate::harness::TestApp) -> i64 {
-    with_raw_connection!(app, |connection| {
-        sqlx::query_scalar("SELECT COUNT(*) FROM rate_limit_buckets")
-            .fetch_one(&mut connection)
-            .await
-            .unwrap()
-    })
+    let counted = app
+        .stored_column("SELECT COUNT(*) FROM rate_limit_buckets")
+        .await;
+    counted[0]
 }
 
 /// Organization A's key hammering organization B's paths is refused every time, and is

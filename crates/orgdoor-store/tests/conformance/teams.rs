@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use orgdoor_domain::{OrgId, TeamId, TeamName, UserId};
+use orgdoor_domain::{OrgId, PageRequest, TeamId, TeamName, UserId};
 use orgdoor_store::{Rejection, Store};
 
 use crate::fixtures::{
@@ -15,6 +15,7 @@ on_every_store!(
     team_names_are_unique_per_organization_ignoring_case,
     teams_take_members_only_and_lose_them_with_the_membership,
     members_and_invitees_join_and_leave_teams_one_at_a_time,
+    teams_are_listed_oldest_first_and_found_by_name_in_any_case,
 );
 
 /// The teams user `id` of `org` is on.
@@ -185,5 +186,48 @@ async fn members_and_invitees_join_and_leave_teams_one_at_a_time(store: Arc<dyn 
     assert_eq!(
         rejection(change(&foreign.id, active.id(), true).await),
         Rejection::TeamNotFound(foreign.id.clone())
+    );
+}
+
+/// An organization's teams, oldest first and paged, and one found by its name in any case;
+/// another organization's are not there.
+async fn teams_are_listed_oldest_first_and_found_by_name_in_any_case(store: Arc<dyn Store>) {
+    let org = organization(&store, "Listed").await;
+    let other = organization(&store, "Elsewhere").await;
+    let made: Vec<TeamId> = [
+        stored_team(&store, &org.id, "Alpha").await,
+        stored_team(&store, &org.id, "Beta").await,
+        stored_team(&store, &org.id, "Gamma").await,
+    ]
+    .into_iter()
+    .map(|team| team.id)
+    .collect();
+    stored_team(&store, &other.id, "Alpha").await;
+    let page = |items, number| {
+        let (store, org) = (store.clone(), org.id.clone());
+        async move {
+            let page = store
+                .list_teams(&org, PageRequest::new(Some(items), Some(number)))
+                .await
+                .unwrap();
+            let ids: Vec<TeamId> = page.items.into_iter().map(|team| team.id).collect();
+            (ids, page.total_count)
+        }
+    };
+    assert_eq!(page(10, 1).await, (made.clone(), 3));
+    assert_eq!(page(2, 2).await, (vec![made[2].clone()], 3));
+
+    let found = |org: OrgId, name: &str| {
+        let (store, name) = (store.clone(), TeamName::parse(name).unwrap());
+        async move { store.find_team_by_name(&org, &name).await.unwrap() }
+    };
+    assert_eq!(
+        found(org.id.clone(), "bETA").await.map(|team| team.id),
+        Some(made[1].clone())
+    );
+    assert!(found(org.id.clone(), "Delta").await.is_none());
+    assert_ne!(
+        found(other.id.clone(), "ALPHA").await.map(|team| team.id),
+        Some(made[0].clone())
     );
 }
