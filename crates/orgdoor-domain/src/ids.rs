@@ -1,13 +1,16 @@
 //! Typed identifiers. Atlas ids are 24 lowercase hex digits (a MongoDB ObjectId); each resource
 //! has its own type so that an [`OrgId`] can never be passed where a [`TeamId`] belongs.
 
+use std::cmp;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
 use std::str::FromStr;
-
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use rand::RngCore;
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 /// Why a string is not a 24-hex-digit id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,90 +58,200 @@ fn new_object_id(now: time::OffsetDateTime) -> String {
     hex::encode(bytes)
 }
 
-macro_rules! object_id {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            /// A fresh id, unique with overwhelming probability.
-            pub fn generate(now: time::OffsetDateTime) -> Self {
-                Self(new_object_id(now))
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = InvalidId;
-
-            fn from_str(candidate: &str) -> Result<Self, Self::Err> {
-                check_object_id(candidate)?;
-                Ok(Self(candidate.to_owned()))
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = InvalidId;
-
-            fn try_from(candidate: String) -> Result<Self, Self::Error> {
-                check_object_id(&candidate)?;
-                Ok(Self(candidate))
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(id: $name) -> String {
-                id.0
-            }
-        }
-
-        impl AsRef<str> for $name {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
+/// What an [`ObjectId`] identifies. Each kind is an empty enum: it exists only as a type, so
+/// that ids of different kinds are different types.
+pub trait IdKind {
+    /// The name of the id type, as [`fmt::Debug`] prints it (`OrgId("…")`).
+    const TYPE_NAME: &'static str;
 }
 
-object_id!(
-    /// Identifies an organization (`orgId`).
-    OrgId
-);
-object_id!(
-    /// Identifies a project, which Atlas calls a group (`groupId`).
-    GroupId
-);
-object_id!(
-    /// Identifies a team (`teamId`).
-    TeamId
-);
-object_id!(
-    /// Identifies an organization invitation (`invitationId`).
-    InvitationId
-);
-object_id!(
-    /// Identifies a MongoDB Cloud user (`userId`); a pending invitee has one too.
-    UserId
-);
-object_id!(
-    /// Identifies a programmatic API key (`apiUserId`).
-    ApiKeyId
-);
-object_id!(
-    /// Identifies a service-account secret (`secretId`).
-    SecretId
-);
+/// A 24-lowercase-hex-digit Atlas id of kind `K`. Use the aliases ([`OrgId`], [`TeamId`], …)
+/// rather than this type directly. It serializes as a JSON string and refuses to deserialize
+/// from a string that is not a valid id.
+///
+/// Ids of different kinds do not mix:
+///
+/// ```compile_fail
+/// use orgdoor_domain::{OrgId, TeamId};
+///
+/// let org = OrgId::generate(time::OffsetDateTime::now_utc());
+/// let team: TeamId = org;
+/// ```
+///
+/// while the same id read as its own kind is fine:
+///
+/// ```
+/// use orgdoor_domain::{OrgId, TeamId};
+///
+/// let org = OrgId::generate(time::OffsetDateTime::now_utc());
+/// let same: OrgId = org.clone();
+/// let team: TeamId = org.as_str().parse().expect("the same digits make a valid team id");
+/// assert_eq!(same.as_str(), team.as_str());
+/// ```
+pub struct ObjectId<K>(String, PhantomData<fn() -> K>);
+
+impl<K: IdKind> ObjectId<K> {
+    /// A fresh id, unique with overwhelming probability.
+    pub fn generate(now: time::OffsetDateTime) -> Self {
+        Self::new_unchecked(new_object_id(now))
+    }
+
+    /// The id as its 24 hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Wraps `digits`, which the caller has checked (or made) to be a valid id.
+    fn new_unchecked(digits: String) -> Self {
+        Self(digits, PhantomData)
+    }
+}
+
+impl<K: IdKind> FromStr for ObjectId<K> {
+    type Err = InvalidId;
+
+    fn from_str(candidate: &str) -> Result<Self, Self::Err> {
+        check_object_id(candidate)?;
+        Ok(Self::new_unchecked(candidate.to_owned()))
+    }
+}
+
+impl<K: IdKind> TryFrom<String> for ObjectId<K> {
+    type Error = InvalidId;
+
+    fn try_from(candidate: String) -> Result<Self, Self::Error> {
+        check_object_id(&candidate)?;
+        Ok(Self::new_unchecked(candidate))
+    }
+}
+
+impl<K> From<ObjectId<K>> for String {
+    fn from(id: ObjectId<K>) -> String {
+        id.0
+    }
+}
+
+impl<K> AsRef<str> for ObjectId<K> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<K> fmt::Display for ObjectId<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<K: IdKind> fmt::Debug for ObjectId<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple(K::TYPE_NAME).field(&self.0).finish()
+    }
+}
+
+// Clone, equality, ordering and hashing by hand rather than derived: a derive would demand the
+// same trait of `K`, which is only a marker.
+
+impl<K> Clone for ObjectId<K> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone(), PhantomData)
+    }
+}
+
+impl<K> PartialEq for ObjectId<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<K> Eq for ObjectId<K> {}
+
+impl<K> PartialOrd for ObjectId<K> {
+    fn partial_cmp(&self, other: &Self) -> Option<cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<K> Ord for ObjectId<K> {
+    fn cmp(&self, other: &Self) -> cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+impl<K> Hash for ObjectId<K> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl<K> Serialize for ObjectId<K> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de, K: IdKind> Deserialize<'de> for ObjectId<K> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let candidate = String::deserialize(deserializer)?;
+        Self::try_from(candidate).map_err(de::Error::custom)
+    }
+}
+
+/// The kind of an [`OrgId`].
+pub enum OrgKind {}
+impl IdKind for OrgKind {
+    const TYPE_NAME: &'static str = "OrgId";
+}
+/// Identifies an organization (`orgId`).
+pub type OrgId = ObjectId<OrgKind>;
+
+/// The kind of a [`GroupId`].
+pub enum GroupKind {}
+impl IdKind for GroupKind {
+    const TYPE_NAME: &'static str = "GroupId";
+}
+/// Identifies a project, which Atlas calls a group (`groupId`).
+pub type GroupId = ObjectId<GroupKind>;
+
+/// The kind of a [`TeamId`].
+pub enum TeamKind {}
+impl IdKind for TeamKind {
+    const TYPE_NAME: &'static str = "TeamId";
+}
+/// Identifies a team (`teamId`).
+pub type TeamId = ObjectId<TeamKind>;
+
+/// The kind of an [`InvitationId`].
+pub enum InvitationKind {}
+impl IdKind for InvitationKind {
+    const TYPE_NAME: &'static str = "InvitationId";
+}
+/// Identifies an organization invitation (`invitationId`).
+pub type InvitationId = ObjectId<InvitationKind>;
+
+/// The kind of a [`UserId`].
+pub enum UserKind {}
+impl IdKind for UserKind {
+    const TYPE_NAME: &'static str = "UserId";
+}
+/// Identifies a MongoDB Cloud user (`userId`); a pending invitee has one too.
+pub type UserId = ObjectId<UserKind>;
+
+/// The kind of an [`ApiKeyId`].
+pub enum ApiKeyKind {}
+impl IdKind for ApiKeyKind {
+    const TYPE_NAME: &'static str = "ApiKeyId";
+}
+/// Identifies a programmatic API key (`apiUserId`).
+pub type ApiKeyId = ObjectId<ApiKeyKind>;
+
+/// The kind of a [`SecretId`].
+pub enum SecretKind {}
+impl IdKind for SecretKind {
+    const TYPE_NAME: &'static str = "SecretId";
+}
+/// Identifies a service-account secret (`secretId`).
+pub type SecretId = ObjectId<SecretKind>;
 
 #[cfg(test)]
 mod tests {
@@ -173,6 +286,44 @@ mod tests {
     #[test]
     fn short_ids_report_their_length() {
         assert_eq!("abc".parse::<TeamId>(), Err(InvalidId::WrongLength(3)));
+    }
+
+    #[test]
+    fn ids_serialize_as_a_json_string_and_read_back() {
+        let id: ApiKeyId = "5f0000000000000000000001".parse().expect("valid id");
+        let json = serde_json::to_string(&id).expect("serializes");
+        assert_eq!(json, r#""5f0000000000000000000001""#);
+        assert_eq!(
+            serde_json::from_str::<ApiKeyId>(&json).expect("reads back"),
+            id
+        );
+    }
+
+    #[test]
+    fn invalid_ids_are_refused_on_deserialize() {
+        let error = serde_json::from_str::<SecretId>(r#""5F0000000000000000000001""#)
+            .expect_err("upper-case hex is not an id");
+        assert!(
+            error
+                .to_string()
+                .contains("only the characters 0-9 and a-f"),
+            "{error}"
+        );
+        assert!(serde_json::from_str::<SecretId>(r#""abc""#).is_err());
+        assert!(serde_json::from_str::<SecretId>("5").is_err());
+    }
+
+    #[test]
+    fn debug_names_the_kind_of_id() {
+        let id: UserId = "5f0000000000000000000001".parse().expect("valid id");
+        assert_eq!(format!("{id:?}"), r#"UserId("5f0000000000000000000001")"#);
+    }
+
+    #[test]
+    fn the_kind_costs_nothing() {
+        assert_eq!(size_of::<OrgId>(), size_of::<String>());
+        fn send_and_sync<T: Send + Sync>() {}
+        send_and_sync::<OrgId>();
     }
 
     /// CONTRACT §2.3, HEX24: the oracle, written as the spec writes it rather than as the

@@ -1,6 +1,8 @@
 //! Names of organizations, projects and teams.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -58,47 +60,113 @@ fn check_team_name(candidate: &str) -> Result<(), InvalidName> {
     Ok(())
 }
 
-macro_rules! name_type {
-    ($(#[$meta:meta])* $name:ident, $check:ident) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-        pub struct $name(String);
+/// The rule a kind of [`Name`] follows. Each rule is an empty enum: it exists only as a type, so
+/// that names of different kinds are different types even where they follow the same pattern.
+pub trait NameRule {
+    /// The name of the name type, as [`fmt::Debug`] prints it (`OrgName("…")`).
+    const TYPE_NAME: &'static str;
 
-        impl $name {
-            pub fn parse(candidate: impl Into<String>) -> Result<Self, InvalidName> {
-                let candidate = candidate.into();
-                $check(&candidate)?;
-                Ok(Self(candidate))
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
+    /// Accepts `candidate` or says why it is no name of this kind.
+    fn check(candidate: &str) -> Result<(), InvalidName>;
 }
 
-name_type!(
-    /// An organization name (NAME64).
-    OrgName,
-    check_name64
-);
-name_type!(
-    /// A project name (NAME64).
-    ProjectName,
-    check_name64
-);
-name_type!(
-    /// A team name: any non-blank text up to 255 characters without control characters.
-    TeamName,
-    check_team_name
-);
+/// A name that follows rule `R`. Use the aliases ([`OrgName`], [`ProjectName`], [`TeamName`])
+/// rather than this type directly.
+///
+/// Names of different kinds do not mix, even where they follow the same pattern:
+///
+/// ```compile_fail
+/// use orgdoor_domain::{OrgName, ProjectName};
+///
+/// let org = OrgName::parse("acme").expect("a valid name");
+/// let project: ProjectName = org;
+/// ```
+pub struct Name<R>(String, PhantomData<fn() -> R>);
+
+impl<R: NameRule> Name<R> {
+    /// `candidate` as a name, if it follows the rule.
+    pub fn parse(candidate: impl Into<String>) -> Result<Self, InvalidName> {
+        let candidate = candidate.into();
+        R::check(&candidate)?;
+        Ok(Self(candidate, PhantomData))
+    }
+
+    /// The name as it was given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<R> fmt::Display for Name<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<R: NameRule> fmt::Debug for Name<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple(R::TYPE_NAME).field(&self.0).finish()
+    }
+}
+
+// Clone, equality and hashing by hand rather than derived: a derive would demand the same trait
+// of `R`, which is only a marker.
+
+impl<R> Clone for Name<R> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone(), PhantomData)
+    }
+}
+
+impl<R> PartialEq for Name<R> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<R> Eq for Name<R> {}
+
+impl<R> Hash for Name<R> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+/// The rule of an [`OrgName`].
+pub enum OrgNameRule {}
+impl NameRule for OrgNameRule {
+    const TYPE_NAME: &'static str = "OrgName";
+
+    fn check(candidate: &str) -> Result<(), InvalidName> {
+        check_name64(candidate)
+    }
+}
+/// An organization name (NAME64).
+pub type OrgName = Name<OrgNameRule>;
+
+/// The rule of a [`ProjectName`].
+pub enum ProjectNameRule {}
+impl NameRule for ProjectNameRule {
+    const TYPE_NAME: &'static str = "ProjectName";
+
+    fn check(candidate: &str) -> Result<(), InvalidName> {
+        check_name64(candidate)
+    }
+}
+/// A project name (NAME64).
+pub type ProjectName = Name<ProjectNameRule>;
+
+/// The rule of a [`TeamName`].
+pub enum TeamNameRule {}
+impl NameRule for TeamNameRule {
+    const TYPE_NAME: &'static str = "TeamName";
+
+    fn check(candidate: &str) -> Result<(), InvalidName> {
+        check_team_name(candidate)
+    }
+}
+/// A team name: any non-blank text up to 255 characters without control characters.
+pub type TeamName = Name<TeamNameRule>;
 
 #[cfg(test)]
 mod tests {
@@ -143,6 +211,13 @@ mod tests {
             assert_eq!(OrgName::parse(name), Err(InvalidName::ControlCharacter));
             assert_eq!(ProjectName::parse(name), Err(InvalidName::ControlCharacter));
         }
+    }
+
+    #[test]
+    fn debug_names_the_kind_of_name() {
+        let name = ProjectName::parse("web").expect("valid");
+        assert_eq!(format!("{name:?}"), r#"ProjectName("web")"#);
+        assert_eq!(name.to_string(), "web");
     }
 
     proptest! {
