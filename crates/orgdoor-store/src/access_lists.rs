@@ -8,7 +8,7 @@ use tracing::instrument;
 use crate::rows::{AccessListRow, access_list_tables, count, limit_offset, seconds};
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::credentials::credential_in_org;
-use crate::tables::one_row_or;
+use crate::tables::delete_one;
 use crate::{Credential, Rejection, StoreError};
 
 #[async_trait]
@@ -147,18 +147,12 @@ impl<B: Backend> AccessListStore for B {
         network: &AllowedNetwork,
     ) -> Result<(), StoreError> {
         let (table, column, owners, owner_column, id) = access_list_tables(credential);
-        let deleted = self
-            .write()
-            .await?
-            .query(&format!(
-                "DELETE FROM {table} WHERE cidr = $1 AND {column} = \
-                 (SELECT {owner_column} FROM {owners} WHERE {owner_column} = $2 AND org_id = $3)"
-            ))
-            .bind(network.cidr())
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .execute()
-            .await?;
-        one_row_or(deleted, Rejection::NetworkNotListed(*network))
+        let sql = format!(
+            "DELETE FROM {table} WHERE cidr = $1 AND {column} = \
+             (SELECT {owner_column} FROM {owners} WHERE {owner_column} = $2 AND org_id = $3)"
+        );
+        let cidr = network.cidr();
+        let keys = [cidr.as_str(), id.as_str(), org.as_str()];
+        delete_one(self, &sql, &keys, Rejection::NetworkNotListed(*network)).await
     }
 }

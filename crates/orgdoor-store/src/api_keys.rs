@@ -21,7 +21,7 @@ use crate::tables::api_keys::{
 };
 use crate::tables::credentials::with_access_list;
 use crate::tables::projects::fetch_group;
-use crate::tables::{one_row_or, org_page};
+use crate::tables::{delete_one, org_page};
 use crate::{ApiKeyCredential, Rejection, StoreError};
 
 #[async_trait]
@@ -191,15 +191,13 @@ impl<B: Backend> ApiKeyStore for B {
 
     #[instrument(level = "debug", skip(self))]
     async fn delete_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<(), StoreError> {
-        let deleted = self
-            .write()
-            .await?
-            .query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2")
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .execute()
-            .await?;
-        one_row_or(deleted, Rejection::ApiKeyNotFound(id.clone()))
+        delete_one(
+            self,
+            "DELETE FROM api_keys WHERE org_id = $1 AND id = $2",
+            &[org.as_str(), id.as_str()],
+            Rejection::ApiKeyNotFound(id.clone()),
+        )
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -281,14 +279,12 @@ impl<B: Backend> ApiKeyStore for B {
         group: &GroupId,
         key: &ApiKeyId,
     ) -> Result<(), StoreError> {
-        let removed = self
-            .write()
-            .await?
-            .query("DELETE FROM api_key_project_roles WHERE project_id = $1 AND api_key_id = $2")
-            .bind(group.as_str())
-            .bind(key.as_str())
-            .execute()
-            .await?;
-        one_row_or(removed, Rejection::ApiKeyNotFound(key.clone()))
+        delete_one(
+            self,
+            "DELETE FROM api_key_project_roles WHERE project_id = $1 AND api_key_id = $2",
+            &[group.as_str(), key.as_str()],
+            Rejection::ApiKeyNotFound(key.clone()),
+        )
+        .await
     }
 }

@@ -15,7 +15,7 @@ use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::api_keys::{fetch_api_key, upsert_key_grant};
 use crate::tables::invitations::check_references;
 use crate::tables::projects::{fetch_group, load_group_tags, replace_group_tags};
-use crate::tables::{one_row_or, org_page};
+use crate::tables::{delete_one, org_page};
 use crate::{ProjectTeam, Rejection, StoreError};
 
 #[async_trait]
@@ -175,14 +175,13 @@ impl<B: Backend> ProjectStore for B {
 
     #[instrument(level = "debug", skip(self))]
     async fn delete_group(&self, id: &GroupId) -> Result<(), StoreError> {
-        let deleted = self
-            .write()
-            .await?
-            .query("DELETE FROM projects WHERE id = $1")
-            .bind(id.as_str())
-            .execute()
-            .await?;
-        one_row_or(deleted, Rejection::GroupNotFound(id.clone()))
+        delete_one(
+            self,
+            "DELETE FROM projects WHERE id = $1",
+            &[id.as_str()],
+            Rejection::GroupNotFound(id.clone()),
+        )
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -240,14 +239,12 @@ impl<B: Backend> ProjectStore for B {
 
     #[instrument(level = "debug", skip(self))]
     async fn remove_project_team(&self, group: &GroupId, team: &TeamId) -> Result<(), StoreError> {
-        let removed = self
-            .write()
-            .await?
-            .query("DELETE FROM project_teams WHERE project_id = $1 AND team_id = $2")
-            .bind(group.as_str())
-            .bind(team.as_str())
-            .execute()
-            .await?;
-        one_row_or(removed, Rejection::TeamNotFound(team.clone()))
+        delete_one(
+            self,
+            "DELETE FROM project_teams WHERE project_id = $1 AND team_id = $2",
+            &[group.as_str(), team.as_str()],
+            Rejection::TeamNotFound(team.clone()),
+        )
+        .await
     }
 }

@@ -19,7 +19,7 @@ use crate::tables::credentials::{
     credential_in_org, fetch_service_account, insert_secret, load_access_list, load_secrets,
     with_access_list,
 };
-use crate::tables::{one_row_or, org_page};
+use crate::tables::{delete_one, one_row_or, org_page};
 use crate::{BearerCredential, Credential, Rejection, ServiceAccountCredential, StoreError};
 
 #[async_trait]
@@ -224,18 +224,13 @@ impl<B: Backend> ServiceAccountStore for B {
         org: &OrgId,
         client_id: &ClientId,
     ) -> Result<(), StoreError> {
-        let deleted = self
-            .write()
-            .await?
-            .query("DELETE FROM service_accounts WHERE org_id = $1 AND client_id = $2")
-            .bind(org.as_str())
-            .bind(client_id.as_str())
-            .execute()
-            .await?;
-        one_row_or(
-            deleted,
+        delete_one(
+            self,
+            "DELETE FROM service_accounts WHERE org_id = $1 AND client_id = $2",
+            &[org.as_str(), client_id.as_str()],
             Rejection::ServiceAccountNotFound(client_id.clone()),
         )
+        .await
     }
 
     #[instrument(level = "debug", skip(self, secret), fields(secret_id = %secret.id))]

@@ -14,7 +14,7 @@ use crate::tables::members::{
     fetch_member, lock_current_org_user, member_by_username, not_a_member, update_org_user_row,
 };
 use crate::tables::teams::{check_team_size, insert_team_member, lock_team};
-use crate::tables::{one_row_or, org_page};
+use crate::tables::{delete_one, one_row_or, org_page};
 use crate::{Rejection, StoreError};
 
 #[async_trait]
@@ -210,15 +210,13 @@ impl<B: Backend> TeamStore for B {
 
     #[instrument(level = "debug", skip(self))]
     async fn delete_team(&self, org: &OrgId, id: &TeamId) -> Result<(), StoreError> {
-        let deleted = self
-            .write()
-            .await?
-            .query("DELETE FROM teams WHERE org_id = $1 AND id = $2")
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .execute()
-            .await?;
-        one_row_or(deleted, Rejection::TeamNotFound(id.clone()))
+        delete_one(
+            self,
+            "DELETE FROM teams WHERE org_id = $1 AND id = $2",
+            &[org.as_str(), id.as_str()],
+            Rejection::TeamNotFound(id.clone()),
+        )
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
