@@ -26,6 +26,7 @@ use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_
 use crate::provision;
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
+use orgdoor_domain::limits::MAX_ACCESS_LIST_ENTRIES;
 
 /// How a stored private key is shown: in the layout of Atlas's redacted keys, with nothing of
 /// the key in it (only its HA1 is stored).
@@ -324,6 +325,8 @@ async fn add_to_access_list(
     body: AtlasJson<AccessListRequests>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let AccessListRequests(requests) = body.parse()?;
+    // The list's length before the key (as before), its entries after.
+    AppError::check_length("accessList", &requests, MAX_ACCESS_LIST_ENTRIES)?;
     let key = key_for(&state, &organization.id, &key_id).await?;
     let networks = allowed_networks(requests)?;
     state
