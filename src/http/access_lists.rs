@@ -15,10 +15,15 @@ pub struct AccessListRequest {
     ip_address: Option<String>,
 }
 
-/// The networks a list of entries names: at most [`MAX_ACCESS_LIST_ENTRIES`], each an address or
-/// a CIDR block (`INVALID_IP_ADDRESS_OR_CIDR_NOTATION` otherwise), never both or neither.
+/// At most [`MAX_ACCESS_LIST_ENTRIES`] entries; checked by the caller before it looks the
+/// credential up, as Atlas's order has it.
+pub fn check_entry_count(requests: &[AccessListRequest]) -> Result<(), AppError> {
+    AppError::check_length("accessList", requests, MAX_ACCESS_LIST_ENTRIES)
+}
+
+/// The networks a list of entries names: each an address or a CIDR block
+/// (`INVALID_IP_ADDRESS_OR_CIDR_NOTATION` otherwise), never both or neither.
 pub fn allowed_networks(requests: Vec<AccessListRequest>) -> Result<Vec<AllowedNetwork>, AppError> {
-    AppError::check_length("accessList", &requests, MAX_ACCESS_LIST_ENTRIES)?;
     requests
         .into_iter()
         .map(|request| match (request.ip_address, request.cidr_block) {

@@ -16,7 +16,9 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::http::access_lists::{AccessListRequest, allowed_networks, parse_network};
+use crate::http::access_lists::{
+    AccessListRequest, allowed_networks, check_entry_count, parse_network,
+};
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{API_KEYS, limited};
@@ -26,7 +28,6 @@ use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_
 use crate::provision;
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
-use orgdoor_domain::limits::MAX_ACCESS_LIST_ENTRIES;
 
 /// How a stored private key is shown: in the layout of Atlas's redacted keys, with nothing of
 /// the key in it (only its HA1 is stored).
@@ -325,8 +326,7 @@ async fn add_to_access_list(
     body: AtlasJson<AccessListRequests>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let AccessListRequests(requests) = body.parse()?;
-    // The list's length before the key (as before), its entries after.
-    AppError::check_length("accessList", &requests, MAX_ACCESS_LIST_ENTRIES)?;
+    check_entry_count(&requests)?;
     let key = key_for(&state, &organization.id, &key_id).await?;
     let networks = allowed_networks(requests)?;
     state

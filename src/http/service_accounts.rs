@@ -18,7 +18,9 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::http::access_lists::{AccessListRequest, allowed_networks, parse_network};
+use crate::http::access_lists::{
+    AccessListRequest, allowed_networks, check_entry_count, parse_network,
+};
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{SERVICE_ACCOUNTS, limited};
@@ -439,6 +441,7 @@ async fn add_to_access_list(
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let AccessListRequests(requests) = body.parse()?;
     let id = parse_client_id(&client_id)?;
+    check_entry_count(&requests)?;
     let networks = allowed_networks(requests)?;
     state
         .store
