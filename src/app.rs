@@ -14,6 +14,7 @@ use axum::response::IntoResponse;
 use orgdoor_store::Store;
 use rand::RngCore;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
@@ -25,9 +26,10 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 use crate::clock::Clock;
-use crate::config::{RateLimitPolicy, Settings};
+use crate::config::{DeliverySettings, PublicUrl, RateLimitPolicy, Settings};
 use crate::error::AppError;
 use crate::http;
+use crate::mail::{self, Mailer};
 use crate::security::digest::NonceAuthority;
 use crate::security::failures::FailureLimiter;
 use crate::security::replay::ReplayGuard;
@@ -42,6 +44,10 @@ pub struct Application {
     state: AppState,
     limits: ConnectionLimits,
     tls: Option<TlsAcceptor>,
+    /// Whether `state.public_url` was given, rather than taken from the listener.
+    public_url_given: bool,
+    delivery: DeliverySettings,
+    mailer: Option<Mailer>,
 }
 
 impl Application {
@@ -53,8 +59,13 @@ impl Application {
         let mut app = Self::with_store(settings.listen, store, clock)
             .await?
             .with_connection_limits(settings.connection_limits);
-        app.tls = tls;
-        Ok(app)
+        if let Some(tls) = tls {
+            app = app.with_tls(tls);
+        }
+        if let Some(url) = &settings.public_url {
+            app = app.with_public_url(url.clone());
+        }
+        app.with_delivery(settings.delivery.clone())
     }
 
     /// Whether the server answers HTTPS.
@@ -74,6 +85,7 @@ impl Application {
                 secret
             })
             .await?;
+        let listener = TcpListener::bind(listen).await?;
         let state = AppState {
             store,
             clock,
@@ -81,13 +93,17 @@ impl Application {
             nonces: Arc::new(NonceAuthority::new(&secret)),
             replays: Arc::new(ReplayGuard::default()),
             failures: Arc::new(FailureLimiter::default()),
+            public_url: PublicUrl::of_listener(listener.local_addr()?, false),
+            outbox_posted: Arc::new(Notify::new()),
         };
-        let listener = TcpListener::bind(listen).await?;
         Ok(Self {
             listener,
             state,
             limits: ConnectionLimits::default(),
             tls: None,
+            public_url_given: false,
+            delivery: DeliverySettings::default(),
+            mailer: None,
         })
     }
 
@@ -110,7 +126,27 @@ impl Application {
     /// Serves HTTPS instead of HTTP.
     pub fn with_tls(mut self, acceptor: TlsAcceptor) -> Self {
         self.tls = Some(acceptor);
+        if !self.public_url_given
+            && let Ok(address) = self.listener.local_addr()
+        {
+            self.state.public_url = PublicUrl::of_listener(address, true);
+        }
         self
+    }
+
+    /// The base of the links in messages (default: this server's own address).
+    pub fn with_public_url(mut self, url: PublicUrl) -> Self {
+        self.state.public_url = url;
+        self.public_url_given = true;
+        self
+    }
+
+    /// How the outbox is delivered (default: it is not; messages stay in the outbox). Fails on
+    /// an SMTP URL or sender lettre cannot use.
+    pub fn with_delivery(mut self, delivery: DeliverySettings) -> anyhow::Result<Self> {
+        self.mailer = Mailer::from_settings(&delivery)?;
+        self.delivery = delivery;
+        Ok(self)
     }
 
     pub fn state(&self) -> &AppState {
@@ -131,6 +167,11 @@ impl Application {
         // Without limits no bucket is written, so there is nothing to sweep.
         let sweeper = (self.state.rate_limits != RateLimitPolicy::Off)
             .then(|| tokio::spawn(http::rate_limits::sweep_idle_buckets(self.state.clone())));
+        let outbox = tokio::spawn(mail::run_outbox(
+            self.state.clone(),
+            self.delivery,
+            self.mailer,
+        ));
         let served = transport::serve(
             self.listener,
             BoxCloneSyncService::new(service),
@@ -142,6 +183,7 @@ impl Application {
         if let Some(sweeper) = sweeper {
             sweeper.abort();
         }
+        outbox.abort();
         served
     }
 }

@@ -15,7 +15,10 @@ use secrecy::ExposeSecret;
 
 use crate::app::Application;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{DatabaseUrl, RateLimitPolicy, SecretsKeySource, Settings};
+use crate::config::{
+    DatabaseUrl, DeliverySettings, InvalidPublicUrl, PublicUrl, RateLimitPolicy, SecretsKeySource,
+    Settings, SmtpUrl,
+};
 use crate::invitee::{Answer, Profile, answer_as_invitee};
 use crate::provision::{self, CredentialsOutput};
 use crate::telemetry::{self, LogFormat};
@@ -113,6 +116,41 @@ impl From<ConnectionArgs> for ConnectionLimits {
     }
 }
 
+/// Invitation messages: where their links lead and how they are delivered.
+#[derive(Debug, Args)]
+struct MailArgs {
+    /// The base of the links in invitation messages [default: the listen address].
+    #[arg(long, env = "ORGDOOR_PUBLIC_URL", value_parser = parse_public_url)]
+    public_url: Option<PublicUrl>,
+    /// Deliver invitation messages through this SMTP server:
+    /// `smtp://[user:password@]host:port` (plain; add `?tls=required` for STARTTLS) or
+    /// `smtps://…` (TLS). Without it, messages stay in the outbox
+    /// (`GET /api/orgdoor/v1/orgs/{orgId}/outbox`).
+    #[arg(long, env = "ORGDOOR_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The sender of invitation messages.
+    #[arg(
+        long,
+        env = "ORGDOOR_MAIL_FROM",
+        default_value = "orgdoor <noreply@orgdoor.invalid>"
+    )]
+    mail_from: String,
+}
+
+fn parse_public_url(text: &str) -> Result<PublicUrl, InvalidPublicUrl> {
+    PublicUrl::parse(text)
+}
+
+impl From<MailArgs> for DeliverySettings {
+    fn from(args: MailArgs) -> Self {
+        DeliverySettings {
+            smtp: args.smtp_url.map(SmtpUrl::new),
+            from: args.mail_from,
+            ..DeliverySettings::default()
+        }
+    }
+}
+
 /// HTTPS: both files or neither.
 #[derive(Debug, Args)]
 struct TlsArgs {
@@ -147,6 +185,8 @@ enum Command {
         connections: ConnectionArgs,
         #[command(flatten)]
         tls: TlsArgs,
+        #[command(flatten)]
+        mail: MailArgs,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -235,6 +275,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             rate_limits,
             connections,
             tls,
+            mail,
             store,
         } => {
             let secrets_key = store.secrets_key()?;
@@ -244,6 +285,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 database_url: DatabaseUrl::new(store.database_url),
                 connection_limits: connections.into(),
                 tls: tls.files(),
+                public_url: mail.public_url.clone(),
+                delivery: mail.into(),
             };
             serve(settings, rate_limits.into()).await
         }

@@ -4,10 +4,14 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
 use anyhow::Context as _;
+use orgdoor_domain::LinkToken;
 use orgdoor_store::SecretsKey;
 use secrecy::{ExposeSecret, SecretString};
+use time::Duration;
 
 use crate::transport::{ConnectionLimits, TlsFiles};
 
@@ -27,14 +31,126 @@ impl DatabaseUrl {
 
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = self.expose();
-        // Keep the scheme and location; hide `user:password@`.
-        match (url.find("://"), url.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                write!(f, "{}://***@{}", &url[..scheme_end], &url[at + 1..])
-            }
-            _ => f.write_str(url),
+        write_without_userinfo(self.expose(), f)
+    }
+}
+
+/// The base of the links in messages (`--public-url`): an `http` or `https` URL ending in `/`,
+/// with no query or fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(Arc<str>);
+
+impl PublicUrl {
+    /// Reads a base URL; a missing final `/` is added.
+    pub fn parse(text: &str) -> Result<Self, InvalidPublicUrl> {
+        let rest = text
+            .strip_prefix("http://")
+            .or_else(|| text.strip_prefix("https://"))
+            .ok_or(InvalidPublicUrl("it must start with http:// or https://"))?;
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err(InvalidPublicUrl("it names no host"));
         }
+        if text.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '"' | '<' | '>')
+        }) {
+            return Err(InvalidPublicUrl(
+                "it may not hold white space, control characters, a query or a fragment",
+            ));
+        }
+        let with_slash = if text.ends_with('/') {
+            text.to_owned()
+        } else {
+            format!("{text}/")
+        };
+        Ok(Self(with_slash.into()))
+    }
+
+    /// The server's own address, for when no public URL is given: loopback for a wildcard
+    /// listen address.
+    pub fn of_listener(mut address: SocketAddr, tls: bool) -> Self {
+        if address.ip().is_unspecified() {
+            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let scheme = if tls { "https" } else { "http" };
+        Self(format!("{scheme}://{address}/").into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The invitee's page for `token`.
+    pub fn invitation_link(&self, token: &LinkToken) -> String {
+        format!("{}invitations/{}", self.0, token.as_str())
+    }
+}
+
+/// Why a `--public-url` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a usable public URL: {0}")]
+pub struct InvalidPublicUrl(&'static str);
+
+/// An SMTP server's URL (`smtp://[user:password@]host:port`, `?tls=required` for STARTTLS,
+/// `smtps://` for TLS from the start), whose password never reaches a log line.
+#[derive(Clone)]
+pub struct SmtpUrl(SecretString);
+
+impl SmtpUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(SecretString::from(url.into()))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_without_userinfo(self.expose(), f)
+    }
+}
+
+/// How the worker delivers.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// Where messages go; `None` keeps them in the outbox.
+    pub smtp: Option<SmtpUrl>,
+    /// The `From` of every message.
+    pub from: String,
+    /// How often the outbox is looked at when nothing wakes the worker (messages of other
+    /// instances, retries falling due).
+    pub poll_interval: StdDuration,
+    /// The wait after a first failure; it doubles after each next one, up to `retry_ceiling`.
+    pub retry_initial: Duration,
+    pub retry_ceiling: Duration,
+    /// How long a claimed message is this instance's alone; longer than one SMTP exchange.
+    pub lease: Duration,
+    /// The most one exchange with the SMTP server may take.
+    pub smtp_timeout: StdDuration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            smtp: None,
+            from: "orgdoor <noreply@orgdoor.invalid>".into(),
+            poll_interval: StdDuration::from_secs(2),
+            retry_initial: Duration::seconds(5),
+            retry_ceiling: Duration::minutes(10),
+            lease: Duration::seconds(120),
+            smtp_timeout: StdDuration::from_secs(30),
+        }
+    }
+}
+
+/// Writes `url` keeping the scheme and location but not `user:password@`.
+fn write_without_userinfo(url: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            write!(f, "{}://***@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        _ => f.write_str(url),
     }
 }
 
@@ -46,6 +162,9 @@ pub struct Settings {
     pub connection_limits: ConnectionLimits,
     /// HTTPS when set, else plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// The base of links in messages; the listen address when `None`.
+    pub public_url: Option<PublicUrl>,
+    pub delivery: DeliverySettings,
 }
 
 /// Whether and how hard requests are limited (`http::rate_limits` applies it).
@@ -65,9 +184,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn public_urls_are_http_bases_ending_in_a_slash() {
+        let url = PublicUrl::parse("https://invites.example.com/orgdoor").unwrap();
+        assert_eq!(url.as_str(), "https://invites.example.com/orgdoor/");
+        let token = LinkToken::parse(&"ab".repeat(32)).unwrap();
+        assert_eq!(
+            url.invitation_link(&token),
+            format!(
+                "https://invites.example.com/orgdoor/invitations/{}",
+                "ab".repeat(32)
+            )
+        );
+        assert_eq!(
+            PublicUrl::parse("http://127.0.0.1:8080/").unwrap().as_str(),
+            "http://127.0.0.1:8080/"
+        );
+        for refused in [
+            "ftp://example.com/",
+            "example.com",
+            "http://",
+            "http:///path",
+            "http://example.com/?q=1",
+            "http://example.com/#top",
+            "http://exa mple.com/",
+            "http://example.com/\n",
+            "http://example.com/\"><script>",
+        ] {
+            assert!(PublicUrl::parse(refused).is_err(), "{refused:?}");
+        }
+        assert_eq!(
+            PublicUrl::of_listener("0.0.0.0:8080".parse().unwrap(), true).as_str(),
+            "https://127.0.0.1:8080/"
+        );
+    }
+
+    #[test]
     fn passwords_are_hidden_in_debug_output() {
         let url = DatabaseUrl::new("postgres://orgdoor:hunter2@db:5432/orgdoor");
         assert_eq!(format!("{url:?}"), "postgres://***@db:5432/orgdoor");
+        let smtp = SmtpUrl::new("smtps://mailer:s3cret@mail.example.com:465");
+        assert_eq!(format!("{smtp:?}"), "smtps://***@mail.example.com:465");
         assert_eq!(
             format!("{:?}", DatabaseUrl::new("sqlite://orgdoor.db")),
             "sqlite://orgdoor.db"

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod org_invitations;
 pub mod org_users;
 pub mod orgs;
+pub mod outbox;
 pub mod pagination;
 pub mod project_api_keys;
 pub mod project_invitations;

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod invitee;
+pub mod mail;
 pub mod provision;
 pub mod security;
 pub mod state;

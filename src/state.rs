@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use orgdoor_store::Store;
+use tokio::sync::Notify;
 
 use crate::clock::Clock;
-use crate::config::RateLimitPolicy;
+use crate::config::{PublicUrl, RateLimitPolicy};
 use crate::security::digest::NonceAuthority;
 use crate::security::failures::FailureLimiter;
 use crate::security::replay::ReplayGuard;
@@ -22,4 +23,8 @@ pub struct AppState {
     /// Recent failed authentication attempts, to throttle guessing.
     pub failures: Arc<FailureLimiter>,
     pub rate_limits: RateLimitPolicy,
+    /// The base of the links in messages.
+    pub public_url: PublicUrl,
+    /// Told when a message is put in the outbox, so the worker delivers it at once.
+    pub outbox_posted: Arc<Notify>,
 }

@@ -6,6 +6,9 @@
 //! `invitee` is the invitation id, the pending user's id or the invitee's address. The caller
 //! must be an Organization Owner of that organization, authenticated like any Atlas request.
 //!
+//! `GET /api/orgdoor/v1/orgs/{orgId}/outbox` lists the messages composed for the
+//! organization's invitations (`http::outbox`).
+//!
 //! `GET /api/orgdoor/v1/openapi.yaml` serves the Atlas v2 contract (`spec/atlas/`) to anyone:
 //! it is public documentation.
 
@@ -18,18 +21,20 @@ use serde::Deserialize;
 use crate::error::AppError;
 use crate::http::behind_authentication;
 use crate::http::extract::{AtlasPath, RequestBody, RequestBytes, parse_body};
-use crate::http::openapi;
 use crate::http::scope::{OrgOwner, OrgScope, ScopeSegment};
+use crate::http::{openapi, outbox};
 use crate::invitee::{Answer, Profile, answer_as_invitee};
 use crate::state::AppState;
 use crate::views::OrgUserView;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     // `{invitee}:accept` and `:decline`, split off by `split_custom_method`.
-    let routes = Router::new().route(
-        "/orgs/{orgId}/invitations/{invitee}/{method}",
-        post(answer_invitation),
-    );
+    let routes = Router::new()
+        .route(
+            "/orgs/{orgId}/invitations/{invitee}/{method}",
+            post(answer_invitation),
+        )
+        .route("/orgs/{orgId}/outbox", get(outbox::list_outbox));
     // Added after the authentication layer, so outside it.
     behind_authentication(routes, state).route("/openapi.yaml", get(openapi::atlas_v2))
 }

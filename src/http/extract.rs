@@ -257,7 +257,7 @@ pub fn parse_invitation_id(raw: &str) -> Result<InvitationId, AppError> {
 }
 
 /// `scheme://host/api/atlas/<version>` as the client addressed us, for absolute `links`: a
-/// v1.0 request gets v1.0 links.
+/// v1.0 request gets v1.0 links, and orgdoor's own API (`/api/orgdoor/v1`) its own.
 #[derive(Debug, Clone)]
 pub struct BaseUrl(pub String);
 
@@ -289,6 +289,8 @@ impl<S: Send + Sync> FromRequestParts<S> for BaseUrl {
             .map_or_else(|| parts.uri.path(), |original| original.path());
         let root = if path.starts_with("/api/atlas/v1.0/") {
             "/api/atlas/v1.0"
+        } else if path.starts_with("/api/orgdoor/v1/") {
+            "/api/orgdoor/v1"
         } else {
             "/api/atlas/v2"
         };

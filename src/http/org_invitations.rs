@@ -27,6 +27,7 @@ use crate::http::scope::{OrgOwner, OrgScope, ScopeSegment};
 use crate::http::versioning::{
     ResourceVersion, V2023_01_01_DEPRECATED, serve_legacy, serve_versioned,
 };
+use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 
@@ -275,10 +276,13 @@ async fn create_invitation(
     };
     let now = state.clock.now();
     let invitation = invitation.into_invitation(now);
+    let notice = InvitationNotice::Organization(&organization);
+    let letter = invitation_letter(&state.public_url, notice, &invitation, now);
     let invitation = state
         .store
-        .invite(&invitation, WhenPending::Renew, now)
+        .invite(&invitation, WhenPending::Renew, Some(&letter), now)
         .await?;
+    state.outbox_posted.notify_one();
     Ok(Json(InvitationView::new(&organization, &invitation)))
 }
 

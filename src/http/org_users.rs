@@ -34,6 +34,7 @@ use crate::http::user_lists::{list_filter, status_filter, user_list};
 use crate::http::versioning::{
     ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2025_02_19, legacy, versioned,
 };
+use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
 use crate::views::OrgUserView;
 
@@ -239,10 +240,14 @@ async fn create_user(
         inviter_username: principal.username().to_owned(),
     };
     let now = state.clock.now();
+    let invitation = invitation.into_invitation(now);
+    let notice = InvitationNotice::Organization(&organization);
+    let letter = invitation_letter(&state.public_url, notice, &invitation, now);
     let invitation = state
         .store
-        .invite(&invitation.into_invitation(now), WhenPending::Refuse, now)
+        .invite(&invitation, WhenPending::Refuse, Some(&letter), now)
         .await?;
+    state.outbox_posted.notify_one();
     Ok((
         StatusCode::CREATED,
         Json(OrgUserView::new(OrgUser::Invited(invitation), now)),

@@ -21,7 +21,7 @@ use axum::routing::{delete, get, post, put};
 use orgdoor_domain::{
     Group, GroupRole, NewInvitation, OrgRole, OrgUser, Page, ProjectRoleChange, TeamId,
 };
-use orgdoor_store::{OrgUserFilter, ProjectAddition, ProjectFilter, ProjectTeam};
+use orgdoor_store::{Newcomer, OrgUserFilter, ProjectAddition, ProjectFilter, ProjectTeam};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -42,6 +42,7 @@ use crate::http::versioning::{
     ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2023_02_01_DEPRECATED, V2025_02_19,
     legacy, versioned,
 };
+use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
 use crate::views::UserView;
 
@@ -251,10 +252,27 @@ pub async fn add_to_project(
         principal.username().to_owned(),
     )
     .into_invitation(now);
-    Ok(state
+    let letter = invitation_letter(
+        &state.public_url,
+        InvitationNotice::Project(group),
+        &newcomer,
+        now,
+    );
+    let added = state
         .store
-        .add_project_user(&group.id, &roles, &newcomer, addition, now)
-        .await?)
+        .add_project_user(
+            &group.id,
+            &roles,
+            Newcomer {
+                invitation: &newcomer,
+                letter: Some(&letter),
+            },
+            addition,
+            now,
+        )
+        .await?;
+    state.outbox_posted.notify_one();
+    Ok(added)
 }
 
 /// `addGroupUsers`: a member gets the roles at once, an invitee's invitation takes them, anyone

@@ -497,6 +497,14 @@ impl TestApp {
     /// (its own connections, SQLite writer included) with the same secrets key; returns its
     /// base URL.
     pub async fn spawn_instance(&self) -> String {
+        self.spawn_instance_with(|app| app).await
+    }
+
+    /// [`TestApp::spawn_instance`] with `adjust` applied before it starts.
+    pub async fn spawn_instance_with(
+        &self,
+        adjust: impl FnOnce(orgdoor::Application) -> orgdoor::Application,
+    ) -> String {
         let store = orgdoor_store::connect(&self.store_url, &self.secrets_key)
             .await
             .expect("the second instance opens the store");
@@ -508,6 +516,7 @@ impl TestApp {
         .await
         .expect("second instance builds")
         .with_rate_limits(self.rate_limits);
+        let instance = adjust(instance);
         let url = format!("http://{}", instance.local_addr().expect("bound"));
         tokio::spawn(instance.run_until(std::future::pending()));
         url
@@ -648,6 +657,21 @@ impl TestApp {
             .await;
         self.answer(&id, "accept", None).await;
         id
+    }
+
+    /// The organization's outbox as the owner reads it; `query` is appended as is (`?to=…`).
+    pub async fn outbox(&self, query: &str) -> TestResponse {
+        let response = self
+            .owner()
+            .send(
+                Method::GET,
+                &format!("/api/orgdoor/v1/orgs/{}/outbox{query}", self.org_id),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(response.status, 200, "{}", response.text);
+        response
     }
 
     pub async fn invite(&self, username: &str, roles: &[&str]) -> TestResponse {

@@ -9,7 +9,7 @@
 //! is not checked as an e-mail address (Atlas sends the inviting API key's public key).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use serde_json::{Map, Value};
@@ -29,6 +29,12 @@ fn spec_dir() -> PathBuf {
 
 pub static V2: LazyLock<Spec> = LazyLock::new(|| Spec::load("org-access.v2.openapi.yaml"));
 pub static V1: LazyLock<Spec> = LazyLock::new(|| Spec::load("org-access.v1.openapi.yaml"));
+/// orgdoor's own API (`spec/orgdoor`), where it documents an operation.
+pub static ORGDOOR: LazyLock<Spec> = LazyLock::new(|| {
+    Spec::load_path(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("spec/orgdoor/orgdoor.v1.openapi.yaml"),
+    )
+});
 /// Further v2 operations (project API keys, events, project teams and users, look-ups by name).
 pub static SUPPLEMENT: LazyLock<Spec> =
     LazyLock::new(|| Spec::load("org-access-supplement.v2.openapi.yaml"));
@@ -105,13 +111,16 @@ fn convert(schema: &mut Value) {
 }
 
 impl Spec {
+    fn load(file: &str) -> Spec {
+        Self::load_path(&spec_dir().join(file))
+    }
+
     #[expect(
         clippy::disallowed_methods,
         reason = "reads the vendored spec once, outside any request"
     )]
-    fn load(file: &str) -> Spec {
-        let path = spec_dir().join(file);
-        let text = std::fs::read_to_string(&path)
+    fn load_path(path: &Path) -> Spec {
+        let text = std::fs::read_to_string(path)
             .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
         let document: Value = serde_yaml::from_str(&text).expect("the spec is valid YAML");
         let mut components = document["components"].clone();
@@ -319,7 +328,9 @@ fn unlisted_schema(path: &str) -> Option<(&'static str, Value)> {
 /// Validates a body against the spec file that documents its path.
 pub fn check_response(method: &str, path: &str, status: u16, content_type: &str, body: &Value) {
     let path = path.split('?').next().unwrap_or(path);
-    if path.starts_with("/api/atlas/v1.0/") {
+    if ORGDOOR.template(path).is_some() {
+        ORGDOOR.check(method, path, status, content_type, body);
+    } else if path.starts_with("/api/atlas/v1.0/") {
         if V1.template(path).is_some() {
             V1.check(method, path, status, content_type, body);
         } else {

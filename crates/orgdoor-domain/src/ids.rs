@@ -253,6 +253,14 @@ impl IdKind for SecretKind {
 /// Identifies a service-account secret (`secretId`).
 pub type SecretId = ObjectId<SecretKind>;
 
+/// The kind of a [`MessageId`].
+pub enum MessageKind {}
+impl IdKind for MessageKind {
+    const TYPE_NAME: &'static str = "MessageId";
+}
+/// Identifies a message in the outbox.
+pub type MessageId = ObjectId<MessageKind>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod name;
 pub mod org_user;
 pub mod organization;
+pub mod outbox;
 pub mod page;
 pub mod project_invitation;
 pub mod rate_limit;
@@ -30,7 +31,9 @@ pub use api_key::{
 };
 pub use email::{EmailAddress, InvalidEmailAddress};
 pub use group::{Group, GroupTag, GroupUpdate, InvalidGroupTag, NewGroup};
-pub use ids::{ApiKeyId, GroupId, InvalidId, InvitationId, OrgId, SecretId, TeamId, UserId};
+pub use ids::{
+    ApiKeyId, GroupId, InvalidId, InvitationId, MessageId, OrgId, SecretId, TeamId, UserId,
+};
 pub use invitation::{
     GroupRoleAssignment, INVITATION_LIFETIME, Invitation, MembershipUpdate, NewInvitation,
     roles_in, with_roles_in,
@@ -41,6 +44,10 @@ pub use org_user::{
     ProfileChoices, ProjectRoleChange, RoleChange, User, UserProfile,
 };
 pub use organization::{NewOrganization, Organization};
+pub use outbox::{
+    DeliveryStatus, InvitationLetter, LinkToken, LinkTokenHash, MAX_DELIVERY_ATTEMPTS, NewMessage,
+    OutboxMessage, retry_delay,
+};
 pub use page::{Page, PageRequest};
 pub use project_invitation::ProjectInvitation;
 pub use rate_limit::{BucketState, TakeOutcome, TokenBucket};

@@ -11,7 +11,7 @@ use crate::rows::{PROJECT_INVITATION_COLUMNS, ProjectInvitationRow};
 use crate::sealing::{ha1_context, is_sealed, server_secret_context};
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::projects::fetch_group;
-use crate::{ProjectAddition, Rejection, StoreError};
+use crate::{Newcomer, ProjectAddition, Rejection, StoreError};
 
 #[async_trait]
 pub trait HousekeepingStore: Send + Sync {
@@ -163,7 +163,10 @@ async fn fold_project_invitations<B: Backend>(
                 .add_project_user(
                     &old.group_id,
                     &old.roles,
-                    &newcomer,
+                    Newcomer {
+                        invitation: &newcomer,
+                        letter: None,
+                    },
                     ProjectAddition::Invitation,
                     now,
                 )

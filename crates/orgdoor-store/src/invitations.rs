@@ -3,12 +3,15 @@
 
 use async_trait::async_trait;
 use orgdoor_domain::{
-    EmailAddress, Invitation, InvitationId, MembershipUpdate, OrgId, OrgUser, Organization,
+    EmailAddress, Invitation, InvitationId, InvitationLetter, LinkTokenHash, MembershipUpdate,
+    OrgId, OrgUser, Organization,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
 
-use crate::rows::{ORGANIZATION_COLUMNS, OrganizationWithInvitations, seconds};
+use crate::rows::{
+    ORGANIZATION_COLUMNS, OrganizationRow, OrganizationWithInvitations, parse, seconds,
+};
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::invitations::{
     fetch_invitation, insert_invitation, invitations_json, lock_pending_invitation,
@@ -16,7 +19,11 @@ use crate::tables::invitations::{
 };
 use crate::tables::members::accept_invitation;
 use crate::tables::one_row_or;
-use crate::{InvitationAnswer, InvitationSelector, Rejection, StoreError, WhenPending};
+use crate::tables::outbox::post_letter;
+use crate::tables::projects::fetch_group;
+use crate::{
+    InvitationAnswer, InvitationSelector, LinkedInvitation, Rejection, StoreError, WhenPending,
+};
 
 #[async_trait]
 pub trait InvitationStore: Send + Sync {
@@ -26,11 +33,13 @@ pub trait InvitationStore: Send + Sync {
     /// or declined invitation gives way to a new one; a member is refused
     /// ([`Rejection::UsernameTaken`]). A person invited before keeps their user id. Refuses with
     /// a team or project rejection when a referenced team or project is missing or belongs to
-    /// another organization.
+    /// another organization. With a `letter`, the invitation takes its link (a renewed one's
+    /// old link dies) and the letter's message goes into the outbox.
     async fn invite(
         &self,
         invitation: &Invitation,
         when_pending: WhenPending,
+        letter: Option<&InvitationLetter>,
         now: OffsetDateTime,
     ) -> Result<Invitation, StoreError>;
 
@@ -84,6 +93,14 @@ pub trait InvitationStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
+    /// The invitation whose link carries the token hashed to `link`, with what its page shows;
+    /// `None` when no invitation has that link (never had, cancelled, accepted, or given a newer
+    /// link).
+    async fn find_invitation_by_link(
+        &self,
+        link: &LinkTokenHash,
+    ) -> Result<Option<LinkedInvitation>, StoreError>;
+
     /// Records the invitee's answer to a pending invitation. Accepting makes them a member with
     /// the invited roles, teams and project roles (creating their account with `profile` if they
     /// have none) and ends the invitation; declining keeps it as declined.
@@ -125,10 +142,22 @@ impl<B: Backend> InvitationStore for B {
         &self,
         invitation: &Invitation,
         when_pending: WhenPending,
+        letter: Option<&InvitationLetter>,
         now: OffsetDateTime,
     ) -> Result<Invitation, StoreError> {
         let mut tx = self.begin_write().await?;
         let stored = insert_invitation(&mut *tx, invitation, when_pending, now).await?;
+        if let Some(letter) = letter {
+            post_letter(
+                &mut *tx,
+                self.sealer(),
+                &stored.org_id,
+                &stored.id,
+                letter,
+                now,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(stored)
     }
@@ -212,6 +241,50 @@ impl<B: Backend> InvitationStore for B {
             deleted,
             Rejection::InvitationNotFound(InvitationSelector::Id(id.clone())),
         )
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn find_invitation_by_link(
+        &self,
+        link: &LinkTokenHash,
+    ) -> Result<Option<LinkedInvitation>, StoreError> {
+        let mut conn = self.read().await?;
+        let found: Option<(String, i64)> = conn
+            .query(
+                "SELECT i.org_id, \
+                     (SELECT COUNT(*) FROM users u WHERE u.username_key = i.username_key) \
+                 FROM invitations i WHERE i.link_token_hash = $1",
+            )
+            .bind(link.as_str())
+            .fetch_optional()
+            .await?;
+        let Some((org, accounts)) = found else {
+            return Ok(None);
+        };
+        let org: OrgId = parse(&org, "org id")?;
+        let selector = InvitationSelector::Link(link.clone());
+        let Some(invitation) = fetch_invitation(&mut *conn, &org, &selector, false).await? else {
+            return Ok(None);
+        };
+        let organization: OrganizationRow = conn
+            .query(&format!(
+                "SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.id = $1"
+            ))
+            .bind(org.as_str())
+            .fetch_one()
+            .await?;
+        let mut projects = Vec::new();
+        for group in invitation.group_ids() {
+            if let Some(project) = fetch_group(&mut *conn, group, false).await? {
+                projects.push(project);
+            }
+        }
+        Ok(Some(LinkedInvitation {
+            organization: Organization::try_from(organization)?,
+            invitation,
+            projects,
+            has_account: accounts > 0,
+        }))
     }
 
     #[instrument(level = "debug", skip(self))]

@@ -18,6 +18,7 @@ mod housekeeping;
 mod invitations;
 mod org_users;
 mod organizations;
+mod outbox;
 mod postgres;
 mod project_users;
 mod projects;
@@ -34,9 +35,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use orgdoor_domain::{
-    AccessToken, AllowedNetwork, ApiKey, ApiKeyId, ClientId, DigestHa1, EmailAddress, GroupId,
-    GroupRoles, InvitationId, MembershipStatus, OrgRole, Organization, ProfileChoices,
-    ServiceAccount, TeamId, UserId,
+    AccessToken, AllowedNetwork, ApiKey, ApiKeyId, ClientId, DigestHa1, EmailAddress, Group,
+    GroupId, GroupRoles, Invitation, InvitationId, InvitationLetter, LinkTokenHash,
+    MembershipStatus, OrgRole, Organization, ProfileChoices, ServiceAccount, TeamId, UserId,
 };
 
 pub use access_lists::AccessListStore;
@@ -46,6 +47,7 @@ pub use housekeeping::HousekeepingStore;
 pub use invitations::InvitationStore;
 pub use org_users::OrgUserStore;
 pub use organizations::OrganizationStore;
+pub use outbox::{DeliveryOutcome, OutboxStore};
 pub use postgres::PostgresStore;
 pub use project_users::ProjectUserStore;
 pub use projects::ProjectStore;
@@ -97,6 +99,8 @@ pub enum InvitationSelector {
     Id(InvitationId),
     Username(EmailAddress),
     UserId(UserId),
+    /// The link in its message, by the token's hash.
+    Link(LinkTokenHash),
 }
 
 impl fmt::Display for InvitationSelector {
@@ -106,8 +110,22 @@ impl fmt::Display for InvitationSelector {
             InvitationSelector::Id(id) => id.fmt(f),
             InvitationSelector::Username(username) => username.fmt(f),
             InvitationSelector::UserId(id) => id.fmt(f),
+            // The hash is as good as the link to whoever holds the store: never shown.
+            InvitationSelector::Link(_) => f.write_str("the invitation link"),
         }
     }
+}
+
+/// What an invitation's link leads to, whatever became of the invitation since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedInvitation {
+    pub organization: Organization,
+    /// Possibly expired or declined; an accepted or cancelled invitation is no longer found.
+    pub invitation: Invitation,
+    /// The projects it offers roles in, with their names.
+    pub projects: Vec<Group>,
+    /// Whether the invitee has an account already (and so a profile).
+    pub has_account: bool,
 }
 
 /// What inviting an address that already has a pending invitation does.
@@ -117,6 +135,14 @@ pub enum WhenPending {
     Renew,
     /// Refuse with [`Rejection::UsernameTaken`] (the org-users API).
     Refuse,
+}
+
+/// Who is added to a project when they are neither a member nor invited yet: the invitation
+/// they get, and the letter that tells them (none when nobody is to be told).
+#[derive(Debug, Clone, Copy)]
+pub struct Newcomer<'a> {
+    pub invitation: &'a Invitation,
+    pub letter: Option<&'a InvitationLetter>,
 }
 
 /// The invitee's answer to an invitation.
@@ -194,6 +220,7 @@ pub trait Store:
     + InvitationStore
     + OrgUserStore
     + ProjectUserStore
+    + OutboxStore
     + Send
     + Sync
     + 'static
@@ -212,6 +239,7 @@ impl<T> Store for T where
         + InvitationStore
         + OrgUserStore
         + ProjectUserStore
+        + OutboxStore
         + Send
         + Sync
         + 'static

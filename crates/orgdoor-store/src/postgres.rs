@@ -80,6 +80,7 @@ impl Connection for PgConnection {
     type Database = Postgres;
 
     const LOCK_ROWS: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     // Serializes first starts: only one instance may find the store empty and fill it.
     const LOCK_ORGANIZATIONS: Option<&'static str> =
         Some("LOCK TABLE organizations IN SHARE ROW EXCLUSIVE MODE");

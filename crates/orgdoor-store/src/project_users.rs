@@ -20,21 +20,23 @@ use crate::tables::invitations::{
 use crate::tables::members::{
     fetch_member, lock_current_org_user, member_by_username, update_member_row, update_org_user_row,
 };
+use crate::tables::outbox::post_letter;
 use crate::tables::projects::{existing_group, fetch_group};
-use crate::{InvitationSelector, ProjectAddition, Rejection, StoreError, WhenPending};
+use crate::{InvitationSelector, Newcomer, ProjectAddition, Rejection, StoreError, WhenPending};
 
 #[async_trait]
 pub trait ProjectUserStore: Send + Sync {
     /// Adds the person with `newcomer`'s address to a project of `newcomer`'s organization with
     /// `roles` there, replacing roles they had in it, and returns them: a member gets the
-    /// roles, a pending invitation offers them, and anyone else gets `newcomer` (an expired or
+    /// roles, a pending invitation offers them, and anyone else gets `newcomer`'s invitation (an expired or
     /// declined invitation gives way to it), as `addition` says. [`Rejection::GroupNotFound`]
-    /// without the project.
+    /// without the project. An invitation made or sent again takes the link in `newcomer`'s
+    /// letter, whose message goes into the outbox.
     async fn add_project_user(
         &self,
         group: &GroupId,
         roles: &GroupRoles,
-        newcomer: &Invitation,
+        newcomer: Newcomer<'_>,
         addition: ProjectAddition,
         now: OffsetDateTime,
     ) -> Result<OrgUser, StoreError>;
@@ -108,10 +110,14 @@ impl<B: Backend> ProjectUserStore for B {
         &self,
         group: &GroupId,
         roles: &GroupRoles,
-        newcomer: &Invitation,
+        newcomer: Newcomer<'_>,
         addition: ProjectAddition,
         now: OffsetDateTime,
     ) -> Result<OrgUser, StoreError> {
+        let Newcomer {
+            invitation: newcomer,
+            letter,
+        } = newcomer;
         let mut tx = self.begin_write().await?;
         let project = existing_group(&mut *tx, group, true).await?;
         let org = &project.org_id;
@@ -158,6 +164,9 @@ impl<B: Backend> ProjectUserStore for B {
                 .bind(invitation.id.as_str())
                 .execute()
                 .await?;
+                if let Some(letter) = letter {
+                    post_letter(&mut *tx, self.sealer(), org, &invitation.id, letter, now).await?;
+                }
             }
             let update = assignments(&invitation.group_role_assignments);
             OrgUser::Invited(update_invitation_row(&mut *tx, invitation, update).await?)
@@ -171,6 +180,9 @@ impl<B: Backend> ProjectUserStore for B {
                 ..newcomer.clone()
             };
             let stored = insert_invitation(&mut *tx, &newcomer, WhenPending::Refuse, now).await?;
+            if let Some(letter) = letter {
+                post_letter(&mut *tx, self.sealer(), org, &stored.id, letter, now).await?;
+            }
             OrgUser::Invited(stored)
         };
         tx.commit().await?;

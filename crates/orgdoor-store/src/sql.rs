@@ -78,6 +78,8 @@ pub(crate) trait Connection: Send + Sized + 'static {
     const LOCK_ROWS: &'static str;
     /// Run before looking for any organization when only one instance may create the first.
     const LOCK_ORGANIZATIONS: Option<&'static str>;
+    /// Appended to a subquery choosing rows to claim: skip those another transaction holds.
+    const SKIP_LOCKED: &'static str;
     /// Builds a JSON array of its arguments.
     const JSON_ARRAY: &'static str;
     /// Aggregates rows into a JSON array.

@@ -132,6 +132,7 @@ impl Connection for SqliteConnection {
 
     // BEGIN IMMEDIATE already holds the write lock for the whole transaction.
     const LOCK_ROWS: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
     const LOCK_ORGANIZATIONS: Option<&'static str> = None;
     const JSON_ARRAY: &'static str = "json_array";
     const JSON_AGG: &'static str = "json_group_array";

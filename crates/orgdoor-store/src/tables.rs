@@ -8,6 +8,7 @@ pub(crate) mod credentials;
 pub(crate) mod invitations;
 pub(crate) mod members;
 pub(crate) mod organizations;
+pub(crate) mod outbox;
 pub(crate) mod projects;
 pub(crate) mod teams;
 

@@ -84,7 +84,7 @@ async fn cut_at_every_await(
 async fn store_still_works(store: &Arc<dyn Store>, org: &OrgId, attempt: usize) {
     let probe = invitation(org, &format!("probe-{attempt}@example.com"));
     store
-        .invite(&probe, WhenPending::Refuse, NOW)
+        .invite(&probe, WhenPending::Refuse, None, NOW)
         .await
         .unwrap_or_else(|error| panic!("a write after a cut at poll {attempt}: {error}"));
     store
@@ -171,7 +171,7 @@ async fn an_invitation_cut_off_anywhere_is_whole_or_absent(store: Arc<dyn Store>
         let store = store.clone();
         Box::pin(async move {
             store
-                .invite(&invited, WhenPending::Refuse, NOW)
+                .invite(&invited, WhenPending::Refuse, None, NOW)
                 .await
                 .unwrap();
         })
@@ -234,7 +234,7 @@ async fn an_acceptance_cut_off_anywhere_is_whole_or_absent(store: Arc<dyn Store>
     for attempt in 0..MOST_POLLS {
         let invited = invitation(&org, &format!("accept-{attempt}@example.com"));
         store
-            .invite(&invited, WhenPending::Refuse, NOW)
+            .invite(&invited, WhenPending::Refuse, None, NOW)
             .await
             .unwrap();
         let call: Call<'static> = Box::pin({
@@ -341,7 +341,7 @@ async fn reads_cut_off_anywhere_leave_their_connections_usable(store: Arc<dyn St
     for attempt in 0..50 {
         let invited = invitation(&org, &format!("listed-{attempt}@example.com"));
         store
-            .invite(&invited, WhenPending::Refuse, NOW)
+            .invite(&invited, WhenPending::Refuse, None, NOW)
             .await
             .unwrap();
     }

@@ -120,6 +120,7 @@ pub(crate) async fn fetch_invitation<C: Connection>(
         InvitationSelector::Id(id) => ("id", id.as_str().to_owned()),
         InvitationSelector::Username(username) => ("username_key", username.key()),
         InvitationSelector::UserId(id) => ("user_id", id.as_str().to_owned()),
+        InvitationSelector::Link(hash) => ("link_token_hash", hash.as_str().to_owned()),
     };
     let row: Option<InvitationRow> = conn
         .query(&format!(

@@ -13,8 +13,8 @@ use orgdoor_domain::{
     ProjectName, PublicKey, Team, TeamName, UserId,
 };
 use orgdoor_store::{
-    InvitationAnswer, InvitationSelector, OrgUserFilter, ProjectAddition, ProjectFilter, Rejection,
-    Store, StoreError, WhenPending,
+    InvitationAnswer, InvitationSelector, Newcomer, OrgUserFilter, ProjectAddition, ProjectFilter,
+    Rejection, Store, StoreError, WhenPending,
 };
 pub(crate) use orgdoor_test_db::{Backend, TestDatabase};
 use time::OffsetDateTime;
@@ -193,7 +193,10 @@ pub(crate) async fn invite(
     at: OffsetDateTime,
 ) -> Invitation {
     let invitation = new.into_invitation(at);
-    store.invite(&invitation, when_pending, at).await.unwrap();
+    store
+        .invite(&invitation, when_pending, None, at)
+        .await
+        .unwrap();
     invitation
 }
 
@@ -300,7 +303,16 @@ impl<'a> ProjectUsers<'a> {
         )
         .into_invitation(at);
         self.store
-            .add_project_user(&self.group.id, &roles, &request, how, at)
+            .add_project_user(
+                &self.group.id,
+                &roles,
+                Newcomer {
+                    invitation: &request,
+                    letter: None,
+                },
+                how,
+                at,
+            )
             .await
     }
 

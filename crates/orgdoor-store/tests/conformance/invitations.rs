@@ -87,7 +87,10 @@ async fn one_pending_invitation_per_address_and_expired_ones_give_way(store: Arc
     let org = organization(&store, "Unique").await;
     let first = invitation(&org.id, "ada@example.com").into_invitation(NOW);
     assert_eq!(
-        store.invite(&first, WhenPending::Renew, NOW).await.unwrap(),
+        store
+            .invite(&first, WhenPending::Renew, None, NOW)
+            .await
+            .unwrap(),
         first
     );
 
@@ -97,7 +100,12 @@ async fn one_pending_invitation_per_address_and_expired_ones_give_way(store: Arc
     again.roles = OrgRoles::single(OrgRole::Owner);
     again.inviter_username = "zyxwvuts".into();
     let renewed = store
-        .invite(&again.into_invitation(later), WhenPending::Renew, later)
+        .invite(
+            &again.into_invitation(later),
+            WhenPending::Renew,
+            None,
+            later,
+        )
         .await
         .unwrap();
     assert_eq!((&renewed.id, &renewed.user_id), (&first.id, &first.user_id));
@@ -123,7 +131,7 @@ async fn one_pending_invitation_per_address_and_expired_ones_give_way(store: Arc
     );
     let replacement = invitation(&org.id, "ada@example.com").into_invitation(expired);
     let stored = store
-        .invite(&replacement, WhenPending::Renew, expired)
+        .invite(&replacement, WhenPending::Renew, None, expired)
         .await
         .unwrap();
     // A new invitation, to the same person: their user id stays.
@@ -168,7 +176,7 @@ async fn references_are_checked_inside_the_transaction(store: Arc<dyn Store>) {
         ),
     ] {
         let attempt = store
-            .invite(&new.into_invitation(NOW), WhenPending::Renew, NOW)
+            .invite(&new.into_invitation(NOW), WhenPending::Renew, None, NOW)
             .await;
         assert_eq!(rejection(attempt), refused);
     }
@@ -250,7 +258,7 @@ async fn concurrent_invitations_to_one_address_leave_exactly_one(store: Arc<dyn 
     let attempts = (0..16).map(|_| {
         let store = store.clone();
         let created = invitation(&org.id, "ada@example.com").into_invitation(NOW);
-        tokio::spawn(async move { store.invite(&created, WhenPending::Renew, NOW).await })
+        tokio::spawn(async move { store.invite(&created, WhenPending::Renew, None, NOW).await })
     });
     let mut ids = std::collections::HashSet::new();
     for attempt in attempts {

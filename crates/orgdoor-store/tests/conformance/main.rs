@@ -12,6 +12,7 @@ mod invitations;
 mod migrations;
 mod org_users;
 mod organizations;
+mod outbox;
 mod project_users;
 mod projects;
 mod rate_limits;

@@ -150,7 +150,7 @@ async fn pending_invitations_survive_the_members_migration(backend: Backend) {
         .unwrap();
     let again = invitation(&org, "ada@example.com").into_invitation(now);
     assert_eq!(
-        rejection(store.invite(&again, WhenPending::Refuse, now).await),
+        rejection(store.invite(&again, WhenPending::Refuse, None, now).await),
         Rejection::UsernameTaken(again.username.clone())
     );
     let after = pending_invitations(&store, &org, now).await;

@@ -81,7 +81,7 @@ async fn accepting_makes_a_member_with_everything_the_invitation_offered(store: 
     for when_pending in [WhenPending::Renew, WhenPending::Refuse] {
         let again = invitation(&org.id, "ada@example.com").into_invitation(NOW);
         assert_eq!(
-            rejection(store.invite(&again, when_pending, NOW).await),
+            rejection(store.invite(&again, when_pending, None, NOW).await),
             Rejection::UsernameTaken(again.username.clone())
         );
     }
@@ -91,6 +91,7 @@ async fn accepting_makes_a_member_with_everything_the_invitation_offered(store: 
         .invite(
             &invitation(&other.id, "ada@example.com").into_invitation(NOW),
             WhenPending::Refuse,
+            None,
             NOW,
         )
         .await
@@ -197,14 +198,17 @@ async fn declining_and_expiry_show_as_statuses_and_give_way_to_a_new_invitation(
     // Both give way to a new invitation, which a pending one would refuse.
     for (previous, at) in [(&declined, NOW), (&expiring, later)] {
         let fresh = invitation(&org.id, previous.username.as_str()).into_invitation(at);
-        let stored = store.invite(&fresh, WhenPending::Refuse, at).await.unwrap();
+        let stored = store
+            .invite(&fresh, WhenPending::Refuse, None, at)
+            .await
+            .unwrap();
         assert_eq!(stored.id, fresh.id);
         assert_eq!(
             stored.user_id, previous.user_id,
             "the person keeps their id"
         );
         assert_eq!(
-            rejection(store.invite(&fresh, WhenPending::Refuse, at).await),
+            rejection(store.invite(&fresh, WhenPending::Refuse, None, at).await),
             Rejection::UsernameTaken(fresh.username.clone())
         );
     }

@@ -1,0 +1,200 @@
+//! The outbox: reading an organization's messages, and the delivery worker's claims and
+//! outcomes. Messages are put in by the use cases that compose them (inviting someone), in the
+//! same transaction.
+
+use async_trait::async_trait;
+use orgdoor_domain::{EmailAddress, MessageId, OrgId, OutboxMessage, Page, PageRequest};
+use time::OffsetDateTime;
+use tracing::instrument;
+
+use crate::StoreError;
+use crate::rows::{count, limit_offset, seconds};
+use crate::sql::{Backend, Connection};
+use crate::tables::outbox::{OUTBOX_COLUMNS, OutboxRow};
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Failed; tried again at `retry_at`, or given up without one.
+    Failed {
+        error: String,
+        retry_at: Option<OffsetDateTime>,
+    },
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// An organization's messages, newest first, optionally only those to `to`.
+    async fn list_outbox(
+        &self,
+        org: &OrgId,
+        to: Option<&EmailAddress>,
+        page: PageRequest,
+    ) -> Result<Page<OutboxMessage>, StoreError>;
+
+    /// Leases to `owner`, until `lease_until`, up to `limit` pending messages that are due at
+    /// `now` and that nobody holds a live lease on, and returns them, longest due first. Two
+    /// instances never hold one message at once.
+    async fn claim_due_messages(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Records how an attempt on a message `owner` holds the lease of ended, and lets the lease
+    /// go; `false` (nothing recorded) when `owner` no longer holds it.
+    async fn record_delivery(
+        &self,
+        id: &MessageId,
+        owner: &str,
+        outcome: DeliveryOutcome,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes the messages created before `before`, whatever their status; returns how many.
+    /// Their links have died with their invitations by then.
+    async fn prune_outbox(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+#[async_trait]
+impl<B: Backend> OutboxStore for B {
+    #[instrument(level = "debug", skip(self))]
+    async fn list_outbox(
+        &self,
+        org: &OrgId,
+        to: Option<&EmailAddress>,
+        page: PageRequest,
+    ) -> Result<Page<OutboxMessage>, StoreError> {
+        let filter = if to.is_some() {
+            "AND recipient_key = $2"
+        } else {
+            ""
+        };
+        let to_key = to.map(EmailAddress::key);
+        let mut conn = self.read().await?;
+        let count_sql = format!("SELECT COUNT(*) FROM outbox WHERE org_id = $1 {filter}");
+        let mut total = conn.query(&count_sql).bind(org.as_str());
+        if let Some(key) = &to_key {
+            total = total.bind(key.as_str());
+        }
+        let total: i64 = total.fetch_scalar().await?;
+        let (limit, offset) = limit_offset(page);
+        let (limit_at, offset_at) = if to.is_some() { (3, 4) } else { (2, 3) };
+        let page_sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE org_id = $1 {filter} \
+             ORDER BY created_at DESC, id DESC LIMIT ${limit_at} OFFSET ${offset_at}"
+        );
+        let mut rows = conn.query(&page_sql).bind(org.as_str());
+        if let Some(key) = &to_key {
+            rows = rows.bind(key.as_str());
+        }
+        let rows: Vec<OutboxRow> = rows.bind(limit).bind(offset).fetch_all().await?;
+        let items = rows
+            .into_iter()
+            .map(|row| row.open(self.sealer()))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            total_count: count(total),
+        })
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn claim_due_messages(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        // The outer conditions repeat the inner ones: on PostgreSQL an instance that waited for
+        // another's claim re-reads the row and must then see it taken.
+        let sql = format!(
+            "UPDATE outbox SET lease_owner = $1, lease_until = $2 \
+             WHERE status = 'PENDING' AND next_attempt_at <= $3 \
+             AND (lease_until IS NULL OR lease_until <= $3) \
+             AND id IN (SELECT id FROM outbox WHERE status = 'PENDING' \
+                 AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
+                 ORDER BY next_attempt_at, id LIMIT $4{}) \
+             RETURNING {OUTBOX_COLUMNS}, next_attempt_at",
+            B::Connection::SKIP_LOCKED
+        );
+        let mut claimed: Vec<ClaimedRow> = self
+            .write()
+            .await?
+            .query(&sql)
+            .bind(owner)
+            .bind(seconds(lease_until))
+            .bind(seconds(now))
+            .bind(i64::from(limit))
+            .fetch_all()
+            .await?;
+        // `RETURNING` keeps no order.
+        claimed
+            .sort_by(|a, b| (a.next_attempt_at, a.row.id()).cmp(&(b.next_attempt_at, b.row.id())));
+        claimed
+            .into_iter()
+            .map(|claimed| claimed.row.open(self.sealer()))
+            .collect()
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn record_delivery(
+        &self,
+        id: &MessageId,
+        owner: &str,
+        outcome: DeliveryOutcome,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.write().await?;
+        let statement = match &outcome {
+            DeliveryOutcome::Delivered => conn
+                .query(
+                    "UPDATE outbox SET status = 'DELIVERED', delivered_at = $3, \
+                     attempts = attempts + 1, last_error = NULL, lease_owner = NULL, \
+                     lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+                )
+                .bind(id.as_str())
+                .bind(owner)
+                .bind(seconds(now)),
+            DeliveryOutcome::Failed { error, retry_at } => conn
+                .query(
+                    "UPDATE outbox SET status = $3, next_attempt_at = $4, \
+                     attempts = attempts + 1, last_error = $5, lease_owner = NULL, \
+                     lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+                )
+                .bind(id.as_str())
+                .bind(owner)
+                .bind(if retry_at.is_some() {
+                    "PENDING"
+                } else {
+                    "FAILED"
+                })
+                .bind(seconds(retry_at.unwrap_or(now)))
+                .bind(error.as_str()),
+        };
+        Ok(statement.execute().await? == 1)
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn prune_outbox(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(self
+            .write()
+            .await?
+            .query("DELETE FROM outbox WHERE created_at < $1")
+            .bind(seconds(before))
+            .execute()
+            .await?)
+    }
+}
+
+/// A claimed message and when it was due, to hand claims out longest due first.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    #[sqlx(flatten)]
+    row: OutboxRow,
+    next_attempt_at: i64,
+}

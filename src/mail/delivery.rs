@@ -1,0 +1,163 @@
+//! The outbox worker: every instance runs one. With an SMTP server configured it claims due
+//! messages under a lease (so instances on one store never send one message twice), sends them
+//! with lettre, and records the outcome — delivered, retried later with a doubling back-off, or
+//! given up on a permanent refusal or after [`MAX_DELIVERY_ATTEMPTS`]. Without one, messages
+//! stay in the outbox for clients to read. Either way it deletes messages older than their
+//! links can live.
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::AsyncSmtpTransport;
+use lettre::{AsyncTransport, Message, Tokio1Executor};
+use orgdoor_domain::{INVITATION_LIFETIME, MAX_DELIVERY_ATTEMPTS, OutboxMessage, retry_delay};
+use orgdoor_store::DeliveryOutcome;
+use time::{Duration, OffsetDateTime};
+
+use crate::config::DeliverySettings;
+use crate::state::AppState;
+
+/// How many messages one claim takes.
+const CLAIM_BATCH: u32 = 16;
+/// The longest a `last_error` is kept.
+const MAX_ERROR_LEN: usize = 500;
+
+/// A ready SMTP client and the sender address.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    /// Checks the settings (URL and `From`) without connecting; `None` without an SMTP URL.
+    pub fn from_settings(settings: &DeliverySettings) -> anyhow::Result<Option<Self>> {
+        let Some(url) = &settings.smtp else {
+            return Ok(None);
+        };
+        let from: Mailbox = settings
+            .from
+            .parse()
+            .map_err(|error| anyhow::anyhow!("--mail-from {:?}: {error}", settings.from))?;
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+            .map_err(|error| anyhow::anyhow!("--smtp-url {url:?}: {error}"))?
+            .timeout(Some(settings.smtp_timeout))
+            .build();
+        Ok(Some(Self { transport, from }))
+    }
+
+    async fn send(&self, message: &OutboxMessage) -> Result<(), SendError> {
+        let to: Mailbox = message
+            .to
+            .as_str()
+            .parse()
+            .map_err(|error| SendError::Permanent(format!("recipient: {error}")))?;
+        let email = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(message.subject.as_str())
+            .multipart(MultiPart::alternative_plain_html(
+                message.text.clone(),
+                message.html.clone(),
+            ))
+            .map_err(|error| SendError::Permanent(error.to_string()))?;
+        match self.transport.send(email).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.is_permanent() => Err(SendError::Permanent(error.to_string())),
+            Err(error) => Err(SendError::Transient(error.to_string())),
+        }
+    }
+}
+
+enum SendError {
+    /// Refused for good (a 5xx reply, an address no server takes).
+    Permanent(String),
+    /// Worth another try (the server down, a 4xx reply, a timeout).
+    Transient(String),
+}
+
+/// Runs the outbox worker until the task is dropped.
+pub async fn run_outbox(state: AppState, settings: DeliverySettings, mailer: Option<Mailer>) {
+    let owner = uuid::Uuid::new_v4().to_string();
+    let mut next_prune = OffsetDateTime::UNIX_EPOCH;
+    loop {
+        let now = state.clock.now();
+        if now >= next_prune {
+            // A message outlives its link by a week at most; then it is only clutter.
+            let before = now - INVITATION_LIFETIME - Duration::days(7);
+            if let Err(error) = state.store.prune_outbox(before).await {
+                tracing::warn!(%error, "pruning the outbox failed");
+            }
+            next_prune = now + Duration::hours(1);
+        }
+        if let Some(mailer) = &mailer {
+            deliver_due(&state, &settings, mailer, &owner).await;
+        }
+        tokio::select! {
+            () = state.outbox_posted.notified() => {}
+            () = tokio::time::sleep(settings.poll_interval) => {}
+        }
+    }
+}
+
+/// Delivers what is due until nothing is.
+async fn deliver_due(state: &AppState, settings: &DeliverySettings, mailer: &Mailer, owner: &str) {
+    loop {
+        let now = state.clock.now();
+        let claimed = match state
+            .store
+            .claim_due_messages(owner, now, now + settings.lease, CLAIM_BATCH)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(%error, "claiming outbox messages failed");
+                return;
+            }
+        };
+        if claimed.is_empty() {
+            return;
+        }
+        for message in claimed {
+            let outcome = match mailer.send(&message).await {
+                Ok(()) => DeliveryOutcome::Delivered,
+                Err(error) => failure(state, settings, &message, error),
+            };
+            tracing::info!(message = %message.id, to = %message.to, ?outcome, "outbox delivery");
+            let recorded = state
+                .store
+                .record_delivery(&message.id, owner, outcome, state.clock.now())
+                .await;
+            if let Err(error) = recorded {
+                // The lease runs out and another attempt follows.
+                tracing::warn!(%error, message = %message.id, "recording a delivery failed");
+            }
+        }
+    }
+}
+
+fn failure(
+    state: &AppState,
+    settings: &DeliverySettings,
+    message: &OutboxMessage,
+    error: SendError,
+) -> DeliveryOutcome {
+    let attempts = message.attempts.saturating_add(1);
+    let (error, retry) = match error {
+        SendError::Permanent(error) => (error, false),
+        SendError::Transient(error) => (error, attempts < MAX_DELIVERY_ATTEMPTS),
+    };
+    let retry_at = retry.then(|| {
+        state.clock.now() + retry_delay(attempts, settings.retry_initial, settings.retry_ceiling)
+    });
+    DeliveryOutcome::Failed {
+        error: printable(&error),
+        retry_at,
+    }
+}
+
+/// An error as one bounded line.
+fn printable(error: &str) -> String {
+    error
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_ERROR_LEN)
+        .collect()
+}
