@@ -30,6 +30,7 @@ use crate::config::{DeliverySettings, PublicUrl, RateLimitPolicy, Settings};
 use crate::error::AppError;
 use crate::http;
 use crate::mail::{self, Mailer};
+use crate::security::csrf::CsrfGuard;
 use crate::security::digest::NonceAuthority;
 use crate::security::failures::FailureLimiter;
 use crate::security::replay::ReplayGuard;
@@ -38,6 +39,8 @@ use crate::transport::{self, ConnectionLimits};
 
 /// Name of the shared secret that signs Digest nonces.
 const NONCE_SECRET: &str = "digest-nonce-key";
+/// Name of the shared secret that signs the invitee page's forms.
+const CSRF_SECRET: &str = "invitation-page-csrf-key";
 
 pub struct Application {
     listener: TcpListener,
@@ -78,13 +81,13 @@ impl Application {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let secret = store
-            .shared_secret(NONCE_SECRET, &|| {
-                let mut secret = vec![0u8; 32];
-                rand::rng().fill_bytes(&mut secret);
-                secret
-            })
-            .await?;
+        let random_secret = || {
+            let mut secret = vec![0u8; 32];
+            rand::rng().fill_bytes(&mut secret);
+            secret
+        };
+        let secret = store.shared_secret(NONCE_SECRET, &random_secret).await?;
+        let csrf_secret = store.shared_secret(CSRF_SECRET, &random_secret).await?;
         let listener = TcpListener::bind(listen).await?;
         let state = AppState {
             store,
@@ -95,6 +98,7 @@ impl Application {
             failures: Arc::new(FailureLimiter::default()),
             public_url: PublicUrl::of_listener(listener.local_addr()?, false),
             outbox_posted: Arc::new(Notify::new()),
+            csrf: Arc::new(CsrfGuard::new(&csrf_secret)),
         };
         Ok(Self {
             listener,
@@ -210,6 +214,7 @@ pub fn router(state: &AppState, request_timeout: Duration) -> Router {
         .nest("/api/orgdoor/v1", http::admin::router(state))
         .route("/health", axum::routing::get(http::health::health))
         .merge(http::oauth::routes())
+        .merge(http::invitation_page::routes())
         .fallback(http::fallback::not_found)
         .method_not_allowed_fallback(http::fallback::method_not_allowed)
         .with_state(state.clone())

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod fallback;
 pub mod groups;
 pub mod health;
+pub mod invitation_page;
 pub mod oauth;
 pub mod openapi;
 pub mod org_invitations;

@@ -6,5 +6,5 @@
 pub mod compose;
 pub mod delivery;
 
-pub use compose::{InvitationNotice, invitation_letter};
+pub use compose::{InvitationNotice, expiry, invitation_letter, offered_roles};
 pub use delivery::{Mailer, run_outbox};

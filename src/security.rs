@@ -6,6 +6,7 @@
 //! [`crate::auth`], which applies them to requests; `provision` uses it to make the HA1 of a
 //! new key. It must not name either of them, nor `http`.
 
+pub mod csrf;
 pub mod digest;
 pub mod failures;
 pub mod replay;

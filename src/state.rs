@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::config::{PublicUrl, RateLimitPolicy};
+use crate::security::csrf::CsrfGuard;
 use crate::security::digest::NonceAuthority;
 use crate::security::failures::FailureLimiter;
 use crate::security::replay::ReplayGuard;
@@ -27,4 +28,6 @@ pub struct AppState {
     pub public_url: PublicUrl,
     /// Told when a message is put in the outbox, so the worker delivers it at once.
     pub outbox_posted: Arc<Notify>,
+    /// Signs and checks the invitee page's forms.
+    pub csrf: Arc<CsrfGuard>,
 }

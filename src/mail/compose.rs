@@ -66,7 +66,10 @@ pub fn invitation_letter(
         inviter: invitation.inviter_username.clone(),
         what,
         name,
-        roles: offered_roles(invitation, project),
+        roles: offered_roles(
+            invitation,
+            &project.cloned().into_iter().collect::<Vec<_>>(),
+        ),
         expires: expiry(invitation.expires_at),
         accept_url: accept_url.clone(),
     };
@@ -90,25 +93,21 @@ pub fn invitation_letter(
     }
 }
 
-/// The roles an invitation offers, one line each: organization roles, then project roles
-/// (named by the project when the message is about it), then teams.
-fn offered_roles(invitation: &Invitation, project: Option<&Group>) -> Vec<String> {
+/// The roles an invitation offers, one line each: organization roles, then project roles (by
+/// name for the `projects` given, else by id), then teams.
+pub fn offered_roles(invitation: &Invitation, projects: &[Group]) -> Vec<String> {
     let org_roles = invitation
         .roles
         .iter()
         .map(|role| format!("{} in the organization", role.as_str()));
     let project_roles = invitation.group_role_assignments.iter().map(|assignment| {
-        match project.filter(|project| project.id == assignment.group_id) {
-            Some(project) => format!(
-                "{} in the project {}",
-                assignment.role.as_str(),
-                project.name
-            ),
-            None => format!(
-                "{} in the project {}",
-                assignment.role.as_str(),
-                assignment.group_id
-            ),
+        let role = assignment.role.as_str();
+        match projects
+            .iter()
+            .find(|project| project.id == assignment.group_id)
+        {
+            Some(project) => format!("{role} in the project {}", project.name),
+            None => format!("{role} in the project {}", assignment.group_id),
         }
     });
     let teams = invitation
@@ -118,7 +117,8 @@ fn offered_roles(invitation: &Invitation, project: Option<&Group>) -> Vec<String
     org_roles.chain(project_roles).chain(teams).collect()
 }
 
-fn expiry(at: OffsetDateTime) -> String {
+/// An instant as messages and pages show it: UTC, to the minute.
+pub fn expiry(at: OffsetDateTime) -> String {
     at.format(format_description!(
         "[year]-[month]-[day] [hour]:[minute] UTC"
     ))

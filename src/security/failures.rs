@@ -1,5 +1,5 @@
 //! Throttling of failed authentication: password guessing against Digest keys and
-//! service-account secrets.
+//! service-account secrets, and token guessing on the invitee's page.
 //!
 //! Only failures are counted, so honest clients never spend anything. Each failure takes a
 //! token from two buckets: one for the credential it named from that address, one for the
@@ -37,6 +37,8 @@ const MAX_NAME_LEN: usize = 64;
 pub enum Scheme {
     Digest,
     ClientSecret,
+    /// An invitation link: unknown tokens and forged forms on the invitee's page.
+    InvitationLink,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

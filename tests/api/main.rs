@@ -40,6 +40,7 @@ mod control_characters;
 mod errors;
 mod hostile_clients;
 mod input_limits;
+mod invitation_page;
 mod legacy_twins;
 mod mail_delivery;
 mod openapi;
