@@ -34,6 +34,7 @@ mod spec;
 mod api_keys;
 mod auth_digest;
 mod authorization;
+mod browser;
 mod cli;
 mod clients;
 mod control_characters;
