@@ -11,14 +11,16 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use orgdoor_domain::{
-    ApiKey, DigestHa1, EmailAddress, Invitation, NewApiKey, NewInvitation, NewOrganization,
-    NewTeam, OrgId, OrgName, OrgRole, OrgRoles, OrgUser, Organization, PageRequest, ProfileChoices,
-    PublicKey, TeamName, TokenBucket,
+    ApiKey, DigestHa1, EmailAddress, Invitation, NewApiKey, NewInvitation, NewTeam, OrgId, OrgRole,
+    OrgRoles, OrgUser, Organization, PageRequest, ProfileChoices, PublicKey, TeamName, TokenBucket,
 };
 use orgdoor_store::{InvitationAnswer, InvitationSelector, Store, WhenPending};
-use orgdoor_test_db::{Backend, TestDatabase};
+use orgdoor_test_db::Backend;
 use time::OffsetDateTime;
 use time::macros::datetime;
+
+#[path = "support/store.rs"]
+mod support;
 
 const NOW: OffsetDateTime = datetime!(2026-08-10 03:03:37 UTC);
 /// A call that is still pending after this many polls is not a store call but a hang.
@@ -97,27 +99,10 @@ async fn store_still_works(store: &Arc<dyn Store>, org: &OrgId, attempt: usize) 
         .unwrap_or_else(|error| panic!("the health check after a cut at poll {attempt}: {error}"));
 }
 
-async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
-    let database = TestDatabase::new(backend).await;
-    (
-        orgdoor_store::connect(&database.url, &orgdoor_store::SecretsKey::generate())
-            .await
-            .unwrap(),
-        database,
-    )
-}
+use support::open;
 
 async fn organization(store: &Arc<dyn Store>) -> Organization {
-    let organization = NewOrganization {
-        name: OrgName::parse("Acme").unwrap(),
-        skip_default_alerts_settings: false,
-    }
-    .into_organization(NOW);
-    store
-        .create_organization(&organization, &[], None)
-        .await
-        .unwrap();
-    organization
+    support::organization(store, "Acme", NOW).await
 }
 
 fn invitation(org: &OrgId, username: &str) -> Invitation {
