@@ -83,6 +83,13 @@ impl TestResponse {
         self.json["errorCode"].as_str().unwrap_or_default()
     }
 
+    /// Asserts a legacy (v1.0) answer: `status`, and plain JSON as its content type.
+    #[track_caller]
+    pub fn assert_legacy(&self, status: u16) {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+    }
+
     /// Asserts an Atlas error: status, `errorCode` in body and header, JSON content type.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {
@@ -303,6 +310,19 @@ impl DigestClient {
     }
 }
 
+/// A call as the legacy Go client makes it: `Accept: application/json`, and a JSON body (sent
+/// as `application/json`) when there is one.
+pub async fn legacy_call(
+    client: &DigestClient,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> TestResponse {
+    client
+        .send(method, path, Some("application/json"), body.as_ref())
+        .await
+}
+
 fn challenge_of(response: &reqwest::Response) -> WwwAuthenticateHeader {
     let header = response
         .headers()
@@ -513,6 +533,13 @@ impl TestApp {
         url
     }
 
+    /// `GET /health`, answered whatever its status.
+    pub async fn health(&self) -> reqwest::Response {
+        reqwest::get(format!("{}/health", self.base_url))
+            .await
+            .expect("the server answers")
+    }
+
     pub fn client(&self, credentials: &Credentials) -> DigestClient {
         DigestClient::new(
             &self.base_url,
@@ -558,6 +585,10 @@ impl TestApp {
 
     pub fn invites_path(&self) -> String {
         format!("/api/atlas/v2/orgs/{}/invites", self.org_id)
+    }
+
+    pub fn api_keys_path(&self) -> String {
+        format!("/api/atlas/v2/orgs/{}/apiKeys", self.org_id)
     }
 
     pub fn legacy_invites_path(&self) -> String {
@@ -660,6 +691,35 @@ impl TestApp {
     }
 }
 
+/// Where a burst of guesses answered by `statuses` was first throttled (429), asserting that was
+/// after 10 to 30 attempts.
+#[track_caller]
+pub fn first_throttled(statuses: &[u16]) -> usize {
+    let first_throttled = statuses
+        .iter()
+        .position(|status| *status == 429)
+        .expect("guessing is throttled");
+    assert!(
+        (10..=30).contains(&first_throttled),
+        "throttled after {first_throttled} attempts: {statuses:?}"
+    );
+    first_throttled
+}
+
+/// The string fields `first` and `second` of every object in the JSON array `items`, in order.
+#[track_caller]
+pub fn string_pairs<'a>(items: &'a Value, first: &str, second: &str) -> Vec<(&'a str, &'a str)> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .map(|item| {
+            let field = |name: &str| item[name].as_str().unwrap_or_else(|| panic!("no {name}"));
+            (field(first), field(second))
+        })
+        .collect()
+}
+
 /// Bodies that invite someone to a project which both the project invitations and the project
 /// users APIs refuse with a 400, each with its error code.
 pub fn bad_project_invitee_bodies() -> [(Value, &'static str); 6] {
@@ -714,6 +774,16 @@ pub fn go_parse_challenge(header: &str) -> (String, bool) {
     (nonce.expect("a nonce"), stale)
 }
 
+/// The nonce of the challenge a request to `url` without credentials gets (a 401).
+pub async fn challenge_nonce(url: &str) -> String {
+    let response = reqwest::get(url).await.expect("the server answers");
+    assert_eq!(response.status(), 401);
+    let header = response.headers()[WWW_AUTHENTICATE]
+        .to_str()
+        .expect("an ascii challenge");
+    go_parse_challenge(header).0
+}
+
 /// An `Authorization` header built as a given client would, from parts.
 #[allow(clippy::too_many_arguments)]
 pub fn authorization(
@@ -738,6 +808,17 @@ pub fn authorization(
         .replace("{nc}", nc)
         .replace("{cnonce}", cnonce)
         .replace("{response}", &response)
+}
+
+/// An `Authorization` header as the Go client writes it, with count `nc` (cnonce `abcd`).
+pub fn go_authorization(
+    credentials: &Credentials,
+    method: &str,
+    uri: &str,
+    nonce: &str,
+    nc: &str,
+) -> String {
+    authorization(credentials, method, uri, nonce, nc, "abcd", GO_TEMPLATE)
 }
 
 pub const GO_TEMPLATE: &str = r#"Digest username="{username}", realm="MMS Public API", nonce="{nonce}", uri="{uri}", cnonce="{cnonce}", nc={nc}, qop=auth, response="{response}", algorithm="MD5""#;

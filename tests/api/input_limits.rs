@@ -92,6 +92,12 @@ struct Bounded {
     body: Box<dyn Fn(usize) -> Value>,
 }
 
+/// A body of `n` copies of `team` as `teamIds`.
+fn team_ids(team: &str) -> Box<dyn Fn(usize) -> Value> {
+    let team = team.to_owned();
+    Box::new(move |n| json!({"teamIds": repeat(json!(team), n)}))
+}
+
 fn repeat(value: Value, n: usize) -> Value {
     Value::Array(vec![value; n])
 }
@@ -268,10 +274,7 @@ fn bounded_lists(f: &Fixture) -> Vec<Bounded> {
             "teamIds",
             250,
             200,
-            Box::new({
-                let team = team.clone();
-                move |n| json!({"teamIds": repeat(json!(team), n)})
-            }),
+            team_ids(&team),
         ),
         bounded(
             Method::POST,
@@ -327,10 +330,7 @@ fn bounded_lists(f: &Fixture) -> Vec<Bounded> {
             "teamIds",
             250,
             200,
-            Box::new({
-                let team = team.clone();
-                move |n| json!({"teamIds": repeat(json!(team), n)})
-            }),
+            team_ids(&team),
         ),
         bounded(
             Method::PUT,

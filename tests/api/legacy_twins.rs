@@ -4,9 +4,9 @@
 //! paginated shape with v1.0 links.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::harness::{Credentials, DigestClient, TestResponse, spawn_app};
+use crate::harness::{Credentials, legacy_call, spawn_app};
 use orgdoor_domain::OrgRole;
 use orgdoor_test_db::Backend;
 
@@ -40,8 +40,7 @@ async fn v1_reads_see_what_v2_writes(backend: Backend) {
     let org = &app.org_id;
 
     let orgs = owner.get(&format!("{V1}/orgs")).await;
-    assert_eq!(orgs.status, 200, "{}", orgs.text);
-    assert_eq!(orgs.header("content-type"), Some("application/json"));
+    orgs.assert_legacy(200);
     assert!(orgs.header("deprecation").is_none());
     assert_eq!(orgs.json["results"][0]["id"], *org);
     assert_eq!(
@@ -184,8 +183,7 @@ async fn v1_follows_the_same_rules(backend: Backend) {
             None,
         )
         .await;
-    assert_eq!(any.status, 200, "{}", any.text);
-    assert_eq!(any.header("content-type"), Some("application/json"));
+    any.assert_legacy(200);
 }
 
 /// `go.mongodb.org/atlas` `TeamsService`: create, list, get, by name, rename, members (added as
@@ -198,27 +196,19 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     let bob = app.pending_user("bob@example.com", &["ORG_MEMBER"]).await;
     app.answer(&bob, "accept", None).await;
     let owner = app.owner();
-    let json_call = |method: Method, path: String, body: Option<serde_json::Value>| {
-        let owner = &owner;
-        async move {
-            owner
-                .send(method, &path, Some("application/json"), body.as_ref())
-                .await
-        }
-    };
     let teams = format!("{V1}/orgs/{}/teams", app.org_id);
-    let created = json_call(
+    let created = legacy_call(
+        &owner,
         Method::POST,
-        teams.clone(),
+        &teams,
         Some(json!({"name": "Platform", "usernames": ["amy@example.com"]})),
     )
     .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    assert_eq!(created.header("content-type"), Some("application/json"));
+    created.assert_legacy(200);
     assert_eq!(created.json["usernames"], json!(["amy@example.com"]));
     let team = created.id();
 
-    let listed = json_call(Method::GET, teams.clone(), None).await;
+    let listed = legacy_call(&owner, Method::GET, &teams, None).await;
     assert_eq!(listed.json["totalCount"], 1);
     assert_eq!(listed.json["results"][0]["id"], team.as_str());
     assert_eq!(
@@ -229,13 +219,20 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
             .next(),
         Some(format!("{}{teams}", app.base_url).as_str())
     );
-    let got = json_call(Method::GET, format!("{teams}/{team}"), None).await;
+    let got = legacy_call(&owner, Method::GET, &format!("{teams}/{team}"), None).await;
     assert_eq!(got.json["name"], "Platform");
-    let by_name = json_call(Method::GET, format!("{teams}/byName/Platform"), None).await;
+    let by_name = legacy_call(
+        &owner,
+        Method::GET,
+        &format!("{teams}/byName/Platform"),
+        None,
+    )
+    .await;
     assert_eq!(by_name.json["id"], team.as_str());
-    let renamed = json_call(
+    let renamed = legacy_call(
+        &owner,
         Method::PATCH,
-        format!("{teams}/{team}"),
+        &format!("{teams}/{team}"),
         Some(json!({"name": "Infra"})),
     )
     .await;
@@ -243,9 +240,9 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     assert_eq!(renamed.json["name"], "Infra");
 
     let members = format!("{teams}/{team}/users");
-    let added = json_call(Method::POST, members.clone(), Some(json!([{"id": bob}]))).await;
+    let added = legacy_call(&owner, Method::POST, &members, Some(json!([{"id": bob}]))).await;
     assert_eq!(added.status, 200, "{}", added.text);
-    let listed = json_call(Method::GET, members.clone(), None).await;
+    let listed = legacy_call(&owner, Method::GET, &members, None).await;
     assert_eq!(listed.status, 200, "{}", listed.text);
     let mut addresses: Vec<&str> = listed.json["results"]
         .as_array()
@@ -255,7 +252,7 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
         .collect();
     addresses.sort_unstable();
     assert_eq!(addresses, ["amy@example.com", "bob@example.com"]);
-    let removed = json_call(Method::DELETE, format!("{members}/{amy}"), None).await;
+    let removed = legacy_call(&owner, Method::DELETE, &format!("{members}/{amy}"), None).await;
     assert_eq!(removed.status, 204, "{}", removed.text);
     let seen = owner
         .get(&format!(
@@ -268,34 +265,20 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
 
     // Only owners change teams, in v1.0 as in v2.
     let member = app.client(&app.key_with(&[OrgRole::Member]).await);
-    member
-        .send(
-            Method::PATCH,
-            &format!("{teams}/{team}"),
-            Some("application/json"),
-            Some(&json!({"name": "Mine"})),
-        )
-        .await
-        .assert_error(401, "NOT_ORG_OWNER");
+    legacy_call(
+        &member,
+        Method::PATCH,
+        &format!("{teams}/{team}"),
+        Some(json!({"name": "Mine"})),
+    )
+    .await
+    .assert_error(401, "NOT_ORG_OWNER");
 
-    let deleted = json_call(Method::DELETE, format!("{teams}/{team}"), None).await;
+    let deleted = legacy_call(&owner, Method::DELETE, &format!("{teams}/{team}"), None).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
-    json_call(Method::GET, format!("{teams}/{team}"), None)
+    legacy_call(&owner, Method::GET, &format!("{teams}/{team}"), None)
         .await
         .assert_error(404, "TEAM_NOT_FOUND");
-}
-
-/// A call as the legacy Go client makes it: `Accept: application/json`, and a JSON body (sent
-/// as `application/json`) when there is one.
-async fn legacy_call(
-    client: &DigestClient,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> TestResponse {
-    client
-        .send(method, path, Some("application/json"), body.as_ref())
-        .await
 }
 
 const MASKED: &str = "********-****-****-************";
@@ -318,8 +301,7 @@ async fn v1_api_keys_work_as_the_legacy_go_client_calls_them(backend: Backend) {
         Some(json!({"desc": "Legacy CI", "roles": ["ORG_MEMBER"]})),
     )
     .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    assert_eq!(created.header("content-type"), Some("application/json"));
+    created.assert_legacy(200);
     assert!(created.header("deprecation").is_none());
     assert_eq!(created.json["desc"], "Legacy CI");
     assert_eq!(
@@ -355,8 +337,7 @@ async fn v1_api_keys_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     .assert_error(401, "NOT_ORG_OWNER");
 
     let listed = legacy_call(&owner, Method::GET, &keys, None).await;
-    assert_eq!(listed.status, 200, "{}", listed.text);
-    assert_eq!(listed.header("content-type"), Some("application/json"));
+    listed.assert_legacy(200);
     assert_eq!(
         listed.json["totalCount"], 2,
         "the owner's key and the new one"
@@ -516,8 +497,7 @@ async fn v1_api_key_access_lists_work_as_the_legacy_go_client_calls_them(backend
         ])),
     )
     .await;
-    assert_eq!(added.status, 200, "{}", added.text);
-    assert_eq!(added.header("content-type"), Some("application/json"));
+    added.assert_legacy(200);
     assert_eq!(added.json["totalCount"], 3, "{}", added.text);
     let entries = added.json["results"].as_array().unwrap();
     let entry = |cidr: &str| {

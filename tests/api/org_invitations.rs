@@ -5,7 +5,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::harness::{V2023, spawn_app};
+use crate::harness::{V2023, legacy_call, spawn_app};
 use orgdoor_domain::OrgRole;
 use orgdoor_test_db::Backend;
 
@@ -508,16 +508,14 @@ async fn the_legacy_v1_api_serves_the_same_invitations_as_json(backend: Backend)
     let client = app.owner();
     let legacy = app.legacy_invites_path();
 
-    let created = client
-        .send(
-            Method::POST,
-            &legacy,
-            Some("application/json"),
-            Some(&json!({"username": "ada@example.com", "roles": ["ORG_MEMBER"]})),
-        )
-        .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    assert_eq!(created.header("content-type"), Some("application/json"));
+    let created = legacy_call(
+        &client,
+        Method::POST,
+        &legacy,
+        Some(json!({"username": "ada@example.com", "roles": ["ORG_MEMBER"]})),
+    )
+    .await;
+    created.assert_legacy(200);
     assert!(created.header("deprecation").is_none());
 
     // What v1.0 created, v2 sees, and the other way round.
@@ -538,34 +536,27 @@ async fn the_legacy_v1_api_serves_the_same_invitations_as_json(backend: Backend)
     assert_eq!(no_accept.json[0]["username"], "bob@example.com");
 
     let item = format!("{legacy}/{}", created.json["id"].as_str().unwrap());
-    let fetched = client
-        .send(Method::GET, &item, Some("application/json"), None)
-        .await;
+    let fetched = legacy_call(&client, Method::GET, &item, None).await;
     assert_eq!(fetched.json, created.json);
-    let patched = client
-        .send(
-            Method::PATCH,
-            &item,
-            Some("application/json"),
-            Some(&json!({"roles": ["ORG_OWNER"]})),
-        )
-        .await;
+    let patched = legacy_call(
+        &client,
+        Method::PATCH,
+        &item,
+        Some(json!({"roles": ["ORG_OWNER"]})),
+    )
+    .await;
     assert_eq!(patched.json["roles"], json!(["ORG_OWNER"]));
-    let by_name = client
-        .send(
-            Method::PATCH,
-            &legacy,
-            Some("application/json"),
-            Some(&json!({"username": "bob@example.com", "roles": ["ORG_MEMBER"]})),
-        )
-        .await;
+    let by_name = legacy_call(
+        &client,
+        Method::PATCH,
+        &legacy,
+        Some(json!({"username": "bob@example.com", "roles": ["ORG_MEMBER"]})),
+    )
+    .await;
     assert_eq!(by_name.json["roles"], json!(["ORG_MEMBER"]));
-    let deleted = client
-        .send(Method::DELETE, &item, Some("application/json"), None)
-        .await;
+    let deleted = legacy_call(&client, Method::DELETE, &item, None).await;
     assert_eq!(deleted.status, 204);
-    client
-        .send(Method::GET, &item, Some("application/json"), None)
+    legacy_call(&client, Method::GET, &item, None)
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
 }

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 use time::Duration;
 
-use crate::harness::{TestApp, bad_project_invitee_bodies, spawn_app};
+use crate::harness::{TestApp, bad_project_invitee_bodies, legacy_call, spawn_app};
 
 on_both_stores!(
     project_invitations_are_created_read_updated_and_cancelled,
@@ -215,16 +215,14 @@ async fn the_legacy_v1_api_serves_the_same_project_invitations(backend: Backend)
     let (group, invites) = project(&app).await;
     let legacy = format!("/api/atlas/v1.0/groups/{group}/invites");
     let client = app.owner();
-    let created = client
-        .send(
-            Method::POST,
-            &legacy,
-            Some("application/json"),
-            Some(&json!({"username": "ada@example.com", "roles": ["GROUP_OWNER"]})),
-        )
-        .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    assert_eq!(created.header("content-type"), Some("application/json"));
+    let created = legacy_call(
+        &client,
+        Method::POST,
+        &legacy,
+        Some(json!({"username": "ada@example.com", "roles": ["GROUP_OWNER"]})),
+    )
+    .await;
+    created.assert_legacy(200);
     assert_eq!(
         client.get(&invites).await.json,
         json!([created.json.clone()])
@@ -240,8 +238,7 @@ async fn the_legacy_v1_api_serves_the_same_project_invitations(backend: Backend)
         .await;
     assert_eq!(patched.json["roles"], json!(["GROUP_READ_ONLY"]));
     assert_eq!(
-        client
-            .send(Method::DELETE, &item, Some("application/json"), None)
+        legacy_call(&client, Method::DELETE, &item, None)
             .await
             .status,
         204
