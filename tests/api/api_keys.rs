@@ -96,14 +96,7 @@ async fn key_changes_and_deletion_take_effect_at_once_on_every_instance(backend:
     let refused = elsewhere.get(&app.invites_path()).await;
     assert_eq!(refused.status, 401);
     assert_eq!(refused.error_code(), "UNEXPECTED_ERROR");
-    app.owner()
-        .get(&path)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
-    app.owner()
-        .delete(&path)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
+    app.owner().assert_gone(&path, "RESOURCE_NOT_FOUND").await;
 }
 
 async fn bad_key_requests_get_atlas_errors(backend: Backend) {
@@ -216,14 +209,7 @@ async fn an_access_list_limits_where_a_key_may_be_used_from(backend: Backend) {
     assert_eq!(restricted.get(&app.invites_path()).await.status, 200);
 
     assert_eq!(app.owner().delete(&entry).await.status, 204);
-    app.owner()
-        .get(&entry)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
-    app.owner()
-        .delete(&entry)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
+    app.owner().assert_gone(&entry, "RESOURCE_NOT_FOUND").await;
     app.owner()
         .get(&format!("{access_list}/not-an-ip"))
         .await

@@ -5,8 +5,8 @@ use serde_json::json;
 use time::Duration;
 
 use crate::harness::{
-    Credentials, DigestClient, DigestStyle, GO_TEMPLATE, TestResponse, V2023, authorization,
-    go_authorization, go_parse_challenge, read, spawn_app,
+    Credentials, DigestClient, DigestStyle, GO_TEMPLATE, TestApp, TestResponse, V2023,
+    authorization, go_authorization, go_parse_challenge, read, spawn_app,
 };
 use orgdoor_test_db::Backend;
 
@@ -58,9 +58,7 @@ async fn guessing_a_private_key_is_throttled(backend: Backend) {
 /// challenge (so an honest client resending after a network error simply authenticates again).
 async fn a_captured_header_is_accepted_once(backend: Backend) {
     let app = spawn_app(backend).await;
-    let http = reqwest::Client::new();
-    let path = app.invites_path();
-    let url = format!("{}{path}", app.base_url);
+    let ByHand { http, path, url } = ByHand::invites(&app);
     let nonce = fresh_nonce(&http, &url).await;
     let header = go_authorization(&app.owner, "POST", &path, &nonce, "00000001");
     let post = |body: serde_json::Value, header: String| {
@@ -122,6 +120,25 @@ async fn authorized_get(
 }
 
 /// The nonce of a fresh challenge for `url`.
+/// The organization's invitations as a client that signs its requests by hand asks for them:
+/// its HTTP client, the path and the whole URL.
+struct ByHand {
+    http: reqwest::Client,
+    path: String,
+    url: String,
+}
+
+impl ByHand {
+    fn invites(app: &TestApp) -> Self {
+        let path = app.invites_path();
+        Self {
+            http: reqwest::Client::new(),
+            url: format!("{}{path}", app.base_url),
+            path,
+        }
+    }
+}
+
 async fn fresh_nonce(http: &reqwest::Client, url: &str) -> String {
     go_parse_challenge(
         challenge(http, url).await.headers()[WWW_AUTHENTICATE]
@@ -224,9 +241,7 @@ async fn wrong_and_unknown_keys_get_the_same_challenge(backend: Backend) {
 
 async fn the_go_client_pattern_challenges_every_call(backend: Backend) {
     let app = spawn_app(backend).await;
-    let http = reqwest::Client::new();
-    let path = app.invites_path();
-    let url = format!("{}{path}", app.base_url);
+    let ByHand { http, path, url } = ByHand::invites(&app);
     for call in 0..3 {
         let first = challenge(&http, &url).await;
         assert_eq!(first.status(), 401);
@@ -283,9 +298,7 @@ async fn header_variants_of_real_clients_are_accepted(backend: Backend) {
 
 async fn tampered_digests_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
-    let http = reqwest::Client::new();
-    let path = app.invites_path();
-    let url = format!("{}{path}", app.base_url);
+    let ByHand { http, path, url } = ByHand::invites(&app);
     let nonce = fresh_nonce(&http, &url).await;
     let cases = [
         // Signed for another path than the one requested.
@@ -325,9 +338,7 @@ async fn python_style_clients_reuse_one_nonce_with_a_rising_count(backend: Backe
 
 async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered(backend: Backend) {
     let app = spawn_app(backend).await;
-    let http = reqwest::Client::new();
-    let path = app.invites_path();
-    let url = format!("{}{path}", app.base_url);
+    let ByHand { http, path, url } = ByHand::invites(&app);
     let nonce = fresh_nonce(&http, &url).await;
     app.clock.advance(Duration::seconds(61));
     let header = go_authorization(&app.owner, "GET", &path, &nonce, "00000002");
@@ -354,16 +365,8 @@ async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered(backend: Backend) {
 async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store(backend: Backend) {
     let app = spawn_app(backend).await;
     let second_url = app.spawn_instance().await;
-    let http = reqwest::Client::new();
-    let path = app.invites_path();
-    let nonce = go_parse_challenge(
-        challenge(&http, &format!("{}{path}", app.base_url))
-            .await
-            .headers()[WWW_AUTHENTICATE]
-            .to_str()
-            .unwrap(),
-    )
-    .0;
+    let ByHand { http, path, url } = ByHand::invites(&app);
+    let nonce = fresh_nonce(&http, &url).await;
     let header = go_authorization(&app.owner, "GET", &path, &nonce, "00000001");
     let response = authorized_get(&http, format!("{second_url}{path}"), header).await;
     assert_eq!(response.status(), 200);

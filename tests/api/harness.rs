@@ -308,6 +308,31 @@ impl DigestClient {
     pub async fn delete(&self, path: &str) -> TestResponse {
         self.send(Method::DELETE, path, Some(V2023), None).await
     }
+
+    /// Gives `team` the project `roles` through the project's teams at `teams` (v2 or v1.0);
+    /// asserts that succeeds.
+    pub async fn assign_team(&self, teams: &str, team: &str, roles: &[&str]) -> TestResponse {
+        let body = serde_json::json!([{"teamId": team, "roleNames": roles}]);
+        let assigned = self.post(teams, &body).await;
+        assert_eq!(assigned.status, 200, "{}", assigned.text);
+        assigned
+    }
+
+    /// A legacy (v1.0) read, as the Go client makes it (see [`legacy_call`]).
+    pub async fn legacy_get(&self, path: &str) -> TestResponse {
+        legacy_call(self, Method::GET, path, None).await
+    }
+
+    /// A legacy (v1.0) delete, as the Go client makes it (see [`legacy_call`]).
+    pub async fn legacy_delete(&self, path: &str) -> TestResponse {
+        legacy_call(self, Method::DELETE, path, None).await
+    }
+
+    /// Asserts there is nothing at `path`: a GET and a DELETE are both answered 404 `code`.
+    pub async fn assert_gone(&self, path: &str, code: &str) {
+        self.get(path).await.assert_error(404, code);
+        self.delete(path).await.assert_error(404, code);
+    }
 }
 
 /// A call as the legacy Go client makes it: `Accept: application/json`, and a JSON body (sent

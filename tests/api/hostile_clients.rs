@@ -283,41 +283,42 @@ async fn a_whole_body_refused_by_its_scope_keeps_the_connection_alive() {
 async fn requests_that_are_not_http_get_atlas_errors() {
     let app = crate::harness::spawn_app(Backend::Sqlite).await;
     let limit = Duration::from_secs(5);
-    let garbage = exchange(&app, b"\x01\x02 nonsense\r\n\r\n", limit).await.0;
-    assert_atlas_error(&garbage, 400, "MALFORMED_REQUEST");
-    let two_lengths = exchange(
-        &app,
-        b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-        limit,
-    )
-    .await
-    .0;
-    assert_atlas_error(&two_lengths, 400, "MALFORMED_REQUEST");
-    let bad_length = exchange(
-        &app,
-        b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
-        limit,
-    )
-    .await
-    .0;
-    assert_atlas_error(&bad_length, 400, "MALFORMED_REQUEST");
-    let bad_header = exchange(&app, b"GET /health HTTP/1.1\r\nHo\x01st: x\r\n\r\n", limit)
-        .await
-        .0;
-    assert_atlas_error(&bad_header, 400, "MALFORMED_REQUEST");
     let long_path = format!(
         "GET /api/atlas/v2/orgs/{} HTTP/1.1\r\nHost: x\r\n\r\n",
         "a".repeat(70_000)
     );
-    let long_path = exchange(&app, long_path.as_bytes(), limit).await.0;
-    assert_atlas_error(&long_path, 414, "URI_TOO_LONG");
     let mut flood = String::from("GET /health HTTP/1.1\r\nHost: x\r\n");
     for n in 0..200 {
         flood.push_str(&format!("X-Flood-{n}: {}\r\n", "v".repeat(100)));
     }
     flood.push_str("\r\n");
-    let flood = exchange(&app, flood.as_bytes(), limit).await.0;
-    assert_atlas_error(&flood, 431, "REQUEST_HEADERS_TOO_LARGE");
+    for (request, status, code) in [
+        (
+            b"\x01\x02 nonsense\r\n\r\n".as_slice(),
+            400,
+            "MALFORMED_REQUEST",
+        ),
+        (
+            b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            400,
+            "MALFORMED_REQUEST",
+        ),
+        (
+            b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+            400,
+            "MALFORMED_REQUEST",
+        ),
+        (
+            b"GET /health HTTP/1.1\r\nHo\x01st: x\r\n\r\n",
+            400,
+            "MALFORMED_REQUEST",
+        ),
+        (long_path.as_bytes(), 414, "URI_TOO_LONG"),
+        (flood.as_bytes(), 431, "REQUEST_HEADERS_TOO_LARGE"),
+    ] {
+        let answer = exchange(&app, request, limit).await.0;
+        assert_atlas_error(&answer, status, code);
+    }
     // Garbage after a good request on one connection: the good one is answered as it is, the
     // garbage with an Atlas 400.
     let (both, _) = exchange(

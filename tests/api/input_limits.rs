@@ -92,6 +92,12 @@ struct Bounded {
     body: Box<dyn Fn(usize) -> Value>,
 }
 
+/// An access-list body of `n` distinct addresses.
+fn access_list_entries(n: usize) -> Value {
+    let address = |i: usize| format!("10.{}.{}.1", i / 256, i % 256);
+    Value::Array((0..n).map(|i| json!({"ipAddress": address(i)})).collect())
+}
+
 /// A body of `n` copies of `team` as `teamIds`.
 fn team_ids(team: &str) -> Box<dyn Fn(usize) -> Value> {
     let team = team.to_owned();
@@ -152,13 +158,13 @@ pub async fn fixture(app: &TestApp) -> Fixture {
         "{}",
         project_invitation.text
     );
-    let assigned = client
-        .post(
+    client
+        .assign_team(
             &format!("/api/atlas/v2/groups/{group}/teams"),
-            &json!([{"teamId": team, "roleNames": ["GROUP_READ_ONLY"]}]),
+            &team,
+            &["GROUP_READ_ONLY"],
         )
         .await;
-    assert_eq!(assigned.status, 200, "{}", assigned.text);
     let hopper = app
         .pending_user("hopper@example.com", &["ORG_MEMBER"])
         .await;
@@ -191,7 +197,6 @@ fn bounded_lists(f: &Fixture) -> Vec<Bounded> {
         "/api/atlas/v2/orgs/{org}/serviceAccounts/{}/accessList",
         f.account
     );
-    let address = |i: usize| format!("10.{}.{}.1", i / 256, i % 256);
     let bounded = |method: Method,
                    path: String,
                    accept: &'static str,
@@ -432,9 +437,7 @@ fn bounded_lists(f: &Fixture) -> Vec<Bounded> {
             "accessList",
             200,
             200,
-            Box::new(move |n| {
-                Value::Array((0..n).map(|i| json!({"ipAddress": address(i)})).collect())
-            }),
+            Box::new(access_list_entries),
         ),
         bounded(
             Method::POST,
@@ -454,9 +457,7 @@ fn bounded_lists(f: &Fixture) -> Vec<Bounded> {
             "accessList",
             200,
             200,
-            Box::new(move |n| {
-                Value::Array((0..n).map(|i| json!({"ipAddress": address(i)})).collect())
-            }),
+            Box::new(access_list_entries),
         ),
         bounded(
             Method::POST,

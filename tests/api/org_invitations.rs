@@ -536,7 +536,7 @@ async fn the_legacy_v1_api_serves_the_same_invitations_as_json(backend: Backend)
     assert_eq!(no_accept.json[0]["username"], "bob@example.com");
 
     let item = format!("{legacy}/{}", created.json["id"].as_str().unwrap());
-    let fetched = legacy_call(&client, Method::GET, &item, None).await;
+    let fetched = client.legacy_get(&item).await;
     assert_eq!(fetched.json, created.json);
     let patched = legacy_call(
         &client,
@@ -554,9 +554,10 @@ async fn the_legacy_v1_api_serves_the_same_invitations_as_json(backend: Backend)
     )
     .await;
     assert_eq!(by_name.json["roles"], json!(["ORG_MEMBER"]));
-    let deleted = legacy_call(&client, Method::DELETE, &item, None).await;
+    let deleted = client.legacy_delete(&item).await;
     assert_eq!(deleted.status, 204);
-    legacy_call(&client, Method::GET, &item, None)
+    client
+        .legacy_get(&item)
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
 }

@@ -3,10 +3,9 @@
 
 use orgdoor_domain::OrgRole;
 use orgdoor_test_db::Backend;
-use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Credentials, legacy_call, spawn_app};
+use crate::harness::{Credentials, spawn_app};
 
 on_both_stores!(
     a_project_key_manages_its_project_and_nothing_else,
@@ -103,13 +102,13 @@ async fn a_project_key_manages_its_project_and_nothing_else(backend: Backend) {
         )
         .await;
     assert_eq!(invited.status, 200, "{}", invited.text);
-    let assigned = project_key
-        .post(
+    project_key
+        .assign_team(
             &format!("/api/atlas/v2/groups/{payments}/teams"),
-            &json!([{"teamId": team, "roleNames": ["GROUP_READ_ONLY"]}]),
+            &team,
+            &["GROUP_READ_ONLY"],
         )
         .await;
-    assert_eq!(assigned.status, 200, "{}", assigned.text);
     let users = project_key
         .get(&format!("/api/atlas/v2/groups/{payments}/users"))
         .await;
@@ -157,13 +156,9 @@ async fn a_project_key_manages_its_project_and_nothing_else(backend: Backend) {
     }
 
     // The v1.0 twin lists the same keys.
-    let legacy = legacy_call(
-        &owner,
-        Method::GET,
-        &format!("/api/atlas/v1.0/groups/{payments}/apiKeys"),
-        None,
-    )
-    .await;
+    let legacy = owner
+        .legacy_get(&format!("/api/atlas/v1.0/groups/{payments}/apiKeys"))
+        .await;
     assert_eq!(legacy.status, 200, "{}", legacy.text);
     assert!(listed_ids(&legacy).contains(&key_id));
 

@@ -73,14 +73,7 @@ async fn project_invitations_are_created_read_updated_and_cancelled(backend: Bac
 
     let deleted = client.delete(&item).await;
     assert_eq!(deleted.status, 204);
-    client
-        .get(&item)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
-    client
-        .delete(&item)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
+    client.assert_gone(&item, "RESOURCE_NOT_FOUND").await;
     client
         .patch(&item, &json!({"roles": ["GROUP_OWNER"]}))
         .await
@@ -237,12 +230,7 @@ async fn the_legacy_v1_api_serves_the_same_project_invitations(backend: Backend)
         )
         .await;
     assert_eq!(patched.json["roles"], json!(["GROUP_READ_ONLY"]));
-    assert_eq!(
-        legacy_call(&client, Method::DELETE, &item, None)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(client.legacy_delete(&item).await.status, 204);
     assert_eq!(
         client.send(Method::GET, &legacy, None, None).await.json,
         json!([])

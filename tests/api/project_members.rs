@@ -255,6 +255,18 @@ async fn delete_2025(client: &DigestClient, path: &str) -> TestResponse {
     send_2025(client, Method::DELETE, path, None).await
 }
 
+/// A server with a project, Payments, and ada@example.com added to it as its owner (a pending
+/// user); returns the project's id, its users path and ada's id.
+async fn payments_with_ada(backend: Backend) -> (TestApp, String, String, String) {
+    let app = spawn_app(backend).await;
+    let group = app.create_project("Payments").await;
+    let users = users_path(&group);
+    let ada = add_user(&app.owner(), &users, "ada@example.com", &["GROUP_OWNER"])
+        .await
+        .id();
+    (app, group, users, ada)
+}
+
 /// Adds `username` to the project whose users are at `users`, with `roles`, as `client`.
 async fn add_user(
     client: &DigestClient,
@@ -768,13 +780,8 @@ async fn pending_users_expire_decline_and_are_invited_again(backend: Backend) {
 }
 
 async fn the_deprecated_put_replaces_a_project_users_roles(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let group = app.create_project("Payments").await;
+    let (app, _, users, ada) = payments_with_ada(backend).await;
     let owner = app.owner();
-    let users = users_path(&group);
-    let ada = add_user(&owner, &users, "ada@example.com", &["GROUP_OWNER"])
-        .await
-        .id();
     let cy = app.member("cy@example.com", &["ORG_MEMBER"]).await;
     let roles = format!("{users}/{ada}/roles");
     let put = |path: String, body: Value| {
@@ -911,13 +918,7 @@ async fn project_user_requests_get_atlas_errors(backend: Backend) {
 }
 
 async fn project_users_need_project_roles(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let group = app.create_project("Payments").await;
-    let owner = app.owner();
-    let users = users_path(&group);
-    let ada = add_user(&owner, &users, "ada@example.com", &["GROUP_OWNER"])
-        .await
-        .id();
+    let (app, group, users, ada) = payments_with_ada(backend).await;
     let user = format!("{users}/{ada}");
     let add = json!({"username": "bob@example.com", "roles": ["GROUP_OWNER"]});
     let reader = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);

@@ -145,13 +145,13 @@ async fn the_go_sdk_shapes_are_accepted_as_it_sends_them(backend: Backend) {
 
     // `admin.TeamRole` on `updateGroupTeam`.
     let team = app.create_team("Platform").await;
-    let assigned = owner
-        .post(
+    owner
+        .assign_team(
             &format!("/api/atlas/v2/groups/{group}/teams"),
-            &json!([{"teamId": team, "roleNames": ["GROUP_OWNER"]}]),
+            &team,
+            &["GROUP_OWNER"],
         )
         .await;
-    assert_eq!(assigned.status, 200, "{}", assigned.text);
     let updated = owner
         .send(
             Method::PATCH,

@@ -69,15 +69,7 @@ async fn tokens_die_with_the_secret_they_were_minted_with(backend: Backend) {
         app.org_id
     );
     let first_secret_id = created["secrets"][0]["id"].as_str().unwrap().to_owned();
-    let added = send_2024(
-        &app.owner(),
-        Method::POST,
-        &format!("{path}/secrets"),
-        Some(&json!({"secretExpiresAfterHours": 8})),
-    )
-    .await;
-    assert_eq!(added.status, 201, "{}", added.text);
-    let second_secret = added.json["secret"].as_str().unwrap().to_owned();
+    let second_secret = add_secret(&app.owner(), &path).await;
     let doomed = access_token(&app, &client_id, &secret).await;
     let kept = access_token(&app, &client_id, &second_secret).await;
     let org_path = format!("/api/atlas/v2/orgs/{}", app.org_id);
@@ -134,6 +126,19 @@ async fn send_2024(
     body: Option<&Value>,
 ) -> crate::harness::TestResponse {
     client.send(method, path, Some(V2024), body).await
+}
+
+/// Adds a secret (valid for 8 hours) to the account at `account`; returns it.
+async fn add_secret(client: &DigestClient, account: &str) -> String {
+    let added = send_2024(
+        client,
+        Method::POST,
+        &format!("{account}/secrets"),
+        Some(&json!({"secretExpiresAfterHours": 8})),
+    )
+    .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    added.json["secret"].as_str().unwrap().to_owned()
 }
 
 /// Adds `entries` to the access list at `access_list`.
@@ -249,7 +254,7 @@ async fn service_accounts_are_managed_with_secrets_shown_once(backend: Backend) 
     let base = format!("/api/atlas/v2/orgs/{}/serviceAccounts", app.org_id);
     let path = format!("{base}/{client_id}");
     let client = app.owner();
-    let fetched = client.send(Method::GET, &path, Some(V2024), None).await;
+    let fetched = send_2024(&client, Method::GET, &path, None).await;
     assert_eq!(fetched.status, 200);
     assert!(
         fetched.json["secrets"][0].get("secret").is_none(),
@@ -259,7 +264,7 @@ async fn service_accounts_are_managed_with_secrets_shown_once(backend: Backend) 
         fetched.header("content-type"),
         Some("application/vnd.atlas.2024-08-05+json;charset=utf-8")
     );
-    let listed = client.send(Method::GET, &base, Some(V2024), None).await;
+    let listed = send_2024(&client, Method::GET, &base, None).await;
     assert_eq!(listed.json["totalCount"], 1);
 
     let updated = send_2024(
@@ -273,15 +278,7 @@ async fn service_accounts_are_managed_with_secrets_shown_once(backend: Backend) 
     assert_eq!(updated.json["description"], "CI robot");
     assert_eq!(updated.json["roles"], json!(["ORG_OWNER"]));
 
-    let second = send_2024(
-        &client,
-        Method::POST,
-        &format!("{path}/secrets"),
-        Some(&json!({"secretExpiresAfterHours": 8})),
-    )
-    .await;
-    assert_eq!(second.status, 201, "{}", second.text);
-    let second_secret = second.json["secret"].as_str().unwrap().to_owned();
+    let second_secret = add_secret(&client, &path).await;
     assert_eq!(token(&app, &client_id, &second_secret).await.status(), 200);
     let first_id = created["secrets"][0]["id"].as_str().unwrap();
     assert_eq!(
@@ -334,8 +331,7 @@ async fn service_accounts_are_managed_with_secrets_shown_once(backend: Backend) 
         ),
     ];
     for (body, status, code) in cases {
-        client
-            .send(Method::POST, &base, Some(V2024), Some(&body))
+        send_2024(&client, Method::POST, &base, Some(&body))
             .await
             .assert_error(status, code);
     }
@@ -358,15 +354,11 @@ async fn service_accounts_are_managed_with_secrets_shown_once(backend: Backend) 
         .assert_error(406, "INVALID_VERSION_DATE");
 
     assert_eq!(
-        client
-            .send(Method::DELETE, &path, Some(V2024), None)
-            .await
-            .status,
+        send_2024(&client, Method::DELETE, &path, None).await.status,
         204
     );
     assert_eq!(token(&app, &client_id, &second_secret).await.status(), 401);
-    client
-        .send(Method::GET, &path, Some(V2024), None)
+    send_2024(&client, Method::GET, &path, None)
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
 }
@@ -559,39 +551,29 @@ async fn service_account_roles_and_access_lists_are_enforced(backend: Backend) {
     )
     .await;
     assert_eq!(removed.status, 204, "{}", removed.text);
-    let listed = client
-        .send(Method::GET, &access_list, Some(V2024), None)
-        .await;
+    let listed = send_2024(&client, Method::GET, &access_list, None).await;
     assert_eq!(listed.json["totalCount"], 2);
     let entry = format!("{access_list}/10.0.0.0%2F8");
     assert_eq!(
-        client
-            .send(Method::DELETE, &entry, Some(V2024), None)
+        send_2024(&client, Method::DELETE, &entry, None)
             .await
             .status,
         204
     );
-    client
-        .send(Method::DELETE, &entry, Some(V2024), None)
+    send_2024(&client, Method::DELETE, &entry, None)
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
 
     let member = app.client(&app.key_with(&[OrgRole::Member]).await);
     let base = format!("/api/atlas/v2/orgs/{}/serviceAccounts", app.org_id);
-    member
-        .send(Method::GET, &base, Some(V2024), None)
+    send_2024(&member, Method::GET, &base, None)
         .await
         .assert_error(401, "USER_UNAUTHORIZED");
     let read_only = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
     assert_eq!(
-        read_only
-            .send(Method::GET, &base, Some(V2024), None)
-            .await
-            .status,
+        send_2024(&read_only, Method::GET, &base, None).await.status,
         200
     );
-    read_only
-        .send(Method::POST, &base, Some(V2024), Some(&json!({"name": "n", "description": "d", "roles": ["ORG_OWNER"], "secretExpiresAfterHours": 8})))
-        .await
+    send_2024(&read_only, Method::POST, &base, Some(&json!({"name": "n", "description": "d", "roles": ["ORG_OWNER"], "secretExpiresAfterHours": 8}))).await
         .assert_error(401, "NOT_ORG_OWNER");
 }
