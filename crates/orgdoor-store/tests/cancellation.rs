@@ -11,8 +11,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use orgdoor_domain::{
-    ApiKey, DigestHa1, EmailAddress, Invitation, NewApiKey, NewInvitation, NewTeam, OrgId, OrgRole,
-    OrgRoles, OrgUser, Organization, PageRequest, ProfileChoices, PublicKey, TeamName, TokenBucket,
+    EmailAddress, Invitation, NewApiKey, NewInvitation, NewTeam, OrgId, OrgRole, OrgRoles, OrgUser,
+    Organization, PageRequest, ProfileChoices, TeamName, TokenBucket,
 };
 use orgdoor_store::{InvitationAnswer, InvitationSelector, Store, WhenPending};
 use orgdoor_test_db::Backend;
@@ -313,16 +313,12 @@ async fn a_team_cut_off_anywhere_is_whole_or_absent(store: Arc<dyn Store>) {
 
 async fn reads_cut_off_anywhere_leave_their_connections_usable(store: Arc<dyn Store>) {
     let org = organization(&store).await.id;
-    let (key, ha1): (ApiKey, DigestHa1) = NewApiKey {
-        org_id: org.clone(),
-        public_key: PublicKey::generate(),
-        ha1: DigestHa1([7; 16]),
+    let reader = NewApiKey {
         description: "reader".into(),
         roles: OrgRoles::single(OrgRole::ReadOnly),
-        project_roles: Vec::new(),
-    }
-    .into_api_key(NOW);
-    store.create_api_key(&key, &ha1).await.unwrap();
+        ..support::new_api_key(&org)
+    };
+    let (key, _) = support::store_api_key(&store, reader, NOW).await;
     for attempt in 0..50 {
         let invited = invitation(&org, &format!("listed-{attempt}@example.com"));
         store

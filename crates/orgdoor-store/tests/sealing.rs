@@ -2,7 +2,7 @@
 //! store refuses to open with a key that is not its own.
 #![allow(clippy::unwrap_used)]
 
-use orgdoor_domain::{ApiKey, DigestHa1, NewApiKey, OrgRole, OrgRoles, PublicKey};
+use orgdoor_domain::{DigestHa1, NewApiKey, OrgRole, OrgRoles};
 use orgdoor_store::{SecretsKey, StoreError};
 use orgdoor_test_db::{Backend, TestDatabase};
 use sqlx::Connection as _;
@@ -67,16 +67,13 @@ async fn plaintext_from_before_sealing_is_sealed_and_a_foreign_key_is_refused(ba
     let key = SecretsKey::generate();
     let store = orgdoor_store::connect(&database.url, &key).await.unwrap();
     let organization = support::organization(&store, "Sealed", NOW).await;
-    let (api_key, ha1): (ApiKey, DigestHa1) = NewApiKey {
-        org_id: organization.id.clone(),
-        public_key: PublicKey::generate(),
+    let owner = NewApiKey {
         ha1: DigestHa1([42; 16]),
         description: "old".into(),
         roles: OrgRoles::single(OrgRole::Owner),
-        project_roles: Vec::new(),
-    }
-    .into_api_key(NOW);
-    store.create_api_key(&api_key, &ha1).await.unwrap();
+        ..support::new_api_key(&organization.id)
+    };
+    let (api_key, ha1) = support::store_api_key(&store, owner, NOW).await;
     assert!(
         stored_ha1_length(&database).await > 16,
         "sealed when written"

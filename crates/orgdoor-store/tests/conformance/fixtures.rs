@@ -9,8 +9,8 @@ use std::sync::Arc;
 use orgdoor_domain::{
     ApiKey, DigestHa1, EmailAddress, Group, GroupRole, GroupRoles, Invitation, InvitationId,
     MembershipStatus, NewApiKey, NewGroup, NewInvitation, NewTeam, OrgId, OrgRole, OrgRoles,
-    OrgUser, Organization, PageRequest, ProfileChoices, ProjectGrant, ProjectName, PublicKey, Team,
-    TeamName, UserId,
+    OrgUser, Organization, PageRequest, ProfileChoices, ProjectGrant, ProjectName, Team, TeamName,
+    UserId,
 };
 use orgdoor_store::{
     InvitationAnswer, InvitationSelector, OrgUserFilter, ProjectAddition, ProjectFilter, Rejection,
@@ -126,18 +126,7 @@ pub(crate) async fn stored_project(store: &Arc<dyn Store>, org: &OrgId, name: &s
     group
 }
 
-/// A Member key of `org` with a fresh public key and no roles in projects; tests change
-/// what they look at.
-pub(crate) fn new_api_key(org: &OrgId) -> NewApiKey {
-    NewApiKey {
-        org_id: org.clone(),
-        public_key: PublicKey::generate(),
-        ha1: DigestHa1([7; 16]),
-        description: "project key".into(),
-        roles: OrgRoles::single(OrgRole::Member),
-        project_roles: Vec::new(),
-    }
-}
+pub(crate) use crate::support::new_api_key;
 
 /// A Member key of `org` with `project_roles`, not stored.
 pub(crate) fn org_key(org: &OrgId, project_roles: Vec<ProjectGrant>) -> (ApiKey, DigestHa1) {
@@ -150,9 +139,7 @@ pub(crate) fn org_key(org: &OrgId, project_roles: Vec<ProjectGrant>) -> (ApiKey,
 
 /// Stores `new` and returns the key.
 pub(crate) async fn stored_api_key(store: &Arc<dyn Store>, new: NewApiKey) -> ApiKey {
-    let (key, ha1) = new.into_api_key(NOW);
-    store.create_api_key(&key, &ha1).await.unwrap();
-    key
+    crate::support::store_api_key(store, new, NOW).await.0
 }
 
 /// An invitation of `username` into `org` as a Member, with no teams or projects.

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use orgdoor_domain::{NewOrganization, OrgName, Organization};
+use orgdoor_domain::{
+    ApiKey, DigestHa1, NewApiKey, NewOrganization, OrgId, OrgName, OrgRole, OrgRoles, Organization,
+    PublicKey,
+};
 use orgdoor_store::Store;
 use orgdoor_test_db::{Backend, TestDatabase};
 use time::OffsetDateTime;
@@ -40,4 +43,28 @@ pub(crate) async fn organization(
         .await
         .unwrap();
     organization
+}
+
+/// A Member key of `org` with a fresh public key and no roles in projects; tests change
+/// what they look at.
+pub(crate) fn new_api_key(org: &OrgId) -> NewApiKey {
+    NewApiKey {
+        org_id: org.clone(),
+        public_key: PublicKey::generate(),
+        ha1: DigestHa1([7; 16]),
+        description: "project key".into(),
+        roles: OrgRoles::single(OrgRole::Member),
+        project_roles: Vec::new(),
+    }
+}
+
+/// Makes `new` into a key at `now` and stores it; returns the key and its credential.
+pub(crate) async fn store_api_key(
+    store: &Arc<dyn Store>,
+    new: NewApiKey,
+    now: OffsetDateTime,
+) -> (ApiKey, DigestHa1) {
+    let (key, ha1) = new.into_api_key(now);
+    store.create_api_key(&key, &ha1).await.unwrap();
+    (key, ha1)
 }
