@@ -83,11 +83,13 @@ impl TestResponse {
         self.json["errorCode"].as_str().unwrap_or_default()
     }
 
-    /// Asserts a legacy (v1.0) answer: `status`, and plain JSON as its content type.
+    /// Asserts a legacy (v1.0) answer: `status`, plain JSON as its content type, and no
+    /// deprecation header (v1.0 is not a version of the v2 operations).
     #[track_caller]
     pub fn assert_legacy(&self, status: u16) {
         assert_eq!(self.status, status, "{}", self.text);
         assert_eq!(self.header("content-type"), Some("application/json"));
+        assert!(self.header("deprecation").is_none());
     }
 
     /// Asserts an Atlas error: status, `errorCode` in body and header, JSON content type.
@@ -318,6 +320,16 @@ impl DigestClient {
         assigned
     }
 
+    /// A legacy (v1.0) create, as the Go client makes it (see [`legacy_call`]).
+    pub async fn legacy_post(&self, path: &str, body: Value) -> TestResponse {
+        legacy_call(self, Method::POST, path, Some(body)).await
+    }
+
+    /// A legacy (v1.0) update, as the Go client makes it (see [`legacy_call`]).
+    pub async fn legacy_patch(&self, path: &str, body: Value) -> TestResponse {
+        legacy_call(self, Method::PATCH, path, Some(body)).await
+    }
+
     /// A legacy (v1.0) read, as the Go client makes it (see [`legacy_call`]).
     pub async fn legacy_get(&self, path: &str) -> TestResponse {
         legacy_call(self, Method::GET, path, None).await
@@ -326,6 +338,13 @@ impl DigestClient {
     /// A legacy (v1.0) delete, as the Go client makes it (see [`legacy_call`]).
     pub async fn legacy_delete(&self, path: &str) -> TestResponse {
         legacy_call(self, Method::DELETE, path, None).await
+    }
+
+    /// Asserts there is nothing at the legacy (v1.0) `path`: a GET and a DELETE are both
+    /// answered 404 `code`.
+    pub async fn assert_legacy_gone(&self, path: &str, code: &str) {
+        self.legacy_get(path).await.assert_error(404, code);
+        self.legacy_delete(path).await.assert_error(404, code);
     }
 
     /// Asserts there is nothing at `path`: a GET and a DELETE are both answered 404 `code`.
@@ -742,6 +761,32 @@ pub fn string_pairs<'a>(items: &'a Value, first: &str, second: &str) -> Vec<(&'a
             let field = |name: &str| item[name].as_str().unwrap_or_else(|| panic!("no {name}"));
             (field(first), field(second))
         })
+        .collect()
+}
+
+/// Runs the Python client `tests/clients/{script}` against `app` (its URL and organization,
+/// and `env`), asserts it succeeds, and returns the JSON objects it printed, one a line.
+pub async fn run_python_client(app: &TestApp, script: &str, env: &[(&str, &str)]) -> Vec<Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(script);
+    let output = tokio::process::Command::new("python3")
+        .arg(path)
+        .env("ORGDOOR_URL", &app.base_url)
+        .env("ORG_ID", &app.org_id)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "the python client failed (scripts/test installs `requests`): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
         .collect()
 }
 

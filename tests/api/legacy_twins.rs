@@ -41,7 +41,6 @@ async fn v1_reads_see_what_v2_writes(backend: Backend) {
 
     let orgs = owner.get(&format!("{V1}/orgs")).await;
     orgs.assert_legacy(200);
-    assert!(orgs.header("deprecation").is_none());
     assert_eq!(orgs.json["results"][0]["id"], *org);
     assert_eq!(
         orgs.json["links"][0]["href"],
@@ -197,13 +196,12 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     app.answer(&bob, "accept", None).await;
     let owner = app.owner();
     let teams = format!("{V1}/orgs/{}/teams", app.org_id);
-    let created = legacy_call(
-        &owner,
-        Method::POST,
-        &teams,
-        Some(json!({"name": "Platform", "usernames": ["amy@example.com"]})),
-    )
-    .await;
+    let created = owner
+        .legacy_post(
+            &teams,
+            json!({"name": "Platform", "usernames": ["amy@example.com"]}),
+        )
+        .await;
     created.assert_legacy(200);
     assert_eq!(created.json["usernames"], json!(["amy@example.com"]));
     let team = created.id();
@@ -223,18 +221,14 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     assert_eq!(got.json["name"], "Platform");
     let by_name = owner.legacy_get(&format!("{teams}/byName/Platform")).await;
     assert_eq!(by_name.json["id"], team.as_str());
-    let renamed = legacy_call(
-        &owner,
-        Method::PATCH,
-        &format!("{teams}/{team}"),
-        Some(json!({"name": "Infra"})),
-    )
-    .await;
+    let renamed = owner
+        .legacy_patch(&format!("{teams}/{team}"), json!({"name": "Infra"}))
+        .await;
     assert_eq!(renamed.status, 200, "{}", renamed.text);
     assert_eq!(renamed.json["name"], "Infra");
 
     let members = format!("{teams}/{team}/users");
-    let added = legacy_call(&owner, Method::POST, &members, Some(json!([{"id": bob}]))).await;
+    let added = owner.legacy_post(&members, json!([{"id": bob}])).await;
     assert_eq!(added.status, 200, "{}", added.text);
     let listed = owner.legacy_get(&members).await;
     assert_eq!(listed.status, 200, "{}", listed.text);
@@ -259,14 +253,10 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
 
     // Only owners change teams, in v1.0 as in v2.
     let member = app.client(&app.key_with(&[OrgRole::Member]).await);
-    legacy_call(
-        &member,
-        Method::PATCH,
-        &format!("{teams}/{team}"),
-        Some(json!({"name": "Mine"})),
-    )
-    .await
-    .assert_error(401, "NOT_ORG_OWNER");
+    member
+        .legacy_patch(&format!("{teams}/{team}"), json!({"name": "Mine"}))
+        .await
+        .assert_error(401, "NOT_ORG_OWNER");
 
     let deleted = owner.legacy_delete(&format!("{teams}/{team}")).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
@@ -289,15 +279,10 @@ async fn v1_api_keys_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     let keys = format!("{V1}/orgs/{org}/apiKeys");
     let v2_keys = format!("/api/atlas/v2/orgs/{org}/apiKeys");
 
-    let created = legacy_call(
-        &owner,
-        Method::POST,
-        &keys,
-        Some(json!({"desc": "Legacy CI", "roles": ["ORG_MEMBER"]})),
-    )
-    .await;
+    let created = owner
+        .legacy_post(&keys, json!({"desc": "Legacy CI", "roles": ["ORG_MEMBER"]}))
+        .await;
     created.assert_legacy(200);
-    assert!(created.header("deprecation").is_none());
     assert_eq!(created.json["desc"], "Legacy CI");
     assert_eq!(
         created.json["roles"],
@@ -320,14 +305,9 @@ async fn v1_api_keys_work_as_the_legacy_go_client_calls_them(backend: Backend) {
         made.legacy_get(&format!("{V1}/orgs/{org}")).await.status,
         200
     );
-    legacy_call(
-        &made,
-        Method::POST,
-        &keys,
-        Some(json!({"desc": "x", "roles": ["ORG_OWNER"]})),
-    )
-    .await
-    .assert_error(401, "NOT_ORG_OWNER");
+    made.legacy_post(&keys, json!({"desc": "x", "roles": ["ORG_OWNER"]}))
+        .await
+        .assert_error(401, "NOT_ORG_OWNER");
 
     let listed = owner.legacy_get(&keys).await;
     listed.assert_legacy(200);
@@ -371,12 +351,7 @@ async fn v1_api_keys_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     assert_eq!(seen.json["desc"], "Legacy CI");
 
     // `Update` sends the same `APIKeyInput`.
-    let updated = legacy_call(
-        &owner,
-        Method::PATCH,
-        &key,
-        Some(json!({"desc": "Legacy CI (read only)", "roles": ["ORG_READ_ONLY", "ORG_BILLING_ADMIN"]})),
-    )
+    let updated = owner.legacy_patch(&key, json!({"desc": "Legacy CI (read only)", "roles": ["ORG_READ_ONLY", "ORG_BILLING_ADMIN"]}))
     .await;
     assert_eq!(updated.status, 200, "{}", updated.text);
     assert_eq!(updated.json["desc"], "Legacy CI (read only)");
@@ -425,14 +400,7 @@ async fn v1_api_keys_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     let deleted = owner.legacy_delete(&key).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
     assert!(deleted.text.is_empty());
-    owner
-        .legacy_get(&key)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
-    owner
-        .legacy_delete(&key)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
+    owner.assert_legacy_gone(&key, "RESOURCE_NOT_FOUND").await;
     owner
         .get(&format!("{v2_keys}/{id}"))
         .await
@@ -460,13 +428,12 @@ async fn v1_api_key_access_lists_work_as_the_legacy_go_client_calls_them(backend
     let app = spawn_app(backend).await;
     let owner = app.owner();
     let org = &app.org_id;
-    let created = legacy_call(
-        &owner,
-        Method::POST,
-        &format!("{V1}/orgs/{org}/apiKeys"),
-        Some(json!({"desc": "Fenced", "roles": ["ORG_MEMBER"]})),
-    )
-    .await;
+    let created = owner
+        .legacy_post(
+            &format!("{V1}/orgs/{org}/apiKeys"),
+            json!({"desc": "Fenced", "roles": ["ORG_MEMBER"]}),
+        )
+        .await;
     assert_eq!(created.status, 200, "{}", created.text);
     let id = created.id();
     let fenced = app.client(&Credentials::of_api_key(&created.json));
@@ -477,17 +444,16 @@ async fn v1_api_key_access_lists_work_as_the_legacy_go_client_calls_them(backend
     assert_eq!(empty.status, 200, "{}", empty.text);
     assert_eq!(empty.json["totalCount"], 0);
 
-    let added = legacy_call(
-        &owner,
-        Method::POST,
-        &access_list,
-        Some(json!([
-            {"ipAddress": "192.0.2.10"},
-            {"cidrBlock": "10.0.0.0/24"},
-            {"ipAddress": "2001:db8::1"},
-        ])),
-    )
-    .await;
+    let added = owner
+        .legacy_post(
+            &access_list,
+            json!([
+                {"ipAddress": "192.0.2.10"},
+                {"cidrBlock": "10.0.0.0/24"},
+                {"ipAddress": "2001:db8::1"},
+            ]),
+        )
+        .await;
     added.assert_legacy(200);
     assert_eq!(added.json["totalCount"], 3, "{}", added.text);
     let entries = added.json["results"].as_array().unwrap();
@@ -605,13 +571,9 @@ async fn v1_api_key_access_lists_work_as_the_legacy_go_client_calls_them(backend
     assert_eq!(left.json["results"][0]["ipAddress"], "192.0.2.10");
 
     // Adding the tests' own address lets the key in again.
-    let allowed = legacy_call(
-        &owner,
-        Method::POST,
-        &access_list,
-        Some(json!([{"cidrBlock": "127.0.0.0/8"}])),
-    )
-    .await;
+    let allowed = owner
+        .legacy_post(&access_list, json!([{"cidrBlock": "127.0.0.0/8"}]))
+        .await;
     assert_eq!(allowed.json["totalCount"], 2, "{}", allowed.text);
     assert_eq!(
         fenced.legacy_get(&format!("{V1}/orgs/{org}")).await.status,
@@ -655,24 +617,16 @@ async fn v1_api_keys_follow_the_v2_rules(backend: Backend) {
     let owner = app.owner();
     let org = &app.org_id;
     let keys = format!("{V1}/orgs/{org}/apiKeys");
-    let created = legacy_call(
-        &owner,
-        Method::POST,
-        &keys,
-        Some(json!({"desc": "Target", "roles": ["ORG_MEMBER"]})),
-    )
-    .await;
+    let created = owner
+        .legacy_post(&keys, json!({"desc": "Target", "roles": ["ORG_MEMBER"]}))
+        .await;
     assert_eq!(created.status, 200, "{}", created.text);
     let key = format!("{keys}/{}", created.json["id"].as_str().unwrap());
     let access_list = format!("{key}/accessList");
     let entry = format!("{access_list}/10.0.0.0%2F24");
-    let added = legacy_call(
-        &owner,
-        Method::POST,
-        &access_list,
-        Some(json!([{"cidrBlock": "10.0.0.0/24"}])),
-    )
-    .await;
+    let added = owner
+        .legacy_post(&access_list, json!([{"cidrBlock": "10.0.0.0/24"}]))
+        .await;
     assert_eq!(added.status, 200, "{}", added.text);
 
     let member = app.client(&app.key_with(&[OrgRole::Member]).await);
@@ -721,13 +675,8 @@ async fn v1_api_keys_follow_the_v2_rules(backend: Backend) {
     // Nor can it reach the key through its own organization's paths.
     let theirs = key.replacen(org.as_str(), &other_org, 1);
     other
-        .legacy_get(&theirs)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
-    other
-        .legacy_delete(&theirs)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
+        .assert_legacy_gone(&theirs, "RESOURCE_NOT_FOUND")
+        .await;
     other
         .legacy_delete(&format!("{theirs}/accessList/10.0.0.0%2F24"))
         .await

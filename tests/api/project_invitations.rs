@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 use time::Duration;
 
-use crate::harness::{TestApp, bad_project_invitee_bodies, legacy_call, spawn_app};
+use crate::harness::{TestApp, bad_project_invitee_bodies, spawn_app};
 
 on_both_stores!(
     project_invitations_are_created_read_updated_and_cancelled,
@@ -208,13 +208,12 @@ async fn the_legacy_v1_api_serves_the_same_project_invitations(backend: Backend)
     let (group, invites) = project(&app).await;
     let legacy = format!("/api/atlas/v1.0/groups/{group}/invites");
     let client = app.owner();
-    let created = legacy_call(
-        &client,
-        Method::POST,
-        &legacy,
-        Some(json!({"username": "ada@example.com", "roles": ["GROUP_OWNER"]})),
-    )
-    .await;
+    let created = client
+        .legacy_post(
+            &legacy,
+            json!({"username": "ada@example.com", "roles": ["GROUP_OWNER"]}),
+        )
+        .await;
     created.assert_legacy(200);
     assert_eq!(
         client.get(&invites).await.json,

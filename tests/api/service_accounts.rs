@@ -1,15 +1,12 @@
 //! Service accounts: management operations, the OAuth token endpoint, and Bearer tokens.
 
-use std::path::PathBuf;
-
 use orgdoor_domain::OrgRole;
 use orgdoor_test_db::Backend;
 use reqwest::Method;
 use serde_json::{Value, json};
 use time::Duration;
-use tokio::process::Command;
 
-use crate::harness::{DigestClient, TestApp, read, spawn_app};
+use crate::harness::{DigestClient, TestApp, read, run_python_client, spawn_app};
 
 on_both_stores!(
     an_independent_oauth_client_gets_uses_and_revokes_a_token,
@@ -201,26 +198,12 @@ async fn bearer_get(base_url: &str, path: &str, token: &str) -> crate::harness::
 async fn an_independent_oauth_client_gets_uses_and_revokes_a_token(backend: Backend) {
     let app = spawn_app(backend).await;
     let (client_id, secret, _) = account(&app, &["ORG_OWNER"]).await;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/oauth_session.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .env("ORGDOOR_URL", &app.base_url)
-        .env("ORG_ID", &app.org_id)
-        .env("CLIENT_ID", &client_id)
-        .env("CLIENT_SECRET", &secret)
-        .output()
-        .await
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let steps: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let steps = run_python_client(
+        &app,
+        "oauth_session.py",
+        &[("CLIENT_ID", &client_id), ("CLIENT_SECRET", &secret)],
+    )
+    .await;
     let status = |step: &str| {
         steps.iter().find(|s| s["step"] == step).unwrap()["status"]
             .as_u64()
