@@ -139,7 +139,7 @@ async fn bad_key_requests_get_atlas_errors(backend: Backend) {
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
 
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     assert_eq!(member.get(&keys).await.status, 200);
     member
         .post(&keys, &json!({"desc": "x", "roles": ["ORG_OWNER"]}))

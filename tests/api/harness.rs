@@ -311,9 +311,15 @@ impl DigestClient {
         self.send(Method::DELETE, path, Some(V2023), None).await
     }
 
+    /// Gives `team` the `roles` in the project `group` (v2); asserts that succeeds.
+    pub async fn assign_team(&self, group: &str, team: &str, roles: &[&str]) -> TestResponse {
+        let teams = format!("/api/atlas/v2/groups/{group}/teams");
+        self.assign_team_at(&teams, team, roles).await
+    }
+
     /// Gives `team` the project `roles` through the project's teams at `teams` (v2 or v1.0);
     /// asserts that succeeds.
-    pub async fn assign_team(&self, teams: &str, team: &str, roles: &[&str]) -> TestResponse {
+    pub async fn assign_team_at(&self, teams: &str, team: &str, roles: &[&str]) -> TestResponse {
         let body = serde_json::json!([{"teamId": team, "roleNames": roles}]);
         let assigned = self.post(teams, &body).await;
         assert_eq!(assigned.status, 200, "{}", assigned.text);
@@ -609,6 +615,11 @@ impl TestApp {
         }
     }
 
+    /// A client with a new key of this organization with the given roles.
+    pub async fn client_with(&self, roles: &[OrgRole]) -> DigestClient {
+        self.client(&self.key_with(roles).await)
+    }
+
     /// The owner key of a second organization, and that organization's id.
     pub async fn other_org(&self) -> (String, Credentials) {
         let (organization, minted) = provision::create_organization(
@@ -788,6 +799,25 @@ pub async fn run_python_client(app: &TestApp, script: &str, env: &[(&str, &str)]
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON line"))
         .collect()
+}
+
+/// Asserts the invitation at `item` has expired: the pending invitations at `list` are none, the
+/// invitation is not found by its id, and `update` sent to it is refused as expired.
+pub async fn assert_invitation_expired(
+    client: &DigestClient,
+    list: &str,
+    item: &str,
+    update: &Value,
+) {
+    assert_eq!(client.get(list).await.json, serde_json::json!([]));
+    client
+        .get(item)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    client
+        .patch(item, update)
+        .await
+        .assert_error(400, "ALREADY_EXPIRED");
 }
 
 /// Bodies that invite someone to a project which both the project invitations and the project

@@ -159,11 +159,7 @@ pub async fn fixture(app: &TestApp) -> Fixture {
         project_invitation.text
     );
     client
-        .assign_team(
-            &format!("/api/atlas/v2/groups/{group}/teams"),
-            &team,
-            &["GROUP_READ_ONLY"],
-        )
+        .assign_team(&group, &team, &["GROUP_READ_ONLY"])
         .await;
     let hopper = app
         .pending_user("hopper@example.com", &["ORG_MEMBER"])

@@ -108,7 +108,7 @@ async fn v1_writes_are_seen_by_v2(backend: Backend) {
     let group = created.id();
     let team = app.create_team("Platform").await;
     owner
-        .assign_team(
+        .assign_team_at(
             &format!("{V1}/groups/{group}/teams"),
             &team,
             &["GROUP_READ_ONLY"],
@@ -252,7 +252,7 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     assert_eq!(seen.json["results"][0]["id"], bob.as_str());
 
     // Only owners change teams, in v1.0 as in v2.
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     member
         .legacy_patch(&format!("{teams}/{team}"), json!({"name": "Mine"}))
         .await
@@ -629,7 +629,7 @@ async fn v1_api_keys_follow_the_v2_rules(backend: Backend) {
         .await;
     assert_eq!(added.status, 200, "{}", added.text);
 
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     for path in [&keys, &key, &access_list, &entry] {
         let read = member.legacy_get(path).await;
         assert_eq!(read.status, 200, "{path}: {}", read.text);

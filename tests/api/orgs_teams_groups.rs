@@ -67,7 +67,7 @@ async fn a_key_lists_reads_and_renames_its_organization(backend: Backend) {
 async fn organization_roles_govern_organization_operations(backend: Backend) {
     let app = spawn_app(backend).await;
     let path = format!("/api/atlas/v2/orgs/{}", app.org_id);
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     assert_eq!(member.get(&path).await.status, 200);
     member
         .patch(&path, &json!({"name": "Mine"}))
@@ -168,7 +168,7 @@ async fn teams_are_created_listed_renamed_and_deleted(backend: Backend) {
         .await
         .assert_error(404, "INVALID_TEAM_ID");
 
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     assert_eq!(member.get(&teams).await.status, 200);
     member
         .post(&teams, &json!({"name": "Mine", "usernames": []}))
@@ -182,7 +182,7 @@ async fn teams_are_created_listed_renamed_and_deleted(backend: Backend) {
 async fn teams_are_found_by_name_in_their_own_organization_only(backend: Backend) {
     let app = spawn_app(backend).await;
     let id = app.create_team("Platform Team").await;
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     for version in ["v2", "v1.0"] {
         let by_name = |name: &str| {
             format!(
@@ -277,13 +277,13 @@ async fn projects_are_created_read_updated_and_deleted(backend: Backend) {
     assert_eq!(updated.json["name"], "Billing-2");
     assert_eq!(updated.json["tags"], json!([]));
 
-    let read_only = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
+    let read_only = app.client_with(&[OrgRole::ReadOnly]).await;
     assert_eq!(read_only.get(&path).await.status, 200);
     read_only
         .patch(&path, &json!({"name": "Mine"}))
         .await
         .assert_error(401, "USER_UNAUTHORIZED");
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     member
         .get(&path)
         .await
@@ -295,7 +295,7 @@ async fn projects_are_created_read_updated_and_deleted(backend: Backend) {
         )
         .await
         .assert_error(401, "NOT_ORG_GROUP_CREATOR");
-    let creator = app.client(&app.key_with(&[OrgRole::GroupCreator]).await);
+    let creator = app.client_with(&[OrgRole::GroupCreator]).await;
     assert_eq!(
         creator
             .post(
@@ -432,7 +432,7 @@ async fn organization_creation_and_deletion_refuse_what_atlas_refuses(backend: B
             .assert_error(status, code);
     }
     assert_eq!(client.get("/api/atlas/v2/orgs").await.json["totalCount"], 1);
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     member
         .post(
             "/api/atlas/v2/orgs",
@@ -462,14 +462,8 @@ async fn a_project_team_is_read_by_its_id(backend: Backend) {
     let team = app.create_team("Platform").await;
     let elsewhere = app.create_team("Data").await;
     let owner = app.owner();
-    owner
-        .assign_team(
-            &format!("/api/atlas/v2/groups/{group}/teams"),
-            &team,
-            &["GROUP_READ_ONLY"],
-        )
-        .await;
-    let reader = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
+    owner.assign_team(&group, &team, &["GROUP_READ_ONLY"]).await;
+    let reader = app.client_with(&[OrgRole::ReadOnly]).await;
     for version in ["v2", "v1.0"] {
         let one = reader
             .get(&format!("/api/atlas/{version}/groups/{group}/teams/{team}"))

@@ -103,11 +103,7 @@ async fn a_project_key_manages_its_project_and_nothing_else(backend: Backend) {
         .await;
     assert_eq!(invited.status, 200, "{}", invited.text);
     project_key
-        .assign_team(
-            &format!("/api/atlas/v2/groups/{payments}/teams"),
-            &team,
-            &["GROUP_READ_ONLY"],
-        )
+        .assign_team(&payments, &team, &["GROUP_READ_ONLY"])
         .await;
     let users = project_key
         .get(&format!("/api/atlas/v2/groups/{payments}/users"))
@@ -272,7 +268,7 @@ async fn existing_keys_are_given_changed_and_denied_project_roles(backend: Backe
 
 async fn a_key_that_creates_a_project_owns_it(backend: Backend) {
     let app = spawn_app(backend).await;
-    let creator = app.client(&app.key_with(&[OrgRole::GroupCreator]).await);
+    let creator = app.client_with(&[OrgRole::GroupCreator]).await;
     assert_eq!(
         creator.get("/api/atlas/v2/groups").await.json["totalCount"],
         0
@@ -408,7 +404,7 @@ async fn project_keys_refuse_what_atlas_refuses(backend: Backend) {
         .await
         .assert_error(401, "USER_CANNOT_ACCESS_GROUP");
     // A read-only key of the organization reads but does not grant.
-    let reader = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
+    let reader = app.client_with(&[OrgRole::ReadOnly]).await;
     assert_eq!(reader.get(&keys).await.status, 200);
     reader
         .post(&keys, &json!({"desc": "x", "roles": ["GROUP_OWNER"]}))

@@ -921,8 +921,8 @@ async fn project_users_need_project_roles(backend: Backend) {
     let (app, group, users, ada) = payments_with_ada(backend).await;
     let user = format!("{users}/{ada}");
     let add = json!({"username": "bob@example.com", "roles": ["GROUP_OWNER"]});
-    let reader = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let reader = app.client_with(&[OrgRole::ReadOnly]).await;
+    let member = app.client_with(&[OrgRole::Member]).await;
     let (_, other_owner) = app.other_org().await;
     let stranger = app.client(&other_owner);
     // Reads need Project Read Only.

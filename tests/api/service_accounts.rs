@@ -165,11 +165,29 @@ Some(&json!({"name": "deployer", "description": "CI robot", "roles": roles, "sec
 }
 
 async fn token(app: &TestApp, client_id: &str, secret: &str) -> reqwest::Response {
+    let url = format!("{}/api/oauth/token", app.base_url);
+    oauth_post(
+        &url,
+        client_id,
+        secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+}
+
+/// Posts `form` to the OAuth endpoint at `url`, the client's credentials in Basic auth, as
+/// an OAuth client library does.
+async fn oauth_post(
+    url: &str,
+    client_id: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     reqwest::Client::new()
-        .post(format!("{}/api/oauth/token", app.base_url))
+        .post(url)
         .basic_auth(client_id, Some(secret))
         .header("accept", "application/json")
-        .form(&[("grant_type", "client_credentials")])
+        .form(form)
         .send()
         .await
         .unwrap()
@@ -382,17 +400,9 @@ async fn tokens_follow_the_account_everywhere_and_expire(backend: Backend) {
     );
 
     let fresh = access_token(&app, &client_id, &secret).await;
-    assert_eq!(
-        reqwest::Client::new()
-            .post(format!("{second}/api/oauth/revoke"))
-            .basic_auth(&client_id, Some(&secret))
-            .form(&[("token", fresh.as_str())])
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let revoke = format!("{second}/api/oauth/revoke");
+    let revoked = oauth_post(&revoke, &client_id, &secret, &[("token", fresh.as_str())]).await;
+    assert_eq!(revoked.status(), 200);
     assert_eq!(
         bearer_get(&app.base_url, &app.invites_path(), &fresh)
             .await
@@ -419,25 +429,13 @@ async fn the_token_endpoint_answers_in_oauth_shape(backend: Backend) {
             .status(),
         401
     );
-    let missing = http
-        .post(&url)
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("scope", "x")])
-        .send()
-        .await
-        .unwrap();
+    let missing = oauth_post(&url, &client_id, &secret, &[("scope", "x")]).await;
     assert_eq!(missing.status(), 400);
     assert_eq!(
         missing.json::<Value>().await.unwrap()["error"],
         "invalid_request"
     );
-    let other = http
-        .post(&url)
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("grant_type", "password")])
-        .send()
-        .await
-        .unwrap();
+    let other = oauth_post(&url, &client_id, &secret, &[("grant_type", "password")]).await;
     assert_eq!(
         other.json::<Value>().await.unwrap()["error"],
         "unsupported_grant_type"
@@ -547,12 +545,12 @@ async fn service_account_roles_and_access_lists_are_enforced(backend: Backend) {
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
 
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     let base = format!("/api/atlas/v2/orgs/{}/serviceAccounts", app.org_id);
     send_2024(&member, Method::GET, &base, None)
         .await
         .assert_error(401, "USER_UNAUTHORIZED");
-    let read_only = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
+    let read_only = app.client_with(&[OrgRole::ReadOnly]).await;
     assert_eq!(
         send_2024(&read_only, Method::GET, &base, None).await.status,
         200
