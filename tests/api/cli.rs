@@ -584,12 +584,7 @@ async fn invitations_are_answered_from_the_command_line(backend: Backend) {
             None,
         )
         .await;
-    let statuses: Vec<&str> = listed.json["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|user| user["orgMembershipStatus"].as_str().unwrap())
-        .collect();
+    let statuses = crate::harness::strings(&listed.json["results"], "orgMembershipStatus");
     assert_eq!(statuses, ["ACTIVE", "INVITATION_REJECTED"]);
 
     // Answering again fails with a message and a non-zero status.

@@ -353,6 +353,14 @@ impl DigestClient {
         self.legacy_delete(path).await.assert_error(404, code);
     }
 
+    /// Asserts this client may list `path` but not create `body` there: refused with a 401
+    /// `code`.
+    pub async fn assert_reads_but_cannot_create(&self, path: &str, body: &Value, code: &str) {
+        let listed = self.get(path).await;
+        assert_eq!(listed.status, 200, "{}", listed.text);
+        self.post(path, body).await.assert_error(401, code);
+    }
+
     /// Asserts there is nothing at `path`: a GET and a DELETE are both answered 404 `code`.
     pub async fn assert_gone(&self, path: &str, code: &str) {
         self.get(path).await.assert_error(404, code);
@@ -759,6 +767,17 @@ pub fn first_throttled(statuses: &[u16]) -> usize {
         "throttled after {first_throttled} attempts: {statuses:?}"
     );
     first_throttled
+}
+
+/// The string field `field` of every object in the JSON array `items`, in order.
+#[track_caller]
+pub fn strings<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .map(|item| item[field].as_str().unwrap_or_else(|| panic!("no {field}")))
+        .collect()
 }
 
 /// The string fields `first` and `second` of every object in the JSON array `items`, in order.

@@ -232,12 +232,7 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     assert_eq!(added.status, 200, "{}", added.text);
     let listed = owner.legacy_get(&members).await;
     assert_eq!(listed.status, 200, "{}", listed.text);
-    let mut addresses: Vec<&str> = listed.json["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|user| user["emailAddress"].as_str().unwrap())
-        .collect();
+    let mut addresses = crate::harness::strings(&listed.json["results"], "emailAddress");
     addresses.sort_unstable();
     assert_eq!(addresses, ["amy@example.com", "bob@example.com"]);
     let removed = owner.legacy_delete(&format!("{members}/{amy}")).await;

@@ -594,12 +594,7 @@ async fn teams_take_members_and_list_members_and_invitees(backend: Backend) {
     let users = format!("{teams}/{team}/users");
     let current = get(&app, &users, V2025).await;
     assert_eq!(current.status, 200, "{}", current.text);
-    let names: Vec<&str> = current.json["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|user| user["username"].as_str().unwrap())
-        .collect();
+    let names = crate::harness::strings(&current.json["results"], "username");
     assert_eq!(names, vec!["amy@example.com", "bob@example.com"]);
     let only_bob = get(&app, &format!("{users}?userId={pending}"), V2025).await;
     assert_eq!(only_bob.json["results"].as_array().unwrap().len(), 1);

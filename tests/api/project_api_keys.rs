@@ -405,9 +405,11 @@ async fn project_keys_refuse_what_atlas_refuses(backend: Backend) {
         .assert_error(401, "USER_CANNOT_ACCESS_GROUP");
     // A read-only key of the organization reads but does not grant.
     let reader = app.client_with(&[OrgRole::ReadOnly]).await;
-    assert_eq!(reader.get(&keys).await.status, 200);
     reader
-        .post(&keys, &json!({"desc": "x", "roles": ["GROUP_OWNER"]}))
-        .await
-        .assert_error(401, "USER_UNAUTHORIZED");
+        .assert_reads_but_cannot_create(
+            &keys,
+            &json!({"desc": "x", "roles": ["GROUP_OWNER"]}),
+            "USER_UNAUTHORIZED",
+        )
+        .await;
 }
