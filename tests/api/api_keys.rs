@@ -5,7 +5,9 @@ use orgdoor_test_db::Backend;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{Credentials, DigestClient, DigestStyle, V2023, spawn_app};
+use crate::harness::{
+    Credentials, DigestClient, DigestStyle, TestApp, TestResponse, V2023, spawn_app,
+};
 
 on_both_stores!(
     a_created_key_is_shown_once_and_works_with_its_roles,
@@ -14,23 +16,17 @@ on_both_stores!(
     an_access_list_limits_where_a_key_may_be_used_from,
 );
 
-fn credentials_of(created: &serde_json::Value) -> Credentials {
-    Credentials {
-        public_key: created["publicKey"].as_str().unwrap().to_owned(),
-        private_key: created["privateKey"].as_str().unwrap().to_owned(),
-    }
+/// Creates a key as the owner.
+async fn create_key(app: &TestApp, desc: &str, roles: &[&str]) -> TestResponse {
+    app.owner()
+        .post(&app.api_keys_path(), &json!({"desc": desc, "roles": roles}))
+        .await
 }
 
 async fn a_created_key_is_shown_once_and_works_with_its_roles(backend: Backend) {
     let app = spawn_app(backend).await;
-    let keys = format!("/api/atlas/v2/orgs/{}/apiKeys", app.org_id);
-    let created = app
-        .owner()
-        .post(
-            &keys,
-            &json!({"desc": "CI pipeline", "roles": ["ORG_MEMBER"]}),
-        )
-        .await;
+    let keys = app.api_keys_path();
+    let created = create_key(&app, "CI pipeline", &["ORG_MEMBER"]).await;
     assert_eq!(created.status, 200, "{}", created.text);
     assert_eq!(created.json["desc"], "CI pipeline");
     assert_eq!(
@@ -41,7 +37,7 @@ async fn a_created_key_is_shown_once_and_works_with_its_roles(backend: Backend) 
     assert!(uuid::Uuid::parse_str(private_key).is_ok(), "{private_key}");
     assert_eq!(created.json["publicKey"].as_str().unwrap().len(), 8);
 
-    let key = app.client(&credentials_of(&created.json));
+    let key = app.client(&Credentials::of_api_key(&created.json));
     assert_eq!(
         key.get(&format!("/api/atlas/v2/orgs/{}", app.org_id))
             .await
@@ -74,16 +70,12 @@ async fn a_created_key_is_shown_once_and_works_with_its_roles(backend: Backend) 
 async fn key_changes_and_deletion_take_effect_at_once_on_every_instance(backend: Backend) {
     let app = spawn_app(backend).await;
     let second = app.spawn_instance().await;
-    let keys = format!("/api/atlas/v2/orgs/{}/apiKeys", app.org_id);
-    let created = app
-        .owner()
-        .post(&keys, &json!({"desc": "temp", "roles": ["ORG_MEMBER"]}))
-        .await
-        .json;
+    let keys = app.api_keys_path();
+    let created = create_key(&app, "temp", &["ORG_MEMBER"]).await.json;
     let path = format!("{keys}/{}", created["id"].as_str().unwrap());
     let elsewhere = DigestClient::new(
         &second,
-        credentials_of(&created),
+        Credentials::of_api_key(&created),
         DigestStyle::ChallengeEveryRequest,
     );
     elsewhere
@@ -104,19 +96,12 @@ async fn key_changes_and_deletion_take_effect_at_once_on_every_instance(backend:
     let refused = elsewhere.get(&app.invites_path()).await;
     assert_eq!(refused.status, 401);
     assert_eq!(refused.error_code(), "UNEXPECTED_ERROR");
-    app.owner()
-        .get(&path)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
-    app.owner()
-        .delete(&path)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
+    app.owner().assert_gone(&path, "RESOURCE_NOT_FOUND").await;
 }
 
 async fn bad_key_requests_get_atlas_errors(backend: Backend) {
     let app = spawn_app(backend).await;
-    let keys = format!("/api/atlas/v2/orgs/{}/apiKeys", app.org_id);
+    let keys = app.api_keys_path();
     let client = app.owner();
     let cases = [
         (json!({"roles": ["ORG_MEMBER"]}), 400, "MISSING_ATTRIBUTE"),
@@ -154,12 +139,14 @@ async fn bad_key_requests_get_atlas_errors(backend: Backend) {
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
 
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
-    assert_eq!(member.get(&keys).await.status, 200);
+    let member = app.client_with(&[OrgRole::Member]).await;
     member
-        .post(&keys, &json!({"desc": "x", "roles": ["ORG_OWNER"]}))
-        .await
-        .assert_error(401, "NOT_ORG_OWNER");
+        .assert_reads_but_cannot_create(
+            &keys,
+            &json!({"desc": "x", "roles": ["ORG_OWNER"]}),
+            "NOT_ORG_OWNER",
+        )
+        .await;
     let (_, other_owner) = app.other_org().await;
     app.client(&other_owner)
         .get(&keys)
@@ -169,17 +156,10 @@ async fn bad_key_requests_get_atlas_errors(backend: Backend) {
 
 async fn an_access_list_limits_where_a_key_may_be_used_from(backend: Backend) {
     let app = spawn_app(backend).await;
-    let keys = format!("/api/atlas/v2/orgs/{}/apiKeys", app.org_id);
-    let created = app
-        .owner()
-        .post(
-            &keys,
-            &json!({"desc": "restricted", "roles": ["ORG_OWNER"]}),
-        )
-        .await
-        .json;
+    let keys = app.api_keys_path();
+    let created = create_key(&app, "restricted", &["ORG_OWNER"]).await.json;
     let access_list = format!("{keys}/{}/accessList", created["id"].as_str().unwrap());
-    let restricted = app.client(&credentials_of(&created));
+    let restricted = app.client(&Credentials::of_api_key(&created));
     assert_eq!(
         restricted.get(&app.invites_path()).await.status,
         200,
@@ -192,12 +172,7 @@ async fn an_access_list_limits_where_a_key_may_be_used_from(backend: Backend) {
         .await;
     assert_eq!(added.status, 200, "{}", added.text);
     assert_eq!(added.json["totalCount"], 2);
-    let blocks: Vec<&str> = added.json["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["cidrBlock"].as_str().unwrap())
-        .collect();
+    let blocks = crate::harness::strings(&added.json["results"], "cidrBlock");
     assert!(
         blocks.contains(&"10.1.2.3/32") && blocks.contains(&"192.0.2.0/24"),
         "{blocks:?}"
@@ -211,7 +186,7 @@ async fn an_access_list_limits_where_a_key_may_be_used_from(backend: Backend) {
     // Bad credentials still get the plain challenge: the list is no oracle.
     let wrong = Credentials {
         private_key: "wrong".into(),
-        ..credentials_of(&created)
+        ..Credentials::of_api_key(&created)
     };
     assert_eq!(
         app.client(&wrong).get(&app.invites_path()).await.status,
@@ -231,14 +206,7 @@ async fn an_access_list_limits_where_a_key_may_be_used_from(backend: Backend) {
     assert_eq!(restricted.get(&app.invites_path()).await.status, 200);
 
     assert_eq!(app.owner().delete(&entry).await.status, 204);
-    app.owner()
-        .get(&entry)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
-    app.owner()
-        .delete(&entry)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
+    app.owner().assert_gone(&entry, "RESOURCE_NOT_FOUND").await;
     app.owner()
         .get(&format!("{access_list}/not-an-ip"))
         .await

@@ -5,8 +5,8 @@ use serde_json::json;
 use time::Duration;
 
 use crate::harness::{
-    Credentials, DigestClient, DigestStyle, GO_TEMPLATE, TestResponse, V2023, authorization,
-    go_parse_challenge, read, spawn_app,
+    Credentials, DigestClient, DigestStyle, GO_TEMPLATE, TestApp, TestResponse, V2023,
+    authorization, go_authorization, go_parse_challenge, read, spawn_app,
 };
 use orgdoor_test_db::Backend;
 
@@ -38,14 +38,7 @@ async fn guessing_a_private_key_is_throttled(backend: Backend) {
     for _ in 0..40 {
         statuses.push(guesser.get(&app.invites_path()).await.status);
     }
-    let first_throttled = statuses
-        .iter()
-        .position(|status| *status == 429)
-        .expect("guessing is throttled");
-    assert!(
-        (10..=30).contains(&first_throttled),
-        "throttled after {first_throttled}: {statuses:?}"
-    );
+    crate::harness::first_throttled(&statuses);
     let refused = app.owner().get(&app.invites_path()).await;
     refused.assert_error(429, "RATE_LIMITED_TOKEN_BUCKET");
     assert!(refused.header("retry-after").is_some());
@@ -65,19 +58,9 @@ async fn guessing_a_private_key_is_throttled(backend: Backend) {
 /// challenge (so an honest client resending after a network error simply authenticates again).
 async fn a_captured_header_is_accepted_once(backend: Backend) {
     let app = spawn_app(backend).await;
-    let http = reqwest::Client::new();
-    let path = app.invites_path();
-    let url = format!("{}{path}", app.base_url);
+    let ByHand { http, path, url } = ByHand::invites(&app);
     let nonce = fresh_nonce(&http, &url).await;
-    let header = authorization(
-        &app.owner,
-        "POST",
-        &path,
-        &nonce,
-        "00000001",
-        "abcd",
-        GO_TEMPLATE,
-    );
+    let header = go_authorization(&app.owner, "POST", &path, &nonce, "00000001");
     let post = |body: serde_json::Value, header: String| {
         http.post(&url)
             .header("accept", V2023)
@@ -112,15 +95,7 @@ async fn a_captured_header_is_accepted_once(backend: Backend) {
         .collect();
     assert_eq!(usernames, ["first@example.com"]);
     // The same nonce with the next count is a new request, as python-requests sends it.
-    let next = authorization(
-        &app.owner,
-        "POST",
-        &path,
-        &nonce,
-        "00000002",
-        "abcd",
-        GO_TEMPLATE,
-    );
+    let next = go_authorization(&app.owner, "POST", &path, &nonce, "00000002");
     let second = post(
         json!({"username": "second@example.com", "roles": ["ORG_MEMBER"]}),
         next,
@@ -145,6 +120,25 @@ async fn authorized_get(
 }
 
 /// The nonce of a fresh challenge for `url`.
+/// The organization's invitations as a client that signs its requests by hand asks for them:
+/// its HTTP client, the path and the whole URL.
+struct ByHand {
+    http: reqwest::Client,
+    path: String,
+    url: String,
+}
+
+impl ByHand {
+    fn invites(app: &TestApp) -> Self {
+        let path = app.invites_path();
+        Self {
+            http: reqwest::Client::new(),
+            url: format!("{}{path}", app.base_url),
+            path,
+        }
+    }
+}
+
 async fn fresh_nonce(http: &reqwest::Client, url: &str) -> String {
     go_parse_challenge(
         challenge(http, url).await.headers()[WWW_AUTHENTICATE]
@@ -247,9 +241,7 @@ async fn wrong_and_unknown_keys_get_the_same_challenge(backend: Backend) {
 
 async fn the_go_client_pattern_challenges_every_call(backend: Backend) {
     let app = spawn_app(backend).await;
-    let http = reqwest::Client::new();
-    let path = app.invites_path();
-    let url = format!("{}{path}", app.base_url);
+    let ByHand { http, path, url } = ByHand::invites(&app);
     for call in 0..3 {
         let first = challenge(&http, &url).await;
         assert_eq!(first.status(), 401);
@@ -306,50 +298,22 @@ async fn header_variants_of_real_clients_are_accepted(backend: Backend) {
 
 async fn tampered_digests_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
-    let http = reqwest::Client::new();
-    let path = app.invites_path();
-    let url = format!("{}{path}", app.base_url);
+    let ByHand { http, path, url } = ByHand::invites(&app);
     let nonce = fresh_nonce(&http, &url).await;
     let cases = [
         // Signed for another path than the one requested.
-        authorization(
-            &app.owner,
-            "GET",
-            "/api/atlas/v2/orgs",
-            &nonce,
-            "00000001",
-            "abcd",
-            GO_TEMPLATE,
-        ),
+        go_authorization(&app.owner, "GET", "/api/atlas/v2/orgs", &nonce, "00000001"),
         // Signed for another method.
-        authorization(
-            &app.owner,
-            "POST",
-            &path,
-            &nonce,
-            "00000001",
-            "abcd",
-            GO_TEMPLATE,
-        ),
+        go_authorization(&app.owner, "POST", &path, &nonce, "00000001"),
         // nc must be at least 1.
-        authorization(
-            &app.owner,
-            "GET",
-            &path,
-            &nonce,
-            "00000000",
-            "abcd",
-            GO_TEMPLATE,
-        ),
+        go_authorization(&app.owner, "GET", &path, &nonce, "00000000"),
         // A nonce we never issued.
-        authorization(
+        go_authorization(
             &app.owner,
             "GET",
             &path,
             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
             "00000001",
-            "abcd",
-            GO_TEMPLATE,
         ),
         // Not Digest at all.
         format!("Basic {}", "YWJjOmRlZg=="),
@@ -374,33 +338,15 @@ async fn python_style_clients_reuse_one_nonce_with_a_rising_count(backend: Backe
 
 async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered(backend: Backend) {
     let app = spawn_app(backend).await;
-    let http = reqwest::Client::new();
-    let path = app.invites_path();
-    let url = format!("{}{path}", app.base_url);
+    let ByHand { http, path, url } = ByHand::invites(&app);
     let nonce = fresh_nonce(&http, &url).await;
     app.clock.advance(Duration::seconds(61));
-    let header = authorization(
-        &app.owner,
-        "GET",
-        &path,
-        &nonce,
-        "00000002",
-        "abcd",
-        GO_TEMPLATE,
-    );
+    let header = go_authorization(&app.owner, "GET", &path, &nonce, "00000002");
     let response = authorized_get(&http, &url, header).await;
     assert_eq!(response.status(), 401);
     let (fresh, stale) = go_parse_challenge(response.headers()[WWW_AUTHENTICATE].to_str().unwrap());
     assert!(stale, "a correct digest with an expired nonce is stale");
-    let header = authorization(
-        &app.owner,
-        "GET",
-        &path,
-        &fresh,
-        "00000001",
-        "abcd",
-        GO_TEMPLATE,
-    );
+    let header = go_authorization(&app.owner, "GET", &path, &fresh, "00000001");
     let retried = authorized_get(&http, &url, header).await;
     assert_eq!(retried.status(), 200);
 
@@ -410,15 +356,7 @@ async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered(backend: Backend) {
         public_key: app.owner.public_key.clone(),
         private_key: "wrong".into(),
     };
-    let header = authorization(
-        &wrong,
-        "GET",
-        &path,
-        &fresh,
-        "00000002",
-        "abcd",
-        GO_TEMPLATE,
-    );
+    let header = go_authorization(&wrong, "GET", &path, &fresh, "00000002");
     let response = authorized_get(&http, &url, header).await;
     let (_, stale) = go_parse_challenge(response.headers()[WWW_AUTHENTICATE].to_str().unwrap());
     assert!(!stale);
@@ -427,25 +365,9 @@ async fn an_old_nonce_is_stale_and_a_fresh_one_is_offered(backend: Backend) {
 async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store(backend: Backend) {
     let app = spawn_app(backend).await;
     let second_url = app.spawn_instance().await;
-    let http = reqwest::Client::new();
-    let path = app.invites_path();
-    let nonce = go_parse_challenge(
-        challenge(&http, &format!("{}{path}", app.base_url))
-            .await
-            .headers()[WWW_AUTHENTICATE]
-            .to_str()
-            .unwrap(),
-    )
-    .0;
-    let header = authorization(
-        &app.owner,
-        "GET",
-        &path,
-        &nonce,
-        "00000001",
-        "abcd",
-        GO_TEMPLATE,
-    );
+    let ByHand { http, path, url } = ByHand::invites(&app);
+    let nonce = fresh_nonce(&http, &url).await;
+    let header = go_authorization(&app.owner, "GET", &path, &nonce, "00000001");
     let response = authorized_get(&http, format!("{second_url}{path}"), header).await;
     assert_eq!(response.status(), 200);
 
@@ -467,15 +389,8 @@ async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store(back
         .unwrap();
     let fresh_there = fresh_nonce(&http, &format!("{}{path}", stranger.base_url)).await;
     let stranger_path = stranger.invites_path();
-    let accepted_there = authorization(
-        &app.owner,
-        "GET",
-        &stranger_path,
-        &fresh_there,
-        "00000001",
-        "abcd",
-        GO_TEMPLATE,
-    );
+    let accepted_there =
+        go_authorization(&app.owner, "GET", &stranger_path, &fresh_there, "00000001");
     let control = authorized_get(
         &http,
         format!("{}{stranger_path}", stranger.base_url),
@@ -487,15 +402,7 @@ async fn a_nonce_from_one_instance_is_accepted_by_another_on_the_same_store(back
         200,
         "the copied key works there with its own nonce"
     );
-    let header = authorization(
-        &app.owner,
-        "GET",
-        &stranger_path,
-        &nonce,
-        "00000002",
-        "abcd",
-        GO_TEMPLATE,
-    );
+    let header = go_authorization(&app.owner, "GET", &stranger_path, &nonce, "00000002");
     let response = authorized_get(
         &http,
         format!("{}{stranger_path}", stranger.base_url),

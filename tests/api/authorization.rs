@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use orgdoor_domain::OrgRole;
 use orgdoor_test_db::Backend;
 use reqwest::Method;
-use serde_json::Value;
 
 use crate::fixture::{Fixture, version_of};
 use crate::harness::{Credentials, TestApp, spawn_app};
@@ -105,17 +104,21 @@ fn rule(operation: &str, requirements: &[String]) -> (BTreeSet<OrgRole>, Option<
     }
 }
 
+/// Calls `operation` on the fixture's resources as `credentials`, with its `n`th body.
 async fn call(
     app: &TestApp,
+    fixture: &Fixture,
+    operation: &str,
     credentials: &Credentials,
-    method: &str,
-    path: &str,
-    accept: &str,
-    body: Option<&Value>,
+    n: usize,
 ) -> crate::harness::TestResponse {
+    let (method, template, _) = spec::roles_required(operation).unwrap();
     let method: Method = method.parse().unwrap();
+    let accept = version_of(operation, &template);
+    let path = fixture.path(&template, &fixture.org);
+    let body = fixture.body(operation, n);
     app.client(credentials)
-        .send(method, path, Some(accept), body)
+        .send(method, &path, Some(accept), body.as_ref())
         .await
 }
 
@@ -132,25 +135,15 @@ async fn every_operation_checks_the_roles_the_spec_requires(backend: Backend) {
 
     // Refusals first: they change nothing, so every resource is still there for the next one.
     for operation in OPERATIONS {
-        let (method, template, requirements) = spec::roles_required(operation)
+        let (_, template, requirements) = spec::roles_required(operation)
             .unwrap_or_else(|| panic!("{operation} is not in the spec"));
         let (allowed, code) = rule(operation, &requirements);
-        let accept = version_of(operation, &template);
-        let path = fixture.path(&template, &fixture.org);
         for (role, credentials) in &keys {
             n += 1;
             if allowed.contains(role) {
                 continue;
             }
-            let response = call(
-                &app,
-                credentials,
-                &method,
-                &path,
-                accept,
-                fixture.body(operation, n).as_ref(),
-            )
-            .await;
+            let response = call(&app, &fixture, operation, credentials, n).await;
             response.assert_error(401, code.unwrap());
             assert!(
                 response.header("www-authenticate").is_none(),
@@ -168,15 +161,7 @@ async fn every_operation_checks_the_roles_the_spec_requires(backend: Backend) {
             } else {
                 "USER_CANNOT_ACCESS_ORG"
             };
-            let response = call(
-                &app,
-                &other_owner,
-                &method,
-                &path,
-                accept,
-                fixture.body(operation, n).as_ref(),
-            )
-            .await;
+            let response = call(&app, &fixture, operation, &other_owner, n).await;
             response.assert_error(401, expected);
             checked += 1;
         }
@@ -187,21 +172,11 @@ async fn every_operation_checks_the_roles_the_spec_requires(backend: Backend) {
         .iter()
         .filter(|operation| **operation != "deleteOrg")
     {
-        let (method, template, requirements) = spec::roles_required(operation).unwrap();
+        let (_, _, requirements) = spec::roles_required(operation).unwrap();
         let (allowed, _) = rule(operation, &requirements);
-        let accept = version_of(operation, &template);
-        let path = fixture.path(&template, &fixture.org);
         for (role, credentials) in keys.iter().filter(|(role, _)| allowed.contains(role)) {
             n += 1;
-            let response = call(
-                &app,
-                credentials,
-                &method,
-                &path,
-                accept,
-                fixture.body(operation, n).as_ref(),
-            )
-            .await;
+            let response = call(&app, &fixture, operation, credentials, n).await;
             // Past authorization means an answer about the request itself: a success, or a
             // refusal of its content (a fixture already gone, a name taken) — never an
             // authorization refusal, and never a server error.

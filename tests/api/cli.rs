@@ -9,7 +9,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::harness::{
-    Credentials, DigestClient, DigestStyle, GO_TEMPLATE, V2023, authorization, go_parse_challenge,
+    Credentials, DigestClient, DigestStyle, GO_TEMPLATE, V2023, authorization, challenge_nonce,
 };
 use orgdoor_test_db::{Backend, TestDatabase};
 
@@ -39,11 +39,7 @@ async fn serve_keeps_its_files_private_and_its_store_refuses_a_foreign_secrets_k
     let database = TestDatabase::sqlite();
     let path = database.url.trim_start_matches("sqlite://").to_owned();
     let server = Server::start(&database.url).await;
-    let owner = DigestClient::new(
-        &server.base_url,
-        server.credentials(),
-        DigestStyle::ChallengeEveryRequest,
-    );
+    let owner = server.client(server.credentials());
     let created = owner
         .post(
             &format!("/api/atlas/v2/orgs/{}/invites", server.org_id()),
@@ -70,9 +66,7 @@ async fn serve_keeps_its_files_private_and_its_store_refuses_a_foreign_secrets_k
         &foreign,
     ])
     .await;
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("secrets key"), "{stderr}");
+    assert_refused(&refused, "secrets key");
 }
 
 /// The working directory of every server and command these tests start: a PostgreSQL store's
@@ -152,6 +146,15 @@ impl Server {
             .1
     }
 
+    /// A client of this server with `credentials`, challenged on every request.
+    pub fn client(&self, credentials: Credentials) -> DigestClient {
+        DigestClient::new(
+            &self.base_url,
+            credentials,
+            DigestStyle::ChallengeEveryRequest,
+        )
+    }
+
     pub fn org_id(&self) -> &str {
         self.export("MONGODB_ATLAS_ORG_ID")
     }
@@ -174,6 +177,36 @@ async fn run(args: &[&str]) -> std::process::Output {
         .expect("orgdoor runs")
 }
 
+/// Asserts `client` can read the organization `org`.
+async fn assert_org_readable(client: &DigestClient, org: &str) {
+    let read = client.get(&format!("/api/atlas/v2/orgs/{org}")).await;
+    assert_eq!(read.status, 200, "{}", read.text);
+}
+
+/// Runs the command and asserts it succeeds.
+async fn run_ok(args: &[&str]) -> std::process::Output {
+    let output = run(args).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Asserts a command failed, saying something that contains `mention`.
+#[track_caller]
+fn assert_refused(output: &std::process::Output, mention: &str) {
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(mention), "{stderr}");
+}
+
+/// Runs the command and asserts it fails, saying something that contains `mention`.
+async fn run_refused(args: &[&str], mention: &str) {
+    assert_refused(&run(args).await, mention);
+}
+
 async fn serve_prints_credentials_that_work_on_first_start_only(backend: Backend) {
     let database = TestDatabase::new(backend).await;
     let url = database.url.clone();
@@ -183,11 +216,7 @@ async fn serve_prints_credentials_that_work_on_first_start_only(backend: Backend
         format!("{}/", server.base_url)
     );
     let org = server.export("MONGODB_ATLAS_ORG_ID").to_owned();
-    let client = DigestClient::new(
-        &server.base_url,
-        server.credentials(),
-        DigestStyle::ChallengeEveryRequest,
-    );
+    let client = server.client(server.credentials());
     let listed = client
         .get(&format!("/api/atlas/v2/orgs/{org}/invites"))
         .await;
@@ -199,18 +228,8 @@ async fn serve_prints_credentials_that_work_on_first_start_only(backend: Backend
         again.exports.is_empty(),
         "credentials are printed once, on an empty store"
     );
-    let client = DigestClient::new(
-        &again.base_url,
-        server.credentials(),
-        DigestStyle::ChallengeEveryRequest,
-    );
-    assert_eq!(
-        client
-            .get(&format!("/api/atlas/v2/orgs/{org}"))
-            .await
-            .status,
-        200
-    );
+    let client = again.client(server.credentials());
+    assert_org_readable(&client, &org).await;
     again.child.kill().await.unwrap();
 }
 
@@ -219,7 +238,7 @@ async fn bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs(ba
     let url = database.url.clone();
     let mut server = Server::start(&url).await;
 
-    let output = run(&[
+    let output = run_ok(&[
         "bootstrap",
         "--org-name",
         "Scripted",
@@ -227,11 +246,6 @@ async fn bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs(ba
         &url,
     ])
     .await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert_eq!(
         stdout.lines().count(),
@@ -243,12 +257,8 @@ async fn bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs(ba
     assert_eq!(keys, ["orgId", "orgName", "privateKey", "publicKey"]);
     assert_eq!(created["orgName"], "Scripted");
     let org = created["orgId"].as_str().unwrap().to_owned();
-    let owner = Credentials {
-        public_key: created["publicKey"].as_str().unwrap().to_owned(),
-        private_key: created["privateKey"].as_str().unwrap().to_owned(),
-    };
-    let owner_client =
-        DigestClient::new(&server.base_url, owner, DigestStyle::ChallengeEveryRequest);
+    let owner = Credentials::of_api_key(&created);
+    let owner_client = server.client(owner);
     let invites = format!("/api/atlas/v2/orgs/{org}/invites");
     assert_eq!(
         owner_client
@@ -261,7 +271,7 @@ async fn bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs(ba
         200
     );
 
-    let output = run(&[
+    let output = run_ok(&[
         "api-key",
         "create",
         "--org",
@@ -274,26 +284,11 @@ async fn bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs(ba
         &url,
     ])
     .await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let minted: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(minted["orgId"], org.as_str());
-    let member = Credentials {
-        public_key: minted["publicKey"].as_str().unwrap().to_owned(),
-        private_key: minted["privateKey"].as_str().unwrap().to_owned(),
-    };
-    let member_client =
-        DigestClient::new(&server.base_url, member, DigestStyle::ChallengeEveryRequest);
-    assert_eq!(
-        member_client
-            .get(&format!("/api/atlas/v2/orgs/{org}"))
-            .await
-            .status,
-        200
-    );
+    let member = Credentials::of_api_key(&minted);
+    let member_client = server.client(member);
+    assert_org_readable(&member_client, &org).await;
     member_client
         .get(&invites)
         .await
@@ -318,25 +313,22 @@ async fn bootstrap_and_api_key_create_print_usable_keys_while_the_server_runs(ba
         assert!(!refused.status.success(), "{org} {role}");
     }
     // A description with a line break is refused, as the API refuses it.
-    let refused = run(&[
-        "api-key",
-        "create",
-        "--org",
-        &org,
-        "--role",
-        "ORG_OWNER",
-        "--description",
-        "two\nlines",
-        "--database-url",
-        &url,
-    ])
+    run_refused(
+        &[
+            "api-key",
+            "create",
+            "--org",
+            &org,
+            "--role",
+            "ORG_OWNER",
+            "--description",
+            "two\nlines",
+            "--database-url",
+            &url,
+        ],
+        "invalid --description",
+    )
     .await;
-    assert!(!refused.status.success());
-    assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("invalid --description"),
-        "{}",
-        String::from_utf8_lossy(&refused.stderr)
-    );
     server.child.kill().await.unwrap();
 }
 
@@ -344,12 +336,7 @@ async fn migrate_is_idempotent(backend: Backend) {
     let database = TestDatabase::new(backend).await;
     let url = database.url.clone();
     for _ in 0..2 {
-        let output = run(&["migrate", "--database-url", &url]).await;
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        run_ok(&["migrate", "--database-url", &url]).await;
     }
 }
 
@@ -382,11 +369,7 @@ async fn acknowledged_invitations_survive_kill_dash_nine(backend: Backend) {
     server.child.wait().await.unwrap();
 
     let mut restarted = Server::start(&url).await;
-    let client = DigestClient::new(
-        &restarted.base_url,
-        credentials,
-        DigestStyle::ChallengeEveryRequest,
-    );
+    let client = restarted.client(credentials);
     let listed = client.get(&invites).await;
     let mut found = listed.ids();
     found.sort();
@@ -436,11 +419,7 @@ async fn acknowledged_invitations_survive_kill_dash_nine_during_a_write_storm(ba
     assert!(acknowledged.len() >= KILL_AFTER);
 
     let mut restarted = Server::start(&url).await;
-    let client = DigestClient::new(
-        &restarted.base_url,
-        credentials,
-        DigestStyle::ChallengeEveryRequest,
-    );
+    let client = restarted.client(credentials);
     let listed = client.get(&invites).await;
     let found: std::collections::HashSet<&str> = listed
         .json
@@ -469,10 +448,7 @@ async fn sigterm_finishes_in_flight_requests_before_exiting(backend: Backend) {
     let credentials = server.credentials();
     let org = server.export("MONGODB_ATLAS_ORG_ID").to_owned();
     let path = format!("/api/atlas/v2/orgs/{org}/invites");
-    let challenge = reqwest::get(format!("{}{path}", server.base_url))
-        .await
-        .unwrap();
-    let (nonce, _) = go_parse_challenge(challenge.headers()["www-authenticate"].to_str().unwrap());
+    let nonce = challenge_nonce(&format!("{}{path}", server.base_url)).await;
     let authorization = authorization(
         &credentials,
         "POST",
@@ -524,12 +500,7 @@ async fn sigterm_finishes_in_flight_requests_before_exiting(backend: Backend) {
 async fn of_two_servers_starting_on_one_empty_store_one_prints_credentials(backend: Backend) {
     let database = TestDatabase::new(backend).await;
     // Migrate first: two processes creating the schema at once is a deployment concern, not ours.
-    let output = run(&["migrate", "--database-url", &database.url]).await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_ok(&["migrate", "--database-url", &database.url]).await;
     let (mut first, mut second) =
         tokio::join!(Server::start(&database.url), Server::start(&database.url));
     let printed = [&first, &second]
@@ -547,18 +518,8 @@ async fn of_two_servers_starting_on_one_empty_store_one_prints_credentials(backe
     };
     let org = winner.export("MONGODB_ATLAS_ORG_ID").to_owned();
     for server in [&first, &second] {
-        let client = DigestClient::new(
-            &server.base_url,
-            winner.credentials(),
-            DigestStyle::ChallengeEveryRequest,
-        );
-        assert_eq!(
-            client
-                .get(&format!("/api/atlas/v2/orgs/{org}"))
-                .await
-                .status,
-            200
-        );
+        let client = server.client(winner.credentials());
+        assert_org_readable(&client, &org).await;
     }
     first.child.kill().await.unwrap();
     second.child.kill().await.unwrap();
@@ -569,11 +530,7 @@ async fn invitations_are_answered_from_the_command_line(backend: Backend) {
     let url = database.url.clone();
     let mut server = Server::start(&url).await;
     let org = server.export("MONGODB_ATLAS_ORG_ID").to_owned();
-    let client = DigestClient::new(
-        &server.base_url,
-        server.credentials(),
-        DigestStyle::ChallengeEveryRequest,
-    );
+    let client = server.client(server.credentials());
     let v2025 = Some("application/vnd.atlas.2025-02-19+json");
     let users = format!("/api/atlas/v2/orgs/{org}/users");
     for address in ["amy@example.com", "bob@example.com"] {
@@ -588,7 +545,7 @@ async fn invitations_are_answered_from_the_command_line(backend: Backend) {
         assert_eq!(created.status, 201, "{}", created.text);
     }
 
-    let accepted = run(&[
+    let accepted = run_ok(&[
         "invitation",
         "accept",
         "--org",
@@ -602,15 +559,10 @@ async fn invitations_are_answered_from_the_command_line(backend: Backend) {
         &url,
     ])
     .await;
-    assert!(
-        accepted.status.success(),
-        "{}",
-        String::from_utf8_lossy(&accepted.stderr)
-    );
     let printed: Value = serde_json::from_slice(&accepted.stdout).expect("JSON on stdout");
     assert_eq!(printed["orgMembershipStatus"], "ACTIVE");
     assert_eq!(printed["firstName"], "Amy");
-    let declined = run(&[
+    run_ok(&[
         "invitation",
         "decline",
         "--org",
@@ -620,11 +572,6 @@ async fn invitations_are_answered_from_the_command_line(backend: Backend) {
         &url,
     ])
     .await;
-    assert!(
-        declined.status.success(),
-        "{}",
-        String::from_utf8_lossy(&declined.stderr)
-    );
 
     // The running server sees both answers at once.
     let listed = client
@@ -637,30 +584,22 @@ async fn invitations_are_answered_from_the_command_line(backend: Backend) {
             None,
         )
         .await;
-    let statuses: Vec<&str> = listed.json["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|user| user["orgMembershipStatus"].as_str().unwrap())
-        .collect();
+    let statuses = crate::harness::strings(&listed.json["results"], "orgMembershipStatus");
     assert_eq!(statuses, ["ACTIVE", "INVITATION_REJECTED"]);
 
     // Answering again fails with a message and a non-zero status.
-    let again = run(&[
-        "invitation",
-        "accept",
-        "--org",
-        &org,
+    run_refused(
+        &[
+            "invitation",
+            "accept",
+            "--org",
+            &org,
+            "bob@example.com",
+            "--database-url",
+            &url,
+        ],
         "bob@example.com",
-        "--database-url",
-        &url,
-    ])
+    )
     .await;
-    assert!(!again.status.success());
-    assert!(
-        String::from_utf8_lossy(&again.stderr).contains("bob@example.com"),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
     server.child.kill().await.unwrap();
 }

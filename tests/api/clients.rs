@@ -1,12 +1,10 @@
 //! The public clients users point at orgdoor: curl's `--digest` and python-requests.
 
-use std::path::PathBuf;
-
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
-use crate::harness::{TestApp, spawn_app};
+use crate::harness::{TestApp, run_python_client, spawn_app};
 use crate::spec;
 use orgdoor_test_db::Backend;
 
@@ -156,31 +154,17 @@ async fn the_v1_curl_samples_list_and_create(backend: Backend) {
     assert_eq!(list, json!([invitation]));
 }
 
-fn python_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/digest_session.py")
-}
-
 async fn python_requests_reuses_its_nonce_across_a_session(backend: Backend) {
     let app = spawn_app(backend).await;
-    let output = Command::new("python3")
-        .arg(python_script())
-        .env("ORGDOOR_URL", &app.base_url)
-        .env("ORG_ID", &app.org_id)
-        .env("PUBLIC_KEY", &app.owner.public_key)
-        .env("PRIVATE_KEY", &app.owner.private_key)
-        .output()
-        .await
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "the python client failed (scripts/test installs `requests`): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let lines: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let lines = run_python_client(
+        &app,
+        "digest_session.py",
+        &[
+            ("PUBLIC_KEY", &app.owner.public_key),
+            ("PRIVATE_KEY", &app.owner.private_key),
+        ],
+    )
+    .await;
     assert_eq!(lines.len(), 5);
     let statuses: Vec<u64> = lines
         .iter()

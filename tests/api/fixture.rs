@@ -65,17 +65,14 @@ impl Fixture {
             .id();
         let api_key = owner
             .post(
-                &format!("/api/atlas/v2/orgs/{}/apiKeys", app.org_id),
+                &app.api_keys_path(),
                 &json!({"desc": "target", "roles": ["ORG_MEMBER"]}),
             )
             .await
             .id();
         owner
             .post(
-                &format!(
-                    "/api/atlas/v2/orgs/{}/apiKeys/{api_key}/accessList",
-                    app.org_id
-                ),
+                &format!("{}/{api_key}/accessList", app.api_keys_path()),
                 &json!([{"ipAddress": "10.1.1.1"}]),
             )
             .await;

@@ -83,6 +83,15 @@ impl TestResponse {
         self.json["errorCode"].as_str().unwrap_or_default()
     }
 
+    /// Asserts a legacy (v1.0) answer: `status`, plain JSON as its content type, and no
+    /// deprecation header (v1.0 is not a version of the v2 operations).
+    #[track_caller]
+    pub fn assert_legacy(&self, status: u16) {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        assert!(self.header("deprecation").is_none());
+    }
+
     /// Asserts an Atlas error: status, `errorCode` in body and header, JSON content type.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {
@@ -301,6 +310,75 @@ impl DigestClient {
     pub async fn delete(&self, path: &str) -> TestResponse {
         self.send(Method::DELETE, path, Some(V2023), None).await
     }
+
+    /// Gives `team` the `roles` in the project `group` (v2); asserts that succeeds.
+    pub async fn assign_team(&self, group: &str, team: &str, roles: &[&str]) -> TestResponse {
+        let teams = format!("/api/atlas/v2/groups/{group}/teams");
+        self.assign_team_at(&teams, team, roles).await
+    }
+
+    /// Gives `team` the project `roles` through the project's teams at `teams` (v2 or v1.0);
+    /// asserts that succeeds.
+    pub async fn assign_team_at(&self, teams: &str, team: &str, roles: &[&str]) -> TestResponse {
+        let body = serde_json::json!([{"teamId": team, "roleNames": roles}]);
+        let assigned = self.post(teams, &body).await;
+        assert_eq!(assigned.status, 200, "{}", assigned.text);
+        assigned
+    }
+
+    /// A legacy (v1.0) create, as the Go client makes it (see [`legacy_call`]).
+    pub async fn legacy_post(&self, path: &str, body: Value) -> TestResponse {
+        legacy_call(self, Method::POST, path, Some(body)).await
+    }
+
+    /// A legacy (v1.0) update, as the Go client makes it (see [`legacy_call`]).
+    pub async fn legacy_patch(&self, path: &str, body: Value) -> TestResponse {
+        legacy_call(self, Method::PATCH, path, Some(body)).await
+    }
+
+    /// A legacy (v1.0) read, as the Go client makes it (see [`legacy_call`]).
+    pub async fn legacy_get(&self, path: &str) -> TestResponse {
+        legacy_call(self, Method::GET, path, None).await
+    }
+
+    /// A legacy (v1.0) delete, as the Go client makes it (see [`legacy_call`]).
+    pub async fn legacy_delete(&self, path: &str) -> TestResponse {
+        legacy_call(self, Method::DELETE, path, None).await
+    }
+
+    /// Asserts there is nothing at the legacy (v1.0) `path`: a GET and a DELETE are both
+    /// answered 404 `code`.
+    pub async fn assert_legacy_gone(&self, path: &str, code: &str) {
+        self.legacy_get(path).await.assert_error(404, code);
+        self.legacy_delete(path).await.assert_error(404, code);
+    }
+
+    /// Asserts this client may list `path` but not create `body` there: refused with a 401
+    /// `code`.
+    pub async fn assert_reads_but_cannot_create(&self, path: &str, body: &Value, code: &str) {
+        let listed = self.get(path).await;
+        assert_eq!(listed.status, 200, "{}", listed.text);
+        self.post(path, body).await.assert_error(401, code);
+    }
+
+    /// Asserts there is nothing at `path`: a GET and a DELETE are both answered 404 `code`.
+    pub async fn assert_gone(&self, path: &str, code: &str) {
+        self.get(path).await.assert_error(404, code);
+        self.delete(path).await.assert_error(404, code);
+    }
+}
+
+/// A call as the legacy Go client makes it: `Accept: application/json`, and a JSON body (sent
+/// as `application/json`) when there is one.
+pub async fn legacy_call(
+    client: &DigestClient,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> TestResponse {
+    client
+        .send(method, path, Some("application/json"), body.as_ref())
+        .await
 }
 
 fn challenge_of(response: &reqwest::Response) -> WwwAuthenticateHeader {
@@ -522,6 +600,13 @@ impl TestApp {
         url
     }
 
+    /// `GET /health`, answered whatever its status.
+    pub async fn health(&self) -> reqwest::Response {
+        reqwest::get(format!("{}/health", self.base_url))
+            .await
+            .expect("the server answers")
+    }
+
     pub fn client(&self, credentials: &Credentials) -> DigestClient {
         DigestClient::new(
             &self.base_url,
@@ -547,6 +632,11 @@ impl TestApp {
         }
     }
 
+    /// A client with a new key of this organization with the given roles.
+    pub async fn client_with(&self, roles: &[OrgRole]) -> DigestClient {
+        self.client(&self.key_with(roles).await)
+    }
+
     /// The owner key of a second organization, and that organization's id.
     pub async fn other_org(&self) -> (String, Credentials) {
         let (organization, minted) = provision::create_organization(
@@ -567,6 +657,10 @@ impl TestApp {
 
     pub fn invites_path(&self) -> String {
         format!("/api/atlas/v2/orgs/{}/invites", self.org_id)
+    }
+
+    pub fn api_keys_path(&self) -> String {
+        format!("/api/atlas/v2/orgs/{}/apiKeys", self.org_id)
     }
 
     pub fn legacy_invites_path(&self) -> String {
@@ -684,6 +778,91 @@ impl TestApp {
     }
 }
 
+/// Where a burst of guesses answered by `statuses` was first throttled (429), asserting that was
+/// after 10 to 30 attempts.
+#[track_caller]
+pub fn first_throttled(statuses: &[u16]) -> usize {
+    let first_throttled = statuses
+        .iter()
+        .position(|status| *status == 429)
+        .expect("guessing is throttled");
+    assert!(
+        (10..=30).contains(&first_throttled),
+        "throttled after {first_throttled} attempts: {statuses:?}"
+    );
+    first_throttled
+}
+
+/// The string field `field` of every object in the JSON array `items`, in order.
+#[track_caller]
+pub fn strings<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .map(|item| item[field].as_str().unwrap_or_else(|| panic!("no {field}")))
+        .collect()
+}
+
+/// The string fields `first` and `second` of every object in the JSON array `items`, in order.
+#[track_caller]
+pub fn string_pairs<'a>(items: &'a Value, first: &str, second: &str) -> Vec<(&'a str, &'a str)> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .map(|item| {
+            let field = |name: &str| item[name].as_str().unwrap_or_else(|| panic!("no {name}"));
+            (field(first), field(second))
+        })
+        .collect()
+}
+
+/// Runs the Python client `tests/clients/{script}` against `app` (its URL and organization,
+/// and `env`), asserts it succeeds, and returns the JSON objects it printed, one a line.
+pub async fn run_python_client(app: &TestApp, script: &str, env: &[(&str, &str)]) -> Vec<Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(script);
+    let output = tokio::process::Command::new("python3")
+        .arg(path)
+        .env("ORGDOOR_URL", &app.base_url)
+        .env("ORG_ID", &app.org_id)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "the python client failed (scripts/test installs `requests`): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+/// Asserts the invitation at `item` has expired: the pending invitations at `list` are none, the
+/// invitation is not found by its id, and `update` sent to it is refused as expired.
+pub async fn assert_invitation_expired(
+    client: &DigestClient,
+    list: &str,
+    item: &str,
+    update: &Value,
+) {
+    assert_eq!(client.get(list).await.json, serde_json::json!([]));
+    client
+        .get(item)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    client
+        .patch(item, update)
+        .await
+        .assert_error(400, "ALREADY_EXPIRED");
+}
+
 /// Bodies that invite someone to a project which both the project invitations and the project
 /// users APIs refuse with a 400, each with its error code.
 pub fn bad_project_invitee_bodies() -> [(Value, &'static str); 6] {
@@ -738,6 +917,16 @@ pub fn go_parse_challenge(header: &str) -> (String, bool) {
     (nonce.expect("a nonce"), stale)
 }
 
+/// The nonce of the challenge a request to `url` without credentials gets (a 401).
+pub async fn challenge_nonce(url: &str) -> String {
+    let response = reqwest::get(url).await.expect("the server answers");
+    assert_eq!(response.status(), 401);
+    let header = response.headers()[WWW_AUTHENTICATE]
+        .to_str()
+        .expect("an ascii challenge");
+    go_parse_challenge(header).0
+}
+
 /// An `Authorization` header built as a given client would, from parts.
 #[allow(clippy::too_many_arguments)]
 pub fn authorization(
@@ -762,6 +951,17 @@ pub fn authorization(
         .replace("{nc}", nc)
         .replace("{cnonce}", cnonce)
         .replace("{response}", &response)
+}
+
+/// An `Authorization` header as the Go client writes it, with count `nc` (cnonce `abcd`).
+pub fn go_authorization(
+    credentials: &Credentials,
+    method: &str,
+    uri: &str,
+    nonce: &str,
+    nc: &str,
+) -> String {
+    authorization(credentials, method, uri, nonce, nc, "abcd", GO_TEMPLATE)
 }
 
 pub const GO_TEMPLATE: &str = r#"Digest username="{username}", realm="MMS Public API", nonce="{nonce}", uri="{uri}", cnonce="{cnonce}", nc={nc}, qop=auth, response="{response}", algorithm="MD5""#;

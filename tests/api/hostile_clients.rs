@@ -10,20 +10,13 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{
-    Credentials, GO_TEMPLATE, TestApp, authorization, go_parse_challenge, spawn_limited_app,
-};
+use crate::harness::{Credentials, TestApp, challenge_nonce, go_authorization, spawn_limited_app};
 
 on_both_stores!(sockets_reset_during_a_write_storm_leave_every_write_working);
 
 /// A fresh nonce from the server's challenge.
 async fn nonce(app: &TestApp, path: &str) -> String {
-    let response = reqwest::get(format!("{}{path}", app.base_url))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
-    let header = response.headers()["www-authenticate"].to_str().unwrap();
-    go_parse_challenge(header).0
+    challenge_nonce(&format!("{}{path}", app.base_url)).await
 }
 
 /// A signed GET written straight to a socket that is then reset (RST, not FIN) after `wait`:
@@ -41,17 +34,24 @@ async fn send_and_reset(app: &TestApp, request: String, wait: Duration) {
 }
 
 fn signed_get(credentials: &Credentials, path: &str, nonce: &str, nc: u32) -> String {
-    let header = authorization(
-        credentials,
-        "GET",
-        path,
-        nonce,
-        &format!("{nc:08x}"),
-        &format!("{nc:016x}"),
-        GO_TEMPLATE,
-    );
+    let header = go_authorization(credentials, "GET", path, nonce, &format!("{nc:08x}"));
     format!(
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/vnd.atlas.2023-01-01+json\r\nAuthorization: {header}\r\n\r\n"
+    )
+}
+
+/// The head of a JSON POST to `path` announcing `content_length` bytes, signed as the Go client
+/// does with count `nc`.
+fn signed_post_head(
+    credentials: &Credentials,
+    path: &str,
+    nonce: &str,
+    nc: u32,
+    content_length: usize,
+) -> String {
+    let header = go_authorization(credentials, "POST", path, nonce, &format!("{nc:08x}"));
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.atlas.2023-01-01+json\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nAuthorization: {header}\r\n\r\n"
     )
 }
 
@@ -102,9 +102,7 @@ async fn sockets_reset_during_a_write_storm_leave_every_write_working(backend: B
         .get(&format!("/api/atlas/v2/orgs/{}", app.org_id))
         .await;
     assert_eq!(read.status, 200, "{}", read.text);
-    let health = reqwest::get(format!("{}/health", app.base_url))
-        .await
-        .unwrap();
+    let health = app.health().await;
     assert_eq!(health.status(), 200);
 }
 
@@ -118,9 +116,7 @@ async fn health_reports_a_store_that_cannot_write() {
     let app = crate::harness::spawn_app(Backend::Sqlite).await;
     let health = || async {
         let started = std::time::Instant::now();
-        let response = reqwest::get(format!("{}/health", app.base_url))
-            .await
-            .unwrap();
+        let response = app.health().await;
         (response.status().as_u16(), started.elapsed())
     };
     assert_eq!(health().await.0, 200);
@@ -260,18 +256,8 @@ async fn post_without_the_role(app: &TestApp, content_length: usize, body: &str)
     let reader = app.key_with(&[OrgRole::ReadOnly]).await;
     let path = app.invites_path();
     let nonce = nonce(app, &path).await;
-    let header = authorization(
-        &reader,
-        "POST",
-        &path,
-        &nonce,
-        "00000001",
-        "0000000000000001",
-        GO_TEMPLATE,
-    );
-    format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.atlas.2023-01-01+json\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nAuthorization: {header}\r\n\r\n{body}"
-    )
+    let head = signed_post_head(&reader, &path, &nonce, 1, content_length);
+    format!("{head}{body}")
 }
 
 /// A caller without the role is refused before its body is read; a body that does not end is
@@ -297,41 +283,42 @@ async fn a_whole_body_refused_by_its_scope_keeps_the_connection_alive() {
 async fn requests_that_are_not_http_get_atlas_errors() {
     let app = crate::harness::spawn_app(Backend::Sqlite).await;
     let limit = Duration::from_secs(5);
-    let garbage = exchange(&app, b"\x01\x02 nonsense\r\n\r\n", limit).await.0;
-    assert_atlas_error(&garbage, 400, "MALFORMED_REQUEST");
-    let two_lengths = exchange(
-        &app,
-        b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-        limit,
-    )
-    .await
-    .0;
-    assert_atlas_error(&two_lengths, 400, "MALFORMED_REQUEST");
-    let bad_length = exchange(
-        &app,
-        b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
-        limit,
-    )
-    .await
-    .0;
-    assert_atlas_error(&bad_length, 400, "MALFORMED_REQUEST");
-    let bad_header = exchange(&app, b"GET /health HTTP/1.1\r\nHo\x01st: x\r\n\r\n", limit)
-        .await
-        .0;
-    assert_atlas_error(&bad_header, 400, "MALFORMED_REQUEST");
     let long_path = format!(
         "GET /api/atlas/v2/orgs/{} HTTP/1.1\r\nHost: x\r\n\r\n",
         "a".repeat(70_000)
     );
-    let long_path = exchange(&app, long_path.as_bytes(), limit).await.0;
-    assert_atlas_error(&long_path, 414, "URI_TOO_LONG");
     let mut flood = String::from("GET /health HTTP/1.1\r\nHost: x\r\n");
     for n in 0..200 {
         flood.push_str(&format!("X-Flood-{n}: {}\r\n", "v".repeat(100)));
     }
     flood.push_str("\r\n");
-    let flood = exchange(&app, flood.as_bytes(), limit).await.0;
-    assert_atlas_error(&flood, 431, "REQUEST_HEADERS_TOO_LARGE");
+    for (request, status, code) in [
+        (
+            b"\x01\x02 nonsense\r\n\r\n".as_slice(),
+            400,
+            "MALFORMED_REQUEST",
+        ),
+        (
+            b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            400,
+            "MALFORMED_REQUEST",
+        ),
+        (
+            b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+            400,
+            "MALFORMED_REQUEST",
+        ),
+        (
+            b"GET /health HTTP/1.1\r\nHo\x01st: x\r\n\r\n",
+            400,
+            "MALFORMED_REQUEST",
+        ),
+        (long_path.as_bytes(), 414, "URI_TOO_LONG"),
+        (flood.as_bytes(), 431, "REQUEST_HEADERS_TOO_LARGE"),
+    ] {
+        let answer = exchange(&app, request, limit).await.0;
+        assert_atlas_error(&answer, status, code);
+    }
     // Garbage after a good request on one connection: the good one is answered as it is, the
     // garbage with an Atlas 400.
     let (both, _) = exchange(
@@ -362,15 +349,7 @@ async fn a_broken_chunked_body_is_a_bad_request() {
     let app = crate::harness::spawn_app(Backend::Sqlite).await;
     let path = app.invites_path();
     let nonce = nonce(&app, &path).await;
-    let header = authorization(
-        &app.owner,
-        "POST",
-        &path,
-        &nonce,
-        "00000001",
-        "c1",
-        GO_TEMPLATE,
-    );
+    let header = go_authorization(&app.owner, "POST", &path, &nonce, "00000001");
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.atlas.2023-01-01+json\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nAuthorization: {header}\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n"
     );
@@ -378,30 +357,46 @@ async fn a_broken_chunked_body_is_a_bad_request() {
     assert_atlas_error(&raw, 400, "MALFORMED_REQUEST");
 }
 
+/// A server on SQLite with the given connection limits.
+async fn app_with_limits(limits: ConnectionLimits) -> TestApp {
+    crate::harness::spawn_app_with(Backend::Sqlite, |app| app.with_connection_limits(limits)).await
+}
+
+/// `count` new connections, each having written `head` and nothing more.
+async fn half_sent(app: &TestApp, count: usize, head: &[u8]) -> Vec<TcpStream> {
+    let mut sockets = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut socket = TcpStream::connect(address(app)).await.unwrap();
+        socket.write_all(head).await.unwrap();
+        sockets.push(socket);
+    }
+    sockets
+}
+
+/// Asserts `/health` answers 200 within `limit` (`when` says under what load); returns how long
+/// it took.
+async fn health_within(base_url: &str, limit: Duration, when: &str) -> Duration {
+    let started = Instant::now();
+    let health = tokio::time::timeout(limit, reqwest::get(format!("{base_url}/health")))
+        .await
+        .unwrap_or_else(|_| panic!("health answers {when}"))
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    started.elapsed()
+}
+
 /// An authenticated body that stops arriving gets 408 after the body-read timeout.
 #[tokio::test]
 async fn a_body_that_stops_arriving_times_out() {
-    let app = crate::harness::spawn_app_with(Backend::Sqlite, |app| {
-        app.with_connection_limits(ConnectionLimits {
-            body_read_timeout: Duration::from_millis(500),
-            ..ConnectionLimits::default()
-        })
+    let app = app_with_limits(ConnectionLimits {
+        body_read_timeout: Duration::from_millis(500),
+        ..ConnectionLimits::default()
     })
     .await;
     let path = app.invites_path();
     let nonce = nonce(&app, &path).await;
-    let header = authorization(
-        &app.owner,
-        "POST",
-        &path,
-        &nonce,
-        "00000001",
-        "c1",
-        GO_TEMPLATE,
-    );
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.atlas.2023-01-01+json\r\nContent-Type: application/json\r\nContent-Length: 500\r\nAuthorization: {header}\r\n\r\n{{\"username\":"
-    );
+    let head = signed_post_head(&app.owner, &path, &nonce, 1, 500);
+    let request = format!("{head}{{\"username\":");
     let started = Instant::now();
     let mut socket = TcpStream::connect(address(&app)).await.unwrap();
     socket.write_all(request.as_bytes()).await.unwrap();
@@ -435,28 +430,10 @@ async fn slow_heads_and_idle_connections_are_bounded_and_health_answers_at_the_c
         request_timeout: Duration::from_secs(30),
         ..ConnectionLimits::default()
     };
-    let app =
-        crate::harness::spawn_app_with(Backend::Sqlite, |app| app.with_connection_limits(limits))
-            .await;
-    let mut slow = Vec::new();
-    for _ in 0..200 {
-        let mut socket = TcpStream::connect(address(&app)).await.unwrap();
-        socket
-            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-            .await
-            .unwrap();
-        slow.push(socket);
-    }
-    let started = Instant::now();
-    let health = tokio::time::timeout(
-        Duration::from_secs(2),
-        reqwest::get(format!("{}/health", app.base_url)),
-    )
-    .await
-    .expect("health answers at the cap")
-    .unwrap();
-    assert_eq!(health.status(), 200);
-    assert!(started.elapsed() < Duration::from_secs(1));
+    let app = app_with_limits(limits).await;
+    let mut slow = half_sent(&app, 200, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
+    let took = health_within(&app.base_url, Duration::from_secs(2), "at the cap").await;
+    assert!(took < Duration::from_secs(1));
     // Every half-sent head is closed by now or within the head timeout.
     for socket in &mut slow {
         let (_, closed) = read_until_closed(socket, Duration::from_secs(3)).await;
@@ -490,34 +467,15 @@ async fn slow_bodies_at_the_cap_make_room_for_new_connections() {
         body_read_timeout: Duration::from_secs(20),
         ..ConnectionLimits::default()
     };
-    let app =
-        crate::harness::spawn_app_with(Backend::Sqlite, |app| app.with_connection_limits(limits))
-            .await;
-    let mut slow = Vec::new();
-    for _ in 0..120 {
-        let mut socket = TcpStream::connect(address(&app)).await.unwrap();
-        socket
-            .write_all(
-                b"POST /api/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\ngrant_type=",
-            )
-            .await
-            .unwrap();
-        slow.push(socket);
-    }
-    let started = Instant::now();
-    let health = tokio::time::timeout(
-        Duration::from_secs(3),
-        reqwest::get(format!("{}/health", app.base_url)),
+    let app = app_with_limits(limits).await;
+    let mut slow = half_sent(
+        &app,
+        120,
+        b"POST /api/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\ngrant_type=",
     )
-    .await
-    .expect("health answers at the cap")
-    .unwrap();
-    assert_eq!(health.status(), 200);
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "health took {:?}",
-        started.elapsed()
-    );
+    .await;
+    let took = health_within(&app.base_url, Duration::from_secs(3), "at the cap").await;
+    assert!(took < Duration::from_secs(2), "health took {took:?}");
     // The oldest slow bodies were the ones closed: at most the cap are still open.
     let mut closed = 0;
     for socket in &mut slow {
@@ -541,20 +499,54 @@ fn peak_memory_kib(pid: u32) -> u64 {
         .expect("VmHWM in /proc status")
 }
 
+/// A real server process on a fresh SQLite database, started with `args`.
+async fn server_process(args: &[&str]) -> (orgdoor_test_db::TestDatabase, crate::cli::Server) {
+    let database = orgdoor_test_db::TestDatabase::sqlite();
+    let server = crate::cli::Server::start_with(
+        tokio::process::Command::new(crate::cli::BINARY),
+        &database.url,
+        args,
+    )
+    .await;
+    (database, server)
+}
+
+/// One connection to `base_url` per head: each writes its head, then up to `chunks` chunks of
+/// 64 KiB of body within `limit`, and is held open, as a stalled client would.
+async fn stalled_bodies(
+    base_url: &str,
+    heads: Vec<String>,
+    chunks: usize,
+    limit: Duration,
+) -> Vec<TcpStream> {
+    let base = base_url.trim_start_matches("http://");
+    let chunk = vec![b' '; 64 * 1024];
+    let senders = heads.into_iter().map(|head| {
+        let chunk = &chunk;
+        async move {
+            let mut socket = TcpStream::connect(base).await.unwrap();
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = tokio::time::timeout(limit, async {
+                for _ in 0..chunks {
+                    if socket.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await;
+            socket
+        }
+    });
+    futures_util::future::join_all(senders).await
+}
+
 /// A real server process: 150 unauthenticated clients each announce a 4 MiB body and send
 /// 2 MiB of it. The server answers each with its challenge and closes, reading no more than a
 /// few KiB of each: its peak memory grows by far less than what they sent.
 #[tokio::test]
 async fn unauthenticated_bodies_are_not_held_in_memory() {
-    let database = orgdoor_test_db::TestDatabase::sqlite();
-    let server = crate::cli::Server::start_with(
-        tokio::process::Command::new(crate::cli::BINARY),
-        &database.url,
-        &[],
-    )
-    .await;
+    let (_database, server) = server_process(&[]).await;
     let pid = server.child.id().expect("running");
-    let base = server.base_url.trim_start_matches("http://").to_owned();
     let path = "/api/atlas/v2/orgs/000000000000000000000000/invites";
     // Warm up, then take the baseline.
     for _ in 0..3 {
@@ -563,29 +555,11 @@ async fn unauthenticated_bodies_are_not_held_in_memory() {
             .unwrap();
     }
     let baseline = peak_memory_kib(pid);
-    let chunk = vec![b' '; 64 * 1024];
-    let senders = (0..150).map(|_| {
-        let base = base.clone();
-        let chunk = &chunk;
-        async move {
-            let mut socket = TcpStream::connect(base).await.unwrap();
-            let head = format!(
-                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4194304\r\n\r\n"
-            );
-            let _ = socket.write_all(head.as_bytes()).await;
-            let _ = tokio::time::timeout(Duration::from_secs(5), async {
-                for _ in 0..32 {
-                    if socket.write_all(chunk).await.is_err() {
-                        break;
-                    }
-                }
-            })
-            .await;
-            // Held open, as a stalled client would.
-            socket
-        }
-    });
-    let held = futures_util::future::join_all(senders).await;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4194304\r\n\r\n"
+    );
+    let heads = vec![head; 150];
+    let held = stalled_bodies(&server.base_url, heads, 32, Duration::from_secs(5)).await;
     let grown_mib = peak_memory_kib(pid).saturating_sub(baseline) / 1024;
     assert!(
         grown_mib < 64,
@@ -604,53 +578,16 @@ async fn unauthenticated_bodies_are_not_held_in_memory() {
 /// once the stalled clients are gone the budget is whole again.
 #[tokio::test]
 async fn authenticated_bodies_are_bounded_by_the_body_memory_budget() {
-    let database = orgdoor_test_db::TestDatabase::sqlite();
-    let server = crate::cli::Server::start_with(
-        tokio::process::Command::new(crate::cli::BINARY),
-        &database.url,
-        &["--max-body-memory", "32"],
-    )
-    .await;
+    let (_database, server) = server_process(&["--max-body-memory", "32"]).await;
     let pid = server.child.id().expect("running");
-    let base = server.base_url.trim_start_matches("http://").to_owned();
     let credentials = server.credentials();
     let path = format!("/api/atlas/v2/orgs/{}/invites", server.org_id());
-    let challenge = reqwest::get(format!("{}{path}", server.base_url))
-        .await
-        .unwrap();
-    let nonce = go_parse_challenge(challenge.headers()["www-authenticate"].to_str().unwrap()).0;
+    let nonce = challenge_nonce(&format!("{}{path}", server.base_url)).await;
     let baseline = peak_memory_kib(pid);
-    let chunk = vec![b' '; 64 * 1024];
-    let senders = (1..=100u32).map(|nc| {
-        let header = authorization(
-            &credentials,
-            "POST",
-            &path,
-            &nonce,
-            &format!("{nc:08x}"),
-            &format!("{nc:016x}"),
-            GO_TEMPLATE,
-        );
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.atlas.2023-01-01+json\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\nAuthorization: {header}\r\n\r\n"
-        );
-        let base = base.clone();
-        let chunk = &chunk;
-        async move {
-            let mut socket = TcpStream::connect(base).await.unwrap();
-            let _ = socket.write_all(head.as_bytes()).await;
-            let _ = tokio::time::timeout(Duration::from_secs(10), async {
-                for _ in 0..29 {
-                    if socket.write_all(chunk).await.is_err() {
-                        break;
-                    }
-                }
-            })
-            .await;
-            socket
-        }
-    });
-    let mut held = futures_util::future::join_all(senders).await;
+    let heads = (1..=100u32)
+        .map(|nc| signed_post_head(&credentials, &path, &nonce, nc, 2_000_000))
+        .collect();
+    let mut held = stalled_bodies(&server.base_url, heads, 29, Duration::from_secs(10)).await;
     let grown_mib = peak_memory_kib(pid).saturating_sub(baseline) / 1024;
     assert!(
         grown_mib < 48,
@@ -719,16 +656,13 @@ async fn out_of_file_descriptors_the_server_makes_room_and_keeps_answering() {
         let _ = tokio::time::timeout(Duration::from_secs(2), socket.read(&mut answer)).await;
         idle.push(socket);
     }
-    let started = Instant::now();
-    let health = tokio::time::timeout(
+    let took = health_within(
+        &server.base_url,
         Duration::from_secs(3),
-        reqwest::get(format!("{}/health", server.base_url)),
+        "with every descriptor taken",
     )
-    .await
-    .expect("health answers with every descriptor taken")
-    .unwrap();
-    assert_eq!(health.status(), 200);
-    assert!(started.elapsed() < Duration::from_secs(2));
+    .await;
+    assert!(took < Duration::from_secs(2));
     let owner = crate::harness::DigestClient::new(
         &server.base_url,
         server.credentials(),
@@ -769,9 +703,7 @@ async fn a_half_sent_head_is_closed_at_the_header_timeout_not_the_idle_one() {
         idle_timeout: Duration::from_secs(20),
         ..ConnectionLimits::default()
     };
-    let app =
-        crate::harness::spawn_app_with(Backend::Sqlite, |app| app.with_connection_limits(limits))
-            .await;
+    let app = app_with_limits(limits).await;
     let mut socket = TcpStream::connect(address(&app)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     socket.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();

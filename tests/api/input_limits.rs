@@ -92,6 +92,18 @@ struct Bounded {
     body: Box<dyn Fn(usize) -> Value>,
 }
 
+/// An access-list body of `n` distinct addresses.
+fn access_list_entries(n: usize) -> Value {
+    let address = |i: usize| format!("10.{}.{}.1", i / 256, i % 256);
+    Value::Array((0..n).map(|i| json!({"ipAddress": address(i)})).collect())
+}
+
+/// A body of `n` copies of `team` as `teamIds`.
+fn team_ids(team: &str) -> Box<dyn Fn(usize) -> Value> {
+    let team = team.to_owned();
+    Box::new(move |n| json!({"teamIds": repeat(json!(team), n)}))
+}
+
 fn repeat(value: Value, n: usize) -> Value {
     Value::Array(vec![value; n])
 }
@@ -146,13 +158,9 @@ pub async fn fixture(app: &TestApp) -> Fixture {
         "{}",
         project_invitation.text
     );
-    let assigned = client
-        .post(
-            &format!("/api/atlas/v2/groups/{group}/teams"),
-            &json!([{"teamId": team, "roleNames": ["GROUP_READ_ONLY"]}]),
-        )
+    client
+        .assign_team(&group, &team, &["GROUP_READ_ONLY"])
         .await;
-    assert_eq!(assigned.status, 200, "{}", assigned.text);
     let hopper = app
         .pending_user("hopper@example.com", &["ORG_MEMBER"])
         .await;
@@ -185,7 +193,6 @@ fn bounded_lists(f: &Fixture) -> Vec<Bounded> {
         "/api/atlas/v2/orgs/{org}/serviceAccounts/{}/accessList",
         f.account
     );
-    let address = |i: usize| format!("10.{}.{}.1", i / 256, i % 256);
     let bounded = |method: Method,
                    path: String,
                    accept: &'static str,
@@ -268,10 +275,7 @@ fn bounded_lists(f: &Fixture) -> Vec<Bounded> {
             "teamIds",
             250,
             200,
-            Box::new({
-                let team = team.clone();
-                move |n| json!({"teamIds": repeat(json!(team), n)})
-            }),
+            team_ids(&team),
         ),
         bounded(
             Method::POST,
@@ -327,10 +331,7 @@ fn bounded_lists(f: &Fixture) -> Vec<Bounded> {
             "teamIds",
             250,
             200,
-            Box::new({
-                let team = team.clone();
-                move |n| json!({"teamIds": repeat(json!(team), n)})
-            }),
+            team_ids(&team),
         ),
         bounded(
             Method::PUT,
@@ -432,9 +433,7 @@ fn bounded_lists(f: &Fixture) -> Vec<Bounded> {
             "accessList",
             200,
             200,
-            Box::new(move |n| {
-                Value::Array((0..n).map(|i| json!({"ipAddress": address(i)})).collect())
-            }),
+            Box::new(access_list_entries),
         ),
         bounded(
             Method::POST,
@@ -454,9 +453,7 @@ fn bounded_lists(f: &Fixture) -> Vec<Bounded> {
             "accessList",
             200,
             200,
-            Box::new(move |n| {
-                Value::Array((0..n).map(|i| json!({"ipAddress": address(i)})).collect())
-            }),
+            Box::new(access_list_entries),
         ),
         bounded(
             Method::POST,

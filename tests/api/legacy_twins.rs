@@ -4,9 +4,9 @@
 //! paginated shape with v1.0 links.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::harness::{Credentials, DigestClient, TestResponse, spawn_app};
+use crate::harness::{Credentials, legacy_call, spawn_app};
 use orgdoor_domain::OrgRole;
 use orgdoor_test_db::Backend;
 
@@ -40,9 +40,7 @@ async fn v1_reads_see_what_v2_writes(backend: Backend) {
     let org = &app.org_id;
 
     let orgs = owner.get(&format!("{V1}/orgs")).await;
-    assert_eq!(orgs.status, 200, "{}", orgs.text);
-    assert_eq!(orgs.header("content-type"), Some("application/json"));
-    assert!(orgs.header("deprecation").is_none());
+    orgs.assert_legacy(200);
     assert_eq!(orgs.json["results"][0]["id"], *org);
     assert_eq!(
         orgs.json["links"][0]["href"],
@@ -109,13 +107,13 @@ async fn v1_writes_are_seen_by_v2(backend: Backend) {
     assert_eq!(created.status, 200, "{}", created.text);
     let group = created.id();
     let team = app.create_team("Platform").await;
-    let assigned = owner
-        .post(
+    owner
+        .assign_team_at(
             &format!("{V1}/groups/{group}/teams"),
-            &json!([{"teamId": team, "roleNames": ["GROUP_READ_ONLY"]}]),
+            &team,
+            &["GROUP_READ_ONLY"],
         )
         .await;
-    assert_eq!(assigned.status, 200, "{}", assigned.text);
     let renamed = owner
         .patch(
             &format!("{V1}/orgs/{}", app.org_id),
@@ -184,8 +182,7 @@ async fn v1_follows_the_same_rules(backend: Backend) {
             None,
         )
         .await;
-    assert_eq!(any.status, 200, "{}", any.text);
-    assert_eq!(any.header("content-type"), Some("application/json"));
+    any.assert_legacy(200);
 }
 
 /// `go.mongodb.org/atlas` `TeamsService`: create, list, get, by name, rename, members (added as
@@ -198,27 +195,18 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     let bob = app.pending_user("bob@example.com", &["ORG_MEMBER"]).await;
     app.answer(&bob, "accept", None).await;
     let owner = app.owner();
-    let json_call = |method: Method, path: String, body: Option<serde_json::Value>| {
-        let owner = &owner;
-        async move {
-            owner
-                .send(method, &path, Some("application/json"), body.as_ref())
-                .await
-        }
-    };
     let teams = format!("{V1}/orgs/{}/teams", app.org_id);
-    let created = json_call(
-        Method::POST,
-        teams.clone(),
-        Some(json!({"name": "Platform", "usernames": ["amy@example.com"]})),
-    )
-    .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    assert_eq!(created.header("content-type"), Some("application/json"));
+    let created = owner
+        .legacy_post(
+            &teams,
+            json!({"name": "Platform", "usernames": ["amy@example.com"]}),
+        )
+        .await;
+    created.assert_legacy(200);
     assert_eq!(created.json["usernames"], json!(["amy@example.com"]));
     let team = created.id();
 
-    let listed = json_call(Method::GET, teams.clone(), None).await;
+    let listed = owner.legacy_get(&teams).await;
     assert_eq!(listed.json["totalCount"], 1);
     assert_eq!(listed.json["results"][0]["id"], team.as_str());
     assert_eq!(
@@ -229,33 +217,25 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
             .next(),
         Some(format!("{}{teams}", app.base_url).as_str())
     );
-    let got = json_call(Method::GET, format!("{teams}/{team}"), None).await;
+    let got = owner.legacy_get(&format!("{teams}/{team}")).await;
     assert_eq!(got.json["name"], "Platform");
-    let by_name = json_call(Method::GET, format!("{teams}/byName/Platform"), None).await;
+    let by_name = owner.legacy_get(&format!("{teams}/byName/Platform")).await;
     assert_eq!(by_name.json["id"], team.as_str());
-    let renamed = json_call(
-        Method::PATCH,
-        format!("{teams}/{team}"),
-        Some(json!({"name": "Infra"})),
-    )
-    .await;
+    let renamed = owner
+        .legacy_patch(&format!("{teams}/{team}"), json!({"name": "Infra"}))
+        .await;
     assert_eq!(renamed.status, 200, "{}", renamed.text);
     assert_eq!(renamed.json["name"], "Infra");
 
     let members = format!("{teams}/{team}/users");
-    let added = json_call(Method::POST, members.clone(), Some(json!([{"id": bob}]))).await;
+    let added = owner.legacy_post(&members, json!([{"id": bob}])).await;
     assert_eq!(added.status, 200, "{}", added.text);
-    let listed = json_call(Method::GET, members.clone(), None).await;
+    let listed = owner.legacy_get(&members).await;
     assert_eq!(listed.status, 200, "{}", listed.text);
-    let mut addresses: Vec<&str> = listed.json["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|user| user["emailAddress"].as_str().unwrap())
-        .collect();
+    let mut addresses = crate::harness::strings(&listed.json["results"], "emailAddress");
     addresses.sort_unstable();
     assert_eq!(addresses, ["amy@example.com", "bob@example.com"]);
-    let removed = json_call(Method::DELETE, format!("{members}/{amy}"), None).await;
+    let removed = owner.legacy_delete(&format!("{members}/{amy}")).await;
     assert_eq!(removed.status, 204, "{}", removed.text);
     let seen = owner
         .get(&format!(
@@ -267,35 +247,18 @@ async fn v1_teams_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     assert_eq!(seen.json["results"][0]["id"], bob.as_str());
 
     // Only owners change teams, in v1.0 as in v2.
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     member
-        .send(
-            Method::PATCH,
-            &format!("{teams}/{team}"),
-            Some("application/json"),
-            Some(&json!({"name": "Mine"})),
-        )
+        .legacy_patch(&format!("{teams}/{team}"), json!({"name": "Mine"}))
         .await
         .assert_error(401, "NOT_ORG_OWNER");
 
-    let deleted = json_call(Method::DELETE, format!("{teams}/{team}"), None).await;
+    let deleted = owner.legacy_delete(&format!("{teams}/{team}")).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
-    json_call(Method::GET, format!("{teams}/{team}"), None)
+    owner
+        .legacy_get(&format!("{teams}/{team}"))
         .await
         .assert_error(404, "TEAM_NOT_FOUND");
-}
-
-/// A call as the legacy Go client makes it: `Accept: application/json`, and a JSON body (sent
-/// as `application/json`) when there is one.
-async fn legacy_call(
-    client: &DigestClient,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> TestResponse {
-    client
-        .send(method, path, Some("application/json"), body.as_ref())
-        .await
 }
 
 const MASKED: &str = "********-****-****-************";
@@ -311,16 +274,10 @@ async fn v1_api_keys_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     let keys = format!("{V1}/orgs/{org}/apiKeys");
     let v2_keys = format!("/api/atlas/v2/orgs/{org}/apiKeys");
 
-    let created = legacy_call(
-        &owner,
-        Method::POST,
-        &keys,
-        Some(json!({"desc": "Legacy CI", "roles": ["ORG_MEMBER"]})),
-    )
-    .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    assert_eq!(created.header("content-type"), Some("application/json"));
-    assert!(created.header("deprecation").is_none());
+    let created = owner
+        .legacy_post(&keys, json!({"desc": "Legacy CI", "roles": ["ORG_MEMBER"]}))
+        .await;
+    created.assert_legacy(200);
     assert_eq!(created.json["desc"], "Legacy CI");
     assert_eq!(
         created.json["roles"],
@@ -340,23 +297,15 @@ async fn v1_api_keys_work_as_the_legacy_go_client_calls_them(backend: Backend) {
         private_key,
     });
     assert_eq!(
-        legacy_call(&made, Method::GET, &format!("{V1}/orgs/{org}"), None)
-            .await
-            .status,
+        made.legacy_get(&format!("{V1}/orgs/{org}")).await.status,
         200
     );
-    legacy_call(
-        &made,
-        Method::POST,
-        &keys,
-        Some(json!({"desc": "x", "roles": ["ORG_OWNER"]})),
-    )
-    .await
-    .assert_error(401, "NOT_ORG_OWNER");
+    made.legacy_post(&keys, json!({"desc": "x", "roles": ["ORG_OWNER"]}))
+        .await
+        .assert_error(401, "NOT_ORG_OWNER");
 
-    let listed = legacy_call(&owner, Method::GET, &keys, None).await;
-    assert_eq!(listed.status, 200, "{}", listed.text);
-    assert_eq!(listed.header("content-type"), Some("application/json"));
+    let listed = owner.legacy_get(&keys).await;
+    listed.assert_legacy(200);
     assert_eq!(
         listed.json["totalCount"], 2,
         "the owner's key and the new one"
@@ -374,19 +323,17 @@ async fn v1_api_keys_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     );
 
     // `List` with `ListOptions` adds `pageNum`, `itemsPerPage` and `includeCount`.
-    let paged = legacy_call(
-        &owner,
-        Method::GET,
-        &format!("{keys}?pageNum=2&itemsPerPage=1&includeCount=true"),
-        None,
-    )
-    .await;
+    let paged = owner
+        .legacy_get(&format!(
+            "{keys}?pageNum=2&itemsPerPage=1&includeCount=true"
+        ))
+        .await;
     assert_eq!(paged.status, 200, "{}", paged.text);
     assert_eq!(paged.json["totalCount"], 2);
     assert_eq!(paged.json["results"].as_array().unwrap().len(), 1);
 
     let key = format!("{keys}/{id}");
-    let got = legacy_call(&owner, Method::GET, &key, None).await;
+    let got = owner.legacy_get(&key).await;
     assert_eq!(got.status, 200, "{}", got.text);
     assert_eq!(got.json["id"], id.as_str());
     assert_eq!(got.json["desc"], "Legacy CI");
@@ -399,12 +346,7 @@ async fn v1_api_keys_work_as_the_legacy_go_client_calls_them(backend: Backend) {
     assert_eq!(seen.json["desc"], "Legacy CI");
 
     // `Update` sends the same `APIKeyInput`.
-    let updated = legacy_call(
-        &owner,
-        Method::PATCH,
-        &key,
-        Some(json!({"desc": "Legacy CI (read only)", "roles": ["ORG_READ_ONLY", "ORG_BILLING_ADMIN"]})),
-    )
+    let updated = owner.legacy_patch(&key, json!({"desc": "Legacy CI (read only)", "roles": ["ORG_READ_ONLY", "ORG_BILLING_ADMIN"]}))
     .await;
     assert_eq!(updated.status, 200, "{}", updated.text);
     assert_eq!(updated.json["desc"], "Legacy CI (read only)");
@@ -443,38 +385,31 @@ async fn v1_api_keys_work_as_the_legacy_go_client_calls_them(backend: Backend) {
             .status,
         200
     );
-    let got = legacy_call(&owner, Method::GET, &format!("{keys}/{v2_id}"), None).await;
+    let got = owner.legacy_get(&format!("{keys}/{v2_id}")).await;
     assert_eq!(got.status, 200, "{}", got.text);
     assert_eq!(got.json["desc"], "Renamed in v2");
     assert_eq!(got.json["privateKey"], MASKED);
     assert_eq!(got.json["roles"][0]["roleName"], "ORG_GROUP_CREATOR");
-    assert_eq!(
-        legacy_call(&owner, Method::GET, &keys, None).await.json["totalCount"],
-        3
-    );
+    assert_eq!(owner.legacy_get(&keys).await.json["totalCount"], 3);
 
-    let deleted = legacy_call(&owner, Method::DELETE, &key, None).await;
+    let deleted = owner.legacy_delete(&key).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
     assert!(deleted.text.is_empty());
-    legacy_call(&owner, Method::GET, &key, None)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
-    legacy_call(&owner, Method::DELETE, &key, None)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
+    owner.assert_legacy_gone(&key, "RESOURCE_NOT_FOUND").await;
     owner
         .get(&format!("{v2_keys}/{id}"))
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
     // A deleted key no longer authenticates.
-    let refused = legacy_call(&made, Method::GET, &format!("{V1}/orgs/{org}"), None).await;
+    let refused = made.legacy_get(&format!("{V1}/orgs/{org}")).await;
     assert_eq!(refused.status, 401, "{}", refused.text);
     // And what v2 deletes is gone from v1.0.
     assert_eq!(
         owner.delete(&format!("{v2_keys}/{v2_id}")).await.status,
         204
     );
-    legacy_call(&owner, Method::GET, &format!("{keys}/{v2_id}"), None)
+    owner
+        .legacy_get(&format!("{keys}/{v2_id}"))
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
 }
@@ -488,36 +423,33 @@ async fn v1_api_key_access_lists_work_as_the_legacy_go_client_calls_them(backend
     let app = spawn_app(backend).await;
     let owner = app.owner();
     let org = &app.org_id;
-    let created = legacy_call(
-        &owner,
-        Method::POST,
-        &format!("{V1}/orgs/{org}/apiKeys"),
-        Some(json!({"desc": "Fenced", "roles": ["ORG_MEMBER"]})),
-    )
-    .await;
+    let created = owner
+        .legacy_post(
+            &format!("{V1}/orgs/{org}/apiKeys"),
+            json!({"desc": "Fenced", "roles": ["ORG_MEMBER"]}),
+        )
+        .await;
     assert_eq!(created.status, 200, "{}", created.text);
     let id = created.id();
     let fenced = app.client(&Credentials::of_api_key(&created.json));
     let access_list = format!("{V1}/orgs/{org}/apiKeys/{id}/accessList");
     let v2_access_list = format!("/api/atlas/v2/orgs/{org}/apiKeys/{id}/accessList");
 
-    let empty = legacy_call(&owner, Method::GET, &access_list, None).await;
+    let empty = owner.legacy_get(&access_list).await;
     assert_eq!(empty.status, 200, "{}", empty.text);
     assert_eq!(empty.json["totalCount"], 0);
 
-    let added = legacy_call(
-        &owner,
-        Method::POST,
-        &access_list,
-        Some(json!([
-            {"ipAddress": "192.0.2.10"},
-            {"cidrBlock": "10.0.0.0/24"},
-            {"ipAddress": "2001:db8::1"},
-        ])),
-    )
-    .await;
-    assert_eq!(added.status, 200, "{}", added.text);
-    assert_eq!(added.header("content-type"), Some("application/json"));
+    let added = owner
+        .legacy_post(
+            &access_list,
+            json!([
+                {"ipAddress": "192.0.2.10"},
+                {"cidrBlock": "10.0.0.0/24"},
+                {"ipAddress": "2001:db8::1"},
+            ]),
+        )
+        .await;
+    added.assert_legacy(200);
     assert_eq!(added.json["totalCount"], 3, "{}", added.text);
     let entries = added.json["results"].as_array().unwrap();
     let entry = |cidr: &str| {
@@ -548,43 +480,33 @@ async fn v1_api_key_access_lists_work_as_the_legacy_go_client_calls_them(backend
         "{}",
         added.text
     );
-    let listed = legacy_call(&owner, Method::GET, &access_list, None).await;
+    let listed = owner.legacy_get(&access_list).await;
     assert_eq!(listed.status, 200, "{}", listed.text);
     assert_eq!(listed.json["results"], added.json["results"]);
     assert_eq!(owner.get(&v2_access_list).await.json["totalCount"], 3);
 
     // The list is enforced on the key, under v1.0 too: the tests connect from 127.0.0.1.
-    legacy_call(&fenced, Method::GET, &format!("{V1}/orgs/{org}"), None)
+    fenced
+        .legacy_get(&format!("{V1}/orgs/{org}"))
         .await
         .assert_error(403, "IP_ADDRESS_NOT_ON_WHITELIST");
 
     // `Get` by address, by URL-encoded CIDR block (the entry's own link), by IPv6 address.
-    let got = legacy_call(
-        &owner,
-        Method::GET,
-        &format!("{access_list}/192.0.2.10"),
-        None,
-    )
-    .await;
+    let got = owner.legacy_get(&format!("{access_list}/192.0.2.10")).await;
     assert_eq!(got.status, 200, "{}", got.text);
     assert_eq!(got.json["ipAddress"], "192.0.2.10");
     assert_eq!(got.json["cidrBlock"], "192.0.2.10/32");
     let block_path = block_link.strip_prefix(&app.base_url).unwrap().to_owned();
-    let got = legacy_call(&owner, Method::GET, &block_path, None).await;
+    let got = owner.legacy_get(&block_path).await;
     assert_eq!(got.status, 200, "{}", got.text);
     assert_eq!(got.json["cidrBlock"], "10.0.0.0/24");
     assert_eq!(got.json["links"][0]["href"], block_link);
     let v6_path = format!("{access_list}/2001:db8::1");
-    let got = legacy_call(&owner, Method::GET, &v6_path, None).await;
+    let got = owner.legacy_get(&v6_path).await;
     assert_eq!(got.status, 200, "{}", got.text);
     assert_eq!(got.json["cidrBlock"], "2001:db8:0:0:0:0:0:1/128");
     let written_out = format!("{access_list}/2001:db8:0:0:0:0:0:1");
-    assert_eq!(
-        legacy_call(&owner, Method::GET, &written_out, None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(owner.legacy_get(&written_out).await.status, 200);
     let v6_link = v6["links"][0]["href"].as_str().unwrap();
     assert_eq!(
         v6_link,
@@ -592,7 +514,7 @@ async fn v1_api_key_access_lists_work_as_the_legacy_go_client_calls_them(backend
     );
     let by_link = v6_link.strip_prefix(&app.base_url).unwrap();
     assert_eq!(
-        legacy_call(&owner, Method::GET, by_link, None).await.json["cidrBlock"],
+        owner.legacy_get(by_link).await.json["cidrBlock"],
         "2001:db8:0:0:0:0:0:1/128"
     );
 
@@ -601,42 +523,36 @@ async fn v1_api_key_access_lists_work_as_the_legacy_go_client_calls_them(backend
         .post(&v2_access_list, &json!([{"cidrBlock": "198.51.100.0/25"}]))
         .await;
     assert_eq!(from_v2.status, 200, "{}", from_v2.text);
-    let got = legacy_call(
-        &owner,
-        Method::GET,
-        &format!("{access_list}/198.51.100.0%2F25"),
-        None,
-    )
-    .await;
+    let got = owner
+        .legacy_get(&format!("{access_list}/198.51.100.0%2F25"))
+        .await;
     assert_eq!(got.status, 200, "{}", got.text);
     assert_eq!(got.json["cidrBlock"], "198.51.100.0/25");
     let seen = owner.get(&format!("{v2_access_list}/10.0.0.0%2F24")).await;
     assert_eq!(seen.status, 200, "{}", seen.text);
 
     // The `/` of a block must be encoded, as the spec says: unencoded it is a path of its own.
-    legacy_call(
-        &owner,
-        Method::GET,
-        &format!("{access_list}/10.0.0.0/24"),
-        None,
-    )
-    .await
-    .assert_error(404, "RESOURCE_NOT_FOUND");
+    owner
+        .legacy_get(&format!("{access_list}/10.0.0.0/24"))
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
 
     // `Delete` by URL-encoded CIDR block and by IPv6 address.
-    let deleted = legacy_call(&owner, Method::DELETE, &block_path, None).await;
+    let deleted = owner.legacy_delete(&block_path).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
-    legacy_call(&owner, Method::GET, &block_path, None)
+    owner
+        .legacy_get(&block_path)
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
     owner
         .get(&format!("{v2_access_list}/10.0.0.0%2F24"))
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
-    legacy_call(&owner, Method::DELETE, &block_path, None)
+    owner
+        .legacy_delete(&block_path)
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
-    let deleted = legacy_call(&owner, Method::DELETE, &v6_path, None).await;
+    let deleted = owner.legacy_delete(&v6_path).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
     assert_eq!(
         owner
@@ -645,23 +561,17 @@ async fn v1_api_key_access_lists_work_as_the_legacy_go_client_calls_them(backend
             .status,
         204
     );
-    let left = legacy_call(&owner, Method::GET, &access_list, None).await;
+    let left = owner.legacy_get(&access_list).await;
     assert_eq!(left.json["totalCount"], 1, "{}", left.text);
     assert_eq!(left.json["results"][0]["ipAddress"], "192.0.2.10");
 
     // Adding the tests' own address lets the key in again.
-    let allowed = legacy_call(
-        &owner,
-        Method::POST,
-        &access_list,
-        Some(json!([{"cidrBlock": "127.0.0.0/8"}])),
-    )
-    .await;
+    let allowed = owner
+        .legacy_post(&access_list, json!([{"cidrBlock": "127.0.0.0/8"}]))
+        .await;
     assert_eq!(allowed.json["totalCount"], 2, "{}", allowed.text);
     assert_eq!(
-        legacy_call(&fenced, Method::GET, &format!("{V1}/orgs/{org}"), None)
-            .await
-            .status,
+        fenced.legacy_get(&format!("{V1}/orgs/{org}")).await.status,
         200
     );
 
@@ -684,18 +594,12 @@ async fn v1_api_key_access_lists_work_as_the_legacy_go_client_calls_them(backend
             .await
             .assert_error(status, code);
     }
-    legacy_call(
-        &owner,
-        Method::GET,
-        &format!("{access_list}/not-an-ip"),
-        None,
-    )
-    .await
-    .assert_error(400, "INVALID_IP_ADDRESS_OR_CIDR_NOTATION");
+    owner
+        .legacy_get(&format!("{access_list}/not-an-ip"))
+        .await
+        .assert_error(400, "INVALID_IP_ADDRESS_OR_CIDR_NOTATION");
     assert_eq!(
-        legacy_call(&owner, Method::GET, &access_list, None)
-            .await
-            .json["totalCount"],
+        owner.legacy_get(&access_list).await.json["totalCount"],
         2,
         "nothing was added"
     );
@@ -708,29 +612,21 @@ async fn v1_api_keys_follow_the_v2_rules(backend: Backend) {
     let owner = app.owner();
     let org = &app.org_id;
     let keys = format!("{V1}/orgs/{org}/apiKeys");
-    let created = legacy_call(
-        &owner,
-        Method::POST,
-        &keys,
-        Some(json!({"desc": "Target", "roles": ["ORG_MEMBER"]})),
-    )
-    .await;
+    let created = owner
+        .legacy_post(&keys, json!({"desc": "Target", "roles": ["ORG_MEMBER"]}))
+        .await;
     assert_eq!(created.status, 200, "{}", created.text);
     let key = format!("{keys}/{}", created.json["id"].as_str().unwrap());
     let access_list = format!("{key}/accessList");
     let entry = format!("{access_list}/10.0.0.0%2F24");
-    let added = legacy_call(
-        &owner,
-        Method::POST,
-        &access_list,
-        Some(json!([{"cidrBlock": "10.0.0.0/24"}])),
-    )
-    .await;
+    let added = owner
+        .legacy_post(&access_list, json!([{"cidrBlock": "10.0.0.0/24"}]))
+        .await;
     assert_eq!(added.status, 200, "{}", added.text);
 
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     for path in [&keys, &key, &access_list, &entry] {
-        let read = legacy_call(&member, Method::GET, path, None).await;
+        let read = member.legacy_get(path).await;
         assert_eq!(read.status, 200, "{path}: {}", read.text);
     }
     let writes = [
@@ -761,7 +657,8 @@ async fn v1_api_keys_follow_the_v2_rules(backend: Backend) {
     let (other_org, other_owner) = app.other_org().await;
     let other = app.client(&other_owner);
     for path in [&keys, &key, &access_list, &entry] {
-        legacy_call(&other, Method::GET, path, None)
+        other
+            .legacy_get(path)
             .await
             .assert_error(401, "USER_CANNOT_ACCESS_ORG");
     }
@@ -772,31 +669,24 @@ async fn v1_api_keys_follow_the_v2_rules(backend: Backend) {
     }
     // Nor can it reach the key through its own organization's paths.
     let theirs = key.replacen(org.as_str(), &other_org, 1);
-    legacy_call(&other, Method::GET, &theirs, None)
+    other
+        .assert_legacy_gone(&theirs, "RESOURCE_NOT_FOUND")
+        .await;
+    other
+        .legacy_delete(&format!("{theirs}/accessList/10.0.0.0%2F24"))
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
-    legacy_call(&other, Method::DELETE, &theirs, None)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
-    legacy_call(
-        &other,
-        Method::DELETE,
-        &format!("{theirs}/accessList/10.0.0.0%2F24"),
-        None,
-    )
-    .await
-    .assert_error(404, "RESOURCE_NOT_FOUND");
 
     // Nothing changed.
-    let unchanged = legacy_call(&owner, Method::GET, &key, None).await;
+    let unchanged = owner.legacy_get(&key).await;
     assert_eq!(unchanged.json["desc"], "Target");
     assert_eq!(unchanged.json["roles"][0]["roleName"], "ORG_MEMBER");
     assert_eq!(
-        legacy_call(&owner, Method::GET, &keys, None).await.json["totalCount"],
+        owner.legacy_get(&keys).await.json["totalCount"],
         3,
         "the owner's, the target and the member's"
     );
-    let list = legacy_call(&owner, Method::GET, &access_list, None).await;
+    let list = owner.legacy_get(&access_list).await;
     assert_eq!(list.json["totalCount"], 1);
     assert_eq!(list.json["results"][0]["cidrBlock"], "10.0.0.0/24");
 }

@@ -94,16 +94,9 @@ async fn nothing_in_the_raw_store_authenticates_without_the_secrets_key(backend:
     let (stored_ha1s, stored_secrets) = stored_secrets(&app).await;
     assert!(!stored_ha1s.is_empty() && !stored_secrets.is_empty());
 
+    let invites_url = format!("{}{}", app.base_url, app.invites_path());
     // The control: the real HA1 with a genuine nonce, and a nonce forged with the real key.
-    let genuine = crate::harness::go_parse_challenge(
-        reqwest::get(format!("{}{}", app.base_url, app.invites_path()))
-            .await
-            .unwrap()
-            .headers()["www-authenticate"]
-            .to_str()
-            .unwrap(),
-    )
-    .0;
+    let genuine = crate::harness::challenge_nonce(&invites_url).await;
     assert_eq!(
         signed_with_ha1(&app, &app.owner.public_key, &real_ha1, &genuine).await,
         200
@@ -144,15 +137,7 @@ async fn nothing_in_the_raw_store_authenticates_without_the_secrets_key(backend:
     // every stored secret (and its parts) as the nonce key.
     for stored in &stored_ha1s {
         for candidate in stored.windows(16).step_by(4) {
-            let fresh = crate::harness::go_parse_challenge(
-                reqwest::get(format!("{}{}", app.base_url, app.invites_path()))
-                    .await
-                    .unwrap()
-                    .headers()["www-authenticate"]
-                    .to_str()
-                    .unwrap(),
-            )
-            .0;
+            let fresh = crate::harness::challenge_nonce(&invites_url).await;
             assert_eq!(
                 signed_with_ha1(&app, &app.owner.public_key, &hex(candidate), &fresh).await,
                 401
@@ -176,9 +161,7 @@ async fn nothing_in_the_raw_store_authenticates_without_the_secrets_key(backend:
 
 async fn health_reports_the_database_without_authentication(backend: Backend) {
     let app = spawn_app(backend).await;
-    let response = reqwest::get(format!("{}/health", app.base_url))
-        .await
-        .unwrap();
+    let response = app.health().await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.json::<Value>().await.unwrap(),

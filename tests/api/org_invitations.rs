@@ -5,7 +5,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::harness::{V2023, spawn_app};
+use crate::harness::{V2023, assert_invitation_expired, spawn_app};
 use orgdoor_domain::OrgRole;
 use orgdoor_test_db::Backend;
 
@@ -265,15 +265,8 @@ async fn an_expired_invitation_is_no_longer_pending_and_can_be_replaced(backend:
     assert_eq!(client.get(&path).await.status, 200);
     app.clock.advance(Duration::seconds(1));
 
-    assert_eq!(client.get(&app.invites_path()).await.json, json!([]));
-    client
-        .get(&path)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
-    client
-        .patch(&path, &json!({"roles": ["ORG_OWNER"]}))
-        .await
-        .assert_error(400, "ALREADY_EXPIRED");
+    let update = json!({"roles": ["ORG_OWNER"]});
+    assert_invitation_expired(&client, &app.invites_path(), &path, &update).await;
     client
         .patch(
             &app.invites_path(),
@@ -509,16 +502,12 @@ async fn the_legacy_v1_api_serves_the_same_invitations_as_json(backend: Backend)
     let legacy = app.legacy_invites_path();
 
     let created = client
-        .send(
-            Method::POST,
+        .legacy_post(
             &legacy,
-            Some("application/json"),
-            Some(&json!({"username": "ada@example.com", "roles": ["ORG_MEMBER"]})),
+            json!({"username": "ada@example.com", "roles": ["ORG_MEMBER"]}),
         )
         .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    assert_eq!(created.header("content-type"), Some("application/json"));
-    assert!(created.header("deprecation").is_none());
+    created.assert_legacy(200);
 
     // What v1.0 created, v2 sees, and the other way round.
     let v2 = client.get(&app.invites_path()).await;
@@ -538,34 +527,23 @@ async fn the_legacy_v1_api_serves_the_same_invitations_as_json(backend: Backend)
     assert_eq!(no_accept.json[0]["username"], "bob@example.com");
 
     let item = format!("{legacy}/{}", created.json["id"].as_str().unwrap());
-    let fetched = client
-        .send(Method::GET, &item, Some("application/json"), None)
-        .await;
+    let fetched = client.legacy_get(&item).await;
     assert_eq!(fetched.json, created.json);
     let patched = client
-        .send(
-            Method::PATCH,
-            &item,
-            Some("application/json"),
-            Some(&json!({"roles": ["ORG_OWNER"]})),
-        )
+        .legacy_patch(&item, json!({"roles": ["ORG_OWNER"]}))
         .await;
     assert_eq!(patched.json["roles"], json!(["ORG_OWNER"]));
     let by_name = client
-        .send(
-            Method::PATCH,
+        .legacy_patch(
             &legacy,
-            Some("application/json"),
-            Some(&json!({"username": "bob@example.com", "roles": ["ORG_MEMBER"]})),
+            json!({"username": "bob@example.com", "roles": ["ORG_MEMBER"]}),
         )
         .await;
     assert_eq!(by_name.json["roles"], json!(["ORG_MEMBER"]));
-    let deleted = client
-        .send(Method::DELETE, &item, Some("application/json"), None)
-        .await;
+    let deleted = client.legacy_delete(&item).await;
     assert_eq!(deleted.status, 204);
     client
-        .send(Method::GET, &item, Some("application/json"), None)
+        .legacy_get(&item)
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
 }

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use time::Duration;
 
-use crate::harness::{Credentials, TestApp, V2023, V2025, spawn_app};
+use crate::harness::{Credentials, TestApp, V2023, V2025, spawn_app, string_pairs};
 use orgdoor_domain::OrgRole;
 use orgdoor_test_db::Backend;
 
@@ -46,6 +46,27 @@ async fn send(
 
 fn user_path(app: &TestApp, id: &str) -> String {
     format!("{}/{id}", app.users_path())
+}
+
+/// The organization's users, listed through the 2025 operation with `query`.
+async fn users_query(app: &TestApp, query: &str) -> crate::harness::TestResponse {
+    get(app, &format!("{}?{query}", app.users_path()), V2025).await
+}
+
+/// Posts `{"orgRole": role}` to a user's custom method at `path` (`…:addRole`, `…:removeRole`).
+async fn post_org_role(app: &TestApp, path: &str, role: &str) -> crate::harness::TestResponse {
+    send(app, Method::POST, path, V2025, &json!({"orgRole": role})).await
+}
+
+/// Updates the user `id` through the 2025 operation.
+async fn patch_user(app: &TestApp, id: &str, body: &Value) -> crate::harness::TestResponse {
+    send(app, Method::PATCH, &user_path(app, id), V2025, body).await
+}
+
+/// Replaces a member's org roles through the deprecated 2023 operation.
+async fn put_org_roles(app: &TestApp, member: &str, body: &Value) -> crate::harness::TestResponse {
+    let path = format!("{}/roles", user_path(app, member));
+    send(app, Method::PUT, &path, V2023, body).await
 }
 
 async fn an_invitation_from_the_invites_api_is_a_pending_user(backend: Backend) {
@@ -89,23 +110,19 @@ async fn an_invitation_from_the_invites_api_is_a_pending_user(backend: Backend) 
 
     // Updating the user updates the invitation, and deleting the user cancels it.
     let id = user["id"].as_str().unwrap();
-    let updated = send(
+    let updated = patch_user(
         &app,
-        Method::PATCH,
-        &user_path(&app, id),
-        V2025,
+        id,
         &json!({"roles": {"orgRoles": ["ORG_OWNER"]}, "teamIds": []}),
     )
     .await;
     assert_eq!(updated.status, 200, "{}", updated.text);
-    let seen = app
-        .owner()
-        .get(&format!(
-            "{}/{}",
-            app.invites_path(),
-            invitation["id"].as_str().unwrap()
-        ))
-        .await;
+    let invitation_path = format!(
+        "{}/{}",
+        app.invites_path(),
+        invitation["id"].as_str().unwrap()
+    );
+    let seen = app.owner().get(&invitation_path).await;
     assert_eq!(seen.json["roles"], json!(["ORG_OWNER"]));
     assert_eq!(seen.json["teamIds"], json!([]));
     assert_eq!(
@@ -118,14 +135,7 @@ async fn an_invitation_from_the_invites_api_is_a_pending_user(backend: Backend) 
         .send(Method::DELETE, &user_path(&app, id), Some(V2025), None)
         .await;
     assert_eq!(removed.status, 204, "{}", removed.text);
-    let gone = app
-        .owner()
-        .get(&format!(
-            "{}/{}",
-            app.invites_path(),
-            invitation["id"].as_str().unwrap()
-        ))
-        .await;
+    let gone = app.owner().get(&invitation_path).await;
     gone.assert_error(404, "RESOURCE_NOT_FOUND");
 }
 
@@ -264,8 +274,7 @@ async fn accepting_makes_an_active_member_with_the_invited_grants(backend: Backe
             Some(&json!({"firstName": "Ada", "lastName": "Lovelace", "country": "GB", "mobileNumber": "+1 212 555 0199"})),
         )
         .await;
-    assert_eq!(accepted.status, 200, "{}", accepted.text);
-    assert_eq!(accepted.header("content-type"), Some("application/json"));
+    accepted.assert_legacy(200);
 
     let user = get(&app, &user_path(&app, &id), V2025).await;
     assert_eq!(user.status, 200, "{}", user.text);
@@ -286,11 +295,9 @@ async fn accepting_makes_an_active_member_with_the_invited_grants(backend: Backe
     // The invitation is gone from the invitations API.
     assert_eq!(app.owner().get(&app.invites_path()).await.json, json!([]));
     // A member's grants are updated like an invitee's.
-    let updated = send(
+    let updated = patch_user(
         &app,
-        Method::PATCH,
-        &user_path(&app, &id),
-        V2025,
+        &id,
         &json!({"teamIds": [], "roles": {"orgRoles": ["ORG_OWNER"], "groupRoleAssignments": []}}),
     )
     .await;
@@ -300,14 +307,7 @@ async fn accepting_makes_an_active_member_with_the_invited_grants(backend: Backe
         updated.json["roles"],
         json!({"groupRoleAssignments": [], "orgRoles": ["ORG_OWNER"]})
     );
-    let untouched = send(
-        &app,
-        Method::PATCH,
-        &user_path(&app, &id),
-        V2025,
-        &json!({}),
-    )
-    .await;
+    let untouched = patch_user(&app, &id, &json!({})).await;
     assert_eq!(untouched.json["roles"], updated.json["roles"]);
 }
 
@@ -341,26 +341,12 @@ async fn declined_and_expired_users_show_only_when_asked_for_and_can_be_invited_
     )
     .await;
     assert_eq!(rejected.status, 200, "{}", rejected.text);
-    let expired = get(
+    let expired = users_query(
         &app,
-        &format!(
-            "{}?orgMembershipStatuses=INVITATION_EXPIRED&orgMembershipStatuses=INVITATION_REJECTED",
-            app.users_path()
-        ),
-        V2025,
+        "orgMembershipStatuses=INVITATION_EXPIRED&orgMembershipStatuses=INVITATION_REJECTED",
     )
     .await;
-    let statuses: Vec<(&str, &str)> = expired.json["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|user| {
-            (
-                user["username"].as_str().unwrap(),
-                user["orgMembershipStatus"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let statuses = string_pairs(&expired.json["results"], "username", "orgMembershipStatus");
     assert_eq!(
         statuses,
         vec![
@@ -394,26 +380,11 @@ async fn lists_filter_by_status_and_username_and_page_with_absolute_links(backen
         app.create_user(&json!({"username": address, "roles": {"orgRoles": ["ORG_MEMBER"]}}))
             .await;
     }
-    let page = get(
-        &app,
-        &format!("{}?itemsPerPage=1&pageNum=2", app.users_path()),
-        V2025,
-    )
-    .await;
+    let page = users_query(&app, "itemsPerPage=1&pageNum=2").await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert_eq!(page.json["totalCount"], 3);
     assert_eq!(page.json["results"][0]["username"], "amy@example.com");
-    let links: Vec<(&str, &str)> = page.json["links"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|link| {
-            (
-                link["rel"].as_str().unwrap(),
-                link["href"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let links = string_pairs(&page.json["links"], "rel", "href");
     let base = format!("{}{}", app.base_url, app.users_path());
     assert_eq!(
         links,
@@ -432,23 +403,10 @@ async fn lists_filter_by_status_and_username_and_page_with_absolute_links(backen
             ),
         ]
     );
-    let active = get(
-        &app,
-        &format!("{}?orgMembershipStatus=ACTIVE", app.users_path()),
-        V2025,
-    )
-    .await;
+    let active = users_query(&app, "orgMembershipStatus=ACTIVE").await;
     assert_eq!(active.json["totalCount"], 1);
     assert_eq!(active.json["results"][0]["username"], "zed@example.com");
-    let one = get(
-        &app,
-        &format!(
-            "{}?username=BOB@example.com&includeCount=false",
-            app.users_path()
-        ),
-        V2025,
-    )
-    .await;
+    let one = users_query(&app, "username=BOB@example.com&includeCount=false").await;
     assert!(one.json.get("totalCount").is_none());
     assert_eq!(one.json["results"][0]["username"], "bob@example.com");
     for (query, code) in [
@@ -464,9 +422,7 @@ async fn lists_filter_by_status_and_username_and_page_with_absolute_links(backen
         ("username=nobody", "INVALID_QUERY_PARAMETER"),
         ("itemsPerPage=many", "INVALID_QUERY_PARAMETER"),
     ] {
-        get(&app, &format!("{}?{query}", app.users_path()), V2025)
-            .await
-            .assert_error(400, code);
+        users_query(&app, query).await.assert_error(400, code);
     }
 }
 
@@ -476,39 +432,18 @@ async fn roles_are_added_and_removed_one_at_a_time(backend: Backend) {
     let pending = app.pending_user("bob@example.com", &["ORG_MEMBER"]).await;
     for id in [&member, &pending] {
         let action = |name: &str| format!("{}:{name}", user_path(&app, id));
-        let added = send(
-            &app,
-            Method::POST,
-            &action("addRole"),
-            V2025,
-            &json!({"orgRole": "ORG_OWNER"}),
-        )
-        .await;
+        let added = post_org_role(&app, &action("addRole"), "ORG_OWNER").await;
         assert_eq!(added.status, 200, "{}", added.text);
         assert_eq!(
             added.json["roles"]["orgRoles"],
             json!(["ORG_MEMBER", "ORG_OWNER"])
         );
-        let again = send(
-            &app,
-            Method::POST,
-            &action("addRole"),
-            V2025,
-            &json!({"orgRole": "ORG_OWNER"}),
-        )
-        .await;
+        let again = post_org_role(&app, &action("addRole"), "ORG_OWNER").await;
         assert_eq!(
             again.json["roles"]["orgRoles"],
             json!(["ORG_MEMBER", "ORG_OWNER"])
         );
-        let removed = send(
-            &app,
-            Method::POST,
-            &action("removeRole"),
-            V2025,
-            &json!({"orgRole": "ORG_MEMBER"}),
-        )
-        .await;
+        let removed = post_org_role(&app, &action("removeRole"), "ORG_MEMBER").await;
         assert_eq!(removed.json["roles"]["orgRoles"], json!(["ORG_OWNER"]));
         for (name, body, status, code) in [
             (
@@ -543,33 +478,18 @@ async fn roles_are_added_and_removed_one_at_a_time(backend: Backend) {
         (member.as_str(), "promote", 405, "METHOD_NOT_ALLOWED"),
     ] {
         let path = format!("{}:{name}", user_path(&app, user));
-        send(
-            &app,
-            Method::POST,
-            &path,
-            V2025,
-            &json!({"orgRole": "ORG_OWNER"}),
-        )
-        .await
-        .assert_error(status, code);
+        post_org_role(&app, &path, "ORG_OWNER")
+            .await
+            .assert_error(status, code);
     }
     let trailing = format!("{}:addRole/", user_path(&app, &member));
-    let added = send(
-        &app,
-        Method::POST,
-        &trailing,
-        V2025,
-        &json!({"orgRole": "ORG_READ_ONLY"}),
-    )
-    .await;
+    let added = post_org_role(&app, &trailing, "ORG_READ_ONLY").await;
     assert_eq!(added.status, 200, "{}", added.text);
 
     // The deprecated PUT replaces the org roles and echoes them.
-    let replaced = send(
+    let replaced = put_org_roles(
         &app,
-        Method::PUT,
-        &format!("{}/roles", user_path(&app, &member)),
-        V2023,
+        &member,
         &json!({"orgRoles": ["ORG_BILLING_ADMIN", "ORG_READ_ONLY"]}),
     )
     .await;
@@ -587,15 +507,9 @@ async fn roles_are_added_and_removed_one_at_a_time(backend: Backend) {
         seen.json["roles"]["orgRoles"],
         json!(["ORG_BILLING_ADMIN", "ORG_READ_ONLY"])
     );
-    send(
-        &app,
-        Method::PUT,
-        &format!("{}/roles", user_path(&app, &member)),
-        V2023,
-        &json!({"orgRoles": []}),
-    )
-    .await
-    .assert_error(400, "MISSING_ATTRIBUTE");
+    put_org_roles(&app, &member, &json!({"orgRoles": []}))
+        .await
+        .assert_error(400, "MISSING_ATTRIBUTE");
 }
 
 async fn the_deprecated_versions_show_and_remove_members_only(backend: Backend) {
@@ -675,24 +589,12 @@ async fn teams_take_members_and_list_members_and_invitees(backend: Backend) {
         .assert_error(404, "USER_NOT_IN_ORG");
 
     // Invitees join teams through their invitation.
-    send(
-        &app,
-        Method::PATCH,
-        &user_path(&app, &pending),
-        V2025,
-        &json!({"teamIds": [team]}),
-    )
-    .await;
+    patch_user(&app, &pending, &json!({"teamIds": [team]})).await;
 
     let users = format!("{teams}/{team}/users");
     let current = get(&app, &users, V2025).await;
     assert_eq!(current.status, 200, "{}", current.text);
-    let names: Vec<&str> = current.json["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|user| user["username"].as_str().unwrap())
-        .collect();
+    let names = crate::harness::strings(&current.json["results"], "username");
     assert_eq!(names, vec!["amy@example.com", "bob@example.com"]);
     let only_bob = get(&app, &format!("{users}?userId={pending}"), V2025).await;
     assert_eq!(only_bob.json["results"].as_array().unwrap().len(), 1);

@@ -67,7 +67,7 @@ async fn a_key_lists_reads_and_renames_its_organization(backend: Backend) {
 async fn organization_roles_govern_organization_operations(backend: Backend) {
     let app = spawn_app(backend).await;
     let path = format!("/api/atlas/v2/orgs/{}", app.org_id);
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     assert_eq!(member.get(&path).await.status, 200);
     member
         .patch(&path, &json!({"name": "Mine"}))
@@ -128,12 +128,7 @@ async fn teams_are_created_listed_renamed_and_deleted(backend: Backend) {
         .await;
     assert_eq!(page.json["totalCount"], 3);
     assert_eq!(page.json["results"].as_array().unwrap().len(), 2);
-    let rels: Vec<&str> = page.json["links"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["rel"].as_str().unwrap())
-        .collect();
+    let rels = crate::harness::strings(&page.json["links"], "rel");
     assert_eq!(rels, ["self", "next"]);
     let last = client
         .get(&format!(
@@ -141,12 +136,7 @@ async fn teams_are_created_listed_renamed_and_deleted(backend: Backend) {
         ))
         .await;
     assert!(last.json.get("totalCount").is_none());
-    let rels: Vec<&str> = last.json["links"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["rel"].as_str().unwrap())
-        .collect();
+    let rels = crate::harness::strings(&last.json["links"], "rel");
     assert_eq!(rels, ["self", "previous"]);
     client
         .get(&format!("{teams}?itemsPerPage=-1"))
@@ -158,11 +148,7 @@ async fn teams_are_created_listed_renamed_and_deleted(backend: Backend) {
     let renamed = client.patch(&team, &json!({"name": "Infra"})).await;
     assert_eq!(renamed.json["name"], "Infra");
     assert_eq!(client.delete(&team).await.status, 204);
-    client.get(&team).await.assert_error(404, "TEAM_NOT_FOUND");
-    client
-        .delete(&team)
-        .await
-        .assert_error(404, "TEAM_NOT_FOUND");
+    client.assert_gone(&team, "TEAM_NOT_FOUND").await;
     client
         .patch(&team, &json!({"name": "Gone"}))
         .await
@@ -172,12 +158,14 @@ async fn teams_are_created_listed_renamed_and_deleted(backend: Backend) {
         .await
         .assert_error(404, "INVALID_TEAM_ID");
 
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
-    assert_eq!(member.get(&teams).await.status, 200);
+    let member = app.client_with(&[OrgRole::Member]).await;
     member
-        .post(&teams, &json!({"name": "Mine", "usernames": []}))
-        .await
-        .assert_error(401, "NOT_ORG_OWNER");
+        .assert_reads_but_cannot_create(
+            &teams,
+            &json!({"name": "Mine", "usernames": []}),
+            "NOT_ORG_OWNER",
+        )
+        .await;
 }
 
 /// Terraform's `mongodbatlas_team` data source reads a team by name: the name compares
@@ -186,7 +174,7 @@ async fn teams_are_created_listed_renamed_and_deleted(backend: Backend) {
 async fn teams_are_found_by_name_in_their_own_organization_only(backend: Backend) {
     let app = spawn_app(backend).await;
     let id = app.create_team("Platform Team").await;
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     for version in ["v2", "v1.0"] {
         let by_name = |name: &str| {
             format!(
@@ -281,13 +269,13 @@ async fn projects_are_created_read_updated_and_deleted(backend: Backend) {
     assert_eq!(updated.json["name"], "Billing-2");
     assert_eq!(updated.json["tags"], json!([]));
 
-    let read_only = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
+    let read_only = app.client_with(&[OrgRole::ReadOnly]).await;
     assert_eq!(read_only.get(&path).await.status, 200);
     read_only
         .patch(&path, &json!({"name": "Mine"}))
         .await
         .assert_error(401, "USER_UNAUTHORIZED");
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     member
         .get(&path)
         .await
@@ -299,7 +287,7 @@ async fn projects_are_created_read_updated_and_deleted(backend: Backend) {
         )
         .await
         .assert_error(401, "NOT_ORG_GROUP_CREATOR");
-    let creator = app.client(&app.key_with(&[OrgRole::GroupCreator]).await);
+    let creator = app.client_with(&[OrgRole::GroupCreator]).await;
     assert_eq!(
         creator
             .post(
@@ -436,7 +424,7 @@ async fn organization_creation_and_deletion_refuse_what_atlas_refuses(backend: B
             .assert_error(status, code);
     }
     assert_eq!(client.get("/api/atlas/v2/orgs").await.json["totalCount"], 1);
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     member
         .post(
             "/api/atlas/v2/orgs",
@@ -466,14 +454,8 @@ async fn a_project_team_is_read_by_its_id(backend: Backend) {
     let team = app.create_team("Platform").await;
     let elsewhere = app.create_team("Data").await;
     let owner = app.owner();
-    let assigned = owner
-        .post(
-            &format!("/api/atlas/v2/groups/{group}/teams"),
-            &json!([{"teamId": team, "roleNames": ["GROUP_READ_ONLY"]}]),
-        )
-        .await;
-    assert_eq!(assigned.status, 200, "{}", assigned.text);
-    let reader = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
+    owner.assign_team(&group, &team, &["GROUP_READ_ONLY"]).await;
+    let reader = app.client_with(&[OrgRole::ReadOnly]).await;
     for version in ["v2", "v1.0"] {
         let one = reader
             .get(&format!("/api/atlas/{version}/groups/{group}/teams/{team}"))

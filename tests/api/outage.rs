@@ -8,7 +8,7 @@ use orgdoor_test_db::TestDatabase;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::harness::spawn_app_at;
+use crate::harness::{TestApp, TestResponse, spawn_app_at};
 
 /// What the proxy does with traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,25 +85,36 @@ fn through(url: &str, proxy: SocketAddr) -> (String, String) {
     (target, format!("{}{proxy}{}", &url[..start], &url[end..]))
 }
 
-#[tokio::test]
-async fn postgres_outage_gives_prompt_503s_and_the_server_recovers_by_itself() {
+/// A fresh PostgreSQL database, a proxy to it that can be cut, and the database's URL through
+/// the proxy.
+async fn proxied_postgres() -> (TestDatabase, CuttableProxy, String) {
     let database = TestDatabase::postgres().await;
     let (target, _) = through(&database.url, "127.0.0.1:1".parse().unwrap());
     let proxy = CuttableProxy::start(target).await;
     let (_, proxied_url) = through(&database.url, proxy.address);
+    (database, proxy, proxied_url)
+}
+
+/// The invitations, listed again and again until that succeeds or `limit` passes.
+async fn invites_once_recovered(app: &TestApp, limit: Duration) -> TestResponse {
+    let deadline = Instant::now() + limit;
+    loop {
+        let response = app.owner().get(&app.invites_path()).await;
+        if response.status == 200 || Instant::now() > deadline {
+            return response;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_outage_gives_prompt_503s_and_the_server_recovers_by_itself() {
+    let (database, proxy, proxied_url) = proxied_postgres().await;
     let app = spawn_app_at(database, &proxied_url).await;
     let client = app.owner();
     let created = app.invite("ada@example.com", &["ORG_MEMBER"]).await;
     assert_eq!(created.status, 200);
-    let http = reqwest::Client::new();
-    assert_eq!(
-        http.get(format!("{}/health", app.base_url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.health().await.status(), 200);
 
     proxy.set_cut(true);
     for _ in 0..3 {
@@ -116,11 +127,7 @@ async fn postgres_outage_gives_prompt_503s_and_the_server_recovers_by_itself() {
             started.elapsed()
         );
     }
-    let health = http
-        .get(format!("{}/health", app.base_url))
-        .send()
-        .await
-        .unwrap();
+    let health = app.health().await;
     assert_eq!(health.status(), 503);
     assert_eq!(
         health.json::<serde_json::Value>().await.unwrap()["database"],
@@ -128,24 +135,10 @@ async fn postgres_outage_gives_prompt_503s_and_the_server_recovers_by_itself() {
     );
 
     proxy.set_cut(false);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let listed = loop {
-        let response = client.get(&app.invites_path()).await;
-        if response.status == 200 || Instant::now() > deadline {
-            break response;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let listed = invites_once_recovered(&app, Duration::from_secs(20)).await;
     assert_eq!(listed.status, 200, "{}", listed.text);
     assert_eq!(listed.json[0]["id"], created.json["id"], "nothing was lost");
-    assert_eq!(
-        http.get(format!("{}/health", app.base_url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.health().await.status(), 200);
 }
 
 /// The database hangs instead of refusing: connections are accepted and nothing comes back.
@@ -154,10 +147,7 @@ async fn postgres_outage_gives_prompt_503s_and_the_server_recovers_by_itself() {
 /// itself once the database answers again.
 #[tokio::test]
 async fn postgres_that_hangs_bounds_every_request_and_the_server_recovers() {
-    let database = TestDatabase::postgres().await;
-    let (target, _) = through(&database.url, "127.0.0.1:1".parse().unwrap());
-    let proxy = CuttableProxy::start(target).await;
-    let (_, proxied_url) = through(&database.url, proxy.address);
+    let (database, proxy, proxied_url) = proxied_postgres().await;
     let limits = orgdoor::transport::ConnectionLimits {
         request_timeout: Duration::from_secs(2),
         ..orgdoor::transport::ConnectionLimits::default()
@@ -168,7 +158,6 @@ async fn postgres_that_hangs_bounds_every_request_and_the_server_recovers() {
     .await;
     let created = app.invite("before@example.com", &["ORG_MEMBER"]).await;
     assert_eq!(created.status, 200);
-    let http = reqwest::Client::new();
 
     proxy.set(Link::Hung);
     let app = &app;
@@ -188,23 +177,12 @@ async fn postgres_that_hangs_bounds_every_request_and_the_server_recovers() {
         assert!(took < Duration::from_secs(6), "a write waited {took:?}");
     }
     let started = Instant::now();
-    let health = http
-        .get(format!("{}/health", app.base_url))
-        .send()
-        .await
-        .unwrap();
+    let health = app.health().await;
     assert_eq!(health.status(), 503);
     assert!(started.elapsed() < Duration::from_secs(4));
 
     proxy.set(Link::Up);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let listed = loop {
-        let response = app.owner().get(&app.invites_path()).await;
-        if response.status == 200 || Instant::now() > deadline {
-            break response;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let listed = invites_once_recovered(app, Duration::from_secs(30)).await;
     assert_eq!(listed.status, 200, "{}", listed.text);
     // Whatever the hung writes did, each is whole: invitations with every field, no duplicates.
     let invitations = listed.json.as_array().unwrap();

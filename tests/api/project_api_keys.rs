@@ -3,7 +3,6 @@
 
 use orgdoor_domain::OrgRole;
 use orgdoor_test_db::Backend;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::{Credentials, spawn_app};
@@ -87,10 +86,7 @@ async fn a_project_key_manages_its_project_and_nothing_else(backend: Backend) {
             .all(|key| key["privateKey"].as_str().unwrap().starts_with("****"))
     );
     let in_org = owner
-        .get(&format!(
-            "/api/atlas/v2/orgs/{}/apiKeys/{key_id}",
-            app.org_id
-        ))
+        .get(&format!("{}/{key_id}", app.api_keys_path()))
         .await;
     assert_eq!(role_pairs(&in_org.json), role_pairs(&created.json));
     let other_project = owner
@@ -106,13 +102,9 @@ async fn a_project_key_manages_its_project_and_nothing_else(backend: Backend) {
         )
         .await;
     assert_eq!(invited.status, 200, "{}", invited.text);
-    let assigned = project_key
-        .post(
-            &format!("/api/atlas/v2/groups/{payments}/teams"),
-            &json!([{"teamId": team, "roleNames": ["GROUP_READ_ONLY"]}]),
-        )
+    project_key
+        .assign_team(&payments, &team, &["GROUP_READ_ONLY"])
         .await;
-    assert_eq!(assigned.status, 200, "{}", assigned.text);
     let users = project_key
         .get(&format!("/api/atlas/v2/groups/{payments}/users"))
         .await;
@@ -129,47 +121,39 @@ async fn a_project_key_manages_its_project_and_nothing_else(backend: Backend) {
     assert_eq!(mine.json["results"][0]["id"], payments.as_str());
 
     // Nothing else: another project, the organization's owner operations.
+    let ledger_invites = format!("/api/atlas/v2/groups/{ledger}/invites");
     project_key
-        .get(&format!("/api/atlas/v2/groups/{ledger}/invites"))
+        .get(&ledger_invites)
         .await
         .assert_error(401, "USER_UNAUTHORIZED");
-    project_key
-        .post(
-            &format!("/api/atlas/v2/groups/{ledger}/invites"),
-            &json!({"username": "eve@example.com", "roles": ["GROUP_OWNER"]}),
-        )
-        .await
-        .assert_error(401, "USER_UNAUTHORIZED");
-    project_key
-        .post(
-            &app.invites_path(),
-            &json!({"username": "eve@example.com", "roles": ["ORG_OWNER"]}),
-        )
-        .await
-        .assert_error(401, "NOT_ORG_OWNER");
-    project_key
-        .post(
-            &format!("/api/atlas/v2/orgs/{}/apiKeys", app.org_id),
-            &json!({"desc": "escalate", "roles": ["ORG_OWNER"]}),
-        )
-        .await
-        .assert_error(401, "NOT_ORG_OWNER");
-    project_key
-        .post(
-            &format!("/api/atlas/v2/groups/{ledger}/apiKeys"),
-            &json!({"desc": "escalate", "roles": ["GROUP_OWNER"]}),
-        )
-        .await
-        .assert_error(401, "USER_UNAUTHORIZED");
+    for (path, body, code) in [
+        (
+            ledger_invites.clone(),
+            json!({"username": "eve@example.com", "roles": ["GROUP_OWNER"]}),
+            "USER_UNAUTHORIZED",
+        ),
+        (
+            app.invites_path(),
+            json!({"username": "eve@example.com", "roles": ["ORG_OWNER"]}),
+            "NOT_ORG_OWNER",
+        ),
+        (
+            app.api_keys_path(),
+            json!({"desc": "escalate", "roles": ["ORG_OWNER"]}),
+            "NOT_ORG_OWNER",
+        ),
+        (
+            format!("/api/atlas/v2/groups/{ledger}/apiKeys"),
+            json!({"desc": "escalate", "roles": ["GROUP_OWNER"]}),
+            "USER_UNAUTHORIZED",
+        ),
+    ] {
+        project_key.post(&path, &body).await.assert_error(401, code);
+    }
 
     // The v1.0 twin lists the same keys.
     let legacy = owner
-        .send(
-            Method::GET,
-            &format!("/api/atlas/v1.0/groups/{payments}/apiKeys"),
-            Some("application/json"),
-            None,
-        )
+        .legacy_get(&format!("/api/atlas/v1.0/groups/{payments}/apiKeys"))
         .await;
     assert_eq!(legacy.status, 200, "{}", legacy.text);
     assert!(listed_ids(&legacy).contains(&key_id));
@@ -195,9 +179,7 @@ async fn existing_keys_are_given_changed_and_denied_project_roles(backend: Backe
     let member_credentials = app.key_with(&[OrgRole::Member]).await;
     let member = app.client(&member_credentials);
     let owner = app.owner();
-    let keys = owner
-        .get(&format!("/api/atlas/v2/orgs/{}/apiKeys", app.org_id))
-        .await;
+    let keys = owner.get(&app.api_keys_path()).await;
     let key_id = keys.json["results"]
         .as_array()
         .unwrap()
@@ -276,10 +258,7 @@ async fn existing_keys_are_given_changed_and_denied_project_roles(backend: Backe
         204
     );
     let after = owner
-        .get(&format!(
-            "/api/atlas/v2/orgs/{}/apiKeys/{key_id}",
-            app.org_id
-        ))
+        .get(&format!("{}/{key_id}", app.api_keys_path()))
         .await;
     assert_eq!(
         role_pairs(&after.json),
@@ -289,7 +268,7 @@ async fn existing_keys_are_given_changed_and_denied_project_roles(backend: Backe
 
 async fn a_key_that_creates_a_project_owns_it(backend: Backend) {
     let app = spawn_app(backend).await;
-    let creator = app.client(&app.key_with(&[OrgRole::GroupCreator]).await);
+    let creator = app.client_with(&[OrgRole::GroupCreator]).await;
     assert_eq!(
         creator.get("/api/atlas/v2/groups").await.json["totalCount"],
         0
@@ -402,7 +381,7 @@ async fn project_keys_refuse_what_atlas_refuses(backend: Backend) {
     // A key without roles in the project is not the project's to describe.
     let outsider = owner
         .post(
-            &format!("/api/atlas/v2/orgs/{}/apiKeys", app.org_id),
+            &app.api_keys_path(),
             &json!({"desc": "org only", "roles": ["ORG_MEMBER"]}),
         )
         .await;
@@ -412,10 +391,7 @@ async fn project_keys_refuse_what_atlas_refuses(backend: Backend) {
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
     let unchanged = owner
-        .get(&format!(
-            "/api/atlas/v2/orgs/{}/apiKeys/{outsider}",
-            app.org_id
-        ))
+        .get(&format!("{}/{outsider}", app.api_keys_path()))
         .await;
     assert_eq!(unchanged.json["desc"], "org only");
     // Another organization's owner reaches nothing of this project.
@@ -428,10 +404,12 @@ async fn project_keys_refuse_what_atlas_refuses(backend: Backend) {
         .await
         .assert_error(401, "USER_CANNOT_ACCESS_GROUP");
     // A read-only key of the organization reads but does not grant.
-    let reader = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
-    assert_eq!(reader.get(&keys).await.status, 200);
+    let reader = app.client_with(&[OrgRole::ReadOnly]).await;
     reader
-        .post(&keys, &json!({"desc": "x", "roles": ["GROUP_OWNER"]}))
-        .await
-        .assert_error(401, "USER_UNAUTHORIZED");
+        .assert_reads_but_cannot_create(
+            &keys,
+            &json!({"desc": "x", "roles": ["GROUP_OWNER"]}),
+            "USER_UNAUTHORIZED",
+        )
+        .await;
 }

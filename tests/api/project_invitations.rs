@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 use time::Duration;
 
-use crate::harness::{TestApp, bad_project_invitee_bodies, spawn_app};
+use crate::harness::{TestApp, assert_invitation_expired, bad_project_invitee_bodies, spawn_app};
 
 on_both_stores!(
     project_invitations_are_created_read_updated_and_cancelled,
@@ -73,14 +73,7 @@ async fn project_invitations_are_created_read_updated_and_cancelled(backend: Bac
 
     let deleted = client.delete(&item).await;
     assert_eq!(deleted.status, 204);
-    client
-        .get(&item)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
-    client
-        .delete(&item)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
+    client.assert_gone(&item, "RESOURCE_NOT_FOUND").await;
     client
         .patch(&item, &json!({"roles": ["GROUP_OWNER"]}))
         .await
@@ -125,15 +118,8 @@ async fn a_project_invitation_expires_and_can_be_renewed(backend: Backend) {
 
     app.clock.advance(Duration::days(30));
     let item = format!("{invites}/{}", first["id"].as_str().unwrap());
-    assert_eq!(client.get(&invites).await.json, json!([]));
-    client
-        .get(&item)
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
-    client
-        .patch(&item, &json!({"roles": ["GROUP_OWNER"]}))
-        .await
-        .assert_error(400, "ALREADY_EXPIRED");
+    let update = json!({"roles": ["GROUP_OWNER"]});
+    assert_invitation_expired(&client, &invites, &item, &update).await;
     client
         .delete(&item)
         .await
@@ -216,15 +202,12 @@ async fn the_legacy_v1_api_serves_the_same_project_invitations(backend: Backend)
     let legacy = format!("/api/atlas/v1.0/groups/{group}/invites");
     let client = app.owner();
     let created = client
-        .send(
-            Method::POST,
+        .legacy_post(
             &legacy,
-            Some("application/json"),
-            Some(&json!({"username": "ada@example.com", "roles": ["GROUP_OWNER"]})),
+            json!({"username": "ada@example.com", "roles": ["GROUP_OWNER"]}),
         )
         .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    assert_eq!(created.header("content-type"), Some("application/json"));
+    created.assert_legacy(200);
     assert_eq!(
         client.get(&invites).await.json,
         json!([created.json.clone()])
@@ -239,13 +222,7 @@ async fn the_legacy_v1_api_serves_the_same_project_invitations(backend: Backend)
         )
         .await;
     assert_eq!(patched.json["roles"], json!(["GROUP_READ_ONLY"]));
-    assert_eq!(
-        client
-            .send(Method::DELETE, &item, Some("application/json"), None)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(client.legacy_delete(&item).await.status, 204);
     assert_eq!(
         client.send(Method::GET, &legacy, None, None).await.json,
         json!([])

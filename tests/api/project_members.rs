@@ -247,6 +247,26 @@ async fn send_2025(
     client.send(method, path, Some(V2025), body).await
 }
 
+async fn get_2025(client: &DigestClient, path: &str) -> TestResponse {
+    send_2025(client, Method::GET, path, None).await
+}
+
+async fn delete_2025(client: &DigestClient, path: &str) -> TestResponse {
+    send_2025(client, Method::DELETE, path, None).await
+}
+
+/// A server with a project, Payments, and ada@example.com added to it as its owner (a pending
+/// user); returns the project's id, its users path and ada's id.
+async fn payments_with_ada(backend: Backend) -> (TestApp, String, String, String) {
+    let app = spawn_app(backend).await;
+    let group = app.create_project("Payments").await;
+    let users = users_path(&group);
+    let ada = add_user(&app.owner(), &users, "ada@example.com", &["GROUP_OWNER"])
+        .await
+        .id();
+    (app, group, users, ada)
+}
+
 /// Adds `username` to the project whose users are at `users`, with `roles`, as `client`.
 async fn add_user(
     client: &DigestClient,
@@ -256,6 +276,29 @@ async fn add_user(
 ) -> TestResponse {
     let body = json!({"username": username, "roles": roles});
     send_2025(client, Method::POST, users, Some(&body)).await
+}
+
+/// The organization's user `id`, through the 2025 operation, as the owner.
+async fn org_user_of(app: &TestApp, id: &str) -> TestResponse {
+    let path = format!("{}/{id}", app.users_path());
+    send_2025(&app.owner(), Method::GET, &path, None).await
+}
+
+/// `POST /groups/{groupId}/access` (2023-02-01 only) for `username` with one project `role`.
+async fn grant_access(
+    owner: &DigestClient,
+    access: &str,
+    username: &str,
+    role: &str,
+) -> TestResponse {
+    owner
+        .send(
+            Method::POST,
+            access,
+            Some("application/vnd.atlas.2023-02-01+json"),
+            Some(&json!({"username": username, "roles": [role]})),
+        )
+        .await
 }
 
 /// `POST {user}:{action}` (`addRole` or `removeRole`) with `{"groupRole": role}`, as `client`.
@@ -275,7 +318,7 @@ async fn change_role(client: &DigestClient, user: &str, action: &str, role: &str
 /// (address, org roles, project roles offered in `group`).
 async fn views(app: &TestApp, group: &str) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
     let owner = app.owner();
-    let users = send_2025(&owner, Method::GET, &users_path(group), None).await;
+    let users = get_2025(&owner, &users_path(group)).await;
     assert_eq!(users.status, 200, "{}", users.text);
     assert_eq!(
         users.json["totalCount"],
@@ -357,13 +400,7 @@ async fn project_users_are_one_state_with_the_invitations(backend: Backend) {
         .clone();
     let org_invite = owner.get(&app.invites_path()).await.json[0].clone();
     assert_eq!(project_invite["id"], org_invite["id"]);
-    let org_user = send_2025(
-        &owner,
-        Method::GET,
-        &format!("{}/{ada_id}", app.users_path()),
-        None,
-    )
-    .await;
+    let org_user = org_user_of(&app, &ada_id).await;
     assert_eq!(org_user.json["orgMembershipStatus"], "PENDING");
     assert_eq!(
         org_user.json["roles"]["groupRoleAssignments"],
@@ -394,14 +431,9 @@ async fn project_users_are_one_state_with_the_invitations(backend: Backend) {
         org_invites[1],
         json!(["bob@example.com", ["ORG_MEMBER"], ["GROUP_OWNER"]])
     );
-    let bob_id = send_2025(
-        &owner,
-        Method::GET,
-        &format!("{users}?username=bob@example.com"),
-        None,
-    )
-    .await
-    .json["results"][0]["id"]
+    let bob_id = get_2025(&owner, &format!("{users}?username=bob@example.com"))
+        .await
+        .json["results"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -445,7 +477,7 @@ async fn project_users_are_one_state_with_the_invitations(backend: Backend) {
         )
         .await;
     assert_eq!(patched.status, 200, "{}", patched.text);
-    let seen = send_2025(&owner, Method::GET, &ada_path, None).await;
+    let seen = get_2025(&owner, &ada_path).await;
     assert_eq!(seen.status, 200, "{}", seen.text);
     assert_eq!(seen.json["roles"], json!(["GROUP_CLUSTER_MANAGER"]));
     assert_eq!(
@@ -469,7 +501,7 @@ async fn project_users_are_one_state_with_the_invitations(backend: Backend) {
         org_invites,
         vec![json!(["bob@example.com", ["ORG_MEMBER"], ["GROUP_OWNER"]])]
     );
-    let active = send_2025(&owner, Method::GET, &ada_path, None).await;
+    let active = get_2025(&owner, &ada_path).await;
     assert_eq!(
         active.json["id"], ada_id,
         "the same id from invitation to membership"
@@ -480,7 +512,7 @@ async fn project_users_are_one_state_with_the_invitations(backend: Backend) {
 
     // Removing a pending user cancels the invitation that only brought them into the project.
     let bob_path = format!("{users}/{bob_id}");
-    let gone = send_2025(&owner, Method::DELETE, &bob_path, None).await;
+    let gone = delete_2025(&owner, &bob_path).await;
     assert_eq!(gone.status, 204, "{}", gone.text);
     assert_eq!(
         views(&app, &group).await,
@@ -494,36 +526,20 @@ async fn project_users_are_one_state_with_the_invitations(backend: Backend) {
             vec![],
         )
     );
-    send_2025(&owner, Method::GET, &bob_path, None)
+    get_2025(&owner, &bob_path)
         .await
         .assert_error(404, "USER_NOT_IN_GROUP");
-    send_2025(&owner, Method::DELETE, &bob_path, None)
+    delete_2025(&owner, &bob_path)
         .await
         .assert_error(404, "USER_NOT_IN_GROUP");
-    send_2025(
-        &owner,
-        Method::GET,
-        &format!("{}/{bob_id}", app.users_path()),
-        None,
-    )
-    .await
-    .assert_error(404, "USER_NOT_IN_ORG");
+    org_user_of(&app, &bob_id)
+        .await
+        .assert_error(404, "USER_NOT_IN_ORG");
 
     // Removing an active user takes the project's roles; they stay in the organization.
-    assert_eq!(
-        send_2025(&owner, Method::DELETE, &ada_path, None)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(delete_2025(&owner, &ada_path).await.status, 204);
     assert_eq!(views(&app, &group).await, (vec![], vec![], vec![]));
-    let member = send_2025(
-        &owner,
-        Method::GET,
-        &format!("{}/{ada_id}", app.users_path()),
-        None,
-    )
-    .await;
+    let member = org_user_of(&app, &ada_id).await;
     assert_eq!(member.json["orgMembershipStatus"], "ACTIVE");
     assert_eq!(member.json["roles"]["groupRoleAssignments"], json!([]));
 }
@@ -568,18 +584,10 @@ async fn adding_someone_to_a_project_depends_on_where_they_stand_in_the_organiza
     );
     // Taken out of the project, Dee is still invited to the organization as before.
     assert_eq!(
-        send_2025(&owner, Method::DELETE, &format!("{users}/{dee}"), None)
-            .await
-            .status,
+        delete_2025(&owner, &format!("{users}/{dee}")).await.status,
         204
     );
-    let still = send_2025(
-        &owner,
-        Method::GET,
-        &format!("{}/{dee}", app.users_path()),
-        None,
-    )
-    .await;
+    let still = org_user_of(&app, &dee).await;
     assert_eq!(still.json["orgMembershipStatus"], "PENDING");
     assert_eq!(still.json["roles"]["orgRoles"], json!(["ORG_OWNER"]));
     assert_eq!(
@@ -590,15 +598,13 @@ async fn adding_someone_to_a_project_depends_on_where_they_stand_in_the_organiza
     // The older `POST /groups/{groupId}/access` (2023-02-01): the organization's invitation
     // for someone who has yet to accept one, nothing for a member, who is added at once.
     let access = format!("/api/atlas/v2/groups/{group}/access");
-    let v2023_02 = "application/vnd.atlas.2023-02-01+json";
-    let eve = owner
-        .send(
-            Method::POST,
-            &access,
-            Some(v2023_02),
-            Some(&json!({"username": "eve@example.com", "roles": ["GROUP_DATA_ACCESS_READ_ONLY"]})),
-        )
-        .await;
+    let eve = grant_access(
+        &owner,
+        &access,
+        "eve@example.com",
+        "GROUP_DATA_ACCESS_READ_ONLY",
+    )
+    .await;
     assert_eq!(eve.status, 200, "{}", eve.text);
     assert_eq!(
         eve.header("content-type"),
@@ -625,30 +631,16 @@ async fn adding_someone_to_a_project_depends_on_where_they_stand_in_the_organiza
         1
     );
     // Again, with other roles: the same invitation, no conflict.
-    let again = owner
-        .send(
-            Method::POST,
-            &access,
-            Some(v2023_02),
-            Some(&json!({"username": "eve@example.com", "roles": ["GROUP_OWNER"]})),
-        )
-        .await;
+    let again = grant_access(&owner, &access, "eve@example.com", "GROUP_OWNER").await;
     assert_eq!(again.json["id"], eve.json["id"]);
     assert_eq!(
         again.json["groupRoleAssignments"][0]["groupRole"],
         "GROUP_OWNER"
     );
-    let member = owner
-        .send(
-            Method::POST,
-            &access,
-            Some(v2023_02),
-            Some(&json!({"username": "cy@example.com", "roles": ["GROUP_OWNER"]})),
-        )
-        .await;
+    let member = grant_access(&owner, &access, "cy@example.com", "GROUP_OWNER").await;
     assert_eq!(member.status, 204, "{}", member.text);
     assert_eq!(member.text, "");
-    let cy_now = send_2025(&owner, Method::GET, &format!("{users}/{cy}"), None).await;
+    let cy_now = get_2025(&owner, &format!("{users}/{cy}")).await;
     assert_eq!(cy_now.json["roles"], json!(["GROUP_OWNER"]));
     // The 2023-01-01 version of the operation does not exist.
     owner
@@ -690,7 +682,7 @@ async fn adding_someone_to_a_project_depends_on_where_they_stand_in_the_organiza
         )
         .await;
     assert_eq!(accepted.status, 200, "{}", accepted.text);
-    send_2025(&owner, Method::GET, &format!("{users}/{outsider_id}"), None)
+    get_2025(&owner, &format!("{users}/{outsider_id}"))
         .await
         .assert_error(404, "USER_NOT_IN_GROUP");
     let invited = add_user(&owner, &users, "out@example.com", &["GROUP_OWNER"]).await;
@@ -723,7 +715,7 @@ async fn pending_users_expire_decline_and_are_invited_again(backend: Backend) {
     assert_eq!(declined.status, 200, "{}", declined.text);
     app.clock.advance(Duration::days(30));
     // By default a list shows active and pending users only.
-    let listed = send_2025(&owner, Method::GET, &users, None).await;
+    let listed = get_2025(&owner, &users).await;
     assert_eq!(listed.json["totalCount"], 0, "{}", listed.text);
     let all = send_2025(
         &owner,
@@ -748,14 +740,12 @@ async fn pending_users_expire_decline_and_are_invited_again(backend: Backend) {
         "INVITATION_REJECTED"
     );
     assert_eq!(all.json["results"][1]["invitationExpiresAt"], Value::Null);
-    send_2025(&owner, Method::GET, &format!("{users}/{bob_id}"), None)
+    get_2025(&owner, &format!("{users}/{bob_id}"))
         .await
         .assert_error(404, "USER_NOT_IN_GROUP");
-    let rejected = send_2025(
+    let rejected = get_2025(
         &owner,
-        Method::GET,
         &format!("{users}/{bob_id}?orgMembershipStatuses=INVITATION_REJECTED"),
-        None,
     )
     .await;
     assert_eq!(rejected.status, 200, "{}", rejected.text);
@@ -776,29 +766,22 @@ async fn pending_users_expire_decline_and_are_invited_again(backend: Backend) {
     assert_eq!(again.json["invitationCreatedAt"], "2026-09-09T03:03:37Z");
     // A declined user can be removed from the project too.
     assert_eq!(
-        send_2025(&owner, Method::DELETE, &format!("{users}/{bob_id}"), None)
+        delete_2025(&owner, &format!("{users}/{bob_id}"))
             .await
             .status,
         204
     );
-    let left = send_2025(
+    let left = get_2025(
         &owner,
-        Method::GET,
         &format!("{users}?orgMembershipStatuses=INVITATION_REJECTED"),
-        None,
     )
     .await;
     assert_eq!(left.json["totalCount"], 0);
 }
 
 async fn the_deprecated_put_replaces_a_project_users_roles(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let group = app.create_project("Payments").await;
+    let (app, _, users, ada) = payments_with_ada(backend).await;
     let owner = app.owner();
-    let users = users_path(&group);
-    let ada = add_user(&owner, &users, "ada@example.com", &["GROUP_OWNER"])
-        .await
-        .id();
     let cy = app.member("cy@example.com", &["ORG_MEMBER"]).await;
     let roles = format!("{users}/{ada}/roles");
     let put = |path: String, body: Value| {
@@ -823,7 +806,7 @@ async fn the_deprecated_put_replaces_a_project_users_roles(backend: Backend) {
         replaced.header("deprecation"),
         Some("Wed, 19 Feb 2025 00:00:00 GMT")
     );
-    let seen = send_2025(&owner, Method::GET, &format!("{users}/{ada}"), None).await;
+    let seen = get_2025(&owner, &format!("{users}/{ada}")).await;
     assert_eq!(
         seen.json["roles"],
         json!(["GROUP_READ_ONLY", "GROUP_CLUSTER_MANAGER"])
@@ -868,10 +851,7 @@ async fn project_user_requests_get_atlas_errors(backend: Backend) {
             .await
             .assert_error(400, code);
     }
-    assert_eq!(
-        send_2025(&owner, Method::GET, &users, None).await.json["totalCount"],
-        0
-    );
+    assert_eq!(get_2025(&owner, &users).await.json["totalCount"], 0);
     send_2025(
         &owner,
         Method::POST,
@@ -910,12 +890,8 @@ async fn project_user_requests_get_atlas_errors(backend: Backend) {
         ("nope", "INVALID_USER_ID"),
     ] {
         let path = format!("{users}/{user}");
-        send_2025(&owner, Method::GET, &path, None)
-            .await
-            .assert_error(404, code);
-        send_2025(&owner, Method::DELETE, &path, None)
-            .await
-            .assert_error(404, code);
+        get_2025(&owner, &path).await.assert_error(404, code);
+        delete_2025(&owner, &path).await.assert_error(404, code);
         for action in ["addRole", "removeRole"] {
             change_role(&owner, &path, action, "GROUP_OWNER")
                 .await
@@ -935,24 +911,18 @@ async fn project_user_requests_get_atlas_errors(backend: Backend) {
             "MUTUALLY_EXCLUSIVE_QUERY_PARAMETERS",
         ),
     ] {
-        send_2025(&owner, Method::GET, &format!("{users}?{query}"), None)
+        get_2025(&owner, &format!("{users}?{query}"))
             .await
             .assert_error(400, code);
     }
 }
 
 async fn project_users_need_project_roles(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let group = app.create_project("Payments").await;
-    let owner = app.owner();
-    let users = users_path(&group);
-    let ada = add_user(&owner, &users, "ada@example.com", &["GROUP_OWNER"])
-        .await
-        .id();
+    let (app, group, users, ada) = payments_with_ada(backend).await;
     let user = format!("{users}/{ada}");
     let add = json!({"username": "bob@example.com", "roles": ["GROUP_OWNER"]});
-    let reader = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let reader = app.client_with(&[OrgRole::ReadOnly]).await;
+    let member = app.client_with(&[OrgRole::Member]).await;
     let (_, other_owner) = app.other_org().await;
     let stranger = app.client(&other_owner);
     // Reads need Project Read Only.
@@ -960,21 +930,11 @@ async fn project_users_need_project_roles(backend: Backend) {
         (&member, "USER_UNAUTHORIZED"),
         (&stranger, "USER_CANNOT_ACCESS_GROUP"),
     ] {
-        send_2025(client, Method::GET, &users, None)
-            .await
-            .assert_error(401, code);
-        send_2025(client, Method::GET, &user, None)
-            .await
-            .assert_error(401, code);
+        get_2025(client, &users).await.assert_error(401, code);
+        get_2025(client, &user).await.assert_error(401, code);
     }
-    assert_eq!(
-        send_2025(&reader, Method::GET, &users, None).await.status,
-        200
-    );
-    assert_eq!(
-        send_2025(&reader, Method::GET, &user, None).await.status,
-        200
-    );
+    assert_eq!(get_2025(&reader, &users).await.status, 200);
+    assert_eq!(get_2025(&reader, &user).await.status, 200);
     // Writes need Project Owner.
     for (client, code) in [
         (&reader, "USER_UNAUTHORIZED"),
@@ -989,9 +949,7 @@ async fn project_users_need_project_roles(backend: Backend) {
                 .await
                 .assert_error(401, code);
         }
-        send_2025(client, Method::DELETE, &user, None)
-            .await
-            .assert_error(401, code);
+        delete_2025(client, &user).await.assert_error(401, code);
         client
             .send(
                 Method::PUT,
@@ -1050,7 +1008,7 @@ async fn project_user_lists_reach_through_teams_and_org_roles_when_asked(backend
             .map(|user| json!([user["username"], user["roles"]]))
             .collect()
     };
-    let plain = send_2025(&owner, Method::GET, &users, None).await;
+    let plain = get_2025(&owner, &users).await;
     assert_eq!(
         names(&plain),
         vec![json!(["ada@example.com", ["GROUP_READ_ONLY"]])]
@@ -1075,15 +1033,13 @@ async fn project_user_lists_reach_through_teams_and_org_roles_when_asked(backend
             vec![json!(["bob@example.com", ["GROUP_OWNER"]])],
         ),
     ] {
-        let listed = send_2025(&owner, Method::GET, &format!("{users}?{query}"), None).await;
+        let listed = get_2025(&owner, &format!("{users}?{query}")).await;
         assert_eq!(names(&listed), expected, "{query}");
     }
     // Pages, and the 2023-01-01 list with the same flags.
-    let paged = send_2025(
+    let paged = get_2025(
         &owner,
-        Method::GET,
         &format!("{users}?flattenTeams=true&itemsPerPage=1&pageNum=2"),
-        None,
     )
     .await;
     assert_eq!(paged.json["totalCount"], 2);

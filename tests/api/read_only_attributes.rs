@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fixture::{Fixture, V2023};
-use crate::harness::spawn_app;
+use crate::harness::{DigestClient, spawn_app};
 use crate::spec::{self, BodyOperation};
 
 on_both_stores!(
@@ -46,6 +46,26 @@ fn with_attributes(mut body: Value, values: &[(String, Value)]) -> Value {
     body
 }
 
+/// Sends `body` as `content_type` and asserts it is accepted (a 2xx); `what` names the request.
+async fn assert_accepted(
+    client: &DigestClient,
+    method: Method,
+    path: &str,
+    content_type: &str,
+    body: &Value,
+    what: &str,
+) {
+    let response = client
+        .send(method, path, Some(content_type), Some(body))
+        .await;
+    assert!(
+        (200..300).contains(&response.status),
+        "{what} {body}: {} {}",
+        response.status,
+        response.text
+    );
+}
+
 async fn every_body_is_accepted_with_its_read_only_attributes(backend: Backend) {
     let app = spawn_app(backend).await;
     let fixture = Fixture::build(&app).await;
@@ -72,15 +92,8 @@ async fn every_body_is_accepted_with_its_read_only_attributes(backend: Backend) 
             .map(|(name, schema)| (name.clone(), zero_value(schema)))
             .collect();
         let body = with_attributes(base.clone(), &zeros);
-        let response = owner
-            .send(method.clone(), &path, Some(content_type), Some(&body))
-            .await;
-        assert!(
-            (200..300).contains(&response.status),
-            "{operation_id} with zero-valued read-only attributes {body}: {} {}",
-            response.status,
-            response.text
-        );
+        let what = format!("{operation_id} with zero-valued read-only attributes");
+        assert_accepted(&owner, method.clone(), &path, content_type, &body, &what).await;
         called.insert(operation_id.clone());
 
         // An update sent back with what the resource already holds, as a client that read it
@@ -99,15 +112,8 @@ async fn every_body_is_accepted_with_its_read_only_attributes(backend: Backend) 
             .filter_map(|(name, _)| Some((name.clone(), current.json.get(name)?.clone())))
             .collect();
         let body = with_attributes(base, &existing);
-        let response = owner
-            .send(method, &path, Some(content_type), Some(&body))
-            .await;
-        assert!(
-            (200..300).contains(&response.status),
-            "{operation_id} with the resource's own read-only values {body}: {} {}",
-            response.status,
-            response.text
-        );
+        let what = format!("{operation_id} with the resource's own read-only values");
+        assert_accepted(&owner, method, &path, content_type, &body, &what).await;
         with_existing_values += 1;
     }
     let every: BTreeSet<String> = operations
@@ -145,13 +151,7 @@ async fn the_go_sdk_shapes_are_accepted_as_it_sends_them(backend: Backend) {
 
     // `admin.TeamRole` on `updateGroupTeam`.
     let team = app.create_team("Platform").await;
-    let assigned = owner
-        .post(
-            &format!("/api/atlas/v2/groups/{group}/teams"),
-            &json!([{"teamId": team, "roleNames": ["GROUP_OWNER"]}]),
-        )
-        .await;
-    assert_eq!(assigned.status, 200, "{}", assigned.text);
+    owner.assign_team(&group, &team, &["GROUP_OWNER"]).await;
     let updated = owner
         .send(
             Method::PATCH,

@@ -1,15 +1,12 @@
 //! Service accounts: management operations, the OAuth token endpoint, and Bearer tokens.
 
-use std::path::PathBuf;
-
 use orgdoor_domain::OrgRole;
 use orgdoor_test_db::Backend;
 use reqwest::Method;
 use serde_json::{Value, json};
 use time::Duration;
-use tokio::process::Command;
 
-use crate::harness::{TestApp, read, spawn_app};
+use crate::harness::{DigestClient, TestApp, read, run_python_client, spawn_app};
 
 on_both_stores!(
     an_independent_oauth_client_gets_uses_and_revokes_a_token,
@@ -33,14 +30,7 @@ async fn guessing_secrets_is_throttled_in_oauth_shape(backend: Backend) {
         let response = token(&app, &client_id, &format!("mdb_sa_sk_wrong{n}")).await;
         statuses.push(response.status().as_u16());
     }
-    let first_throttled = statuses
-        .iter()
-        .position(|status| *status == 429)
-        .expect("guessing is throttled");
-    assert!(
-        (10..=30).contains(&first_throttled),
-        "throttled after {first_throttled} attempts: {statuses:?}"
-    );
+    let first_throttled = crate::harness::first_throttled(&statuses);
     assert!(
         statuses[..first_throttled]
             .iter()
@@ -76,17 +66,7 @@ async fn tokens_die_with_the_secret_they_were_minted_with(backend: Backend) {
         app.org_id
     );
     let first_secret_id = created["secrets"][0]["id"].as_str().unwrap().to_owned();
-    let added = app
-        .owner()
-        .send(
-            Method::POST,
-            &format!("{path}/secrets"),
-            Some(V2024),
-            Some(&json!({"secretExpiresAfterHours": 8})),
-        )
-        .await;
-    assert_eq!(added.status, 201, "{}", added.text);
-    let second_secret = added.json["secret"].as_str().unwrap().to_owned();
+    let second_secret = add_secret(&app.owner(), &path).await;
     let doomed = access_token(&app, &client_id, &secret).await;
     let kept = access_token(&app, &client_id, &second_secret).await;
     let org_path = format!("/api/atlas/v2/orgs/{}", app.org_id);
@@ -95,15 +75,13 @@ async fn tokens_die_with_the_secret_they_were_minted_with(backend: Backend) {
         200
     );
 
-    let deleted = app
-        .owner()
-        .send(
-            Method::DELETE,
-            &format!("{path}/secrets/{first_secret_id}"),
-            Some(V2024),
-            None,
-        )
-        .await;
+    let deleted = send_2024(
+        &app.owner(),
+        Method::DELETE,
+        &format!("{path}/secrets/{first_secret_id}"),
+        None,
+    )
+    .await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
     assert_eq!(
         bearer_get(&app.base_url, &org_path, &doomed).await.status,
@@ -137,15 +115,45 @@ async fn tokens_die_with_the_secret_they_were_minted_with(backend: Backend) {
 const V2024: &str = "application/vnd.atlas.2024-08-05+json";
 
 /// A service account with the given roles: its client id and secret.
+/// Sends a request in version 2024-08-05, the service accounts' version.
+async fn send_2024(
+    client: &DigestClient,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> crate::harness::TestResponse {
+    client.send(method, path, Some(V2024), body).await
+}
+
+/// Adds a secret (valid for 8 hours) to the account at `account`; returns it.
+async fn add_secret(client: &DigestClient, account: &str) -> String {
+    let added = send_2024(
+        client,
+        Method::POST,
+        &format!("{account}/secrets"),
+        Some(&json!({"secretExpiresAfterHours": 8})),
+    )
+    .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    added.json["secret"].as_str().unwrap().to_owned()
+}
+
+/// Adds `entries` to the access list at `access_list`.
+async fn add_entries(
+    client: &DigestClient,
+    access_list: &str,
+    entries: &Value,
+) -> crate::harness::TestResponse {
+    send_2024(client, Method::POST, access_list, Some(entries)).await
+}
+
 async fn account(app: &TestApp, roles: &[&str]) -> (String, String, Value) {
-    let created = app
-        .owner()
-        .send(
-            Method::POST,
-            &format!("/api/atlas/v2/orgs/{}/serviceAccounts", app.org_id),
-            Some(V2024),
-            Some(&json!({"name": "deployer", "description": "CI robot", "roles": roles, "secretExpiresAfterHours": 24})),
-        )
+    let created = send_2024(
+&app.owner(),
+Method::POST,
+&format!("/api/atlas/v2/orgs/{}/serviceAccounts", app.org_id),
+Some(&json!({"name": "deployer", "description": "CI robot", "roles": roles, "secretExpiresAfterHours": 24})),
+)
         .await;
     assert_eq!(created.status, 201, "{}", created.text);
     let client_id = created.json["clientId"].as_str().unwrap().to_owned();
@@ -157,11 +165,29 @@ async fn account(app: &TestApp, roles: &[&str]) -> (String, String, Value) {
 }
 
 async fn token(app: &TestApp, client_id: &str, secret: &str) -> reqwest::Response {
+    let url = format!("{}/api/oauth/token", app.base_url);
+    oauth_post(
+        &url,
+        client_id,
+        secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+}
+
+/// Posts `form` to the OAuth endpoint at `url`, the client's credentials in Basic auth, as
+/// an OAuth client library does.
+async fn oauth_post(
+    url: &str,
+    client_id: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     reqwest::Client::new()
-        .post(format!("{}/api/oauth/token", app.base_url))
+        .post(url)
         .basic_auth(client_id, Some(secret))
         .header("accept", "application/json")
-        .form(&[("grant_type", "client_credentials")])
+        .form(form)
         .send()
         .await
         .unwrap()
@@ -190,26 +216,12 @@ async fn bearer_get(base_url: &str, path: &str, token: &str) -> crate::harness::
 async fn an_independent_oauth_client_gets_uses_and_revokes_a_token(backend: Backend) {
     let app = spawn_app(backend).await;
     let (client_id, secret, _) = account(&app, &["ORG_OWNER"]).await;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/oauth_session.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .env("ORGDOOR_URL", &app.base_url)
-        .env("ORG_ID", &app.org_id)
-        .env("CLIENT_ID", &client_id)
-        .env("CLIENT_SECRET", &secret)
-        .output()
-        .await
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let steps: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let steps = run_python_client(
+        &app,
+        "oauth_session.py",
+        &[("CLIENT_ID", &client_id), ("CLIENT_SECRET", &secret)],
+    )
+    .await;
     let status = |step: &str| {
         steps.iter().find(|s| s["step"] == step).unwrap()["status"]
             .as_u64()
@@ -243,7 +255,7 @@ async fn service_accounts_are_managed_with_secrets_shown_once(backend: Backend) 
     let base = format!("/api/atlas/v2/orgs/{}/serviceAccounts", app.org_id);
     let path = format!("{base}/{client_id}");
     let client = app.owner();
-    let fetched = client.send(Method::GET, &path, Some(V2024), None).await;
+    let fetched = send_2024(&client, Method::GET, &path, None).await;
     assert_eq!(fetched.status, 200);
     assert!(
         fetched.json["secrets"][0].get("secret").is_none(),
@@ -253,43 +265,32 @@ async fn service_accounts_are_managed_with_secrets_shown_once(backend: Backend) 
         fetched.header("content-type"),
         Some("application/vnd.atlas.2024-08-05+json;charset=utf-8")
     );
-    let listed = client.send(Method::GET, &base, Some(V2024), None).await;
+    let listed = send_2024(&client, Method::GET, &base, None).await;
     assert_eq!(listed.json["totalCount"], 1);
 
-    let updated = client
-        .send(
-            Method::PATCH,
-            &path,
-            Some(V2024),
-            Some(&json!({"name": "builder", "roles": ["ORG_OWNER"]})),
-        )
-        .await;
+    let updated = send_2024(
+        &client,
+        Method::PATCH,
+        &path,
+        Some(&json!({"name": "builder", "roles": ["ORG_OWNER"]})),
+    )
+    .await;
     assert_eq!(updated.json["name"], "builder");
     assert_eq!(updated.json["description"], "CI robot");
     assert_eq!(updated.json["roles"], json!(["ORG_OWNER"]));
 
-    let second = client
-        .send(
-            Method::POST,
-            &format!("{path}/secrets"),
-            Some(V2024),
-            Some(&json!({"secretExpiresAfterHours": 8})),
-        )
-        .await;
-    assert_eq!(second.status, 201, "{}", second.text);
-    let second_secret = second.json["secret"].as_str().unwrap().to_owned();
+    let second_secret = add_secret(&client, &path).await;
     assert_eq!(token(&app, &client_id, &second_secret).await.status(), 200);
     let first_id = created["secrets"][0]["id"].as_str().unwrap();
     assert_eq!(
-        client
-            .send(
-                Method::DELETE,
-                &format!("{path}/secrets/{first_id}"),
-                Some(V2024),
-                None
-            )
-            .await
-            .status,
+        send_2024(
+            &client,
+            Method::DELETE,
+            &format!("{path}/secrets/{first_id}"),
+            None,
+        )
+        .await
+        .status,
         204
     );
     assert_eq!(
@@ -331,20 +332,18 @@ async fn service_accounts_are_managed_with_secrets_shown_once(backend: Backend) 
         ),
     ];
     for (body, status, code) in cases {
-        client
-            .send(Method::POST, &base, Some(V2024), Some(&body))
+        send_2024(&client, Method::POST, &base, Some(&body))
             .await
             .assert_error(status, code);
     }
-    client
-        .send(
-            Method::GET,
-            &format!("{base}/mdb_sa_id_0123456789abcdef01234567"),
-            Some(V2024),
-            None,
-        )
-        .await
-        .assert_error(404, "RESOURCE_NOT_FOUND");
+    send_2024(
+        &client,
+        Method::GET,
+        &format!("{base}/mdb_sa_id_0123456789abcdef01234567"),
+        None,
+    )
+    .await
+    .assert_error(404, "RESOURCE_NOT_FOUND");
     client
         .send(
             Method::GET,
@@ -356,15 +355,11 @@ async fn service_accounts_are_managed_with_secrets_shown_once(backend: Backend) 
         .assert_error(406, "INVALID_VERSION_DATE");
 
     assert_eq!(
-        client
-            .send(Method::DELETE, &path, Some(V2024), None)
-            .await
-            .status,
+        send_2024(&client, Method::DELETE, &path, None).await.status,
         204
     );
     assert_eq!(token(&app, &client_id, &second_secret).await.status(), 401);
-    client
-        .send(Method::GET, &path, Some(V2024), None)
+    send_2024(&client, Method::GET, &path, None)
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
 }
@@ -405,17 +400,9 @@ async fn tokens_follow_the_account_everywhere_and_expire(backend: Backend) {
     );
 
     let fresh = access_token(&app, &client_id, &secret).await;
-    assert_eq!(
-        reqwest::Client::new()
-            .post(format!("{second}/api/oauth/revoke"))
-            .basic_auth(&client_id, Some(&secret))
-            .form(&[("token", fresh.as_str())])
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let revoke = format!("{second}/api/oauth/revoke");
+    let revoked = oauth_post(&revoke, &client_id, &secret, &[("token", fresh.as_str())]).await;
+    assert_eq!(revoked.status(), 200);
     assert_eq!(
         bearer_get(&app.base_url, &app.invites_path(), &fresh)
             .await
@@ -442,25 +429,13 @@ async fn the_token_endpoint_answers_in_oauth_shape(backend: Backend) {
             .status(),
         401
     );
-    let missing = http
-        .post(&url)
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("scope", "x")])
-        .send()
-        .await
-        .unwrap();
+    let missing = oauth_post(&url, &client_id, &secret, &[("scope", "x")]).await;
     assert_eq!(missing.status(), 400);
     assert_eq!(
         missing.json::<Value>().await.unwrap()["error"],
         "invalid_request"
     );
-    let other = http
-        .post(&url)
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("grant_type", "password")])
-        .send()
-        .await
-        .unwrap();
+    let other = oauth_post(&url, &client_id, &secret, &[("grant_type", "password")]).await;
     assert_eq!(
         other.json::<Value>().await.unwrap()["error"],
         "unsupported_grant_type"
@@ -499,17 +474,12 @@ async fn service_account_roles_and_access_lists_are_enforced(backend: Backend) {
     let app = spawn_app(backend).await;
     let (client_id, secret, _) = account(&app, &["ORG_MEMBER"]).await;
     let bearer = access_token(&app, &client_id, &secret).await;
+    let org_path = format!("/api/atlas/v2/orgs/{}", app.org_id);
     bearer_get(&app.base_url, &app.invites_path(), &bearer)
         .await
         .assert_error(401, "NOT_ORG_OWNER");
     assert_eq!(
-        bearer_get(
-            &app.base_url,
-            &format!("/api/atlas/v2/orgs/{}", app.org_id),
-            &bearer
-        )
-        .await
-        .status,
+        bearer_get(&app.base_url, &org_path, &bearer).await.status,
         200
     );
     let (other_org, _) = app.other_org().await;
@@ -526,52 +496,26 @@ async fn service_account_roles_and_access_lists_are_enforced(backend: Backend) {
         app.org_id
     );
     let client = app.owner();
-    let added = client
-        .send(
-            Method::POST,
-            &access_list,
-            Some(V2024),
-            Some(&json!([{"cidrBlock": "10.0.0.0/8"}])),
-        )
-        .await;
+    let added = add_entries(&client, &access_list, &json!([{"cidrBlock": "10.0.0.0/8"}])).await;
     assert_eq!(added.status, 200, "{}", added.text);
     assert_eq!(added.json["results"][0]["cidrBlock"], "10.0.0.0/8");
     // The token may still be minted from anywhere, but not used from here.
     let elsewhere = access_token(&app, &client_id, &secret).await;
-    bearer_get(
-        &app.base_url,
-        &format!("/api/atlas/v2/orgs/{}", app.org_id),
-        &elsewhere,
-    )
-    .await
-    .assert_error(403, "IP_ADDRESS_NOT_ON_WHITELIST");
-    client
-        .send(
-            Method::POST,
-            &access_list,
-            Some(V2024),
-            Some(&json!([{"ipAddress": "127.0.0.1"}])),
-        )
-        .await;
-    assert_eq!(
-        bearer_get(
-            &app.base_url,
-            &format!("/api/atlas/v2/orgs/{}", app.org_id),
-            &bearer
-        )
+    bearer_get(&app.base_url, &org_path, &elsewhere)
         .await
-        .status,
+        .assert_error(403, "IP_ADDRESS_NOT_ON_WHITELIST");
+    add_entries(&client, &access_list, &json!([{"ipAddress": "127.0.0.1"}])).await;
+    assert_eq!(
+        bearer_get(&app.base_url, &org_path, &bearer).await.status,
         200
     );
     // IPv6 comes back written out in full, as the spec's patterns want (the harness checks).
-    let v6 = client
-        .send(
-            Method::POST,
-            &access_list,
-            Some(V2024),
-            Some(&json!([{"ipAddress": "2001:db8::1"}])),
-        )
-        .await;
+    let v6 = add_entries(
+        &client,
+        &access_list,
+        &json!([{"ipAddress": "2001:db8::1"}]),
+    )
+    .await;
     assert_eq!(v6.status, 200, "{}", v6.text);
     let v6_entry = v6.json["results"]
         .as_array()
@@ -580,48 +524,37 @@ async fn service_account_roles_and_access_lists_are_enforced(backend: Backend) {
         .find(|entry| entry["cidrBlock"] == "2001:db8:0:0:0:0:0:1/128")
         .expect("the IPv6 entry");
     assert_eq!(v6_entry["ipAddress"], "2001:db8:0:0:0:0:0:1");
-    let removed = client
-        .send(
-            Method::DELETE,
-            &format!("{access_list}/2001:db8::1"),
-            Some(V2024),
-            None,
-        )
-        .await;
+    let removed = send_2024(
+        &client,
+        Method::DELETE,
+        &format!("{access_list}/2001:db8::1"),
+        None,
+    )
+    .await;
     assert_eq!(removed.status, 204, "{}", removed.text);
-    let listed = client
-        .send(Method::GET, &access_list, Some(V2024), None)
-        .await;
+    let listed = send_2024(&client, Method::GET, &access_list, None).await;
     assert_eq!(listed.json["totalCount"], 2);
     let entry = format!("{access_list}/10.0.0.0%2F8");
     assert_eq!(
-        client
-            .send(Method::DELETE, &entry, Some(V2024), None)
+        send_2024(&client, Method::DELETE, &entry, None)
             .await
             .status,
         204
     );
-    client
-        .send(Method::DELETE, &entry, Some(V2024), None)
+    send_2024(&client, Method::DELETE, &entry, None)
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
 
-    let member = app.client(&app.key_with(&[OrgRole::Member]).await);
+    let member = app.client_with(&[OrgRole::Member]).await;
     let base = format!("/api/atlas/v2/orgs/{}/serviceAccounts", app.org_id);
-    member
-        .send(Method::GET, &base, Some(V2024), None)
+    send_2024(&member, Method::GET, &base, None)
         .await
         .assert_error(401, "USER_UNAUTHORIZED");
-    let read_only = app.client(&app.key_with(&[OrgRole::ReadOnly]).await);
+    let read_only = app.client_with(&[OrgRole::ReadOnly]).await;
     assert_eq!(
-        read_only
-            .send(Method::GET, &base, Some(V2024), None)
-            .await
-            .status,
+        send_2024(&read_only, Method::GET, &base, None).await.status,
         200
     );
-    read_only
-        .send(Method::POST, &base, Some(V2024), Some(&json!({"name": "n", "description": "d", "roles": ["ORG_OWNER"], "secretExpiresAfterHours": 8})))
-        .await
+    send_2024(&read_only, Method::POST, &base, Some(&json!({"name": "n", "description": "d", "roles": ["ORG_OWNER"], "secretExpiresAfterHours": 8}))).await
         .assert_error(401, "NOT_ORG_OWNER");
 }

@@ -11,14 +11,16 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use orgdoor_domain::{
-    ApiKey, DigestHa1, EmailAddress, Invitation, NewApiKey, NewInvitation, NewOrganization,
-    NewTeam, OrgId, OrgName, OrgRole, OrgRoles, OrgUser, Organization, PageRequest, ProfileChoices,
-    PublicKey, TeamName, TokenBucket,
+    EmailAddress, Invitation, NewApiKey, NewInvitation, NewTeam, OrgId, OrgRole, OrgRoles, OrgUser,
+    Organization, PageRequest, ProfileChoices, TeamName, TokenBucket,
 };
 use orgdoor_store::{InvitationAnswer, InvitationSelector, Store, WhenPending};
-use orgdoor_test_db::{Backend, TestDatabase};
+use orgdoor_test_db::Backend;
 use time::OffsetDateTime;
 use time::macros::datetime;
+
+#[path = "support/store.rs"]
+mod support;
 
 const NOW: OffsetDateTime = datetime!(2026-08-10 03:03:37 UTC);
 /// A call that is still pending after this many polls is not a store call but a hang.
@@ -97,27 +99,10 @@ async fn store_still_works(store: &Arc<dyn Store>, org: &OrgId, attempt: usize) 
         .unwrap_or_else(|error| panic!("the health check after a cut at poll {attempt}: {error}"));
 }
 
-async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
-    let database = TestDatabase::new(backend).await;
-    (
-        orgdoor_store::connect(&database.url, &orgdoor_store::SecretsKey::generate())
-            .await
-            .unwrap(),
-        database,
-    )
-}
+use support::open;
 
 async fn organization(store: &Arc<dyn Store>) -> Organization {
-    let organization = NewOrganization {
-        name: OrgName::parse("Acme").unwrap(),
-        skip_default_alerts_settings: false,
-    }
-    .into_organization(NOW);
-    store
-        .create_organization(&organization, &[], None)
-        .await
-        .unwrap();
-    organization
+    support::organization(store, "Acme", NOW).await
 }
 
 fn invitation(org: &OrgId, username: &str) -> Invitation {
@@ -328,16 +313,12 @@ async fn a_team_cut_off_anywhere_is_whole_or_absent(store: Arc<dyn Store>) {
 
 async fn reads_cut_off_anywhere_leave_their_connections_usable(store: Arc<dyn Store>) {
     let org = organization(&store).await.id;
-    let (key, ha1): (ApiKey, DigestHa1) = NewApiKey {
-        org_id: org.clone(),
-        public_key: PublicKey::generate(),
-        ha1: DigestHa1([7; 16]),
+    let reader = NewApiKey {
         description: "reader".into(),
         roles: OrgRoles::single(OrgRole::ReadOnly),
-        project_roles: Vec::new(),
-    }
-    .into_api_key(NOW);
-    store.create_api_key(&key, &ha1).await.unwrap();
+        ..support::new_api_key(&org)
+    };
+    let (key, _) = support::store_api_key(&store, reader, NOW).await;
     for attempt in 0..50 {
         let invited = invitation(&org, &format!("listed-{attempt}@example.com"));
         store

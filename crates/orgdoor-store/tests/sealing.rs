@@ -2,13 +2,15 @@
 //! store refuses to open with a key that is not its own.
 #![allow(clippy::unwrap_used)]
 
-use orgdoor_domain::{
-    ApiKey, DigestHa1, NewApiKey, NewOrganization, OrgName, OrgRole, OrgRoles, PublicKey,
-};
+use orgdoor_domain::{DigestHa1, NewApiKey, OrgRole, OrgRoles};
 use orgdoor_store::{SecretsKey, StoreError};
 use orgdoor_test_db::{Backend, TestDatabase};
 use sqlx::Connection as _;
 use time::macros::datetime;
+
+#[path = "support/store.rs"]
+#[allow(dead_code, reason = "the other crates that share it use the rest")]
+mod support;
 
 const NOW: time::OffsetDateTime = datetime!(2026-12-04 03:00:00 UTC);
 
@@ -54,39 +56,34 @@ async fn stored_ha1_length(database: &TestDatabase) -> usize {
     value.len()
 }
 
+/// Asserts the store in `database` refuses to open with a new key (`why` says why it must).
+async fn assert_foreign_key_refused(database: &TestDatabase, why: &str) {
+    let foreign = orgdoor_store::connect(&database.url, &SecretsKey::generate()).await;
+    assert!(matches!(foreign, Err(StoreError::WrongSecretsKey)), "{why}");
+}
+
 async fn plaintext_from_before_sealing_is_sealed_and_a_foreign_key_is_refused(backend: Backend) {
     let database = TestDatabase::new(backend).await;
     let key = SecretsKey::generate();
     let store = orgdoor_store::connect(&database.url, &key).await.unwrap();
-    let organization = NewOrganization {
-        name: OrgName::parse("Sealed").unwrap(),
-        skip_default_alerts_settings: false,
-    }
-    .into_organization(NOW);
-    store
-        .create_organization(&organization, &[], None)
-        .await
-        .unwrap();
-    let (api_key, ha1): (ApiKey, DigestHa1) = NewApiKey {
-        org_id: organization.id.clone(),
-        public_key: PublicKey::generate(),
+    let organization = support::organization(&store, "Sealed", NOW).await;
+    let owner = NewApiKey {
         ha1: DigestHa1([42; 16]),
         description: "old".into(),
         roles: OrgRoles::single(OrgRole::Owner),
-        project_roles: Vec::new(),
-    }
-    .into_api_key(NOW);
-    store.create_api_key(&api_key, &ha1).await.unwrap();
+        ..support::new_api_key(&organization.id)
+    };
+    let (api_key, ha1) = support::store_api_key(&store, owner, NOW).await;
     assert!(
         stored_ha1_length(&database).await > 16,
         "sealed when written"
     );
     drop(store);
-    let foreign = orgdoor_store::connect(&database.url, &SecretsKey::generate()).await;
-    assert!(
-        matches!(foreign, Err(StoreError::WrongSecretsKey)),
-        "a store holding a sealed credential opens only with its own key"
-    );
+    assert_foreign_key_refused(
+        &database,
+        "a store holding a sealed credential opens only with its own key",
+    )
+    .await;
 
     // What an older version wrote: the HA1 and a server secret in the clear.
     execute(&database, "UPDATE api_keys SET digest_ha1 = $1", &[42; 16]).await;
@@ -115,11 +112,7 @@ async fn plaintext_from_before_sealing_is_sealed_and_a_foreign_key_is_refused(ba
     );
     drop(store);
 
-    let foreign = orgdoor_store::connect(&database.url, &SecretsKey::generate()).await;
-    assert!(
-        matches!(foreign, Err(StoreError::WrongSecretsKey)),
-        "a store opens only with its own key"
-    );
+    assert_foreign_key_refused(&database, "a store opens only with its own key").await;
 }
 
 #[tokio::test]

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use orgdoor_domain::{
     ApiKey, DigestHa1, EmailAddress, Group, GroupRole, GroupRoles, Invitation, InvitationId,
-    MembershipStatus, NewApiKey, NewGroup, NewInvitation, NewOrganization, NewTeam, OrgId, OrgName,
-    OrgRole, OrgRoles, OrgUser, Organization, PageRequest, ProfileChoices, ProjectGrant,
-    ProjectName, PublicKey, Team, TeamName, UserId,
+    MembershipStatus, NewApiKey, NewGroup, NewInvitation, NewTeam, OrgId, OrgRole, OrgRoles,
+    OrgUser, Organization, PageRequest, ProfileChoices, ProjectGrant, ProjectName, Team, TeamName,
+    UserId,
 };
 use orgdoor_store::{
     InvitationAnswer, InvitationSelector, Newcomer, OrgUserFilter, ProjectAddition, ProjectFilter,
@@ -53,16 +53,7 @@ macro_rules! on_every_backend {
     };
 }
 
-/// A new, empty store on `backend` and the database it lives in (dropping that removes it).
-pub(crate) async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
-    let database = TestDatabase::new(backend).await;
-    (
-        orgdoor_store::connect(&database.url, &orgdoor_store::SecretsKey::generate())
-            .await
-            .unwrap(),
-        database,
-    )
-}
+use crate::support::open;
 
 /// Runs `test` on a new store on `backend`; the database outlives the test.
 pub(crate) async fn with_store<Test, Run>(backend: Backend, test: Test)
@@ -93,21 +84,12 @@ pub(crate) fn rejection(result: Result<impl std::fmt::Debug, StoreError>) -> Rej
 
 /// An organization named `name`, made at [`NOW`] and not stored.
 pub(crate) fn new_organization(name: &str) -> Organization {
-    NewOrganization {
-        name: OrgName::parse(name).unwrap(),
-        skip_default_alerts_settings: false,
-    }
-    .into_organization(NOW)
+    crate::support::new_organization(name, NOW)
 }
 
-/// A stored organization named `name`.
+/// A stored organization named `name`, made at [`NOW`].
 pub(crate) async fn organization(store: &Arc<dyn Store>, name: &str) -> Organization {
-    let organization = new_organization(name);
-    store
-        .create_organization(&organization, &[], None)
-        .await
-        .unwrap();
-    organization
+    crate::support::organization(store, name, NOW).await
 }
 
 /// A team of `org` named `name`, not stored.
@@ -144,18 +126,7 @@ pub(crate) async fn stored_project(store: &Arc<dyn Store>, org: &OrgId, name: &s
     group
 }
 
-/// A Member key of `org` with a fresh public key and no roles in projects; tests change
-/// what they look at.
-pub(crate) fn new_api_key(org: &OrgId) -> NewApiKey {
-    NewApiKey {
-        org_id: org.clone(),
-        public_key: PublicKey::generate(),
-        ha1: DigestHa1([7; 16]),
-        description: "project key".into(),
-        roles: OrgRoles::single(OrgRole::Member),
-        project_roles: Vec::new(),
-    }
-}
+pub(crate) use crate::support::new_api_key;
 
 /// A Member key of `org` with `project_roles`, not stored.
 pub(crate) fn org_key(org: &OrgId, project_roles: Vec<ProjectGrant>) -> (ApiKey, DigestHa1) {
@@ -168,9 +139,7 @@ pub(crate) fn org_key(org: &OrgId, project_roles: Vec<ProjectGrant>) -> (ApiKey,
 
 /// Stores `new` and returns the key.
 pub(crate) async fn stored_api_key(store: &Arc<dyn Store>, new: NewApiKey) -> ApiKey {
-    let (key, ha1) = new.into_api_key(NOW);
-    store.create_api_key(&key, &ha1).await.unwrap();
-    key
+    crate::support::store_api_key(store, new, NOW).await.0
 }
 
 /// An invitation of `username` into `org` as a Member, with no teams or projects.

@@ -6,6 +6,8 @@
 
 #[macro_use]
 mod fixtures;
+#[path = "../support/store.rs"]
+mod support;
 
 mod api_keys;
 mod invitations;
