@@ -15,11 +15,12 @@ use time::Duration;
 
 use crate::transport::{ConnectionLimits, TlsFiles};
 
-/// A database URL whose password never reaches a log line.
+/// A URL that may carry a password (`scheme://user:password@host…`), which never reaches a
+/// log line: `Debug` shows `scheme://***@host…`.
 #[derive(Clone)]
-pub struct DatabaseUrl(SecretString);
+pub struct SecretUrl(SecretString);
 
-impl DatabaseUrl {
+impl SecretUrl {
     pub fn new(url: impl Into<String>) -> Self {
         Self(SecretString::from(url.into()))
     }
@@ -29,11 +30,25 @@ impl DatabaseUrl {
     }
 }
 
-impl fmt::Debug for DatabaseUrl {
+impl fmt::Debug for SecretUrl {
+    /// Keeps the scheme and location, not `user:password@`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_without_userinfo(self.expose(), f)
+        let url = self.expose();
+        match (url.find("://"), url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                write!(f, "{}://***@{}", &url[..scheme_end], &url[at + 1..])
+            }
+            _ => f.write_str(url),
+        }
     }
 }
+
+/// The store's URL (`sqlite://…`, `postgres://user:password@…`).
+pub type DatabaseUrl = SecretUrl;
+
+/// An SMTP server's URL (`smtp://[user:password@]host:port`, `?tls=required` for STARTTLS,
+/// `smtps://` for TLS from the start).
+pub type SmtpUrl = SecretUrl;
 
 /// The base of the links in messages (`--public-url`): an `http` or `https` URL ending in `/`,
 /// with no query or fragment.
@@ -90,27 +105,6 @@ impl PublicUrl {
 #[error("not a usable public URL: {0}")]
 pub struct InvalidPublicUrl(&'static str);
 
-/// An SMTP server's URL (`smtp://[user:password@]host:port`, `?tls=required` for STARTTLS,
-/// `smtps://` for TLS from the start), whose password never reaches a log line.
-#[derive(Clone)]
-pub struct SmtpUrl(SecretString);
-
-impl SmtpUrl {
-    pub fn new(url: impl Into<String>) -> Self {
-        Self(SecretString::from(url.into()))
-    }
-
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl fmt::Debug for SmtpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_without_userinfo(self.expose(), f)
-    }
-}
-
 /// How the worker delivers.
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
@@ -141,16 +135,6 @@ impl Default for DeliverySettings {
             lease: Duration::seconds(120),
             smtp_timeout: StdDuration::from_secs(30),
         }
-    }
-}
-
-/// Writes `url` keeping the scheme and location but not `user:password@`.
-fn write_without_userinfo(url: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            write!(f, "{}://***@{}", &url[..scheme_end], &url[at + 1..])
-        }
-        _ => f.write_str(url),
     }
 }
 

@@ -10,10 +10,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::process::{Child, Command};
 
-use crate::harness::{TestApp, V2025, spawn_app};
+use crate::harness::{free_port, spawn_app};
 use orgdoor_test_db::Backend;
 
 on_both_stores!(
@@ -33,10 +33,7 @@ struct Browser {
 
 impl Browser {
     async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let driver_path =
             std::env::var("ORGDOOR_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
         let driver = Command::new(&driver_path)
@@ -134,32 +131,6 @@ fn artifacts() -> PathBuf {
     target.join("test-artifacts").join("browser")
 }
 
-/// The link of the newest message to `to`.
-async fn link_to(app: &TestApp, to: &str) -> String {
-    app.outbox(&format!("?to={to}")).await.json["results"][0]["acceptUrl"]
-        .as_str()
-        .expect("a message with a link")
-        .to_owned()
-}
-
-async fn org_user(app: &TestApp, username: &str) -> Value {
-    let response = app
-        .owner()
-        .send(
-            reqwest::Method::GET,
-            &format!(
-                "{}?username={username}&orgMembershipStatuses=ACTIVE&orgMembershipStatuses=PENDING\
-                 &orgMembershipStatuses=INVITATION_REJECTED&orgMembershipStatuses=INVITATION_EXPIRED",
-                app.users_path()
-            ),
-            Some(V2025),
-            None,
-        )
-        .await;
-    assert_eq!(response.status, 200, "{}", response.text);
-    response.json["results"][0].clone()
-}
-
 fn backend_name(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "sqlite",
@@ -179,7 +150,7 @@ async fn accepting_in_the_browser_makes_an_active_member(backend: Backend) {
         )
         .await;
     assert_eq!(invited.status, 200, "{}", invited.text);
-    let link = link_to(&app, "ada@example.com").await;
+    let link = app.link_to("ada@example.com").await;
     let name = backend_name(backend);
 
     let browser = Browser::start().await;
@@ -200,7 +171,7 @@ async fn accepting_in_the_browser_makes_an_active_member(backend: Backend) {
     browser.screenshot(&format!("{name}-2-accepted")).await;
     browser.close().await;
 
-    let user = org_user(&app, "ada@example.com").await;
+    let user = app.org_user_named("ada@example.com").await;
     assert_eq!(user["orgMembershipStatus"], "ACTIVE");
     assert_eq!(user["firstName"], "Ada");
     assert_eq!(user["lastName"], "Lovelace");
@@ -213,7 +184,7 @@ async fn accepting_in_the_browser_makes_an_active_member(backend: Backend) {
 async fn declining_in_the_browser_is_recorded(backend: Backend) {
     let app = spawn_app(backend).await;
     app.invite("bob@example.com", &["ORG_MEMBER"]).await;
-    let link = link_to(&app, "bob@example.com").await;
+    let link = app.link_to("bob@example.com").await;
     let name = backend_name(backend);
 
     let browser = Browser::start().await;
@@ -231,7 +202,7 @@ async fn declining_in_the_browser_is_recorded(backend: Backend) {
     browser.close().await;
 
     assert_eq!(
-        org_user(&app, "bob@example.com").await["orgMembershipStatus"],
+        app.org_user_named("bob@example.com").await["orgMembershipStatus"],
         "INVITATION_REJECTED"
     );
 }
@@ -239,7 +210,7 @@ async fn declining_in_the_browser_is_recorded(backend: Backend) {
 async fn an_expired_link_shows_its_page_in_the_browser(backend: Backend) {
     let app = spawn_app(backend).await;
     app.invite("carl@example.com", &["ORG_MEMBER"]).await;
-    let link = link_to(&app, "carl@example.com").await;
+    let link = app.link_to("carl@example.com").await;
     // Aged by the server's clock past the thirty days, not by waiting.
     app.clock.advance(time::Duration::days(30));
     let name = backend_name(backend);
@@ -257,7 +228,7 @@ async fn an_expired_link_shows_its_page_in_the_browser(backend: Backend) {
     browser.screenshot(&format!("{name}-4-expired")).await;
     browser.close().await;
     assert_eq!(
-        org_user(&app, "carl@example.com").await["orgMembershipStatus"],
+        app.org_user_named("carl@example.com").await["orgMembershipStatus"],
         "INVITATION_EXPIRED"
     );
 }

@@ -753,6 +753,38 @@ impl TestApp {
         id
     }
 
+    /// The link in the newest message of the outbox to `to`.
+    pub async fn link_to(&self, to: &str) -> String {
+        let outbox = self.outbox(&format!("?to={to}")).await;
+        outbox.json["results"][0]["acceptUrl"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no message to {to}: {}", outbox.text))
+            .to_owned()
+    }
+
+    /// The org user with `username` (2025-02-19 shape), whatever their membership status.
+    pub async fn org_user_named(&self, username: &str) -> Value {
+        let statuses = [
+            "ACTIVE",
+            "PENDING",
+            "INVITATION_REJECTED",
+            "INVITATION_EXPIRED",
+        ]
+        .map(|status| format!("&orgMembershipStatuses={status}"))
+        .concat();
+        let response = self
+            .owner()
+            .send(
+                Method::GET,
+                &format!("{}?username={username}{statuses}", self.users_path()),
+                Some(V2025),
+                None,
+            )
+            .await;
+        assert_eq!(response.status, 200, "{}", response.text);
+        response.json["results"][0].clone()
+    }
+
     /// The organization's outbox as the owner reads it; `query` is appended as is (`?to=…`).
     pub async fn outbox(&self, query: &str) -> TestResponse {
         let response = self
@@ -861,6 +893,14 @@ pub async fn assert_invitation_expired(
         .patch(item, update)
         .await
         .assert_error(400, "ALREADY_EXPIRED");
+}
+
+/// A port nothing listens on at the moment, for a server a test starts itself.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// Bodies that invite someone to a project which both the project invitations and the project

@@ -7,9 +7,9 @@ use std::process::{Command, Stdio};
 
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::redirect::Policy;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::harness::{TestApp, V2025, spawn_app};
+use crate::harness::spawn_app;
 use orgdoor_test_db::Backend;
 
 on_both_stores!(
@@ -88,33 +88,6 @@ async fn into_page(response: reqwest::Response) -> Page {
     }
 }
 
-/// The link of the newest message to `to`.
-async fn link_to(app: &TestApp, to: &str) -> String {
-    let outbox = app.outbox(&format!("?to={to}")).await;
-    outbox.json["results"][0]["acceptUrl"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no message to {to}: {}", outbox.text))
-        .to_owned()
-}
-
-/// The org user with `username`, in any status.
-async fn org_user(app: &TestApp, username: &str) -> Value {
-    let response = app
-        .owner()
-        .send(
-            reqwest::Method::GET,
-            &format!(
-                "{}?username={username}&orgMembershipStatuses=ACTIVE&orgMembershipStatuses=PENDING&orgMembershipStatuses=INVITATION_REJECTED",
-                app.users_path()
-            ),
-            Some(V2025),
-            None,
-        )
-        .await;
-    assert_eq!(response.status, 200, "{}", response.text);
-    response.json["results"][0].clone()
-}
-
 fn assert_protected(page: &Page) {
     assert_eq!(page.header("content-type"), "text/html; charset=utf-8");
     assert_eq!(page.header("cache-control"), "no-store");
@@ -139,7 +112,7 @@ async fn the_page_shows_the_invitation_and_accepting_makes_an_active_member(back
         )
         .await;
     assert_eq!(invited.status, 200, "{}", invited.text);
-    let link = link_to(&app, "ada@example.com").await;
+    let link = app.link_to("ada@example.com").await;
 
     let page = open(&link, None).await;
     assert_eq!(page.status, 200, "{}", page.html);
@@ -185,7 +158,7 @@ async fn the_page_shows_the_invitation_and_accepting_makes_an_active_member(back
     );
     assert_protected(&accepted);
 
-    let user = org_user(&app, "ada@example.com").await;
+    let user = app.org_user_named("ada@example.com").await;
     assert_eq!(user["orgMembershipStatus"], "ACTIVE");
     assert_eq!(user["firstName"], "Ada");
     assert_eq!(user["lastName"], "Lovelace");
@@ -207,7 +180,7 @@ async fn the_page_shows_the_invitation_and_accepting_makes_an_active_member(back
     .await;
     assert_eq!(replay.status, 404);
     assert_eq!(
-        org_user(&app, "ada@example.com").await["orgMembershipStatus"],
+        app.org_user_named("ada@example.com").await["orgMembershipStatus"],
         "ACTIVE"
     );
 }
@@ -215,7 +188,7 @@ async fn the_page_shows_the_invitation_and_accepting_makes_an_active_member(back
 async fn declining_is_recorded_and_the_link_then_says_so(backend: Backend) {
     let app = spawn_app(backend).await;
     app.invite("bob@example.com", &["ORG_MEMBER"]).await;
-    let link = link_to(&app, "bob@example.com").await;
+    let link = app.link_to("bob@example.com").await;
     let page = open(&link, None).await;
     let cookie = page.cookie();
     let declined = submit(
@@ -227,7 +200,7 @@ async fn declining_is_recorded_and_the_link_then_says_so(backend: Backend) {
     assert_eq!(declined.status, 200, "{}", declined.html);
     assert!(declined.html.contains("Invitation declined"));
     assert_eq!(
-        org_user(&app, "bob@example.com").await["orgMembershipStatus"],
+        app.org_user_named("bob@example.com").await["orgMembershipStatus"],
         "INVITATION_REJECTED"
     );
     let after = open(&link, Some(&cookie)).await;
@@ -239,13 +212,13 @@ async fn declining_is_recorded_and_the_link_then_says_so(backend: Backend) {
 async fn expired_cancelled_replaced_and_unknown_links_get_clear_pages(backend: Backend) {
     let app = spawn_app(backend).await;
     app.invite("old@example.com", &["ORG_MEMBER"]).await;
-    let expiring = link_to(&app, "old@example.com").await;
+    let expiring = app.link_to("old@example.com").await;
     let cancelled_invitation = app.invite("gone@example.com", &["ORG_MEMBER"]).await;
-    let cancelled = link_to(&app, "gone@example.com").await;
+    let cancelled = app.link_to("gone@example.com").await;
     app.invite("twice@example.com", &["ORG_MEMBER"]).await;
-    let replaced = link_to(&app, "twice@example.com").await;
+    let replaced = app.link_to("twice@example.com").await;
     app.invite("twice@example.com", &["ORG_MEMBER"]).await;
-    let current = link_to(&app, "twice@example.com").await;
+    let current = app.link_to("twice@example.com").await;
 
     let deleted = app
         .owner()
@@ -281,8 +254,8 @@ async fn a_form_without_its_cookie_and_token_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     app.invite("ada@example.com", &["ORG_MEMBER"]).await;
     app.invite("bob@example.com", &["ORG_MEMBER"]).await;
-    let link = link_to(&app, "ada@example.com").await;
-    let other = link_to(&app, "bob@example.com").await;
+    let link = app.link_to("ada@example.com").await;
+    let other = app.link_to("bob@example.com").await;
     let page = open(&link, None).await;
     let other_page = open(&other, Some(&page.cookie())).await;
     // (cookie, token): none of these is the page's own pair.
@@ -307,7 +280,7 @@ async fn a_form_without_its_cookie_and_token_is_refused(backend: Backend) {
         assert_protected(&refused);
     }
     assert_eq!(
-        org_user(&app, "ada@example.com").await["orgMembershipStatus"],
+        app.org_user_named("ada@example.com").await["orgMembershipStatus"],
         "PENDING"
     );
 }
@@ -315,7 +288,7 @@ async fn a_form_without_its_cookie_and_token_is_refused(backend: Backend) {
 async fn newcomers_are_asked_for_their_names_and_what_they_typed_is_escaped(backend: Backend) {
     let app = spawn_app(backend).await;
     app.invite("ada@example.com", &["ORG_MEMBER"]).await;
-    let link = link_to(&app, "ada@example.com").await;
+    let link = app.link_to("ada@example.com").await;
     let page = open(&link, None).await;
     let cookie = page.cookie();
     let hostile = "\"><script>alert(1)</script>";
@@ -355,7 +328,7 @@ async fn newcomers_are_asked_for_their_names_and_what_they_typed_is_escaped(back
     let nothing = submit(&link, Some(&cookie), &[("csrf", &page.csrf())]).await;
     assert_eq!(nothing.status, 400);
     assert_eq!(
-        org_user(&app, "ada@example.com").await["orgMembershipStatus"],
+        app.org_user_named("ada@example.com").await["orgMembershipStatus"],
         "PENDING"
     );
 }
@@ -399,7 +372,7 @@ async fn a_person_with_an_account_is_not_asked_for_names(backend: Backend) {
 async fn guessing_links_is_throttled(backend: Backend) {
     let app = spawn_app(backend).await;
     app.invite("ada@example.com", &["ORG_MEMBER"]).await;
-    let link = link_to(&app, "ada@example.com").await;
+    let link = app.link_to("ada@example.com").await;
     let base = format!("{}/invitations/", app.base_url);
     let mut statuses = Vec::new();
     for guess in 0..25 {
@@ -423,7 +396,7 @@ async fn guessing_links_is_throttled(backend: Backend) {
 async fn every_page_is_valid_html_without_scripts(backend: Backend) {
     let app = spawn_app(backend).await;
     app.invite("ada@example.com", &["ORG_MEMBER"]).await;
-    let link = link_to(&app, "ada@example.com").await;
+    let link = app.link_to("ada@example.com").await;
     let form = open(&link, None).await;
     let cookie = form.cookie();
     let refused = submit(

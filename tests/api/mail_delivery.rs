@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::harness::{TestApp, spawn_app_with};
+use crate::harness::{TestApp, free_port, spawn_app_with};
 use orgdoor_test_db::Backend;
 
 on_both_stores!(
@@ -34,10 +34,7 @@ struct SmtpSink {
 
 impl SmtpSink {
     async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let mut sink = Self {
             port,
             folder: tempfile::tempdir().expect("a folder"),

@@ -68,30 +68,29 @@ impl<B: Backend> OutboxStore for B {
         to: Option<&EmailAddress>,
         page: PageRequest,
     ) -> Result<Page<OutboxMessage>, StoreError> {
-        let filter = if to.is_some() {
-            "AND recipient_key = $2"
-        } else {
-            ""
-        };
+        // One statement either way: a `NULL` address matches every message.
+        const MATCHING: &str =
+            "FROM outbox WHERE org_id = $1 AND ($2 IS NULL OR recipient_key = $2)";
         let to_key = to.map(EmailAddress::key);
         let mut conn = self.read().await?;
-        let count_sql = format!("SELECT COUNT(*) FROM outbox WHERE org_id = $1 {filter}");
-        let mut total = conn.query(&count_sql).bind(org.as_str());
-        if let Some(key) = &to_key {
-            total = total.bind(key.as_str());
-        }
-        let total: i64 = total.fetch_scalar().await?;
+        let total: i64 = conn
+            .query(&format!("SELECT COUNT(*) {MATCHING}"))
+            .bind(org.as_str())
+            .bind(to_key.clone())
+            .fetch_scalar()
+            .await?;
         let (limit, offset) = limit_offset(page);
-        let (limit_at, offset_at) = if to.is_some() { (3, 4) } else { (2, 3) };
-        let page_sql = format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE org_id = $1 {filter} \
-             ORDER BY created_at DESC, id DESC LIMIT ${limit_at} OFFSET ${offset_at}"
-        );
-        let mut rows = conn.query(&page_sql).bind(org.as_str());
-        if let Some(key) = &to_key {
-            rows = rows.bind(key.as_str());
-        }
-        let rows: Vec<OutboxRow> = rows.bind(limit).bind(offset).fetch_all().await?;
+        let rows: Vec<OutboxRow> = conn
+            .query(&format!(
+                "SELECT {OUTBOX_COLUMNS} {MATCHING} \
+                 ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+            ))
+            .bind(org.as_str())
+            .bind(to_key)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all()
+            .await?;
         let items = rows
             .into_iter()
             .map(|row| row.open(self.sealer()))
