@@ -128,6 +128,9 @@ struct MailArgs {
     /// (`GET /api/orgdoor/v1/orgs/{orgId}/outbox`).
     #[arg(long, env = "ORGDOOR_SMTP_URL", hide_env_values = true)]
     smtp_url: Option<String>,
+    /// PEM certificates to trust, besides the system's, for the SMTP server's TLS certificate.
+    #[arg(long, env = "ORGDOOR_SMTP_CA_FILE", requires = "smtp_url")]
+    smtp_ca_file: Option<PathBuf>,
     /// The sender of invitation messages.
     #[arg(
         long,
@@ -145,6 +148,7 @@ impl From<MailArgs> for DeliverySettings {
     fn from(args: MailArgs) -> Self {
         DeliverySettings {
             smtp: args.smtp_url.map(SmtpUrl::new),
+            smtp_ca_file: args.smtp_ca_file,
             from: args.mail_from,
             ..DeliverySettings::default()
         }

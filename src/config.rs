@@ -110,6 +110,9 @@ pub struct InvalidPublicUrl(&'static str);
 pub struct DeliverySettings {
     /// Where messages go; `None` keeps them in the outbox.
     pub smtp: Option<SmtpUrl>,
+    /// PEM certificates trusted, besides the system's, for the SMTP server's TLS certificate
+    /// (a private authority, a self-signed server).
+    pub smtp_ca_file: Option<PathBuf>,
     /// The `From` of every message.
     pub from: String,
     /// How often the outbox is looked at when nothing wakes the worker (messages of other
@@ -128,6 +131,7 @@ impl Default for DeliverySettings {
     fn default() -> Self {
         Self {
             smtp: None,
+            smtp_ca_file: None,
             from: "orgdoor <noreply@orgdoor.invalid>".into(),
             poll_interval: StdDuration::from_secs(2),
             retry_initial: Duration::seconds(5),

@@ -5,14 +5,17 @@
 //! stay in the outbox for clients to read. Either way it deletes messages older than their
 //! links can live.
 
+use std::path::Path;
+
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::AsyncSmtpTransport;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncTransport, Message, Tokio1Executor};
 use orgdoor_domain::{INVITATION_LIFETIME, MAX_DELIVERY_ATTEMPTS, OutboxMessage, retry_delay};
 use orgdoor_store::DeliveryOutcome;
 use time::{Duration, OffsetDateTime};
 
-use crate::config::DeliverySettings;
+use crate::config::{DeliverySettings, SmtpUrl};
 use crate::state::AppState;
 
 /// How many messages one claim takes.
@@ -27,7 +30,8 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    /// Checks the settings (URL and `From`) without connecting; `None` without an SMTP URL.
+    /// Checks the settings (URL, `From`, trusted certificates) without connecting; `None`
+    /// without an SMTP URL.
     pub fn from_settings(settings: &DeliverySettings) -> anyhow::Result<Option<Self>> {
         let Some(url) = &settings.smtp else {
             return Ok(None);
@@ -36,11 +40,16 @@ impl Mailer {
             .from
             .parse()
             .map_err(|error| anyhow::anyhow!("--mail-from {:?}: {error}", settings.from))?;
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
             .map_err(|error| anyhow::anyhow!("--smtp-url {url:?}: {error}"))?
-            .timeout(Some(settings.smtp_timeout))
-            .build();
-        Ok(Some(Self { transport, from }))
+            .timeout(Some(settings.smtp_timeout));
+        if let Some(ca_file) = &settings.smtp_ca_file {
+            builder = builder.tls(tls_trusting(url, ca_file)?);
+        }
+        Ok(Some(Self {
+            transport: builder.build(),
+            from,
+        }))
     }
 
     async fn send(&self, message: &OutboxMessage) -> Result<(), SendError> {
@@ -64,6 +73,43 @@ impl Mailer {
             Err(error) => Err(SendError::Transient(error.to_string())),
         }
     }
+}
+
+/// The TLS the URL asks for, trusting the certificates in `ca_file` besides the system's.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "reads the certificate file once, at startup"
+)]
+fn tls_trusting(url: &SmtpUrl, ca_file: &Path) -> anyhow::Result<Tls> {
+    let parsed = url::Url::parse(url.expose())
+        .map_err(|error| anyhow::anyhow!("--smtp-url {url:?}: {error}"))?;
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| anyhow::anyhow!("--smtp-url {url:?} names no host"))?;
+    let mode = parsed
+        .query_pairs()
+        .find(|(name, _)| name == "tls")
+        .map(|(_, value)| value.into_owned());
+    let wrap: fn(TlsParameters) -> Tls = match (parsed.scheme(), mode.as_deref()) {
+        ("smtps", _) => Tls::Wrapper,
+        ("smtp", Some("required")) => Tls::Required,
+        ("smtp", Some("opportunistic")) => Tls::Opportunistic,
+        _ => {
+            return Err(anyhow::anyhow!(
+                "--smtp-ca-file needs an SMTP URL with TLS (smtps://… or ?tls=required), \
+                 not {url:?}"
+            ));
+        }
+    };
+    let pem = std::fs::read(ca_file)
+        .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", ca_file.display()))?;
+    let certificate = Certificate::from_pem(&pem)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", ca_file.display()))?;
+    let parameters = TlsParameters::builder(host.to_owned())
+        .add_root_certificate(certificate)
+        .build_rustls()
+        .map_err(|error| anyhow::anyhow!("{}: {error}", ca_file.display()))?;
+    Ok(wrap(parameters))
 }
 
 enum SendError {
@@ -160,4 +206,60 @@ fn printable(error: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(MAX_ERROR_LEN)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str, ca_file: Option<&str>) -> DeliverySettings {
+        DeliverySettings {
+            smtp: Some(SmtpUrl::new(url)),
+            smtp_ca_file: ca_file.map(Into::into),
+            ..DeliverySettings::default()
+        }
+    }
+
+    fn refusal(settings: &DeliverySettings) -> String {
+        match Mailer::from_settings(settings) {
+            Ok(_) => panic!("accepted {settings:?}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn settings_lettre_cannot_use_are_refused_at_startup_without_the_password() {
+        assert!(
+            Mailer::from_settings(&DeliverySettings::default())
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            Mailer::from_settings(&settings("smtp://127.0.0.1:25", None))
+                .unwrap()
+                .is_some()
+        );
+        let unknown = refusal(&settings("http://user:hunter2@mail.example.com/", None));
+        assert!(unknown.contains("--smtp-url"), "{unknown}");
+        assert!(!unknown.contains("hunter2"), "{unknown}");
+        let plain = refusal(&settings(
+            "smtp://user:hunter2@mail.example.com:25",
+            Some("/x.pem"),
+        ));
+        assert!(plain.contains("needs an SMTP URL with TLS"), "{plain}");
+        assert!(!plain.contains("hunter2"), "{plain}");
+        let missing = refusal(&settings(
+            "smtps://mail.example.com",
+            Some("/nonexistent.pem"),
+        ));
+        assert!(
+            missing.contains("cannot read /nonexistent.pem"),
+            "{missing}"
+        );
+        let sender = refusal(&DeliverySettings {
+            from: "not an address".into(),
+            ..settings("smtp://127.0.0.1:25", None)
+        });
+        assert!(sender.contains("--mail-from"), "{sender}");
+    }
 }

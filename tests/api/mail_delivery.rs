@@ -17,6 +17,7 @@ use orgdoor_test_db::Backend;
 
 on_both_stores!(
     invitations_are_delivered_over_smtp_as_text_and_html,
+    starttls_and_implicit_tls_are_spoken_and_the_certificate_checked,
     an_smtp_outage_loses_nothing_and_delivery_resumes_by_itself,
     a_permanent_refusal_is_given_up_at_once,
     several_instances_deliver_each_message_once,
@@ -30,15 +31,21 @@ struct SmtpSink {
     port: u16,
     folder: tempfile::TempDir,
     process: Option<Child>,
+    /// `CERT KEY starttls|implicit` for TLS, else nothing.
+    tls: Vec<String>,
 }
 
 impl SmtpSink {
     async fn start() -> Self {
-        let port = free_port();
+        Self::start_with(Vec::new()).await
+    }
+
+    async fn start_with(tls: Vec<String>) -> Self {
         let mut sink = Self {
-            port,
+            port: free_port(),
             folder: tempfile::tempdir().expect("a folder"),
             process: None,
+            tls,
         };
         sink.resume().await;
         sink
@@ -51,6 +58,7 @@ impl SmtpSink {
             .arg(script)
             .arg(self.port.to_string())
             .arg(self.folder.path())
+            .args(&self.tls)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -172,6 +180,77 @@ async fn invitations_are_delivered_over_smtp_as_text_and_html(backend: Backend) 
             "the {part} part is the outbox's"
         );
     }
+}
+
+async fn starttls_and_implicit_tls_are_spoken_and_the_certificate_checked(backend: Backend) {
+    let certificates = crate::tls::certificates();
+    let folder = tempfile::tempdir().unwrap();
+    let authority = folder.path().join("authority.pem");
+    tokio::fs::write(&authority, &certificates.authority_pem)
+        .await
+        .unwrap();
+    let tls_args = |mode: &str| {
+        vec![
+            certificates.files.certificate.display().to_string(),
+            certificates.files.private_key.display().to_string(),
+            mode.to_owned(),
+        ]
+    };
+    let starttls = SmtpSink::start_with(tls_args("starttls")).await;
+    let implicit = SmtpSink::start_with(tls_args("implicit")).await;
+    let trusting = |url: String| DeliverySettings {
+        smtp: Some(SmtpUrl::new(url)),
+        smtp_ca_file: Some(authority.clone()),
+        ..delivery_to(&starttls)
+    };
+    let servers = [
+        (
+            &starttls,
+            format!("smtp://127.0.0.1:{}?tls=required", starttls.port),
+        ),
+        (&implicit, format!("smtps://127.0.0.1:{}", implicit.port)),
+    ];
+    for (sink, url) in servers {
+        let delivery = trusting(url.clone());
+        let app = spawn_app_with(backend, |app| {
+            app.with_delivery(delivery).expect("delivery")
+        })
+        .await;
+        app.invite("ada@example.com", &["ORG_MEMBER"]).await;
+        outbox_when(&app, |m| all_have_status(m, 1, "DELIVERED")).await;
+        let received = sink.received();
+        assert_eq!(received.len(), 1, "over {url}: {received:#?}");
+        assert_eq!(received[0]["to"], "ada@example.com");
+    }
+
+    // Without the authority, the server's certificate is refused: nothing is sent in the clear.
+    let untrusting = DeliverySettings {
+        smtp: Some(SmtpUrl::new(format!(
+            "smtp://127.0.0.1:{}?tls=required",
+            starttls.port
+        ))),
+        ..delivery_to(&starttls)
+    };
+    let refused_app = spawn_app_with(backend, |app| {
+        app.with_delivery(untrusting).expect("delivery")
+    })
+    .await;
+    refused_app
+        .invite("unverified@example.com", &["ORG_MEMBER"])
+        .await;
+    let failed = outbox_when(&refused_app, |m| m.len() == 1 && m[0]["attempts"] == 1).await;
+    assert_eq!(failed[0]["status"], "PENDING");
+    let error = failed[0]["lastError"].as_str().unwrap().to_lowercase();
+    assert!(
+        error.contains("certificate") || error.contains("tls"),
+        "{error}"
+    );
+    assert!(
+        starttls
+            .received()
+            .iter()
+            .all(|mail| mail["to"] != "unverified@example.com")
+    );
 }
 
 async fn an_smtp_outage_loses_nothing_and_delivery_resumes_by_itself(backend: Backend) {

@@ -8,9 +8,9 @@ use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use crate::harness::{DigestClient, DigestStyle, spawn_app_with};
 
 /// A throwaway certificate authority and a certificate it signed for 127.0.0.1, as PEM files.
-struct TestCertificates {
-    authority_pem: String,
-    files: TlsFiles,
+pub(crate) struct TestCertificates {
+    pub(crate) authority_pem: String,
+    pub(crate) files: TlsFiles,
     _directory: tempfile::TempDir,
 }
 
@@ -18,7 +18,7 @@ struct TestCertificates {
     clippy::disallowed_methods,
     reason = "writes the test certificates before the server starts"
 )]
-fn certificates() -> TestCertificates {
+pub(crate) fn certificates() -> TestCertificates {
     let authority_key = KeyPair::generate().unwrap();
     let mut authority = CertificateParams::new(Vec::<String>::new()).unwrap();
     authority.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

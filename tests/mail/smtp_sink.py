@@ -4,13 +4,15 @@ Each message it accepts is decoded with Python's own e-mail parser and written t
 one JSON file ({"mailFrom", "rcptTos", "from", "to", "subject", "text", "html",
 "contentType"}), renamed into place so a reader never sees half a file. A recipient whose
 address starts with "refused" gets a permanent 550 refusal. Prints "ready" once listening and
-runs until its standard input closes.
+runs until its standard input closes. With a certificate and key it speaks TLS: STARTTLS
+(required before mail) or, with "implicit", TLS from the first byte (smtps).
 
-    python3 smtp_sink.py PORT OUT_DIR
+    python3 smtp_sink.py PORT OUT_DIR [CERT_PEM KEY_PEM [starttls|implicit]]
 """
 
 import json
 import os
+import ssl
 import sys
 from email import message_from_bytes, policy
 
@@ -52,7 +54,16 @@ class Sink:
 
 def main():
     port, out_dir = int(sys.argv[1]), sys.argv[2]
-    controller = Controller(Sink(out_dir), hostname="127.0.0.1", port=port)
+    options = {}
+    if len(sys.argv) > 3:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
+        if len(sys.argv) > 5 and sys.argv[5] == "implicit":
+            options["ssl_context"] = context
+        else:
+            options["tls_context"] = context
+            options["require_starttls"] = True
+    controller = Controller(Sink(out_dir), hostname="127.0.0.1", port=port, **options)
     controller.start()
     print("ready", flush=True)
     sys.stdin.read()
