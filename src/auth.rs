@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use orgdoor_domain::{AllowedNetwork, PublicKey};
+use orgdoor_store::audit::{AuditContext, acting_as};
 use orgdoor_store::{ApiKeyCredential, BearerCredential};
 use time::OffsetDateTime;
 
@@ -70,8 +71,13 @@ pub async fn authenticate(
     match identify(&state, &attempt, now).await {
         Ok(principal) => {
             tracing::Span::current().record("auth.key", principal.username());
+            // The events the request's changes record name this credential and address.
+            let audit = AuditContext {
+                actor: principal.actor(attempt.peer),
+                at: now,
+            };
             request.extensions_mut().insert(principal);
-            next.run(request).await
+            acting_as(audit, next.run(request)).await
         }
         Err(Ok(refusal)) => {
             tracing::debug!(auth.refusal = ?refusal, "request not authenticated");

@@ -8,6 +8,7 @@ pub mod access_lists;
 pub mod admin;
 pub mod api_keys;
 pub mod custom_methods;
+pub mod events;
 pub mod extract;
 pub mod fallback;
 pub mod groups;
@@ -58,7 +59,8 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(project_invitations::routes(state))
         .merge(project_members::routes(state))
         .merge(project_users::routes(state))
-        .merge(project_api_keys::routes(state));
+        .merge(project_api_keys::routes(state))
+        .merge(events::routes(state));
     let v1 = Router::new()
         .merge(orgs::legacy_routes(state))
         .merge(org_users::legacy_routes(state))
@@ -71,7 +73,8 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(project_api_keys::legacy_routes(state))
         .merge(api_keys::legacy_routes(state))
         .merge(org_invitations::legacy_routes(state))
-        .merge(project_invitations::legacy_routes(state));
+        .merge(project_invitations::legacy_routes(state))
+        .merge(events::legacy_routes(state));
     behind_authentication(Router::new().nest("/v2", v2).nest("/v1.0", v1), state)
 }
 

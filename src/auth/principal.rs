@@ -2,12 +2,14 @@
 //! (`http::scope`'s `OrgScope<OrgOwner>`), which checks it here, so the rule sits next to the
 //! operation.
 
+use std::net::IpAddr;
+
 use axum::extract::FromRequestParts;
 use axum::http::Extensions;
 use axum::http::request::Parts;
 use orgdoor_domain::{
-    ApiKeyId, ClientId, Group, GroupId, GroupRole, GroupRoles, OrgId, OrgRole, OrgRoles,
-    Organization, ProjectGrant, PublicKey,
+    Actor, ActorCredential, ApiKeyId, ClientId, Group, GroupId, GroupRole, GroupRoles, OrgId,
+    OrgRole, OrgRoles, Organization, ProjectGrant, PublicKey,
 };
 
 use crate::error::AppError;
@@ -64,6 +66,23 @@ impl Principal {
         match &self.identity {
             Identity::ApiKey { public_key, .. } => public_key.as_str(),
             Identity::ServiceAccount { client_id } => client_id.as_str(),
+        }
+    }
+
+    /// The principal as the author of events, calling from `remote_address`.
+    pub fn actor(&self, remote_address: Option<IpAddr>) -> Actor {
+        let credential = match &self.identity {
+            Identity::ApiKey { id, public_key } => ActorCredential::ApiKey {
+                id: id.clone(),
+                public_key: public_key.to_string(),
+            },
+            Identity::ServiceAccount { client_id } => ActorCredential::ServiceAccount {
+                client_id: client_id.to_string(),
+            },
+        };
+        Actor {
+            credential,
+            remote_address,
         }
     }
 

@@ -19,7 +19,10 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use orgdoor_domain::{InvalidProfile, LinkToken, LinkTokenHash, ProfileChoices};
+use orgdoor_domain::{
+    Actor, ActorCredential, InvalidProfile, LinkToken, LinkTokenHash, ProfileChoices,
+};
+use orgdoor_store::audit::{AuditContext, acting_as};
 use orgdoor_store::{
     InvitationAnswer, InvitationSelector, LinkedInvitation, Rejection, StoreError,
 };
@@ -335,15 +338,26 @@ async fn answer(
         }
     };
     let accepted = matches!(answer, InvitationAnswer::Accept(_));
-    let answered = state
-        .store
-        .answer_invitation(
-            &linked.organization.id,
-            &InvitationSelector::Link(link),
-            answer,
-            state.clock.now(),
-        )
-        .await;
+    let now = state.clock.now();
+    // The invitee answers for themselves: the event names them.
+    let invitee = AuditContext {
+        actor: Actor {
+            credential: ActorCredential::User {
+                user_id: linked.invitation.user_id.clone(),
+                username: linked.invitation.username.clone(),
+            },
+            remote_address: Some(peer.ip()),
+        },
+        at: now,
+    };
+    let selector = InvitationSelector::Link(link);
+    let answered = acting_as(
+        invitee,
+        state
+            .store
+            .answer_invitation(&linked.organization.id, &selector, answer, now),
+    )
+    .await;
     let organization = linked.organization.name.as_str();
     match answered {
         Ok(_) if accepted => Page::notice(

@@ -39,6 +39,7 @@ mod cli;
 mod clients;
 mod control_characters;
 mod errors;
+mod events;
 mod hostile_clients;
 mod input_limits;
 mod invitation_page;

@@ -261,6 +261,14 @@ impl IdKind for MessageKind {
 /// Identifies a message in the outbox.
 pub type MessageId = ObjectId<MessageKind>;
 
+/// The kind of an [`EventId`].
+pub enum EventKind {}
+impl IdKind for EventKind {
+    const TYPE_NAME: &'static str = "EventId";
+}
+/// Identifies an event (`eventId`).
+pub type EventId = ObjectId<EventKind>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 pub mod access_list;
 pub mod api_key;
 pub mod email;
+pub mod event;
 pub mod group;
 pub mod ids;
 pub mod invitation;
@@ -30,9 +31,10 @@ pub use api_key::{
     check_description,
 };
 pub use email::{EmailAddress, InvalidEmailAddress};
+pub use event::{Actor, ActorCredential, Event, EventTarget, EventType, Feed, NewEvent};
 pub use group::{Group, GroupTag, GroupUpdate, InvalidGroupTag, NewGroup};
 pub use ids::{
-    ApiKeyId, GroupId, InvalidId, InvitationId, MessageId, OrgId, SecretId, TeamId, UserId,
+    ApiKeyId, EventId, GroupId, InvalidId, InvitationId, MessageId, OrgId, SecretId, TeamId, UserId,
 };
 pub use invitation::{
     GroupRoleAssignment, INVITATION_LIFETIME, Invitation, MembershipUpdate, NewInvitation,

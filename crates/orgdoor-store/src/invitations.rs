@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use orgdoor_domain::{
-    EmailAddress, Invitation, InvitationId, InvitationLetter, LinkTokenHash, MembershipUpdate,
-    OrgId, OrgUser, Organization,
+    EmailAddress, EventTarget, EventType, Invitation, InvitationId, InvitationLetter,
+    LinkTokenHash, MembershipUpdate, NewEvent, OrgId, OrgUser, Organization,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
@@ -13,12 +13,12 @@ use crate::rows::{
     ORGANIZATION_COLUMNS, OrganizationRow, OrganizationWithInvitations, parse, seconds,
 };
 use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::tables::events::record_event;
 use crate::tables::invitations::{
     fetch_invitation, insert_invitation, invitations_json, lock_pending_invitation,
     update_invitation_row,
 };
 use crate::tables::members::accept_invitation;
-use crate::tables::one_row_or;
 use crate::tables::outbox::post_letter;
 use crate::tables::projects::fetch_group;
 use crate::{
@@ -115,6 +115,18 @@ pub trait InvitationStore: Send + Sync {
     ) -> Result<OrgUser, StoreError>;
 }
 
+/// An event about the person `invitation` invites.
+pub(crate) fn invitee_event(event_type: EventType, invitation: &Invitation) -> NewEvent {
+    NewEvent::new(
+        event_type,
+        EventTarget {
+            username: Some(invitation.username.clone()),
+            user_id: Some(invitation.user_id.clone()),
+            ..EventTarget::default()
+        },
+    )
+}
+
 /// An organization with its pending invitations (only those to `$3` with `by_username`).
 fn pending_invitations_sql<C: Connection>(by_username: bool) -> String {
     let filter = if by_username {
@@ -158,6 +170,8 @@ impl<B: Backend> InvitationStore for B {
             )
             .await?;
         }
+        let event = invitee_event(EventType::InvitedToOrg, &stored);
+        record_event(&mut *tx, &stored.org_id, event).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -214,6 +228,8 @@ impl<B: Backend> InvitationStore for B {
         let mut tx = self.begin_write().await?;
         let invitation = lock_pending_invitation(&mut *tx, org, selector, now).await?;
         let invitation = update_invitation_row(&mut *tx, invitation, update).await?;
+        let event = invitee_event(EventType::OrgInvitationUpdated, &invitation);
+        record_event(&mut *tx, org, event).await?;
         tx.commit().await?;
         Ok(invitation)
     }
@@ -225,22 +241,32 @@ impl<B: Backend> InvitationStore for B {
         id: &InvitationId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let deleted = self
-            .write()
-            .await?
+        let mut tx = self.begin_write().await?;
+        let deleted: Option<(String, String)> = tx
             .query(
                 "DELETE FROM invitations WHERE org_id = $1 AND id = $2 AND expires_at > $3 \
-                 AND declined_at IS NULL",
+                 AND declined_at IS NULL RETURNING username, user_id",
             )
             .bind(org.as_str())
             .bind(id.as_str())
             .bind(seconds(now))
-            .execute()
+            .fetch_optional()
             .await?;
-        one_row_or(
-            deleted,
-            Rejection::InvitationNotFound(InvitationSelector::Id(id.clone())),
+        let (username, user_id) = deleted
+            .ok_or_else(|| Rejection::InvitationNotFound(InvitationSelector::Id(id.clone())))?;
+        let target = EventTarget {
+            username: Some(parse(&username, "username")?),
+            user_id: Some(parse(&user_id, "user id")?),
+            ..EventTarget::default()
+        };
+        record_event(
+            &mut *tx,
+            org,
+            NewEvent::new(EventType::OrgInvitationDeleted, target),
         )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -297,6 +323,11 @@ impl<B: Backend> InvitationStore for B {
     ) -> Result<OrgUser, StoreError> {
         let mut tx = self.begin_write().await?;
         let invitation = lock_pending_invitation(&mut *tx, org, selector, now).await?;
+        let event = match answer {
+            InvitationAnswer::Accept(_) => EventType::JoinedOrg,
+            InvitationAnswer::Decline => EventType::OrgInvitationDeclined,
+        };
+        record_event(&mut *tx, org, invitee_event(event, &invitation)).await?;
         let answered = match answer {
             InvitationAnswer::Accept(profile) => {
                 OrgUser::Member(accept_invitation(&mut *tx, invitation, profile, now).await?)

@@ -13,7 +13,9 @@
 
 mod access_lists;
 mod api_keys;
+pub mod audit;
 mod error;
+mod events;
 mod housekeeping;
 mod invitations;
 mod org_users;
@@ -43,6 +45,7 @@ use orgdoor_domain::{
 pub use access_lists::AccessListStore;
 pub use api_keys::ApiKeyStore;
 pub use error::{Rejection, StoreError};
+pub use events::{EventFilter, EventScope, EventStore};
 pub use housekeeping::HousekeepingStore;
 pub use invitations::InvitationStore;
 pub use org_users::OrgUserStore;
@@ -221,6 +224,7 @@ pub trait Store:
     + OrgUserStore
     + ProjectUserStore
     + OutboxStore
+    + EventStore
     + Send
     + Sync
     + 'static
@@ -240,6 +244,7 @@ impl<T> Store for T where
         + OrgUserStore
         + ProjectUserStore
         + OutboxStore
+        + EventStore
         + Send
         + Sync
         + 'static

@@ -5,6 +5,7 @@
 
 pub(crate) mod api_keys;
 pub(crate) mod credentials;
+pub(crate) mod events;
 pub(crate) mod invitations;
 pub(crate) mod members;
 pub(crate) mod organizations;

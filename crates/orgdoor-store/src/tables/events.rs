@@ -1,0 +1,149 @@
+//! Recording events, in the caller's transaction, and reading them back.
+
+use orgdoor_domain::{Actor, ActorCredential, Event, EventId, EventTarget, Feed, NewEvent, OrgId};
+use sqlx::FromRow;
+
+use crate::StoreError;
+use crate::audit::{AuditContext, current};
+use crate::rows::{corrupt, instant, parse, seconds};
+use crate::sql::Connection;
+
+pub(crate) const EVENT_COLUMNS: &str = "id, org_id, group_id, event_type, created_at, \
+     actor_kind, actor_api_key_id, actor_public_key, actor_user_id, actor_username, \
+     remote_address, target_username, target_user_id, team_id, target_public_key, \
+     access_list_entry";
+
+const API_KEY: &str = "API_KEY";
+const SERVICE_ACCOUNT: &str = "SERVICE_ACCOUNT";
+const USER: &str = "USER";
+const SYSTEM: &str = "SYSTEM";
+
+/// Records `event` of `org`, made by the current actor ([`crate::audit`]); the caller's
+/// transaction commits it with the change it records.
+pub(crate) async fn record_event<C: Connection>(
+    tx: &mut C,
+    org: &OrgId,
+    event: NewEvent,
+) -> Result<(), StoreError> {
+    let AuditContext { actor, at: now } = current();
+    let (mut api_key_id, mut public_key, mut user_id, mut username) = (None, None, None, None);
+    let kind = match &actor.credential {
+        ActorCredential::ApiKey {
+            id,
+            public_key: key,
+        } => {
+            (api_key_id, public_key) = (Some(id.to_string()), Some(key.clone()));
+            API_KEY
+        }
+        ActorCredential::ServiceAccount { client_id } => {
+            public_key = Some(client_id.clone());
+            SERVICE_ACCOUNT
+        }
+        ActorCredential::User {
+            user_id: id,
+            username: name,
+        } => {
+            (user_id, username) = (Some(id.to_string()), Some(name.to_string()));
+            USER
+        }
+        ActorCredential::System => SYSTEM,
+    };
+    let in_org_feed = event.group_id.is_none() || event.event_type.feed() != Feed::Project;
+    let target = event.target;
+    tx.query(&format!(
+        "INSERT INTO events ({EVENT_COLUMNS}, in_org_feed) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    ))
+    .bind(EventId::generate(now).to_string())
+    .bind(org.as_str())
+    .bind(event.group_id.as_ref().map(|group| group.to_string()))
+    .bind(event.event_type.as_str())
+    .bind(seconds(now))
+    .bind(kind)
+    .bind(api_key_id)
+    .bind(public_key)
+    .bind(user_id)
+    .bind(username)
+    .bind(actor.remote_address.map(|address| address.to_string()))
+    .bind(target.username.map(|username| username.to_string()))
+    .bind(target.user_id.map(|id| id.to_string()))
+    .bind(target.team_id.map(|id| id.to_string()))
+    .bind(target.public_key)
+    .bind(target.access_list_entry)
+    .bind(in_org_feed)
+    .execute()
+    .await?;
+    Ok(())
+}
+
+#[derive(FromRow)]
+pub(crate) struct EventRow {
+    id: String,
+    org_id: String,
+    group_id: Option<String>,
+    event_type: String,
+    created_at: i64,
+    actor_kind: String,
+    actor_api_key_id: Option<String>,
+    actor_public_key: Option<String>,
+    actor_user_id: Option<String>,
+    actor_username: Option<String>,
+    remote_address: Option<String>,
+    target_username: Option<String>,
+    target_user_id: Option<String>,
+    team_id: Option<String>,
+    target_public_key: Option<String>,
+    access_list_entry: Option<String>,
+}
+
+fn optional<T: std::str::FromStr>(
+    value: Option<String>,
+    what: &str,
+) -> Result<Option<T>, StoreError> {
+    value.map(|value| parse(&value, what)).transpose()
+}
+
+impl TryFrom<EventRow> for Event {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        let credential = match (
+            row.actor_kind.as_str(),
+            row.actor_api_key_id,
+            row.actor_public_key,
+            row.actor_user_id.zip(row.actor_username),
+        ) {
+            (API_KEY, Some(id), Some(public_key), None) => ActorCredential::ApiKey {
+                id: parse(&id, "api key id")?,
+                public_key,
+            },
+            (SERVICE_ACCOUNT, None, Some(client_id), None) => {
+                ActorCredential::ServiceAccount { client_id }
+            }
+            (USER, None, None, Some((user_id, username))) => ActorCredential::User {
+                user_id: parse(&user_id, "user id")?,
+                username: parse(&username, "username")?,
+            },
+            (SYSTEM, None, None, None) => ActorCredential::System,
+            (kind, ..) => return Err(corrupt(format_args!("event actor {kind:?}"))),
+        };
+        Ok(Event {
+            id: parse(&row.id, "event id")?,
+            org_id: parse(&row.org_id, "org id")?,
+            group_id: optional(row.group_id, "project id")?,
+            event_type: parse(&row.event_type, "event type")?,
+            created_at: instant(row.created_at)?,
+            actor: Actor {
+                credential,
+                remote_address: optional(row.remote_address, "remote address")?,
+            },
+            target: EventTarget {
+                username: optional(row.target_username, "username")?,
+                user_id: optional(row.target_user_id, "user id")?,
+                team_id: optional(row.team_id, "team id")?,
+                public_key: row.target_public_key,
+                access_list_entry: row.access_list_entry,
+            },
+        })
+    }
+}

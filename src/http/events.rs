@@ -1,0 +1,302 @@
+//! The activity feeds: `/orgs/{orgId}/events[/{eventId}]` (Organization Member),
+//! `/groups/{groupId}/events[/{eventId}]` (Project Read Only), both in v2 (2023-01-01) and
+//! v1.0, and the catalogue `/eventTypes`. Events are recorded by the changes themselves, in
+//! their transactions; these operations only read them, newest first.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{MethodRouter, get};
+use orgdoor_domain::{ActorCredential, Event, EventId, EventType, Page};
+use orgdoor_store::{EventFilter, EventScope};
+use serde::Serialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::AppError;
+use crate::http::extract::{AtlasPath, BaseUrl, QueryParams};
+use crate::http::pagination::{Link, ListQuery, Paginated};
+use crate::http::rate_limits::{ORGANIZATIONS, PROJECTS, limited};
+use crate::http::scope::{GroupReadOnly, GroupScope, OrgMember, OrgScope, ScopeSegment};
+use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
+use crate::state::AppState;
+use crate::views::atlas_timestamp;
+
+/// Most event types one list may filter by.
+const MAX_EVENT_TYPES: usize = 100;
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
+    serve_versioned(method_routers(state), state, &VERSIONS)
+}
+
+/// The v1.0 twins of the feeds.
+pub fn legacy_routes(state: &AppState) -> Router<AppState> {
+    let [org_list, org_item, group_list, group_item, _] = method_routers(state);
+    serve_legacy([org_list, org_item, group_list, group_item])
+}
+
+fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 5] {
+    [
+        (
+            "/orgs/{orgId}/events",
+            limited(get(list_org_events), state, &ORGANIZATIONS),
+        ),
+        (
+            "/orgs/{orgId}/events/{eventId}",
+            limited(get(get_org_event), state, &ORGANIZATIONS),
+        ),
+        (
+            "/groups/{groupId}/events",
+            limited(get(list_group_events), state, &PROJECTS),
+        ),
+        (
+            "/groups/{groupId}/events/{eventId}",
+            limited(get(get_group_event), state, &PROJECTS),
+        ),
+        ("/eventTypes", get(list_event_types)),
+    ]
+}
+
+/// `EventViewForOrg` / `EventViewForNdsGroup`: the fields Atlas's user, team, API-key and
+/// service-account events share, those that do not apply left out.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    id: String,
+    created: String,
+    event_type_name: &'static str,
+    org_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<String>,
+    is_global_admin: bool,
+    links: Vec<Link>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_public_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    whitelist_entry: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<Value>,
+}
+
+impl EventView {
+    fn new(base: &BaseUrl, feed_path: &str, event: Event, include_raw: bool) -> Self {
+        let (mut api_key_id, mut public_key, mut user_id, mut username) = (None, None, None, None);
+        match event.actor.credential {
+            ActorCredential::ApiKey {
+                id,
+                public_key: key,
+            } => (api_key_id, public_key) = (Some(id.to_string()), Some(key)),
+            // Atlas's service-account events name no account; the client id is the nearest
+            // thing to a public key.
+            ActorCredential::ServiceAccount { client_id } => public_key = Some(client_id),
+            ActorCredential::User {
+                user_id: id,
+                username: name,
+            } => (user_id, username) = (Some(id.to_string()), Some(name.to_string())),
+            ActorCredential::System => {}
+        }
+        let created = atlas_timestamp(event.created_at);
+        let raw = include_raw.then(|| {
+            let (description, _) = event.event_type.description();
+            let mut raw = json!({
+                "_t": event.event_type.as_str(),
+                "cre": created,
+                "description": description,
+                "id": event.id.as_str(),
+                "orgId": event.org_id.as_str(),
+                "severity": "INFO",
+            });
+            if let Some(group) = &event.group_id {
+                raw["cid"] = json!(group.as_str());
+            }
+            raw
+        });
+        Self {
+            links: vec![Link::self_link(base, &format!("{feed_path}/{}", event.id))],
+            id: event.id.to_string(),
+            created,
+            event_type_name: event.event_type.as_str(),
+            org_id: event.org_id.to_string(),
+            group_id: event.group_id.map(|group| group.to_string()),
+            is_global_admin: false,
+            api_key_id,
+            public_key,
+            user_id,
+            username,
+            remote_address: event
+                .actor
+                .remote_address
+                .map(|address| address.to_string()),
+            target_username: event.target.username.map(|username| username.to_string()),
+            team_id: event.target.team_id.map(|team| team.to_string()),
+            target_public_key: event.target.public_key,
+            whitelist_entry: event.target.access_list_entry,
+            raw,
+        }
+    }
+}
+
+/// The filter and paging of a list request: `eventType` (repeatable), `minDate`, `maxDate`.
+fn event_filter(query: &QueryParams) -> Result<EventFilter, AppError> {
+    let types: Vec<&str> = query.all("eventType").collect();
+    if types.len() > MAX_EVENT_TYPES {
+        return Err(AppError::InvalidQueryParameter("eventType".into()));
+    }
+    let types = types
+        .into_iter()
+        .map(|name| {
+            name.parse::<EventType>()
+                .map_err(|_| AppError::InvalidEnumValue(name.to_owned()))
+        })
+        .collect::<Result<_, _>>()?;
+    let date = |name: &str| -> Result<Option<OffsetDateTime>, AppError> {
+        query
+            .get(name)
+            .map(|text| {
+                OffsetDateTime::parse(text, &Rfc3339)
+                    .map_err(|_| AppError::InvalidQueryParameter(name.to_owned()))
+            })
+            .transpose()
+    };
+    Ok(EventFilter {
+        types,
+        min_date: date("minDate")?,
+        max_date: date("maxDate")?,
+    })
+}
+
+async fn list_events(
+    state: &AppState,
+    base: &BaseUrl,
+    query: &QueryParams,
+    scope: EventScope<'_>,
+    feed_path: &str,
+) -> Result<Json<Paginated<EventView>>, AppError> {
+    let filter = event_filter(query)?;
+    let include_raw = query.flag("includeRaw", false);
+    let list = ListQuery::from_query(query)?;
+    let page = state.store.list_events(scope, &filter, list.page).await?;
+    Ok(Json(Paginated::new(
+        base,
+        feed_path,
+        &list,
+        page,
+        |event| EventView::new(base, feed_path, event, include_raw),
+    )))
+}
+
+async fn get_event(
+    state: &AppState,
+    base: &BaseUrl,
+    query: &QueryParams,
+    scope: EventScope<'_>,
+    feed_path: &str,
+    raw_id: String,
+) -> Result<Json<EventView>, AppError> {
+    let not_found = || AppError::ResourceNotFound(raw_id.clone());
+    let id: EventId = raw_id.parse().map_err(|_| not_found())?;
+    let event = state
+        .store
+        .get_event(scope, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let include_raw = query.flag("includeRaw", false);
+    Ok(Json(EventView::new(base, feed_path, event, include_raw)))
+}
+
+async fn list_org_events(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    query: QueryParams,
+    OrgScope(organization, _): OrgScope<OrgMember>,
+) -> Result<Json<Paginated<EventView>>, AppError> {
+    let path = format!("/orgs/{}/events", organization.id);
+    let scope = EventScope::Organization(&organization.id);
+    list_events(&state, &base, &query, scope, &path).await
+}
+
+async fn get_org_event(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    query: QueryParams,
+    AtlasPath((_, event_id)): AtlasPath<(ScopeSegment, String)>,
+    OrgScope(organization, _): OrgScope<OrgMember>,
+) -> Result<Json<EventView>, AppError> {
+    let path = format!("/orgs/{}/events", organization.id);
+    let scope = EventScope::Organization(&organization.id);
+    get_event(&state, &base, &query, scope, &path, event_id).await
+}
+
+async fn list_group_events(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    query: QueryParams,
+    GroupScope(group, _): GroupScope<GroupReadOnly>,
+) -> Result<Json<Paginated<EventView>>, AppError> {
+    let path = format!("/groups/{}/events", group.id);
+    let scope = EventScope::Project(&group.id);
+    list_events(&state, &base, &query, scope, &path).await
+}
+
+async fn get_group_event(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    query: QueryParams,
+    AtlasPath((_, event_id)): AtlasPath<(ScopeSegment, String)>,
+    GroupScope(group, _): GroupScope<GroupReadOnly>,
+) -> Result<Json<EventView>, AppError> {
+    let path = format!("/groups/{}/events", group.id);
+    let scope = EventScope::Project(&group.id);
+    get_event(&state, &base, &query, scope, &path, event_id).await
+}
+
+/// `EventTypeDetails`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventTypeView {
+    alertable: bool,
+    description: &'static str,
+    event_type: &'static str,
+}
+
+async fn list_event_types(
+    base: BaseUrl,
+    query: QueryParams,
+) -> Result<Json<Paginated<EventTypeView>>, AppError> {
+    let list = ListQuery::from_query(&query)?;
+    let all = EventType::all()
+        .iter()
+        .map(|event_type| {
+            let (description, alertable) = event_type.description();
+            EventTypeView {
+                alertable,
+                description,
+                event_type: event_type.as_str(),
+            }
+        })
+        .collect();
+    let page: Page<EventTypeView> = Page::of_all(all, list.page);
+    Ok(Json(Paginated::new(
+        &base,
+        "/eventTypes",
+        &list,
+        page,
+        |view| view,
+    )))
+}

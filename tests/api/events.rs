@@ -1,0 +1,283 @@
+//! The activity feeds: every change of access records its event, with who did it and to whom,
+//! readable newest first through `/orgs/{orgId}/events` and `/groups/{groupId}/events`, filtered
+//! and paged as Atlas's are, and the catalogue at `/eventTypes`.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{TestApp, V2023, spawn_app};
+use orgdoor_domain::OrgRole;
+use orgdoor_test_db::Backend;
+
+on_both_stores!(
+    the_invitation_lifecycle_is_recorded_with_actor_target_and_address,
+    the_invitee_answering_on_the_page_is_the_actor,
+    feeds_filter_by_type_and_date_and_page_newest_first,
+    one_event_is_read_by_id_and_raw_on_request,
+    members_read_the_org_feed_and_nobody_reads_another_orgs,
+    the_catalogue_lists_every_type_with_atlas_descriptions,
+    a_refused_change_records_nothing,
+);
+
+/// The org feed's events, newest first, with `query` appended.
+async fn org_events(app: &TestApp, query: &str) -> Vec<Value> {
+    let response = app
+        .owner()
+        .get(&format!("/api/atlas/v2/orgs/{}/events{query}", app.org_id))
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    response.json["results"].as_array().unwrap().clone()
+}
+
+fn types(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|event| event["eventTypeName"].as_str().unwrap())
+        .collect()
+}
+
+async fn the_invitation_lifecycle_is_recorded_with_actor_target_and_address(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let invited = app.invite("ada@example.com", &["ORG_MEMBER"]).await;
+    let id = invited.id();
+    let client = app.owner();
+    let changed = client
+        .patch(
+            &format!("{}/{id}", app.invites_path()),
+            &json!({"roles": ["ORG_OWNER"]}),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    app.invite("bob@example.com", &["ORG_MEMBER"]).await;
+    let bob = app
+        .owner()
+        .get(&format!("{}?username=bob@example.com", app.invites_path()))
+        .await
+        .json[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deleted = client
+        .delete(&format!("{}/{bob}", app.invites_path()))
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    let accepted = app.answer(&id, "accept", None).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+
+    let events = org_events(&app, "").await;
+    assert_eq!(
+        types(&events),
+        [
+            "JOINED_ORG",
+            "ORG_INVITATION_DELETED",
+            "INVITED_TO_ORG",
+            "ORG_INVITATION_UPDATED",
+            "INVITED_TO_ORG"
+        ]
+    );
+    let first = &events[4];
+    assert_eq!(first["targetUsername"], "ada@example.com");
+    assert_eq!(first["publicKey"], app.owner.public_key);
+    assert_eq!(first["remoteAddress"], "127.0.0.1");
+    assert_eq!(first["orgId"], app.org_id);
+    assert_eq!(first["created"], "2026-08-10T03:03:37Z");
+    assert_eq!(first["isGlobalAdmin"], false);
+    assert!(first["apiKeyId"].as_str().unwrap().len() == 24);
+    assert!(first.get("userId").is_none() && first.get("raw").is_none());
+    assert_eq!(events[1]["targetUsername"], "bob@example.com");
+    let link = first["links"][0]["href"].as_str().unwrap();
+    assert!(
+        link.ends_with(&format!(
+            "/api/atlas/v2/orgs/{}/events/{}",
+            app.org_id,
+            first["id"].as_str().unwrap()
+        )),
+        "{link}"
+    );
+}
+
+async fn the_invitee_answering_on_the_page_is_the_actor(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.invite("ada@example.com", &["ORG_MEMBER"]).await;
+    let link = app.link_to("ada@example.com").await;
+    let http = reqwest::Client::new();
+    let page = http.get(&link).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = page.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let csrf = &html[start..start + html[start..].find('"').unwrap()];
+    let declined = http
+        .post(&link)
+        .header("cookie", cookie)
+        .form(&[("csrf", csrf), ("action", "decline")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declined.status(), 200);
+    let events = org_events(&app, "").await;
+    assert_eq!(types(&events)[0], "ORG_INVITATION_DECLINED");
+    let invitee = app.org_user_named("ada@example.com").await;
+    assert_eq!(events[0]["username"], "ada@example.com");
+    assert_eq!(events[0]["userId"], invitee["id"]);
+    assert!(events[0].get("publicKey").is_none());
+    assert_eq!(events[0]["remoteAddress"], "127.0.0.1");
+}
+
+async fn feeds_filter_by_type_and_date_and_page_newest_first(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for n in 0..3 {
+        app.invite(&format!("p{n}@example.com"), &["ORG_MEMBER"])
+            .await;
+        app.clock.advance(time::Duration::hours(1));
+    }
+    let id = app.invite("p9@example.com", &["ORG_MEMBER"]).await.id();
+    app.owner()
+        .delete(&format!("{}/{id}", app.invites_path()))
+        .await;
+
+    let deleted = org_events(&app, "?eventType=ORG_INVITATION_DELETED").await;
+    assert_eq!(types(&deleted), ["ORG_INVITATION_DELETED"]);
+    let both = org_events(
+        &app,
+        "?eventType=ORG_INVITATION_DELETED&eventType=INVITED_TO_ORG",
+    )
+    .await;
+    assert_eq!(both.len(), 5);
+    let window = org_events(
+        &app,
+        "?minDate=2026-08-10T04:00:00Z&maxDate=2026-08-10T05:30:00Z",
+    )
+    .await;
+    let targets: Vec<&str> = window
+        .iter()
+        .map(|event| event["targetUsername"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["p2@example.com", "p1@example.com"]);
+
+    let page = app
+        .owner()
+        .get(&format!(
+            "/api/atlas/v2/orgs/{}/events?itemsPerPage=2&pageNum=2",
+            app.org_id
+        ))
+        .await;
+    assert_eq!(page.json["totalCount"], 5);
+    assert_eq!(page.json["results"][0]["targetUsername"], "p2@example.com");
+
+    for (query, code) in [
+        ("?eventType=NOT_A_TYPE", "INVALID_ENUM_VALUE"),
+        ("?minDate=yesterday", "INVALID_QUERY_PARAMETER"),
+        ("?maxDate=2026-13-01T00:00:00Z", "INVALID_QUERY_PARAMETER"),
+    ] {
+        app.owner()
+            .get(&format!("/api/atlas/v2/orgs/{}/events{query}", app.org_id))
+            .await
+            .assert_error(400, code);
+    }
+    let legacy = app
+        .owner()
+        .send(
+            Method::GET,
+            &format!("/api/atlas/v1.0/orgs/{}/events", app.org_id),
+            Some("application/json"),
+            None,
+        )
+        .await;
+    assert_eq!(legacy.status, 200, "{}", legacy.text);
+    assert_eq!(legacy.json["totalCount"], 5);
+}
+
+async fn one_event_is_read_by_id_and_raw_on_request(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.invite("ada@example.com", &["ORG_MEMBER"]).await;
+    let event = org_events(&app, "").await[0].clone();
+    let id = event["id"].as_str().unwrap();
+    let path = format!("/api/atlas/v2/orgs/{}/events/{id}", app.org_id);
+    let one = app.owner().get(&path).await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_eq!(one.json, event);
+    let raw = app.owner().get(&format!("{path}?includeRaw=true")).await;
+    assert_eq!(raw.json["raw"]["_t"], "INVITED_TO_ORG");
+    assert_eq!(raw.json["raw"]["id"], id);
+    assert_eq!(raw.json["raw"]["orgId"], app.org_id);
+    for missing in ["0123456789abcdef01234567", "not-an-id"] {
+        app.owner()
+            .get(&format!(
+                "/api/atlas/v2/orgs/{}/events/{missing}",
+                app.org_id
+            ))
+            .await
+            .assert_error(404, "RESOURCE_NOT_FOUND");
+    }
+}
+
+async fn members_read_the_org_feed_and_nobody_reads_another_orgs(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.invite("ada@example.com", &["ORG_MEMBER"]).await;
+    let path = format!("/api/atlas/v2/orgs/{}/events", app.org_id);
+    let member = app.key_with(&[OrgRole::Member]).await;
+    let read = app.client(&member).get(&path).await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!(read.json["totalCount"], 1);
+    let (other_org, other_owner) = app.other_org().await;
+    let foreign = app.client(&other_owner).get(&path).await;
+    assert!(foreign.status == 401 || foreign.status == 403 || foreign.status == 404);
+    let own = app
+        .client(&other_owner)
+        .get(&format!("/api/atlas/v2/orgs/{other_org}/events"))
+        .await;
+    assert_eq!(own.json["totalCount"], 0);
+    let id = read.json["results"][0]["id"].as_str().unwrap();
+    app.client(&other_owner)
+        .get(&format!("/api/atlas/v2/orgs/{other_org}/events/{id}"))
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+}
+
+async fn the_catalogue_lists_every_type_with_atlas_descriptions(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let catalogue = app
+        .owner()
+        .send(
+            Method::GET,
+            "/api/atlas/v2/eventTypes?itemsPerPage=500",
+            Some(V2023),
+            None,
+        )
+        .await;
+    assert_eq!(catalogue.status, 200, "{}", catalogue.text);
+    let entries = catalogue.json["results"].as_array().unwrap();
+    assert_eq!(catalogue.json["totalCount"], entries.len());
+    let joined = entries
+        .iter()
+        .find(|entry| entry["eventType"] == "JOINED_ORG")
+        .unwrap();
+    assert_eq!(joined["description"], "User joined the organization");
+    assert_eq!(joined["alertable"], true);
+    assert!(
+        entries
+            .iter()
+            .any(|entry| entry["eventType"] == "API_KEY_ACCESS_LIST_ENTRY_ADDED")
+    );
+}
+
+async fn a_refused_change_records_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let refused = app
+        .owner()
+        .post(
+            &app.invites_path(),
+            &json!({"username": "ada@example.com", "roles": ["ORG_MEMBER"],
+                    "teamIds": ["0123456789abcdef01234567"]}),
+        )
+        .await;
+    assert_eq!(refused.status, 404);
+    assert!(org_events(&app, "").await.is_empty());
+}
