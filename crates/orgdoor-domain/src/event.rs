@@ -37,6 +37,7 @@ pub enum EventType {
     RemovedFromOrg,
     UserRolesChangedAudit,
     // Organizations and projects.
+    OrgCreated,
     OrgRenamed,
     GroupCreated,
     GroupDeleted,
@@ -120,6 +121,7 @@ impl EventType {
             JoinedOrg => ("User joined the organization", true),
             RemovedFromOrg => ("User left the organization", true),
             UserRolesChangedAudit => ("User had their role changed", true),
+            OrgCreated => ("Organization has been created", false),
             OrgRenamed => ("Organization has been renamed", false),
             GroupCreated => ("Project was created", false),
             GroupDeleted => ("Project was deleted", false),

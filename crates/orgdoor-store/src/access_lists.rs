@@ -1,14 +1,15 @@
 //! The networks a credential (an API key or a service account) may be used from.
 
 use async_trait::async_trait;
-use orgdoor_domain::{AccessListEntry, AllowedNetwork, OrgId, Page, PageRequest};
+use orgdoor_domain::{AccessListEntry, AllowedNetwork, EventType, OrgId, Page, PageRequest};
 use time::OffsetDateTime;
 use tracing::instrument;
 
 use crate::rows::{AccessListRow, access_list_tables, count, limit_offset, seconds};
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::credentials::credential_in_org;
-use crate::tables::delete_one;
+use crate::tables::events::{credential_event, record_event};
+use crate::tables::one_row_or;
 use crate::{Credential, Rejection, StoreError};
 
 #[async_trait]
@@ -104,13 +105,21 @@ impl<B: Backend> AccessListStore for B {
             "INSERT INTO {table} ({column}, cidr, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT ({column}, cidr) DO NOTHING"
         );
+        let (event_type, _) = access_list_event_types(credential);
+        let public_key = public_key_of(&mut *tx, credential).await?;
         for network in networks {
-            tx.query(&sql)
+            let added = tx
+                .query(&sql)
                 .bind(id.as_str())
                 .bind(network.cidr())
                 .bind(seconds(now))
                 .execute()
                 .await?;
+            // An entry listed already is no change.
+            if added == 1 {
+                let event = credential_event(event_type, &public_key, Some(network.cidr()));
+                record_event(&mut *tx, org, event).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -152,7 +161,53 @@ impl<B: Backend> AccessListStore for B {
              (SELECT {owner_column} FROM {owners} WHERE {owner_column} = $2 AND org_id = $3)"
         );
         let cidr = network.cidr();
-        let keys = [cidr.as_str(), id.as_str(), org.as_str()];
-        delete_one(self, &sql, &keys, Rejection::NetworkNotListed(*network)).await
+        let mut tx = self.begin_write().await?;
+        let removed = tx
+            .query(&sql)
+            .bind(cidr.as_str())
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .execute()
+            .await?;
+        one_row_or(removed, Rejection::NetworkNotListed(*network))?;
+        let (_, event_type) = access_list_event_types(credential);
+        let public_key = public_key_of(&mut *tx, credential).await?;
+        record_event(
+            &mut *tx,
+            org,
+            credential_event(event_type, &public_key, Some(cidr)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The events of entries added to and removed from `credential`'s access list.
+fn access_list_event_types(credential: &Credential) -> (EventType, EventType) {
+    match credential {
+        Credential::ApiKey(_) => (
+            EventType::ApiKeyAccessListEntryAdded,
+            EventType::ApiKeyAccessListEntryDeleted,
+        ),
+        Credential::ServiceAccount(_) => (
+            EventType::ServiceAccountAccessListEntryAdded,
+            EventType::ServiceAccountAccessListEntryDeleted,
+        ),
+    }
+}
+
+/// How events name `credential`: a key by its public key, an account by its client id.
+async fn public_key_of<C: Connection>(
+    conn: &mut C,
+    credential: &Credential,
+) -> Result<String, StoreError> {
+    match credential {
+        Credential::ApiKey(id) => Ok(conn
+            .query("SELECT public_key FROM api_keys WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_scalar()
+            .await?),
+        Credential::ServiceAccount(client_id) => Ok(client_id.to_string()),
     }
 }

@@ -4,15 +4,15 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use orgdoor_domain::{
-    ApiKey, ApiKeyId, DigestHa1, GroupId, GroupRoles, OrgId, OrgRoles, Page, PageRequest,
-    ProjectGrant, PublicKey,
+    ApiKey, ApiKeyId, DigestHa1, EventType, GroupId, GroupRoles, NewEvent, OrgId, OrgRoles, Page,
+    PageRequest, ProjectGrant, PublicKey,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
 
 use crate::rows::{
     API_KEY_COLUMNS, ApiKeyRow, CREDENTIAL_ORG_COLUMNS, WithAccessCidr, WithCredentialOrg, count,
-    encode_roles, limit_offset,
+    encode_roles, limit_offset, parse,
 };
 use crate::sealing::ha1_context;
 use crate::sql::{Backend, Connection, WriteTransaction};
@@ -20,8 +20,9 @@ use crate::tables::api_keys::{
     fetch_api_key, insert_api_key, keys_from_rows, load_key_grants, upsert_key_grant,
 };
 use crate::tables::credentials::with_access_list;
+use crate::tables::events::{credential_event, record_event};
+use crate::tables::org_page;
 use crate::tables::projects::fetch_group;
-use crate::tables::{delete_one, org_page};
 use crate::{ApiKeyCredential, Rejection, StoreError};
 
 #[async_trait]
@@ -101,6 +102,8 @@ impl<B: Backend> ApiKeyStore for B {
     async fn create_api_key(&self, key: &ApiKey, ha1: &DigestHa1) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         insert_api_key(&mut *tx, self.sealer(), key, ha1).await?;
+        let event = credential_event(EventType::ApiKeyCreated, key.public_key.as_str(), None);
+        record_event(&mut *tx, &key.org_id, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -173,11 +176,16 @@ impl<B: Backend> ApiKeyStore for B {
         let mut key = fetch_api_key(&mut *tx, org, id)
             .await?
             .ok_or_else(|| Rejection::ApiKeyNotFound(id.clone()))?;
+        let public_key = key.public_key.to_string();
         if let Some(description) = description {
             key.description = description.to_owned();
+            let event = credential_event(EventType::ApiKeyDescriptionChanged, &public_key, None);
+            record_event(&mut *tx, org, event).await?;
         }
         if let Some(roles) = roles {
             key.roles = roles.clone();
+            let event = credential_event(EventType::ApiKeyRolesChanged, &public_key, None);
+            record_event(&mut *tx, org, event).await?;
         }
         tx.query("UPDATE api_keys SET description = $1, roles = $2 WHERE id = $3")
             .bind(key.description.as_str())
@@ -191,13 +199,18 @@ impl<B: Backend> ApiKeyStore for B {
 
     #[instrument(level = "debug", skip(self))]
     async fn delete_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<(), StoreError> {
-        delete_one(
-            self,
-            "DELETE FROM api_keys WHERE org_id = $1 AND id = $2",
-            &[org.as_str(), id.as_str()],
-            Rejection::ApiKeyNotFound(id.clone()),
-        )
-        .await
+        let mut tx = self.begin_write().await?;
+        let public_key: String = tx
+            .query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2 RETURNING public_key")
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_optional_scalar()
+            .await?
+            .ok_or_else(|| Rejection::ApiKeyNotFound(id.clone()))?;
+        let event = credential_event(EventType::ApiKeyDeleted, &public_key, None);
+        record_event(&mut *tx, org, event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -260,6 +273,21 @@ impl<B: Backend> ApiKeyStore for B {
             roles: roles.clone(),
         };
         upsert_key_grant(&mut *tx, &key, &grant, now).await?;
+        let event_type = if key
+            .project_roles
+            .iter()
+            .any(|held| held.group_id == grant.group_id)
+        {
+            EventType::ApiKeyRolesChanged
+        } else {
+            EventType::ApiKeyAddedToGroup
+        };
+        let event = NewEvent::in_project(
+            event_type,
+            group,
+            credential_event(event_type, key.public_key.as_str(), None).target,
+        );
+        record_event(&mut *tx, &project.org_id, event).await?;
         tx.commit().await?;
         // The grant as stored: in place of the one it replaced, or added.
         match key
@@ -279,12 +307,27 @@ impl<B: Backend> ApiKeyStore for B {
         group: &GroupId,
         key: &ApiKeyId,
     ) -> Result<(), StoreError> {
-        delete_one(
-            self,
-            "DELETE FROM api_key_project_roles WHERE project_id = $1 AND api_key_id = $2",
-            &[group.as_str(), key.as_str()],
-            Rejection::ApiKeyNotFound(key.clone()),
-        )
-        .await
+        let mut tx = self.begin_write().await?;
+        let granted: Option<(String, String)> = tx
+            .query(
+                "SELECT k.org_id, k.public_key FROM api_keys k \
+                 JOIN api_key_project_roles g ON g.api_key_id = k.id \
+                 WHERE g.project_id = $1 AND k.id = $2",
+            )
+            .bind(group.as_str())
+            .bind(key.as_str())
+            .fetch_optional()
+            .await?;
+        let (org, public_key) = granted.ok_or_else(|| Rejection::ApiKeyNotFound(key.clone()))?;
+        tx.query("DELETE FROM api_key_project_roles WHERE project_id = $1 AND api_key_id = $2")
+            .bind(group.as_str())
+            .bind(key.as_str())
+            .execute()
+            .await?;
+        let target = credential_event(EventType::ApiKeyRemovedFromGroup, &public_key, None).target;
+        let event = NewEvent::in_project(EventType::ApiKeyRemovedFromGroup, group, target);
+        record_event(&mut *tx, &parse(&org, "org id")?, event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -3,19 +3,20 @@
 
 use async_trait::async_trait;
 use orgdoor_domain::{
-    EmailAddress, Member, MembershipStatus, MembershipUpdate, OrgId, OrgUser, Page, PageRequest,
-    RoleChange, User, UserId,
+    EmailAddress, EventTarget, EventType, Member, MembershipStatus, MembershipUpdate, NewEvent,
+    OrgId, OrgUser, Page, PageRequest, RoleChange, User, UserId,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
 
+use crate::rows::parse;
 use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::tables::events::{record_event, user_event};
 use crate::tables::invitations::{fetch_invitation, fetch_org_invitations};
 use crate::tables::members::{
     MemberScope, fetch_member, fetch_members, fetch_user, lock_current_org_user,
     update_org_user_row,
 };
-use crate::tables::one_row_or;
 use crate::{
     InvitationSelector, OrgUserFilter, ProjectFilter, Rejection, StoreError, UserSelector,
 };
@@ -160,7 +161,16 @@ impl<B: Backend> OrgUserStore for B {
     ) -> Result<OrgUser, StoreError> {
         let mut tx = self.begin_write().await?;
         let user = lock_current_org_user(&mut *tx, org, id, now).await?;
+        let roles_changed = update.roles.is_some();
         let updated = update_org_user_row(&mut *tx, user, update, now).await?;
+        if roles_changed {
+            record_event(
+                &mut *tx,
+                org,
+                user_event(EventType::UserRolesChangedAudit, &updated),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(updated)
     }
@@ -183,6 +193,12 @@ impl<B: Backend> OrgUserStore for B {
             ..MembershipUpdate::default()
         };
         let updated = update_org_user_row(&mut *tx, user, update, now).await?;
+        record_event(
+            &mut *tx,
+            org,
+            user_event(EventType::UserRolesChangedAudit, &updated),
+        )
+        .await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -195,28 +211,40 @@ impl<B: Backend> OrgUserStore for B {
         members_only: bool,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut removed = tx
-            .query("DELETE FROM org_members WHERE org_id = $1 AND user_id = $2")
+        let member: Option<String> = tx
+            .query(
+                "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2 \
+                 RETURNING (SELECT username FROM users WHERE id = $2)",
+            )
             .bind(org.as_str())
             .bind(id.as_str())
-            .execute()
+            .fetch_optional_scalar()
             .await?;
-        if removed == 0 && !members_only {
-            removed = tx
-                .query("DELETE FROM invitations WHERE org_id = $1 AND user_id = $2")
+        let removed = match member {
+            Some(username) => Some((EventType::RemovedFromOrg, username)),
+            None if !members_only => tx
+                .query(
+                    "DELETE FROM invitations WHERE org_id = $1 AND user_id = $2 \
+                     RETURNING username",
+                )
                 .bind(org.as_str())
                 .bind(id.as_str())
-                .execute()
-                .await?;
-        }
-        let user = id.to_string();
-        one_row_or(
-            removed,
-            Rejection::UserNotInOrg {
-                user,
-                org: org.clone(),
-            },
-        )?;
+                .fetch_optional_scalar()
+                .await?
+                .map(|username| (EventType::OrgInvitationDeleted, username)),
+            None => None,
+        };
+        let Some((event_type, username)) = removed else {
+            let user = id.to_string();
+            let org = org.clone();
+            return Err(Rejection::UserNotInOrg { user, org }.into());
+        };
+        let target = EventTarget {
+            username: Some(parse(&username, "username")?),
+            user_id: Some(id.clone()),
+            ..EventTarget::default()
+        };
+        record_event(&mut *tx, org, NewEvent::new(event_type, target)).await?;
         tx.commit().await?;
         Ok(())
     }

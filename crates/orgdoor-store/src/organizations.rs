@@ -1,12 +1,16 @@
 //! Organizations: the first one of a store, the others, renaming and deleting them.
 
 use async_trait::async_trait;
-use orgdoor_domain::{ApiKey, DigestHa1, OrgId, OrgName, OrgRole, OrgRoles, Organization, UserId};
+use orgdoor_domain::{
+    ApiKey, DigestHa1, EventTarget, EventType, NewEvent, OrgId, OrgName, OrgRole, OrgRoles,
+    Organization, UserId,
+};
 use tracing::instrument;
 
 use crate::error::is_foreign_key_violation;
 use crate::rows::{ORGANIZATION_COLUMNS, OrganizationRow, encode_roles, seconds};
 use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::tables::events::record_event;
 use crate::tables::organizations::insert_organization;
 use crate::{Rejection, StoreError};
 
@@ -123,9 +127,8 @@ impl<B: Backend> OrganizationStore for B {
         id: &OrgId,
         name: &OrgName,
     ) -> Result<Organization, StoreError> {
-        let row: Option<OrganizationRow> = self
-            .write()
-            .await?
+        let mut tx = self.begin_write().await?;
+        let row: Option<OrganizationRow> = tx
             .query(&format!(
                 "UPDATE organizations SET name = $1 WHERE id = $2 RETURNING {ORGANIZATION_COLUMNS}"
             ))
@@ -133,8 +136,13 @@ impl<B: Backend> OrganizationStore for B {
             .bind(id.as_str())
             .fetch_optional()
             .await?;
-        row.ok_or_else(|| Rejection::OrganizationNotFound(id.clone()))?
-            .try_into()
+        let organization: Organization = row
+            .ok_or_else(|| Rejection::OrganizationNotFound(id.clone()))?
+            .try_into()?;
+        let event = NewEvent::new(EventType::OrgRenamed, EventTarget::default());
+        record_event(&mut *tx, id, event).await?;
+        tx.commit().await?;
+        Ok(organization)
     }
 
     #[instrument(level = "debug", skip(self))]

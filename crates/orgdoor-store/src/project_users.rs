@@ -3,16 +3,17 @@
 
 use async_trait::async_trait;
 use orgdoor_domain::{
-    EmailAddress, GroupId, GroupRoleAssignment, GroupRoles, Invitation, InvitationId,
-    MembershipUpdate, OrgUser, ProjectInvitation, ProjectRoleChange, UserId, roles_in,
-    with_roles_in,
+    EmailAddress, EventTarget, EventType, GroupId, GroupRoleAssignment, GroupRoles, Invitation,
+    InvitationId, MembershipUpdate, NewEvent, OrgUser, ProjectInvitation, ProjectRoleChange,
+    UserId, roles_in, with_roles_in,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
 
 use crate::rows::InvitationList;
-use crate::rows::seconds;
+use crate::rows::{parse, seconds};
 use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::tables::events::{record_event, user_event};
 use crate::tables::invitations::{
     fetch_invitation, insert_invitation, invitations_json, lock_pending_project_invitation,
     update_invitation_row, withdraw_from_project,
@@ -185,6 +186,11 @@ impl<B: Backend> ProjectUserStore for B {
             }
             OrgUser::Invited(stored)
         };
+        let event_type = match &added {
+            OrgUser::Member(_) => EventType::JoinedGroup,
+            OrgUser::Invited(_) => EventType::InvitedToGroup,
+        };
+        record_event(&mut *tx, org, project_user_event(event_type, group, &added)).await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -217,6 +223,8 @@ impl<B: Backend> ProjectUserStore for B {
             ..MembershipUpdate::default()
         };
         let changed = update_org_user_row(&mut *tx, current, update, now).await?;
+        let event = project_user_event(EventType::UserRolesChangedAudit, group, &changed);
+        record_event(&mut *tx, &project.org_id, event).await?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -244,7 +252,7 @@ impl<B: Backend> ProjectUserStore for B {
             .bind(user.as_str())
             .execute()
             .await?;
-        if removed == 0 {
+        let event = if removed == 0 {
             let invitation = if members_only {
                 None
             } else {
@@ -256,8 +264,23 @@ impl<B: Backend> ProjectUserStore for B {
                     })
             };
             let invitation = invitation.ok_or_else(not_in_group)?;
+            let invitee = OrgUser::Invited(invitation.clone());
             withdraw_from_project(&mut *tx, invitation, group).await?;
-        }
+            project_user_event(EventType::GroupInvitationDeleted, group, &invitee)
+        } else {
+            let username: String = tx
+                .query("SELECT username FROM users WHERE id = $1")
+                .bind(user.as_str())
+                .fetch_scalar()
+                .await?;
+            let target = EventTarget {
+                username: Some(parse(&username, "username")?),
+                user_id: Some(user.clone()),
+                ..EventTarget::default()
+            };
+            NewEvent::in_project(EventType::RemovedFromGroup, group, target)
+        };
+        record_event(&mut *tx, &project.org_id, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -354,8 +377,16 @@ impl<B: Backend> ProjectUserStore for B {
                 }
                 other => other,
             })?;
+        let invitee = OrgUser::Invited(invitation.clone());
         withdraw_from_project(&mut *tx, invitation, group).await?;
+        let event = project_user_event(EventType::GroupInvitationDeleted, group, &invitee);
+        record_event(&mut *tx, &project.org_id, event).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// An event of a project's feed about one of its users.
+fn project_user_event(event_type: EventType, group: &GroupId, user: &OrgUser) -> NewEvent {
+    NewEvent::in_project(event_type, group, user_event(event_type, user).target)
 }

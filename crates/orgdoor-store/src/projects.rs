@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use orgdoor_domain::{
-    ApiKeyId, Group, GroupId, GroupRole, GroupRoles, GroupUpdate, OrgId, Page, PageRequest,
-    ProjectGrant, ProjectName, TeamId,
+    ApiKeyId, EventTarget, EventType, Group, GroupId, GroupRole, GroupRoles, GroupUpdate, NewEvent,
+    OrgId, Page, PageRequest, ProjectGrant, ProjectName, TeamId,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
@@ -13,9 +13,10 @@ use crate::rows::{
 };
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::api_keys::{fetch_api_key, upsert_key_grant};
+use crate::tables::events::{record_event, team_event};
 use crate::tables::invitations::check_references;
+use crate::tables::org_page;
 use crate::tables::projects::{fetch_group, load_group_tags, replace_group_tags};
-use crate::tables::{delete_one, org_page};
 use crate::{ProjectTeam, Rejection, StoreError};
 
 #[async_trait]
@@ -101,6 +102,9 @@ impl<B: Backend> ProjectStore for B {
             };
             upsert_key_grant(&mut *tx, &key, &grant, group.created_at).await?;
         }
+        let event =
+            NewEvent::in_project(EventType::GroupCreated, &group.id, EventTarget::default());
+        record_event(&mut *tx, &group.org_id, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -150,6 +154,7 @@ impl<B: Backend> ProjectStore for B {
             .await?
             .ok_or_else(|| Rejection::GroupNotFound(id.clone()))?;
         let tags_changed = update.tags.is_some();
+        let old_name = group.name.clone();
         update.apply_to(&mut group);
         tx.query(
             "UPDATE projects SET name = $1, name_key = $2, with_default_alerts_settings = $3 \
@@ -169,19 +174,28 @@ impl<B: Backend> ProjectStore for B {
         if tags_changed {
             replace_group_tags(&mut *tx, id, &group.tags).await?;
         }
+        if group.name != old_name {
+            let event =
+                NewEvent::in_project(EventType::GroupNameChanged, id, EventTarget::default());
+            record_event(&mut *tx, &group.org_id, event).await?;
+        }
         tx.commit().await?;
         Ok(group)
     }
 
     #[instrument(level = "debug", skip(self))]
     async fn delete_group(&self, id: &GroupId) -> Result<(), StoreError> {
-        delete_one(
-            self,
-            "DELETE FROM projects WHERE id = $1",
-            &[id.as_str()],
-            Rejection::GroupNotFound(id.clone()),
-        )
-        .await
+        let mut tx = self.begin_write().await?;
+        let org: String = tx
+            .query("DELETE FROM projects WHERE id = $1 RETURNING org_id")
+            .bind(id.as_str())
+            .fetch_optional_scalar()
+            .await?
+            .ok_or_else(|| Rejection::GroupNotFound(id.clone()))?;
+        let event = NewEvent::in_project(EventType::GroupDeleted, id, EventTarget::default());
+        record_event(&mut *tx, &parse(&org, "org id")?, event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -220,6 +234,20 @@ impl<B: Backend> ProjectStore for B {
         let team_ids: Vec<TeamId> = teams.iter().map(|team| team.team_id.clone()).collect();
         check_references(&mut *tx, &project.org_id, &team_ids, &[]).await?;
         for team in teams {
+            let assigned: Option<String> = tx
+                .query("SELECT roles FROM project_teams WHERE project_id = $1 AND team_id = $2")
+                .bind(group.as_str())
+                .bind(team.team_id.as_str())
+                .fetch_optional_scalar()
+                .await?;
+            let event_type = if assigned.is_some() {
+                EventType::TeamRolesModified
+            } else {
+                EventType::TeamAddedToGroup
+            };
+            let target = team_event(event_type, &team.team_id).target;
+            let event = NewEvent::in_project(event_type, group, target);
+            record_event(&mut *tx, &project.org_id, event).await?;
             tx.query(
                 "INSERT INTO project_teams (project_id, org_id, team_id, roles, assigned_at) \
                  VALUES ($1, $2, $3, $4, $5) \
@@ -239,12 +267,21 @@ impl<B: Backend> ProjectStore for B {
 
     #[instrument(level = "debug", skip(self))]
     async fn remove_project_team(&self, group: &GroupId, team: &TeamId) -> Result<(), StoreError> {
-        delete_one(
-            self,
-            "DELETE FROM project_teams WHERE project_id = $1 AND team_id = $2",
-            &[group.as_str(), team.as_str()],
-            Rejection::TeamNotFound(team.clone()),
-        )
-        .await
+        let mut tx = self.begin_write().await?;
+        let org: String = tx
+            .query(
+                "DELETE FROM project_teams WHERE project_id = $1 AND team_id = $2 \
+                 RETURNING org_id",
+            )
+            .bind(group.as_str())
+            .bind(team.as_str())
+            .fetch_optional_scalar()
+            .await?
+            .ok_or_else(|| Rejection::TeamNotFound(team.clone()))?;
+        let target = team_event(EventType::TeamRemovedFromGroup, team).target;
+        let event = NewEvent::in_project(EventType::TeamRemovedFromGroup, group, target);
+        record_event(&mut *tx, &parse(&org, "org id")?, event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

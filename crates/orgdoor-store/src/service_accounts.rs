@@ -4,8 +4,8 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use orgdoor_domain::{
-    AccessToken, ClientId, OrgId, OrgRoles, Page, PageRequest, SecretId, ServiceAccount,
-    ServiceAccountSecret,
+    AccessToken, ClientId, EventType, NewEvent, OrgId, OrgRoles, Page, PageRequest, SecretId,
+    ServiceAccount, ServiceAccountSecret,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
@@ -19,7 +19,8 @@ use crate::tables::credentials::{
     credential_in_org, fetch_service_account, insert_secret, load_access_list, load_secrets,
     with_access_list,
 };
-use crate::tables::{delete_one, one_row_or, org_page};
+use crate::tables::events::{credential_event, record_event};
+use crate::tables::{one_row_or, org_page};
 use crate::{BearerCredential, Credential, Rejection, ServiceAccountCredential, StoreError};
 
 #[async_trait]
@@ -144,6 +145,8 @@ impl<B: Backend> ServiceAccountStore for B {
         for secret in &account.secrets {
             insert_secret(&mut *tx, &account.client_id, secret).await?;
         }
+        let event = account_event(EventType::ServiceAccountCreated, &account.client_id);
+        record_event(&mut *tx, &account.org_id, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -201,8 +204,14 @@ impl<B: Backend> ServiceAccountStore for B {
         if let Some(description) = description {
             account.description = description.to_owned();
         }
+        if name.is_some() || description.is_some() {
+            let event = account_event(EventType::ServiceAccountDetailsChanged, client_id);
+            record_event(&mut *tx, org, event).await?;
+        }
         if let Some(roles) = roles {
             account.roles = roles.clone();
+            let event = account_event(EventType::ServiceAccountRolesChanged, client_id);
+            record_event(&mut *tx, org, event).await?;
         }
         tx.query(
             "UPDATE service_accounts SET name = $1, description = $2, roles = $3 \
@@ -224,13 +233,21 @@ impl<B: Backend> ServiceAccountStore for B {
         org: &OrgId,
         client_id: &ClientId,
     ) -> Result<(), StoreError> {
-        delete_one(
-            self,
-            "DELETE FROM service_accounts WHERE org_id = $1 AND client_id = $2",
-            &[org.as_str(), client_id.as_str()],
+        let mut tx = self.begin_write().await?;
+        let deleted = tx
+            .query("DELETE FROM service_accounts WHERE org_id = $1 AND client_id = $2")
+            .bind(org.as_str())
+            .bind(client_id.as_str())
+            .execute()
+            .await?;
+        one_row_or(
+            deleted,
             Rejection::ServiceAccountNotFound(client_id.clone()),
-        )
-        .await
+        )?;
+        let event = account_event(EventType::ServiceAccountDeleted, client_id);
+        record_event(&mut *tx, org, event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     #[instrument(level = "debug", skip(self, secret), fields(secret_id = %secret.id))]
@@ -246,6 +263,8 @@ impl<B: Backend> ServiceAccountStore for B {
             return Err(Rejection::credential_not_found(&credential).into());
         }
         insert_secret(&mut *tx, client_id, secret).await?;
+        let event = account_event(EventType::ServiceAccountSecretAdded, client_id);
+        record_event(&mut *tx, org, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -275,6 +294,8 @@ impl<B: Backend> ServiceAccountStore for B {
             .bind(client_id.as_str())
             .execute()
             .await?;
+        let event = account_event(EventType::ServiceAccountSecretDeleted, client_id);
+        record_event(&mut *tx, org, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -388,4 +409,9 @@ impl<B: Backend> ServiceAccountStore for B {
             .await?;
         Ok(())
     }
+}
+
+/// An event about a service account, named by its client id (Atlas's own events name none).
+fn account_event(event_type: EventType, client_id: &ClientId) -> NewEvent {
+    credential_event(event_type, client_id.as_str(), None)
 }

@@ -1,7 +1,6 @@
 //! Statements on one family of tables each, shared by the use cases above them (the aggregate
 //! modules). A function here runs inside its caller's connection or transaction and never
-//! commits; none of these modules implements a store trait. The one exception is
-//! [`delete_one`], a whole single-statement write.
+//! commits; none of these modules implements a store trait.
 
 pub(crate) mod api_keys;
 pub(crate) mod credentials;
@@ -16,7 +15,7 @@ pub(crate) mod teams;
 use orgdoor_domain::{OrgId, PageRequest};
 
 use crate::rows::{count, limit_offset};
-use crate::sql::{Backend, Connection, Record};
+use crate::sql::{Connection, Record};
 use crate::{Rejection, StoreError};
 
 /// One page of an organization's rows of `table`, oldest first, and the number of all of them.
@@ -54,21 +53,6 @@ pub(crate) fn one_row_or(rows: u64, missing: Rejection) -> Result<(), StoreError
     } else {
         Ok(())
     }
-}
-
-/// Runs one single-statement write (a `DELETE`, in practice), binding `keys` in order, as a
-/// store call of its own; `missing` when it touched no row.
-pub(crate) async fn delete_one<B: Backend>(
-    backend: &B,
-    sql: &str,
-    keys: &[&str],
-    missing: Rejection,
-) -> Result<(), StoreError> {
-    let mut conn = backend.write().await?;
-    let statement = keys
-        .iter()
-        .fold(conn.query(sql), |statement, key| statement.bind(*key));
-    one_row_or(statement.execute().await?, missing)
 }
 
 /// A list position as stored.

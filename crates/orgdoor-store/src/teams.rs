@@ -2,19 +2,20 @@
 
 use async_trait::async_trait;
 use orgdoor_domain::{
-    EmailAddress, MembershipUpdate, OrgId, OrgUser, Page, PageRequest, Team, TeamId, TeamName,
-    UserId,
+    EmailAddress, EventType, MembershipUpdate, OrgId, OrgUser, Page, PageRequest, Team, TeamId,
+    TeamName, UserId,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
 
 use crate::rows::{TEAM_COLUMNS, TeamRow, seconds, write_error};
 use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::tables::events::{membership_event, record_event, team_event};
 use crate::tables::members::{
     fetch_member, lock_current_org_user, member_by_username, not_a_member, update_org_user_row,
 };
 use crate::tables::teams::{check_team_size, insert_team_member, lock_team};
-use crate::tables::{delete_one, one_row_or, org_page};
+use crate::tables::{one_row_or, org_page};
 use crate::{Rejection, StoreError};
 
 #[async_trait]
@@ -129,6 +130,12 @@ impl<B: Backend> TeamStore for B {
             })
         })?;
         add_team_members_by_username(&mut *tx, team, usernames, team.created_at).await?;
+        record_event(
+            &mut *tx,
+            &team.org_id,
+            team_event(EventType::TeamCreated, &team.id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -188,9 +195,8 @@ impl<B: Backend> TeamStore for B {
         id: &TeamId,
         name: &TeamName,
     ) -> Result<Team, StoreError> {
-        let row: Option<TeamRow> = self
-            .write()
-            .await?
+        let mut tx = self.begin_write().await?;
+        let row: Option<TeamRow> = tx
             .query(&format!(
                 "UPDATE teams SET name = $1, name_key = $2 WHERE org_id = $3 AND id = $4 \
                  RETURNING {TEAM_COLUMNS}"
@@ -204,19 +210,27 @@ impl<B: Backend> TeamStore for B {
             .map_err(|error| {
                 write_error(error, org, || Rejection::TeamNameTaken(name.to_string()))
             })?;
-        row.ok_or_else(|| Rejection::TeamNotFound(id.clone()))?
-            .try_into()
+        let team: Team = row
+            .ok_or_else(|| Rejection::TeamNotFound(id.clone()))?
+            .try_into()?;
+        record_event(&mut *tx, org, team_event(EventType::TeamNameChanged, id)).await?;
+        tx.commit().await?;
+        Ok(team)
     }
 
     #[instrument(level = "debug", skip(self))]
     async fn delete_team(&self, org: &OrgId, id: &TeamId) -> Result<(), StoreError> {
-        delete_one(
-            self,
-            "DELETE FROM teams WHERE org_id = $1 AND id = $2",
-            &[org.as_str(), id.as_str()],
-            Rejection::TeamNotFound(id.clone()),
-        )
-        .await
+        let mut tx = self.begin_write().await?;
+        let deleted = tx
+            .query("DELETE FROM teams WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .execute()
+            .await?;
+        one_row_or(deleted, Rejection::TeamNotFound(id.clone()))?;
+        record_event(&mut *tx, org, team_event(EventType::TeamDeleted, id)).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -235,6 +249,12 @@ impl<B: Backend> TeamStore for B {
                 return Err(not_a_member(&mut *tx, org, "user_id", user.as_str(), who, now).await?);
             }
             insert_team_member(&mut *tx, org, team, user, now).await?;
+            record_event(
+                &mut *tx,
+                org,
+                membership_event(EventType::JoinedTeam, team, user),
+            )
+            .await?;
         }
         check_team_size(&mut *tx, team).await?;
         tx.commit().await?;
@@ -273,6 +293,12 @@ impl<B: Backend> TeamStore for B {
             ..MembershipUpdate::default()
         };
         let changed = update_org_user_row(&mut *tx, current, update, now).await?;
+        let event = if join {
+            EventType::JoinedTeam
+        } else {
+            EventType::RemovedFromTeam
+        };
+        record_event(&mut *tx, org, membership_event(event, team, user)).await?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -292,14 +318,15 @@ impl<B: Backend> TeamStore for B {
             .bind(user.as_str())
             .execute()
             .await?;
-        let user = user.to_string();
         one_row_or(
             removed,
             Rejection::UserNotInOrg {
-                user,
+                user: user.to_string(),
                 org: org.clone(),
             },
         )?;
+        let event = membership_event(EventType::RemovedFromTeam, team, user);
+        record_event(&mut *tx, org, event).await?;
         tx.commit().await?;
         Ok(())
     }

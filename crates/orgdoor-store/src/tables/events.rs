@@ -1,6 +1,9 @@
 //! Recording events, in the caller's transaction, and reading them back.
 
-use orgdoor_domain::{Actor, ActorCredential, Event, EventId, EventTarget, Feed, NewEvent, OrgId};
+use orgdoor_domain::{
+    Actor, ActorCredential, Event, EventId, EventTarget, EventType, Feed, NewEvent, OrgId, OrgUser,
+    TeamId, UserId,
+};
 use sqlx::FromRow;
 
 use crate::StoreError;
@@ -74,6 +77,58 @@ pub(crate) async fn record_event<C: Connection>(
     .execute()
     .await?;
     Ok(())
+}
+
+/// An event about a user of the organization (a member or an invitee).
+pub(crate) fn user_event(event_type: EventType, user: &OrgUser) -> NewEvent {
+    NewEvent::new(
+        event_type,
+        EventTarget {
+            username: Some(user.username().clone()),
+            user_id: Some(user.id().clone()),
+            ..EventTarget::default()
+        },
+    )
+}
+
+/// An event about a team.
+pub(crate) fn team_event(event_type: EventType, team: &TeamId) -> NewEvent {
+    NewEvent::new(
+        event_type,
+        EventTarget {
+            team_id: Some(team.clone()),
+            ..EventTarget::default()
+        },
+    )
+}
+
+/// An event about a person's place in a team.
+pub(crate) fn membership_event(event_type: EventType, team: &TeamId, user: &UserId) -> NewEvent {
+    NewEvent::new(
+        event_type,
+        EventTarget {
+            team_id: Some(team.clone()),
+            user_id: Some(user.clone()),
+            ..EventTarget::default()
+        },
+    )
+}
+
+/// An event about a key or service account (by public key or client id), and perhaps one of its
+/// access-list entries.
+pub(crate) fn credential_event(
+    event_type: EventType,
+    public_key: &str,
+    access_list_entry: Option<String>,
+) -> NewEvent {
+    NewEvent::new(
+        event_type,
+        EventTarget {
+            public_key: Some(public_key.to_owned()),
+            access_list_entry,
+            ..EventTarget::default()
+        },
+    )
 }
 
 #[derive(FromRow)]
