@@ -24,6 +24,7 @@ use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{API_KEYS, limited};
 use crate::http::roles::parse_org_roles;
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
+use crate::http::user_lists::RoleAssignmentView;
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
 use crate::provision;
 use crate::state::AppState;
@@ -66,17 +67,6 @@ pub fn legacy_routes(state: &AppState) -> Router<AppState> {
     serve_legacy(method_routers(state))
 }
 
-/// `CloudAccessRoleAssignment`: a role in the organization or in one of its projects.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RoleAssignmentView {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    group_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    org_id: Option<String>,
-    role_name: &'static str,
-}
-
 /// `ApiKeyUserDetails`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -100,17 +90,12 @@ impl ApiKeyView {
             roles: key
                 .roles
                 .iter()
-                .map(|role| RoleAssignmentView {
-                    group_id: None,
-                    org_id: Some(key.org_id.to_string()),
-                    role_name: role.as_str(),
-                })
+                .map(|role| RoleAssignmentView::in_org(&key.org_id, role.as_str()))
                 .chain(key.project_roles.iter().flat_map(|grant| {
-                    grant.roles.iter().map(|role| RoleAssignmentView {
-                        group_id: Some(grant.group_id.to_string()),
-                        org_id: None,
-                        role_name: role.as_str(),
-                    })
+                    grant
+                        .roles
+                        .iter()
+                        .map(|role| RoleAssignmentView::in_group(&grant.group_id, role.as_str()))
                 }))
                 .collect(),
             desc: key.description,

@@ -138,6 +138,15 @@ struct OrganizationUpdateRequest {
 
 impl RequestBody for OrganizationUpdateRequest {}
 
+/// The `name` of a creation or a rename: required, and a valid organization name.
+fn org_name(name: Option<String>) -> Result<OrgName, AppError> {
+    let name = name.ok_or_else(|| AppError::MissingAttribute("name".into()))?;
+    OrgName::parse(name).map_err(|reason| AppError::InvalidAttributeValue {
+        attribute: "name".into(),
+        reason: reason.to_string(),
+    })
+}
+
 async fn update_org(
     State(state): State<AppState>,
     base: BaseUrl,
@@ -145,13 +154,7 @@ async fn update_org(
     body: AtlasJson<OrganizationUpdateRequest>,
 ) -> Result<Json<OrganizationView>, AppError> {
     let request = body.parse()?;
-    let name = request
-        .name
-        .ok_or_else(|| AppError::MissingAttribute("name".into()))?;
-    let name = OrgName::parse(name).map_err(|reason| AppError::InvalidAttributeValue {
-        attribute: "name".into(),
-        reason: reason.to_string(),
-    })?;
+    let name = org_name(request.name)?;
     let organization = state
         .store
         .rename_organization(&organization.id, &name)
@@ -201,13 +204,7 @@ async fn create_org(
 ) -> Result<(StatusCode, Json<CreatedOrganizationView>), AppError> {
     principal.require_org(principal.org_id(), OrgAccess::Owner)?;
     let request = body.parse()?;
-    let name = request
-        .name
-        .ok_or_else(|| AppError::MissingAttribute("name".into()))?;
-    let name = OrgName::parse(name).map_err(|reason| AppError::InvalidAttributeValue {
-        attribute: "name".into(),
-        reason: reason.to_string(),
-    })?;
+    let name = org_name(request.name)?;
     // Required with API keys. A member of the caller's organization becomes the new
     // organization's owner; another well-formed id is echoed only (docs/compatibility.md).
     let owner = request
