@@ -7,12 +7,11 @@ use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::MAX_ROLES;
 use orgdoor_domain::{NewOrganization, OrgName, OrgUser, Organization, Page, UserId};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
-use crate::http::api_keys::{self, ApiKeyView};
+use crate::http::api_keys::{self, ApiKeyView, KeyRequest};
 use crate::http::extract::{AtlasJson, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, ORGANIZATIONS_BY_CALLER, limited};
@@ -162,18 +161,11 @@ async fn update_org(
     Ok(Json(OrganizationView::new(&base, organization)))
 }
 
-/// `CreateAtlasOrganizationApiKey`.
-#[derive(Deserialize)]
-struct NewOrgApiKeyRequest {
-    desc: Option<String>,
-    roles: Option<Vec<String>>,
-}
-
 /// `CreateOrganizationRequest`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CreateOrganizationRequest {
-    api_key: Option<NewOrgApiKeyRequest>,
+    api_key: Option<KeyRequest>,
     federation_settings_id: Option<String>,
     name: Option<String>,
     org_owner_id: Option<String>,
@@ -252,9 +244,7 @@ async fn create_org(
         .create_organization(&organization, &keys, owner_member.as_ref())
         .await?;
     let view = CreatedOrganizationView {
-        api_key: minted.map(|(minted, _)| {
-            ApiKeyView::new(&base, minted.key, Some(minted.private_key.expose_secret()))
-        }),
+        api_key: minted.map(|(minted, _)| ApiKeyView::minted(&base, minted)),
         org_owner_id: owner.into(),
         skip_default_alerts_settings,
         organization: OrganizationView::new(&base, organization),
