@@ -19,7 +19,7 @@ use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::api_keys::{
     fetch_api_key, insert_api_key, keys_from_rows, load_key_grants, upsert_key_grant,
 };
-use crate::tables::credentials::with_access_list;
+use crate::tables::credentials::with_org_and_access_list;
 use crate::tables::projects::fetch_group;
 use crate::tables::{delete_one, org_page};
 use crate::{ApiKeyCredential, Rejection, StoreError};
@@ -116,14 +116,11 @@ impl<B: Backend> ApiKeyStore for B {
             .bind(public_key.as_str())
             .fetch_all()
             .await?;
-        let Some((found, access_list)) = with_access_list(rows)? else {
+        let Some((row, organization, access_list)) =
+            with_org_and_access_list(rows, |row| row.org_id.clone())?
+        else {
             return Ok(None);
         };
-        let WithCredentialOrg {
-            credential: row,
-            organization,
-        } = found;
-        let organization = organization.into_organization(row.org_id.clone())?;
         let (key, sealed): (ApiKey, Vec<u8>) = row.try_into()?;
         let mut keys = [key];
         load_key_grants(&mut *conn, &mut keys).await?;

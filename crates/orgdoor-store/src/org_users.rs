@@ -209,14 +209,7 @@ impl<B: Backend> OrgUserStore for B {
                 .execute()
                 .await?;
         }
-        let user = id.to_string();
-        one_row_or(
-            removed,
-            Rejection::UserNotInOrg {
-                user,
-                org: org.clone(),
-            },
-        )?;
+        one_row_or(removed, Rejection::user_not_in_org(id, org))?;
         tx.commit().await?;
         Ok(())
     }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use orgdoor_domain::{ApiKey, DigestHa1, OrgId, OrgName, OrgRole, OrgRoles, Organization, UserId};
 use tracing::instrument;
 
-use crate::error::is_foreign_key_violation;
+use crate::error::missing_referent;
 use crate::rows::{ORGANIZATION_COLUMNS, OrganizationRow, encode_roles, seconds};
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::organizations::insert_organization;
@@ -89,14 +89,9 @@ impl<B: Backend> OrganizationStore for B {
             .execute()
             .await
             .map_err(|error| {
-                if is_foreign_key_violation(&error) {
-                    StoreError::from(Rejection::UserNotInOrg {
-                        user: owner.to_string(),
-                        org: organization.id.clone(),
-                    })
-                } else {
-                    error.into()
-                }
+                missing_referent(error, || {
+                    Rejection::user_not_in_org(owner, &organization.id)
+                })
             })?;
         }
         tx.commit().await?;

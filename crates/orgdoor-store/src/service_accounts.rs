@@ -17,7 +17,7 @@ use crate::rows::{
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::credentials::{
     credential_in_org, fetch_service_account, insert_secret, load_access_list, load_secrets,
-    with_access_list,
+    with_org_and_access_list,
 };
 use crate::tables::{delete_one, one_row_or, org_page};
 use crate::{BearerCredential, Credential, Rejection, ServiceAccountCredential, StoreError};
@@ -348,14 +348,11 @@ impl<B: Backend> ServiceAccountStore for B {
             .bind(&digest[..])
             .fetch_all()
             .await?;
-        let Some((found, access_list)) = with_access_list(rows)? else {
+        let Some((row, organization, access_list)) =
+            with_org_and_access_list(rows, |row| row.account.org_id.clone())?
+        else {
             return Ok(None);
         };
-        let WithCredentialOrg {
-            credential: row,
-            organization,
-        } = found;
-        let organization = organization.into_organization(row.account.org_id.clone())?;
         let token = AccessToken::try_from(TokenRow {
             digest: digest.to_vec(),
             client_id: row.account.client_id.clone(),

@@ -262,11 +262,7 @@ impl<B: Backend> TeamStore for B {
             }
             (true, false) => teams.push(team.clone()),
             (false, true) => teams.retain(|held| held != team),
-            (false, false) => {
-                let user = user.to_string();
-                let org = org.clone();
-                return Err(Rejection::UserNotInOrg { user, org }.into());
-            }
+            (false, false) => return Err(Rejection::user_not_in_org(user, org).into()),
         }
         let update = MembershipUpdate {
             team_ids: Some(teams),
@@ -292,14 +288,7 @@ impl<B: Backend> TeamStore for B {
             .bind(user.as_str())
             .execute()
             .await?;
-        let user = user.to_string();
-        one_row_or(
-            removed,
-            Rejection::UserNotInOrg {
-                user,
-                org: org.clone(),
-            },
-        )?;
+        one_row_or(removed, Rejection::user_not_in_org(user, org))?;
         tx.commit().await?;
         Ok(())
     }

@@ -196,11 +196,7 @@ pub(crate) async fn not_a_member<C: Connection>(
         .await?;
     Ok(match pending {
         Some(_) => Rejection::PendingUser(who).into(),
-        None => Rejection::UserNotInOrg {
-            user: who,
-            org: org.clone(),
-        }
-        .into(),
+        None => Rejection::user_not_in_org(who, org).into(),
     })
 }
 
@@ -281,13 +277,7 @@ pub(crate) async fn lock_current_org_user<C: Connection>(
         .await?
         .filter(|invitation| invitation.is_pending(now))
         .map(OrgUser::Invited)
-        .ok_or_else(|| {
-            Rejection::UserNotInOrg {
-                user: id.to_string(),
-                org: org.clone(),
-            }
-            .into()
-        })
+        .ok_or_else(|| Rejection::user_not_in_org(id, org).into())
 }
 
 /// The account a selector names, if the person has one.
