@@ -12,8 +12,7 @@ use tracing::instrument;
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::invitations::{fetch_invitation, fetch_org_invitations};
 use crate::tables::members::{
-    MemberScope, fetch_member, fetch_members, fetch_user, lock_current_org_user,
-    update_org_user_row,
+    MemberScope, change_current_org_user, fetch_member, fetch_members, fetch_user,
 };
 use crate::tables::one_row_or;
 use crate::{
@@ -159,8 +158,7 @@ impl<B: Backend> OrgUserStore for B {
         now: OffsetDateTime,
     ) -> Result<OrgUser, StoreError> {
         let mut tx = self.begin_write().await?;
-        let user = lock_current_org_user(&mut *tx, org, id, now).await?;
-        let updated = update_org_user_row(&mut *tx, user, update, now).await?;
+        let updated = change_current_org_user(&mut *tx, org, id, now, |_| Ok(update)).await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -174,15 +172,16 @@ impl<B: Backend> OrgUserStore for B {
         now: OffsetDateTime,
     ) -> Result<OrgUser, StoreError> {
         let mut tx = self.begin_write().await?;
-        let user = lock_current_org_user(&mut *tx, org, id, now).await?;
-        let roles = change
-            .apply(user.roles())
-            .map_err(|_| Rejection::LastRole)?;
-        let update = MembershipUpdate {
-            roles: Some(roles),
-            ..MembershipUpdate::default()
-        };
-        let updated = update_org_user_row(&mut *tx, user, update, now).await?;
+        let updated = change_current_org_user(&mut *tx, org, id, now, |user| {
+            let roles = change
+                .apply(user.roles())
+                .map_err(|_| Rejection::LastRole)?;
+            Ok(MembershipUpdate {
+                roles: Some(roles),
+                ..MembershipUpdate::default()
+            })
+        })
+        .await?;
         tx.commit().await?;
         Ok(updated)
     }
