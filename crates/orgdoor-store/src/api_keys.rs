@@ -20,7 +20,7 @@ use crate::tables::api_keys::{
     fetch_api_key, insert_api_key, keys_from_rows, load_key_grants, upsert_key_grant,
 };
 use crate::tables::credentials::with_org_and_access_list;
-use crate::tables::projects::fetch_group;
+use crate::tables::projects::existing_group;
 use crate::tables::{delete_one, org_page};
 use crate::{ApiKeyCredential, Rejection, StoreError};
 
@@ -204,9 +204,7 @@ impl<B: Backend> ApiKeyStore for B {
         page: PageRequest,
     ) -> Result<Page<ApiKey>, StoreError> {
         let mut conn = self.read().await?;
-        fetch_group(&mut *conn, group, false)
-            .await?
-            .ok_or_else(|| Rejection::GroupNotFound(group.clone()))?;
+        existing_group(&mut *conn, group, false).await?;
         let total: i64 = conn
             .query("SELECT COUNT(*) FROM api_key_project_roles WHERE project_id = $1")
             .bind(group.as_str())
@@ -246,9 +244,7 @@ impl<B: Backend> ApiKeyStore for B {
         now: OffsetDateTime,
     ) -> Result<ApiKey, StoreError> {
         let mut tx = self.begin_write().await?;
-        let project = fetch_group(&mut *tx, group, true)
-            .await?
-            .ok_or_else(|| Rejection::GroupNotFound(group.clone()))?;
+        let project = existing_group(&mut *tx, group, true).await?;
         let mut key = fetch_api_key(&mut *tx, &project.org_id, key)
             .await?
             .ok_or_else(|| Rejection::ApiKeyNotFound(key.clone()))?;
