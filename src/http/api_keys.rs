@@ -283,18 +283,20 @@ async fn delete_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The key's access list, as the page `query` asks for.
 async fn access_list_page(
     state: &AppState,
     base: &BaseUrl,
     key: &ApiKey,
-    list: &ListQuery,
+    query: &QueryParams,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
+    let list = ListQuery::from_query(query)?;
     let page = state
         .store
         .list_access_list(&key.org_id, &Credential::ApiKey(key.id.clone()), list.page)
         .await?;
     let path = format!("/orgs/{}/apiKeys/{}/accessList", key.org_id, key.id);
-    Ok(Json(Paginated::new(base, &path, list, page, |entry| {
+    Ok(Json(Paginated::new(base, &path, &list, page, |entry| {
         AccessListEntryView::new(base, key, &entry)
     })))
 }
@@ -307,7 +309,7 @@ async fn list_access_list(
     OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let key = key_for(&state, &organization.id, &key_id).await?;
-    access_list_page(&state, &base, &key, &ListQuery::from_query(&query)?).await
+    access_list_page(&state, &base, &key, &query).await
 }
 
 /// Adds entries and answers with the whole resulting list.
@@ -332,7 +334,7 @@ async fn add_to_access_list(
             state.clock.now(),
         )
         .await?;
-    access_list_page(&state, &base, &key, &ListQuery::from_query(&query)?).await
+    access_list_page(&state, &base, &key, &query).await
 }
 
 async fn get_access_list_entry(
