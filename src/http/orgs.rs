@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
 use crate::http::api_keys::{self, ApiKeyView, KeyRequest};
-use crate::http::extract::{AtlasJson, BaseUrl, QueryParams, RequestBody};
+use crate::http::extract::{AtlasJson, BaseUrl, QueryParams, RequestBody, required_name};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, ORGANIZATIONS_BY_CALLER, limited};
 use crate::http::roles::parse_org_roles;
@@ -137,15 +137,6 @@ struct OrganizationUpdateRequest {
 
 impl RequestBody for OrganizationUpdateRequest {}
 
-/// The `name` of a creation or a rename: required, and a valid organization name.
-fn org_name(name: Option<String>) -> Result<OrgName, AppError> {
-    let name = name.ok_or_else(|| AppError::MissingAttribute("name".into()))?;
-    OrgName::parse(name).map_err(|reason| AppError::InvalidAttributeValue {
-        attribute: "name".into(),
-        reason: reason.to_string(),
-    })
-}
-
 async fn update_org(
     State(state): State<AppState>,
     base: BaseUrl,
@@ -153,7 +144,7 @@ async fn update_org(
     body: AtlasJson<OrganizationUpdateRequest>,
 ) -> Result<Json<OrganizationView>, AppError> {
     let request = body.parse()?;
-    let name = org_name(request.name)?;
+    let name: OrgName = required_name(request.name)?;
     let organization = state
         .store
         .rename_organization(&organization.id, &name)
@@ -196,7 +187,7 @@ async fn create_org(
 ) -> Result<(StatusCode, Json<CreatedOrganizationView>), AppError> {
     principal.require_org(principal.org_id(), OrgAccess::Owner)?;
     let request = body.parse()?;
-    let name = org_name(request.name)?;
+    let name: OrgName = required_name(request.name)?;
     // Required with API keys. A member of the caller's organization becomes the new
     // organization's owner; another well-formed id is echoed only (docs/compatibility.md).
     let owner = request
