@@ -16,7 +16,7 @@ use crate::rows::{
 };
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::credentials::{
-    credential_in_org, fetch_service_account, insert_secret, load_access_list, load_secrets,
+    existing_credential, fetch_service_account, insert_secret, load_access_list, load_secrets,
     with_org_and_access_list,
 };
 use crate::tables::{delete_one, one_row_or, org_page};
@@ -242,9 +242,7 @@ impl<B: Backend> ServiceAccountStore for B {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let credential = Credential::ServiceAccount(client_id.clone());
-        if !credential_in_org(&mut *tx, org, &credential).await? {
-            return Err(Rejection::credential_not_found(&credential).into());
-        }
+        existing_credential(&mut *tx, org, &credential).await?;
         insert_secret(&mut *tx, client_id, secret).await?;
         tx.commit().await?;
         Ok(())

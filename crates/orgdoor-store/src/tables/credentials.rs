@@ -11,7 +11,7 @@ use crate::rows::{
     access_list_tables, parse, seconds,
 };
 use crate::sql::Connection;
-use crate::{Credential, StoreError};
+use crate::{Credential, Rejection, StoreError};
 
 /// Whether the credential exists in `org`.
 pub(crate) async fn credential_in_org<C: Connection>(
@@ -29,6 +29,19 @@ pub(crate) async fn credential_in_org<C: Connection>(
         .fetch_optional_scalar()
         .await?;
     Ok(found.is_some())
+}
+
+/// `Ok` when the credential exists in `org`, else the rejection naming it.
+pub(crate) async fn existing_credential<C: Connection>(
+    conn: &mut C,
+    org: &OrgId,
+    credential: &Credential,
+) -> Result<(), StoreError> {
+    if credential_in_org(conn, org, credential).await? {
+        Ok(())
+    } else {
+        Err(Rejection::credential_not_found(credential).into())
+    }
 }
 
 pub(crate) async fn load_access_list<C: Connection>(
