@@ -168,13 +168,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use orgdoor_domain::OrgName;
-    use time::OffsetDateTime;
-
-    fn principal(roles: &[OrgRole]) -> Principal {
-        let now = OffsetDateTime::now_utc();
+impl Principal {
+    /// A fresh API key of a fresh organization, holding `roles` there (unit tests of role checks
+    /// and of what a caller is keyed by).
+    pub(crate) fn test_api_key(roles: &[OrgRole]) -> Principal {
+        let now = time::OffsetDateTime::now_utc();
         Principal {
             identity: Identity::ApiKey {
                 id: ApiKeyId::generate(now),
@@ -182,7 +180,7 @@ mod tests {
             },
             organization: Organization {
                 id: OrgId::generate(now),
-                name: OrgName::parse("Test").expect("a name"),
+                name: orgdoor_domain::OrgName::parse("Test").expect("a name"),
                 skip_default_alerts_settings: false,
                 created_at: now,
             },
@@ -190,10 +188,16 @@ mod tests {
             project_roles: Vec::new(),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::OffsetDateTime;
 
     #[test]
     fn members_read_but_do_not_own() {
-        let member = principal(&[OrgRole::Member]);
+        let member = Principal::test_api_key(&[OrgRole::Member]);
         let org = member.org_id().clone();
         assert!(member.require_org(&org, OrgAccess::Member).is_ok());
         assert!(matches!(
@@ -208,7 +212,7 @@ mod tests {
 
     #[test]
     fn owners_pass_every_check_in_their_org_and_none_elsewhere() {
-        let owner = principal(&[OrgRole::Owner]);
+        let owner = Principal::test_api_key(&[OrgRole::Owner]);
         let org = owner.org_id().clone();
         for access in [
             OrgAccess::Member,

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
-use orgdoor_domain::{AccessListEntry, ApiKey, ApiKeyId, OrgId, OrgRoles, check_description};
+use orgdoor_domain::{AccessListEntry, ApiKey, ApiKeyId, OrgId, OrgRoles, Page, check_description};
 use orgdoor_store::Credential;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -24,8 +24,9 @@ use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{API_KEYS, limited};
 use crate::http::roles::parse_org_roles;
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
+use crate::http::user_lists::RoleAssignmentView;
 use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
-use crate::provision;
+use crate::provision::{self, MintedKey};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 
@@ -66,17 +67,6 @@ pub fn legacy_routes(state: &AppState) -> Router<AppState> {
     serve_legacy(method_routers(state))
 }
 
-/// `CloudAccessRoleAssignment`: a role in the organization or in one of its projects.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RoleAssignmentView {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    group_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    org_id: Option<String>,
-    role_name: &'static str,
-}
-
 /// `ApiKeyUserDetails`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -90,27 +80,44 @@ pub struct ApiKeyView {
 }
 
 impl ApiKeyView {
-    pub fn new(base: &BaseUrl, key: ApiKey, private_key: Option<&str>) -> Self {
+    /// A stored key, its private key masked.
+    pub fn new(base: &BaseUrl, key: ApiKey) -> Self {
+        Self::showing(base, key, MASKED_PRIVATE_KEY)
+    }
+
+    /// A key just minted: the one answer that shows its private key.
+    pub fn minted(base: &BaseUrl, minted: MintedKey) -> Self {
+        Self::showing(base, minted.key, minted.private_key.expose_secret())
+    }
+
+    /// A page of stored keys.
+    pub fn page(
+        base: &BaseUrl,
+        path: &str,
+        list: &ListQuery,
+        page: Page<ApiKey>,
+    ) -> Json<Paginated<Self>> {
+        Json(Paginated::new(base, path, list, page, |key| {
+            Self::new(base, key)
+        }))
+    }
+
+    fn showing(base: &BaseUrl, key: ApiKey, private_key: &str) -> Self {
         Self {
             links: vec![Link::self_link(
                 base,
                 &format!("/orgs/{}/apiKeys/{}", key.org_id, key.id),
             )],
-            private_key: private_key.unwrap_or(MASKED_PRIVATE_KEY).to_owned(),
+            private_key: private_key.to_owned(),
             roles: key
                 .roles
                 .iter()
-                .map(|role| RoleAssignmentView {
-                    group_id: None,
-                    org_id: Some(key.org_id.to_string()),
-                    role_name: role.as_str(),
-                })
+                .map(|role| RoleAssignmentView::in_org(&key.org_id, role.as_str()))
                 .chain(key.project_roles.iter().flat_map(|grant| {
-                    grant.roles.iter().map(|role| RoleAssignmentView {
-                        group_id: Some(grant.group_id.to_string()),
-                        org_id: None,
-                        role_name: role.as_str(),
-                    })
+                    grant
+                        .roles
+                        .iter()
+                        .map(|role| RoleAssignmentView::in_group(&grant.group_id, role.as_str()))
                 }))
                 .collect(),
             desc: key.description,
@@ -150,23 +157,15 @@ impl AccessListEntryView {
     }
 }
 
+/// `CreateAtlasOrganizationApiKey` and `UpdateAtlasOrganizationApiKey`, and their project
+/// twins: one shape, whose roles are read in the organization or in the project.
 #[derive(Deserialize)]
-struct CreateKeyRequest {
-    desc: Option<String>,
-    roles: Option<Vec<String>>,
+pub struct KeyRequest {
+    pub desc: Option<String>,
+    pub roles: Option<Vec<String>>,
 }
 
-impl RequestBody for CreateKeyRequest {
-    const READ_ONLY: &'static [&'static str] = &["id", "links", "privateKey", "publicKey"];
-}
-
-#[derive(Deserialize)]
-struct UpdateKeyRequest {
-    desc: Option<String>,
-    roles: Option<Vec<String>>,
-}
-
-impl RequestBody for UpdateKeyRequest {
+impl RequestBody for KeyRequest {
     const READ_ONLY: &'static [&'static str] = &["id", "links", "privateKey", "publicKey"];
 }
 
@@ -178,6 +177,11 @@ impl RequestBody for AccessListRequests {
     const READ_ONLY: &'static [&'static str] =
         &["count", "created", "lastUsed", "lastUsedAddress", "links"];
     const IS_ARRAY: bool = true;
+}
+
+/// The description a new key must have: present, and as [`description`] takes it.
+pub fn required_description(desc: Option<String>) -> Result<String, AppError> {
+    description(desc.ok_or_else(|| AppError::MissingAttribute("desc".into()))?)
 }
 
 /// A key description: 1 to 250 characters, no control characters.
@@ -215,23 +219,17 @@ async fn list_keys(
         .list_api_keys(&organization.id, list.page)
         .await?;
     let path = format!("/orgs/{}/apiKeys", organization.id);
-    Ok(Json(Paginated::new(&base, &path, &list, page, |key| {
-        ApiKeyView::new(&base, key, None)
-    })))
+    Ok(ApiKeyView::page(&base, &path, &list, page))
 }
 
 async fn create_key(
     State(state): State<AppState>,
     base: BaseUrl,
     OrgScope(organization, _): OrgScope<OrgOwner>,
-    body: AtlasJson<CreateKeyRequest>,
+    body: AtlasJson<KeyRequest>,
 ) -> Result<Json<ApiKeyView>, AppError> {
     let request = body.parse()?;
-    let desc = description(
-        request
-            .desc
-            .ok_or_else(|| AppError::MissingAttribute("desc".into()))?,
-    )?;
+    let desc = required_description(request.desc)?;
     let roles = parse_org_roles(request.roles.unwrap_or_default(), &organization.id)?;
     let (_, minted) = provision::create_api_key(
         &state.store,
@@ -241,11 +239,7 @@ async fn create_key(
         state.clock.now(),
     )
     .await?;
-    Ok(Json(ApiKeyView::new(
-        &base,
-        minted.key,
-        Some(minted.private_key.expose_secret()),
-    )))
+    Ok(Json(ApiKeyView::minted(&base, minted)))
 }
 
 async fn get_key(
@@ -255,7 +249,7 @@ async fn get_key(
     OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<ApiKeyView>, AppError> {
     let key = key_for(&state, &organization.id, &key_id).await?;
-    Ok(Json(ApiKeyView::new(&base, key, None)))
+    Ok(Json(ApiKeyView::new(&base, key)))
 }
 
 async fn update_key(
@@ -263,7 +257,7 @@ async fn update_key(
     base: BaseUrl,
     AtlasPath((_, key_id)): AtlasPath<(ScopeSegment, String)>,
     OrgScope(organization, _): OrgScope<OrgOwner>,
-    body: AtlasJson<UpdateKeyRequest>,
+    body: AtlasJson<KeyRequest>,
 ) -> Result<Json<ApiKeyView>, AppError> {
     let request = body.parse()?;
     let id = parse_key_id(&key_id)?;
@@ -276,7 +270,7 @@ async fn update_key(
         .store
         .update_api_key(&organization.id, &id, desc.as_deref(), roles.as_ref())
         .await?;
-    Ok(Json(ApiKeyView::new(&base, key, None)))
+    Ok(Json(ApiKeyView::new(&base, key)))
 }
 
 async fn delete_key(
@@ -289,18 +283,20 @@ async fn delete_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The key's access list, as the page `query` asks for.
 async fn access_list_page(
     state: &AppState,
     base: &BaseUrl,
     key: &ApiKey,
-    list: &ListQuery,
+    query: &QueryParams,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
+    let list = ListQuery::from_query(query)?;
     let page = state
         .store
         .list_access_list(&key.org_id, &Credential::ApiKey(key.id.clone()), list.page)
         .await?;
     let path = format!("/orgs/{}/apiKeys/{}/accessList", key.org_id, key.id);
-    Ok(Json(Paginated::new(base, &path, list, page, |entry| {
+    Ok(Json(Paginated::new(base, &path, &list, page, |entry| {
         AccessListEntryView::new(base, key, &entry)
     })))
 }
@@ -313,7 +309,7 @@ async fn list_access_list(
     OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let key = key_for(&state, &organization.id, &key_id).await?;
-    access_list_page(&state, &base, &key, &ListQuery::from_query(&query)?).await
+    access_list_page(&state, &base, &key, &query).await
 }
 
 /// Adds entries and answers with the whole resulting list.
@@ -338,7 +334,7 @@ async fn add_to_access_list(
             state.clock.now(),
         )
         .await?;
-    access_list_page(&state, &base, &key, &ListQuery::from_query(&query)?).await
+    access_list_page(&state, &base, &key, &query).await
 }
 
 async fn get_access_list_entry(

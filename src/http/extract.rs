@@ -10,6 +10,7 @@ use axum::extract::{
 };
 use axum::http::header;
 use axum::http::request::Parts;
+use orgdoor_domain::name::{Name, NameRule};
 use orgdoor_domain::{EmailAddress, GroupId, InvitationId, OrgId, TeamId, UserId};
 use serde::de::DeserializeOwned;
 
@@ -228,6 +229,19 @@ pub async fn path_param(parts: &mut Parts, name: &str) -> Result<Option<String>,
         .iter()
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value.to_owned()))
+}
+
+/// A body's `name` as the name of an organization, project or team (the rule `R` says which).
+pub fn parse_name<R: NameRule>(name: String) -> Result<Name<R>, AppError> {
+    Name::parse(name).map_err(|reason| AppError::InvalidAttributeValue {
+        attribute: "name".into(),
+        reason: reason.to_string(),
+    })
+}
+
+/// A body's `name` where one is required, as [`parse_name`] reads it.
+pub fn required_name<R: NameRule>(name: Option<String>) -> Result<Name<R>, AppError> {
+    parse_name(name.ok_or_else(|| AppError::MissingAttribute("name".into()))?)
 }
 
 pub fn parse_org_id(raw: &str) -> Result<OrgId, AppError> {

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{GroupAccess, OrgAccess, Principal};
 use crate::error::AppError;
-use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
+use crate::http::extract::{
+    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_name, required_name,
+};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, PROJECTS, PROJECTS_BY_CALLER, limited};
 use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, OrgMember, OrgScope, org_for};
@@ -127,13 +129,6 @@ impl RequestBody for GroupUpdateRequest {
     const FIXED: &'static [&'static str] = &["orgId"];
 }
 
-fn project_name(name: String) -> Result<ProjectName, AppError> {
-    ProjectName::parse(name).map_err(|reason| AppError::InvalidAttributeValue {
-        attribute: "name".into(),
-        reason: reason.to_string(),
-    })
-}
-
 fn tags(tags: Vec<TagView>) -> Result<Vec<GroupTag>, AppError> {
     AppError::check_length("tags", &tags, MAX_TAGS)?;
     tags.into_iter()
@@ -209,11 +204,7 @@ async fn create_group(
         .clone()
         .ok_or_else(|| AppError::MissingAttribute("orgId".into()))?;
     let organization = org_for(&state, &principal, &raw_org, OrgAccess::GroupCreator).await?;
-    let name = project_name(
-        request
-            .name
-            .ok_or_else(|| AppError::MissingAttribute("name".into()))?,
-    )?;
+    let name: ProjectName = required_name(request.name)?;
     if let Some(restriction) = request.region_usage_restrictions {
         // Only the commercial regions exist here; Atlas for Government is a separate service.
         if restriction != "COMMERCIAL_FEDRAMP_REGIONS_ONLY" {
@@ -268,7 +259,7 @@ async fn update_group(
 ) -> Result<Json<GroupView>, AppError> {
     let request = body.parse()?;
     let update = GroupUpdate {
-        name: request.name.map(project_name).transpose()?,
+        name: request.name.map(parse_name).transpose()?,
         tags: request.tags.map(tags).transpose()?,
         with_default_alerts_settings: request.with_default_alerts_settings,
     };

@@ -7,13 +7,12 @@ use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::MAX_ROLES;
 use orgdoor_domain::{NewOrganization, OrgName, OrgUser, Organization, Page, UserId};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
-use crate::http::api_keys::{self, ApiKeyView};
-use crate::http::extract::{AtlasJson, BaseUrl, QueryParams, RequestBody};
+use crate::http::api_keys::{self, ApiKeyView, KeyRequest};
+use crate::http::extract::{AtlasJson, BaseUrl, QueryParams, RequestBody, required_name};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, ORGANIZATIONS_BY_CALLER, limited};
 use crate::http::roles::parse_org_roles;
@@ -145,13 +144,7 @@ async fn update_org(
     body: AtlasJson<OrganizationUpdateRequest>,
 ) -> Result<Json<OrganizationView>, AppError> {
     let request = body.parse()?;
-    let name = request
-        .name
-        .ok_or_else(|| AppError::MissingAttribute("name".into()))?;
-    let name = OrgName::parse(name).map_err(|reason| AppError::InvalidAttributeValue {
-        attribute: "name".into(),
-        reason: reason.to_string(),
-    })?;
+    let name: OrgName = required_name(request.name)?;
     let organization = state
         .store
         .rename_organization(&organization.id, &name)
@@ -159,18 +152,11 @@ async fn update_org(
     Ok(Json(OrganizationView::new(&base, organization)))
 }
 
-/// `CreateAtlasOrganizationApiKey`.
-#[derive(Deserialize)]
-struct NewOrgApiKeyRequest {
-    desc: Option<String>,
-    roles: Option<Vec<String>>,
-}
-
 /// `CreateOrganizationRequest`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CreateOrganizationRequest {
-    api_key: Option<NewOrgApiKeyRequest>,
+    api_key: Option<KeyRequest>,
     federation_settings_id: Option<String>,
     name: Option<String>,
     org_owner_id: Option<String>,
@@ -201,13 +187,7 @@ async fn create_org(
 ) -> Result<(StatusCode, Json<CreatedOrganizationView>), AppError> {
     principal.require_org(principal.org_id(), OrgAccess::Owner)?;
     let request = body.parse()?;
-    let name = request
-        .name
-        .ok_or_else(|| AppError::MissingAttribute("name".into()))?;
-    let name = OrgName::parse(name).map_err(|reason| AppError::InvalidAttributeValue {
-        attribute: "name".into(),
-        reason: reason.to_string(),
-    })?;
+    let name: OrgName = required_name(request.name)?;
     // Required with API keys. A member of the caller's organization becomes the new
     // organization's owner; another well-formed id is echoed only (docs/compatibility.md).
     let owner = request
@@ -255,9 +235,7 @@ async fn create_org(
         .create_organization(&organization, &keys, owner_member.as_ref())
         .await?;
     let view = CreatedOrganizationView {
-        api_key: minted.map(|(minted, _)| {
-            ApiKeyView::new(&base, minted.key, Some(minted.private_key.expose_secret()))
-        }),
+        api_key: minted.map(|(minted, _)| ApiKeyView::minted(&base, minted)),
         org_owner_id: owner.into(),
         skip_default_alerts_settings,
         organization: OrganizationView::new(&base, organization),

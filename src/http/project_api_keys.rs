@@ -9,11 +9,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get, post};
 use orgdoor_domain::limits::MAX_ROLES;
-use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::error::AppError;
-use crate::http::api_keys::{ApiKeyView, description, key_for, parse_key_id};
+use crate::http::api_keys::{
+    ApiKeyView, KeyRequest, description, key_for, parse_key_id, required_description,
+};
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
@@ -45,17 +46,6 @@ pub fn legacy_routes(state: &AppState) -> Router<AppState> {
     serve_legacy(method_routers(state))
 }
 
-/// `CreateAtlasProjectApiKey` and `UpdateAtlasProjectApiKey`.
-#[derive(Deserialize)]
-struct ProjectKeyRequest {
-    desc: Option<String>,
-    roles: Option<Vec<String>>,
-}
-
-impl RequestBody for ProjectKeyRequest {
-    const READ_ONLY: &'static [&'static str] = &["id", "links", "privateKey", "publicKey"];
-}
-
 /// `UserAccessRoleAssignment`.
 #[derive(Deserialize)]
 struct RoleAssignmentRequest {
@@ -83,9 +73,7 @@ async fn list_keys(
         .list_project_api_keys(&group.id, list.page)
         .await?;
     let path = format!("/groups/{}/apiKeys", group.id);
-    Ok(Json(Paginated::new(&base, &path, &list, page, |key| {
-        ApiKeyView::new(&base, key, None)
-    })))
+    Ok(ApiKeyView::page(&base, &path, &list, page))
 }
 
 /// A new key of the project's organization with roles in the project; its private key is in
@@ -94,23 +82,15 @@ async fn create_key(
     State(state): State<AppState>,
     base: BaseUrl,
     GroupScope(group, _): GroupScope<GroupOwner>,
-    body: AtlasJson<ProjectKeyRequest>,
+    body: AtlasJson<KeyRequest>,
 ) -> Result<Json<ApiKeyView>, AppError> {
     let request = body.parse()?;
-    let desc = description(
-        request
-            .desc
-            .ok_or_else(|| AppError::MissingAttribute("desc".into()))?,
-    )?;
+    let desc = required_description(request.desc)?;
     let roles = parse_roles(request.roles, &group)?;
     let minted =
         provision::create_project_api_key(&state.store, &group, roles, &desc, state.clock.now())
             .await?;
-    Ok(Json(ApiKeyView::new(
-        &base,
-        minted.key,
-        Some(minted.private_key.expose_secret()),
-    )))
+    Ok(Json(ApiKeyView::minted(&base, minted)))
 }
 
 /// Gives an existing key of the organization roles in the project (every role named by the
@@ -143,7 +123,7 @@ async fn update_key(
     base: BaseUrl,
     AtlasPath((_, raw_key)): AtlasPath<(ScopeSegment, String)>,
     GroupScope(group, _): GroupScope<GroupOwner>,
-    body: AtlasJson<ProjectKeyRequest>,
+    body: AtlasJson<KeyRequest>,
 ) -> Result<Json<ApiKeyView>, AppError> {
     let request = body.parse()?;
     let desc = request.desc.map(description).transpose()?;
@@ -172,7 +152,7 @@ async fn update_key(
             .grant_api_key_project_roles(&group.id, &key.id, &roles, state.clock.now())
             .await?;
     }
-    Ok(Json(ApiKeyView::new(&base, key, None)))
+    Ok(Json(ApiKeyView::new(&base, key)))
 }
 
 /// Takes a key's roles in the project away; the key stays in the organization.

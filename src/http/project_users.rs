@@ -19,7 +19,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use orgdoor_domain::{
-    Group, GroupRole, NewInvitation, OrgRole, OrgUser, Page, ProjectRoleChange, TeamId,
+    Group, GroupRole, NewInvitation, OrgRole, OrgUser, ProjectRoleChange, TeamId,
 };
 use orgdoor_store::{Newcomer, OrgUserFilter, ProjectAddition, ProjectFilter, ProjectTeam};
 use serde::de::IgnoredAny;
@@ -37,7 +37,7 @@ use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::{parse_group_role, parse_named_roles, parse_roles, parse_username};
 use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, ScopeSegment};
-use crate::http::user_lists::{CloudAppUserView, members_only, status_filter};
+use crate::http::user_lists::{member_list, members_only, status_filter};
 use crate::http::versioning::{
     ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2023_02_01_DEPRECATED, V2025_02_19,
     legacy, versioned,
@@ -161,21 +161,7 @@ async fn list_users(
         .await?;
     let path = format!("/groups/{}/users", group.id);
     if members_only {
-        let members = Page {
-            items: page
-                .items
-                .into_iter()
-                .filter_map(|user| match user {
-                    OrgUser::Member(member) => Some(member),
-                    OrgUser::Invited(_) => None,
-                })
-                .collect(),
-            total_count: page.total_count,
-        };
-        Ok(Json(Paginated::new(&base, &path, &list, members, |member| {
-            CloudAppUserView::new(&base, member.user.clone(), std::slice::from_ref(&member))
-        }))
-        .into_response())
+        Ok(member_list(&base, &path, &list, page))
     } else {
         Ok(Json(Paginated::new(&base, &path, &list, page, |user| {
             group_user(user, &group, &teams, now)

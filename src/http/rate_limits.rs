@@ -177,27 +177,10 @@ pub fn limited(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orgdoor_domain::{ApiKeyId, OrgId, OrgName, OrgRole, OrgRoles, Organization, PublicKey};
-    use time::OffsetDateTime;
-
-    use crate::auth::Identity;
+    use orgdoor_domain::OrgRole;
 
     fn caller() -> Principal {
-        let now = OffsetDateTime::now_utc();
-        Principal {
-            identity: Identity::ApiKey {
-                id: ApiKeyId::generate(now),
-                public_key: PublicKey::generate(),
-            },
-            organization: Organization {
-                id: OrgId::generate(now),
-                name: OrgName::parse("Test").expect("a name"),
-                skip_default_alerts_settings: false,
-                created_at: now,
-            },
-            roles: OrgRoles::new([OrgRole::Owner]).expect("non-empty"),
-            project_roles: Vec::new(),
-        }
+        Principal::test_api_key(&[OrgRole::Owner])
     }
 
     #[test]

@@ -192,7 +192,7 @@ impl RequestBody for AccessListRequests {
     const IS_ARRAY: bool = true;
 }
 
-/// A name (1–64) or description (1–250) in the SANAME alphabet.
+/// A name or description: 1 to `max` characters of the SANAME alphabet.
 fn text(attribute: &str, value: String, max: usize) -> Result<String, AppError> {
     let length = value.chars().count();
     if (1..=max).contains(&length) && SANAME.is_match(&value) {
@@ -203,6 +203,16 @@ fn text(attribute: &str, value: String, max: usize) -> Result<String, AppError> 
             reason: format!("1 to {max} letters, digits, spaces or the characters -_.,'"),
         })
     }
+}
+
+/// A service account's name.
+fn account_name(name: String) -> Result<String, AppError> {
+    text("name", name, 64)
+}
+
+/// A service account's description.
+fn account_description(description: String) -> Result<String, AppError> {
+    text("description", description, 250)
 }
 
 fn lifetime(hours: Option<i64>) -> Result<i64, AppError> {
@@ -263,19 +273,15 @@ async fn create_account(
     body: AtlasJson<CreateAccountRequest>,
 ) -> Result<(StatusCode, Json<AccountView>), AppError> {
     let request = body.parse()?;
-    let name = text(
-        "name",
+    let name = account_name(
         request
             .name
             .ok_or_else(|| AppError::MissingAttribute("name".into()))?,
-        64,
     )?;
-    let description = text(
-        "description",
+    let description = account_description(
         request
             .description
             .ok_or_else(|| AppError::MissingAttribute("description".into()))?,
-        250,
     )?;
     let roles = parse_org_roles(request.roles.unwrap_or_default(), &organization.id)?;
     let hours = lifetime(request.secret_expires_after_hours)?;
@@ -315,14 +321,8 @@ async fn update_account(
 ) -> Result<Json<AccountView>, AppError> {
     let request = body.parse()?;
     let id = parse_client_id(&client_id)?;
-    let name = request
-        .name
-        .map(|name| text("name", name, 64))
-        .transpose()?;
-    let description = request
-        .description
-        .map(|description| text("description", description, 250))
-        .transpose()?;
+    let name = request.name.map(account_name).transpose()?;
+    let description = request.description.map(account_description).transpose()?;
     let roles: Option<OrgRoles> = request
         .roles
         .map(|roles| parse_org_roles(roles, &organization.id))
@@ -389,13 +389,15 @@ async fn delete_secret(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The account's access list, as the page `query` asks for.
 async fn access_list_page(
     state: &AppState,
     base: &BaseUrl,
     organization: &Organization,
     client_id: &ClientId,
-    list: &ListQuery,
+    query: &QueryParams,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
+    let list = ListQuery::from_query(query)?;
     let page = state
         .store
         .list_access_list(
@@ -408,7 +410,7 @@ async fn access_list_page(
         "/orgs/{}/serviceAccounts/{client_id}/accessList",
         organization.id
     );
-    Ok(Json(Paginated::new(base, &path, list, page, |entry| {
+    Ok(Json(Paginated::new(base, &path, &list, page, |entry| {
         AccessListEntryView::new(&entry)
     })))
 }
@@ -421,14 +423,7 @@ async fn list_access_list(
     OrgScope(organization, _): OrgScope<OrgReadOnly>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let id = parse_client_id(&client_id)?;
-    access_list_page(
-        &state,
-        &base,
-        &organization,
-        &id,
-        &ListQuery::from_query(&query)?,
-    )
-    .await
+    access_list_page(&state, &base, &organization, &id, &query).await
 }
 
 async fn add_to_access_list(
@@ -452,14 +447,7 @@ async fn add_to_access_list(
             state.clock.now(),
         )
         .await?;
-    access_list_page(
-        &state,
-        &base,
-        &organization,
-        &id,
-        &ListQuery::from_query(&query)?,
-    )
-    .await
+    access_list_page(&state, &base, &organization, &id, &query).await
 }
 
 async fn remove_from_access_list(

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 use crate::http::extract::{
-    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id,
+    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, required_name,
 };
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{TEAMS, limited};
@@ -99,14 +99,6 @@ impl RequestBody for TeamUpdateRequest {
     const READ_ONLY: &'static [&'static str] = &["id", "links"];
 }
 
-fn team_name(name: Option<String>) -> Result<TeamName, AppError> {
-    let name = name.ok_or_else(|| AppError::MissingAttribute("name".into()))?;
-    TeamName::parse(name).map_err(|reason| AppError::InvalidAttributeValue {
-        attribute: "name".into(),
-        reason: reason.to_string(),
-    })
-}
-
 async fn list_teams(
     State(state): State<AppState>,
     base: BaseUrl,
@@ -128,7 +120,7 @@ async fn create_team(
     body: AtlasJson<TeamRequest>,
 ) -> Result<Json<CreatedTeamView>, AppError> {
     let request = body.parse()?;
-    let name = team_name(request.name)?;
+    let name: TeamName = required_name(request.name)?;
     let usernames = request
         .usernames
         .ok_or_else(|| AppError::MissingAttribute("usernames".into()))?;
@@ -200,7 +192,7 @@ async fn rename_team(
 ) -> Result<Json<TeamView>, AppError> {
     let request = body.parse()?;
     let id = parse_team_id(&team_id)?;
-    let name = team_name(request.name)?;
+    let name: TeamName = required_name(request.name)?;
     let team = state
         .store
         .rename_team(&organization.id, &id, &name)

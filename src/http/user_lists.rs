@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use orgdoor_domain::{Member, MembershipStatus, OrgUser, TeamId};
+use orgdoor_domain::{GroupId, Member, MembershipStatus, OrgId, OrgUser, TeamId};
 use orgdoor_store::OrgUserFilter;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -21,7 +21,8 @@ pub fn members_only(version: ApiVersion) -> bool {
     matches!(version, ApiVersion::Legacy) || version == ApiVersion::Dated(&V2023_01_01_DEPRECATED)
 }
 
-/// `CloudAccessRoleAssignment`: one role in one organization or one project.
+/// `CloudAccessRoleAssignment`: one role in one organization or one project (users and API
+/// keys show their roles alike).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleAssignmentView {
@@ -30,6 +31,26 @@ pub struct RoleAssignmentView {
     #[serde(skip_serializing_if = "Option::is_none")]
     org_id: Option<String>,
     role_name: &'static str,
+}
+
+impl RoleAssignmentView {
+    /// A role in an organization.
+    pub fn in_org(org_id: &OrgId, role_name: &'static str) -> Self {
+        Self {
+            group_id: None,
+            org_id: Some(org_id.to_string()),
+            role_name,
+        }
+    }
+
+    /// A role in a project.
+    pub fn in_group(group_id: &GroupId, role_name: &'static str) -> Self {
+        Self {
+            group_id: Some(group_id.to_string()),
+            org_id: None,
+            role_name,
+        }
+    }
 }
 
 /// `CloudAppUser`: a member as the 2023-01-01 version and the `/users` look-ups show them.
@@ -55,17 +76,14 @@ impl CloudAppUserView {
         let mut roles = Vec::new();
         let mut team_ids = Vec::new();
         for membership in memberships {
-            roles.extend(membership.roles.iter().map(|role| RoleAssignmentView {
-                group_id: None,
-                org_id: Some(membership.org_id.to_string()),
-                role_name: role.as_str(),
-            }));
+            roles.extend(
+                membership
+                    .roles
+                    .iter()
+                    .map(|role| RoleAssignmentView::in_org(&membership.org_id, role.as_str())),
+            );
             roles.extend(membership.group_role_assignments.iter().map(|assignment| {
-                RoleAssignmentView {
-                    group_id: Some(assignment.group_id.to_string()),
-                    org_id: None,
-                    role_name: assignment.role.as_str(),
-                }
+                RoleAssignmentView::in_group(&assignment.group_id, assignment.role.as_str())
             }));
             team_ids.extend(membership.team_ids.iter().map(TeamId::to_string));
         }
@@ -149,6 +167,32 @@ pub fn list_filter(
     })
 }
 
+/// A paginated list of the members of `page` as `CloudAppUser`s, for the versions that show
+/// members only ([`members_only`]); the total stays the store's, as Atlas counts it.
+pub fn member_list(
+    base: &BaseUrl,
+    path: &str,
+    list: &ListQuery,
+    page: orgdoor_domain::Page<OrgUser>,
+) -> Response {
+    // These versions' filter admits members only.
+    let members = orgdoor_domain::Page {
+        items: page
+            .items
+            .into_iter()
+            .filter_map(|user| match user {
+                OrgUser::Member(member) => Some(member),
+                OrgUser::Invited(_) => None,
+            })
+            .collect(),
+        total_count: page.total_count,
+    };
+    Json(Paginated::new(base, path, list, members, |member| {
+        CloudAppUserView::new(base, member.user.clone(), std::slice::from_ref(&member))
+    }))
+    .into_response()
+}
+
 /// A paginated list in the version's item shape.
 pub fn user_list(
     base: &BaseUrl,
@@ -159,22 +203,7 @@ pub fn user_list(
     now: OffsetDateTime,
 ) -> Response {
     if members_only(version) {
-        // This version's filter admits members only.
-        let members = orgdoor_domain::Page {
-            items: page
-                .items
-                .into_iter()
-                .filter_map(|user| match user {
-                    OrgUser::Member(member) => Some(member),
-                    OrgUser::Invited(_) => None,
-                })
-                .collect(),
-            total_count: page.total_count,
-        };
-        Json(Paginated::new(base, path, list, members, |member| {
-            CloudAppUserView::new(base, member.user.clone(), std::slice::from_ref(&member))
-        }))
-        .into_response()
+        member_list(base, path, list, page)
     } else {
         Json(Paginated::new(base, path, list, page, |user| {
             OrgUserView::new(user, now)

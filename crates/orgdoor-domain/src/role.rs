@@ -1,6 +1,8 @@
 //! Organization and project roles, with Atlas's exact spellings, and how role names in a
 //! request read as them.
 
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 use strum::{Display, EnumString, IntoStaticStr, VariantArray};
 
@@ -129,11 +131,7 @@ impl TryFrom<String> for OrgRole {
     type Error = InvalidRole;
 
     fn try_from(name: String) -> Result<Self, InvalidRole> {
-        match name.parse() {
-            Ok(role) => Ok(role),
-            Err(_) if name.parse::<GroupRole>().is_ok() => Err(InvalidRole::OtherKind(name)),
-            Err(_) => Err(InvalidRole::Unknown(name)),
-        }
+        role_of_kind::<Self, GroupRole>(name)
     }
 }
 
@@ -141,11 +139,17 @@ impl TryFrom<String> for GroupRole {
     type Error = InvalidRole;
 
     fn try_from(name: String) -> Result<Self, InvalidRole> {
-        match name.parse() {
-            Ok(role) => Ok(role),
-            Err(_) if name.parse::<OrgRole>().is_ok() => Err(InvalidRole::OtherKind(name)),
-            Err(_) => Err(InvalidRole::Unknown(name)),
-        }
+        role_of_kind::<Self, OrgRole>(name)
+    }
+}
+
+/// `name` as a role `R`; a name of the `Other` kind of role is told apart from an unknown one
+/// (Atlas answers them with different errors).
+fn role_of_kind<R: FromStr, Other: FromStr>(name: String) -> Result<R, InvalidRole> {
+    match name.parse() {
+        Ok(role) => Ok(role),
+        Err(_) if name.parse::<Other>().is_ok() => Err(InvalidRole::OtherKind(name)),
+        Err(_) => Err(InvalidRole::Unknown(name)),
     }
 }
 

@@ -7,7 +7,7 @@ use tracing::instrument;
 
 use crate::rows::{AccessListRow, access_list_tables, count, limit_offset, seconds};
 use crate::sql::{Backend, Connection, WriteTransaction};
-use crate::tables::credentials::credential_in_org;
+use crate::tables::credentials::{credential_in_org, existing_credential};
 use crate::tables::events::{credential_event, record_event};
 use crate::tables::one_row_or;
 use crate::{Credential, Rejection, StoreError};
@@ -59,9 +59,7 @@ impl<B: Backend> AccessListStore for B {
         page: PageRequest,
     ) -> Result<Page<AccessListEntry>, StoreError> {
         let mut conn = self.read().await?;
-        if !credential_in_org(&mut *conn, org, credential).await? {
-            return Err(Rejection::credential_not_found(credential).into());
-        }
+        existing_credential(&mut *conn, org, credential).await?;
         let (table, column, _, _, id) = access_list_tables(credential);
         let total: i64 = conn
             .query(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1"))
@@ -97,9 +95,7 @@ impl<B: Backend> AccessListStore for B {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        if !credential_in_org(&mut *tx, org, credential).await? {
-            return Err(Rejection::credential_not_found(credential).into());
-        }
+        existing_credential(&mut *tx, org, credential).await?;
         let (table, column, _, _, id) = access_list_tables(credential);
         let sql = format!(
             "INSERT INTO {table} ({column}, cidr, created_at) VALUES ($1, $2, $3) \

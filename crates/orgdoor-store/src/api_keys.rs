@@ -19,10 +19,10 @@ use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::api_keys::{
     fetch_api_key, insert_api_key, keys_from_rows, load_key_grants, upsert_key_grant,
 };
-use crate::tables::credentials::with_access_list;
+use crate::tables::credentials::with_org_and_access_list;
 use crate::tables::events::{credential_event, record_event};
 use crate::tables::org_page;
-use crate::tables::projects::fetch_group;
+use crate::tables::projects::existing_group;
 use crate::{ApiKeyCredential, Rejection, StoreError};
 
 #[async_trait]
@@ -119,14 +119,11 @@ impl<B: Backend> ApiKeyStore for B {
             .bind(public_key.as_str())
             .fetch_all()
             .await?;
-        let Some((found, access_list)) = with_access_list(rows)? else {
+        let Some((row, organization, access_list)) =
+            with_org_and_access_list(rows, |row| row.org_id.clone())?
+        else {
             return Ok(None);
         };
-        let WithCredentialOrg {
-            credential: row,
-            organization,
-        } = found;
-        let organization = organization.into_organization(row.org_id.clone())?;
         let (key, sealed): (ApiKey, Vec<u8>) = row.try_into()?;
         let mut keys = [key];
         load_key_grants(&mut *conn, &mut keys).await?;
@@ -220,9 +217,7 @@ impl<B: Backend> ApiKeyStore for B {
         page: PageRequest,
     ) -> Result<Page<ApiKey>, StoreError> {
         let mut conn = self.read().await?;
-        fetch_group(&mut *conn, group, false)
-            .await?
-            .ok_or_else(|| Rejection::GroupNotFound(group.clone()))?;
+        existing_group(&mut *conn, group, false).await?;
         let total: i64 = conn
             .query("SELECT COUNT(*) FROM api_key_project_roles WHERE project_id = $1")
             .bind(group.as_str())
@@ -262,9 +257,7 @@ impl<B: Backend> ApiKeyStore for B {
         now: OffsetDateTime,
     ) -> Result<ApiKey, StoreError> {
         let mut tx = self.begin_write().await?;
-        let project = fetch_group(&mut *tx, group, true)
-            .await?
-            .ok_or_else(|| Rejection::GroupNotFound(group.clone()))?;
+        let project = existing_group(&mut *tx, group, true).await?;
         let mut key = fetch_api_key(&mut *tx, &project.org_id, key)
             .await?
             .ok_or_else(|| Rejection::ApiKeyNotFound(key.clone()))?;

@@ -4,6 +4,8 @@
 //! for), so the HTTP layer turns each into its Atlas error in one place, without knowing which
 //! operation raised it.
 
+use std::fmt;
+
 use orgdoor_domain::{
     AllowedNetwork, ApiKeyId, ClientId, EmailAddress, GroupId, OrgId, SecretId, TeamId, UserId,
 };
@@ -63,6 +65,14 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// [`Rejection::UserNotInOrg`], naming the user by id or address.
+    pub(crate) fn user_not_in_org(user: impl fmt::Display, org: &OrgId) -> Self {
+        Rejection::UserNotInOrg {
+            user: user.to_string(),
+            org: org.clone(),
+        }
+    }
+
     /// The credential whose access list was asked for is not in the organization.
     pub fn credential_not_found(credential: &Credential) -> Self {
         match credential {
@@ -125,6 +135,19 @@ impl From<sqlx::Error> for StoreError {
 /// rejection instead of a failure.
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// A failed write whose foreign key names a row that is not there: the rejection saying
+/// which (`missing`); any other failure as a store failure.
+pub(crate) fn missing_referent(
+    error: sqlx::Error,
+    missing: impl FnOnce() -> Rejection,
+) -> StoreError {
+    if is_foreign_key_violation(&error) {
+        missing().into()
+    } else {
+        StoreError::from(error)
+    }
 }
 
 /// Whether an error is a foreign-key violation.

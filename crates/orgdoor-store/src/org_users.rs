@@ -14,8 +14,7 @@ use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::events::{record_event, user_event};
 use crate::tables::invitations::{fetch_invitation, fetch_org_invitations};
 use crate::tables::members::{
-    MemberScope, fetch_member, fetch_members, fetch_user, lock_current_org_user,
-    update_org_user_row,
+    MemberScope, change_current_org_user, fetch_member, fetch_members, fetch_user,
 };
 use crate::{
     InvitationSelector, OrgUserFilter, ProjectFilter, Rejection, StoreError, UserSelector,
@@ -160,16 +159,11 @@ impl<B: Backend> OrgUserStore for B {
         now: OffsetDateTime,
     ) -> Result<OrgUser, StoreError> {
         let mut tx = self.begin_write().await?;
-        let user = lock_current_org_user(&mut *tx, org, id, now).await?;
         let roles_changed = update.roles.is_some();
-        let updated = update_org_user_row(&mut *tx, user, update, now).await?;
+        let updated = change_current_org_user(&mut *tx, org, id, now, |_| Ok(update)).await?;
         if roles_changed {
-            record_event(
-                &mut *tx,
-                org,
-                user_event(EventType::UserRolesChangedAudit, &updated),
-            )
-            .await?;
+            let event = user_event(EventType::UserRolesChangedAudit, &updated);
+            record_event(&mut *tx, org, event).await?;
         }
         tx.commit().await?;
         Ok(updated)
@@ -184,21 +178,18 @@ impl<B: Backend> OrgUserStore for B {
         now: OffsetDateTime,
     ) -> Result<OrgUser, StoreError> {
         let mut tx = self.begin_write().await?;
-        let user = lock_current_org_user(&mut *tx, org, id, now).await?;
-        let roles = change
-            .apply(user.roles())
-            .map_err(|_| Rejection::LastRole)?;
-        let update = MembershipUpdate {
-            roles: Some(roles),
-            ..MembershipUpdate::default()
-        };
-        let updated = update_org_user_row(&mut *tx, user, update, now).await?;
-        record_event(
-            &mut *tx,
-            org,
-            user_event(EventType::UserRolesChangedAudit, &updated),
-        )
+        let updated = change_current_org_user(&mut *tx, org, id, now, |user| {
+            let roles = change
+                .apply(user.roles())
+                .map_err(|_| Rejection::LastRole)?;
+            Ok(MembershipUpdate {
+                roles: Some(roles),
+                ..MembershipUpdate::default()
+            })
+        })
         .await?;
+        let event = user_event(EventType::UserRolesChangedAudit, &updated);
+        record_event(&mut *tx, org, event).await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -235,9 +226,7 @@ impl<B: Backend> OrgUserStore for B {
             None => None,
         };
         let Some((event_type, username)) = removed else {
-            let user = id.to_string();
-            let org = org.clone();
-            return Err(Rejection::UserNotInOrg { user, org }.into());
+            return Err(Rejection::user_not_in_org(id, org).into());
         };
         let target = EventTarget {
             username: Some(parse(&username, "username")?),

@@ -7,7 +7,7 @@ use orgdoor_domain::{
 };
 use tracing::instrument;
 
-use crate::error::is_foreign_key_violation;
+use crate::error::missing_referent;
 use crate::rows::{ORGANIZATION_COLUMNS, OrganizationRow, encode_roles, seconds};
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::events::record_event;
@@ -93,14 +93,9 @@ impl<B: Backend> OrganizationStore for B {
             .execute()
             .await
             .map_err(|error| {
-                if is_foreign_key_violation(&error) {
-                    StoreError::from(Rejection::UserNotInOrg {
-                        user: owner.to_string(),
-                        org: organization.id.clone(),
-                    })
-                } else {
-                    error.into()
-                }
+                missing_referent(error, || {
+                    Rejection::user_not_in_org(owner, &organization.id)
+                })
             })?;
         }
         tx.commit().await?;

@@ -16,7 +16,7 @@ use crate::tables::api_keys::{fetch_api_key, upsert_key_grant};
 use crate::tables::events::{record_event, team_event};
 use crate::tables::invitations::check_references;
 use crate::tables::org_page;
-use crate::tables::projects::{fetch_group, load_group_tags, replace_group_tags};
+use crate::tables::projects::{existing_group, fetch_group, load_group_tags, replace_group_tags};
 use crate::{ProjectTeam, Rejection, StoreError};
 
 #[async_trait]
@@ -64,6 +64,14 @@ pub trait ProjectStore: Send + Sync {
     async fn remove_project_team(&self, group: &GroupId, team: &TeamId) -> Result<(), StoreError>;
 }
 
+/// A failed insert or update of `group`'s row: its name taken in the organization, or the
+/// organization gone.
+fn group_write_error(error: sqlx::Error, group: &Group) -> StoreError {
+    write_error(error, &group.org_id, || {
+        Rejection::ProjectNameTaken(group.name.to_string())
+    })
+}
+
 #[async_trait]
 impl<B: Backend> ProjectStore for B {
     #[instrument(level = "debug", skip(self))]
@@ -86,11 +94,7 @@ impl<B: Backend> ProjectStore for B {
         .bind(seconds(group.created_at))
         .execute()
         .await
-        .map_err(|error| {
-            write_error(error, &group.org_id, || {
-                Rejection::ProjectNameTaken(group.name.to_string())
-            })
-        })?;
+        .map_err(|error| group_write_error(error, group))?;
         replace_group_tags(&mut *tx, &group.id, &group.tags).await?;
         if let Some(owner_key) = owner_key {
             let key = fetch_api_key(&mut *tx, &group.org_id, owner_key)
@@ -150,9 +154,7 @@ impl<B: Backend> ProjectStore for B {
     #[instrument(level = "debug", skip(self))]
     async fn update_group(&self, id: &GroupId, update: GroupUpdate) -> Result<Group, StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut group = fetch_group(&mut *tx, id, true)
-            .await?
-            .ok_or_else(|| Rejection::GroupNotFound(id.clone()))?;
+        let mut group = existing_group(&mut *tx, id, true).await?;
         let tags_changed = update.tags.is_some();
         let old_name = group.name.clone();
         update.apply_to(&mut group);
@@ -166,11 +168,7 @@ impl<B: Backend> ProjectStore for B {
         .bind(id.as_str())
         .execute()
         .await
-        .map_err(|error| {
-            write_error(error, &group.org_id, || {
-                Rejection::ProjectNameTaken(group.name.to_string())
-            })
-        })?;
+        .map_err(|error| group_write_error(error, &group))?;
         if tags_changed {
             replace_group_tags(&mut *tx, id, &group.tags).await?;
         }
@@ -228,9 +226,7 @@ impl<B: Backend> ProjectStore for B {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let project = fetch_group(&mut *tx, group, true)
-            .await?
-            .ok_or_else(|| Rejection::GroupNotFound(group.clone()))?;
+        let project = existing_group(&mut *tx, group, true).await?;
         let team_ids: Vec<TeamId> = teams.iter().map(|team| team.team_id.clone()).collect();
         check_references(&mut *tx, &project.org_id, &team_ids, &[]).await?;
         for team in teams {

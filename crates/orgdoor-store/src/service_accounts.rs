@@ -16,8 +16,8 @@ use crate::rows::{
 };
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::credentials::{
-    credential_in_org, fetch_service_account, insert_secret, load_access_list, load_secrets,
-    with_access_list,
+    existing_credential, fetch_service_account, insert_secret, load_access_list, load_secrets,
+    with_org_and_access_list,
 };
 use crate::tables::events::{credential_event, record_event};
 use crate::tables::{one_row_or, org_page};
@@ -259,9 +259,7 @@ impl<B: Backend> ServiceAccountStore for B {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let credential = Credential::ServiceAccount(client_id.clone());
-        if !credential_in_org(&mut *tx, org, &credential).await? {
-            return Err(Rejection::credential_not_found(&credential).into());
-        }
+        existing_credential(&mut *tx, org, &credential).await?;
         insert_secret(&mut *tx, client_id, secret).await?;
         let event = account_event(EventType::ServiceAccountSecretAdded, client_id);
         record_event(&mut *tx, org, event).await?;
@@ -369,14 +367,11 @@ impl<B: Backend> ServiceAccountStore for B {
             .bind(&digest[..])
             .fetch_all()
             .await?;
-        let Some((found, access_list)) = with_access_list(rows)? else {
+        let Some((row, organization, access_list)) =
+            with_org_and_access_list(rows, |row| row.account.org_id.clone())?
+        else {
             return Ok(None);
         };
-        let WithCredentialOrg {
-            credential: row,
-            organization,
-        } = found;
-        let organization = organization.into_organization(row.account.org_id.clone())?;
         let token = AccessToken::try_from(TokenRow {
             digest: digest.to_vec(),
             client_id: row.account.client_id.clone(),

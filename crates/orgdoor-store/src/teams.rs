@@ -12,9 +12,9 @@ use crate::rows::{TEAM_COLUMNS, TeamRow, seconds, write_error};
 use crate::sql::{Backend, Connection, WriteTransaction};
 use crate::tables::events::{membership_event, record_event, team_event};
 use crate::tables::members::{
-    fetch_member, lock_current_org_user, member_by_username, not_a_member, update_org_user_row,
+    change_current_org_user, fetch_member, member_by_username, not_a_member,
 };
-use crate::tables::teams::{check_team_size, insert_team_member, lock_team};
+use crate::tables::teams::{check_team_size, fetch_team, insert_team_member, lock_team};
 use crate::tables::{one_row_or, org_page};
 use crate::{Rejection, StoreError};
 
@@ -156,17 +156,7 @@ impl<B: Backend> TeamStore for B {
 
     #[instrument(level = "debug", skip(self))]
     async fn get_team(&self, org: &OrgId, id: &TeamId) -> Result<Option<Team>, StoreError> {
-        let row: Option<TeamRow> = self
-            .read()
-            .await?
-            .query(&format!(
-                "SELECT {TEAM_COLUMNS} FROM teams WHERE org_id = $1 AND id = $2"
-            ))
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .fetch_optional()
-            .await?;
-        row.map(Team::try_from).transpose()
+        fetch_team(&mut *self.read().await?, org, "id", id.as_str()).await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -175,17 +165,8 @@ impl<B: Backend> TeamStore for B {
         org: &OrgId,
         name: &TeamName,
     ) -> Result<Option<Team>, StoreError> {
-        let row: Option<TeamRow> = self
-            .read()
-            .await?
-            .query(&format!(
-                "SELECT {TEAM_COLUMNS} FROM teams WHERE org_id = $1 AND name_key = $2"
-            ))
-            .bind(org.as_str())
-            .bind(name.as_str().to_lowercase())
-            .fetch_optional()
-            .await?;
-        row.map(Team::try_from).transpose()
+        let name_key = name.as_str().to_lowercase();
+        fetch_team(&mut *self.read().await?, org, "name_key", &name_key).await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -272,27 +253,24 @@ impl<B: Backend> TeamStore for B {
     ) -> Result<OrgUser, StoreError> {
         let mut tx = self.begin_write().await?;
         lock_team(&mut *tx, org, team).await?;
-        let current = lock_current_org_user(&mut *tx, org, user, now).await?;
-        let mut teams = current.team_ids().to_vec();
-        match (join, teams.contains(team)) {
-            (true, true) => {
-                let user = user.clone();
-                let team = team.clone();
-                return Err(Rejection::AlreadyInTeam { user, team }.into());
+        let changed = change_current_org_user(&mut *tx, org, user, now, |current| {
+            let mut teams = current.team_ids().to_vec();
+            match (join, teams.contains(team)) {
+                (true, true) => {
+                    let user = user.clone();
+                    let team = team.clone();
+                    return Err(Rejection::AlreadyInTeam { user, team }.into());
+                }
+                (true, false) => teams.push(team.clone()),
+                (false, true) => teams.retain(|held| held != team),
+                (false, false) => return Err(Rejection::user_not_in_org(user, org).into()),
             }
-            (true, false) => teams.push(team.clone()),
-            (false, true) => teams.retain(|held| held != team),
-            (false, false) => {
-                let user = user.to_string();
-                let org = org.clone();
-                return Err(Rejection::UserNotInOrg { user, org }.into());
-            }
-        }
-        let update = MembershipUpdate {
-            team_ids: Some(teams),
-            ..MembershipUpdate::default()
-        };
-        let changed = update_org_user_row(&mut *tx, current, update, now).await?;
+            Ok(MembershipUpdate {
+                team_ids: Some(teams),
+                ..MembershipUpdate::default()
+            })
+        })
+        .await?;
         let event = if join {
             EventType::JoinedTeam
         } else {
@@ -318,13 +296,7 @@ impl<B: Backend> TeamStore for B {
             .bind(user.as_str())
             .execute()
             .await?;
-        one_row_or(
-            removed,
-            Rejection::UserNotInOrg {
-                user: user.to_string(),
-                org: org.clone(),
-            },
-        )?;
+        one_row_or(removed, Rejection::user_not_in_org(user, org))?;
         let event = membership_event(EventType::RemovedFromTeam, team, user);
         record_event(&mut *tx, org, event).await?;
         tx.commit().await?;

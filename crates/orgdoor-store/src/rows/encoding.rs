@@ -6,7 +6,7 @@ use std::str::FromStr;
 use orgdoor_domain::{OrgId, PageRequest, RoleSet};
 use time::OffsetDateTime;
 
-use crate::error::{is_foreign_key_violation, is_unique_violation};
+use crate::error::{is_unique_violation, missing_referent};
 use crate::{Rejection, StoreError};
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -62,9 +62,7 @@ pub(crate) fn write_error(
 ) -> StoreError {
     if is_unique_violation(&error) {
         on_unique().into()
-    } else if is_foreign_key_violation(&error) {
-        Rejection::OrganizationNotFound(org.clone()).into()
     } else {
-        StoreError::from(error)
+        missing_referent(error, || Rejection::OrganizationNotFound(org.clone()))
     }
 }

@@ -3,7 +3,7 @@
 use orgdoor_domain::{ApiKey, ApiKeyId, DigestHa1, OrgId, ProjectGrant};
 use time::OffsetDateTime;
 
-use crate::error::is_foreign_key_violation;
+use crate::error::missing_referent;
 use crate::rows::{API_KEY_COLUMNS, ApiKeyRow, decode_roles, encode_roles, parse, seconds};
 use crate::sealing::{Sealer, ha1_context};
 use crate::sql::Connection;
@@ -31,11 +31,9 @@ pub(crate) async fn insert_api_key<C: Connection>(
     .execute()
     .await
     .map_err(|error| {
-        if is_foreign_key_violation(&error) {
-            Rejection::OrganizationNotFound(key.org_id.clone()).into()
-        } else {
-            StoreError::from(error)
-        }
+        missing_referent(error, || {
+            Rejection::OrganizationNotFound(key.org_id.clone())
+        })
     })?;
     for grant in &key.project_roles {
         upsert_key_grant(conn, key, grant, key.created_at).await?;
@@ -93,11 +91,7 @@ pub(crate) async fn upsert_key_grant<C: Connection>(
     .execute()
     .await
     .map_err(|error| {
-        if is_foreign_key_violation(&error) {
-            Rejection::GroupNotFound(grant.group_id.clone()).into()
-        } else {
-            StoreError::from(error)
-        }
+        missing_referent(error, || Rejection::GroupNotFound(grant.group_id.clone()))
     })?;
     Ok(())
 }

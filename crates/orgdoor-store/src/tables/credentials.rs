@@ -2,14 +2,16 @@
 //! (`api_key_access_list`, `service_account_access_list`) and service accounts with their
 //! secrets.
 
-use orgdoor_domain::{AllowedNetwork, ClientId, OrgId, ServiceAccount, ServiceAccountSecret};
+use orgdoor_domain::{
+    AllowedNetwork, ClientId, OrgId, Organization, ServiceAccount, ServiceAccountSecret,
+};
 
 use crate::rows::{
-    SERVICE_ACCOUNT_COLUMNS, SecretRow, ServiceAccountRow, WithAccessCidr, access_list_tables,
-    parse, seconds,
+    SERVICE_ACCOUNT_COLUMNS, SecretRow, ServiceAccountRow, WithAccessCidr, WithCredentialOrg,
+    access_list_tables, parse, seconds,
 };
 use crate::sql::Connection;
-use crate::{Credential, StoreError};
+use crate::{Credential, Rejection, StoreError};
 
 /// Whether the credential exists in `org`.
 pub(crate) async fn credential_in_org<C: Connection>(
@@ -29,6 +31,19 @@ pub(crate) async fn credential_in_org<C: Connection>(
     Ok(found.is_some())
 }
 
+/// `Ok` when the credential exists in `org`, else the rejection naming it.
+pub(crate) async fn existing_credential<C: Connection>(
+    conn: &mut C,
+    org: &OrgId,
+    credential: &Credential,
+) -> Result<(), StoreError> {
+    if credential_in_org(conn, org, credential).await? {
+        Ok(())
+    } else {
+        Err(Rejection::credential_not_found(credential).into())
+    }
+}
+
 pub(crate) async fn load_access_list<C: Connection>(
     conn: &mut C,
     credential: &Credential,
@@ -45,11 +60,13 @@ pub(crate) async fn load_access_list<C: Connection>(
         .collect()
 }
 
-/// A credential read together with its access list (every authenticated request does this,
-/// so it is one statement): the credential of the first row, and each row's entry.
-pub(crate) fn with_access_list<R>(
-    rows: Vec<WithAccessCidr<R>>,
-) -> Result<Option<(R, Vec<AllowedNetwork>)>, StoreError> {
+/// A credential read together with its organization and access list (every authenticated
+/// request does this, so it is one statement): the credential and organization of the first
+/// row, and each row's entry. `org_id` is the id of the credential's organization.
+pub(crate) fn with_org_and_access_list<R>(
+    rows: Vec<WithAccessCidr<WithCredentialOrg<R>>>,
+    org_id: impl FnOnce(&R) -> String,
+) -> Result<Option<(R, Organization, Vec<AllowedNetwork>)>, StoreError> {
     let mut access_list = Vec::new();
     let mut credential = None;
     for row in rows {
@@ -60,7 +77,15 @@ pub(crate) fn with_access_list<R>(
             credential = Some(row.credential);
         }
     }
-    Ok(credential.map(|credential| (credential, access_list)))
+    let Some(WithCredentialOrg {
+        credential,
+        organization,
+    }) = credential
+    else {
+        return Ok(None);
+    };
+    let organization = organization.into_organization(org_id(&credential))?;
+    Ok(Some((credential, organization, access_list)))
 }
 
 pub(crate) async fn insert_secret<C: Connection>(

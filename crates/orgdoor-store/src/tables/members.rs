@@ -196,11 +196,7 @@ pub(crate) async fn not_a_member<C: Connection>(
         .await?;
     Ok(match pending {
         Some(_) => Rejection::PendingUser(who).into(),
-        None => Rejection::UserNotInOrg {
-            user: who,
-            org: org.clone(),
-        }
-        .into(),
+        None => Rejection::user_not_in_org(who, org).into(),
     })
 }
 
@@ -267,6 +263,20 @@ pub(crate) async fn update_org_user_row<C: Connection>(
     })
 }
 
+/// Reads the member or pending invitee `id` under lock and applies the update `change` makes
+/// from what it holds now (or refuses with `change`'s error).
+pub(crate) async fn change_current_org_user<C: Connection>(
+    conn: &mut C,
+    org: &OrgId,
+    id: &UserId,
+    now: OffsetDateTime,
+    change: impl FnOnce(&OrgUser) -> Result<MembershipUpdate, StoreError>,
+) -> Result<OrgUser, StoreError> {
+    let user = lock_current_org_user(conn, org, id, now).await?;
+    let update = change(&user)?;
+    update_org_user_row(conn, user, update, now).await
+}
+
 /// The member or pending invitee `id`, locked, or [`Rejection::UserNotInOrg`].
 pub(crate) async fn lock_current_org_user<C: Connection>(
     conn: &mut C,
@@ -281,13 +291,7 @@ pub(crate) async fn lock_current_org_user<C: Connection>(
         .await?
         .filter(|invitation| invitation.is_pending(now))
         .map(OrgUser::Invited)
-        .ok_or_else(|| {
-            Rejection::UserNotInOrg {
-                user: id.to_string(),
-                org: org.clone(),
-            }
-            .into()
-        })
+        .ok_or_else(|| Rejection::user_not_in_org(id, org).into())
 }
 
 /// The account a selector names, if the person has one.

@@ -1,11 +1,29 @@
 //! `teams` and who is in them (`team_members`).
 
-use orgdoor_domain::{OrgId, TeamId, UserId};
+use orgdoor_domain::{OrgId, Team, TeamId, UserId};
 use time::OffsetDateTime;
 
-use crate::rows::{count, seconds, write_error};
+use crate::rows::{TEAM_COLUMNS, TeamRow, count, seconds, write_error};
 use crate::sql::Connection;
 use crate::{MAX_USERS_PER_TEAM, Rejection, StoreError};
+
+/// The team of `org` whose `column` (`id` or `name_key`) holds `value`.
+pub(crate) async fn fetch_team<C: Connection>(
+    conn: &mut C,
+    org: &OrgId,
+    column: &str,
+    value: &str,
+) -> Result<Option<Team>, StoreError> {
+    let row: Option<TeamRow> = conn
+        .query(&format!(
+            "SELECT {TEAM_COLUMNS} FROM teams WHERE org_id = $1 AND {column} = $2"
+        ))
+        .bind(org.as_str())
+        .bind(value)
+        .fetch_optional()
+        .await?;
+    row.map(Team::try_from).transpose()
+}
 
 /// Adds a member to a team; [`Rejection::AlreadyInTeam`] when they are in it.
 pub(crate) async fn insert_team_member<C: Connection>(
