@@ -226,7 +226,7 @@ pub fn router(state: &AppState, request_timeout: Duration) -> Router {
                         tracing::info_span!(
                             "request",
                             http.method = %request.method(),
-                            http.path = %request.uri().path(),
+                            http.path = %logged_path(request.uri().path()),
                             auth.key = tracing::field::Empty,
                         )
                     }),
@@ -236,6 +236,16 @@ pub fn router(state: &AppState, request_timeout: Duration) -> Router {
                 .layer(middleware::map_response(http::fallback::atlas_error_body))
                 .layer(middleware::from_fn_with_state(request_timeout, deadline)),
         )
+}
+
+/// A request's path as logs show it: an invitation link's token is a credential, so it is
+/// never written down.
+fn logged_path(path: &str) -> &str {
+    if path.starts_with("/invitations/") {
+        "/invitations/{token}"
+    } else {
+        path
+    }
 }
 
 /// Gives up on a request that takes longer than the request timeout (a database that hangs

@@ -66,10 +66,10 @@ impl PublicUrl {
             return Err(InvalidPublicUrl("it names no host"));
         }
         if text.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '"' | '<' | '>')
+            c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '"' | '<' | '>' | '\\')
         }) {
             return Err(InvalidPublicUrl(
-                "it may not hold white space, control characters, a query or a fragment",
+                "it may not hold white space, control characters, backslashes, a query or a fragment",
             ));
         }
         let with_slash = if text.ends_with('/') {
@@ -197,6 +197,7 @@ mod tests {
             "http://exa mple.com/",
             "http://example.com/\n",
             "http://example.com/\"><script>",
+            "http://example.com\\@evil.example/",
         ] {
             assert!(PublicUrl::parse(refused).is_err(), "{refused:?}");
         }

@@ -6,7 +6,8 @@
 //! Server-side HTML (askama templates in `templates/page`, which escape everything they show),
 //! no JavaScript. Unknown, cancelled, replaced and used links are 404 pages, expired and declined
 //! invitations 410 pages. A form counts only with the cookie the page set and the HMAC of it
-//! in the form (`security::csrf`). Unknown links and forged forms are throttled per address like
+//! in the form (`security::csrf`); the cookie is `SameSite=Lax`, so following the link again
+//! from a mail client keeps it (and an open form working), while no other site can post with it. Unknown links and forged forms are throttled per address like
 //! failed credentials; every answer forbids caching, framing, scripts and `Referer` (the link
 //! is the secret).
 
@@ -222,9 +223,9 @@ fn csrf_cookie(headers: &HeaderMap) -> Option<&str> {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|cookies| cookies.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == CSRF_COOKIE)
+        .filter(|(name, _)| *name == CSRF_COOKIE)
         .map(|(_, value)| value)
-        .filter(|value| CsrfGuard::is_cookie(value))
+        .find(|value| CsrfGuard::is_cookie(value))
 }
 
 /// The form page, with `form`'s names kept and `error` shown when it was sent back.
@@ -245,8 +246,7 @@ fn form_page(
             } else {
                 ""
             };
-            let header =
-                format!("{CSRF_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict{secure}");
+            let header = format!("{CSRF_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Lax{secure}");
             (cookie, Some(header))
         }
     };
@@ -371,6 +371,12 @@ async fn answer(
             &format!("You declined the invitation to {organization}. Nothing more will happen."),
         ),
         Err(StoreError::Rejected(Rejection::InvitationExpired)) => Page::expired(),
+        Err(StoreError::Rejected(Rejection::TeamFull(_))) => Page::notice(
+            StatusCode::CONFLICT,
+            "This invitation cannot be accepted now",
+            "A team it offers you a place in is full. Ask whoever invited you to make room or \
+             to change the invitation.",
+        ),
         Err(StoreError::Rejected(
             Rejection::InvitationNotFound(_) | Rejection::UsernameTaken(_),
         )) => Page::not_found(),

@@ -18,8 +18,8 @@ use time::{Duration, OffsetDateTime};
 use crate::config::{DeliverySettings, SmtpUrl};
 use crate::state::AppState;
 
-/// How many messages one claim takes.
-const CLAIM_BATCH: u32 = 16;
+/// How many messages one claim takes: few, so a batch is sent well within its lease.
+const CLAIM_BATCH: u32 = 4;
 /// The longest a `last_error` is kept.
 const MAX_ERROR_LEN: usize = 500;
 
@@ -27,6 +27,8 @@ const MAX_ERROR_LEN: usize = 500;
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// The most one message may take, from connecting to the server's last answer.
+    timeout: std::time::Duration,
 }
 
 impl Mailer {
@@ -49,6 +51,7 @@ impl Mailer {
         Ok(Some(Self {
             transport: builder.build(),
             from,
+            timeout: settings.smtp_timeout,
         }))
     }
 
@@ -59,6 +62,7 @@ impl Mailer {
             .parse()
             .map_err(|error| SendError::Permanent(format!("recipient: {error}")))?;
         let email = Message::builder()
+            .message_id(None)
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.as_str())
@@ -67,10 +71,18 @@ impl Mailer {
                 message.html.clone(),
             ))
             .map_err(|error| SendError::Permanent(error.to_string()))?;
-        match self.transport.send(email).await {
-            Ok(_) => Ok(()),
-            Err(error) if error.is_permanent() => Err(SendError::Permanent(error.to_string())),
-            Err(error) => Err(SendError::Transient(error.to_string())),
+        // lettre's own timeout covers connecting, not a server that then never answers.
+        let sent = tokio::time::timeout(self.timeout, self.transport.send(email)).await;
+        match sent {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) if error.is_permanent() && !is_setup_refusal(&error) => {
+                Err(SendError::Permanent(error.to_string()))
+            }
+            Ok(Err(error)) => Err(SendError::Transient(error.to_string())),
+            Err(_) => Err(SendError::Transient(format!(
+                "the SMTP server did not finish within {} s",
+                self.timeout.as_secs()
+            ))),
         }
     }
 }
@@ -112,6 +124,15 @@ fn tls_trusting(url: &SmtpUrl, ca_file: &Path) -> anyhow::Result<Tls> {
     Ok(wrap(parameters))
 }
 
+/// A 5xx reply about the session rather than the message — authentication required or failed,
+/// encryption required — is the server's set-up or ours, not a refusal of this message: it is
+/// retried (and fixed by an operator) rather than given up on.
+fn is_setup_refusal(error: &lettre::transport::smtp::Error) -> bool {
+    error
+        .status()
+        .is_some_and(|code| matches!(code.to_string().as_str(), "530" | "534" | "535" | "538"))
+}
+
 enum SendError {
     /// Refused for good (a 5xx reply, an address no server takes).
     Permanent(String),
@@ -147,9 +168,13 @@ pub async fn run_outbox(state: AppState, settings: DeliverySettings, mailer: Opt
 async fn deliver_due(state: &AppState, settings: &DeliverySettings, mailer: &Mailer, owner: &str) {
     loop {
         let now = state.clock.now();
+        // Long enough for every message of the batch to reach its timeout.
+        let batch_time = time::Duration::try_from(settings.smtp_timeout * (CLAIM_BATCH + 1))
+            .unwrap_or(settings.lease);
+        let lease_until = now + settings.lease.max(batch_time);
         let claimed = match state
             .store
-            .claim_due_messages(owner, now, now + settings.lease, CLAIM_BATCH)
+            .claim_due_messages(owner, now, lease_until, CLAIM_BATCH)
             .await
         {
             Ok(claimed) => claimed,

@@ -17,6 +17,7 @@ on_both_stores!(
     members_read_the_org_feed_and_nobody_reads_another_orgs,
     the_catalogue_lists_every_type_with_atlas_descriptions,
     a_refused_change_records_nothing,
+    teams_keys_accounts_and_projects_record_their_events,
 );
 
 /// The org feed's events, newest first, with `query` appended.
@@ -298,4 +299,130 @@ async fn a_refused_change_records_nothing(backend: Backend) {
             .await
             .is_empty()
     );
+}
+
+async fn teams_keys_accounts_and_projects_record_their_events(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.owner();
+    let org = &app.org_id;
+    // A team: created, renamed, deleted.
+    let team = app.create_team("Blue").await;
+    let team_path = format!("/api/atlas/v2/orgs/{org}/teams/{team}");
+    assert_eq!(
+        client
+            .patch(&team_path, &json!({"name": "Green"}))
+            .await
+            .status,
+        200
+    );
+    // An API key: created, changed, listed somewhere, delisted, deleted.
+    let key = client
+        .post(
+            &app.api_keys_path(),
+            &json!({"desc": "ci", "roles": ["ORG_MEMBER"]}),
+        )
+        .await;
+    assert_eq!(key.status, 200, "{}", key.text);
+    let key_id = key.id();
+    let public_key = key.json["publicKey"].as_str().unwrap().to_owned();
+    let key_path = format!("{}/{key_id}", app.api_keys_path());
+    assert_eq!(
+        client.patch(&key_path, &json!({"desc": "cd"})).await.status,
+        200
+    );
+    let listed = client
+        .post(
+            &format!("{key_path}/accessList"),
+            &json!([{"cidrBlock": "10.0.0.0/8"}]),
+        )
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let delisted = client
+        .delete(&format!("{key_path}/accessList/10.0.0.0%2F8"))
+        .await;
+    assert_eq!(delisted.status, 204, "{}", delisted.text);
+    // A project with the team in it.
+    let project = app.create_project("Apollo").await;
+    let assigned = client
+        .post(
+            &format!("/api/atlas/v2/groups/{project}/teams"),
+            &json!([{"teamId": team, "roleNames": ["GROUP_READ_ONLY"]}]),
+        )
+        .await;
+    assert!(assigned.status < 300, "{}", assigned.text);
+    assert_eq!(client.delete(&key_path).await.status, 204);
+    assert_eq!(client.delete(&team_path).await.status, 204);
+    // A service account: created, then deleted.
+    let account = client
+        .send(
+            Method::POST,
+            &format!("/api/atlas/v2/orgs/{org}/serviceAccounts"),
+            Some("application/vnd.atlas.2024-08-05+json"),
+            Some(
+                &json!({"name": "robot", "description": "ci", "roles": ["ORG_MEMBER"],
+                         "secretExpiresAfterHours": 8}),
+            ),
+        )
+        .await;
+    assert_eq!(account.status, 201, "{}", account.text);
+    let client_id = account.json["clientId"].as_str().unwrap().to_owned();
+    let gone = client
+        .send(
+            Method::DELETE,
+            &format!("/api/atlas/v2/orgs/{org}/serviceAccounts/{client_id}"),
+            Some("application/vnd.atlas.2024-08-05+json"),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, 204, "{}", gone.text);
+
+    let events = org_events(&app, "?itemsPerPage=100").await;
+    let mut seen = types(&events);
+    seen.reverse();
+    let expected = [
+        "ORG_CREATED",
+        "API_KEY_CREATED",
+        "TEAM_CREATED",
+        "TEAM_NAME_CHANGED",
+        "API_KEY_CREATED",
+        "API_KEY_DESCRIPTION_CHANGED",
+        "API_KEY_ACCESS_LIST_ENTRY_ADDED",
+        "API_KEY_ACCESS_LIST_ENTRY_DELETED",
+    ];
+    assert_eq!(seen[..expected.len()], expected, "{seen:?}");
+    for later in [
+        "GROUP_CREATED",
+        "TEAM_ADDED_TO_GROUP",
+        "API_KEY_DELETED",
+        "TEAM_DELETED",
+        "SERVICE_ACCOUNT_CREATED",
+        "SERVICE_ACCOUNT_DELETED",
+    ] {
+        assert!(seen.contains(&later), "no {later} in {seen:?}");
+    }
+    let by_type = |name: &str| {
+        events
+            .iter()
+            .find(|event| event["eventTypeName"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_type("TEAM_NAME_CHANGED")["teamId"], json!(team));
+    let listed = by_type("API_KEY_ACCESS_LIST_ENTRY_ADDED");
+    assert_eq!(listed["targetPublicKey"], public_key);
+    assert_eq!(listed["whitelistEntry"], "10.0.0.0/8");
+    let added = by_type("TEAM_ADDED_TO_GROUP");
+    assert_eq!(added["groupId"], json!(project));
+    assert_eq!(
+        by_type("SERVICE_ACCOUNT_CREATED")["targetPublicKey"],
+        client_id
+    );
+
+    // The project's feed has its own events, and only them.
+    let project_feed = client
+        .get(&format!("/api/atlas/v2/groups/{project}/events"))
+        .await;
+    assert_eq!(project_feed.status, 200, "{}", project_feed.text);
+    let project_types = types(project_feed.json["results"].as_array().unwrap());
+    assert_eq!(project_types, ["TEAM_ADDED_TO_GROUP", "GROUP_CREATED"]);
 }

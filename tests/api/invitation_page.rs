@@ -137,7 +137,7 @@ async fn the_page_shows_the_invitation_and_accepting_makes_an_active_member(back
     let cookie = page.cookie();
     assert!(cookie.starts_with("orgdoor_csrf="));
     let set_cookie = page.header("set-cookie");
-    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"));
 
     let accepted = submit(
         &link,

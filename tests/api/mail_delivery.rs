@@ -20,6 +20,7 @@ on_both_stores!(
     starttls_and_implicit_tls_are_spoken_and_the_certificate_checked,
     an_smtp_outage_loses_nothing_and_delivery_resumes_by_itself,
     a_permanent_refusal_is_given_up_at_once,
+    a_server_that_never_answers_is_given_up_on_within_the_timeout,
     several_instances_deliver_each_message_once,
 );
 
@@ -307,6 +308,37 @@ async fn a_permanent_refusal_is_given_up_at_once(backend: Backend) {
     let received = sink.received();
     assert_eq!(received.len(), 1, "{received:#?}");
     assert_eq!(received[0]["to"], "ada@example.com");
+}
+
+async fn a_server_that_never_answers_is_given_up_on_within_the_timeout(backend: Backend) {
+    // Takes connections and says nothing, not even the greeting.
+    let tarpit = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tarpit.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut connections = Vec::new();
+        while let Ok((connection, _)) = tarpit.accept().await {
+            connections.push(connection);
+        }
+    });
+    let delivery = DeliverySettings {
+        smtp: Some(SmtpUrl::new(format!("smtp://127.0.0.1:{port}"))),
+        smtp_timeout: Duration::from_secs(1),
+        poll_interval: Duration::from_millis(100),
+        ..DeliverySettings::default()
+    };
+    let app = spawn_app_with(backend, |app| {
+        app.with_delivery(delivery).expect("delivery")
+    })
+    .await;
+    app.invite("ada@example.com", &["ORG_MEMBER"]).await;
+    let waiting = outbox_when(&app, |m| m.len() == 1 && m[0]["attempts"] == 1).await;
+    assert_eq!(waiting[0]["status"], "PENDING");
+    let error = waiting[0]["lastError"].as_str().unwrap();
+    assert!(
+        error.contains("did not finish") || error.to_lowercase().contains("timed out"),
+        "{error}"
+    );
+    held.abort();
 }
 
 async fn several_instances_deliver_each_message_once(backend: Backend) {
