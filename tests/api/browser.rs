@@ -140,17 +140,7 @@ fn backend_name(backend: Backend) -> &'static str {
 
 async fn accepting_in_the_browser_makes_an_active_member(backend: Backend) {
     let app = spawn_app(backend).await;
-    let project = app.create_project("Apollo").await;
-    let invited = app
-        .owner()
-        .post(
-            &app.invites_path(),
-            &json!({"username": "ada@example.com", "roles": ["ORG_MEMBER"],
-                    "groupRoleAssignments": [{"groupId": project, "roles": ["GROUP_READ_ONLY"]}]}),
-        )
-        .await;
-    assert_eq!(invited.status, 200, "{}", invited.text);
-    let link = app.link_to("ada@example.com").await;
+    let (project, link) = app.invite_to_new_project("ada@example.com", "Apollo").await;
     let name = backend_name(backend);
 
     let browser = Browser::start().await;

@@ -753,6 +753,23 @@ impl TestApp {
         id
     }
 
+    /// Invites `username` as a Member with `GROUP_READ_ONLY` in a new project named `project`;
+    /// returns the project's id and the link in the invitation's message.
+    pub async fn invite_to_new_project(&self, username: &str, project: &str) -> (String, String) {
+        let project = self.create_project(project).await;
+        let invited = self
+            .owner()
+            .post(
+                &self.invites_path(),
+                &serde_json::json!({"username": username, "roles": ["ORG_MEMBER"],
+                    "groupRoleAssignments": [{"groupId": project, "roles": ["GROUP_READ_ONLY"]}]}),
+            )
+            .await;
+        assert_eq!(invited.status, 200, "{}", invited.text);
+        let link = self.link_to(username).await;
+        (project, link)
+    }
+
     /// The link in the newest message of the outbox to `to`.
     pub async fn link_to(&self, to: &str) -> String {
         let outbox = self.outbox(&format!("?to={to}")).await;

@@ -102,17 +102,7 @@ fn assert_protected(page: &Page) {
 
 async fn the_page_shows_the_invitation_and_accepting_makes_an_active_member(backend: Backend) {
     let app = spawn_app(backend).await;
-    let project = app.create_project("Apollo").await;
-    let invited = app
-        .owner()
-        .post(
-            &app.invites_path(),
-            &json!({"username": "ada@example.com", "roles": ["ORG_MEMBER"],
-                    "groupRoleAssignments": [{"groupId": project, "roles": ["GROUP_READ_ONLY"]}]}),
-        )
-        .await;
-    assert_eq!(invited.status, 200, "{}", invited.text);
-    let link = app.link_to("ada@example.com").await;
+    let (_, link) = app.invite_to_new_project("ada@example.com", "Apollo").await;
 
     let page = open(&link, None).await;
     assert_eq!(page.status, 200, "{}", page.html);

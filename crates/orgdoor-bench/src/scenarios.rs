@@ -484,6 +484,23 @@ async fn orgdoor_scenarios(
         .await?,
     );
 
+    // The invitee's page for a pending invitation: what following the mail's link costs.
+    let page = seed::invitation_page(address, &owner).await?;
+    figures.push(
+        measure(
+            "open an invitee's page (HTML, no credentials)",
+            Workload {
+                method: "GET".into(),
+                path: page,
+                body: None,
+                accept: "text/html".into(),
+                auth: Auth::None,
+            },
+            0,
+        )
+        .await?,
+    );
+
     // Writes, last: they grow the owner's organization.
     figures.push(
         measure(

@@ -68,6 +68,27 @@ pub(crate) async fn organization(address: &str, owner: &Auth, name: &str) -> any
     })
 }
 
+/// The path of the invitee's page for the newest invitation message of `org`'s outbox.
+pub(crate) async fn invitation_page(address: &str, org: &Org) -> anyhow::Result<String> {
+    let outbox = call(
+        address,
+        "GET",
+        &format!("/api/orgdoor/v1/orgs/{}/outbox?itemsPerPage=1", org.id),
+        "application/json",
+        None,
+        &org.digest,
+    )
+    .await?;
+    let link = outbox
+        .pointer("/results/0/acceptUrl")
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("no message in the outbox: {outbox}"))?;
+    let start = link
+        .find("/invitations/")
+        .ok_or_else(|| anyhow!("not an invitation link: {link}"))?;
+    Ok(link[start..].to_owned())
+}
+
 /// A Bearer token of a new Organization Owner service account.
 pub(crate) async fn bearer_token(address: &str, org: &Org) -> anyhow::Result<String> {
     let account = call(
