@@ -82,7 +82,8 @@ impl Principal {
         };
         Actor {
             credential,
-            remote_address,
+            // An IPv4 client of a dual-stack listener arrives as `::ffff:a.b.c.d`.
+            remote_address: remote_address.map(|address| address.to_canonical()),
         }
     }
 

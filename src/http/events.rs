@@ -152,19 +152,23 @@ impl EventView {
     }
 }
 
-/// The filter and paging of a list request: `eventType` (repeatable), `minDate`, `maxDate`.
-fn event_filter(query: &QueryParams) -> Result<EventFilter, AppError> {
-    let types: Vec<&str> = query.all("eventType").collect();
-    if types.len() > MAX_EVENT_TYPES {
+/// The filter of a list request: `eventType` (repeatable), `minDate`, `maxDate`; `None` when
+/// it names only types orgdoor never records (Atlas has hundreds: a cluster's, a bill's), which
+/// no event can match.
+fn event_filter(query: &QueryParams) -> Result<Option<EventFilter>, AppError> {
+    let names: Vec<&str> = query.all("eventType").collect();
+    if names.len() > MAX_EVENT_TYPES {
         return Err(AppError::InvalidQueryParameter("eventType".into()));
     }
-    let types = types
-        .into_iter()
-        .map(|name| {
-            name.parse::<EventType>()
-                .map_err(|_| AppError::InvalidEnumValue(name.to_owned()))
-        })
-        .collect::<Result<_, _>>()?;
+    let mut types = Vec::new();
+    for name in &names {
+        match name.parse::<EventType>() {
+            Ok(event_type) => types.push(event_type),
+            // Atlas's names are upper-case words joined by underscores.
+            Err(_) if is_event_type_name(name) => {}
+            Err(_) => return Err(AppError::InvalidEnumValue((*name).to_owned())),
+        }
+    }
     let date = |name: &str| -> Result<Option<OffsetDateTime>, AppError> {
         query
             .get(name)
@@ -174,11 +178,21 @@ fn event_filter(query: &QueryParams) -> Result<EventFilter, AppError> {
             })
             .transpose()
     };
-    Ok(EventFilter {
-        types,
+    let filter = EventFilter {
         min_date: date("minDate")?,
         max_date: date("maxDate")?,
-    })
+        types,
+    };
+    let only_unrecorded = !names.is_empty() && filter.types.is_empty();
+    Ok((!only_unrecorded).then_some(filter))
+}
+
+fn is_event_type_name(name: &str) -> bool {
+    (1..=100).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 async fn list_events(
@@ -191,7 +205,13 @@ async fn list_events(
     let filter = event_filter(query)?;
     let include_raw = query.flag("includeRaw", false);
     let list = ListQuery::from_query(query)?;
-    let page = state.store.list_events(scope, &filter, list.page).await?;
+    let page = match filter {
+        Some(filter) => state.store.list_events(scope, &filter, list.page).await?,
+        None => Page {
+            items: Vec::new(),
+            total_count: 0,
+        },
+    };
     Ok(Json(Paginated::new(
         base,
         feed_path,

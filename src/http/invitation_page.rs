@@ -346,7 +346,7 @@ async fn answer(
                 user_id: linked.invitation.user_id.clone(),
                 username: linked.invitation.username.clone(),
             },
-            remote_address: Some(peer.ip()),
+            remote_address: Some(peer.ip().to_canonical()),
         },
         at: now,
     };

@@ -179,7 +179,7 @@ async fn feeds_filter_by_type_and_date_and_page_newest_first(backend: Backend) {
     assert_eq!(page.json["results"][0]["targetUsername"], "p2@example.com");
 
     for (query, code) in [
-        ("?eventType=NOT_A_TYPE", "INVALID_ENUM_VALUE"),
+        ("?eventType=not-a-type", "INVALID_ENUM_VALUE"),
         ("?minDate=yesterday", "INVALID_QUERY_PARAMETER"),
         ("?maxDate=2026-13-01T00:00:00Z", "INVALID_QUERY_PARAMETER"),
     ] {
@@ -188,6 +188,9 @@ async fn feeds_filter_by_type_and_date_and_page_newest_first(backend: Backend) {
             .await
             .assert_error(400, code);
     }
+    // A name of Atlas's that orgdoor never records matches nothing.
+    let none = org_events(&app, "?eventType=CLUSTER_CREATED").await;
+    assert!(none.is_empty());
     let legacy = app
         .owner()
         .send(
@@ -330,6 +333,17 @@ async fn teams_keys_accounts_and_projects_record_their_events(backend: Backend) 
         client.patch(&key_path, &json!({"desc": "cd"})).await.status,
         200
     );
+    // The same settings again change nothing, and record nothing.
+    let same = json!({"desc": "cd", "roles": ["ORG_MEMBER"]});
+    assert_eq!(client.patch(&key_path, &same).await.status, 200);
+    // A member joins the team and leaves it again.
+    let member = app.member("ada@example.com", &["ORG_MEMBER"]).await;
+    let joined = client
+        .post(&format!("{team_path}/users"), &json!([{"id": member}]))
+        .await;
+    assert!(joined.status < 300, "{}", joined.text);
+    let left = client.delete(&format!("{team_path}/users/{member}")).await;
+    assert!(left.status < 300, "{}", left.text);
     let listed = client
         .post(
             &format!("{key_path}/accessList"),
@@ -386,6 +400,10 @@ async fn teams_keys_accounts_and_projects_record_their_events(backend: Backend) 
         "TEAM_NAME_CHANGED",
         "API_KEY_CREATED",
         "API_KEY_DESCRIPTION_CHANGED",
+        "INVITED_TO_ORG",
+        "JOINED_ORG",
+        "JOINED_TEAM",
+        "REMOVED_FROM_TEAM",
         "API_KEY_ACCESS_LIST_ENTRY_ADDED",
         "API_KEY_ACCESS_LIST_ENTRY_DELETED",
     ];
@@ -408,6 +426,11 @@ async fn teams_keys_accounts_and_projects_record_their_events(backend: Backend) 
             .clone()
     };
     assert_eq!(by_type("TEAM_NAME_CHANGED")["teamId"], json!(team));
+    for membership in ["JOINED_TEAM", "REMOVED_FROM_TEAM"] {
+        let event = by_type(membership);
+        assert_eq!(event["targetUsername"], "ada@example.com");
+        assert_eq!(event["teamId"], json!(team));
+    }
     let listed = by_type("API_KEY_ACCESS_LIST_ENTRY_ADDED");
     assert_eq!(listed["targetPublicKey"], public_key);
     assert_eq!(listed["whitelistEntry"], "10.0.0.0/8");

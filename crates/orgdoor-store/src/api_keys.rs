@@ -21,8 +21,8 @@ use crate::tables::api_keys::{
 };
 use crate::tables::credentials::with_org_and_access_list;
 use crate::tables::events::{credential_event, record_event};
-use crate::tables::org_page;
 use crate::tables::projects::existing_group;
+use crate::tables::{one_row_or, org_page};
 use crate::{ApiKeyCredential, Rejection, StoreError};
 
 #[async_trait]
@@ -104,6 +104,13 @@ impl<B: Backend> ApiKeyStore for B {
         insert_api_key(&mut *tx, self.sealer(), key, ha1).await?;
         let event = credential_event(EventType::ApiKeyCreated, key.public_key.as_str(), None);
         record_event(&mut *tx, &key.org_id, event).await?;
+        // A key made in a project is given its roles there at once.
+        for grant in &key.project_roles {
+            let event_type = EventType::ApiKeyAddedToGroup;
+            let target = credential_event(event_type, key.public_key.as_str(), None).target;
+            let event = NewEvent::in_project(event_type, &grant.group_id, target);
+            record_event(&mut *tx, &key.org_id, event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -174,12 +181,13 @@ impl<B: Backend> ApiKeyStore for B {
             .await?
             .ok_or_else(|| Rejection::ApiKeyNotFound(id.clone()))?;
         let public_key = key.public_key.to_string();
-        if let Some(description) = description {
+        // Only a real change is an event: clients re-apply the same settings.
+        if let Some(description) = description.filter(|new| *new != key.description) {
             key.description = description.to_owned();
             let event = credential_event(EventType::ApiKeyDescriptionChanged, &public_key, None);
             record_event(&mut *tx, org, event).await?;
         }
-        if let Some(roles) = roles {
+        if let Some(roles) = roles.filter(|new| **new != key.roles) {
             key.roles = roles.clone();
             let event = credential_event(EventType::ApiKeyRolesChanged, &public_key, None);
             record_event(&mut *tx, org, event).await?;
@@ -266,21 +274,20 @@ impl<B: Backend> ApiKeyStore for B {
             roles: roles.clone(),
         };
         upsert_key_grant(&mut *tx, &key, &grant, now).await?;
-        let event_type = if key
+        let held = key
             .project_roles
             .iter()
-            .any(|held| held.group_id == grant.group_id)
-        {
-            EventType::ApiKeyRolesChanged
-        } else {
-            EventType::ApiKeyAddedToGroup
+            .find(|held| held.group_id == grant.group_id);
+        let event_type = match held {
+            None => Some(EventType::ApiKeyAddedToGroup),
+            Some(held) if held.roles != grant.roles => Some(EventType::ApiKeyRolesChanged),
+            Some(_) => None,
         };
-        let event = NewEvent::in_project(
-            event_type,
-            group,
-            credential_event(event_type, key.public_key.as_str(), None).target,
-        );
-        record_event(&mut *tx, &project.org_id, event).await?;
+        if let Some(event_type) = event_type {
+            let target = credential_event(event_type, key.public_key.as_str(), None).target;
+            let event = NewEvent::in_project(event_type, group, target);
+            record_event(&mut *tx, &project.org_id, event).await?;
+        }
         tx.commit().await?;
         // The grant as stored: in place of the one it replaced, or added.
         match key
@@ -312,11 +319,14 @@ impl<B: Backend> ApiKeyStore for B {
             .fetch_optional()
             .await?;
         let (org, public_key) = granted.ok_or_else(|| Rejection::ApiKeyNotFound(key.clone()))?;
-        tx.query("DELETE FROM api_key_project_roles WHERE project_id = $1 AND api_key_id = $2")
+        let revoked = tx
+            .query("DELETE FROM api_key_project_roles WHERE project_id = $1 AND api_key_id = $2")
             .bind(group.as_str())
             .bind(key.as_str())
             .execute()
             .await?;
+        // Another revoke may have come first (PostgreSQL reads before that one committed).
+        one_row_or(revoked, Rejection::ApiKeyNotFound(key.clone()))?;
         let target = credential_event(EventType::ApiKeyRemovedFromGroup, &public_key, None).target;
         let event = NewEvent::in_project(EventType::ApiKeyRemovedFromGroup, group, target);
         record_event(&mut *tx, &parse(&org, "org id")?, event).await?;

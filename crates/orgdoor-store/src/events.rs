@@ -66,7 +66,8 @@ fn conditions(scope: EventScope<'_>, filter: &EventFilter) -> (String, Vec<Value
     match scope {
         EventScope::Organization(org) => {
             let org = next(Value::Text(org.to_string()), &mut values);
-            clauses.push(format!("org_id = {org} AND in_org_feed"));
+            // `= TRUE`, not the bare column: SQLite then orders by the index.
+            clauses.push(format!("org_id = {org} AND in_org_feed = TRUE"));
         }
         EventScope::Project(group) => {
             let group = next(Value::Text(group.to_string()), &mut values);

@@ -13,7 +13,7 @@ use crate::rows::{
     ORGANIZATION_COLUMNS, OrganizationRow, OrganizationWithInvitations, parse, seconds,
 };
 use crate::sql::{Backend, Connection, WriteTransaction};
-use crate::tables::events::record_event;
+use crate::tables::events::{record_event, record_org_user_changes};
 use crate::tables::invitations::{
     fetch_invitation, insert_invitation, invitations_json, lock_pending_invitation,
     update_invitation_row,
@@ -227,9 +227,10 @@ impl<B: Backend> InvitationStore for B {
     ) -> Result<Invitation, StoreError> {
         let mut tx = self.begin_write().await?;
         let invitation = lock_pending_invitation(&mut *tx, org, selector, now).await?;
+        let before = OrgUser::Invited(invitation.clone());
         let invitation = update_invitation_row(&mut *tx, invitation, update).await?;
-        let event = invitee_event(EventType::OrgInvitationUpdated, &invitation);
-        record_event(&mut *tx, org, event).await?;
+        let after = OrgUser::Invited(invitation.clone());
+        record_org_user_changes(&mut *tx, org, &before, &after).await?;
         tx.commit().await?;
         Ok(invitation)
     }

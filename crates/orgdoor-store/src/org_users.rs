@@ -11,7 +11,7 @@ use tracing::instrument;
 
 use crate::rows::parse;
 use crate::sql::{Backend, Connection, WriteTransaction};
-use crate::tables::events::{record_event, user_event};
+use crate::tables::events::record_event;
 use crate::tables::invitations::{fetch_invitation, fetch_org_invitations};
 use crate::tables::members::{
     MemberScope, change_current_org_user, fetch_member, fetch_members, fetch_user,
@@ -159,12 +159,7 @@ impl<B: Backend> OrgUserStore for B {
         now: OffsetDateTime,
     ) -> Result<OrgUser, StoreError> {
         let mut tx = self.begin_write().await?;
-        let roles_changed = update.roles.is_some();
         let updated = change_current_org_user(&mut *tx, org, id, now, |_| Ok(update)).await?;
-        if roles_changed {
-            let event = user_event(EventType::UserRolesChangedAudit, &updated);
-            record_event(&mut *tx, org, event).await?;
-        }
         tx.commit().await?;
         Ok(updated)
     }
@@ -188,8 +183,6 @@ impl<B: Backend> OrgUserStore for B {
             })
         })
         .await?;
-        let event = user_event(EventType::UserRolesChangedAudit, &updated);
-        record_event(&mut *tx, org, event).await?;
         tx.commit().await?;
         Ok(updated)
     }

@@ -13,7 +13,7 @@ use tracing::instrument;
 use crate::rows::InvitationList;
 use crate::rows::{parse, seconds};
 use crate::sql::{Backend, Connection, WriteTransaction};
-use crate::tables::events::{record_event, user_event};
+use crate::tables::events::{record_event, record_org_user_changes, user_event};
 use crate::tables::invitations::{
     fetch_invitation, insert_invitation, invitations_json, lock_pending_project_invitation,
     update_invitation_row, withdraw_from_project,
@@ -139,7 +139,10 @@ impl<B: Backend> ProjectUserStore for B {
                 ProjectAddition::Access | ProjectAddition::NewUser => {}
             }
             let update = assignments(&member.group_role_assignments);
-            OrgUser::Member(update_member_row(&mut *tx, member, update, now).await?)
+            let before = OrgUser::Member(member.clone());
+            let after = OrgUser::Member(update_member_row(&mut *tx, member, update, now).await?);
+            record_org_user_changes(&mut *tx, org, &before, &after).await?;
+            after
         } else if let Some(mut invitation) = fetch_invitation(&mut *tx, org, &by_address, true)
             .await?
             .filter(|invitation| invitation.is_pending(now))
@@ -170,7 +173,17 @@ impl<B: Backend> ProjectUserStore for B {
                 }
             }
             let update = assignments(&invitation.group_role_assignments);
-            OrgUser::Invited(update_invitation_row(&mut *tx, invitation, update).await?)
+            let before = OrgUser::Invited(invitation.clone());
+            let after =
+                OrgUser::Invited(update_invitation_row(&mut *tx, invitation, update).await?);
+            if addition == ProjectAddition::Invitation && in_project {
+                // Sent again: as a new invitation to the project.
+                let event = project_user_event(EventType::InvitedToGroup, group, &after);
+                record_event(&mut *tx, org, event).await?;
+            } else {
+                record_org_user_changes(&mut *tx, org, &before, &after).await?;
+            }
+            after
         } else {
             let newcomer = Invitation {
                 group_role_assignments: with_roles_in(
@@ -184,13 +197,11 @@ impl<B: Backend> ProjectUserStore for B {
             if let Some(letter) = letter {
                 post_letter(&mut *tx, self.sealer(), org, &stored.id, letter, now).await?;
             }
-            OrgUser::Invited(stored)
+            let invited = OrgUser::Invited(stored);
+            let event = project_user_event(EventType::InvitedToGroup, group, &invited);
+            record_event(&mut *tx, org, event).await?;
+            invited
         };
-        let event_type = match &added {
-            OrgUser::Member(_) => EventType::JoinedGroup,
-            OrgUser::Invited(_) => EventType::InvitedToGroup,
-        };
-        record_event(&mut *tx, org, project_user_event(event_type, group, &added)).await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -222,9 +233,8 @@ impl<B: Backend> ProjectUserStore for B {
             group_role_assignments: Some(with_roles_in(held, group, Some(&roles))),
             ..MembershipUpdate::default()
         };
-        let changed = update_org_user_row(&mut *tx, current, update, now).await?;
-        let event = project_user_event(EventType::UserRolesChangedAudit, group, &changed);
-        record_event(&mut *tx, &project.org_id, event).await?;
+        let changed = update_org_user_row(&mut *tx, current.clone(), update, now).await?;
+        record_org_user_changes(&mut *tx, &project.org_id, &current, &changed).await?;
         tx.commit().await?;
         Ok(changed)
     }

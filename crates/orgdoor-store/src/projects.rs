@@ -236,14 +236,18 @@ impl<B: Backend> ProjectStore for B {
                 .bind(team.team_id.as_str())
                 .fetch_optional_scalar()
                 .await?;
-            let event_type = if assigned.is_some() {
-                EventType::TeamRolesModified
-            } else {
-                EventType::TeamAddedToGroup
+            let event_type = match assigned {
+                None => Some(EventType::TeamAddedToGroup),
+                Some(held) if held != encode_roles(&team.roles) => {
+                    Some(EventType::TeamRolesModified)
+                }
+                Some(_) => None,
             };
-            let target = team_event(event_type, &team.team_id).target;
-            let event = NewEvent::in_project(event_type, group, target);
-            record_event(&mut *tx, &project.org_id, event).await?;
+            if let Some(event_type) = event_type {
+                let target = team_event(event_type, &team.team_id).target;
+                let event = NewEvent::in_project(event_type, group, target);
+                record_event(&mut *tx, &project.org_id, event).await?;
+            }
             tx.query(
                 "INSERT INTO project_teams (project_id, org_id, team_id, roles, assigned_at) \
                  VALUES ($1, $2, $3, $4, $5) \

@@ -198,17 +198,19 @@ impl<B: Backend> ServiceAccountStore for B {
         let mut account = fetch_service_account(&mut *tx, Some(org), client_id, true)
             .await?
             .ok_or_else(|| Rejection::ServiceAccountNotFound(client_id.clone()))?;
+        // Only a real change is an event: clients re-apply the same settings.
+        let details = (account.name.clone(), account.description.clone());
         if let Some(name) = name {
             account.name = name.to_owned();
         }
         if let Some(description) = description {
             account.description = description.to_owned();
         }
-        if name.is_some() || description.is_some() {
+        if (account.name.clone(), account.description.clone()) != details {
             let event = account_event(EventType::ServiceAccountDetailsChanged, client_id);
             record_event(&mut *tx, org, event).await?;
         }
-        if let Some(roles) = roles {
+        if let Some(roles) = roles.filter(|new| **new != account.roles) {
             account.roles = roles.clone();
             let event = account_event(EventType::ServiceAccountRolesChanged, client_id);
             record_event(&mut *tx, org, event).await?;

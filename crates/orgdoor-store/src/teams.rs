@@ -2,15 +2,15 @@
 
 use async_trait::async_trait;
 use orgdoor_domain::{
-    EmailAddress, EventType, MembershipUpdate, OrgId, OrgUser, Page, PageRequest, Team, TeamId,
-    TeamName, UserId,
+    EmailAddress, EventTarget, EventType, MembershipUpdate, NewEvent, OrgId, OrgUser, Page,
+    PageRequest, Team, TeamId, TeamName, UserId,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
 
-use crate::rows::{TEAM_COLUMNS, TeamRow, seconds, write_error};
+use crate::rows::{TEAM_COLUMNS, TeamRow, parse, seconds, write_error};
 use crate::sql::{Backend, Connection, WriteTransaction};
-use crate::tables::events::{membership_event, record_event, team_event};
+use crate::tables::events::{record_event, team_event};
 use crate::tables::members::{
     change_current_org_user, fetch_member, member_by_username, not_a_member,
 };
@@ -225,17 +225,20 @@ impl<B: Backend> TeamStore for B {
         let mut tx = self.begin_write().await?;
         lock_team(&mut *tx, org, team).await?;
         for user in users {
-            if fetch_member(&mut *tx, org, user, false).await?.is_none() {
+            let Some(member) = fetch_member(&mut *tx, org, user, false).await? else {
                 let who = user.to_string();
                 return Err(not_a_member(&mut *tx, org, "user_id", user.as_str(), who, now).await?);
-            }
+            };
             insert_team_member(&mut *tx, org, team, user, now).await?;
-            record_event(
-                &mut *tx,
-                org,
-                membership_event(EventType::JoinedTeam, team, user),
-            )
-            .await?;
+            if !member.team_ids.contains(team) {
+                let target = EventTarget {
+                    username: Some(member.user.username.clone()),
+                    user_id: Some(user.clone()),
+                    team_id: Some(team.clone()),
+                    ..EventTarget::default()
+                };
+                record_event(&mut *tx, org, NewEvent::new(EventType::JoinedTeam, target)).await?;
+            }
         }
         check_team_size(&mut *tx, team).await?;
         tx.commit().await?;
@@ -271,12 +274,6 @@ impl<B: Backend> TeamStore for B {
             })
         })
         .await?;
-        let event = if join {
-            EventType::JoinedTeam
-        } else {
-            EventType::RemovedFromTeam
-        };
-        record_event(&mut *tx, org, membership_event(event, team, user)).await?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -297,8 +294,23 @@ impl<B: Backend> TeamStore for B {
             .execute()
             .await?;
         one_row_or(removed, Rejection::user_not_in_org(user, org))?;
-        let event = membership_event(EventType::RemovedFromTeam, team, user);
-        record_event(&mut *tx, org, event).await?;
+        let username: String = tx
+            .query("SELECT username FROM users WHERE id = $1")
+            .bind(user.as_str())
+            .fetch_scalar()
+            .await?;
+        let target = EventTarget {
+            username: Some(parse(&username, "username")?),
+            user_id: Some(user.clone()),
+            team_id: Some(team.clone()),
+            ..EventTarget::default()
+        };
+        record_event(
+            &mut *tx,
+            org,
+            NewEvent::new(EventType::RemovedFromTeam, target),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! Recording events, in the caller's transaction, and reading them back.
 
 use orgdoor_domain::{
-    Actor, ActorCredential, Event, EventId, EventTarget, EventType, Feed, NewEvent, OrgId, OrgUser,
-    TeamId, UserId,
+    Actor, ActorCredential, Event, EventId, EventTarget, EventType, Feed, GroupId, NewEvent, OrgId,
+    OrgUser, TeamId, roles_in,
 };
 use sqlx::FromRow;
 
@@ -102,18 +102,6 @@ pub(crate) fn team_event(event_type: EventType, team: &TeamId) -> NewEvent {
     )
 }
 
-/// An event about a person's place in a team.
-pub(crate) fn membership_event(event_type: EventType, team: &TeamId, user: &UserId) -> NewEvent {
-    NewEvent::new(
-        event_type,
-        EventTarget {
-            team_id: Some(team.clone()),
-            user_id: Some(user.clone()),
-            ..EventTarget::default()
-        },
-    )
-}
-
 /// An event about a key or service account (by public key or client id), and perhaps one of its
 /// access-list entries.
 pub(crate) fn credential_event(
@@ -129,6 +117,69 @@ pub(crate) fn credential_event(
             ..EventTarget::default()
         },
     )
+}
+
+/// Records what changed between `before` and `after`, the same user of `org` (a member or a
+/// pending invitee): nothing when nothing did. Roles: `USER_ROLES_CHANGED_AUDIT` for a member,
+/// `ORG_INVITATION_UPDATED` for an invitee. Teams: `JOINED_TEAM` (`INVITED_TO_TEAM` for an
+/// invitee) and `REMOVED_FROM_TEAM`. Projects: `JOINED_GROUP` (`INVITED_TO_GROUP`),
+/// `USER_ROLES_CHANGED_AUDIT` for a member's changed roles there (an invitee's: nothing, as
+/// Atlas), `REMOVED_FROM_GROUP` (`GROUP_INVITATION_DELETED`).
+pub(crate) async fn record_org_user_changes<C: Connection>(
+    tx: &mut C,
+    org: &OrgId,
+    before: &OrgUser,
+    after: &OrgUser,
+) -> Result<(), StoreError> {
+    let member = matches!(after, OrgUser::Member(_));
+    let pick = |for_member: EventType, for_invitee: EventType| {
+        if member { for_member } else { for_invitee }
+    };
+    let user = user_event(EventType::JoinedOrg, after).target;
+    if before.roles() != after.roles() {
+        let event_type = pick(
+            EventType::UserRolesChangedAudit,
+            EventType::OrgInvitationUpdated,
+        );
+        record_event(tx, org, NewEvent::new(event_type, user.clone())).await?;
+    }
+    let in_team = |team: &TeamId| EventTarget {
+        team_id: Some(team.clone()),
+        ..user.clone()
+    };
+    for team in after.team_ids() {
+        if !before.team_ids().contains(team) {
+            let event_type = pick(EventType::JoinedTeam, EventType::InvitedToTeam);
+            record_event(tx, org, NewEvent::new(event_type, in_team(team))).await?;
+        }
+    }
+    for team in before.team_ids() {
+        if !after.team_ids().contains(team) {
+            let event = NewEvent::new(EventType::RemovedFromTeam, in_team(team));
+            record_event(tx, org, event).await?;
+        }
+    }
+    let (held, holds) = (
+        before.group_role_assignments(),
+        after.group_role_assignments(),
+    );
+    let mut groups: Vec<&GroupId> = held.iter().chain(holds).map(|a| &a.group_id).collect();
+    groups.sort();
+    groups.dedup();
+    for group in groups {
+        let event_type = match (roles_in(held, group), roles_in(holds, group)) {
+            (None, Some(_)) => pick(EventType::JoinedGroup, EventType::InvitedToGroup),
+            (Some(_), None) => pick(
+                EventType::RemovedFromGroup,
+                EventType::GroupInvitationDeleted,
+            ),
+            (Some(old), Some(new)) if old != new && member => EventType::UserRolesChangedAudit,
+            _ => continue,
+        };
+        let event = NewEvent::in_project(event_type, group, user.clone());
+        record_event(tx, org, event).await?;
+    }
+    Ok(())
 }
 
 #[derive(FromRow)]

@@ -13,6 +13,7 @@ use crate::rows::{
     MEMBER_COLUMNS, MemberRow, USER_COLUMNS, UserRow, encode_roles, parse, seconds, write_error,
 };
 use crate::sql::Connection;
+use crate::tables::events::record_org_user_changes;
 use crate::tables::invitations::{check_references, fetch_invitation, update_invitation_row};
 use crate::tables::position;
 use crate::tables::teams::{check_team_size, insert_team_member};
@@ -264,7 +265,8 @@ pub(crate) async fn update_org_user_row<C: Connection>(
 }
 
 /// Reads the member or pending invitee `id` under lock and applies the update `change` makes
-/// from what it holds now (or refuses with `change`'s error).
+/// from what it holds now (or refuses with `change`'s error), recording the events of what
+/// changed.
 pub(crate) async fn change_current_org_user<C: Connection>(
     conn: &mut C,
     org: &OrgId,
@@ -274,7 +276,9 @@ pub(crate) async fn change_current_org_user<C: Connection>(
 ) -> Result<OrgUser, StoreError> {
     let user = lock_current_org_user(conn, org, id, now).await?;
     let update = change(&user)?;
-    update_org_user_row(conn, user, update, now).await
+    let changed = update_org_user_row(conn, user.clone(), update, now).await?;
+    record_org_user_changes(conn, org, &user, &changed).await?;
+    Ok(changed)
 }
 
 /// The member or pending invitee `id`, locked, or [`Rejection::UserNotInOrg`].
