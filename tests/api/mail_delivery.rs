@@ -19,6 +19,7 @@ on_both_stores!(
     invitations_are_delivered_over_smtp_as_text_and_html,
     starttls_and_implicit_tls_are_spoken_and_the_certificate_checked,
     an_smtp_outage_loses_nothing_and_delivery_resumes_by_itself,
+    a_cancelled_invitations_message_is_withdrawn_not_sent,
     a_permanent_refusal_is_given_up_at_once,
     a_server_that_never_answers_is_given_up_on_within_the_timeout,
     several_instances_deliver_each_message_once,
@@ -283,6 +284,25 @@ async fn an_smtp_outage_loses_nothing_and_delivery_resumes_by_itself(backend: Ba
     let received = sink.received();
     assert_eq!(received.len(), 1, "delivered once: {received:#?}");
     assert_eq!(received[0]["to"], "bob@example.com");
+}
+
+async fn a_cancelled_invitations_message_is_withdrawn_not_sent(backend: Backend) {
+    let mut sink = SmtpSink::start().await;
+    let app = app_delivering_to(backend, &sink).await;
+    sink.stop().await;
+    let id = app.invite("bob@example.com", &["ORG_MEMBER"]).await.id();
+    outbox_when(&app, |m| m.len() == 1 && m[0]["attempts"] == 1).await;
+    let cancelled = app
+        .owner()
+        .delete(&format!("{}/{id}", app.invites_path()))
+        .await;
+    assert_eq!(cancelled.status, 204, "{}", cancelled.text);
+    sink.resume().await;
+    app.clock.advance(time::Duration::seconds(5));
+    let withdrawn = outbox_when(&app, |m| all_have_status(m, 1, "WITHDRAWN")).await;
+    assert!(withdrawn[0].get("deliveredAt").is_none());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(sink.received().is_empty(), "a dead link was sent");
 }
 
 async fn a_permanent_refusal_is_given_up_at_once(backend: Backend) {

@@ -76,6 +76,9 @@ pub enum DeliveryStatus {
     Delivered,
     /// Given up: refused for good by the mail server, or out of attempts.
     Failed,
+    /// Not sent: before it was, its invitation was cancelled, answered, sent again or expired,
+    /// so its link no longer leads anywhere.
+    Withdrawn,
 }
 
 impl DeliveryStatus {

@@ -35,7 +35,9 @@ pub trait OutboxStore: Send + Sync {
 
     /// Leases to `owner`, until `lease_until`, up to `limit` pending messages that are due at
     /// `now` and that nobody holds a live lease on, and returns them, longest due first. Two
-    /// instances never hold one message at once.
+    /// instances never hold one message at once. Due messages whose invitation no longer
+    /// carries their link become [`DeliveryStatus::Withdrawn`](orgdoor_domain::DeliveryStatus)
+    /// instead.
     async fn claim_due_messages(
         &self,
         owner: &str,
@@ -109,6 +111,20 @@ impl<B: Backend> OutboxStore for B {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let mut conn = self.write().await?;
+        // A message whose link its invitation no longer has (cancelled, answered, sent again,
+        // expired) would send a dead link: it is withdrawn instead.
+        conn.query(
+            "UPDATE outbox SET status = 'WITHDRAWN', lease_owner = NULL, lease_until = NULL \
+             WHERE status = 'PENDING' AND next_attempt_at <= $1 \
+             AND (lease_until IS NULL OR lease_until <= $1) \
+             AND invitation_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM invitations i \
+                 WHERE i.id = outbox.invitation_id AND i.link_token_hash = outbox.link_token_hash \
+                 AND i.declined_at IS NULL AND i.expires_at > $1)",
+        )
+        .bind(seconds(now))
+        .execute()
+        .await?;
         // The outer conditions repeat the inner ones: on PostgreSQL an instance that waited for
         // another's claim re-reads the row and must then see it taken.
         let sql = format!(
@@ -121,9 +137,7 @@ impl<B: Backend> OutboxStore for B {
              RETURNING {OUTBOX_COLUMNS}, next_attempt_at",
             B::Connection::SKIP_LOCKED
         );
-        let mut claimed: Vec<ClaimedRow> = self
-            .write()
-            .await?
+        let mut claimed: Vec<ClaimedRow> = conn
             .query(&sql)
             .bind(owner)
             .bind(seconds(lease_until))

@@ -9,6 +9,9 @@ CREATE TABLE outbox (
     org_id          TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     -- No foreign key: the message is kept after its invitation is answered or cancelled.
     invitation_id   TEXT,
+    -- The link the message carries: when the invitation no longer has it (cancelled, answered,
+    -- sent again), the message is withdrawn instead of sent.
+    link_token_hash TEXT,
     recipient       TEXT NOT NULL,
     recipient_key   TEXT NOT NULL,
     subject         TEXT NOT NULL,

@@ -96,8 +96,8 @@ pub(crate) async fn post_letter<C: Connection>(
     let created_at = seconds(now);
     tx.query(
         "INSERT INTO outbox (id, org_id, invitation_id, recipient, recipient_key, subject, \
-         sealed_body, status, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', 0, $8, $8)",
+         sealed_body, status, attempts, next_attempt_at, created_at, link_token_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', 0, $8, $8, $9)",
     )
     .bind(message.id.as_str())
     .bind(org.as_str())
@@ -107,6 +107,7 @@ pub(crate) async fn post_letter<C: Connection>(
     .bind(message.subject.as_str())
     .bind(sealed)
     .bind(created_at)
+    .bind(letter.link.as_str())
     .execute()
     .await?;
     Ok(())

@@ -21,6 +21,7 @@ on_every_store!(
     failures_wait_for_their_retry_and_give_up_without_one,
     concurrent_claims_never_share_a_message,
     old_messages_are_pruned,
+    a_message_whose_link_died_is_withdrawn_not_claimed,
 );
 
 /// A letter to `to`, composed at `at`.
@@ -361,4 +362,62 @@ async fn old_messages_are_pruned(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(left, [recent.message.id]);
     assert!(!left.contains(&old.message.id));
+}
+
+async fn a_message_whose_link_died_is_withdrawn_not_claimed(store: Arc<dyn Store>) {
+    let org = organization(&store, "Withdrawn").await;
+    let first = invite_with_letter(&store, &org.id, "ada@example.com", NOW).await;
+    // Sent again: the first message's link is no longer the invitation's.
+    let second = invite_with_letter(&store, &org.id, "ada@example.com", NOW).await;
+    let lease = |at: OffsetDateTime| at + Duration::seconds(60);
+    let claimed = store
+        .claim_due_messages("a", NOW, lease(NOW), 10)
+        .await
+        .unwrap();
+    let ids: Vec<&MessageId> = claimed.iter().map(|message| &message.id).collect();
+    assert_eq!(ids, [&second.message.id]);
+    let status = |messages: &[OutboxMessage], id: &MessageId| {
+        messages
+            .iter()
+            .find(|message| &message.id == id)
+            .unwrap()
+            .status
+    };
+    let messages = outbox(&store, &org.id, None).await;
+    assert_eq!(
+        status(&messages, &first.message.id),
+        DeliveryStatus::Withdrawn
+    );
+
+    // The second fails once; the invitation is then cancelled: its retry is withdrawn.
+    let retry_at = NOW + Duration::seconds(30);
+    let failed = DeliveryOutcome::Failed {
+        error: "connection refused".into(),
+        retry_at: Some(retry_at),
+    };
+    store
+        .record_delivery(&second.message.id, "a", failed, NOW)
+        .await
+        .unwrap();
+    let invitation = store
+        .list_pending_invitations(&org.id, None, NOW)
+        .await
+        .unwrap()
+        .remove(0);
+    store
+        .delete_pending_invitation(&org.id, &invitation.id, NOW)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_due_messages("a", retry_at, lease(retry_at), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let messages = outbox(&store, &org.id, None).await;
+    assert_eq!(
+        status(&messages, &second.message.id),
+        DeliveryStatus::Withdrawn
+    );
 }
