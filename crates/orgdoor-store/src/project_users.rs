@@ -3,17 +3,17 @@
 
 use async_trait::async_trait;
 use orgdoor_domain::{
-    EmailAddress, EventTarget, EventType, GroupId, GroupRoleAssignment, GroupRoles, Invitation,
-    InvitationId, MembershipUpdate, NewEvent, OrgUser, ProjectInvitation, ProjectRoleChange,
-    UserId, roles_in, with_roles_in,
+    EmailAddress, EventType, GroupId, GroupRoleAssignment, GroupRoles, Invitation, InvitationId,
+    MembershipUpdate, NewEvent, OrgUser, ProjectInvitation, ProjectRoleChange, UserId, roles_in,
+    with_roles_in,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
 
 use crate::rows::InvitationList;
-use crate::rows::{parse, seconds};
+use crate::rows::seconds;
 use crate::sql::{Backend, Connection, WriteTransaction};
-use crate::tables::events::{record_event, record_org_user_changes, user_event};
+use crate::tables::events::{account_target, record_event, record_org_user_changes, user_event};
 use crate::tables::invitations::{
     fetch_invitation, insert_invitation, invitations_json, lock_pending_project_invitation,
     update_invitation_row, withdraw_from_project,
@@ -278,16 +278,7 @@ impl<B: Backend> ProjectUserStore for B {
             withdraw_from_project(&mut *tx, invitation, group).await?;
             project_user_event(EventType::GroupInvitationDeleted, group, &invitee)
         } else {
-            let username: String = tx
-                .query("SELECT username FROM users WHERE id = $1")
-                .bind(user.as_str())
-                .fetch_scalar()
-                .await?;
-            let target = EventTarget {
-                username: Some(parse(&username, "username")?),
-                user_id: Some(user.clone()),
-                ..EventTarget::default()
-            };
+            let target = account_target(&mut *tx, user).await?;
             NewEvent::in_project(EventType::RemovedFromGroup, group, target)
         };
         record_event(&mut *tx, &project.org_id, event).await?;

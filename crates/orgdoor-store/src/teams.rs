@@ -8,9 +8,9 @@ use orgdoor_domain::{
 use time::OffsetDateTime;
 use tracing::instrument;
 
-use crate::rows::{TEAM_COLUMNS, TeamRow, parse, seconds, write_error};
+use crate::rows::{TEAM_COLUMNS, TeamRow, seconds, write_error};
 use crate::sql::{Backend, Connection, WriteTransaction};
-use crate::tables::events::{record_event, team_event};
+use crate::tables::events::{account_target, record_event, team_event};
 use crate::tables::members::{
     change_current_org_user, fetch_member, member_by_username, not_a_member,
 };
@@ -294,16 +294,9 @@ impl<B: Backend> TeamStore for B {
             .execute()
             .await?;
         one_row_or(removed, Rejection::user_not_in_org(user, org))?;
-        let username: String = tx
-            .query("SELECT username FROM users WHERE id = $1")
-            .bind(user.as_str())
-            .fetch_scalar()
-            .await?;
         let target = EventTarget {
-            username: Some(parse(&username, "username")?),
-            user_id: Some(user.clone()),
             team_id: Some(team.clone()),
-            ..EventTarget::default()
+            ..account_target(&mut *tx, user).await?
         };
         record_event(
             &mut *tx,

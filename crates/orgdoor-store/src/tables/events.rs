@@ -2,7 +2,7 @@
 
 use orgdoor_domain::{
     Actor, ActorCredential, Event, EventId, EventTarget, EventType, Feed, GroupId, NewEvent, OrgId,
-    OrgUser, TeamId, roles_in,
+    OrgUser, TeamId, UserId, roles_in,
 };
 use sqlx::FromRow;
 
@@ -89,6 +89,23 @@ pub(crate) fn user_event(event_type: EventType, user: &OrgUser) -> NewEvent {
             ..EventTarget::default()
         },
     )
+}
+
+/// The target of an event about the person with account `user`: their address and id.
+pub(crate) async fn account_target<C: Connection>(
+    conn: &mut C,
+    user: &UserId,
+) -> Result<EventTarget, StoreError> {
+    let username: String = conn
+        .query("SELECT username FROM users WHERE id = $1")
+        .bind(user.as_str())
+        .fetch_scalar()
+        .await?;
+    Ok(EventTarget {
+        username: Some(parse(&username, "username")?),
+        user_id: Some(user.clone()),
+        ..EventTarget::default()
+    })
 }
 
 /// An event about a team.
