@@ -14,6 +14,7 @@
 mod access_lists;
 mod api_keys;
 pub mod audit;
+mod control;
 mod error;
 mod events;
 mod housekeeping;
@@ -44,6 +45,7 @@ use orgdoor_domain::{
 
 pub use access_lists::AccessListStore;
 pub use api_keys::ApiKeyStore;
+pub use control::{ControlState, ControlStore};
 pub use error::{Rejection, StoreError};
 pub use events::{EventFilter, EventScope, EventStore};
 pub use housekeeping::HousekeepingStore;
@@ -225,6 +227,7 @@ pub trait Store:
     + ProjectUserStore
     + OutboxStore
     + EventStore
+    + ControlStore
     + Send
     + Sync
     + 'static
@@ -245,6 +248,7 @@ impl<T> Store for T where
         + ProjectUserStore
         + OutboxStore
         + EventStore
+        + ControlStore
         + Send
         + Sync
         + 'static

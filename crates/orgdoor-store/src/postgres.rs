@@ -87,6 +87,16 @@ impl Connection for PgConnection {
     const JSON_ARRAY: &'static str = "json_build_array";
     const JSON_AGG: &'static str = "json_agg";
     const JSON_NESTED: &'static str = "";
+    const LIST_TABLES: &'static str =
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()";
+
+    fn empty_tables(tables: &[&str]) -> Vec<String> {
+        if tables.is_empty() {
+            return Vec::new();
+        }
+        let quoted: Vec<String> = tables.iter().map(|table| format!("\"{table}\"")).collect();
+        vec![format!("TRUNCATE {}", quoted.join(", "))]
+    }
 
     fn bind<'q, T: Param<'q>>(query: Query<'q, Postgres>, value: T) -> Query<'q, Postgres> {
         query.bind(value)

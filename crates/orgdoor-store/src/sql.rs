@@ -86,6 +86,11 @@ pub(crate) trait Connection: Send + Sized + 'static {
     const JSON_AGG: &'static str;
     /// Keeps a subquery's JSON as JSON when it is nested in another (SQLite turns it into text).
     const JSON_NESTED: &'static str;
+    /// Names every table of the store's schema, one per row.
+    const LIST_TABLES: &'static str;
+
+    /// Statements that empty `tables` in one transaction, whichever references which.
+    fn empty_tables(tables: &[&str]) -> Vec<String>;
 
     fn bind<'q, T: Param<'q>>(
         query: Query<'q, Self::Database>,

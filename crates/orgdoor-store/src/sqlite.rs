@@ -69,29 +69,53 @@ const READ_CONNECTIONS: usize = 2;
 
 pub struct SqliteStore {
     writer: Connections,
-    reader: Connections,
+    /// `None` for an in-memory store, whose reads share the writer's connection: SQLite's
+    /// shared cache, which is what lets two connections see one in-memory database, refuses a
+    /// read while a write holds its table instead of waiting.
+    reader: Option<Connections>,
+    /// Keeps an in-memory database alive while the store is: it is gone with its last
+    /// connection, and the writer's may be replaced.
+    _memory_keeper: Option<Connections>,
     sealer: Sealer,
+}
+
+/// Whether a `sqlite:` URL names a database in memory (`sqlite::memory:`, `mode=memory`).
+fn is_in_memory(database_url: &str) -> bool {
+    database_url.contains(":memory:") || database_url.contains("mode=memory")
 }
 
 impl SqliteStore {
     /// Opens (creating if missing) the file a `sqlite:` URL names and applies migrations.
     pub async fn connect(database_url: &str, secrets: &SecretsKey) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(database_url).map_err(StoreError::Internal)?;
-        create_private_file(options.get_filename())?;
+        let in_memory = is_in_memory(database_url);
+        if !in_memory {
+            create_private_file(options.get_filename())?;
+        }
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        let memory_keeper = if in_memory {
+            Some(Connections::open(&options, 1, BUSY_TIMEOUT).await?)
+        } else {
+            None
+        };
         let writer = Connections::open(&options, 1, BUSY_TIMEOUT).await?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&mut *writer.acquire().await?)
             .await?;
-        let reader = Connections::open(&options, READ_CONNECTIONS, BUSY_TIMEOUT).await?;
+        let reader = if in_memory {
+            None
+        } else {
+            Some(Connections::open(&options, READ_CONNECTIONS, BUSY_TIMEOUT).await?)
+        };
         let store = Self {
             writer,
             reader,
+            _memory_keeper: memory_keeper,
             sealer: Sealer::new(secrets),
         };
         crate::housekeeping::prepare(&store, time::OffsetDateTime::now_utc()).await?;
@@ -105,7 +129,7 @@ impl Backend for SqliteStore {
     type Writer<'a> = WriteTransaction<'a>;
 
     async fn read(&self) -> Result<Checkout<'_>, StoreError> {
-        self.reader.acquire().await
+        self.reader.as_ref().unwrap_or(&self.writer).acquire().await
     }
 
     async fn begin_write(&self) -> Result<WriteTransaction<'_>, StoreError> {
@@ -138,6 +162,19 @@ impl Connection for SqliteConnection {
     const JSON_AGG: &'static str = "json_group_array";
     // A subquery's JSON loses its JSON type in SQLite; `json()` restores it, so it nests.
     const JSON_NESTED: &'static str = "json";
+    const LIST_TABLES: &'static str =
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
+
+    fn empty_tables(tables: &[&str]) -> Vec<String> {
+        // Foreign keys are checked at commit, when every referencing row is gone too.
+        std::iter::once("PRAGMA defer_foreign_keys = ON".to_owned())
+            .chain(
+                tables
+                    .iter()
+                    .map(|table| format!("DELETE FROM \"{table}\"")),
+            )
+            .collect()
+    }
 
     fn bind<'q, T: Param<'q>>(query: Query<'q, Sqlite>, value: T) -> Query<'q, Sqlite> {
         query.bind(value)
@@ -171,5 +208,47 @@ impl Connection for SqliteConnection {
     fn statement_cache() -> &'static StatementCache {
         static CACHE: StatementCache = StatementCache::new();
         &CACHE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ControlStore, HousekeepingStore, SecretsKey};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_in_memory_store_keeps_its_data_and_leaves_no_file() {
+        let before: Vec<_> = std::fs::read_dir(".")
+            .expect("the working directory")
+            .collect();
+        let store = SqliteStore::connect("sqlite::memory:", &SecretsKey::generate())
+            .await
+            .expect("an in-memory store");
+        store.set_clock_offset(42).await.expect("a write");
+        // Reads and writes at once share the one connection instead of failing.
+        let store = std::sync::Arc::new(store);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let store = std::sync::Arc::clone(&store);
+            tasks.spawn(async move {
+                if i % 2 == 0 {
+                    store.set_clock_offset(42).await
+                } else {
+                    store.ping().await
+                }
+            });
+        }
+        while let Some(outcome) = tasks.join_next().await {
+            outcome.expect("the task").expect("no refusal");
+        }
+        assert_eq!(
+            store.control_state().await.expect("a read").clock_offset_ms,
+            42
+        );
+        let after: Vec<_> = std::fs::read_dir(".")
+            .expect("the working directory")
+            .collect();
+        assert_eq!(before.len(), after.len(), "no file was created");
     }
 }

@@ -10,6 +10,7 @@ mod fixtures;
 mod support;
 
 mod api_keys;
+mod control;
 mod events;
 mod invitations;
 mod migrations;
