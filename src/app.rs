@@ -2,6 +2,8 @@
 //! tower layer, in one place. `main` and the tests build it the same way.
 
 use std::net::SocketAddr;
+
+use anyhow::Context as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +29,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::clock::Clock;
 use crate::config::{DeliverySettings, PublicUrl, RateLimitPolicy, Settings};
+use crate::control::Control;
 use crate::error::AppError;
 use crate::http;
 use crate::mail::{self, Mailer};
@@ -57,8 +60,9 @@ impl Application {
     /// Opens the store the settings name and binds the listener.
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let tls = settings.tls.as_ref().map(transport::load_tls).transpose()?;
-        let store =
-            orgdoor_store::connect(settings.database_url.expose(), &settings.secrets_key).await?;
+        let store = orgdoor_store::connect(settings.database_url.expose(), &settings.secrets_key)
+            .await
+            .with_context(|| format!("cannot open the store {:?}", settings.database_url))?;
         let mut app = Self::with_store(settings.listen, store, clock)
             .await?
             .with_connection_limits(settings.connection_limits);
@@ -88,7 +92,18 @@ impl Application {
         };
         let secret = store.shared_secret(NONCE_SECRET, &random_secret).await?;
         let csrf_secret = store.shared_secret(CSRF_SECRET, &random_secret).await?;
-        let listener = TcpListener::bind(listen).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|error| match error.kind() {
+                std::io::ErrorKind::AddrInUse => anyhow::anyhow!("{listen} is already in use"),
+                std::io::ErrorKind::AddrNotAvailable => {
+                    anyhow::anyhow!("{listen} is not an address of this machine")
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    anyhow::anyhow!("no permission to listen on {listen}")
+                }
+                _ => anyhow::Error::new(error).context(format!("cannot listen on {listen}")),
+            })?;
         let state = AppState {
             store,
             clock,
@@ -99,6 +114,7 @@ impl Application {
             public_url: PublicUrl::of_listener(listener.local_addr()?, false),
             outbox_posted: Arc::new(Notify::new()),
             csrf: Arc::new(CsrfGuard::new(&csrf_secret)),
+            control: None,
         };
         Ok(Self {
             listener,
@@ -145,6 +161,15 @@ impl Application {
         self
     }
 
+    /// Turns the control API on (`/api/orgdoor/v1/control`): the server's clock becomes the
+    /// control's, which follows the store's shared offset.
+    pub fn with_control(mut self, control: Control) -> Self {
+        let control = Arc::new(control);
+        self.state.clock = control.clock.clone();
+        self.state.control = Some(control);
+        self
+    }
+
     /// How the outbox is delivered (default: it is not; messages stay in the outbox). Fails on
     /// an SMTP URL or sender lettre cannot use.
     pub fn with_delivery(mut self, delivery: DeliverySettings) -> anyhow::Result<Self> {
@@ -176,6 +201,11 @@ impl Application {
             self.delivery,
             self.mailer,
         ));
+        let follower = self
+            .state
+            .control
+            .is_some()
+            .then(|| tokio::spawn(follow_control_state(self.state.clone())));
         let served = transport::serve(
             self.listener,
             BoxCloneSyncService::new(service),
@@ -188,7 +218,46 @@ impl Application {
             sweeper.abort();
         }
         outbox.abort();
+        if let Some(follower) = follower {
+            follower.abort();
+        }
         served
+    }
+
+    /// Takes the store's control state (clock offset, resets) before serving, so the first
+    /// request already sees the clock other instances set.
+    pub async fn catch_up_with_control_state(&self) -> anyhow::Result<()> {
+        if let Some(control) = &self.state.control {
+            control.follow(self.state.store.control_state().await?);
+        }
+        Ok(())
+    }
+}
+
+/// How often an instance with the control API looks at the store's control state.
+const CONTROL_POLL: Duration = Duration::from_millis(500);
+
+/// Keeps this instance's clock and memory in step with what the control API did on any
+/// instance sharing the store: the clock's offset, and resets (after which failed attempts are
+/// forgotten here too).
+async fn follow_control_state(state: AppState) {
+    let Some(control) = state.control.clone() else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(CONTROL_POLL).await;
+        match state.store.control_state().await {
+            Ok(shared) => {
+                if control.follow(shared) {
+                    state.failures.clear();
+                    tracing::info!(
+                        resets = shared.resets,
+                        "the store was reset by another instance"
+                    );
+                }
+            }
+            Err(error) => tracing::debug!(%error, "could not read the control state"),
+        }
     }
 }
 
@@ -209,9 +278,13 @@ impl MakeRequestId for RandomRequestId {
 
 /// The whole router with its layers; requests outside `/api/atlas` get an Atlas 404.
 pub fn router(state: &AppState, request_timeout: Duration) -> Router {
-    Router::new()
+    let mut routes = Router::new()
         .nest("/api/atlas", http::api_router(state))
-        .nest("/api/orgdoor/v1", http::admin::router(state))
+        .nest("/api/orgdoor/v1", http::admin::router(state));
+    if let Some(control) = http::control::router(state) {
+        routes = routes.nest("/api/orgdoor/v1/control", control);
+    }
+    routes
         .route("/health", axum::routing::get(http::health::health))
         .merge(http::oauth::routes())
         .merge(http::invitation_page::routes())
@@ -220,32 +293,54 @@ pub fn router(state: &AppState, request_timeout: Duration) -> Router {
         .with_state(state.clone())
         .layer(
             ServiceBuilder::new()
+                .map_request(refuse_unusable_request_id)
                 .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
                 .layer(
                     TraceLayer::new_for_http().make_span_with(|request: &Request| {
                         tracing::info_span!(
                             "request",
                             http.method = %request.method(),
-                            http.path = %logged_path(request.uri().path()),
+                            http.path = %http::observe::logged_path(request.uri().path()),
+                            request_id = request
+                                .headers()
+                                .get(REQUEST_ID)
+                                .and_then(|id| id.to_str().ok())
+                                .unwrap_or(""),
                             auth.key = tracing::field::Empty,
                         )
                     }),
                 )
                 .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    http::observe::log_request,
+                ))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(middleware::map_response(http::fallback::atlas_error_body))
-                .layer(middleware::from_fn_with_state(request_timeout, deadline)),
+                .layer(middleware::from_fn_with_state(request_timeout, deadline))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    http::observe::faults_on_arrival,
+                )),
         )
 }
 
-/// A request's path as logs show it: an invitation link's token is a credential, so it is
-/// never written down.
-fn logged_path(path: &str) -> &str {
-    if path.starts_with("/invitations/") {
-        "/invitations/{token}"
-    } else {
-        path
+const REQUEST_ID: &str = "x-request-id";
+/// The longest request id a client may choose; a longer or unprintable one is replaced.
+const MAX_REQUEST_ID: usize = 128;
+
+/// A client's `X-Request-Id` names its request in logs and the answer, unless it is long or
+/// holds what does not belong in a log line; then the server makes one up.
+fn refuse_unusable_request_id(mut request: Request) -> Request {
+    let unusable = request.headers().get(REQUEST_ID).is_some_and(|id| {
+        id.len() > MAX_REQUEST_ID
+            || id.is_empty()
+            || !id.as_bytes().iter().all(|c| c.is_ascii_graphic())
+    });
+    if unusable {
+        request.headers_mut().remove(REQUEST_ID);
     }
+    request
 }
 
 /// Gives up on a request that takes longer than the request timeout (a database that hangs

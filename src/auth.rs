@@ -27,6 +27,15 @@ use crate::transport::{RequestTarget, answer_early};
 /// Atlas's 401 body, byte for byte: Jackson-pretty, keys in this fixed order (BEHAVIOR §1.1).
 const UNAUTHORIZED_BODY: &str = "{\n  \"error\" : 401,\n  \"reason\" : \"Unauthorized\",\n  \"detail\" : \"You are not authorized for this resource.\",\n  \"errorCode\" : \"UNEXPECTED_ERROR\"\n}";
 
+/// Who a request was authenticated as, put on its response for the request log and journal.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The API key's public key or the service account's client id.
+    pub credential: Box<str>,
+    /// The organization the credential belongs to.
+    pub org_id: Box<str>,
+}
+
 /// Why a request was not authenticated; only logged, never told to the client.
 #[derive(Debug)]
 enum Refusal {
@@ -76,8 +85,14 @@ pub async fn authenticate(
                 actor: principal.actor(attempt.peer),
                 at: now,
             };
+            let caller = Caller {
+                credential: principal.username().into(),
+                org_id: principal.org_id().to_string().into(),
+            };
             request.extensions_mut().insert(principal);
-            acting_as(audit, next.run(request)).await
+            let mut response = acting_as(audit, next.run(request)).await;
+            response.extensions_mut().insert(caller);
+            response
         }
         Err(Ok(refusal)) => {
             tracing::debug!(auth.refusal = ?refusal, "request not authenticated");

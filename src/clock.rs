@@ -44,3 +44,37 @@ impl Clock for ManualClock {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+/// The wall clock moved by an offset that the control API sets (`PUT
+/// /api/orgdoor/v1/control/clock`): time keeps running, from wherever it was put.
+#[derive(Debug, Default)]
+pub struct OffsetClock {
+    offset_ms: std::sync::atomic::AtomicI64,
+}
+
+impl OffsetClock {
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_offset_ms(&self, offset_ms: i64) {
+        self.offset_ms
+            .store(offset_ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The offset that makes now read `at` (rounded up to the millisecond, so now is never
+    /// read as just before `at`).
+    pub fn offset_to(at: OffsetDateTime) -> i64 {
+        let nanos = (at - OffsetDateTime::now_utc()).whole_nanoseconds();
+        let millis = nanos.div_euclid(1_000_000) + i128::from(nanos.rem_euclid(1_000_000) != 0);
+        i64::try_from(millis).unwrap_or(if millis < 0 { i64::MIN } else { i64::MAX })
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> OffsetDateTime {
+        let wall = OffsetDateTime::now_utc();
+        wall.checked_add(time::Duration::milliseconds(self.offset_ms()))
+            .unwrap_or(wall)
+    }
+}

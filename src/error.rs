@@ -142,6 +142,12 @@ pub enum AppError {
     ServerBusy,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+    /// A control API fault rule's answer (429, 500 or 503), with Atlas's body for that status.
+    #[error("fault injected: {status}")]
+    InjectedFault { status: u16, retry_after: u32 },
+    /// A control API request without the control token.
+    #[error("the control token is missing or wrong")]
+    ControlTokenRequired,
 }
 
 impl AppError {

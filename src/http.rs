@@ -7,6 +7,7 @@
 pub mod access_lists;
 pub mod admin;
 pub mod api_keys;
+pub mod control;
 pub mod custom_methods;
 pub mod events;
 pub mod extract;
@@ -15,6 +16,7 @@ pub mod groups;
 pub mod health;
 pub mod invitation_page;
 pub mod oauth;
+pub mod observe;
 pub mod openapi;
 pub mod org_invitations;
 pub mod org_users;
@@ -87,6 +89,10 @@ pub fn behind_authentication(routes: Router<AppState>, state: &AppState) -> Rout
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(middleware::from_fn(transport::drain_unread_body))
         .layer(middleware::from_fn(response_format::format_response))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observe::faults_for_caller,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -1,6 +1,6 @@
 //! What every handler can reach: the store, the clock, the Digest and failure memories and the
-//! rate-limit policy. Below everything that handles requests: it names only `clock`, `config`
-//! and `security`.
+//! rate-limit policy. Below everything that handles requests: it names only `clock`, `config`,
+//! `control` and `security`.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::config::{PublicUrl, RateLimitPolicy};
+use crate::control::Control;
 use crate::security::csrf::CsrfGuard;
 use crate::security::digest::NonceAuthority;
 use crate::security::failures::FailureLimiter;
@@ -30,4 +31,6 @@ pub struct AppState {
     pub outbox_posted: Arc<Notify>,
     /// Signs and checks the invitee page's forms.
     pub csrf: Arc<CsrfGuard>,
+    /// The control API for test suites, when a control token was given.
+    pub control: Option<Arc<Control>>,
 }

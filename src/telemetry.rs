@@ -1,5 +1,10 @@
-//! Logging to stderr with `tracing`, filtered by `RUST_LOG` (default `info`). Standard output is
-//! kept for machine-readable lines: addresses and credentials.
+//! Logging to stderr with `tracing`, filtered by `RUST_LOG` (default `info`): one line per
+//! request (`orgdoor::request`), and what the server does. Libraries that chatter at debug (sqlx
+//! logs every statement, hyper every frame) stay at `warn` unless `RUST_LOG` names them.
+//! Colours only on a terminal, and never with `NO_COLOR`. Standard output is kept for
+//! machine-readable lines: addresses and credentials.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -9,14 +14,70 @@ pub enum LogFormat {
     Json,
 }
 
+/// Crates kept at `warn` unless the filter names them.
+const CHATTY: [&str; 7] = [
+    "sqlx",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "rustls",
+    "lettre",
+    "tower_http",
+];
+
+/// The filter for `RUST_LOG`'s value: what it says, `info` when it says nothing, and the
+/// chatty crates at `warn` unless it names them.
+pub fn filter_directives(rust_log: Option<&str>) -> String {
+    let requested = rust_log.map(str::trim).filter(|text| !text.is_empty());
+    let mut directives = requested.unwrap_or("info").to_owned();
+    for target in CHATTY {
+        let named = requested.is_some_and(|text| {
+            text.split(',')
+                .any(|directive| directive.trim().split(['=', '[']).next() == Some(target))
+        });
+        if !named {
+            directives.push(',');
+            directives.push_str(target);
+            directives.push_str("=warn");
+        }
+    }
+    directives
+}
+
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let directives = filter_directives(rust_log.as_deref());
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|error| {
+        eprintln!("orgdoor: RUST_LOG is not a filter ({error}); logging at info");
+        EnvFilter::new(filter_directives(None))
+    });
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     // Another subscriber may already be set (tests); logging then goes there.
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chatty_crates_stay_at_warn_unless_named() {
+        assert_eq!(
+            filter_directives(None),
+            "info,sqlx=warn,hyper=warn,hyper_util=warn,h2=warn,rustls=warn,lettre=warn,tower_http=warn"
+        );
+        let debug = filter_directives(Some("debug"));
+        assert!(debug.starts_with("debug,sqlx=warn,"), "{debug}");
+        let asked = filter_directives(Some("info,sqlx=debug"));
+        assert!(asked.starts_with("info,sqlx=debug,hyper=warn"), "{asked}");
+        assert!(!asked.contains("sqlx=warn"), "{asked}");
+        assert!(filter_directives(Some("  ")).starts_with("info,"));
+    }
 }

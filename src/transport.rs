@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use connection::{AppService, BodyRefusal, Secure, body_refusal};
+pub use connection::{AppService, BodyRefusal, DropConnection, Secure, body_refusal};
 pub use early::{answer_early, drain_unread_body};
 pub use limits::ConnectionLimits;
 pub use request_target::{RequestTarget, record_request_target};

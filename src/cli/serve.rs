@@ -14,6 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{
     DatabaseUrl, DeliverySettings, InvalidPublicUrl, PublicUrl, RateLimitPolicy, Settings, SmtpUrl,
 };
+use crate::control::{Control, journal};
 use crate::provision;
 use crate::transport::{ConnectionLimits, TlsFiles};
 
@@ -33,6 +34,25 @@ pub(super) struct ServeArgs {
     mail: MailArgs,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    control: ControlArgs,
+}
+
+/// The control API for test suites.
+#[derive(Debug, Args)]
+struct ControlArgs {
+    /// Turns on the control API under `/api/orgdoor/v1/control` (reset, clock, faults, request
+    /// journal), which takes only `Authorization: Bearer TOKEN`. Off without it.
+    #[arg(long, env = "ORGDOOR_CONTROL_TOKEN", hide_env_values = true, value_parser = parse_control_token)]
+    control_token: Option<String>,
+}
+
+/// A control token: printable ASCII without spaces, 8 to 256 characters.
+fn parse_control_token(text: &str) -> Result<String, String> {
+    if !(8..=256).contains(&text.len()) || !text.bytes().all(|c| c.is_ascii_graphic()) {
+        return Err("a control token is 8 to 256 printable ASCII characters, no spaces".into());
+    }
+    Ok(text.to_owned())
 }
 
 /// Bounds on what clients can make the server hold.
@@ -158,14 +178,28 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         public_url: args.mail.public_url.clone(),
         delivery: args.mail.into(),
     };
-    serve(settings, args.rate_limits.into()).await
+    serve(
+        settings,
+        args.rate_limits.into(),
+        args.control.control_token.as_deref(),
+    )
+    .await
 }
 
-async fn serve(settings: Settings, rate_limits: RateLimitPolicy) -> anyhow::Result<()> {
+async fn serve(
+    settings: Settings,
+    rate_limits: RateLimitPolicy,
+    control_token: Option<&str>,
+) -> anyhow::Result<()> {
     tracing::info!(database_url = ?settings.database_url, ?rate_limits, "opening store");
-    let app = Application::build(&settings, Arc::new(SystemClock))
+    let mut app = Application::build(&settings, Arc::new(SystemClock))
         .await?
         .with_rate_limits(rate_limits);
+    if let Some(token) = control_token {
+        app = app.with_control(Control::new(token, journal::DEFAULT_CAPACITY));
+        app.catch_up_with_control_state().await?;
+        tracing::info!("control API on at /api/orgdoor/v1/control");
+    }
     let mut address = app.local_addr()?;
     // A wildcard listen address is no place to send requests to; print loopback instead.
     if address.ip().is_unspecified() {

@@ -417,6 +417,34 @@ impl AppError {
                 "Unexpected error.".into(),
                 vec![],
             ),
+            // Atlas's own bodies for those statuses; a 429 as its token bucket words it, for
+            // the whole API.
+            AppError::InjectedFault {
+                status: 429,
+                retry_after,
+            } => AppError::RateLimited {
+                resource: "api/atlas/v2",
+                retry_after: i64::from(*retry_after),
+                capacity: 100,
+                refill: 100,
+                period: 60,
+            }
+            .parts(),
+            AppError::InjectedFault { status: 503, .. } => AppError::ServiceUnavailable.parts(),
+            AppError::InjectedFault { .. } => parts(
+                S::INTERNAL_SERVER_ERROR,
+                "UNEXPECTED_ERROR",
+                "Unexpected error.".into(),
+                vec![],
+            ),
+            AppError::ControlTokenRequired => parts(
+                S::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "The control API takes the server's control token as `Authorization: Bearer \
+                 TOKEN`."
+                    .into(),
+                vec![],
+            ),
         }
     }
 }

@@ -67,6 +67,14 @@ pub struct FailureLimiter {
 }
 
 impl FailureLimiter {
+    /// Forgets every failure, as a reset of the store does.
+    pub fn clear(&self) {
+        self.buckets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// Whether an attempt on `name` from `peer` may be checked at all.
     pub fn check(
         &self,

@@ -1,6 +1,5 @@
 //! One connection: optional TLS, then HTTP/1.1 with hyper, watched for overstaying.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -28,6 +27,16 @@ pub type AppService = tower::util::BoxCloneSyncService<
     axum::response::Response,
     std::convert::Infallible,
 >;
+
+/// Put on a response to close its connection instead of sending it (the control API's
+/// `drop` faults): the client sees the connection end with no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DropConnection;
+
+/// Why a connection was closed without an answer.
+#[derive(Debug, thiserror::Error)]
+#[error("the connection was dropped on purpose")]
+pub(super) struct Dropped;
 
 /// Whether a request arrived over TLS, for links that name the scheme the client used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,8 +154,8 @@ struct ConnectionService {
 
 impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
     type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Error = Dropped;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Dropped>> + Send>>;
 
     fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
         self.state.request_started();
@@ -160,7 +169,14 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
         request.extensions_mut().insert(Secure(self.secure));
         let app = self.app.clone();
         Box::pin(async move {
-            let response = app.oneshot(request).await?;
+            let response = match app.oneshot(request).await {
+                Ok(response) => response,
+                Err(infallible) => match infallible {},
+            };
+            if response.extensions().get::<DropConnection>().is_some() {
+                // hyper closes the connection without writing anything of this response.
+                return Err(Dropped);
+            }
             // The request counts as in flight until its body has been sent (or dropped).
             Ok(response.map(|body| {
                 Body::new(SendingBody {

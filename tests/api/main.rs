@@ -37,6 +37,7 @@ mod authorization;
 mod browser;
 mod cli;
 mod clients;
+mod control;
 mod control_characters;
 mod errors;
 mod events;

@@ -103,6 +103,13 @@ pub enum StoreError {
     WrongSecretsKey,
     #[error("database error")]
     Internal(#[source] sqlx::Error),
+    /// The store's file could not be made or opened.
+    #[error("cannot create {}: {source}", path.display())]
+    File {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {

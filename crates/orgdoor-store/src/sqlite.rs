@@ -32,7 +32,10 @@ fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
     if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
         return Ok(());
     }
-    let io = |error: std::io::Error| StoreError::Internal(sqlx::Error::Io(error));
+    let io = |source: std::io::Error| StoreError::File {
+        path: path.to_owned(),
+        source,
+    };
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
