@@ -45,6 +45,7 @@ mod hostile_clients;
 mod input_limits;
 mod invitation_page;
 mod legacy_twins;
+mod logs;
 mod mail_delivery;
 mod openapi;
 mod operations;
