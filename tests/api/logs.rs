@@ -23,6 +23,10 @@ struct LoggedServer {
 }
 
 impl LoggedServer {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the child's stderr must be a file of its own"
+    )]
     async fn start(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("a directory");
         let log = dir.path().join("stderr");
