@@ -119,10 +119,7 @@ pub async fn faults_on_arrival(
             .faults
             .take(Stage::Arrival, request.method().as_str(), path)
     });
-    match hit {
-        Some(hit) => apply(hit, request, next).await,
-        None => next.run(request).await,
-    }
+    apply(hit, request, next).await
 }
 
 /// Applies the fault rules that name the credential a request was authenticated as; runs
@@ -145,13 +142,14 @@ pub async fn faults_for_caller(
             path,
         )
     });
-    match hit {
-        Some(hit) => apply(hit, request, next).await,
-        None => next.run(request).await,
-    }
+    apply(hit, request, next).await
 }
 
-async fn apply(hit: FaultHit, request: Request, next: Next) -> Response {
+/// Runs the request, or answers it as `hit` says.
+async fn apply(hit: Option<FaultHit>, request: Request, next: Next) -> Response {
+    let Some(hit) = hit else {
+        return next.run(request).await;
+    };
     tracing::debug!(fault = %hit.rule_id, "applying a fault rule");
     if let Some(delay) = hit.action.delay {
         tokio::time::sleep(delay).await;

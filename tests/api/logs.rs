@@ -194,47 +194,39 @@ async fn request_lines_are_json_lines_with_the_same_fields() {
     assert_eq!(requests[0]["span"]["request_id"], "suite-request-7");
 }
 
+/// Runs `serve` in `dir` on `listen` and `store`, expecting it to fail; returns its stderr.
+async fn failed_start(dir: &std::path::Path, listen: &str, store: &std::path::Path) -> String {
+    let output = Command::new(BINARY)
+        .current_dir(dir)
+        .env("RUST_BACKTRACE", "1")
+        .env("ORGDOOR_SECRETS_KEY", "ab".repeat(32))
+        .args(["serve", "--listen", listen, "--database-url"])
+        .arg(format!("sqlite://{}", store.display()))
+        .output()
+        .await
+        .expect("orgdoor runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        !stderr.contains("backtrace") && !stderr.contains("Stack"),
+        "{stderr}"
+    );
+    stderr
+}
+
 #[tokio::test]
 async fn start_up_errors_name_the_address_or_file_without_a_backtrace() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let address = taken.local_addr().expect("an address").to_string();
     let dir = tempfile::tempdir().expect("a directory");
-    let database = format!("sqlite://{}", dir.path().join("orgdoor.db").display());
-    let output = Command::new(BINARY)
-        .current_dir(dir.path())
-        .env("RUST_BACKTRACE", "1")
-        .args(["serve", "--listen", &address, "--database-url", &database])
-        .output()
-        .await
-        .expect("orgdoor runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed_start(dir.path(), &address, &dir.path().join("orgdoor.db")).await;
     assert!(
         stderr.contains(&format!("orgdoor: {address} is already in use")),
         "{stderr}"
     );
-    assert!(
-        !stderr.contains("backtrace") && !stderr.contains("Stack"),
-        "{stderr}"
-    );
-
     // A store in a directory that is not there.
     let missing = dir.path().join("no/such/dir/orgdoor.db");
-    let output = Command::new(BINARY)
-        .current_dir(dir.path())
-        .env("ORGDOOR_SECRETS_KEY", "ab".repeat(32))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &format!("sqlite://{}", missing.display()),
-        ])
-        .output()
-        .await
-        .expect("orgdoor runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed_start(dir.path(), "127.0.0.1:0", &missing).await;
     assert!(
         stderr.contains(&format!("cannot create {}", missing.display())),
         "{stderr}"
