@@ -139,6 +139,43 @@ pub async fn create_project_api_key(
     Ok(minted)
 }
 
+/// An organization and its owner key as first made, kept (the key's Digest HA1, never its
+/// private key) so that a reset of the store can put back the very same organization and key.
+#[derive(Clone)]
+pub struct KeptOrganization {
+    organization: Organization,
+    key: ApiKey,
+    ha1: DigestHa1,
+}
+
+impl KeptOrganization {
+    /// A new organization named `name` with an owner key, not yet stored.
+    pub fn mint(name: OrgName, now: OffsetDateTime) -> (Self, MintedKey) {
+        let (organization, minted, ha1) = owned_organization(name, now);
+        let kept = Self {
+            organization,
+            key: minted.key.clone(),
+            ha1,
+        };
+        (kept, minted)
+    }
+
+    pub fn organization(&self) -> &Organization {
+        &self.organization
+    }
+
+    /// Stores the organization and its key, as they were made.
+    pub async fn store(&self, store: &Arc<dyn Store>) -> Result<(), StoreError> {
+        store
+            .create_organization(
+                &self.organization,
+                &[(self.key.clone(), self.ha1.clone())],
+                None,
+            )
+            .await
+    }
+}
+
 /// On a store with no organization, creates the first one and its owner key. When several
 /// instances start on one empty store, only one of them creates (and prints) it.
 pub async fn create_initial_credentials(

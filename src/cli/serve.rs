@@ -14,7 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{
     DatabaseUrl, DeliverySettings, InvalidPublicUrl, PublicUrl, RateLimitPolicy, Settings, SmtpUrl,
 };
-use crate::control::{Control, journal};
+use crate::control::{Control, Restore, journal};
 use crate::provision;
 use crate::transport::{ConnectionLimits, TlsFiles};
 
@@ -41,6 +41,11 @@ pub(super) struct ServeArgs {
 /// The control API for test suites.
 #[derive(Debug, Args)]
 struct ControlArgs {
+    /// The one-liner a test suite starts: an in-memory store (`sqlite::memory:`, gone on
+    /// exit), rate limits off, and the control API on, its token printed with the owner key
+    /// unless `--control-token` gives one. A reset puts back the same organization and key.
+    #[arg(long, env = "ORGDOOR_EPHEMERAL")]
+    ephemeral: bool,
     /// Turns on the control API under `/api/orgdoor/v1/control` (reset, clock, faults, request
     /// journal), which takes only `Authorization: Bearer TOKEN`. Off without it.
     #[arg(long, env = "ORGDOOR_CONTROL_TOKEN", hide_env_values = true, value_parser = parse_control_token)]
@@ -167,39 +172,55 @@ impl From<RateLimitMode> for RateLimitPolicy {
     }
 }
 
+/// How `serve` was asked to start, beyond the server's settings.
+struct StartUp {
+    rate_limits: RateLimitPolicy,
+    control_token: Option<String>,
+    /// `--ephemeral`: the control token was made up here, so it is printed.
+    ephemeral: bool,
+}
+
 pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let secrets_key = args.store.secrets_key()?;
+    let ephemeral = args.control.ephemeral;
+    let (database_url, secrets_key) = if ephemeral {
+        (
+            "sqlite::memory:".to_owned(),
+            orgdoor_store::SecretsKey::generate(),
+        )
+    } else {
+        let key = args.store.secrets_key()?;
+        (args.store.database_url, key)
+    };
     let settings = Settings {
         listen: args.listen,
         secrets_key,
-        database_url: DatabaseUrl::new(args.store.database_url),
+        database_url: DatabaseUrl::new(database_url),
         connection_limits: args.connections.into(),
         tls: args.tls.files(),
         public_url: args.mail.public_url.clone(),
         delivery: args.mail.into(),
     };
-    serve(
-        settings,
-        args.rate_limits.into(),
-        args.control.control_token.as_deref(),
-    )
-    .await
+    let start_up = StartUp {
+        rate_limits: if ephemeral {
+            RateLimitPolicy::Off
+        } else {
+            args.rate_limits.into()
+        },
+        control_token: args
+            .control
+            .control_token
+            .or_else(|| ephemeral.then(|| uuid::Uuid::new_v4().simple().to_string())),
+        ephemeral,
+    };
+    serve(settings, start_up).await
 }
 
-async fn serve(
-    settings: Settings,
-    rate_limits: RateLimitPolicy,
-    control_token: Option<&str>,
-) -> anyhow::Result<()> {
+async fn serve(settings: Settings, start_up: StartUp) -> anyhow::Result<()> {
+    let rate_limits = start_up.rate_limits;
     tracing::info!(database_url = ?settings.database_url, ?rate_limits, "opening store");
     let mut app = Application::build(&settings, Arc::new(SystemClock))
         .await?
         .with_rate_limits(rate_limits);
-    if let Some(token) = control_token {
-        app = app.with_control(Control::new(token, journal::DEFAULT_CAPACITY));
-        app.catch_up_with_control_state().await?;
-        tracing::info!("control API on at /api/orgdoor/v1/control");
-    }
     let mut address = app.local_addr()?;
     // A wildcard listen address is no place to send requests to; print loopback instead.
     if address.ip().is_unspecified() {
@@ -207,9 +228,36 @@ async fn serve(
     }
     let scheme = if app.is_tls() { "https" } else { "http" };
     let base_url = format!("{scheme}://{address}/");
-    if let Some((organization, minted)) =
-        provision::create_initial_credentials(&app.state().store, SystemClock.now()).await?
-    {
+    let store = app.state().store.clone();
+    let first = if start_up.ephemeral {
+        // The very organization and key a reset puts back.
+        let name = orgdoor_domain::OrgName::parse("orgdoor")?;
+        let (kept, minted) = provision::KeptOrganization::mint(name, SystemClock.now());
+        kept.store(&store).await?;
+        let organization = kept.organization().clone();
+        let restore: Restore = Arc::new(move |store, _now| {
+            let kept = kept.clone();
+            Box::pin(async move { Ok(kept.store(&store).await?) })
+        });
+        if let Some(token) = &start_up.control_token {
+            app = app
+                .with_control(Control::new(token, journal::DEFAULT_CAPACITY).with_restore(restore));
+        }
+        Some((organization, minted))
+    } else {
+        if let Some(token) = &start_up.control_token {
+            app = app.with_control(Control::new(token, journal::DEFAULT_CAPACITY));
+        }
+        provision::create_initial_credentials(&store, SystemClock.now()).await?
+    };
+    if start_up.control_token.is_some() {
+        app.catch_up_with_control_state().await?;
+        tracing::info!("control API on at /api/orgdoor/v1/control");
+    }
+    if start_up.ephemeral {
+        println!("# An ephemeral orgdoor: everything is in memory and gone when it stops.");
+    }
+    if let Some((organization, minted)) = first {
         println!(
             "# A new organization and its Organization Owner API key (the private key is shown only now):"
         );
@@ -223,6 +271,11 @@ async fn serve(
         );
         println!("export MONGODB_ATLAS_ORG_ID={}", organization.id);
         println!("export MONGODB_ATLAS_OPS_MANAGER_URL={base_url}");
+    }
+    if start_up.ephemeral
+        && let Some(token) = &start_up.control_token
+    {
+        println!("export ORGDOOR_CONTROL_TOKEN={token}");
     }
     // Last, so whoever reads stdout knows that everything else has been printed.
     println!("orgdoor listening on {base_url}");

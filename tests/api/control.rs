@@ -605,3 +605,74 @@ async fn python_requests_retries_a_429_from_a_fault_rule(backend: Backend) {
         .collect();
     assert_eq!(statuses, [json!(200), json!(401), json!(429)]);
 }
+
+/// `serve --ephemeral`, as a test suite starts it: in memory, limits off, control on; a reset
+/// puts back the same organization and key.
+#[tokio::test]
+async fn the_ephemeral_profile_starts_in_memory_with_control_and_resets_to_its_key() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let mut child = tokio::process::Command::new(crate::cli::BINARY)
+        .current_dir(dir.path())
+        .args(["serve", "--ephemeral", "--listen", "127.0.0.1:0"])
+        .env_remove("ORGDOOR_CONTROL_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("orgdoor starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let mut exports = std::collections::HashMap::new();
+    let mut base_url = String::new();
+    while let Some(line) = lines.next_line().await.expect("a line") {
+        if let Some((name, value)) = line
+            .strip_prefix("export ")
+            .and_then(|export| export.split_once('='))
+        {
+            exports.insert(name.to_owned(), value.to_owned());
+        }
+        if let Some(url) = line.strip_prefix("orgdoor listening on ") {
+            base_url = url.trim_end_matches('/').to_owned();
+            break;
+        }
+    }
+    let token = exports["ORGDOOR_CONTROL_TOKEN"].clone();
+    let org = exports["MONGODB_ATLAS_ORG_ID"].clone();
+    let owner = crate::harness::DigestClient::new(
+        &base_url,
+        crate::harness::Credentials {
+            public_key: exports["MONGODB_ATLAS_PUBLIC_API_KEY"].clone(),
+            private_key: exports["MONGODB_ATLAS_PRIVATE_API_KEY"].clone(),
+        },
+        crate::harness::DigestStyle::ChallengeEveryRequest,
+    );
+    let invites = format!("/api/atlas/v2/orgs/{org}/invites");
+    let invited = owner
+        .post(
+            &invites,
+            &json!({"username": "e@example.com", "roles": ["ORG_MEMBER"]}),
+        )
+        .await;
+    assert_eq!(invited.status, 200, "{}", invited.text);
+    assert!(
+        invited.header("ratelimit-limit").is_none(),
+        "rate limits are off"
+    );
+
+    let reset = reqwest::Client::new()
+        .post(format!("{base_url}/api/orgdoor/v1/control/reset"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(reset.status(), 200);
+    // The same organization and key, without the invitation.
+    let listed = owner.get(&invites).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.json, json!([]));
+    // Nothing was written where it ran.
+    let written: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("the directory")
+        .collect();
+    assert!(written.is_empty(), "{written:?}");
+}
