@@ -4,6 +4,7 @@
 
 mod api_key;
 mod invitation;
+mod org;
 mod serve;
 
 use std::path::PathBuf;
@@ -42,7 +43,8 @@ pub struct Cli {
 /// Where the store is and the key that seals its credentials; shared by every command.
 #[derive(Debug, Args)]
 pub(crate) struct StoreArgs {
-    /// Where state lives: `sqlite://FILE` (created if missing).
+    /// Where state lives: `sqlite://FILE` (created if missing), `sqlite::memory:` (gone when
+    /// the process ends), or `postgres://USER:PASSWORD@HOST:5432/DATABASE`.
     #[arg(
         long,
         env = "ORGDOOR_DATABASE_URL",
@@ -80,6 +82,7 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Create an organization with an Organization Owner API key; print them as JSON.
     Bootstrap {
+        /// The new organization's name.
         #[arg(long)]
         org_name: String,
         #[command(flatten)]
@@ -91,10 +94,19 @@ enum Command {
     /// Answer an invitation as the invitee would (Atlas does this by e-mail); print the user.
     #[command(subcommand)]
     Invitation(invitation::InvitationCommand),
+    /// List the organizations of a store.
+    #[command(subcommand)]
+    Org(org::OrgCommand),
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// Print a completion script for a shell: `orgdoor completions bash > /etc/bash_completion.d/orgdoor`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -116,10 +128,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::ApiKey(command) => api_key::run(command).await,
         Command::Invitation(command) => invitation::run(command).await,
+        Command::Org(command) => org::run(command).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "orgdoor",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
         Command::Migrate { store } => {
             store.open().await?;
             tracing::info!("migrations applied");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every command and every flag says what it takes.
+    #[test]
+    fn every_command_and_flag_has_help() {
+        fn check(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if command.get_about().is_none() && !path.is_empty() {
+                missing.push(format!("command `{path}`"));
+            }
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("`{path}` argument `{id}`"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                check(
+                    sub,
+                    &format!("{path} {}", sub.get_name()).trim().to_owned(),
+                    missing,
+                );
+            }
+        }
+        let mut missing = Vec::new();
+        check(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:?}");
+        Cli::command().debug_assert();
     }
 }

@@ -176,6 +176,114 @@ impl KeptOrganization {
     }
 }
 
+/// An owner key given in advance (`ORGDOOR_PUBLIC_KEY`/`ORGDOOR_PRIVATE_KEY`), as MinIO takes
+/// its root credentials, so a test suite knows it before the server starts.
+#[derive(Clone)]
+pub struct FixedKey {
+    pub public_key: PublicKey,
+    pub private_key: SecretString,
+}
+
+/// Why a fixed key was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FixedKeyError {
+    #[error("ORGDOOR_PUBLIC_KEY must be 8 lowercase letters, as Atlas public keys are")]
+    PublicKey,
+    #[error("ORGDOOR_PRIVATE_KEY must be 8 to 128 printable ASCII characters without spaces")]
+    PrivateKey,
+    #[error(
+        "the API key {0} already exists with another private key; revoke it          (`orgdoor api-key revoke`) or give its own private key"
+    )]
+    Mismatch(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl FixedKey {
+    pub fn parse(public_key: &str, private_key: &str) -> Result<Self, FixedKeyError> {
+        let public_key = public_key.parse().map_err(|_| FixedKeyError::PublicKey)?;
+        if !(8..=128).contains(&private_key.len())
+            || !private_key.bytes().all(|c| c.is_ascii_graphic())
+        {
+            return Err(FixedKeyError::PrivateKey);
+        }
+        Ok(Self {
+            public_key,
+            private_key: SecretString::from(private_key.to_owned()),
+        })
+    }
+
+    fn ha1(&self) -> DigestHa1 {
+        digest_ha1(self.public_key.as_str(), self.private_key.expose_secret())
+    }
+
+    /// Makes this key an Organization Owner key if it is not stored yet: of a new organization
+    /// on an empty store, else of the oldest organization. A key already stored is left as it
+    /// is if its private key is this one, and refused otherwise. Returns the key's
+    /// organization, kept as it is now so a reset can put it back.
+    pub async fn ensure(
+        &self,
+        store: &Arc<dyn Store>,
+        now: OffsetDateTime,
+    ) -> Result<KeptOrganization, FixedKeyError> {
+        let ha1 = self.ha1();
+        if let Some(stored) = store.find_api_key(&self.public_key).await? {
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(&stored.ha1.0[..], &ha1.0[..])) {
+                return Err(FixedKeyError::Mismatch(self.public_key.to_string()));
+            }
+            return Ok(KeptOrganization {
+                organization: stored.organization,
+                key: stored.key,
+                ha1,
+            });
+        }
+        let name =
+            OrgName::parse("orgdoor").map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let organization = NewOrganization {
+            name,
+            skip_default_alerts_settings: false,
+        }
+        .into_organization(now);
+        let key = self.key_of(&organization.id, now);
+        if store
+            .create_first_organization(&organization, &[(key.clone(), ha1.clone())])
+            .await?
+        {
+            return Ok(KeptOrganization {
+                organization,
+                key,
+                ha1,
+            });
+        }
+        let oldest = store
+            .list_organizations()
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("no organization".into()))?;
+        let key = self.key_of(&oldest.id, now);
+        store.create_api_key(&key, &ha1).await?;
+        Ok(KeptOrganization {
+            organization: oldest,
+            key,
+            ha1,
+        })
+    }
+
+    fn key_of(&self, org: &OrgId, now: OffsetDateTime) -> ApiKey {
+        NewApiKey {
+            org_id: org.clone(),
+            public_key: self.public_key.clone(),
+            ha1: self.ha1(),
+            description: "orgdoor fixed key (ORGDOOR_PUBLIC_KEY)".to_owned(),
+            roles: OrgRoles::single(OrgRole::Owner),
+            project_roles: Vec::new(),
+        }
+        .into_api_key(now)
+        .0
+    }
+}
+
 /// On a store with no organization, creates the first one and its owner key. When several
 /// instances start on one empty store, only one of them creates (and prints) it.
 pub async fn create_initial_credentials(

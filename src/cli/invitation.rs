@@ -16,13 +16,16 @@ pub(super) enum InvitationCommand {
     Accept {
         #[command(flatten)]
         invitee: InviteeArgs,
+        /// The invitee's first name, for someone without an account yet.
         #[arg(long)]
         first_name: Option<String>,
+        /// The invitee's last name.
         #[arg(long)]
         last_name: Option<String>,
         /// ISO 3166-1 alpha-2 code.
         #[arg(long)]
         country: Option<String>,
+        /// A mobile number, as the Atlas user profile holds one.
         #[arg(long)]
         mobile_number: Option<String>,
     },

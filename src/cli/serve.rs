@@ -15,14 +15,16 @@ use crate::config::{
     DatabaseUrl, DeliverySettings, InvalidPublicUrl, PublicUrl, RateLimitPolicy, Settings, SmtpUrl,
 };
 use crate::control::{Control, Restore, journal};
-use crate::provision;
+use crate::provision::{self, FixedKey};
 use crate::transport::{ConnectionLimits, TlsFiles};
+use orgdoor_domain::Organization;
 
 #[derive(Debug, Args)]
 pub(super) struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on, `HOST:PORT`: `127.0.0.1:8080`, `0.0.0.0:8080` for every
+    /// interface, `localhost:8080`, or port 0 for any free port (printed).
     #[arg(long, env = "ORGDOOR_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    listen: String,
     /// Atlas's rate limits (`atlas`), or none (`off`, for load tests).
     #[arg(long, env = "ORGDOOR_RATE_LIMITS", value_enum, default_value = "atlas")]
     rate_limits: RateLimitMode,
@@ -36,6 +38,26 @@ pub(super) struct ServeArgs {
     store: StoreArgs,
     #[command(flatten)]
     control: ControlArgs,
+    #[command(flatten)]
+    fixed: FixedKeyArgs,
+}
+
+/// An owner key known before the server starts.
+#[derive(Debug, Args)]
+struct FixedKeyArgs {
+    /// The public key of an Organization Owner API key to make (8 lowercase letters): of a new
+    /// organization on an empty store, else of the oldest one; kept across resets.
+    #[arg(long, env = "ORGDOOR_PUBLIC_KEY", requires = "private_key")]
+    public_key: Option<String>,
+    /// Its private key (8 to 128 printable characters; Atlas's are UUIDs). Only its Digest
+    /// hash is stored.
+    #[arg(
+        long,
+        env = "ORGDOOR_PRIVATE_KEY",
+        hide_env_values = true,
+        requires = "public_key"
+    )]
+    private_key: Option<String>,
 }
 
 /// The control API for test suites.
@@ -176,12 +198,16 @@ impl From<RateLimitMode> for RateLimitPolicy {
 struct StartUp {
     rate_limits: RateLimitPolicy,
     control_token: Option<String>,
-    /// `--ephemeral`: the control token was made up here, so it is printed.
+    fixed_key: Option<FixedKey>,
     ephemeral: bool,
 }
 
 pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let ephemeral = args.control.ephemeral;
+    let fixed_key = match (&args.fixed.public_key, &args.fixed.private_key) {
+        (Some(public_key), Some(private_key)) => Some(FixedKey::parse(public_key, private_key)?),
+        _ => None,
+    };
     let (database_url, secrets_key) = if ephemeral {
         (
             "sqlite::memory:".to_owned(),
@@ -192,7 +218,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         (args.store.database_url, key)
     };
     let settings = Settings {
-        listen: args.listen,
+        listen: resolve_listen(&args.listen).await?,
         secrets_key,
         database_url: DatabaseUrl::new(database_url),
         connection_limits: args.connections.into(),
@@ -210,9 +236,39 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .control
             .control_token
             .or_else(|| ephemeral.then(|| uuid::Uuid::new_v4().simple().to_string())),
+        fixed_key,
         ephemeral,
     };
     serve(settings, start_up).await
+}
+
+/// `HOST:PORT`, a name (`localhost:8080`) taking its first address.
+async fn resolve_listen(listen: &str) -> anyhow::Result<SocketAddr> {
+    if let Ok(address) = listen.parse() {
+        return Ok(address);
+    }
+    tokio::net::lookup_host(listen)
+        .await
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--listen {listen:?} is not HOST:PORT (such as 127.0.0.1:8080 or localhost:8080)"
+            )
+        })
+}
+
+/// What `serve` prints first on stdout: the organization and owner key to use, as shell lines.
+fn print_credentials(
+    organization: &Organization,
+    public_key: &str,
+    private_key: &str,
+    base_url: &str,
+) {
+    println!("export MONGODB_ATLAS_PUBLIC_API_KEY={public_key}");
+    println!("export MONGODB_ATLAS_PRIVATE_API_KEY={private_key}");
+    println!("export MONGODB_ATLAS_ORG_ID={}", organization.id);
+    println!("export MONGODB_ATLAS_OPS_MANAGER_URL={base_url}");
 }
 
 async fn serve(settings: Settings, start_up: StartUp) -> anyhow::Result<()> {
@@ -229,58 +285,95 @@ async fn serve(settings: Settings, start_up: StartUp) -> anyhow::Result<()> {
     let scheme = if app.is_tls() { "https" } else { "http" };
     let base_url = format!("{scheme}://{address}/");
     let store = app.state().store.clone();
-    let first = if start_up.ephemeral {
-        // The very organization and key a reset puts back.
-        let name = orgdoor_domain::OrgName::parse("orgdoor")?;
-        let (kept, minted) = provision::KeptOrganization::mint(name, SystemClock.now());
-        kept.store(&store).await?;
-        let organization = kept.organization().clone();
-        let restore: Restore = Arc::new(move |store, _now| {
-            let kept = kept.clone();
-            Box::pin(async move { Ok(kept.store(&store).await?) })
-        });
-        if let Some(token) = &start_up.control_token {
-            app = app
-                .with_control(Control::new(token, journal::DEFAULT_CAPACITY).with_restore(restore));
-        }
-        Some((organization, minted))
-    } else {
-        if let Some(token) = &start_up.control_token {
-            app = app.with_control(Control::new(token, journal::DEFAULT_CAPACITY));
-        }
-        provision::create_initial_credentials(&store, SystemClock.now()).await?
-    };
-    if start_up.control_token.is_some() {
-        app.catch_up_with_control_state().await?;
-        tracing::info!("control API on at /api/orgdoor/v1/control");
-    }
+    let now = SystemClock.now();
     if start_up.ephemeral {
         println!("# An ephemeral orgdoor: everything is in memory and gone when it stops.");
     }
-    if let Some((organization, minted)) = first {
+    // What a reset of the store puts back.
+    let mut kept = Vec::new();
+    if let Some(fixed) = &start_up.fixed_key {
+        let organization = fixed.ensure(&store, now).await?;
+        println!(
+            "# The Organization Owner API key given in ORGDOOR_PUBLIC_KEY/ORGDOOR_PRIVATE_KEY:"
+        );
+        print_credentials(
+            organization.organization(),
+            fixed.public_key.as_str(),
+            fixed.private_key.expose_secret(),
+            &base_url,
+        );
+        kept.push(organization);
+    } else if start_up.ephemeral {
+        let name = orgdoor_domain::OrgName::parse("orgdoor")?;
+        let (organization, minted) = provision::KeptOrganization::mint(name, now);
+        organization.store(&store).await?;
+        println!("# A new organization and its Organization Owner API key:");
+        print_credentials(
+            organization.organization(),
+            minted.key.public_key.as_str(),
+            minted.private_key.expose_secret(),
+            &base_url,
+        );
+        kept.push(organization);
+    } else if let Some((organization, minted)) =
+        provision::create_initial_credentials(&store, now).await?
+    {
         println!(
             "# A new organization and its Organization Owner API key (the private key is shown only now):"
         );
-        println!(
-            "export MONGODB_ATLAS_PUBLIC_API_KEY={}",
-            minted.key.public_key
+        print_credentials(
+            &organization,
+            minted.key.public_key.as_str(),
+            minted.private_key.expose_secret(),
+            &base_url,
         );
-        println!(
-            "export MONGODB_ATLAS_PRIVATE_API_KEY={}",
-            minted.private_key.expose_secret()
-        );
-        println!("export MONGODB_ATLAS_ORG_ID={}", organization.id);
-        println!("export MONGODB_ATLAS_OPS_MANAGER_URL={base_url}");
+    } else {
+        print_existing_store(&store, &base_url).await?;
     }
-    if start_up.ephemeral
-        && let Some(token) = &start_up.control_token
-    {
-        println!("export ORGDOOR_CONTROL_TOKEN={token}");
+    if let Some(token) = &start_up.control_token {
+        let restore: Restore = Arc::new(move |store, _now| {
+            let kept = kept.clone();
+            Box::pin(async move {
+                for organization in &kept {
+                    organization.store(&store).await?;
+                }
+                Ok(())
+            })
+        });
+        app =
+            app.with_control(Control::new(token, journal::DEFAULT_CAPACITY).with_restore(restore));
+        app.catch_up_with_control_state().await?;
+        tracing::info!("control API on at /api/orgdoor/v1/control");
+        if start_up.ephemeral {
+            println!("export ORGDOOR_CONTROL_TOKEN={token}");
+        }
     }
     // Last, so whoever reads stdout knows that everything else has been printed.
     println!("orgdoor listening on {base_url}");
     app.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// A second start on a store: which organizations it holds and how to get a key, since the
+/// first start's private key is not kept anywhere.
+async fn print_existing_store(
+    store: &Arc<dyn orgdoor_store::Store>,
+    base_url: &str,
+) -> anyhow::Result<()> {
+    let organizations = store.list_organizations().await?;
+    println!("# This store's organizations (private keys are shown only when they are made):");
+    for organization in &organizations {
+        println!("#   {} {}", organization.id, organization.name.as_str());
+    }
+    if let Some(first) = organizations.first() {
+        println!(
+            "# A new owner key: orgdoor api-key create --org {} --role ORG_OWNER (with this --database-url)",
+            first.id
+        );
+        println!("export MONGODB_ATLAS_ORG_ID={}", first.id);
+    }
+    println!("export MONGODB_ATLAS_OPS_MANAGER_URL={base_url}");
     Ok(())
 }
 

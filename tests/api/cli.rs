@@ -81,7 +81,7 @@ fn work_dir() -> &'static std::path::Path {
 pub struct Server {
     pub child: Child,
     pub base_url: String,
-    exports: Vec<(String, String)>,
+    pub exports: Vec<(String, String)>,
 }
 
 impl Server {
@@ -137,7 +137,7 @@ impl Server {
         }
     }
 
-    fn export(&self, name: &str) -> &str {
+    pub fn export(&self, name: &str) -> &str {
         &self
             .exports
             .iter()
@@ -167,7 +167,7 @@ impl Server {
     }
 }
 
-async fn run(args: &[&str]) -> std::process::Output {
+pub(crate) async fn run(args: &[&str]) -> std::process::Output {
     Command::new(BINARY)
         .current_dir(work_dir())
         .args(args)
@@ -184,7 +184,7 @@ async fn assert_org_readable(client: &DigestClient, org: &str) {
 }
 
 /// Runs the command and asserts it succeeds.
-async fn run_ok(args: &[&str]) -> std::process::Output {
+pub(crate) async fn run_ok(args: &[&str]) -> std::process::Output {
     let output = run(args).await;
     assert!(
         output.status.success(),
@@ -196,7 +196,7 @@ async fn run_ok(args: &[&str]) -> std::process::Output {
 
 /// Asserts a command failed, saying something that contains `mention`.
 #[track_caller]
-fn assert_refused(output: &std::process::Output, mention: &str) {
+pub(crate) fn assert_refused(output: &std::process::Output, mention: &str) {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(mention), "{stderr}");
@@ -225,9 +225,15 @@ async fn serve_prints_credentials_that_work_on_first_start_only(backend: Backend
 
     let mut again = Server::start(&url).await;
     assert!(
-        again.exports.is_empty(),
-        "credentials are printed once, on an empty store"
+        again
+            .exports
+            .iter()
+            .all(|(name, _)| !name.contains("API_KEY")),
+        "credentials are printed once, on an empty store: {:?}",
+        again.exports
     );
+    // A second start says which organization is there.
+    assert_eq!(again.export("MONGODB_ATLAS_ORG_ID"), org);
     let client = again.client(server.credentials());
     assert_org_readable(&client, &org).await;
     again.child.kill().await.unwrap();
@@ -503,15 +509,21 @@ async fn of_two_servers_starting_on_one_empty_store_one_prints_credentials(backe
     run_ok(&["migrate", "--database-url", &database.url]).await;
     let (mut first, mut second) =
         tokio::join!(Server::start(&database.url), Server::start(&database.url));
+    let prints_a_key = |server: &Server| {
+        server
+            .exports
+            .iter()
+            .any(|(name, _)| name == "MONGODB_ATLAS_PRIVATE_API_KEY")
+    };
     let printed = [&first, &second]
         .iter()
-        .filter(|server| !server.exports.is_empty())
+        .filter(|server| prints_a_key(server))
         .count();
     assert_eq!(
         printed, 1,
         "exactly one instance creates and prints the first organization"
     );
-    let winner = if first.exports.is_empty() {
+    let winner = if !prints_a_key(&first) {
         &second
     } else {
         &first

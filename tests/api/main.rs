@@ -49,6 +49,7 @@ mod logs;
 mod mail_delivery;
 mod openapi;
 mod operations;
+mod operators;
 mod org_invitations;
 mod org_users;
 mod orgs_teams_groups;

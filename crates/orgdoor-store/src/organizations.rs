@@ -35,6 +35,9 @@ pub trait OrganizationStore: Send + Sync {
 
     async fn get_organization(&self, id: &OrgId) -> Result<Option<Organization>, StoreError>;
 
+    /// Every organization, oldest first (for operators: `orgdoor org list`).
+    async fn list_organizations(&self) -> Result<Vec<Organization>, StoreError>;
+
     /// Renames an organization; [`Rejection::OrganizationNotFound`] when it does not exist.
     async fn rename_organization(
         &self,
@@ -114,6 +117,19 @@ impl<B: Backend> OrganizationStore for B {
             .fetch_optional()
             .await?;
         row.map(Organization::try_from).transpose()
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn list_organizations(&self) -> Result<Vec<Organization>, StoreError> {
+        let rows: Vec<OrganizationRow> = self
+            .read()
+            .await?
+            .query(&format!(
+                "SELECT {ORGANIZATION_COLUMNS} FROM organizations ORDER BY created_at, id"
+            ))
+            .fetch_all()
+            .await?;
+        rows.into_iter().map(Organization::try_from).collect()
     }
 
     #[instrument(level = "debug", skip(self))]
