@@ -168,7 +168,7 @@ mod tests {
             for sub in command.get_subcommands() {
                 check(
                     sub,
-                    &format!("{path} {}", sub.get_name()).trim().to_owned(),
+                    format!("{path} {}", sub.get_name()).trim(),
                     missing,
                 );
             }
