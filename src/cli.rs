@@ -166,11 +166,7 @@ mod tests {
                 }
             }
             for sub in command.get_subcommands() {
-                check(
-                    sub,
-                    format!("{path} {}", sub.get_name()).trim(),
-                    missing,
-                );
+                check(sub, format!("{path} {}", sub.get_name()).trim(), missing);
             }
         }
         let mut missing = Vec::new();

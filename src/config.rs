@@ -172,6 +172,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_store_in_memory_gets_a_key_that_is_never_written() {
+        assert!(matches!(
+            SecretsKeySource::default_for("sqlite::memory:"),
+            SecretsKeySource::Fresh
+        ));
+        assert!(matches!(
+            SecretsKeySource::default_for("sqlite:file:x?mode=memory&cache=shared"),
+            SecretsKeySource::Fresh
+        ));
+        assert!(matches!(
+            SecretsKeySource::default_for("sqlite://orgdoor.db"),
+            SecretsKeySource::File(path) if path == std::path::Path::new("orgdoor.db.key")
+        ));
+    }
+
+    #[test]
     fn public_urls_are_http_bases_ending_in_a_slash() {
         let url = PublicUrl::parse("https://invites.example.com/orgdoor").unwrap();
         assert_eq!(url.as_str(), "https://invites.example.com/orgdoor/");
@@ -227,6 +243,8 @@ pub enum SecretsKeySource {
     Hex(String),
     /// A key file, created (0600) with a new random key if it does not exist.
     File(PathBuf),
+    /// A new random key, never written down: for a store in memory, which dies with it.
+    Fresh,
 }
 
 impl SecretsKeySource {
@@ -234,6 +252,11 @@ impl SecretsKeySource {
     /// `orgdoor-secrets.key` in the working directory for a PostgreSQL store (instances that do
     /// not share a directory must be given the same key).
     pub fn default_for(database_url: &str) -> Self {
+        if database_url.starts_with("sqlite:")
+            && (database_url.contains(":memory:") || database_url.contains("mode=memory"))
+        {
+            return Self::Fresh;
+        }
         match database_url.strip_prefix("sqlite:") {
             Some(rest) => {
                 let path = rest.trim_start_matches("//");
@@ -250,6 +273,7 @@ impl SecretsKeySource {
             Self::Hex(text) => SecretsKey::from_hex(text)
                 .context("ORGDOOR_SECRETS_KEY must be 64 hexadecimal digits"),
             Self::File(path) => load_or_create_key_file(path),
+            Self::Fresh => Ok(SecretsKey::generate()),
         }
     }
 }
