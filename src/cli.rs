@@ -116,7 +116,7 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    telemetry::init(cli.log_format);
+    let _log_guard = telemetry::init(cli.log_format);
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Bootstrap { org_name, store } => {

@@ -44,7 +44,13 @@ pub fn filter_directives(rust_log: Option<&str>) -> String {
     directives
 }
 
-pub fn init(format: LogFormat) {
+/// Keeps the log writer's thread going; logs written before it is dropped are flushed then.
+pub type LogGuard = tracing_appender::non_blocking::WorkerGuard;
+
+/// Sets up logging. Lines are written to stderr by a thread of their own, so a request never
+/// waits on the terminal or pipe behind stderr; should that thread fall behind by more than
+/// its buffer (128,000 lines), lines are dropped rather than requests held.
+pub fn init(format: LogFormat) -> LogGuard {
     let rust_log = std::env::var("RUST_LOG").ok();
     let directives = filter_directives(rust_log.as_deref());
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|error| {
@@ -52,15 +58,17 @@ pub fn init(format: LogFormat) {
         EnvFilter::new(filter_directives(None))
     });
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     // Another subscriber may already be set (tests); logging then goes there.
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    guard
 }
 
 #[cfg(test)]
