@@ -13,6 +13,7 @@ pub mod invitee;
 pub mod mail;
 pub mod provision;
 pub mod security;
+pub mod seed;
 pub mod state;
 pub mod telemetry;
 pub mod transport;

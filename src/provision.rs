@@ -192,7 +192,8 @@ pub enum FixedKeyError {
     #[error("ORGDOOR_PRIVATE_KEY must be 8 to 128 printable ASCII characters without spaces")]
     PrivateKey,
     #[error(
-        "the API key {0} already exists with another private key; revoke it          (`orgdoor api-key revoke`) or give its own private key"
+        "the API key {0} already exists with another private key or in another organization; \
+         revoke it (`orgdoor api-key revoke`) or give its own private key"
     )]
     Mismatch(String),
     #[error(transparent)]
@@ -271,16 +272,56 @@ impl FixedKey {
     }
 
     fn key_of(&self, org: &OrgId, now: OffsetDateTime) -> ApiKey {
+        self.key_with(
+            org,
+            OrgRoles::single(OrgRole::Owner),
+            "orgdoor fixed key (ORGDOOR_PUBLIC_KEY)",
+            now,
+        )
+    }
+
+    /// This key as a key of `org` with `roles`, not yet stored.
+    pub fn key_with(
+        &self,
+        org: &OrgId,
+        roles: OrgRoles,
+        description: &str,
+        now: OffsetDateTime,
+    ) -> ApiKey {
         NewApiKey {
             org_id: org.clone(),
             public_key: self.public_key.clone(),
             ha1: self.ha1(),
-            description: "orgdoor fixed key (ORGDOOR_PUBLIC_KEY)".to_owned(),
-            roles: OrgRoles::single(OrgRole::Owner),
+            description: description.to_owned(),
+            roles,
             project_roles: Vec::new(),
         }
         .into_api_key(now)
         .0
+    }
+
+    /// Stores this key in `org` with `roles` unless it is stored already; a stored key with
+    /// another private key, or in another organization, is refused.
+    pub async fn ensure_in(
+        &self,
+        store: &Arc<dyn Store>,
+        org: &OrgId,
+        roles: OrgRoles,
+        description: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), FixedKeyError> {
+        let ha1 = self.ha1();
+        if let Some(stored) = store.find_api_key(&self.public_key).await? {
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(&stored.ha1.0[..], &ha1.0[..]))
+                || stored.key.org_id != *org
+            {
+                return Err(FixedKeyError::Mismatch(self.public_key.to_string()));
+            }
+            return Ok(());
+        }
+        let key = self.key_with(org, roles, description, now);
+        store.create_api_key(&key, &ha1).await?;
+        Ok(())
     }
 }
 

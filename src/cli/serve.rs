@@ -16,6 +16,7 @@ use crate::config::{
 };
 use crate::control::{Control, Restore, journal};
 use crate::provision::{self, FixedKey};
+use crate::seed::{self, Seed};
 use crate::transport::{ConnectionLimits, TlsFiles};
 use orgdoor_domain::Organization;
 
@@ -63,6 +64,11 @@ struct FixedKeyArgs {
 /// The control API for test suites.
 #[derive(Debug, Args)]
 struct ControlArgs {
+    /// A seed to put in the store before listening and after each reset (YAML or JSON:
+    /// organizations, API keys, service accounts, users, teams, projects, invitations; see
+    /// `examples/seed.yaml`). Applying it again changes nothing.
+    #[arg(long, env = "ORGDOOR_SEED")]
+    seed: Option<PathBuf>,
     /// The one-liner a test suite starts: an in-memory store (`sqlite::memory:`, gone on
     /// exit), rate limits off, and the control API on, its token printed with the owner key
     /// unless `--control-token` gives one. A reset puts back the same organization and key.
@@ -199,6 +205,7 @@ struct StartUp {
     rate_limits: RateLimitPolicy,
     control_token: Option<String>,
     fixed_key: Option<FixedKey>,
+    seed: Option<Arc<Seed>>,
     ephemeral: bool,
 }
 
@@ -207,6 +214,11 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let fixed_key = match (&args.fixed.public_key, &args.fixed.private_key) {
         (Some(public_key), Some(private_key)) => Some(FixedKey::parse(public_key, private_key)?),
         _ => None,
+    };
+    // Read before anything is opened, so a broken seed changes nothing.
+    let seed = match &args.control.seed {
+        Some(path) => Some(Arc::new(Seed::load(path).await?)),
+        None => None,
     };
     let (database_url, secrets_key) = if ephemeral {
         (
@@ -237,6 +249,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .control_token
             .or_else(|| ephemeral.then(|| uuid::Uuid::new_v4().simple().to_string())),
         fixed_key,
+        seed,
         ephemeral,
     };
     serve(settings, start_up).await
@@ -315,6 +328,8 @@ async fn serve(settings: Settings, start_up: StartUp) -> anyhow::Result<()> {
             &base_url,
         );
         kept.push(organization);
+    } else if start_up.seed.is_some() {
+        // The seed says which organizations there are.
     } else if let Some((organization, minted)) =
         provision::create_initial_credentials(&store, now).await?
     {
@@ -330,12 +345,21 @@ async fn serve(settings: Settings, start_up: StartUp) -> anyhow::Result<()> {
     } else {
         print_existing_store(&store, &base_url).await?;
     }
+    if let Some(seed) = &start_up.seed {
+        seed::apply(seed, &store, now).await?;
+        println!("# The seed is applied.");
+    }
     if let Some(token) = &start_up.control_token {
-        let restore: Restore = Arc::new(move |store, _now| {
+        let seed = start_up.seed.clone();
+        let restore: Restore = Arc::new(move |store, now| {
             let kept = kept.clone();
+            let seed = seed.clone();
             Box::pin(async move {
                 for organization in &kept {
                     organization.store(&store).await?;
+                }
+                if let Some(seed) = seed {
+                    seed::apply(&seed, &store, now).await?;
                 }
                 Ok(())
             })

@@ -61,5 +61,6 @@ mod project_members;
 mod rate_limits;
 mod read_only_attributes;
 mod routing;
+mod seed;
 mod service_accounts;
 mod tls;

@@ -101,6 +101,23 @@ impl ServiceAccountSecret {
         (secret, value)
     }
 
+    /// A secret whose value was chosen in advance (a seed's), stored as a generated one is.
+    /// `value` is the prefix and at least 4 more characters.
+    pub fn with_value(value: &str, now: OffsetDateTime, lifetime_hours: i64) -> Option<Self> {
+        let rest = value.strip_prefix(SECRET_PREFIX)?;
+        if rest.len() < 4 || !rest.is_ascii() {
+            return None;
+        }
+        let created_at = crate::truncate_to_seconds(now);
+        Some(Self {
+            id: SecretId::generate(created_at),
+            digest: sha256(value),
+            masked: format!("{SECRET_PREFIX}...{}", &rest[rest.len() - 4..]),
+            created_at,
+            expires_at: created_at + Duration::hours(lifetime_hours),
+        })
+    }
+
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         now >= self.expires_at
     }
