@@ -4,10 +4,10 @@
 //!
 //! Reading checks everything first — names, roles, addresses, keys, references between
 //! entries — so a seed is refused whole, naming its file, line and field, before anything is
-//! written. Applying is idempotent (`apply`): what the store already has, found by its
+//! written. Applying is idempotent (`apply::apply`): what the store already has, found by its
 //! natural key, is left as it is.
 
-mod apply;
+pub mod apply;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -15,7 +15,6 @@ use std::str::FromStr;
 use orgdoor_domain::{EmailAddress, GroupRole, OrgId, OrgName, OrgRole, PublicKey};
 use serde::{Deserialize, Deserializer};
 
-pub use apply::apply;
 
 /// A value read with its type's `FromStr`, so a malformed one is an error at its own line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -346,7 +346,7 @@ async fn serve(settings: Settings, start_up: StartUp) -> anyhow::Result<()> {
         print_existing_store(&store, &base_url).await?;
     }
     if let Some(seed) = &start_up.seed {
-        seed::apply(seed, &store, now).await?;
+        seed::apply::apply(seed, &store, now).await?;
         println!("# The seed is applied.");
     }
     if let Some(token) = &start_up.control_token {
@@ -359,7 +359,7 @@ async fn serve(settings: Settings, start_up: StartUp) -> anyhow::Result<()> {
                     organization.store(&store).await?;
                 }
                 if let Some(seed) = seed {
-                    seed::apply(&seed, &store, now).await?;
+                    seed::apply::apply(&seed, &store, now).await?;
                 }
                 Ok(())
             })
