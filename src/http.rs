@@ -14,6 +14,7 @@ pub mod fallback;
 pub mod groups;
 pub mod health;
 pub mod invitation_page;
+pub mod metrics;
 pub mod oauth;
 pub mod openapi;
 pub mod org_invitations;

@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod invitee;
 pub mod mail;
+pub mod metrics;
 pub mod provision;
 pub mod security;
 pub mod state;

@@ -25,6 +25,9 @@ pub(super) struct ServeArgs {
     /// Atlas's rate limits (`atlas`), or none (`off`, for load tests).
     #[arg(long, env = "ORGDOOR_RATE_LIMITS", value_enum, default_value = "atlas")]
     rate_limits: RateLimitMode,
+    /// Serve `GET /metrics` (Prometheus) on this address instead of the listen address.
+    #[arg(long, env = "ORGDOOR_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     connections: ConnectionArgs,
     #[command(flatten)]
@@ -158,14 +161,21 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         public_url: args.mail.public_url.clone(),
         delivery: args.mail.into(),
     };
-    serve(settings, args.rate_limits.into()).await
+    serve(settings, args.rate_limits.into(), args.metrics_listen).await
 }
 
-async fn serve(settings: Settings, rate_limits: RateLimitPolicy) -> anyhow::Result<()> {
+async fn serve(
+    settings: Settings,
+    rate_limits: RateLimitPolicy,
+    metrics_listen: Option<SocketAddr>,
+) -> anyhow::Result<()> {
     tracing::info!(database_url = ?settings.database_url, ?rate_limits, "opening store");
-    let app = Application::build(&settings, Arc::new(SystemClock))
+    let mut app = Application::build(&settings, Arc::new(SystemClock))
         .await?
         .with_rate_limits(rate_limits);
+    if let Some(listen) = metrics_listen {
+        app = app.with_metrics_listener(listen).await?;
+    }
     let mut address = app.local_addr()?;
     // A wildcard listen address is no place to send requests to; print loopback instead.
     if address.ip().is_unspecified() {
@@ -189,6 +199,9 @@ async fn serve(settings: Settings, rate_limits: RateLimitPolicy) -> anyhow::Resu
         );
         println!("export MONGODB_ATLAS_ORG_ID={}", organization.id);
         println!("export MONGODB_ATLAS_OPS_MANAGER_URL={base_url}");
+    }
+    if let Some(metrics_addr) = app.metrics_addr() {
+        println!("orgdoor metrics on http://{}/metrics", metrics_addr?);
     }
     // Last, so whoever reads stdout knows that everything else has been printed.
     println!("orgdoor listening on {base_url}");
