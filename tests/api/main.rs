@@ -45,6 +45,7 @@ mod input_limits;
 mod invitation_page;
 mod legacy_twins;
 mod mail_delivery;
+mod metrics;
 mod openapi;
 mod operations;
 mod org_invitations;

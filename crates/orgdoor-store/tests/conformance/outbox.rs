@@ -321,8 +321,8 @@ async fn failures_wait_for_their_retry_and_give_up_without_one(store: Arc<dyn St
 
 async fn the_depth_counts_pending_and_failed_messages_of_every_organization(store: Arc<dyn Store>) {
     assert_eq!(store.outbox_depth().await.unwrap(), OutboxDepth::default());
-    let first = organization(&store, "Depth one").await;
-    let second = organization(&store, "Depth two").await;
+    let first = organization(&store, "DepthOne").await;
+    let second = organization(&store, "DepthTwo").await;
     invite_with_letter(&store, &first.id, "ada@example.com", NOW).await;
     invite_with_letter(&store, &first.id, "bob@example.com", NOW).await;
     invite_with_letter(&store, &second.id, "cy@example.com", NOW).await;
