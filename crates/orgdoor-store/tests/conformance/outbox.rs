@@ -333,8 +333,8 @@ async fn the_depth_counts_pending_and_failed_messages_of_every_organization(stor
     assert_eq!(store.outbox_depth().await.unwrap(), pending);
 
     let lease = NOW + Duration::seconds(60);
-    let claimed = store.claim_due_messages("a", NOW, lease, 2).await.unwrap();
-    assert_eq!(claimed.len(), 2);
+    let claimed = store.claim_due_messages("a", NOW, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 3);
     assert_eq!(
         store.outbox_depth().await.unwrap(),
         pending,
@@ -348,6 +348,16 @@ async fn the_depth_counts_pending_and_failed_messages_of_every_organization(stor
     assert!(given_up.await.unwrap());
     let delivered = store.record_delivery(&claimed[1].id, "a", DeliveryOutcome::Delivered, NOW);
     assert!(delivered.await.unwrap());
+    let retried = DeliveryOutcome::Failed {
+        error: "connection refused".into(),
+        retry_at: Some(NOW + Duration::seconds(30)),
+    };
+    assert!(
+        store
+            .record_delivery(&claimed[2].id, "a", retried, NOW)
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.outbox_depth().await.unwrap(),
         OutboxDepth {
