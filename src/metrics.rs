@@ -97,6 +97,7 @@ pub fn handle() -> PrometheusHandle {
     HANDLE.get_or_init(install).clone()
 }
 
+#[allow(clippy::disallowed_methods)] // `std::thread::sleep`, on the upkeep thread only
 fn install() -> PrometheusHandle {
     // `set_buckets` refuses only an empty list; without buckets histograms become summaries.
     let builder = PrometheusBuilder::new()
@@ -111,6 +112,8 @@ fn install() -> PrometheusHandle {
     let upkeep = handle.clone();
     let spawned = std::thread::Builder::new()
         .name("metrics-upkeep".to_owned())
+        // A thread of its own, not a runtime worker: sleeping blocks nothing else, and it
+        // outlives any one runtime (the tests start one per test).
         .spawn(move || {
             loop {
                 std::thread::sleep(UPKEEP_PERIOD);
