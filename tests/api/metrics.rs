@@ -9,6 +9,31 @@ use crate::harness::{Credentials, DigestClient, DigestStyle, TestApp, spawn_app}
 
 on_both_stores!(metrics_count_requests_by_route_and_report_the_outbox);
 
+/// `--metrics-listen` moves `/metrics` to its own address; the API address answers Atlas's 404.
+#[tokio::test]
+async fn metrics_listen_serves_metrics_on_its_own_address() {
+    let database = orgdoor_test_db::TestDatabase::new(Backend::Sqlite).await;
+    let server = crate::cli::Server::start_with(
+        tokio::process::Command::new(crate::cli::BINARY),
+        &database.url,
+        &["--metrics-listen", "127.0.0.1:0"],
+    )
+    .await;
+    let metrics_url = server
+        .metrics_url
+        .clone()
+        .expect("the metrics address printed");
+    let scraped = reqwest::get(&metrics_url).await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.unwrap();
+    assert!(text.contains("orgdoor_build_info{"), "{text}");
+    assert!(text.contains("orgdoor_outbox_messages{"), "{text}");
+    let on_api = reqwest::get(format!("{}/metrics", server.base_url))
+        .await
+        .unwrap();
+    assert_eq!(on_api.status(), 404);
+}
+
 /// Samples of a Prometheus text page: `name{labels}` to value. Comment lines are skipped.
 fn parse(text: &str) -> HashMap<String, f64> {
     text.lines()
