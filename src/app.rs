@@ -54,6 +54,8 @@ pub struct Application {
     public_url_given: bool,
     delivery: DeliverySettings,
     mailer: Option<Mailer>,
+    /// Where `/metrics` is served instead of the API address, if anywhere.
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Application {
@@ -124,6 +126,7 @@ impl Application {
             public_url_given: false,
             delivery: DeliverySettings::default(),
             mailer: None,
+            metrics_listener: None,
         })
     }
 
@@ -178,6 +181,18 @@ impl Application {
         Ok(self)
     }
 
+    /// Serves `/metrics` on `listen` (plain HTTP) instead of the API address, which then
+    /// answers it 404 like any unknown path.
+    pub async fn with_metrics_listener(mut self, listen: SocketAddr) -> std::io::Result<Self> {
+        self.metrics_listener = Some(TcpListener::bind(listen).await?);
+        Ok(self)
+    }
+
+    /// The address `/metrics` is served on, if not the API address.
+    pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.metrics_listener.as_ref().map(TcpListener::local_addr)
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }
@@ -187,7 +202,21 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let router = router(&self.state, self.limits.request_timeout);
+        let scrape = http::metrics::routes(self.state.store.clone());
+        let mut router = router(&self.state, self.limits.request_timeout);
+        let metrics_server = match self.metrics_listener {
+            None => {
+                router = router.merge(scrape);
+                None
+            }
+            Some(listener) => Some(tokio::spawn(transport::serve(
+                listener,
+                BoxCloneSyncService::new(scrape),
+                self.limits,
+                None,
+                std::future::pending(),
+            ))),
+        };
         let service = ServiceBuilder::new()
             .map_request(transport::record_request_target)
             .layer(NormalizePathLayer::trim_trailing_slash())
@@ -220,6 +249,9 @@ impl Application {
         outbox.abort();
         if let Some(follower) = follower {
             follower.abort();
+        }
+        if let Some(metrics_server) = metrics_server {
+            metrics_server.abort();
         }
         served
     }
@@ -323,6 +355,8 @@ pub fn router(state: &AppState, request_timeout: Duration) -> Router {
                     http::observe::faults_on_arrival,
                 )),
         )
+        // Outermost, so timeouts and panics count with the status they were answered.
+        .layer(middleware::from_fn(http::metrics::record_request))
 }
 
 const REQUEST_ID: &str = "x-request-id";

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 pub use principal::{GroupAccess, Identity, OrgAccess, Principal};
 
 use crate::error::AppError;
+use crate::metrics::{self, AuthFailure};
 use crate::security::digest::{self, NonceStatus};
 use crate::security::failures::{Scheme, Throttled};
 use crate::state::AppState;
@@ -50,6 +51,22 @@ enum Refusal {
     Replayed,
     UnknownToken,
     ExpiredToken,
+}
+
+impl Refusal {
+    /// The reason metrics count it under.
+    fn metric(&self) -> AuthFailure {
+        match self {
+            Refusal::NoCredentials => AuthFailure::MissingCredentials,
+            Refusal::Malformed | Refusal::Unacceptable => AuthFailure::MalformedCredentials,
+            Refusal::UnknownKey => AuthFailure::UnknownKey,
+            Refusal::WrongResponse => AuthFailure::BadDigest,
+            Refusal::ForgedNonce => AuthFailure::ForgedNonce,
+            Refusal::StaleNonce => AuthFailure::StaleNonce,
+            Refusal::Replayed => AuthFailure::ReplayedNonce,
+            Refusal::UnknownToken | Refusal::ExpiredToken => AuthFailure::BadBearerToken,
+        }
+    }
 }
 
 pub async fn authenticate(
@@ -96,11 +113,22 @@ pub async fn authenticate(
         }
         Err(Ok(refusal)) => {
             tracing::debug!(auth.refusal = ?refusal, "request not authenticated");
+            metrics::record_auth_failure(refusal.metric());
             let stale = matches!(refusal, Refusal::StaleNonce | Refusal::Replayed);
             let challenge = challenge(&state, now, stale);
             answer_early(request, challenge).await
         }
         Err(Err(error)) => {
+            match &error {
+                AppError::RateLimited { .. } => {
+                    metrics::record_auth_failure(AuthFailure::Throttled)
+                }
+                AppError::IpAddressNotOnAccessList(_) => {
+                    metrics::record_auth_failure(AuthFailure::AccessList);
+                }
+                // The store failed: nothing was refused.
+                _ => {}
+            }
             let retry_after = match &error {
                 AppError::RateLimited { retry_after, .. } => Some(*retry_after),
                 _ => None,

@@ -79,7 +79,7 @@ impl StoreArgs {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the API server. On an empty store, create an organization and print an owner key.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Create an organization with an Organization Owner API key; print them as JSON.
     Bootstrap {
         /// The new organization's name.
@@ -118,7 +118,7 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let _log_guard = telemetry::init(cli.log_format);
     match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Bootstrap { org_name, store } => {
             let name = OrgName::parse(org_name).context("invalid --org-name")?;
             let store = store.open().await?;

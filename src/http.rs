@@ -15,6 +15,7 @@ pub mod fallback;
 pub mod groups;
 pub mod health;
 pub mod invitation_page;
+pub mod metrics;
 pub mod oauth;
 pub mod observe;
 pub mod openapi;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod invitee;
 pub mod mail;
+pub mod metrics;
 pub mod provision;
 pub mod security;
 pub mod seed;

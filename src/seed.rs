@@ -15,7 +15,6 @@ use std::str::FromStr;
 use orgdoor_domain::{EmailAddress, GroupRole, OrgId, OrgName, OrgRole, PublicKey};
 use serde::{Deserialize, Deserializer};
 
-
 /// A value read with its type's `FromStr`, so a malformed one is an error at its own line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed<T>(pub T);

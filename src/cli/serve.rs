@@ -29,6 +29,9 @@ pub(super) struct ServeArgs {
     /// Atlas's rate limits (`atlas`), or none (`off`, for load tests).
     #[arg(long, env = "ORGDOOR_RATE_LIMITS", value_enum, default_value = "atlas")]
     rate_limits: RateLimitMode,
+    /// Serve `GET /metrics` (Prometheus) on this address instead of the listen address.
+    #[arg(long, env = "ORGDOOR_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     connections: ConnectionArgs,
     #[command(flatten)]
@@ -207,6 +210,8 @@ struct StartUp {
     fixed_key: Option<FixedKey>,
     seed: Option<Arc<Seed>>,
     ephemeral: bool,
+    /// Where `/metrics` is served when not on the listen address.
+    metrics_listen: Option<SocketAddr>,
 }
 
 pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -251,6 +256,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         fixed_key,
         seed,
         ephemeral,
+        metrics_listen: args.metrics_listen,
     };
     serve(settings, start_up).await
 }
@@ -290,6 +296,9 @@ async fn serve(settings: Settings, start_up: StartUp) -> anyhow::Result<()> {
     let mut app = Application::build(&settings, Arc::new(SystemClock))
         .await?
         .with_rate_limits(rate_limits);
+    if let Some(listen) = start_up.metrics_listen {
+        app = app.with_metrics_listener(listen).await?;
+    }
     let mut address = app.local_addr()?;
     // A wildcard listen address is no place to send requests to; print loopback instead.
     if address.ip().is_unspecified() {
@@ -371,6 +380,9 @@ async fn serve(settings: Settings, start_up: StartUp) -> anyhow::Result<()> {
         if start_up.ephemeral {
             println!("export ORGDOOR_CONTROL_TOKEN={token}");
         }
+    }
+    if let Some(metrics_addr) = app.metrics_addr() {
+        println!("orgdoor metrics on http://{}/metrics", metrics_addr?);
     }
     // Last, so whoever reads stdout knows that everything else has been printed.
     println!("orgdoor listening on {base_url}");

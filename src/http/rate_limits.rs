@@ -25,6 +25,17 @@ pub enum Scope {
     User,
 }
 
+impl Scope {
+    /// How metrics name it.
+    fn label(self) -> &'static str {
+        match self {
+            Scope::Organization => "organization",
+            Scope::Group => "group",
+            Scope::User => "user",
+        }
+    }
+}
+
 /// An endpoint set of Atlas's rate-limit table.
 #[derive(Debug)]
 pub struct EndpointSet {
@@ -143,6 +154,7 @@ async fn limit(
     let mut response = if outcome.allowed {
         next.run(request).await
     } else {
+        crate::metrics::record_rate_limited(set.scope.label());
         let mut refused = AppError::RateLimited {
             resource: set.resource,
             retry_after: outcome.retry_after,

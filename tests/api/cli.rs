@@ -81,6 +81,8 @@ fn work_dir() -> &'static std::path::Path {
 pub struct Server {
     pub child: Child,
     pub base_url: String,
+    /// Where `/metrics` is served, if `--metrics-listen` moved it.
+    pub metrics_url: Option<String>,
     pub exports: Vec<(String, String)>,
 }
 
@@ -115,11 +117,15 @@ impl Server {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut base_url = String::new();
         let mut exports = Vec::new();
+        let mut metrics_url = None;
         tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 if let Some(export) = line.strip_prefix("export ") {
                     let (name, value) = export.split_once('=').unwrap();
                     exports.push((name.to_owned(), value.to_owned()));
+                }
+                if let Some(url) = line.strip_prefix("orgdoor metrics on ") {
+                    metrics_url = Some(url.to_owned());
                 }
                 if let Some(url) = line.strip_prefix("orgdoor listening on ") {
                     base_url = url.trim_end_matches('/').to_owned();
@@ -133,6 +139,7 @@ impl Server {
         Server {
             child,
             base_url,
+            metrics_url,
             exports,
         }
     }

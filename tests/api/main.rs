@@ -47,6 +47,7 @@ mod invitation_page;
 mod legacy_twins;
 mod logs;
 mod mail_delivery;
+mod metrics;
 mod openapi;
 mod operations;
 mod operators;

@@ -59,6 +59,19 @@ pub trait OutboxStore: Send + Sync {
     /// Deletes the messages created before `before`, whatever their status; returns how many.
     /// Their links have died with their invitations by then.
     async fn prune_outbox(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// How many messages, over every organization, wait for delivery and how many were given
+    /// up: what a metrics scrape reports.
+    async fn outbox_depth(&self) -> Result<OutboxDepth, StoreError>;
+}
+
+/// Messages by the statuses an operator watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxDepth {
+    /// `PENDING`: waiting to be delivered or tried again.
+    pub pending: u64,
+    /// `FAILED`: given up.
+    pub failed: u64,
 }
 
 #[async_trait]
@@ -201,6 +214,18 @@ impl<B: Backend> OutboxStore for B {
             .bind(seconds(before))
             .execute()
             .await?)
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
+        const BY_STATUS: &str = "SELECT COUNT(*) FROM outbox WHERE status = $1";
+        let mut conn = self.read().await?;
+        let pending: i64 = conn.query(BY_STATUS).bind("PENDING").fetch_scalar().await?;
+        let failed: i64 = conn.query(BY_STATUS).bind("FAILED").fetch_scalar().await?;
+        Ok(OutboxDepth {
+            pending: count(pending),
+            failed: count(failed),
+        })
     }
 }
 

@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use crate::StoreError;
+use crate::metrics::{Wait, timed_acquire};
 use crate::sealing::{Sealer, SecretsKey};
 use crate::sql::{self, Backend, Connection, Param, Query, Record, StatementCache};
 
@@ -48,21 +49,24 @@ impl PostgresStore {
     }
 }
 
+/// The `backend` label of this store's metrics.
+const BACKEND: &str = "postgres";
+
 impl Backend for PostgresStore {
     type Connection = PgConnection;
     type Reader<'a> = PoolConnection<Postgres>;
     type Writer<'a> = Transaction<'static, Postgres>;
 
     async fn read(&self) -> Result<PoolConnection<Postgres>, StoreError> {
-        Ok(self.pool.acquire().await?)
+        Ok(timed_acquire(BACKEND, Wait::Read, self.pool.acquire()).await?)
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        Ok(self.pool.begin().await?)
+        Ok(timed_acquire(BACKEND, Wait::Transaction, self.pool.begin()).await?)
     }
 
     async fn write(&self) -> Result<PoolConnection<Postgres>, StoreError> {
-        Ok(self.pool.acquire().await?)
+        Ok(timed_acquire(BACKEND, Wait::Write, self.pool.acquire()).await?)
     }
 
     fn sealer(&self) -> &Sealer {

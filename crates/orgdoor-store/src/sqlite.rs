@@ -16,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, Sq
 
 use self::connections::{Checkout, Connections, WriteTransaction};
 use crate::StoreError;
+use crate::metrics::{Wait, timed_acquire};
 use crate::sealing::{Sealer, SecretsKey};
 use crate::sql::{self, Backend, Connection, Param, Query, Record, StatementCache};
 
@@ -126,21 +127,25 @@ impl SqliteStore {
     }
 }
 
+/// The `backend` label of this store's metrics.
+const BACKEND: &str = "sqlite";
+
 impl Backend for SqliteStore {
     type Connection = SqliteConnection;
     type Reader<'a> = Checkout<'a>;
     type Writer<'a> = WriteTransaction<'a>;
 
     async fn read(&self) -> Result<Checkout<'_>, StoreError> {
-        self.reader.as_ref().unwrap_or(&self.writer).acquire().await
+        let connections = self.reader.as_ref().unwrap_or(&self.writer);
+        timed_acquire(BACKEND, Wait::Read, connections.acquire()).await
     }
 
     async fn begin_write(&self) -> Result<WriteTransaction<'_>, StoreError> {
-        self.writer.begin_immediate().await
+        timed_acquire(BACKEND, Wait::Transaction, self.writer.begin_immediate()).await
     }
 
     async fn write(&self) -> Result<Checkout<'_>, StoreError> {
-        self.writer.acquire().await
+        timed_acquire(BACKEND, Wait::Write, self.writer.acquire()).await
     }
 
     fn sealer(&self) -> &Sealer {

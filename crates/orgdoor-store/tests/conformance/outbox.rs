@@ -8,7 +8,9 @@ use orgdoor_domain::{
     DeliveryStatus, EmailAddress, GroupRole, GroupRoles, InvitationLetter, LinkToken, MessageId,
     NewMessage, OrgId, OutboxMessage, PageRequest,
 };
-use orgdoor_store::{DeliveryOutcome, Newcomer, ProjectAddition, Rejection, Store, WhenPending};
+use orgdoor_store::{
+    DeliveryOutcome, Newcomer, OutboxDepth, ProjectAddition, Rejection, Store, WhenPending,
+};
 use time::{Duration, OffsetDateTime};
 
 use crate::fixtures::{NOW, invitation, organization, rejection, stored_project};
@@ -22,6 +24,7 @@ on_every_store!(
     concurrent_claims_never_share_a_message,
     old_messages_are_pruned,
     a_message_whose_link_died_is_withdrawn_not_claimed,
+    the_depth_counts_pending_and_failed_messages_of_every_organization,
 );
 
 /// A letter to `to`, composed at `at`.
@@ -313,6 +316,54 @@ async fn failures_wait_for_their_retry_and_give_up_without_one(store: Arc<dyn St
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+async fn the_depth_counts_pending_and_failed_messages_of_every_organization(store: Arc<dyn Store>) {
+    assert_eq!(store.outbox_depth().await.unwrap(), OutboxDepth::default());
+    let first = organization(&store, "DepthOne").await;
+    let second = organization(&store, "DepthTwo").await;
+    invite_with_letter(&store, &first.id, "ada@example.com", NOW).await;
+    invite_with_letter(&store, &first.id, "bob@example.com", NOW).await;
+    invite_with_letter(&store, &second.id, "cy@example.com", NOW).await;
+    let pending = OutboxDepth {
+        pending: 3,
+        failed: 0,
+    };
+    assert_eq!(store.outbox_depth().await.unwrap(), pending);
+
+    let lease = NOW + Duration::seconds(60);
+    let claimed = store.claim_due_messages("a", NOW, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    assert_eq!(
+        store.outbox_depth().await.unwrap(),
+        pending,
+        "a leased message is still pending"
+    );
+    let refused = DeliveryOutcome::Failed {
+        error: "550 no such mailbox".into(),
+        retry_at: None,
+    };
+    let given_up = store.record_delivery(&claimed[0].id, "a", refused, NOW);
+    assert!(given_up.await.unwrap());
+    let delivered = store.record_delivery(&claimed[1].id, "a", DeliveryOutcome::Delivered, NOW);
+    assert!(delivered.await.unwrap());
+    let retried = DeliveryOutcome::Failed {
+        error: "connection refused".into(),
+        retry_at: Some(NOW + Duration::seconds(30)),
+    };
+    assert!(
+        store
+            .record_delivery(&claimed[2].id, "a", retried, NOW)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.outbox_depth().await.unwrap(),
+        OutboxDepth {
+            pending: 1,
+            failed: 1,
+        }
     );
 }
 

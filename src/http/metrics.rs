@@ -1,0 +1,98 @@
+//! `GET /metrics` in Prometheus's text format, and the layer that counts and times every
+//! request by the route that took it. The route label is the router's pattern
+//! (`/api/atlas/v2/orgs/{orgId}`), never the raw path, which holds ids and invitation tokens.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::PrometheusHandle;
+use orgdoor_store::Store;
+
+use crate::metrics::{HTTP_REQUEST_SECONDS, HTTP_REQUESTS, OUTBOX_MESSAGES, UNMATCHED_ROUTE};
+
+/// Prometheus's text exposition format, version 0.0.4.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What a scrape reads: the process's recorder and this server's store.
+#[derive(Clone)]
+struct Scrape {
+    handle: PrometheusHandle,
+    store: Arc<dyn Store>,
+}
+
+/// The `/metrics` route alone, for the API router or a listener of its own. Installs the
+/// process's recorder if nothing has yet.
+pub fn routes(store: Arc<dyn Store>) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(render))
+        .with_state(Scrape {
+            handle: crate::metrics::handle(),
+            store,
+        })
+}
+
+async fn render(State(scrape): State<Scrape>) -> Response {
+    let mut text = scrape.handle.render();
+    // Read per scrape rather than kept in the recorder: several servers in one process (the
+    // tests) each report their own store's outbox.
+    match scrape.store.outbox_depth().await {
+        Ok(depth) => {
+            let _ = write!(
+                text,
+                "# HELP {OUTBOX_MESSAGES} Messages in the outbox by status.\n\
+                 # TYPE {OUTBOX_MESSAGES} gauge\n\
+                 {OUTBOX_MESSAGES}{{status=\"pending\"}} {}\n\
+                 {OUTBOX_MESSAGES}{{status=\"failed\"}} {}\n",
+                depth.pending, depth.failed
+            );
+        }
+        Err(error) => tracing::warn!(%error, "reading the outbox depth for /metrics failed"),
+    }
+    let mut response = text.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    response
+}
+
+/// Counts and times a request under its route pattern, method and status.
+pub async fn record_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|matched| matched.as_str())
+        // axum names a nested router's catch-all with a private parameter; that is no route.
+        .filter(|pattern| !pattern.contains("__private__"))
+        .unwrap_or(UNMATCHED_ROUTE)
+        .to_owned();
+    let method = method_label(request.method());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(HTTP_REQUEST_SECONDS, "route" => route.clone(), "method" => method)
+        .record(started.elapsed());
+    metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
+        .increment(1);
+    response
+}
+
+/// The method as a fixed label; anything unusual is `other`, so a client cannot make up
+/// label values.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}

@@ -1,0 +1,163 @@
+//! `GET /metrics`: Prometheus text with requests counted by route pattern (never a raw id),
+//! authentication failures by reason, store waits, the outbox depth and build info.
+
+use std::collections::HashMap;
+
+use orgdoor_test_db::Backend;
+
+use crate::harness::{Credentials, DigestClient, DigestStyle, TestApp, spawn_app};
+
+on_both_stores!(metrics_count_requests_by_route_and_report_the_outbox);
+
+/// `--metrics-listen` moves `/metrics` to its own address; the API address answers Atlas's 404.
+#[tokio::test]
+async fn metrics_listen_serves_metrics_on_its_own_address() {
+    let database = orgdoor_test_db::TestDatabase::new(Backend::Sqlite).await;
+    let server = crate::cli::Server::start_with(
+        tokio::process::Command::new(crate::cli::BINARY),
+        &database.url,
+        &["--metrics-listen", "127.0.0.1:0"],
+    )
+    .await;
+    let metrics_url = server
+        .metrics_url
+        .clone()
+        .expect("the metrics address printed");
+    let scraped = reqwest::get(&metrics_url).await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.unwrap();
+    assert!(text.contains("orgdoor_build_info{"), "{text}");
+    assert!(text.contains("orgdoor_outbox_messages{"), "{text}");
+    let on_api = reqwest::get(format!("{}/metrics", server.base_url))
+        .await
+        .unwrap();
+    assert_eq!(on_api.status(), 404);
+}
+
+/// Samples of a Prometheus text page: `name{labels}` to value. Comment lines are skipped.
+fn parse(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').expect("a sample line");
+            (series.to_owned(), value.parse().expect("a number"))
+        })
+        .collect()
+}
+
+async fn scrape(app: &TestApp) -> (String, HashMap<String, f64>) {
+    let response = reqwest::get(format!("{}/metrics", app.base_url.trim_end_matches('/')))
+        .await
+        .expect("scrape");
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let text = response.text().await.unwrap();
+    let samples = parse(&text);
+    (text, samples)
+}
+
+/// The sum of every sample of `name` whose labels contain each of `labels`.
+fn total(samples: &HashMap<String, f64>, name: &str, labels: &[&str]) -> f64 {
+    samples
+        .iter()
+        .filter(|(series, _)| {
+            series.starts_with(&format!("{name}{{"))
+                && labels.iter().all(|label| series.contains(label))
+        })
+        .map(|(_, value)| value)
+        .sum()
+}
+
+async fn metrics_count_requests_by_route_and_report_the_outbox(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org_route = r#"route="/api/atlas/v2/orgs/{orgId}""#;
+    let (_, before) = scrape(&app).await;
+    let found = total(
+        &before,
+        "orgdoor_http_requests_total",
+        &[org_route, r#"status="200""#],
+    );
+    let missing = total(
+        &before,
+        "orgdoor_http_requests_total",
+        &[org_route, r#"status="404""#],
+    );
+    let bad_digest = total(
+        &before,
+        "orgdoor_auth_failures_total",
+        &[r#"reason="bad_digest""#],
+    );
+
+    let owner = app.owner();
+    owner
+        .get(&format!("/api/atlas/v2/orgs/{}", app.org_id))
+        .await;
+    let unknown_org = "0123456789abcdef01234567";
+    let response = owner
+        .get(&format!("/api/atlas/v2/orgs/{unknown_org}"))
+        .await;
+    assert_eq!(response.status, 404);
+    let wrong = Credentials {
+        public_key: app.owner.public_key.clone(),
+        private_key: "00000000-0000-0000-0000-000000000000".to_owned(),
+    };
+    let intruder = DigestClient::new(&app.base_url, wrong, DigestStyle::ReuseNonce);
+    let refused = intruder
+        .get(&format!("/api/atlas/v2/orgs/{}", app.org_id))
+        .await;
+    assert_eq!(refused.status, 401);
+    let raw_token = "not-a-real-invitation-token-4f1c";
+    let _ = reqwest::get(format!("{}invitations/{raw_token}", app.base_url)).await;
+    app.invite("ada@example.com", &["ORG_MEMBER"]).await;
+    app.invite("bob@example.com", &["ORG_MEMBER"]).await;
+
+    let (text, after) = scrape(&app).await;
+    let count = |labels: &[&str]| total(&after, "orgdoor_http_requests_total", labels);
+    assert!(
+        count(&[org_route, r#"method="GET""#, r#"status="200""#]) >= found + 1.0,
+        "{text}"
+    );
+    assert!(
+        count(&[org_route, r#"method="GET""#, r#"status="404""#]) >= missing + 1.0,
+        "{text}"
+    );
+    assert!(
+        total(
+            &after,
+            "orgdoor_auth_failures_total",
+            &[r#"reason="bad_digest""#]
+        ) >= bad_digest + 1.0,
+        "{text}"
+    );
+    for secret in [unknown_org, raw_token, app.org_id.as_str()] {
+        assert!(!text.contains(secret), "{secret} in a label:\n{text}");
+    }
+    assert!(
+        text.contains(r#"orgdoor_http_request_duration_seconds_bucket{route="/api/atlas/v2/orgs/{orgId}",method="GET",le="0.001"}"#),
+        "{text}"
+    );
+    assert!(text.contains("le=\"10\""), "{text}");
+    assert!(
+        text.contains("orgdoor_store_acquire_seconds_bucket{"),
+        "{text}"
+    );
+    let version = format!(
+        "orgdoor_build_info{{version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(after.get(&version), Some(&1.0), "{text}");
+    assert_eq!(
+        after.get(r#"orgdoor_outbox_messages{status="pending"}"#),
+        Some(&2.0),
+        "{text}"
+    );
+    assert_eq!(
+        after.get(r#"orgdoor_outbox_messages{status="failed"}"#),
+        Some(&0.0),
+        "{text}"
+    );
+}
