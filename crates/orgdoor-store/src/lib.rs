@@ -13,6 +13,7 @@
 
 mod access_lists;
 mod api_keys;
+pub mod backup;
 pub mod audit;
 mod error;
 mod events;
