@@ -49,7 +49,10 @@ pub(super) async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     };
     for file in [&args.to, &key_copy] {
         if tokio::fs::try_exists(file).await? {
-            bail!("{} already exists; a backup never overwrites a file", file.display());
+            bail!(
+                "{} already exists; a backup never overwrites a file",
+                file.display()
+            );
         }
     }
     backup_sqlite(&args.store.database_url, &args.to).await?;

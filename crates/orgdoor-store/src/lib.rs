@@ -13,8 +13,8 @@
 
 mod access_lists;
 mod api_keys;
-pub mod backup;
 pub mod audit;
+pub mod backup;
 mod error;
 mod events;
 mod housekeeping;
