@@ -128,11 +128,18 @@ pub(super) async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     if let (Some(path), Some(text)) = (&key_destination, &backup_key) {
         replace_key_file(path, text).await?;
     }
-    // Opening applies migrations and proves the key opens the restored credentials.
-    args.store
-        .open()
-        .await
-        .context("the restored store does not open")?;
+    // Opening applies migrations and proves the key opens the restored credentials; but with no
+    // key at hand, opening would make a new key file, which would not open them.
+    let key_at_hand = match args.store.key_source() {
+        SecretsKeySource::File(path) => tokio::fs::try_exists(&path).await?,
+        SecretsKeySource::Hex(_) => true,
+    };
+    if key_at_hand {
+        args.store
+            .open()
+            .await
+            .context("the restored store does not open")?;
+    }
     print_json(&serde_json::json!({
         "restored": store_file,
         "secretsKeyFile": key_destination,

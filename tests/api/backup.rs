@@ -232,6 +232,24 @@ async fn a_backup_taken_during_a_write_storm_restores_every_invitation_acknowled
     assert_eq!(users.json["totalCount"], 1, "{}", users.text);
     restarted.child.kill().await.unwrap();
 
+    // A backup without its key file is restored with a warning, and no new key is made.
+    let keyless = dir.path().join("backup-1.db");
+    tokio::fs::remove_file(dir.path().join("backup-1.db.key"))
+        .await
+        .unwrap();
+    let elsewhere = dir.path().join("keyless.db");
+    let output = orgdoor(&[
+        "restore",
+        "--from",
+        keyless.to_str().unwrap(),
+        "--database-url",
+        &format!("sqlite://{}", elsewhere.display()),
+    ])
+    .await;
+    assert_succeeded(&output);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("backup-1.db.key"));
+    assert!(!dir.path().join("keyless.db.key").exists());
+
     // `--force` replaces a store, and the restored one opens.
     assert_succeeded(
         &orgdoor(&[
