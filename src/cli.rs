@@ -1,8 +1,11 @@
-//! The command line: `serve`, `bootstrap`, `api-key`, `invitation` and `migrate`, one module
+//! The command line: `serve`, `bootstrap`, `api-key`, `invitation`, `migrate`, `backup`,
+//! `restore` and `health`, one module
 //! each where they take more than a few lines. Every option can also come from an `ORGDOOR_*`
 //! environment variable.
 
 mod api_key;
+mod backup;
+mod health;
 mod invitation;
 mod org;
 mod serve;
@@ -61,13 +64,16 @@ pub(crate) struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn secrets_key(&self) -> anyhow::Result<SecretsKey> {
-        let source = match (&self.secrets_key, &self.secrets_key_file) {
+    fn key_source(&self) -> SecretsKeySource {
+        match (&self.secrets_key, &self.secrets_key_file) {
             (Some(hex), _) => SecretsKeySource::Hex(hex.clone()),
             (None, Some(path)) => SecretsKeySource::File(path.clone()),
             (None, None) => SecretsKeySource::default_for(&self.database_url),
-        };
-        source.load()
+        }
+    }
+
+    fn secrets_key(&self) -> anyhow::Result<SecretsKey> {
+        self.key_source().load()
     }
 
     async fn open(&self) -> anyhow::Result<Arc<dyn orgdoor_store::Store>> {
@@ -108,6 +114,12 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Copy a SQLite store, while it serves, into a new file, with its key file beside it.
+    Backup(backup::BackupArgs),
+    /// Put a backup in place of (or where there is no) SQLite store, with its key file.
+    Restore(backup::RestoreArgs),
+    /// Ask a running server's `/health`; exit 0 only if it is healthy (for containers).
+    Health(health::HealthArgs),
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -143,6 +155,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
+        Command::Backup(args) => backup::backup(args).await,
+        Command::Restore(args) => backup::restore(args).await,
+        Command::Health(args) => health::run(args).await,
     }
 }
 

@@ -34,6 +34,7 @@ mod spec;
 mod api_keys;
 mod auth_digest;
 mod authorization;
+mod backup;
 mod browser;
 mod cli;
 mod clients;

@@ -14,6 +14,7 @@
 mod access_lists;
 mod api_keys;
 pub mod audit;
+pub mod backup;
 mod control;
 mod error;
 mod events;
