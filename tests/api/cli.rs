@@ -96,7 +96,7 @@ impl Server {
     /// Starts `program` (the binary, or a wrapper that runs it, such as `prlimit`) with
     /// `serve` and `extra` arguments.
     pub async fn start_with(mut program: Command, database_url: &str, extra: &[&str]) -> Server {
-        let mut child = program
+        program
             .current_dir(work_dir())
             .args([
                 "serve",
@@ -109,8 +109,15 @@ impl Server {
                 database_url,
             ])
             .args(extra)
+            .stderr(Stdio::null());
+        Self::spawn(program).await
+    }
+
+    /// Runs `command` (arguments, directory and stderr set by the caller) and reads what it
+    /// prints up to the listening line.
+    pub async fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("orgdoor starts");

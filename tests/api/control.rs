@@ -611,31 +611,16 @@ async fn python_requests_retries_a_429_from_a_fault_rule(backend: Backend) {
 #[tokio::test]
 async fn the_ephemeral_profile_starts_in_memory_with_control_and_resets_to_its_key() {
     let dir = tempfile::tempdir().expect("a directory");
-    let mut child = tokio::process::Command::new(crate::cli::BINARY)
+    let mut command = tokio::process::Command::new(crate::cli::BINARY);
+    command
         .current_dir(dir.path())
         .args(["serve", "--ephemeral", "--listen", "127.0.0.1:0"])
         .env_remove("ORGDOOR_CONTROL_TOKEN")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("orgdoor starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
-    let mut exports = std::collections::HashMap::new();
-    let mut base_url = String::new();
-    while let Some(line) = lines.next_line().await.expect("a line") {
-        if let Some((name, value)) = line
-            .strip_prefix("export ")
-            .and_then(|export| export.split_once('='))
-        {
-            exports.insert(name.to_owned(), value.to_owned());
-        }
-        if let Some(url) = line.strip_prefix("orgdoor listening on ") {
-            base_url = url.trim_end_matches('/').to_owned();
-            break;
-        }
-    }
+        .stderr(std::process::Stdio::null());
+    let server = crate::cli::Server::spawn(command).await;
+    let base_url = server.base_url.clone();
+    let exports: std::collections::HashMap<String, String> =
+        server.exports.iter().cloned().collect();
     let token = exports["ORGDOOR_CONTROL_TOKEN"].clone();
     let org = exports["MONGODB_ATLAS_ORG_ID"].clone();
     let owner = crate::harness::DigestClient::new(

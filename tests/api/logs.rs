@@ -6,10 +6,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::cli::BINARY;
+use crate::cli::{BINARY, Server};
 use crate::harness::{Credentials, DigestClient, DigestStyle};
 
 /// A server started as a user would, its stderr going to a file read once it has stopped.
@@ -32,7 +31,8 @@ impl LoggedServer {
         let log = dir.path().join("stderr");
         let stderr = std::fs::File::create(&log).expect("a log file");
         let database = format!("sqlite://{}", dir.path().join("orgdoor.db").display());
-        let mut child = Command::new(BINARY)
+        let mut command = Command::new(BINARY);
+        command
             .current_dir(dir.path())
             .env_remove("RUST_LOG")
             .env_remove("NO_COLOR")
@@ -44,38 +44,13 @@ impl LoggedServer {
                 &database,
             ])
             .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("orgdoor starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut exports = std::collections::HashMap::new();
-        let mut base_url = String::new();
-        tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.expect("a line") {
-                if let Some((name, value)) = line
-                    .strip_prefix("export ")
-                    .and_then(|export| export.split_once('='))
-                {
-                    exports.insert(name.to_owned(), value.to_owned());
-                }
-                if let Some(url) = line.strip_prefix("orgdoor listening on ") {
-                    base_url = url.trim_end_matches('/').to_owned();
-                    break;
-                }
-            }
-        })
-        .await
-        .expect("the server starts in time");
+            .stderr(Stdio::from(stderr));
+        let server = Server::spawn(command).await;
         Self {
-            child,
-            base_url,
-            credentials: Credentials {
-                public_key: exports["MONGODB_ATLAS_PUBLIC_API_KEY"].clone(),
-                private_key: exports["MONGODB_ATLAS_PRIVATE_API_KEY"].clone(),
-            },
-            org_id: exports["MONGODB_ATLAS_ORG_ID"].clone(),
+            credentials: server.credentials(),
+            org_id: server.org_id().to_owned(),
+            base_url: server.base_url.clone(),
+            child: server.child,
             log,
             _dir: dir,
         }

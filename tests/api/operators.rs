@@ -194,10 +194,9 @@ async fn organizations_and_keys_are_listed_and_a_key_revoked(backend: Backend) {
 
 #[tokio::test]
 async fn localhost_is_a_listen_address_and_completions_name_the_commands() {
-    use tokio::io::AsyncBufReadExt;
-
     let database = TestDatabase::sqlite();
-    let mut child = tokio::process::Command::new(BINARY)
+    let mut command = tokio::process::Command::new(BINARY);
+    command
         .args([
             "serve",
             "--listen",
@@ -205,21 +204,9 @@ async fn localhost_is_a_listen_address_and_completions_name_the_commands() {
             "--database-url",
             &database.url,
         ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("orgdoor starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let mut listening = None;
-    while let Some(line) = lines.next_line().await.expect("a line") {
-        if let Some(url) = line.strip_prefix("orgdoor listening on ") {
-            listening = Some(url.to_owned());
-            break;
-        }
-    }
-    let url = listening.expect("a listening line");
+        .stderr(std::process::Stdio::null());
+    let mut server = Server::spawn(command).await;
+    let url = format!("{}/", server.base_url);
     assert!(
         url.starts_with("http://127.0.0.1:") || url.starts_with("http://[::1]:"),
         "{url}"
@@ -228,7 +215,7 @@ async fn localhost_is_a_listen_address_and_completions_name_the_commands() {
         .await
         .expect("an answer");
     assert_eq!(health.status(), 200);
-    child.kill().await.expect("stopped");
+    server.child.kill().await.expect("stopped");
 
     let script = run_ok(&["completions", "bash"]).await;
     let script = String::from_utf8_lossy(&script.stdout);
