@@ -6,7 +6,14 @@
 
 use std::io::IsTerminal;
 
+pub mod store_calls;
+
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use self::store_calls::StoreCallTimer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -59,15 +66,18 @@ pub fn init(format: LogFormat) -> LogGuard {
     });
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_ansi(colour)
         .with_writer(writer);
-    // Another subscriber may already be set (tests); logging then goes there.
-    let _ = match format {
-        LogFormat::Pretty => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let lines = match format {
+        LogFormat::Pretty => lines.boxed(),
+        LogFormat::Json => lines.json().boxed(),
     };
+    // Another subscriber may already be set (tests); logging then goes there.
+    let _ = tracing_subscriber::registry()
+        .with(lines.with_filter(filter))
+        .with(StoreCallTimer.with_filter(StoreCallTimer::spans()))
+        .try_init();
     guard
 }
 

@@ -5,9 +5,14 @@ use std::collections::HashMap;
 
 use orgdoor_test_db::Backend;
 
-use crate::harness::{Credentials, DigestClient, DigestStyle, TestApp, spawn_app};
+use crate::harness::{
+    Credentials, DigestClient, DigestStyle, TestApp, spawn_app, spawn_limited_app,
+};
 
-on_both_stores!(metrics_count_requests_by_route_and_report_the_outbox);
+on_both_stores!(
+    metrics_count_requests_by_route_and_report_the_outbox,
+    rate_limit_refusals_are_counted_by_scope,
+);
 
 /// `--metrics-listen` moves `/metrics` to its own address; the API address answers Atlas's 404.
 #[tokio::test]
@@ -28,6 +33,27 @@ async fn metrics_listen_serves_metrics_on_its_own_address() {
     let text = scraped.text().await.unwrap();
     assert!(text.contains("orgdoor_build_info{"), "{text}");
     assert!(text.contains("orgdoor_outbox_messages{"), "{text}");
+    // Every store call is timed by its method's name: the first start made the organization.
+    assert!(
+        text.contains(
+            r#"orgdoor_store_call_seconds_count{operation="create_first_organization"} 1"#
+        ),
+        "{text}"
+    );
+    let health = reqwest::get(format!("{}/health", server.base_url))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let text = reqwest::get(&metrics_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"orgdoor_store_call_seconds_bucket{operation="ping",le="10"} "#),
+        "{text}"
+    );
     let on_api = reqwest::get(format!("{}/metrics", server.base_url))
         .await
         .unwrap();
@@ -159,5 +185,21 @@ async fn metrics_count_requests_by_route_and_report_the_outbox(backend: Backend)
         after.get(r#"orgdoor_outbox_messages{status="failed"}"#),
         Some(&0.0),
         "{text}"
+    );
+}
+
+async fn rate_limit_refusals_are_counted_by_scope(backend: Backend) {
+    let app = spawn_limited_app(backend, 1).await;
+    let (_, before) = scrape(&app).await;
+    let path = format!("/api/atlas/v2/orgs/{}/invites", app.org_id);
+    let owner = app.owner();
+    let statuses = [owner.get(&path).await.status, owner.get(&path).await.status];
+    assert_eq!(statuses, [200, 429]);
+    let (_, after) = scrape(&app).await;
+    let scope = r#"scope="organization""#;
+    // Other tests of this process may count too: at least this one refusal.
+    assert!(
+        total(&after, "orgdoor_rate_limited_total", &[scope])
+            >= total(&before, "orgdoor_rate_limited_total", &[scope]) + 1.0
     );
 }
