@@ -294,3 +294,44 @@ impl Seed {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_reads_as_json_too() {
+        let seed = Seed::parse(
+            r#"{"organizations": [{"name": "json-org", "apiKeys": [{"publicKey": "jsonkeys",
+                "privateKey": "0f7e6d5c-4b3a-4291-8f7e-6d5c4b3a2910", "roles": ["ORG_OWNER"]}]}]}"#,
+        )
+        .expect("a seed");
+        assert_eq!(seed.organizations[0].name.0.as_str(), "json-org");
+        assert_eq!(
+            seed.organizations[0].api_keys[0].public_key.0.as_str(),
+            "jsonkeys"
+        );
+    }
+
+    #[test]
+    fn a_refusal_names_the_line_and_the_field() {
+        let refused = Seed::parse("organizations:\n  - name: ok\n    users:\n      - username: nobody\n        roles: [ORG_MEMBER]\n")
+            .expect_err("a bad address");
+        assert!(
+            refused.starts_with("line 4, column ")
+                && refused.contains("field organizations[0].users[0].username: \"nobody\""),
+            "{refused}"
+        );
+        let refused =
+            Seed::parse("organizations:\n  - name: ok\n    colour: red\n").expect_err("unknown");
+        assert!(refused.contains("colour"), "{refused}");
+        let refused = Seed::parse(
+            "organizations:\n  - name: ok\n    teams:\n      - name: t\n        members: [a@example.com]\n",
+        )
+        .expect_err("a member who is no user");
+        assert!(
+            refused.contains("organizations[0].teams[0].members[0]"),
+            "{refused}"
+        );
+    }
+}
