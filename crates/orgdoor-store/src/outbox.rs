@@ -138,15 +138,18 @@ impl<B: Backend> OutboxStore for B {
         .bind(seconds(now))
         .execute()
         .await?;
-        // The outer conditions repeat the inner ones: on PostgreSQL an instance that waited for
-        // another's claim re-reads the row and must then see it taken.
+        // The messages chosen once, in a materialized CTE: as `id IN (SELECT … LIMIT n)`,
+        // PostgreSQL may run the choice again per row and claim more than `n`. The outer
+        // conditions repeat the inner ones: on PostgreSQL an instance that waited for another's
+        // claim re-reads the row and must then see it taken.
         let sql = format!(
-            "UPDATE outbox SET lease_owner = $1, lease_until = $2 \
-             WHERE status = 'PENDING' AND next_attempt_at <= $3 \
-             AND (lease_until IS NULL OR lease_until <= $3) \
-             AND id IN (SELECT id FROM outbox WHERE status = 'PENDING' \
+            "WITH due AS MATERIALIZED (SELECT id FROM outbox WHERE status = 'PENDING' \
                  AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
                  ORDER BY next_attempt_at, id LIMIT $4{}) \
+             UPDATE outbox SET lease_owner = $1, lease_until = $2 \
+             WHERE status = 'PENDING' AND next_attempt_at <= $3 \
+             AND (lease_until IS NULL OR lease_until <= $3) \
+             AND id IN (SELECT id FROM due) \
              RETURNING {OUTBOX_COLUMNS}, next_attempt_at",
             B::Connection::SKIP_LOCKED
         );

@@ -25,6 +25,7 @@ on_every_store!(
     old_messages_are_pruned,
     a_message_whose_link_died_is_withdrawn_not_claimed,
     the_depth_counts_pending_and_failed_messages_of_every_organization,
+    a_claim_takes_at_most_its_limit,
 );
 
 /// A letter to `to`, composed at `at`.
@@ -470,5 +471,41 @@ async fn a_message_whose_link_died_is_withdrawn_not_claimed(store: Arc<dyn Store
     assert_eq!(
         status(&messages, &second.message.id),
         DeliveryStatus::Withdrawn
+    );
+}
+
+async fn a_claim_takes_at_most_its_limit(store: Arc<dyn Store>) {
+    let org = organization(&store, "Limited").await;
+    for to in [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+        "d@example.com",
+    ] {
+        invite_with_letter(&store, &org.id, to, NOW).await;
+    }
+    let lease_end = NOW + Duration::seconds(60);
+    let first = store
+        .claim_due_messages("a", NOW, lease_end, 2)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2, "{first:?}");
+    let second = store
+        .claim_due_messages("b", NOW, lease_end, 2)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 2, "{second:?}");
+    let ids: HashSet<_> = first
+        .iter()
+        .chain(&second)
+        .map(|message| message.id.clone())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    assert!(
+        store
+            .claim_due_messages("c", NOW, lease_end, 2)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
