@@ -215,6 +215,9 @@ struct StartUp {
 }
 
 pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // The recorder first, so what happens before the first scrape (opening the store, the
+    // first organization) is counted too.
+    crate::metrics::handle();
     let ephemeral = args.control.ephemeral;
     let fixed_key = match (&args.fixed.public_key, &args.fixed.private_key) {
         (Some(public_key), Some(private_key)) => Some(FixedKey::parse(public_key, private_key)?),
