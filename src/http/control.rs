@@ -25,6 +25,7 @@ use crate::error::AppError;
 use crate::http::extract::{AtlasPath, QueryParams, RequestBody, RequestBytes, parse_body};
 use crate::state::AppState;
 use crate::transport::answer_early;
+use crate::views::atlas_timestamp;
 
 /// The earliest and latest instants the clock may be set to: far enough either way for any
 /// test, near enough that an invitation's expiry or a token's lifetime added to it is still a
@@ -103,7 +104,7 @@ async fn reset(State(state): State<AppState>) -> Result<Json<ResetView>, AppErro
     tracing::info!(resets = after.resets, "store reset through the control API");
     Ok(Json(ResetView {
         resets: after.resets,
-        now: rfc3339(now),
+        now: atlas_timestamp(now),
     }))
 }
 
@@ -116,15 +117,9 @@ struct ClockView {
 
 fn clock_view(clock: &OffsetClock) -> ClockView {
     ClockView {
-        now: rfc3339(clock.now()),
+        now: atlas_timestamp(clock.now()),
         offset_seconds: clock.offset_ms() / 1000,
     }
-}
-
-fn rfc3339(at: OffsetDateTime) -> String {
-    orgdoor_domain::truncate_to_seconds(at)
-        .format(&Rfc3339)
-        .unwrap_or_default()
 }
 
 async fn read_clock(State(state): State<AppState>) -> Result<Json<ClockView>, AppError> {
