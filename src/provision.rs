@@ -228,10 +228,7 @@ impl FixedKey {
         now: OffsetDateTime,
     ) -> Result<KeptOrganization, FixedKeyError> {
         let ha1 = self.ha1();
-        if let Some(stored) = store.find_api_key(&self.public_key).await? {
-            if !bool::from(subtle::ConstantTimeEq::ct_eq(&stored.ha1.0[..], &ha1.0[..])) {
-                return Err(FixedKeyError::Mismatch(self.public_key.to_string()));
-            }
+        if let Some(stored) = self.stored(store).await? {
             return Ok(KeptOrganization {
                 organization: stored.organization,
                 key: stored.key,
@@ -310,18 +307,34 @@ impl FixedKey {
         description: &str,
         now: OffsetDateTime,
     ) -> Result<(), FixedKeyError> {
-        let ha1 = self.ha1();
-        if let Some(stored) = store.find_api_key(&self.public_key).await? {
-            if !bool::from(subtle::ConstantTimeEq::ct_eq(&stored.ha1.0[..], &ha1.0[..]))
-                || stored.key.org_id != *org
-            {
+        if let Some(stored) = self.stored(store).await? {
+            if stored.key.org_id != *org {
                 return Err(FixedKeyError::Mismatch(self.public_key.to_string()));
             }
             return Ok(());
         }
         let key = self.key_with(org, roles, description, now);
-        store.create_api_key(&key, &ha1).await?;
+        store.create_api_key(&key, &self.ha1()).await?;
         Ok(())
+    }
+
+    /// The stored key of this public key, if any; refused when its private key is another
+    /// (compared as HA1s, in constant time).
+    async fn stored(
+        &self,
+        store: &Arc<dyn Store>,
+    ) -> Result<Option<orgdoor_store::ApiKeyCredential>, FixedKeyError> {
+        let Some(stored) = store.find_api_key(&self.public_key).await? else {
+            return Ok(None);
+        };
+        if bool::from(subtle::ConstantTimeEq::ct_eq(
+            &stored.ha1.0[..],
+            &self.ha1().0[..],
+        )) {
+            Ok(Some(stored))
+        } else {
+            Err(FixedKeyError::Mismatch(self.public_key.to_string()))
+        }
     }
 }
 
