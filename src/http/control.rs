@@ -91,6 +91,16 @@ struct ResetView {
 /// Empties the store (every instance on it follows within a second), puts back what the
 /// server started with, and forgets faults, the journal, failed attempts and the clock.
 async fn reset(State(state): State<AppState>) -> Result<Json<ResetView>, AppError> {
+    control(&state)?;
+    // On a task of its own: a client that goes away between the wipe and the restore must not
+    // leave the store empty of what the server started with.
+    let reset = tokio::spawn(reset_and_restore(state));
+    reset
+        .await
+        .map_err(|error| AppError::Internal(error.into()))?
+}
+
+async fn reset_and_restore(state: AppState) -> Result<Json<ResetView>, AppError> {
     let control = control(&state)?;
     let after = state.store.reset_everything().await?;
     control.follow(after);
