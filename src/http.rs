@@ -46,39 +46,34 @@ use axum::middleware;
 use crate::auth;
 use crate::state::AppState;
 use crate::transport;
+use versioning::ApiRoutes;
 
 /// Everything under `/api/atlas`: authenticated first, then formatted, then routed.
 pub fn api_router(state: &AppState) -> Router<AppState> {
-    let v2 = Router::new()
-        .merge(orgs::routes(state))
-        .merge(api_keys::routes(state))
-        .merge(service_accounts::routes(state))
-        .merge(org_invitations::routes(state))
-        .merge(org_users::routes(state))
-        .merge(users::routes(state))
-        .merge(teams::routes(state))
-        .merge(team_members::routes(state))
-        .merge(groups::routes(state))
-        .merge(project_invitations::routes(state))
-        .merge(project_members::routes(state))
-        .merge(project_users::routes(state))
-        .merge(project_api_keys::routes(state))
-        .merge(events::routes(state));
-    let v1 = Router::new()
-        .merge(orgs::legacy_routes(state))
-        .merge(org_users::legacy_routes(state))
-        .merge(teams::legacy_routes(state))
-        .merge(team_members::legacy_routes(state))
-        .merge(users::legacy_routes(state))
-        .merge(groups::legacy_routes(state))
-        .merge(project_members::legacy_routes(state))
-        .merge(project_users::legacy_routes(state))
-        .merge(project_api_keys::legacy_routes(state))
-        .merge(api_keys::legacy_routes(state))
-        .merge(org_invitations::legacy_routes(state))
-        .merge(project_invitations::legacy_routes(state))
-        .merge(events::legacy_routes(state));
-    behind_authentication(Router::new().nest("/v2", v2).nest("/v1.0", v1), state)
+    let resources = [
+        orgs::routes(state),
+        api_keys::routes(state),
+        service_accounts::routes(state),
+        org_invitations::routes(state),
+        org_users::routes(state),
+        users::routes(state),
+        teams::routes(state),
+        team_members::routes(state),
+        groups::routes(state),
+        project_invitations::routes(state),
+        project_members::routes(state),
+        project_users::routes(state),
+        project_api_keys::routes(state),
+        events::routes(state),
+    ]
+    .into_iter()
+    .fold(ApiRoutes::default(), ApiRoutes::merge);
+    behind_authentication(
+        Router::new()
+            .nest("/v2", resources.v2)
+            .nest("/v1.0", resources.v1),
+        state,
+    )
 }
 
 /// Wraps an API tree: Atlas errors for unknown routes and methods, bodies left unread by a

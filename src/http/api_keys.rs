@@ -6,7 +6,6 @@
 //! later read shows it masked.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
@@ -25,7 +24,7 @@ use crate::http::rate_limits::{API_KEYS, limited};
 use crate::http::roles::parse_org_roles;
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
 use crate::http::user_lists::RoleAssignmentView;
-use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
+use crate::http::versioning::{ApiRoutes, V2023_01_01};
 use crate::provision::{self, MintedKey};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
@@ -55,16 +54,10 @@ fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 
     .map(|(path, methods)| (path, limited(methods, state, &API_KEYS)))
 }
 
-/// The v2 operations (2023-01-01).
-pub fn routes(state: &AppState) -> Router<AppState> {
-    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
-    serve_versioned(method_routers(state), state, &VERSIONS)
-}
-
-/// The `/api/atlas/v1.0` twins, as the legacy Go client (`go.mongodb.org/atlas`
-/// `APIKeysService` and `AccessListAPIKeysService`) calls them.
-pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    serve_legacy(method_routers(state))
+/// The v2 operations (2023-01-01) and their `/api/atlas/v1.0` twins, as the legacy Go client
+/// (`go.mongodb.org/atlas` `APIKeysService` and `AccessListAPIKeysService`) calls them.
+pub fn routes(state: &AppState) -> ApiRoutes {
+    ApiRoutes::v2_and_legacy(method_routers(state), state, &[V2023_01_01])
 }
 
 /// `ApiKeyUserDetails`.

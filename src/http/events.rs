@@ -4,7 +4,6 @@
 //! their transactions; these operations only read them, newest first.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::{ActorCredential, Event, EventId, EventType, Page};
@@ -19,22 +18,22 @@ use crate::http::extract::{AtlasPath, BaseUrl, QueryParams};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, PROJECTS, limited};
 use crate::http::scope::{GroupReadOnly, GroupScope, OrgMember, OrgScope, ScopeSegment};
-use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
+use crate::http::versioning::{ApiRoutes, V2023_01_01};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 
 /// Most event types one list may filter by.
 const MAX_EVENT_TYPES: usize = 100;
 
-pub fn routes(state: &AppState) -> Router<AppState> {
-    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
-    serve_versioned(method_routers(state), state, &VERSIONS)
-}
-
-/// The v1.0 twins of the feeds.
-pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    let [org_list, org_item, group_list, group_item, _] = method_routers(state);
-    serve_legacy([org_list, org_item, group_list, group_item])
+/// The v2 operations (2023-01-01); the feeds, not the type catalogue, have v1.0 twins.
+pub fn routes(state: &AppState) -> ApiRoutes {
+    let [org_list, org_item, group_list, group_item, event_types] = method_routers(state);
+    let feeds = [org_list, org_item, group_list, group_item];
+    ApiRoutes::v2_and_legacy(feeds, state, &[V2023_01_01]).merge(ApiRoutes::v2_only(
+        [event_types],
+        state,
+        &[V2023_01_01],
+    ))
 }
 
 fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 5] {

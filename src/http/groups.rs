@@ -1,7 +1,6 @@
 //! Projects ("groups"): `/groups[/{groupId}]` and `/orgs/{orgId}/groups`.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
@@ -17,7 +16,7 @@ use crate::http::extract::{
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, PROJECTS, PROJECTS_BY_CALLER, limited};
 use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, OrgMember, OrgScope, org_for};
-use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
+use crate::http::versioning::{ApiRoutes, V2023_01_01};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 
@@ -50,14 +49,10 @@ fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 
     ]
 }
 
-pub fn routes(state: &AppState) -> Router<AppState> {
-    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
-    serve_versioned(method_routers(state), state, &VERSIONS)
-}
-
-/// The `/api/atlas/v1.0` twins, which the public client libraries still call.
-pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    serve_legacy(method_routers(state))
+/// The v2 operations (2023-01-01) and their `/api/atlas/v1.0` twins, which the public client
+/// libraries still call.
+pub fn routes(state: &AppState) -> ApiRoutes {
+    ApiRoutes::v2_and_legacy(method_routers(state), state, &[V2023_01_01])
 }
 
 #[derive(Serialize, Deserialize)]

@@ -2,7 +2,6 @@
 //! 2023-01-01) and as the legacy v1.0 twins. Every operation needs Organization Owner.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -24,9 +23,7 @@ use crate::http::rate_limits::{ORGANIZATIONS, limited};
 use crate::http::render::sized_json;
 use crate::http::roles::{parse_group_role, parse_org_roles, parse_username};
 use crate::http::scope::{OrgOwner, OrgScope, ScopeSegment};
-use crate::http::versioning::{
-    ResourceVersion, V2023_01_01_DEPRECATED, serve_legacy, serve_versioned,
-};
+use crate::http::versioning::{ApiRoutes, V2023_01_01_DEPRECATED};
 use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
@@ -51,15 +48,9 @@ fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 
         .map(|(path, methods)| (path, limited(methods, state, &ORGANIZATIONS)))
 }
 
-/// The v2 operations.
-pub fn routes(state: &AppState) -> Router<AppState> {
-    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
-    serve_versioned(method_routers(state), state, &VERSIONS)
-}
-
-/// The `/api/atlas/v1.0` twins: same state and rules, plain `application/json`.
-pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    serve_legacy(method_routers(state))
+/// The v2 operations (2023-01-01) and their `/api/atlas/v1.0` twins.
+pub fn routes(state: &AppState) -> ApiRoutes {
+    ApiRoutes::v2_and_legacy(method_routers(state), state, &[V2023_01_01_DEPRECATED])
 }
 
 /// `GroupRole`: one (project, role) pair of an invitation.

@@ -32,45 +32,41 @@ use crate::http::roles::{parse_group_role, parse_org_role, parse_org_roles, pars
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
 use crate::http::user_lists::{list_filter, status_filter, user_list};
 use crate::http::versioning::{
-    ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2025_02_19, legacy, versioned,
+    ApiRoutes, ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED,
+    V2023_01_01_DEPRECATED, legacy, versioned,
 };
 use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
 use crate::views::OrgUserView;
 
-static CURRENT: [ResourceVersion; 1] = [V2025_02_19];
-static DEPRECATED: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
-static BOTH: [ResourceVersion; 2] = [V2023_01_01_DEPRECATED, V2025_02_19];
-
-/// The `/api/atlas/v1.0` twin of the member list, which the public client libraries call.
-pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    Router::new().route(
-        "/orgs/{orgId}/users",
-        legacy(limited(get(list_users), state, &ORG_USERS)),
-    )
-}
-
-pub fn routes(state: &AppState) -> Router<AppState> {
+/// The org-users operations, and the `/api/atlas/v1.0` twin of the member list, which the
+/// public client libraries call.
+pub fn routes(state: &AppState) -> ApiRoutes {
     let users = |routes, versions| versioned(limited(routes, state, &ORG_USERS), state, versions);
-    Router::new()
+    let v2 = Router::new()
         .route(
             "/orgs/{orgId}/users",
-            users(get(list_users), &BOTH).merge(users(post(create_user), &CURRENT)),
+            users(get(list_users), MEMBERS_BOTH).merge(users(post(create_user), MEMBERS_CURRENT)),
         )
         .route(
             "/orgs/{orgId}/users/{userId}",
-            users(get(get_user).patch(update_user), &CURRENT)
-                .merge(users(delete(remove_user), &BOTH)),
+            users(get(get_user).patch(update_user), MEMBERS_CURRENT)
+                .merge(users(delete(remove_user), MEMBERS_BOTH)),
         )
         .route(
             // `…/{userId}:addRole` and `:removeRole`, split off by `split_custom_method`.
             "/orgs/{orgId}/users/{userId}/{method}",
-            users(post(change_role), &CURRENT),
+            users(post(change_role), MEMBERS_CURRENT),
         )
         .route(
             "/orgs/{orgId}/users/{userId}/roles",
-            users(put(replace_roles), &DEPRECATED),
-        )
+            users(put(replace_roles), MEMBERS_DEPRECATED),
+        );
+    let v1 = Router::new().route(
+        "/orgs/{orgId}/users",
+        legacy(limited(get(list_users), state, &ORG_USERS)),
+    );
+    ApiRoutes { v2, v1 }
 }
 
 async fn list_users(

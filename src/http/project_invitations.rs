@@ -8,7 +8,6 @@
 //! of it, and cancels it when nothing else is left.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
@@ -23,9 +22,7 @@ use crate::http::project_users::{INVITATION_READ_ONLY, ProjectInvitationRequest,
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::{parse_roles, parse_username};
 use crate::http::scope::{GroupOwner, GroupScope, ScopeSegment};
-use crate::http::versioning::{
-    ResourceVersion, V2023_01_01_DEPRECATED, serve_legacy, serve_versioned,
-};
+use crate::http::versioning::{ApiRoutes, V2023_01_01_DEPRECATED};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 
@@ -49,15 +46,9 @@ fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 
         .map(|(path, methods)| (path, limited(methods, state, &PROJECTS)))
 }
 
-/// The v2 operations.
-pub fn routes(state: &AppState) -> Router<AppState> {
-    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
-    serve_versioned(method_routers(state), state, &VERSIONS)
-}
-
-/// The `/api/atlas/v1.0` twins.
-pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    serve_legacy(method_routers(state))
+/// The v2 operations (2023-01-01) and their `/api/atlas/v1.0` twins.
+pub fn routes(state: &AppState) -> ApiRoutes {
+    ApiRoutes::v2_and_legacy(method_routers(state), state, &[V2023_01_01_DEPRECATED])
 }
 
 /// `GroupInvitation`.

@@ -4,7 +4,6 @@
 //! Only, writes Project Owner.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
@@ -21,7 +20,7 @@ use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::parse_named_roles;
 use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, ScopeSegment};
-use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
+use crate::http::versioning::{ApiRoutes, V2023_01_01};
 use crate::state::AppState;
 
 const TEAMS: &str = "/groups/{groupId}/teams";
@@ -35,15 +34,9 @@ fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 
     .map(|(path, methods)| (path, limited(methods, state, &PROJECTS)))
 }
 
-/// The v2 operations (2023-01-01).
-pub fn routes(state: &AppState) -> Router<AppState> {
-    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
-    serve_versioned(method_routers(state), state, &VERSIONS)
-}
-
-/// The `/api/atlas/v1.0` twins.
-pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    serve_legacy(method_routers(state))
+/// The v2 operations (2023-01-01) and their `/api/atlas/v1.0` twins.
+pub fn routes(state: &AppState) -> ApiRoutes {
+    ApiRoutes::v2_and_legacy(method_routers(state), state, &[V2023_01_01])
 }
 
 /// `TeamRole`: a team and its roles in the project.

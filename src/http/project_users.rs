@@ -39,49 +39,46 @@ use crate::http::roles::{parse_group_role, parse_named_roles, parse_roles, parse
 use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, ScopeSegment};
 use crate::http::user_lists::{member_list, members_only, status_filter};
 use crate::http::versioning::{
-    ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2023_02_01_DEPRECATED, V2025_02_19,
-    legacy, versioned,
+    ApiRoutes, ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED,
+    V2023_02_01_DEPRECATED, legacy, versioned,
 };
 use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
 use crate::views::UserView;
 
-static CURRENT: [ResourceVersion; 1] = [V2025_02_19];
-static DEPRECATED: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
-static BOTH: [ResourceVersion; 2] = [V2023_01_01_DEPRECATED, V2025_02_19];
-static ACCESS: [ResourceVersion; 1] = [V2023_02_01_DEPRECATED];
-
 const USERS: &str = "/groups/{groupId}/users";
 const USER: &str = "/groups/{groupId}/users/{userId}";
 
-pub fn routes(state: &AppState) -> Router<AppState> {
+/// The project-users operations, `addGroupUser` (2023-02-01), and the member list and removal
+/// under `/api/atlas/v1.0`.
+pub fn routes(state: &AppState) -> ApiRoutes {
     let users = |routes, versions| versioned(limited(routes, state, &PROJECTS), state, versions);
-    Router::new()
+    let v2 = Router::new()
         .route(
             USERS,
-            users(get(list_users), &BOTH).merge(users(post(add_user), &CURRENT)),
+            users(get(list_users), MEMBERS_BOTH).merge(users(post(add_user), MEMBERS_CURRENT)),
         )
         .route(
             USER,
-            users(get(get_user), &CURRENT).merge(users(delete(remove_user), &BOTH)),
+            users(get(get_user), MEMBERS_CURRENT).merge(users(delete(remove_user), MEMBERS_BOTH)),
         )
         .route(
             // `…/{userId}:addRole` and `:removeRole`, split off by `split_custom_method`.
             "/groups/{groupId}/users/{userId}/{method}",
-            users(post(change_role), &CURRENT),
+            users(post(change_role), MEMBERS_CURRENT),
         )
         .route(
             "/groups/{groupId}/users/{userId}/roles",
-            users(put(replace_roles), &DEPRECATED),
+            users(put(replace_roles), MEMBERS_DEPRECATED),
         )
-        .route("/groups/{groupId}/access", users(post(add_access), &ACCESS))
-}
-
-/// The `/api/atlas/v1.0` twins: members only, as 2023-01-01.
-pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    Router::new()
+        .route(
+            "/groups/{groupId}/access",
+            users(post(add_access), &[V2023_02_01_DEPRECATED]),
+        );
+    let v1 = Router::new()
         .route(USERS, legacy(limited(get(list_users), state, &PROJECTS)))
-        .route(USER, legacy(limited(delete(remove_user), state, &PROJECTS)))
+        .route(USER, legacy(limited(delete(remove_user), state, &PROJECTS)));
+    ApiRoutes { v2, v1 }
 }
 
 /// `GroupUserResponse`: the user, with their roles in the project.

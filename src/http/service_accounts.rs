@@ -5,7 +5,6 @@
 use std::sync::LazyLock;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, delete, get, post};
@@ -26,7 +25,7 @@ use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{SERVICE_ACCOUNTS, limited};
 use crate::http::roles::parse_org_roles;
 use crate::http::scope::{OrgOwner, OrgReadOnly, OrgScope, ScopeSegment};
-use crate::http::versioning::{ResourceVersion, V2024_08_05, serve_versioned};
+use crate::http::versioning::{ApiRoutes, V2024_08_05};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 
@@ -66,9 +65,9 @@ fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 
     .map(|(path, methods)| (path, limited(methods, state, &SERVICE_ACCOUNTS)))
 }
 
-pub fn routes(state: &AppState) -> Router<AppState> {
-    static VERSIONS: [ResourceVersion; 1] = [V2024_08_05];
-    serve_versioned(method_routers(state), state, &VERSIONS)
+/// The v2 operations (2024-08-05); the v1.0 API has no service accounts.
+pub fn routes(state: &AppState) -> ApiRoutes {
+    ApiRoutes::v2_only(method_routers(state), state, &[V2024_08_05])
 }
 
 /// `ServiceAccountSecret`.

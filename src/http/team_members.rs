@@ -25,48 +25,42 @@ use crate::http::rate_limits::{TEAMS, limited};
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
 use crate::http::user_lists::{list_filter, user_list};
 use crate::http::versioning::{
-    ApiVersion, ResourceVersion, V2023_01_01_DEPRECATED, V2025_02_19, legacy, versioned,
+    ApiRoutes, ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED,
+    V2023_01_01_DEPRECATED, legacy, versioned,
 };
 use crate::state::AppState;
 use crate::views::OrgUserView;
 
-static CURRENT: [ResourceVersion; 1] = [V2025_02_19];
-static DEPRECATED: [ResourceVersion; 1] = [V2023_01_01_DEPRECATED];
-static BOTH: [ResourceVersion; 2] = [V2023_01_01_DEPRECATED, V2025_02_19];
-
-/// The legacy Go client's team membership calls (`go.mongodb.org/atlas` `TeamsService`).
-pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/orgs/{orgId}/teams/{teamId}/users",
-            legacy(limited(
-                get(list_team_users).post(add_team_users),
-                state,
-                &TEAMS,
-            )),
-        )
-        .route(
-            "/orgs/{orgId}/teams/{teamId}/users/{userId}",
-            legacy(limited(delete(remove_team_user), state, &TEAMS)),
-        )
-}
-
-pub fn routes(state: &AppState) -> Router<AppState> {
+/// The team-membership operations, and the legacy Go client's (`go.mongodb.org/atlas`
+/// `TeamsService`) calls under `/api/atlas/v1.0`.
+pub fn routes(state: &AppState) -> ApiRoutes {
     let teams = |routes, versions| versioned(limited(routes, state, &TEAMS), state, versions);
-    Router::new()
+    let v2 = Router::new()
         .route(
             "/orgs/{orgId}/teams/{teamId}/users",
-            teams(get(list_team_users), &BOTH).merge(teams(post(add_team_users), &DEPRECATED)),
+            teams(get(list_team_users), MEMBERS_BOTH)
+                .merge(teams(post(add_team_users), MEMBERS_DEPRECATED)),
         )
         .route(
             "/orgs/{orgId}/teams/{teamId}/users/{userId}",
-            teams(delete(remove_team_user), &DEPRECATED),
+            teams(delete(remove_team_user), MEMBERS_DEPRECATED),
         )
         .route(
             // `…/{teamId}:addUser` and `:removeUser`, split off by `split_custom_method`.
             "/orgs/{orgId}/teams/{teamId}/{method}",
-            teams(post(change_team_membership), &CURRENT),
+            teams(post(change_team_membership), MEMBERS_CURRENT),
+        );
+    let legacy_teams = |routes| legacy(limited(routes, state, &TEAMS));
+    let v1 = Router::new()
+        .route(
+            "/orgs/{orgId}/teams/{teamId}/users",
+            legacy_teams(get(list_team_users).post(add_team_users)),
         )
+        .route(
+            "/orgs/{orgId}/teams/{teamId}/users/{userId}",
+            legacy_teams(delete(remove_team_user)),
+        );
+    ApiRoutes { v2, v1 }
 }
 
 /// The team, which must be in the caller's organization.

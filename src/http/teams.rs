@@ -1,7 +1,6 @@
 //! Teams of an organization: `/orgs/{orgId}/teams[/{teamId}]`.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
@@ -16,13 +15,8 @@ use crate::http::extract::{
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{TEAMS, limited};
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
-use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
+use crate::http::versioning::{ApiRoutes, V2023_01_01};
 use crate::state::AppState;
-
-/// The v1.0 twins, as the legacy Go client (`go.mongodb.org/atlas` `TeamsService`) calls them.
-pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    serve_legacy(method_routers(state))
-}
 
 fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 3] {
     [
@@ -41,9 +35,10 @@ fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 
     .map(|(path, methods)| (path, limited(methods, state, &TEAMS)))
 }
 
-pub fn routes(state: &AppState) -> Router<AppState> {
-    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
-    serve_versioned(method_routers(state), state, &VERSIONS)
+/// The v2 operations (2023-01-01) and their `/api/atlas/v1.0` twins, as the legacy Go client
+/// (`go.mongodb.org/atlas` `TeamsService`) calls them.
+pub fn routes(state: &AppState) -> ApiRoutes {
+    ApiRoutes::v2_and_legacy(method_routers(state), state, &[V2023_01_01])
 }
 
 fn team_link(base: &BaseUrl, team: &Team) -> Vec<Link> {

@@ -6,7 +6,6 @@
 //! somewhere) are found: a pending invitee is `USERNAME_NOT_FOUND`, as on Atlas.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::EmailAddress;
@@ -17,7 +16,7 @@ use crate::error::AppError;
 use crate::http::extract::{AtlasPath, BaseUrl, parse_user_id};
 use crate::http::rate_limits::{USERS_BY_CALLER, limited};
 use crate::http::user_lists::CloudAppUserView;
-use crate::http::versioning::{ResourceVersion, V2023_01_01, serve_legacy, serve_versioned};
+use crate::http::versioning::{ApiRoutes, V2023_01_01};
 use crate::state::AppState;
 
 fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 2] {
@@ -28,14 +27,10 @@ fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 
     .map(|(path, methods)| (path, limited(methods, state, &USERS_BY_CALLER)))
 }
 
-pub fn routes(state: &AppState) -> Router<AppState> {
-    static VERSIONS: [ResourceVersion; 1] = [V2023_01_01];
-    serve_versioned(method_routers(state), state, &VERSIONS)
-}
-
-/// The `/api/atlas/v1.0` twins, where the users' own `links` point.
-pub fn legacy_routes(state: &AppState) -> Router<AppState> {
-    serve_legacy(method_routers(state))
+/// The v2 operations (2023-01-01) and their `/api/atlas/v1.0` twins, where the users' own
+/// `links` point.
+pub fn routes(state: &AppState) -> ApiRoutes {
+    ApiRoutes::v2_and_legacy(method_routers(state), state, &[V2023_01_01])
 }
 
 async fn lookup(

@@ -80,6 +80,12 @@ pub const V2023_02_01_DEPRECATED: ResourceVersion = ResourceVersion {
     retirement: Some(RETIRED_BY_ORG_USERS),
 };
 
+/// The versions of the member operations (org, team and project users): the 2025-02-19 API
+/// alone, the 2023-01-01 version it deprecated alone, or both.
+pub const MEMBERS_CURRENT: &[ResourceVersion] = &[V2025_02_19];
+pub const MEMBERS_DEPRECATED: &[ResourceVersion] = &[V2023_01_01_DEPRECATED];
+pub const MEMBERS_BOTH: &[ResourceVersion] = &[V2023_01_01_DEPRECATED, V2025_02_19];
+
 /// The version a request is served in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiVersion {
@@ -198,28 +204,54 @@ pub fn versioned(
     routes.route_layer(middleware::from_fn_with_state(negotiation, negotiate))
 }
 
-/// Serves each `(path, methods)` pair in the listed versions.
-pub fn serve_versioned(
-    routes: impl IntoIterator<Item = (&'static str, MethodRouter<AppState>)>,
-    state: &AppState,
-    versions: &'static [ResourceVersion],
-) -> Router<AppState> {
-    routes
-        .into_iter()
-        .fold(Router::new(), |router, (path, methods)| {
-            router.route(path, versioned(methods, state, versions))
-        })
+/// One resource's operations: under `/v2`, each in its versions, and under `/v1.0` where the
+/// legacy API has them. `api_router` merges every resource's and nests the two trees.
+#[derive(Default)]
+pub struct ApiRoutes {
+    pub v2: Router<AppState>,
+    pub v1: Router<AppState>,
 }
 
-/// Serves each `(path, methods)` pair as `/api/atlas/v1.0` does.
-pub fn serve_legacy(
-    routes: impl IntoIterator<Item = (&'static str, MethodRouter<AppState>)>,
-) -> Router<AppState> {
-    routes
-        .into_iter()
-        .fold(Router::new(), |router, (path, methods)| {
-            router.route(path, legacy(methods))
-        })
+impl ApiRoutes {
+    /// Each `(path, methods)` pair in v2's listed versions and, alike, in v1.0.
+    pub fn v2_and_legacy(
+        routes: impl IntoIterator<Item = (&'static str, MethodRouter<AppState>)>,
+        state: &AppState,
+        versions: &'static [ResourceVersion],
+    ) -> Self {
+        routes
+            .into_iter()
+            .fold(Self::default(), |routes, (path, methods)| Self {
+                v2: routes
+                    .v2
+                    .route(path, versioned(methods.clone(), state, versions)),
+                v1: routes.v1.route(path, legacy(methods)),
+            })
+    }
+
+    /// Each `(path, methods)` pair in v2's listed versions only.
+    pub fn v2_only(
+        routes: impl IntoIterator<Item = (&'static str, MethodRouter<AppState>)>,
+        state: &AppState,
+        versions: &'static [ResourceVersion],
+    ) -> Self {
+        let v2 = routes
+            .into_iter()
+            .fold(Router::new(), |router, (path, methods)| {
+                router.route(path, versioned(methods, state, versions))
+            });
+        Self {
+            v2,
+            v1: Router::new(),
+        }
+    }
+
+    pub fn merge(self, other: Self) -> Self {
+        Self {
+            v2: self.v2.merge(other.v2),
+            v1: self.v1.merge(other.v1),
+        }
+    }
 }
 
 /// Serves `routes` as `/api/atlas/v1.0` does.

@@ -45,6 +45,8 @@ use orgdoor_domain::{
     MembershipStatus, OrgRole, Organization, ProfileChoices, ServiceAccount, TeamId, UserId,
 };
 
+use crate::sql::Backend;
+
 pub use access_lists::AccessListStore;
 pub use api_keys::ApiKeyStore;
 pub use control::{ControlState, ControlStore};
@@ -236,26 +238,8 @@ pub trait Store:
 {
 }
 
-impl<T> Store for T where
-    T: HousekeepingStore
-        + OrganizationStore
-        + ApiKeyStore
-        + AccessListStore
-        + ServiceAccountStore
-        + RateLimitStore
-        + TeamStore
-        + ProjectStore
-        + InvitationStore
-        + OrgUserStore
-        + ProjectUserStore
-        + OutboxStore
-        + EventStore
-        + ControlStore
-        + Send
-        + Sync
-        + 'static
-{
-}
+// Every backend is a store; the compiler checks that it has each aggregate's trait.
+impl<B: Backend> Store for B {}
 
 /// Opens the store a database URL names (`sqlite:` or `postgres:`/`postgresql:`), applying
 /// migrations, with the key that seals its secrets. Secrets stored before sealing existed are
