@@ -8,7 +8,7 @@ use tracing::instrument;
 
 use crate::StoreError;
 use crate::rows::{count, limit_offset, seconds};
-use crate::sql::{Backend, Connection, Statement};
+use crate::sql::{Backend, Connection, Parameters};
 use crate::tables::events::{EVENT_COLUMNS, EventRow};
 
 /// Whose feed.
@@ -49,61 +49,34 @@ pub trait EventStore: Send + Sync {
     ) -> Result<Option<Event>, StoreError>;
 }
 
-/// A value bound to a feed query.
-enum Value {
-    Text(String),
-    Number(i64),
-}
-
-/// The `WHERE` clause of a feed with `filter`, and its values from `$1` on.
-fn conditions(scope: EventScope<'_>, filter: &EventFilter) -> (String, Vec<Value>) {
+/// The `WHERE` clause of a feed with `filter`, and its values.
+fn conditions(scope: EventScope<'_>, filter: &EventFilter) -> (String, Parameters) {
     let mut clauses = Vec::new();
-    let mut values = Vec::new();
-    let next = |value: Value, values: &mut Vec<Value>| {
-        values.push(value);
-        format!("${}", values.len())
-    };
+    let mut values = Parameters::default();
     match scope {
         EventScope::Organization(org) => {
-            let org = next(Value::Text(org.to_string()), &mut values);
+            let org = values.text(org.as_str());
             // `= TRUE`, not the bare column: SQLite then orders by the index.
             clauses.push(format!("org_id = {org} AND in_org_feed = TRUE"));
         }
         EventScope::Project(group) => {
-            let group = next(Value::Text(group.to_string()), &mut values);
+            let group = values.text(group.as_str());
             clauses.push(format!("group_id = {group}"));
         }
     }
     if !filter.types.is_empty() {
-        let types: Vec<String> = filter
-            .types
-            .iter()
-            .map(|event_type| next(Value::Text(event_type.as_str().to_owned()), &mut values))
-            .collect();
-        clauses.push(format!("event_type IN ({})", types.join(", ")));
+        let types = values.texts(filter.types.iter().map(|event_type| event_type.as_str()));
+        clauses.push(format!("event_type IN ({types})"));
     }
     if let Some(min) = filter.min_date {
-        let min = next(Value::Number(seconds(min)), &mut values);
+        let min = values.number(seconds(min));
         clauses.push(format!("created_at >= {min}"));
     }
     if let Some(max) = filter.max_date {
-        let max = next(Value::Number(seconds(max)), &mut values);
+        let max = values.number(seconds(max));
         clauses.push(format!("created_at <= {max}"));
     }
     (clauses.join(" AND "), values)
-}
-
-fn bind_all<'q, 'c, C: Connection>(
-    mut statement: Statement<'q, 'c, C>,
-    values: &[Value],
-) -> Statement<'q, 'c, C> {
-    for value in values {
-        statement = match value {
-            Value::Text(text) => statement.bind(text.clone()),
-            Value::Number(number) => statement.bind(number.to_owned()),
-        };
-    }
-    statement
 }
 
 #[async_trait]
@@ -115,24 +88,17 @@ impl<B: Backend> EventStore for B {
         filter: &EventFilter,
         page: PageRequest,
     ) -> Result<Page<Event>, StoreError> {
-        let (conditions, values) = conditions(scope, filter);
+        let (conditions, mut values) = conditions(scope, filter);
         let mut conn = self.read().await?;
         let count_sql = format!("SELECT COUNT(*) FROM events WHERE {conditions}");
-        let total: i64 = bind_all(conn.query(&count_sql), &values)
-            .fetch_scalar()
-            .await?;
+        let total: i64 = values.bind(conn.query(&count_sql)).fetch_scalar().await?;
         let (limit, offset) = limit_offset(page);
+        let (limit, offset) = (values.number(limit), values.number(offset));
         let page_sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE {conditions} \
-             ORDER BY seq DESC LIMIT ${} OFFSET ${}",
-            values.len() + 1,
-            values.len() + 2
+             ORDER BY seq DESC LIMIT {limit} OFFSET {offset}"
         );
-        let rows: Vec<EventRow> = bind_all(conn.query(&page_sql), &values)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all()
-            .await?;
+        let rows: Vec<EventRow> = values.bind(conn.query(&page_sql)).fetch_all().await?;
         Ok(Page {
             items: rows
                 .into_iter()
@@ -148,16 +114,11 @@ impl<B: Backend> EventStore for B {
         scope: EventScope<'_>,
         id: &EventId,
     ) -> Result<Option<Event>, StoreError> {
-        let (conditions, values) = conditions(scope, &EventFilter::default());
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE {conditions} AND id = ${}",
-            values.len() + 1
-        );
+        let (conditions, mut values) = conditions(scope, &EventFilter::default());
+        let id = values.text(id.to_string());
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE {conditions} AND id = {id}");
         let mut conn = self.read().await?;
-        let row: Option<EventRow> = bind_all(conn.query(&sql), &values)
-            .bind(id.to_string())
-            .fetch_optional()
-            .await?;
+        let row: Option<EventRow> = values.bind(conn.query(&sql)).fetch_optional().await?;
         row.map(Event::try_from).transpose()
     }
 }

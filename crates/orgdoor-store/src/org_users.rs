@@ -1,18 +1,20 @@
 //! The users of an organization — members and invitees of every status — and people across
 //! organizations.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use orgdoor_domain::{
-    EmailAddress, EventTarget, EventType, Member, MembershipStatus, MembershipUpdate, NewEvent,
-    OrgId, OrgUser, Page, PageRequest, RoleChange, User, UserId,
+    EventTarget, EventType, Invitation, InvitationId, Member, MembershipStatus, MembershipUpdate,
+    NewEvent, OrgId, OrgUser, Page, PageRequest, RoleChange, TeamId, User, UserId,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
 
-use crate::rows::parse;
-use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::rows::{count, limit_offset, parse, seconds};
+use crate::sql::{Backend, Connection, Parameters, WriteTransaction};
 use crate::tables::events::record_event;
-use crate::tables::invitations::{fetch_invitation, fetch_org_invitations};
+use crate::tables::invitations::{fetch_invitation, fetch_some_invitations};
 use crate::tables::members::{
     MemberScope, change_current_org_user, fetch_member, fetch_members, fetch_user,
 };
@@ -71,9 +73,10 @@ pub trait OrgUserStore: Send + Sync {
     ) -> Result<Option<(User, Vec<Member>)>, StoreError>;
 }
 
-/// The organization's users that `filter` selects, in list order, one page of them. An
-/// organization has at most a few hundred users and invitees, so they are read whole and
-/// filtered here, where the status (which depends on `now`) is known.
+/// The organization's users that `filter` selects, in list order, one page of them. The page is
+/// chosen in SQL — each user's status worked out from `now`, then ordered by status and address
+/// — and only the users on it are read whole, so a page of 100 costs the same in an organization
+/// of ten thousand.
 async fn org_users_page<C: Connection>(
     conn: &mut C,
     org: &OrgId,
@@ -81,49 +84,175 @@ async fn org_users_page<C: Connection>(
     page: PageRequest,
     now: OffsetDateTime,
 ) -> Result<Page<OrgUser>, StoreError> {
-    let members = fetch_members(conn, MemberScope::Organization(org), false).await?;
-    let invitations = fetch_org_invitations(conn, org).await?;
-    let username = filter.username.as_ref().map(EmailAddress::key);
-    let mut users: Vec<(MembershipStatus, String, OrgUser)> = members
-        .into_iter()
-        .map(OrgUser::Member)
-        .chain(invitations.into_iter().map(OrgUser::Invited))
-        .filter_map(|user| {
-            let status = user.status(now);
-            let key = user.username().key();
-            let selected = filter.statuses.contains(&status)
-                && username.as_ref().is_none_or(|wanted| *wanted == key)
-                && filter
-                    .user_id
-                    .as_ref()
-                    .is_none_or(|wanted| wanted == user.id())
-                && filter
-                    .team
-                    .as_ref()
-                    .is_none_or(|team| user.team_ids().contains(team))
-                && filter
-                    .project
-                    .as_ref()
-                    .is_none_or(|project| in_project(&user, project));
-            selected.then_some((status, key, user))
-        })
+    let (listed, mut values) = listed_users(org, filter, now);
+    let total: i64 = values
+        .bind(conn.query(&format!("SELECT COUNT(*) FROM ({listed}) AS listed")))
+        .fetch_scalar()
+        .await?;
+    let (limit, offset) = limit_offset(page);
+    let (limit, offset) = (values.number(limit), values.number(offset));
+    let page_sql = format!(
+        "SELECT kind, id FROM ({listed}) AS listed \
+         ORDER BY status, address, id LIMIT {limit} OFFSET {offset}"
+    );
+    let keys: Vec<(i64, String)> = values.bind(conn.query(&page_sql)).fetch_all().await?;
+    let mut member_ids = Vec::new();
+    let mut invitation_ids = Vec::new();
+    for (kind, id) in &keys {
+        if *kind == MEMBER {
+            member_ids.push(parse::<UserId>(id, "user id")?);
+        } else {
+            invitation_ids.push(parse::<InvitationId>(id, "invitation id")?);
+        }
+    }
+    let mut members: HashMap<UserId, Member> = if member_ids.is_empty() {
+        HashMap::new()
+    } else {
+        fetch_members(conn, MemberScope::Some(org, &member_ids), false)
+            .await?
+            .into_iter()
+            .map(|member| (member.user.id.clone(), member))
+            .collect()
+    };
+    let mut invitations: HashMap<InvitationId, Invitation> =
+        fetch_some_invitations(conn, org, &invitation_ids)
+            .await?
+            .into_iter()
+            .map(|invitation| (invitation.id.clone(), invitation))
+            .collect();
+    // Members come first in list order, then invitees, each kind in its keys' order. A user
+    // removed between the reads is left out of the page rather than failing it.
+    let items = member_ids
+        .iter()
+        .filter_map(|id| members.remove(id).map(OrgUser::Member))
+        .chain(
+            invitation_ids
+                .iter()
+                .filter_map(|id| invitations.remove(id).map(OrgUser::Invited)),
+        )
         .collect();
-    users.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    let users = users.into_iter().map(|(_, _, user)| user).collect();
-    Ok(Page::of_all(users, page))
+    Ok(Page {
+        items,
+        total_count: count(total),
+    })
 }
 
-/// Whether a list of the project's users shows `user` (see [`ProjectFilter`]).
-fn in_project(user: &OrgUser, project: &ProjectFilter) -> bool {
-    user.roles_in(&project.group).is_some()
-        || user
-            .team_ids()
-            .iter()
-            .any(|team| project.teams.contains(team))
-        || user
-            .roles()
-            .iter()
-            .any(|role| project.org_roles.contains(&role))
+/// `kind` of a member in [`listed_users`]; an invitee's is 1.
+const MEMBER: i64 = 0;
+
+/// A query of the users `filter` selects, one row each: `kind` (member or invitee), `id` (a
+/// member's user id, an invitation's own id), `status` (the place of its [`MembershipStatus`]
+/// in list order) and `address` (the username key); with its values.
+fn listed_users(org: &OrgId, filter: &OrgUserFilter, now: OffsetDateTime) -> (String, Parameters) {
+    let mut values = Parameters::default();
+    let org = values.text(org.as_str());
+    let mut members = vec![format!("m.org_id = {org}")];
+    let mut invitations = vec![format!("i.org_id = {org}")];
+    if let Some(username) = &filter.username {
+        let key = values.text(username.key());
+        members.push(format!("u.username_key = {key}"));
+        invitations.push(format!("i.username_key = {key}"));
+    }
+    if let Some(user) = &filter.user_id {
+        let user = values.text(user.as_str());
+        members.push(format!("m.user_id = {user}"));
+        invitations.push(format!("i.user_id = {user}"));
+    }
+    if let Some(team) = &filter.team {
+        let team = values.text(team.as_str());
+        members.push(member_in_teams(&team));
+        invitations.push(invitation_in_teams(&team));
+    }
+    if let Some(project) = &filter.project {
+        let (member, invitation) = in_project(project, &mut values);
+        members.push(member);
+        invitations.push(invitation);
+    }
+    let statuses: Vec<String> = filter
+        .statuses
+        .iter()
+        .map(|status| status_rank(*status).to_string())
+        .collect();
+    let now = values.number(seconds(now));
+    let (active, pending, expired, rejected) = (
+        status_rank(MembershipStatus::Active),
+        status_rank(MembershipStatus::Pending),
+        status_rank(MembershipStatus::InvitationExpired),
+        status_rank(MembershipStatus::InvitationRejected),
+    );
+    // An invitation is expired from the second it expires (`Invitation::is_expired`).
+    let sql = format!(
+        "SELECT kind, id, status, address FROM (\
+             SELECT CAST({MEMBER} AS BIGINT) AS kind, m.user_id AS id, {active} AS status, \
+                 u.username_key AS address \
+             FROM org_members m JOIN users u ON u.id = m.user_id WHERE {members} \
+             UNION ALL \
+             SELECT CAST(1 AS BIGINT), i.id, CASE WHEN i.declined_at IS NOT NULL THEN {rejected} \
+                 WHEN i.expires_at <= {now} THEN {expired} ELSE {pending} END, i.username_key \
+             FROM invitations i WHERE {invitations}\
+         ) AS users WHERE status IN ({statuses})",
+        members = members.join(" AND "),
+        invitations = invitations.join(" AND "),
+        statuses = statuses.join(", "),
+    );
+    (sql, values)
+}
+
+/// Where a status comes in list order: active members, then pending, expired and declined
+/// invitees.
+fn status_rank(status: MembershipStatus) -> usize {
+    MembershipStatus::ALL
+        .iter()
+        .position(|listed| *listed == status)
+        .unwrap_or(MembershipStatus::ALL.len())
+}
+
+fn member_in_teams(teams: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM team_members t \
+         WHERE t.org_id = m.org_id AND t.user_id = m.user_id AND t.team_id IN ({teams}))"
+    )
+}
+
+fn invitation_in_teams(teams: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM invitation_teams t \
+         WHERE t.invitation_id = i.id AND t.team_id IN ({teams}))"
+    )
+}
+
+/// The conditions, on members and on invitations, for a user of the project (see
+/// [`ProjectFilter`]).
+fn in_project(project: &ProjectFilter, values: &mut Parameters) -> (String, String) {
+    let group = values.text(project.group.as_str());
+    let mut member = vec![format!(
+        "EXISTS (SELECT 1 FROM member_project_roles r \
+         WHERE r.org_id = m.org_id AND r.user_id = m.user_id AND r.project_id = {group})"
+    )];
+    let mut invitation = vec![format!(
+        "EXISTS (SELECT 1 FROM invitation_project_roles r \
+         WHERE r.invitation_id = i.id AND r.project_id = {group})"
+    )];
+    if !project.teams.is_empty() {
+        let teams = values.texts(project.teams.iter().map(TeamId::as_str));
+        member.push(member_in_teams(&teams));
+        invitation.push(invitation_in_teams(&teams));
+    }
+    // Roles are stored comma-separated; `_` is escaped, as LIKE reads it as any character.
+    for role in &project.org_roles {
+        let name: &'static str = (*role).into();
+        let pattern = values.text(format!("%,{},%", name.replace('_', "\\_")));
+        member.push(format!(
+            "(',' || m.roles || ',') LIKE {pattern} ESCAPE '\\'"
+        ));
+        invitation.push(format!(
+            "(',' || i.roles || ',') LIKE {pattern} ESCAPE '\\'"
+        ));
+    }
+    (
+        format!("({})", member.join(" OR ")),
+        format!("({})", invitation.join(" OR ")),
+    )
 }
 
 #[async_trait]

@@ -231,3 +231,49 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Seals and opens the secrets kept in the store.
     fn sealer(&self) -> &Sealer;
 }
+
+/// The values of a statement whose conditions are built at run time: each one added gives the
+/// placeholder (`$1`, `$2`, …) to write where it goes.
+#[derive(Debug, Default)]
+pub(crate) struct Parameters(Vec<Parameter>);
+
+#[derive(Debug)]
+enum Parameter {
+    Text(String),
+    Number(i64),
+}
+
+impl Parameters {
+    pub(crate) fn text(&mut self, value: impl Into<String>) -> String {
+        self.push(Parameter::Text(value.into()))
+    }
+
+    pub(crate) fn number(&mut self, value: i64) -> String {
+        self.push(Parameter::Number(value))
+    }
+
+    /// The placeholders of `values`, comma-separated, for an `IN (…)` list.
+    pub(crate) fn texts<'v>(&mut self, values: impl IntoIterator<Item = &'v str>) -> String {
+        let placeholders: Vec<String> = values.into_iter().map(|value| self.text(value)).collect();
+        placeholders.join(", ")
+    }
+
+    fn push(&mut self, parameter: Parameter) -> String {
+        self.0.push(parameter);
+        format!("${}", self.0.len())
+    }
+
+    /// Binds every value, in the order they were added.
+    pub(crate) fn bind<'q, 'c, C: Connection>(
+        &self,
+        mut statement: Statement<'q, 'c, C>,
+    ) -> Statement<'q, 'c, C> {
+        for parameter in &self.0 {
+            statement = match parameter {
+                Parameter::Text(text) => statement.bind(text.clone()),
+                Parameter::Number(number) => statement.bind(*number),
+            };
+        }
+        statement
+    }
+}

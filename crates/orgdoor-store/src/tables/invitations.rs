@@ -4,15 +4,15 @@
 use std::collections::HashMap;
 
 use orgdoor_domain::{
-    EmailAddress, Group, GroupId, GroupRole, GroupRoleAssignment, Invitation, MembershipUpdate,
-    OrgId, TeamId, UserId, roles_in, with_roles_in,
+    EmailAddress, Group, GroupId, GroupRole, GroupRoleAssignment, Invitation, InvitationId,
+    MembershipUpdate, OrgId, TeamId, UserId, roles_in, with_roles_in,
 };
 use time::OffsetDateTime;
 
 use crate::rows::{
     INVITATION_COLUMNS, InvitationList, InvitationRow, encode_roles, parse, seconds, write_error,
 };
-use crate::sql::Connection;
+use crate::sql::{Connection, Parameters};
 use crate::tables::position;
 use crate::{InvitationSelector, Rejection, StoreError, WhenPending};
 
@@ -39,18 +39,25 @@ pub(crate) fn invitations_json<C: Connection>(condition: &str, order: &str) -> S
     )
 }
 
-/// Every invitation of an organization, whatever its status, by address.
-pub(crate) async fn fetch_org_invitations<C: Connection>(
+/// These invitations of an organization (as a page of a list names them), whatever their
+/// status, by address.
+pub(crate) async fn fetch_some_invitations<C: Connection>(
     conn: &mut C,
     org: &OrgId,
+    ids: &[InvitationId],
 ) -> Result<Vec<Invitation>, StoreError> {
-    let invitations = invitations_json::<C>("i.org_id = $1", "i.username_key");
-    let InvitationList(invitations) = conn
-        .query(&format!("SELECT {invitations} AS invitations"))
-        .bind(org.as_str())
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut values = Parameters::default();
+    let org = values.text(org.as_str());
+    let ids = values.texts(ids.iter().map(InvitationId::as_str));
+    let condition = format!("i.org_id = {org} AND i.id IN ({ids})");
+    let invitations = invitations_json::<C>(&condition, "i.username_key");
+    let InvitationList(invitations) = values
+        .bind(conn.query(&format!("SELECT {invitations} AS invitations")))
         .fetch_one()
         .await?;
-    conn.shrink_buffers();
     Ok(invitations)
 }
 

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::rows::{
     MEMBER_COLUMNS, MemberRow, USER_COLUMNS, UserRow, encode_roles, parse, seconds, write_error,
 };
-use crate::sql::Connection;
+use crate::sql::{Connection, Parameters};
 use crate::tables::events::record_org_user_changes;
 use crate::tables::invitations::{check_references, fetch_invitation, update_invitation_row};
 use crate::tables::position;
@@ -22,25 +22,29 @@ use crate::{InvitationSelector, Rejection, StoreError, UserSelector};
 /// Which memberships to read.
 pub(crate) enum MemberScope<'a> {
     One(&'a OrgId, &'a UserId),
-    Organization(&'a OrgId),
+    /// These members of the organization (as a page of a list names them).
+    Some(&'a OrgId, &'a [UserId]),
     Person(&'a UserId),
 }
 
 impl MemberScope<'_> {
-    fn condition(&self) -> &'static str {
+    /// The condition on a table aliased `m` with `org_id` and `user_id` columns, its values
+    /// added to `values`.
+    fn condition(&self, values: &mut Parameters) -> String {
         match self {
-            MemberScope::One(..) => "m.org_id = $1 AND m.user_id = $2",
-            MemberScope::Organization(_) => "m.org_id = $1",
-            MemberScope::Person(_) => "m.user_id = $1",
-        }
-    }
-
-    /// The parameters of [`Self::condition`], in order.
-    fn parameters(&self) -> Vec<&str> {
-        match self {
-            MemberScope::One(org, user) => vec![org.as_str(), user.as_str()],
-            MemberScope::Organization(org) => vec![org.as_str()],
-            MemberScope::Person(user) => vec![user.as_str()],
+            MemberScope::One(org, user) => {
+                format!(
+                    "m.org_id = {} AND m.user_id = {}",
+                    values.text(org.as_str()),
+                    values.text(user.as_str())
+                )
+            }
+            MemberScope::Some(org, users) => {
+                let org = values.text(org.as_str());
+                let users = values.texts(users.iter().map(UserId::as_str));
+                format!("m.org_id = {org} AND m.user_id IN ({users})")
+            }
+            MemberScope::Person(user) => format!("m.user_id = {}", values.text(user.as_str())),
         }
     }
 }
@@ -57,17 +61,14 @@ pub(crate) async fn fetch_members<C: Connection>(
     scope: MemberScope<'_>,
     lock: bool,
 ) -> Result<Vec<Member>, StoreError> {
-    let condition = scope.condition();
+    let mut values = Parameters::default();
+    let condition = scope.condition(&mut values);
     let lock = if lock { C::LOCK_ROWS } else { "" };
     let sql = format!(
         "SELECT {MEMBER_COLUMNS} FROM org_members m JOIN users u ON u.id = m.user_id \
          WHERE {condition} ORDER BY u.username_key, m.org_id{lock}"
     );
-    let mut query = conn.query(&sql);
-    for parameter in scope.parameters() {
-        query = query.bind(parameter);
-    }
-    let rows: Vec<MemberRow> = query.fetch_all().await?;
+    let rows: Vec<MemberRow> = values.bind(conn.query(&sql)).fetch_all().await?;
     let mut members = rows
         .into_iter()
         .map(Member::try_from)
@@ -79,20 +80,12 @@ pub(crate) async fn fetch_members<C: Connection>(
         "SELECT m.org_id, m.user_id, m.team_id FROM team_members m WHERE {condition} \
          ORDER BY m.added_at, m.team_id"
     );
-    let mut query = conn.query(&teams_sql);
-    for parameter in scope.parameters() {
-        query = query.bind(parameter);
-    }
-    let teams: Vec<MemberTeamRow> = query.fetch_all().await?;
+    let teams: Vec<MemberTeamRow> = values.bind(conn.query(&teams_sql)).fetch_all().await?;
     let roles_sql = format!(
         "SELECT m.org_id, m.user_id, m.project_id, m.role FROM member_project_roles m \
          WHERE {condition} ORDER BY m.position"
     );
-    let mut query = conn.query(&roles_sql);
-    for parameter in scope.parameters() {
-        query = query.bind(parameter);
-    }
-    let roles: Vec<MemberRoleRow> = query.fetch_all().await?;
+    let roles: Vec<MemberRoleRow> = values.bind(conn.query(&roles_sql)).fetch_all().await?;
     let index: HashMap<(String, String), usize> = members
         .iter()
         .enumerate()

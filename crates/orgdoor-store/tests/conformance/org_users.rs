@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use orgdoor_domain::{
-    GroupRole, GroupRoleAssignment, MembershipStatus, MembershipUpdate, OrgRole, OrgRoles, OrgUser,
-    PageRequest, ProfileChoices, RoleChange,
+    GroupRole, GroupRoleAssignment, INVITATION_LIFETIME, MembershipStatus, MembershipUpdate,
+    NewInvitation, OrgRole, OrgRoles, OrgUser, PageRequest, ProfileChoices, RoleChange,
 };
 use orgdoor_store::{
-    InvitationAnswer, InvitationSelector, OrgUserFilter, Rejection, Store, UserSelector,
-    WhenPending,
+    InvitationAnswer, InvitationSelector, OrgUserFilter, ProjectFilter, Rejection, Store,
+    UserSelector, WhenPending,
 };
 use time::Duration;
 
@@ -23,6 +23,7 @@ on_every_store!(
     accepting_makes_a_member_with_everything_the_invitation_offered,
     declining_and_expiry_show_as_statuses_and_give_way_to_a_new_invitation,
     org_users_are_listed_members_first_then_by_status_and_address,
+    every_org_user_filter_and_page_is_chosen_by_the_store,
     role_changes_are_atomic_and_keep_at_least_one_role,
     concurrent_role_changes_of_one_member_lose_none,
 );
@@ -275,6 +276,107 @@ async fn org_users_are_listed_members_first_then_by_status_and_address(store: Ar
     assert_eq!(
         listed(on_team, PageRequest::default()).await,
         (vec!["yan@example.com".to_owned()], 1)
+    );
+}
+
+/// Statuses (worked out from `now`), every filter and the page, over members and invitees of
+/// every status, with role names that contain one another.
+async fn every_org_user_filter_and_page_is_chosen_by_the_store(store: Arc<dyn Store>) {
+    let org = organization(&store, "Acme").await;
+    let project = stored_project(&store, &org.id, "Apollo").await;
+    let mut offered = invitation(&org.id, "ada@example.com");
+    offered.group_role_assignments = vec![GroupRoleAssignment {
+        group_id: project.id.clone(),
+        role: GroupRole::ReadOnly,
+    }];
+    let ada = invite(&store, offered, WhenPending::Refuse, NOW).await;
+    accept(&store, &org.id, InvitationSelector::Id(ada.id)).await;
+    // `ORG_READ_ONLY` is inside `ORG_BILLING_READ_ONLY`; only the second invitee holds it.
+    let billing = NewInvitation {
+        roles: OrgRoles::single(OrgRole::BillingReadOnly),
+        ..invitation(&org.id, "bil@example.com")
+    };
+    invite(&store, billing, WhenPending::Refuse, NOW).await;
+    let reader = NewInvitation {
+        roles: OrgRoles::new([OrgRole::Member, OrgRole::ReadOnly]).unwrap(),
+        ..invitation(&org.id, "rea@example.com")
+    };
+    invite(&store, reader, WhenPending::Refuse, NOW).await;
+    // Expired from the second it expires.
+    let due = invitation(&org.id, "due@example.com");
+    invite(&store, due, WhenPending::Refuse, NOW - INVITATION_LIFETIME).await;
+    let declined = pending(&store, &org.id, "dec@example.com").await;
+    store
+        .answer_invitation(
+            &org.id,
+            &InvitationSelector::Id(declined.id.clone()),
+            InvitationAnswer::Decline,
+            NOW,
+        )
+        .await
+        .unwrap();
+
+    let listed = |filter: OrgUserFilter, page: PageRequest| {
+        let store = store.clone();
+        let org = org.id.clone();
+        async move {
+            let page = store
+                .list_org_users(&org, &filter, page, NOW)
+                .await
+                .unwrap();
+            let names: Vec<String> = page
+                .items
+                .iter()
+                .map(|user| user.username().to_string())
+                .collect();
+            (names.join(" "), page.total_count)
+        }
+    };
+    let all = || statuses(&MembershipStatus::ALL);
+    let first_page = PageRequest::default();
+    assert_eq!(
+        listed(all(), first_page).await,
+        (
+            "ada@example.com bil@example.com rea@example.com due@example.com dec@example.com"
+                .into(),
+            5
+        )
+    );
+    assert_eq!(
+        listed(all(), PageRequest::new(Some(2), Some(2))).await,
+        ("rea@example.com due@example.com".into(), 5)
+    );
+    assert_eq!(
+        listed(all(), PageRequest::new(Some(2), Some(9))).await,
+        (String::new(), 5)
+    );
+    let expired_or_declined = statuses(&[
+        MembershipStatus::InvitationRejected,
+        MembershipStatus::InvitationExpired,
+    ]);
+    assert_eq!(
+        listed(expired_or_declined, first_page).await,
+        ("due@example.com dec@example.com".into(), 2)
+    );
+    let by_id = OrgUserFilter {
+        user_id: Some(declined.user_id.clone()),
+        ..all()
+    };
+    assert_eq!(
+        listed(by_id, first_page).await,
+        ("dec@example.com".into(), 1)
+    );
+    let readers = OrgUserFilter {
+        project: Some(ProjectFilter {
+            group: project.id.clone(),
+            teams: vec![],
+            org_roles: vec![OrgRole::ReadOnly],
+        }),
+        ..all()
+    };
+    assert_eq!(
+        listed(readers, first_page).await,
+        ("ada@example.com rea@example.com".into(), 2)
     );
 }
 
