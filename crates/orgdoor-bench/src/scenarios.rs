@@ -1,12 +1,14 @@
 //! The scenarios, in the order they run, and the references they are compared with.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
+use serde_json::Value;
 use tokio::process::Command;
 
 use crate::load::{Auth, LoadResult, LoadSpec, Workload};
@@ -63,8 +65,7 @@ impl Sizes {
 
 pub(crate) async fn run_all(args: RunArgs) -> anyhow::Result<()> {
     let root = workspace_root();
-    build_orgdoor(&root).await?;
-    let binary = root.join("target/release/orgdoor");
+    let binary = build_orgdoor(&root).await?;
     let mut measurements = Vec::new();
     let mut notes = vec![
         "The two store-size figures (\"… stored\") are each the pass with the median p99 of three, \
@@ -97,17 +98,28 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_else(|_| PathBuf::from("."))
 }
 
-async fn build_orgdoor(root: &Path) -> anyhow::Result<()> {
-    let status = Command::new("cargo")
+/// Builds orgdoor in release mode; returns the executable as cargo names it, wherever the
+/// target directory is (CARGO_TARGET_DIR moves it).
+async fn build_orgdoor(root: &Path) -> anyhow::Result<PathBuf> {
+    let output = Command::new("cargo")
         .args(["build", "--release", "--quiet", "--bin", "orgdoor"])
+        .args(["--message-format", "json-render-diagnostics"])
         .current_dir(root)
-        .status()
+        .stderr(Stdio::inherit())
+        .output()
         .await
         .context("running cargo")?;
-    if !status.success() {
+    if !output.status.success() {
         bail!("building orgdoor failed");
     }
-    Ok(())
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| {
+            message["reason"] == "compiler-artifact" && message["target"]["name"] == "orgdoor"
+        })
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| anyhow!("cargo named no orgdoor executable"))
 }
 
 /// Runs a load from a second process pinned to the client core, while sampling the server's
