@@ -10,6 +10,7 @@ mod report;
 mod scenarios;
 mod seed;
 mod servers;
+mod verify;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -14,6 +14,7 @@ use tokio::process::Command;
 use crate::load::{Auth, LoadResult, LoadSpec, Workload};
 use crate::seed::{self, Org, V2023};
 use crate::servers::{self, CLIENT_CORE, SERVER_CORE, Server};
+use crate::verify::{BodyShape, Expectation};
 use crate::{Backend, RunArgs, report};
 
 /// The request every reference answers: an organization's pending invitations.
@@ -135,6 +136,7 @@ async fn drive(
     target: &str,
     backend: Option<Backend>,
     workload: Workload,
+    expect: Expectation,
     first_n: u64,
 ) -> anyhow::Result<Measurement> {
     let seconds = if args.smoke { 0.5 } else { args.seconds };
@@ -143,6 +145,7 @@ async fn drive(
         connections: args.connections,
         duration_ms: (seconds * 1000.0) as u64,
         workload,
+        expect,
         first_n,
     };
     let spec_json = serde_json::to_string(&spec)?;
@@ -181,9 +184,9 @@ async fn drive(
         result.p99_ms,
         result.errors,
         result
-            .first_error
-            .as_ref()
-            .map(|error| format!(" (first: {error})"))
+            .error_reasons
+            .first()
+            .map(|reason| format!(" (first: {reason})"))
             .unwrap_or_default()
     );
     Ok(Measurement {
@@ -223,6 +226,7 @@ async fn ceiling(args: &RunArgs) -> anyhow::Result<Measurement> {
         "ceiling",
         None,
         list_workload(REFERENCE_ORG, Auth::None),
+        Expectation::array_of(3),
         0,
     )
     .await;
@@ -265,6 +269,8 @@ async fn prism(args: &RunArgs, root: &Path) -> anyhow::Result<Measurement> {
         "prism",
         None,
         list_workload(REFERENCE_ORG, Auth::Bearer("any-token".into())),
+        // A mock answers with the spec's example, whatever its length.
+        Expectation::status(200).shaped(BodyShape::AnyArray),
         0,
     )
     .await;
@@ -326,6 +332,11 @@ async fn orgdoor(
     Ok((outcome?, idle_rss))
 }
 
+/// The list of the owner's three seeded invitations, as every list-of-3 scenario must see it.
+fn three_listed() -> Expectation {
+    Expectation::array_of(3).containing(r#""username":"listed0@example.com""#)
+}
+
 async fn orgdoor_scenarios(
     args: &RunArgs,
     server: &Server,
@@ -352,18 +363,27 @@ async fn orgdoor_scenarios(
     let store = backend;
     let backend = Some(backend);
     let mut figures = Vec::new();
-    let measure = async |scenario: &str, workload: Workload, first_n: u64| {
+    let measure = async |scenario: &str, workload: Workload, expect: Expectation, first_n: u64| {
         drive(
-            args, server, scenario, "orgdoor", backend, workload, first_n,
+            args, server, scenario, "orgdoor", backend, workload, expect, first_n,
         )
         .await
     };
 
-    figures.push(measure(LIST_SCENARIO, list_workload(&owner.id, bearer.clone()), 0).await?);
+    figures.push(
+        measure(
+            LIST_SCENARIO,
+            list_workload(&owner.id, bearer.clone()),
+            three_listed(),
+            0,
+        )
+        .await?,
+    );
     figures.push(
         measure(
             "list 3 pending invitations, Digest reusing the nonce (python-requests)",
             list_workload(&owner.id, owner.digest.clone()),
+            three_listed(),
             0,
         )
         .await?,
@@ -378,6 +398,7 @@ async fn orgdoor_scenarios(
                     password: password.clone(),
                 },
             ),
+            three_listed(),
             0,
         )
         .await?,
@@ -389,10 +410,17 @@ async fn orgdoor_scenarios(
     // single pass's p99 by a fifth).
     let settled = async |scenario: String| -> anyhow::Result<Measurement> {
         let workload = || list_workload(&owner.id, bearer.clone());
-        measure(&format!("{scenario} (warm-up)"), workload(), 0).await?;
+        measure(
+            &format!("{scenario} (warm-up)"),
+            workload(),
+            three_listed(),
+            0,
+        )
+        .await?;
         let mut passes = Vec::new();
         for pass in 1..=3 {
-            passes.push(measure(&format!("{scenario} (pass {pass})"), workload(), 0).await?);
+            let name = format!("{scenario} (pass {pass})");
+            passes.push(measure(&name, workload(), three_listed(), 0).await?);
         }
         passes.sort_by(|a, b| a.result.p99_ms.total_cmp(&b.result.p99_ms));
         let mut median = passes.swap_remove(1);
@@ -446,6 +474,8 @@ async fn orgdoor_scenarios(
                 sizes.hundred_thousand
             ),
             filtered,
+            Expectation::array_of(1)
+                .containing(format!(r#""username":"bulk{wanted}@example.com""#)),
             0,
         )
         .await?,
@@ -469,6 +499,7 @@ async fn orgdoor_scenarios(
                 sizes.ten_thousand
             ),
             list_workload(&wide.id, wide_token),
+            Expectation::array_of(usize::try_from(sizes.ten_thousand)?),
             0,
         )
         .await?,
@@ -491,6 +522,7 @@ async fn orgdoor_scenarios(
                 accept: V2025.into(),
                 auth: people_token,
             },
+            Expectation::status(200).shaped(BodyShape::PageOf(100)),
             0,
         )
         .await?,
@@ -508,12 +540,14 @@ async fn orgdoor_scenarios(
                 accept: "text/html".into(),
                 auth: Auth::None,
             },
+            // The page that offers the invitation, not a notice that it is gone.
+            Expectation::status(200).containing(r#"id="accept""#),
             0,
         )
         .await?,
     );
 
-    // Writes, last: they grow the owner's organization.
+    // Writes, last: they grow the owner's organization. Atlas answers a create with 200.
     figures.push(
         measure(
             "create invitations (unique usernames)",
@@ -524,6 +558,9 @@ async fn orgdoor_scenarios(
                 accept: V2023.into(),
                 auth: bearer.clone(),
             },
+            Expectation::status(200)
+                .containing(r#""id":""#)
+                .containing(r#""username":"new{n}@example.com""#),
             0,
         )
         .await?,
@@ -539,6 +576,7 @@ async fn orgdoor_scenarios(
                 accept: V2023.into(),
                 auth: bearer,
             },
+            Expectation::status(200).containing(format!(r#""id":"{target}""#)),
             0,
         )
         .await?,
