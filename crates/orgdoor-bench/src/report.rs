@@ -193,18 +193,22 @@ pub(crate) fn write(
     std::fs::create_dir_all(&out)?;
     let verdicts = verdicts(measurements, idle);
     let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let repetition = args.repetition();
 
     let mut md = String::new();
     writeln!(md, "# Benchmark results\n")?;
     writeln!(
         md,
-        "Written by `{command}` on {} — {} cores, {}. Each figure is {} s of load from {} \
-         keep-alive connections; server and load generator pinned to different cores. Figures \
+        "Written by `{command}` on {} — {} cores, {}. Each figure is the median-p99 pass of {} \
+         passes of {} s of load (after a {} s warm-up) from {} keep-alive connections, counting \
+         only verified answers; server and load generator pinned to different cores. Figures \
          only compare within this run (the machine is shared).{}\n",
         machine.date,
         machine.cores,
         machine.cpu,
-        if args.smoke { 0.5 } else { args.seconds },
+        repetition.passes,
+        repetition.seconds,
+        repetition.warmup_seconds,
         args.connections,
         if args.smoke {
             " **Smoke run: tiny data and loads, not figures to quote.**"
@@ -239,7 +243,7 @@ pub(crate) fn write(
     writeln!(md, "\n## Scenarios\n")?;
     writeln!(
         md,
-        "| scenario | target | store | ops/s | p50 ms | p99 ms | max ms | errors | round trips | server peak RSS MiB |"
+        "| scenario | target | store | ops/s | p50 ms | p99 ms | max ms | errors (all passes) | round trips | server peak RSS (VmHWM) MiB |"
     )?;
     writeln!(md, "|---|---|---|---|---|---|---|---|---|---|")?;
     for m in measurements {
@@ -253,7 +257,7 @@ pub(crate) fn write(
             m.result.p50_ms,
             m.result.p99_ms,
             m.result.max_ms,
-            m.result.errors,
+            m.errors,
             m.result.round_trips,
             m.peak_rss_mib
         )?;
@@ -276,7 +280,7 @@ pub(crate) fn write(
         "command": command,
         "date": machine.date,
         "machine": {"cores": machine.cores, "cpu": machine.cpu},
-        "seconds_per_scenario": if args.smoke { 0.5 } else { args.seconds },
+        "repetition": repetition,
         "connections": args.connections,
         "smoke": args.smoke,
         "measurements": measurements,
