@@ -91,6 +91,8 @@ impl Sizes {
     }
 }
 
+/// Runs every scenario and writes the report; fails, after writing it, when any scenario saw an
+/// error, since its figures then measure something other than the scenario.
 pub(crate) async fn run_all(args: RunArgs) -> anyhow::Result<()> {
     let root = workspace_root();
     let binary = build_orgdoor(&root).await?;
@@ -101,8 +103,8 @@ pub(crate) async fn run_all(args: RunArgs) -> anyhow::Result<()> {
          then {} measured passes of {} s; its figures are those of the pass with the median p99. \
          A call counts toward throughput and latency only when its answer is verified (the \
          status, and per scenario the body: the number of items, the row asked for, the id); \
-         any other answer is an error, in the warm-up or in any pass. Peak RSS is the server's \
-         VmHWM over the scenario.",
+         any other answer is an error, in the warm-up or in any pass, and fails the scenario's \
+         targets. Peak RSS is the server's VmHWM over the scenario.",
         repetition.warmup_seconds, repetition.passes, repetition.seconds
     )];
 
@@ -131,7 +133,26 @@ pub(crate) async fn run_all(args: RunArgs) -> anyhow::Result<()> {
              scenarios: their peak RSS is the highest since the server started, an upper bound."
         ));
     }
-    report::write(&args, &root, &measurements, &idle, &notes)
+    report::write(&args, &root, &measurements, &idle, &notes)?;
+    let failed: Vec<String> = measurements
+        .iter()
+        .filter(|m| m.errors > 0)
+        .map(|m| format!("{} ({}): {} errors", m.scenario, m.label(), m.errors))
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} scenarios saw errors; their figures do not count:\n  {}",
+            failed.len(),
+            failed.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+impl Measurement {
+    pub(crate) fn label(&self) -> String {
+        target_label(&self.target, self.backend)
+    }
 }
 
 /// The target, and the store when there is one.
