@@ -10,6 +10,7 @@ mod report;
 mod scenarios;
 mod seed;
 mod servers;
+mod verify;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,9 +44,16 @@ enum Command {
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct RunArgs {
-    /// Seconds of load per scenario.
-    #[arg(long, default_value_t = 10.0)]
-    pub(crate) seconds: f64,
+    /// Seconds of load per measured pass [default: 10, or 0.2 with --smoke].
+    #[arg(long)]
+    pub(crate) seconds: Option<f64>,
+    /// Seconds of the unrecorded warm-up pass before each scenario's measured passes
+    /// [default: 2, or 0.1 with --smoke].
+    #[arg(long)]
+    pub(crate) warmup_seconds: Option<f64>,
+    /// Measured passes per scenario; the one with the median p99 is reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) passes: u16,
     /// Concurrent keep-alive connections.
     #[arg(long, default_value_t = 32)]
     pub(crate) connections: usize,
@@ -73,6 +81,27 @@ pub(crate) struct RunArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     pub(crate) postgres_url: String,
+}
+
+impl RunArgs {
+    /// How every scenario is measured.
+    pub(crate) fn repetition(&self) -> Repetition {
+        let (seconds, warmup_seconds) = if self.smoke { (0.2, 0.1) } else { (10.0, 2.0) };
+        Repetition {
+            warmup_seconds: self.warmup_seconds.unwrap_or(warmup_seconds),
+            seconds: self.seconds.unwrap_or(seconds),
+            passes: self.passes,
+        }
+    }
+}
+
+/// The same for every scenario and every target: an unrecorded warm-up pass, then `passes`
+/// measured passes of `seconds` each.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub(crate) struct Repetition {
+    pub(crate) warmup_seconds: f64,
+    pub(crate) seconds: f64,
+    pub(crate) passes: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]

@@ -55,30 +55,68 @@ struct Verdict {
     measured: String,
     /// The factor the measurement has to improve by to meet the target; at most 1 when met.
     gap: f64,
+    /// The scenarios the target is judged on that saw errors, each with its count: any fails
+    /// the target, whatever the figures say.
+    errors: Vec<String>,
 }
 
 impl Verdict {
-    /// A target of at least `wanted`.
-    fn at_least(target: String, measured: String, value: f64, wanted: f64) -> Self {
+    /// A target of at least `wanted`, judged on the figures of `judged_on`.
+    fn at_least(
+        target: String,
+        measured: String,
+        value: f64,
+        wanted: f64,
+        judged_on: &[&Measurement],
+    ) -> Self {
         Self {
             target,
             measured,
             gap: wanted / value.max(f64::EPSILON),
+            errors: errors_of(judged_on),
         }
     }
 
     /// A target of at most `limit` (for the "below" targets the boundary itself counts as met).
-    fn at_most(target: String, measured: String, value: f64, limit: f64) -> Self {
+    fn at_most(
+        target: String,
+        measured: String,
+        value: f64,
+        limit: f64,
+        judged_on: &[&Measurement],
+    ) -> Self {
         Self {
             target,
             measured,
             gap: value / limit,
+            errors: errors_of(judged_on),
         }
     }
 
     fn met(&self) -> bool {
-        self.gap <= 1.0
+        self.errors.is_empty() && self.gap <= 1.0
     }
+
+    /// The last column of the targets table.
+    fn judgement(&self) -> String {
+        if !self.errors.is_empty() {
+            format!("**failed**: errors in {}", self.errors.join("; "))
+        } else if self.met() {
+            "met".to_owned()
+        } else {
+            // Two decimals near the mark, where one would read "×1.0 off".
+            let digits = if self.gap < 2.0 { 2 } else { 1 };
+            format!("**missed**, ×{:.digits$} off", self.gap)
+        }
+    }
+}
+
+fn errors_of(judged_on: &[&Measurement]) -> Vec<String> {
+    judged_on
+        .iter()
+        .filter(|m| m.errors > 0)
+        .map(|m| format!("{} ({}): {}", m.scenario, m.label(), m.errors))
+        .collect()
 }
 
 fn verdicts(measurements: &[Measurement], idle: &[(Backend, f64)]) -> Vec<Verdict> {
@@ -102,6 +140,7 @@ fn verdicts(measurements: &[Measurement], idle: &[(Backend, f64)]) -> Vec<Verdic
                 ),
                 ratio,
                 wanted,
+                &[ceiling, measured],
             ));
         }
     };
@@ -123,6 +162,7 @@ fn verdicts(measurements: &[Measurement], idle: &[(Backend, f64)]) -> Vec<Verdic
             format!("{:.0}/s", creates.result.operations_per_second),
             creates.result.operations_per_second,
             10_000.0,
+            &[creates],
         ));
     }
     for backend in [Backend::Sqlite, Backend::Postgres] {
@@ -149,6 +189,7 @@ fn verdicts(measurements: &[Measurement], idle: &[(Backend, f64)]) -> Vec<Verdic
                 ),
                 ratio,
                 1.2,
+                &[small, large],
             ));
         }
         if let Some(wide) = find(measurements, "orgdoor", Some(backend), |s| {
@@ -159,6 +200,7 @@ fn verdicts(measurements: &[Measurement], idle: &[(Backend, f64)]) -> Vec<Verdic
                 format!("{:.1} MiB", wide.peak_rss_mib),
                 wide.peak_rss_mib,
                 64.0,
+                &[wide],
             ));
         }
     }
@@ -168,6 +210,7 @@ fn verdicts(measurements: &[Measurement], idle: &[(Backend, f64)]) -> Vec<Verdic
             format!("{rss:.1} MiB"),
             *rss,
             20.0,
+            &[],
         ));
     }
     verdicts
@@ -193,18 +236,22 @@ pub(crate) fn write(
     std::fs::create_dir_all(&out)?;
     let verdicts = verdicts(measurements, idle);
     let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let repetition = args.repetition();
 
     let mut md = String::new();
     writeln!(md, "# Benchmark results\n")?;
     writeln!(
         md,
-        "Written by `{command}` on {} — {} cores, {}. Each figure is {} s of load from {} \
-         keep-alive connections; server and load generator pinned to different cores. Figures \
+        "Written by `{command}` on {} — {} cores, {}. Each figure is the median-p99 pass of {} \
+         passes of {} s of load (after a {} s warm-up) from {} keep-alive connections, counting \
+         only verified answers; server and load generator pinned to different cores. Figures \
          only compare within this run (the machine is shared).{}\n",
         machine.date,
         machine.cores,
         machine.cpu,
-        if args.smoke { 0.5 } else { args.seconds },
+        repetition.passes,
+        repetition.seconds,
+        repetition.warmup_seconds,
         args.connections,
         if args.smoke {
             " **Smoke run: tiny data and loads, not figures to quote.**"
@@ -216,20 +263,18 @@ pub(crate) fn write(
     writeln!(md, "| target | measured | |")?;
     writeln!(md, "|---|---|---|")?;
     for verdict in &verdicts {
-        let judged = if verdict.met() {
-            "met".to_owned()
-        } else {
-            // Two decimals near the mark, where one would read "×1.0 off".
-            let digits = if verdict.gap < 2.0 { 2 } else { 1 };
-            format!("**missed**, ×{:.digits$} off", verdict.gap)
-        };
         writeln!(
             md,
-            "| {} | {} | {judged} |",
-            verdict.target, verdict.measured
+            "| {} | {} | {} |",
+            verdict.target,
+            verdict.measured,
+            verdict.judgement()
         )?;
     }
-    if verdicts.iter().any(|verdict| !verdict.met()) {
+    if verdicts
+        .iter()
+        .any(|verdict| verdict.errors.is_empty() && !verdict.met())
+    {
         writeln!(
             md,
             "\nWhat limits the missed targets — the profiles, each change tried and what it \
@@ -239,7 +284,7 @@ pub(crate) fn write(
     writeln!(md, "\n## Scenarios\n")?;
     writeln!(
         md,
-        "| scenario | target | store | ops/s | p50 ms | p99 ms | max ms | errors | round trips | server peak RSS MiB |"
+        "| scenario | target | store | ops/s | p50 ms | p99 ms | max ms | errors (all passes) | round trips | server peak RSS (VmHWM) MiB |"
     )?;
     writeln!(md, "|---|---|---|---|---|---|---|---|---|---|")?;
     for m in measurements {
@@ -253,10 +298,28 @@ pub(crate) fn write(
             m.result.p50_ms,
             m.result.p99_ms,
             m.result.max_ms,
-            m.result.errors,
+            m.errors,
             m.result.round_trips,
             m.peak_rss_mib
         )?;
+    }
+    let failed: Vec<&Measurement> = measurements.iter().filter(|m| m.errors > 0).collect();
+    if !failed.is_empty() {
+        writeln!(
+            md,
+            "\n## Errors\n\nThese scenarios got answers they should not have; their figures \
+             count only the verified ones, and their targets are failed.\n"
+        )?;
+        for m in failed {
+            writeln!(
+                md,
+                "- {} ({}): {} errors; first reasons: {}",
+                m.scenario,
+                m.label(),
+                m.errors,
+                m.error_reasons.join(" / ")
+            )?;
+        }
     }
     if !idle.is_empty() {
         writeln!(md, "\nIdle RSS one second after start:")?;
@@ -276,12 +339,12 @@ pub(crate) fn write(
         "command": command,
         "date": machine.date,
         "machine": {"cores": machine.cores, "cpu": machine.cpu},
-        "seconds_per_scenario": if args.smoke { 0.5 } else { args.seconds },
+        "repetition": repetition,
         "connections": args.connections,
         "smoke": args.smoke,
         "measurements": measurements,
         "idle_rss_mib": idle.iter().map(|(b, rss)| json!({"backend": b, "mib": rss})).collect::<Vec<_>>(),
-        "targets": verdicts.iter().map(|v| json!({"target": v.target, "measured": v.measured, "met": v.met(), "gap": v.gap})).collect::<Vec<_>>(),
+        "targets": verdicts.iter().map(|v| json!({"target": v.target, "measured": v.measured, "met": v.met(), "gap": v.gap, "errors": v.errors})).collect::<Vec<_>>(),
         "notes": notes,
     });
     std::fs::write(
@@ -294,18 +357,92 @@ pub(crate) fn write(
 
 #[cfg(test)]
 mod tests {
-    use super::Verdict;
+    use super::*;
+    use crate::load::LoadResult;
+    use crate::scenarios::PeakRssScope;
+
+    fn measured(
+        scenario: &str,
+        target: &str,
+        backend: Option<Backend>,
+        operations_per_second: f64,
+        errors: u64,
+    ) -> Measurement {
+        let result = LoadResult {
+            operations: operations_per_second as u64,
+            round_trips: operations_per_second as u64,
+            errors,
+            seconds: 1.0,
+            operations_per_second,
+            p50_ms: 1.0,
+            p99_ms: 2.0,
+            max_ms: 3.0,
+            error_reasons: vec!["status 500 (expected 200)".into(); usize::from(errors > 0)],
+        };
+        Measurement {
+            scenario: scenario.into(),
+            target: target.into(),
+            backend,
+            connections: 32,
+            passes: vec![result.clone()],
+            errors,
+            error_reasons: result.error_reasons.clone(),
+            result,
+            peak_rss_mib: 10.0,
+            peak_rss_scope: PeakRssScope::Scenario,
+            command: String::new(),
+        }
+    }
 
     #[test]
     fn a_verdict_says_how_far_off_a_missed_target_is() {
-        let throughput = Verdict::at_least("t".into(), "m".into(), 0.073, 0.60);
+        let throughput = Verdict::at_least("t".into(), "m".into(), 0.073, 0.60, &[]);
         assert!(!throughput.met());
         assert!((throughput.gap - 8.22).abs() < 0.01, "{}", throughput.gap);
 
-        let memory = Verdict::at_most("t".into(), "m".into(), 55.4, 64.0);
+        let memory = Verdict::at_most("t".into(), "m".into(), 55.4, 64.0, &[]);
         assert!(memory.met());
-        let over = Verdict::at_most("t".into(), "m".into(), 96.0, 64.0);
+        let over = Verdict::at_most("t".into(), "m".into(), 96.0, 64.0, &[]);
         assert!(!over.met());
         assert!((over.gap - 1.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_target_whose_scenario_saw_an_error_fails_whatever_its_figures() {
+        let sqlite = Some(Backend::Sqlite);
+        let measurements = [
+            measured("list 3 pending invitations", "ceiling", None, 1000.0, 0),
+            measured("list 3 pending invitations", "orgdoor", sqlite, 900.0, 0),
+            measured(
+                "create invitations (unique usernames)",
+                "orgdoor",
+                sqlite,
+                20_000.0,
+                1,
+            ),
+        ];
+        let judged_targets = verdicts(&measurements, &[]);
+        let judged = |start: &str| {
+            judged_targets
+                .iter()
+                .find(|verdict| verdict.target.starts_with(start))
+                .expect("judged")
+        };
+        assert!(judged("Bearer list of 3").met());
+        let creates = judged("creates on SQLite");
+        assert!(creates.gap <= 1.0, "the figure alone meets the target");
+        assert!(!creates.met());
+        assert!(
+            creates
+                .judgement()
+                .starts_with("**failed**: errors in create invitations"),
+            "{}",
+            creates.judgement()
+        );
+
+        // An error in the reference fails the targets judged against it.
+        let mut with_failed_ceiling = measurements.clone();
+        with_failed_ceiling[0].errors = 3;
+        assert!(!verdicts(&with_failed_ceiling, &[])[0].met());
     }
 }

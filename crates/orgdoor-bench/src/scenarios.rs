@@ -1,22 +1,33 @@
 //! The scenarios, in the order they run, and the references they are compared with.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
+use serde_json::Value;
 use tokio::process::Command;
 
-use crate::load::{Auth, LoadResult, LoadSpec, Workload};
+use crate::load::{Auth, LoadResult, LoadSpec, Workload, keep_reason};
 use crate::seed::{self, Org, V2023};
 use crate::servers::{self, CLIENT_CORE, SERVER_CORE, Server};
+use crate::verify::{BodyShape, Expectation};
 use crate::{Backend, RunArgs, report};
 
 /// The request every reference answers: an organization's pending invitations.
 const REFERENCE_ORG: &str = "6a793f893c6ed3e96c7897be";
 const V2025: &str = "application/vnd.atlas.2025-02-19+json";
+
+/// One scenario as it is measured: what each call sends, what it must get back, and from whom.
+struct Scenario {
+    name: String,
+    /// `orgdoor`, `ceiling` or `prism`.
+    target: &'static str,
+    backend: Option<Backend>,
+    workload: Workload,
+    expect: Expectation,
+}
 
 /// One scenario's figures.
 #[derive(Debug, Clone, Serialize)]
@@ -26,11 +37,30 @@ pub(crate) struct Measurement {
     pub(crate) target: String,
     pub(crate) backend: Option<Backend>,
     pub(crate) connections: usize,
+    /// The measured pass with the median p99: the scenario's figures.
     pub(crate) result: LoadResult,
-    /// Highest resident memory of the server while the load ran, in MiB.
+    /// Every measured pass, in the order they ran.
+    pub(crate) passes: Vec<LoadResult>,
+    /// Failed calls in the warm-up and every pass; any fails the scenario and its targets.
+    pub(crate) errors: u64,
+    /// The first few distinct reasons they failed.
+    pub(crate) error_reasons: Vec<String>,
+    /// The server's highest resident memory (`VmHWM`), in MiB.
     pub(crate) peak_rss_mib: f64,
+    /// What that peak covers.
+    pub(crate) peak_rss_scope: PeakRssScope,
     /// The load generator's command line (re-runnable as is against a live server).
     pub(crate) command: String,
+}
+
+/// What a scenario's peak memory covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PeakRssScope {
+    /// The scenario alone: `VmHWM` was reset before its warm-up and read after its last pass.
+    Scenario,
+    /// Everything since the server started (the reset was refused): at least the scenario's.
+    SinceServerStart,
 }
 
 /// Population sizes: real, or small for a smoke run.
@@ -61,16 +91,22 @@ impl Sizes {
     }
 }
 
+/// Runs every scenario and writes the report; fails, after writing it, when any scenario saw an
+/// error, since its figures then measure something other than the scenario.
 pub(crate) async fn run_all(args: RunArgs) -> anyhow::Result<()> {
     let root = workspace_root();
-    build_orgdoor(&root).await?;
-    let binary = root.join("target/release/orgdoor");
+    let binary = build_orgdoor(&root).await?;
+    let repetition = args.repetition();
     let mut measurements = Vec::new();
-    let mut notes = vec![
-        "The two store-size figures (\"… stored\") are each the pass with the median p99 of three, \
-         after an unrecorded warm-up pass."
-            .to_owned(),
-    ];
+    let mut notes = vec![format!(
+        "Every scenario of every target is measured alike: an unrecorded warm-up pass of {} s, \
+         then {} measured passes of {} s; its figures are those of the pass with the median p99. \
+         A call counts toward throughput and latency only when its answer is verified (the \
+         status, and per scenario the body: the number of items, the row asked for, the id); \
+         any other answer is an error, in the warm-up or in any pass, and fails the scenario's \
+         targets. Peak RSS is the server's VmHWM over the scenario.",
+        repetition.warmup_seconds, repetition.passes, repetition.seconds
+    )];
 
     measurements.push(ceiling(&args).await?);
     if args.without_prism {
@@ -87,7 +123,44 @@ pub(crate) async fn run_all(args: RunArgs) -> anyhow::Result<()> {
         measurements.extend(figures);
         idle.push((*backend, idle_rss));
     }
-    report::write(&args, &root, &measurements, &idle, &notes)
+    let since_start = measurements
+        .iter()
+        .filter(|m| m.peak_rss_scope == PeakRssScope::SinceServerStart)
+        .count();
+    if since_start > 0 {
+        notes.push(format!(
+            "The kernel refused to reset VmHWM (/proc/PID/clear_refs) for {since_start} \
+             scenarios: their peak RSS is the highest since the server started, an upper bound."
+        ));
+    }
+    report::write(&args, &root, &measurements, &idle, &notes)?;
+    let failed: Vec<String> = measurements
+        .iter()
+        .filter(|m| m.errors > 0)
+        .map(|m| format!("{} ({}): {} errors", m.scenario, m.label(), m.errors))
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} scenarios saw errors; their figures do not count:\n  {}",
+            failed.len(),
+            failed.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+impl Measurement {
+    pub(crate) fn label(&self) -> String {
+        target_label(&self.target, self.backend)
+    }
+}
+
+/// The target, and the store when there is one.
+fn target_label(target: &str, backend: Option<Backend>) -> String {
+    match backend {
+        Some(backend) => format!("{target}, {backend:?}"),
+        None => target.to_owned(),
+    }
 }
 
 fn workspace_root() -> PathBuf {
@@ -97,92 +170,132 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_else(|_| PathBuf::from("."))
 }
 
-async fn build_orgdoor(root: &Path) -> anyhow::Result<()> {
-    let status = Command::new("cargo")
+/// Builds orgdoor in release mode; returns the executable as cargo names it, wherever the
+/// target directory is (CARGO_TARGET_DIR moves it).
+async fn build_orgdoor(root: &Path) -> anyhow::Result<PathBuf> {
+    let output = Command::new("cargo")
         .args(["build", "--release", "--quiet", "--bin", "orgdoor"])
+        .args(["--message-format", "json-render-diagnostics"])
         .current_dir(root)
-        .status()
+        .stderr(Stdio::inherit())
+        .output()
         .await
         .context("running cargo")?;
-    if !status.success() {
+    if !output.status.success() {
         bail!("building orgdoor failed");
     }
-    Ok(())
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| {
+            message["reason"] == "compiler-artifact" && message["target"]["name"] == "orgdoor"
+        })
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| anyhow!("cargo named no orgdoor executable"))
 }
 
-/// Runs a load from a second process pinned to the client core, while sampling the server's
-/// memory.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one measured run's settings, each named"
-)]
-async fn drive(
+/// Measures a scenario the way every scenario is measured (see `RunArgs::repetition`): the
+/// server's peak memory reset, an unrecorded warm-up pass, the measured passes, then the peak
+/// read back. The figures are the pass with the median p99; the errors are those of every pass.
+async fn measure(
     args: &RunArgs,
     server: &Server,
-    scenario: &str,
-    target: &str,
-    backend: Option<Backend>,
-    workload: Workload,
-    first_n: u64,
+    scenario: Scenario,
 ) -> anyhow::Result<Measurement> {
-    let seconds = if args.smoke { 0.5 } else { args.seconds };
-    let spec = LoadSpec {
+    let repetition = args.repetition();
+    let peak_rss_scope = match server.reset_peak_rss().await {
+        Ok(()) => PeakRssScope::Scenario,
+        Err(error) => {
+            eprintln!("peak RSS covers the server's whole life: {error:#}");
+            PeakRssScope::SinceServerStart
+        }
+    };
+    let spec = |pass: u16, seconds: f64| LoadSpec {
         address: server.address.clone(),
         connections: args.connections,
         duration_ms: (seconds * 1000.0) as u64,
-        workload,
-        first_n,
+        workload: scenario.workload.clone(),
+        expect: scenario.expect.clone(),
+        // Each pass numbers its calls apart, so what is unique by `{n}` stays unique.
+        first_n: u64::from(pass) << 32,
     };
-    let spec_json = serde_json::to_string(&spec)?;
+    let label = format!(
+        "{} [{}]",
+        scenario.name,
+        target_label(scenario.target, scenario.backend)
+    );
+    let warmup = drive(
+        &spec(0, repetition.warmup_seconds),
+        &format!("{label} warm-up"),
+    )
+    .await?;
+    let mut passes = Vec::new();
+    for pass in 1..=repetition.passes {
+        let name = format!("{label} pass {pass}/{}", repetition.passes);
+        passes.push(drive(&spec(pass, repetition.seconds), &name).await?);
+    }
+    let peak_rss_mib = server.peak_rss_kib().await? as f64 / 1024.0;
+
+    let mut errors = warmup.errors;
+    let mut error_reasons = warmup.error_reasons;
+    for pass in &passes {
+        errors += pass.errors;
+        for reason in &pass.error_reasons {
+            keep_reason(&mut error_reasons, reason.clone());
+        }
+    }
+    let mut by_p99: Vec<&LoadResult> = passes.iter().collect();
+    by_p99.sort_by(|a, b| a.p99_ms.total_cmp(&b.p99_ms));
+    let result = by_p99
+        .get((by_p99.len().saturating_sub(1)) / 2)
+        .map(|median| (*median).clone())
+        .ok_or_else(|| anyhow!("{label}: no measured pass"))?;
+    let command = format!(
+        "orgdoor-bench drive '{}'",
+        serde_json::to_string(&spec(1, repetition.seconds))?
+    );
+    Ok(Measurement {
+        scenario: scenario.name,
+        target: scenario.target.to_owned(),
+        backend: scenario.backend,
+        connections: args.connections,
+        result,
+        passes,
+        errors,
+        error_reasons,
+        peak_rss_mib,
+        peak_rss_scope,
+        command,
+    })
+}
+
+/// One pass: the load generator in a second process, pinned to the client core.
+async fn drive(spec: &LoadSpec, label: &str) -> anyhow::Result<LoadResult> {
+    let spec_json = serde_json::to_string(spec)?;
     let exe = std::env::current_exe()?;
-    let mut command = servers::pinned(CLIENT_CORE, &exe, &["drive", &spec_json]);
-    let pid = server.pid()?;
-    let peak = Arc::new(AtomicU64::new(0));
-    let sampler = {
-        let peak = peak.clone();
-        tokio::spawn(async move {
-            loop {
-                if let Ok(rss) = servers::proc_status_kib(pid, "VmRSS:") {
-                    peak.fetch_max(rss, Ordering::Relaxed);
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-    };
-    let output = command
+    let output = servers::pinned(CLIENT_CORE, &exe, &["drive", &spec_json])
         .output()
         .await
         .context("running the load generator")?;
-    sampler.abort();
-    let peak_kib = peak.load(Ordering::Relaxed);
     if !output.status.success() {
         bail!(
-            "{scenario}: the load generator failed: {}",
+            "{label}: the load generator failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
     let result: LoadResult = serde_json::from_slice(&output.stdout)?;
     eprintln!(
-        "{scenario} [{target}{}]: {:.0} ops/s, p99 {:.2} ms, {} errors{}",
-        backend.map(|b| format!(", {b:?}")).unwrap_or_default(),
+        "{label}: {:.0} ops/s, p99 {:.2} ms, {} errors{}",
         result.operations_per_second,
         result.p99_ms,
         result.errors,
         result
-            .first_error
-            .as_ref()
-            .map(|error| format!(" (first: {error})"))
+            .error_reasons
+            .first()
+            .map(|reason| format!(" (first: {reason})"))
             .unwrap_or_default()
     );
-    Ok(Measurement {
-        scenario: scenario.to_owned(),
-        target: target.to_owned(),
-        backend,
-        connections: args.connections,
-        result,
-        peak_rss_mib: peak_kib as f64 / 1024.0,
-        command: format!("orgdoor-bench drive '{spec_json}'"),
-    })
+    Ok(result)
 }
 
 fn list_workload(org: &str, auth: Auth) -> Workload {
@@ -204,16 +317,14 @@ async fn ceiling(args: &RunArgs) -> anyhow::Result<Measurement> {
         "listening on ",
     )
     .await?;
-    let measurement = drive(
-        args,
-        &server,
-        LIST_SCENARIO,
-        "ceiling",
-        None,
-        list_workload(REFERENCE_ORG, Auth::None),
-        0,
-    )
-    .await;
+    let scenario = Scenario {
+        name: LIST_SCENARIO.to_owned(),
+        target: "ceiling",
+        backend: None,
+        workload: list_workload(REFERENCE_ORG, Auth::None),
+        expect: Expectation::array_of(3),
+    };
+    let measurement = measure(args, &server, scenario).await;
     server.stop().await?;
     measurement
 }
@@ -246,16 +357,15 @@ async fn prism(args: &RunArgs, root: &Path) -> anyhow::Result<Measurement> {
         "Prism is listening on ",
     )
     .await?;
-    let measurement = drive(
-        args,
-        &server,
-        LIST_SCENARIO,
-        "prism",
-        None,
-        list_workload(REFERENCE_ORG, Auth::Bearer("any-token".into())),
-        0,
-    )
-    .await;
+    let scenario = Scenario {
+        name: LIST_SCENARIO.to_owned(),
+        target: "prism",
+        backend: None,
+        workload: list_workload(REFERENCE_ORG, Auth::Bearer("any-token".into())),
+        // A mock answers with the spec's example, whatever its length.
+        expect: Expectation::status(200).shaped(BodyShape::AnyArray),
+    };
+    let measurement = measure(args, &server, scenario).await;
     server.stop().await?;
     measurement
 }
@@ -304,7 +414,7 @@ async fn orgdoor(
     )
     .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle_rss = server.rss_kib()? as f64 / 1024.0;
+    let idle_rss = server.rss_kib().await? as f64 / 1024.0;
     let outcome = orgdoor_scenarios(args, &server, backend, &database_url, &sizes).await;
     server.stop().await?;
     if backend == Backend::Postgres {
@@ -312,6 +422,11 @@ async fn orgdoor(
     }
     let _ = std::fs::remove_dir_all(&directory);
     Ok((outcome?, idle_rss))
+}
+
+/// The list of the owner's three seeded invitations, as every list-of-3 scenario must see it.
+fn three_listed() -> Expectation {
+    Expectation::array_of(3).containing(r#""username":"listed0@example.com""#)
 }
 
 async fn orgdoor_scenarios(
@@ -338,64 +453,44 @@ async fn orgdoor_scenarios(
     let token = seed::bearer_token(address, &owner).await?;
     let bearer = Auth::Bearer(token);
     let store = backend;
-    let backend = Some(backend);
-    let mut figures = Vec::new();
-    let measure = async |scenario: &str, workload: Workload, first_n: u64| {
-        drive(
-            args, server, scenario, "orgdoor", backend, workload, first_n,
-        )
-        .await
+    let scenario = |name: String, workload: Workload, expect: Expectation| Scenario {
+        name,
+        target: "orgdoor",
+        backend: Some(backend),
+        workload,
+        expect,
     };
+    let mut figures = Vec::new();
 
-    figures.push(measure(LIST_SCENARIO, list_workload(&owner.id, bearer.clone()), 0).await?);
-    figures.push(
-        measure(
-            "list 3 pending invitations, Digest reusing the nonce (python-requests)",
-            list_workload(&owner.id, owner.digest.clone()),
-            0,
-        )
-        .await?,
-    );
-    figures.push(
-        measure(
-            "list 3 pending invitations, Digest challenged every call (Go client, 2 round trips)",
-            list_workload(
-                &owner.id,
-                Auth::DigestChallenged {
-                    user: user.clone(),
-                    password: password.clone(),
-                },
-            ),
-            0,
-        )
-        .await?,
-    );
+    for (name, auth) in [
+        (LIST_SCENARIO.to_owned(), bearer.clone()),
+        (
+            format!("{LIST_SCENARIO}, Digest reusing the nonce (python-requests)"),
+            owner.digest.clone(),
+        ),
+        (
+            format!("{LIST_SCENARIO}, Digest challenged every call (Go client, 2 round trips)"),
+            Auth::DigestChallenged {
+                user: user.clone(),
+                password: password.clone(),
+            },
+        ),
+    ] {
+        let list = scenario(name, list_workload(&owner.id, auth), three_listed());
+        figures.push(measure(args, server, list).await?);
+    }
 
-    // Store-size independence: the same list with 1,000 and then 1,000,000 invitations stored,
-    // each after an unrecorded pass of the same load (so neither pays for a cold cache), and
-    // each the pass with the median p99 of three (one stall of the shared machine moves a
-    // single pass's p99 by a fifth).
-    let settled = async |scenario: String| -> anyhow::Result<Measurement> {
-        let workload = || list_workload(&owner.id, bearer.clone());
-        measure(&format!("{scenario} (warm-up)"), workload(), 0).await?;
-        let mut passes = Vec::new();
-        for pass in 1..=3 {
-            passes.push(measure(&format!("{scenario} (pass {pass})"), workload(), 0).await?);
-        }
-        passes.sort_by(|a, b| a.result.p99_ms.total_cmp(&b.result.p99_ms));
-        let mut median = passes.swap_remove(1);
-        median.scenario = scenario;
-        Ok(median)
+    // Store-size independence: the same list with 1,000 and then 1,000,000 invitations stored.
+    let stored = |count: u64| {
+        scenario(
+            format!("{LIST_SCENARIO}, {count} stored"),
+            list_workload(&owner.id, bearer.clone()),
+            three_listed(),
+        )
     };
     let filler = seed::organization(address, &owner.digest, "filler").await?;
     seed::bulk_invitations(store, database_url, &filler.id, 1, sizes.thousand - 3).await?;
-    figures.push(
-        settled(format!(
-            "list 3 pending invitations, {} stored",
-            sizes.thousand
-        ))
-        .await?,
-    );
+    figures.push(measure(args, server, stored(sizes.thousand)).await?);
     seed::bulk_invitations(
         store,
         database_url,
@@ -404,15 +499,9 @@ async fn orgdoor_scenarios(
         sizes.million - sizes.thousand,
     )
     .await?;
-    figures.push(
-        settled(format!(
-            "list 3 pending invitations, {} stored",
-            sizes.million
-        ))
-        .await?,
-    );
+    figures.push(measure(args, server, stored(sizes.million)).await?);
 
-    // Filter by address in an organization of 100,000 invitations.
+    // Filter by address in an organization of 100,000 invitations: exactly the one asked for.
     let big = seed::organization(address, &owner.digest, "big").await?;
     let big_first = 10_000_000;
     seed::bulk_invitations(
@@ -427,19 +516,17 @@ async fn orgdoor_scenarios(
     let wanted = big_first + sizes.hundred_thousand / 2;
     let mut filtered = list_workload(&big.id, big_token);
     filtered.path = format!("{}?username=bulk{wanted}@example.com", filtered.path);
-    figures.push(
-        measure(
-            &format!(
-                "list filtered by username, {} invitations in the org",
-                sizes.hundred_thousand
-            ),
-            filtered,
-            0,
-        )
-        .await?,
+    let filtered = scenario(
+        format!(
+            "list filtered by username, {} invitations in the org",
+            sizes.hundred_thousand
+        ),
+        filtered,
+        Expectation::array_of(1).containing(format!(r#""username":"bulk{wanted}@example.com""#)),
     );
+    figures.push(measure(args, server, filtered).await?);
 
-    // The unpaginated list of 10,000 pending invitations (memory).
+    // The unpaginated list of 10,000 pending invitations (memory): all of them.
     let wide = seed::organization(address, &owner.digest, "wide").await?;
     seed::bulk_invitations(
         store,
@@ -450,86 +537,79 @@ async fn orgdoor_scenarios(
     )
     .await?;
     let wide_token = Auth::Bearer(seed::bearer_token(address, &wide).await?);
-    figures.push(
-        measure(
-            &format!(
-                "list {} pending invitations (one bare array)",
-                sizes.ten_thousand
-            ),
-            list_workload(&wide.id, wide_token),
-            0,
-        )
-        .await?,
+    let wide_list = scenario(
+        format!(
+            "list {} pending invitations (one bare array)",
+            sizes.ten_thousand
+        ),
+        list_workload(&wide.id, wide_token),
+        Expectation::array_of(usize::try_from(sizes.ten_thousand)?),
     );
+    figures.push(measure(args, server, wide_list).await?);
 
-    // One page of 100 org users, in an organization of 1,000 invitees.
+    // One page of 100 org users, in an organization of 1,000 invitees: a full page.
     let people = seed::organization(address, &owner.digest, "people").await?;
     seed::bulk_invitations(store, database_url, &people.id, 30_000_000, sizes.thousand).await?;
     let people_token = Auth::Bearer(seed::bearer_token(address, &people).await?);
-    figures.push(
-        measure(
-            &format!("one org-users page of 100, {} users", sizes.thousand),
-            Workload {
-                method: "GET".into(),
-                path: format!(
-                    "/api/atlas/v2/orgs/{}/users?itemsPerPage=100&pageNum=2",
-                    people.id
-                ),
-                body: None,
-                accept: V2025.into(),
-                auth: people_token,
-            },
-            0,
-        )
-        .await?,
+    let users_page = scenario(
+        format!("one org-users page of 100, {} users", sizes.thousand),
+        Workload {
+            method: "GET".into(),
+            path: format!(
+                "/api/atlas/v2/orgs/{}/users?itemsPerPage=100&pageNum=2",
+                people.id
+            ),
+            body: None,
+            accept: V2025.into(),
+            auth: people_token,
+        },
+        Expectation::status(200).shaped(BodyShape::PageOf(100)),
     );
+    figures.push(measure(args, server, users_page).await?);
 
     // The invitee's page for a pending invitation: what following the mail's link costs.
     let page = seed::invitation_page(address, &owner).await?;
-    figures.push(
-        measure(
-            "open an invitee's page (HTML, no credentials)",
-            Workload {
-                method: "GET".into(),
-                path: page,
-                body: None,
-                accept: "text/html".into(),
-                auth: Auth::None,
-            },
-            0,
-        )
-        .await?,
+    let invitee_page = scenario(
+        "open an invitee's page (HTML, no credentials)".to_owned(),
+        Workload {
+            method: "GET".into(),
+            path: page,
+            body: None,
+            accept: "text/html".into(),
+            auth: Auth::None,
+        },
+        // The page that offers the invitation, not a notice that it is gone.
+        Expectation::status(200).containing(r#"id="accept""#),
     );
+    figures.push(measure(args, server, invitee_page).await?);
 
-    // Writes, last: they grow the owner's organization.
-    figures.push(
-        measure(
-            "create invitations (unique usernames)",
-            Workload {
-                method: "POST".into(),
-                path: format!("/api/atlas/v2/orgs/{}/invites", owner.id),
-                body: Some(r#"{"username":"new{n}@example.com","roles":["ORG_MEMBER"]}"#.into()),
-                accept: V2023.into(),
-                auth: bearer.clone(),
-            },
-            0,
-        )
-        .await?,
+    // Writes, last: they grow the owner's organization. Atlas answers a create with 200.
+    let creates = scenario(
+        "create invitations (unique usernames)".to_owned(),
+        Workload {
+            method: "POST".into(),
+            path: format!("/api/atlas/v2/orgs/{}/invites", owner.id),
+            body: Some(r#"{"username":"new{n}@example.com","roles":["ORG_MEMBER"]}"#.into()),
+            accept: V2023.into(),
+            auth: bearer.clone(),
+        },
+        Expectation::status(200)
+            .containing(r#""id":""#)
+            .containing(r#""username":"new{n}@example.com""#),
     );
+    figures.push(measure(args, server, creates).await?);
     let target = seed::invitations(address, &owner, "updated", 1).await?;
-    figures.push(
-        measure(
-            "update an invitation by id",
-            Workload {
-                method: "PATCH".into(),
-                path: format!("/api/atlas/v2/orgs/{}/invites/{target}", owner.id),
-                body: Some(r#"{"roles":["ORG_MEMBER"],"teamIds":[]}"#.into()),
-                accept: V2023.into(),
-                auth: bearer,
-            },
-            0,
-        )
-        .await?,
+    let update = scenario(
+        "update an invitation by id".to_owned(),
+        Workload {
+            method: "PATCH".into(),
+            path: format!("/api/atlas/v2/orgs/{}/invites/{target}", owner.id),
+            body: Some(r#"{"roles":["ORG_MEMBER"],"teamIds":[]}"#.into()),
+            accept: V2023.into(),
+            auth: bearer,
+        },
+        Expectation::status(200).containing(format!(r#""id":"{target}""#)),
     );
+    figures.push(measure(args, server, update).await?);
     Ok(figures)
 }

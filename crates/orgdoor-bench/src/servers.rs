@@ -29,8 +29,23 @@ impl Server {
     }
 
     /// Resident memory now (`VmRSS`), in KiB.
-    pub(crate) fn rss_kib(&self) -> anyhow::Result<u64> {
-        proc_status_kib(self.pid()?, "VmRSS:")
+    pub(crate) async fn rss_kib(&self) -> anyhow::Result<u64> {
+        proc_status_kib(self.pid()?, "VmRSS:").await
+    }
+
+    /// The highest resident memory (`VmHWM`), in KiB: since the last [`Self::reset_peak_rss`]
+    /// that succeeded, else since the process started.
+    pub(crate) async fn peak_rss_kib(&self) -> anyhow::Result<u64> {
+        proc_status_kib(self.pid()?, "VmHWM:").await
+    }
+
+    /// Lowers `VmHWM` to the memory resident now (Linux 4.0 and later; `clear_refs` may also be
+    /// closed to the harness), so the next peak read covers only what ran since.
+    pub(crate) async fn reset_peak_rss(&self) -> anyhow::Result<()> {
+        let path = format!("/proc/{}/clear_refs", self.pid()?);
+        tokio::fs::write(&path, "5")
+            .await
+            .with_context(|| format!("writing {path}"))
     }
 
     pub(crate) fn export(&self, name: &str) -> anyhow::Result<String> {
@@ -49,12 +64,8 @@ impl Server {
 }
 
 /// A memory figure of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`, …), in KiB.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "a sampler's /proc read, on the harness's side"
-)]
-pub(crate) fn proc_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+async fn proc_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+    let status = tokio::fs::read_to_string(format!("/proc/{pid}/status")).await?;
     status
         .lines()
         .find_map(|line| line.strip_prefix(field))
