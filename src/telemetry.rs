@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 
 pub mod store_calls;
 
+use tracing_appender::non_blocking::NonBlockingBuilder;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -54,9 +55,13 @@ pub fn filter_directives(rust_log: Option<&str>) -> String {
 /// Keeps the log writer's thread going; logs written before it is dropped are flushed then.
 pub type LogGuard = tracing_appender::non_blocking::WorkerGuard;
 
+/// Lines the log thread may fall behind by. Its queue is allocated whole at start, about 40
+/// bytes a line: tracing-appender's default of 128,000 lines held 5 MiB of an idle server.
+const LOG_BUFFER_LINES: usize = 16_384;
+
 /// Sets up logging. Lines are written to stderr by a thread of their own, so a request never
 /// waits on the terminal or pipe behind stderr; should that thread fall behind by more than
-/// its buffer (128,000 lines), lines are dropped rather than requests held.
+/// [`LOG_BUFFER_LINES`], lines are dropped rather than requests held.
 pub fn init(format: LogFormat) -> LogGuard {
     let rust_log = std::env::var("RUST_LOG").ok();
     let directives = filter_directives(rust_log.as_deref());
@@ -65,7 +70,10 @@ pub fn init(format: LogFormat) -> LogGuard {
         EnvFilter::new(filter_directives(None))
     });
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let (writer, guard) = NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_BUFFER_LINES)
+        .lossy(true)
+        .finish(std::io::stderr());
     let lines = tracing_subscriber::fmt::layer()
         .with_ansi(colour)
         .with_writer(writer);

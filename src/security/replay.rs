@@ -1,44 +1,101 @@
 //! Digest replay protection: each `(nonce, nc)` pair authenticates one request only.
 //!
-//! A nonce is accepted for [`NONCE_LIFETIME`], so a pair needs remembering only that long (plus
-//! the clock skew allowed); pairs are kept in memory, per instance, in the order they were
-//! first used, and forgotten after that. A captured `Authorization` header is therefore
+//! A nonce is accepted for [`NONCE_LIFETIME`], so its counts need remembering only that long
+//! (plus the clock skew allowed); nonces are kept in memory, per instance, in the order they
+//! were first used, and forgotten after that. A captured `Authorization` header is therefore
 //! refused by the instance that served it; behind a load balancer it could still be accepted
 //! once by each other instance within the nonce's minute (docs/security.md). A replay gets a
 //! `stale=true` challenge, so a client that resends a request after a network error
-//! authenticates again at once. The memory is bounded: beyond [`MAX_REMEMBERED`] pairs the
-//! oldest are forgotten early.
+//! authenticates again at once.
+//!
+//! Per nonce the guard keeps the highest count used and a window of the [`WINDOW`] counts
+//! below it, as IPsec's anti-replay window does: a client that reuses one nonce for every
+//! request costs one entry, not one per request, and requests that overtake each other on
+//! several connections are still accepted. A count further below the highest than the window
+//! reaches is refused as if replayed (the client then authenticates again). Nonces are held by
+//! a keyed 128-bit hash, so an entry owns no heap memory. The memory is bounded: beyond
+//! [`MAX_REMEMBERED`] nonces the oldest are forgotten early.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::{Mutex, PoisonError};
 
 use time::OffsetDateTime;
 
 use super::digest::NONCE_LIFETIME;
 
-/// Most pairs remembered at once: about 4,000 requests a second for a whole nonce lifetime, in
-/// roughly 20 MiB.
+/// Most nonces remembered at once: a client challenged on every call (one nonce per request)
+/// at about 4,000 requests a second for a whole nonce lifetime, in roughly 20 MiB.
 pub const MAX_REMEMBERED: usize = 250_000;
 /// Longest a nonce can be accepted after its first use: its lifetime and the clock skew.
 const REMEMBER_SECONDS: i64 = NONCE_LIFETIME.whole_seconds() + 5;
+/// How far below a nonce's highest count a count is still told apart.
+pub const WINDOW: u32 = u128::BITS;
 
-type Pair = (Box<str>, u32);
+/// A nonce as remembered: two independent keyed hashes of it.
+type NonceKey = u128;
 
-#[derive(Default)]
 pub struct ReplayGuard {
     seen: Mutex<Seen>,
+    keys: (RandomState, RandomState),
+}
+
+impl Default for ReplayGuard {
+    fn default() -> Self {
+        Self {
+            seen: Mutex::default(),
+            keys: (RandomState::new(), RandomState::new()),
+        }
+    }
 }
 
 #[derive(Default)]
 struct Seen {
-    pairs: HashSet<Pair>,
-    /// The pairs in the order they were first used, with when.
-    order: VecDeque<(i64, Pair)>,
+    nonces: HashMap<NonceKey, Counts>,
+    /// The nonces in the order they were first used, with when.
+    order: VecDeque<(i64, NonceKey)>,
+}
+
+/// The counts used with one nonce: the highest, and bit `i` of `below` for `highest - 1 - i`.
+#[derive(Debug, Clone, Copy)]
+struct Counts {
+    highest: u32,
+    below: u128,
+}
+
+impl Counts {
+    fn first(nc: u32) -> Self {
+        Self {
+            highest: nc,
+            below: 0,
+        }
+    }
+
+    /// Records `nc`; false if it was used before, or lies below the window.
+    fn first_use(&mut self, nc: u32) -> bool {
+        if nc > self.highest {
+            let shift = nc - self.highest;
+            let previous_highest = 1u128.checked_shl(shift - 1).unwrap_or(0);
+            self.below = self.below.checked_shl(shift).unwrap_or(0) | previous_highest;
+            self.highest = nc;
+            return true;
+        }
+        let distance = self.highest - nc;
+        if distance == 0 || distance > WINDOW {
+            return false;
+        }
+        let bit = 1u128 << (distance - 1);
+        let unused = self.below & bit == 0;
+        self.below |= bit;
+        unused
+    }
 }
 
 impl ReplayGuard {
     /// Records the pair; false if it was used before (a replay).
     pub fn first_use(&self, nonce: &str, nc: u32, now: OffsetDateTime) -> bool {
+        let key = self.key(nonce);
         let now = now.unix_timestamp();
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         while seen
@@ -48,23 +105,28 @@ impl ReplayGuard {
         {
             seen.forget_oldest();
         }
-        let pair: Pair = (nonce.into(), nc);
-        if seen.pairs.contains(&pair) {
-            return false;
+        if let Some(counts) = seen.nonces.get_mut(&key) {
+            return counts.first_use(nc);
         }
-        while seen.pairs.len() >= MAX_REMEMBERED {
+        while seen.nonces.len() >= MAX_REMEMBERED {
             seen.forget_oldest();
         }
-        seen.pairs.insert(pair.clone());
-        seen.order.push_back((now, pair));
+        seen.nonces.insert(key, Counts::first(nc));
+        seen.order.push_back((now, key));
         true
+    }
+
+    fn key(&self, nonce: &str) -> NonceKey {
+        let high = self.keys.0.hash_one(nonce);
+        let low = self.keys.1.hash_one(nonce);
+        (u128::from(high) << 64) | u128::from(low)
     }
 }
 
 impl Seen {
     fn forget_oldest(&mut self) {
-        if let Some((_, pair)) = self.order.pop_front() {
-            self.pairs.remove(&pair);
+        if let Some((_, key)) = self.order.pop_front() {
+            self.nonces.remove(&key);
         }
     }
 }
@@ -97,17 +159,73 @@ mod tests {
     }
 
     #[test]
-    fn memory_is_bounded_by_forgetting_the_oldest() {
+    fn counts_that_overtake_each_other_are_each_accepted_once() {
         let guard = ReplayGuard::default();
-        for nc in 0..=u32::try_from(MAX_REMEMBERED).unwrap_or(u32::MAX) {
-            guard.first_use("flood", nc, NOW);
+        for nc in [5, 3, 9, 4, 1, 2, 8, 6, 7] {
+            assert!(guard.first_use("shared", nc, NOW), "first use of {nc}");
+        }
+        for nc in 1..=9 {
+            assert!(!guard.first_use("shared", nc, NOW), "replay of {nc}");
+        }
+        assert!(guard.first_use("shared", 10, NOW));
+    }
+
+    #[test]
+    fn the_window_reaches_its_width_below_the_highest_count() {
+        let guard = ReplayGuard::default();
+        let top = 1_000;
+        assert!(guard.first_use("jumpy", top, NOW));
+        assert!(
+            guard.first_use("jumpy", top - WINDOW, NOW),
+            "the window's edge"
+        );
+        assert!(!guard.first_use("jumpy", top - WINDOW, NOW), "its replay");
+        assert!(
+            !guard.first_use("jumpy", top - WINDOW - 1, NOW),
+            "below the window: refused, the client authenticates again"
+        );
+        // A jump past the whole window forgets what was below; the old highest is refused
+        // as below the new window.
+        assert!(guard.first_use("jumpy", top + 2 * WINDOW, NOW));
+        assert!(!guard.first_use("jumpy", top, NOW));
+        assert!(
+            guard.first_use("jumpy", top + WINDOW, NOW),
+            "inside the new window"
+        );
+        // A jump of exactly the window keeps the old highest as the window's last count.
+        let guard = ReplayGuard::default();
+        assert!(guard.first_use("edge", 1, NOW));
+        assert!(guard.first_use("edge", 1 + WINDOW, NOW));
+        assert!(
+            !guard.first_use("edge", 1, NOW),
+            "the old highest, at the edge"
+        );
+        assert!(guard.first_use("edge", 2, NOW), "unused, inside the window");
+    }
+
+    #[test]
+    fn one_nonce_reused_for_many_requests_is_one_entry() {
+        let guard = ReplayGuard::default();
+        for nc in 1..=10_000 {
+            assert!(guard.first_use("session", nc, NOW));
         }
         let seen = guard.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        assert_eq!(seen.pairs.len(), MAX_REMEMBERED);
-        assert_eq!(seen.order.len(), MAX_REMEMBERED);
-        assert!(
-            !seen.pairs.contains(&("flood".into(), 0)),
-            "the oldest went"
-        );
+        assert_eq!(seen.nonces.len(), 1);
+        assert_eq!(seen.order.len(), 1);
+    }
+
+    #[test]
+    fn memory_is_bounded_by_forgetting_the_oldest() {
+        let guard = ReplayGuard::default();
+        for n in 0..=MAX_REMEMBERED {
+            assert!(guard.first_use(&format!("flood-{n}"), 1, NOW));
+        }
+        {
+            let seen = guard.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            assert_eq!(seen.nonces.len(), MAX_REMEMBERED);
+            assert_eq!(seen.order.len(), MAX_REMEMBERED);
+        }
+        assert!(guard.first_use("flood-0", 1, NOW), "the oldest went");
+        assert!(!guard.first_use("flood-2", 1, NOW), "the newer stay");
     }
 }
