@@ -61,7 +61,7 @@ const LOG_BUFFER_LINES: usize = 16_384;
 
 /// Sets up logging. Lines are written to stderr by a thread of their own, so a request never
 /// waits on the terminal or pipe behind stderr; should that thread fall behind by more than
-/// [`LOG_BUFFER_LINES`], lines are dropped rather than requests held.
+/// `LOG_BUFFER_LINES` lines, lines are dropped rather than requests held.
 pub fn init(format: LogFormat) -> LogGuard {
     let rust_log = std::env::var("RUST_LOG").ok();
     let directives = filter_directives(rust_log.as_deref());
