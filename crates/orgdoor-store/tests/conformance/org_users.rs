@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use orgdoor_domain::{
     GroupRole, GroupRoleAssignment, INVITATION_LIFETIME, MembershipStatus, MembershipUpdate,
-    NewInvitation, OrgRole, OrgRoles, OrgUser, PageRequest, ProfileChoices, RoleChange,
+    NewInvitation, OrgId, OrgRole, OrgRoles, OrgUser, PageRequest, ProfileChoices, RoleChange,
 };
 use orgdoor_store::{
     InvitationAnswer, InvitationSelector, OrgUserFilter, ProjectFilter, Rejection, Store,
@@ -232,22 +232,7 @@ async fn org_users_are_listed_members_first_then_by_status_and_address(store: Ar
     let other = organization(&store, "Other").await;
     member(&store, &other.id, "amy@example.com").await;
 
-    let listed = |filter: OrgUserFilter, page: PageRequest| {
-        let store = store.clone();
-        let org = org.id.clone();
-        async move {
-            let page = store
-                .list_org_users(&org, &filter, page, NOW)
-                .await
-                .unwrap();
-            let names: Vec<String> = page
-                .items
-                .iter()
-                .map(|user| user.username().to_string())
-                .collect();
-            (names, page.total_count)
-        }
-    };
+    let listed = |filter, page| listed_addresses(&store, &org.id, filter, page);
     assert_eq!(
         listed(statuses(&MembershipStatus::DEFAULT), PageRequest::default()).await,
         (
@@ -316,20 +301,11 @@ async fn every_org_user_filter_and_page_is_chosen_by_the_store(store: Arc<dyn St
         .await
         .unwrap();
 
-    let listed = |filter: OrgUserFilter, page: PageRequest| {
-        let store = store.clone();
-        let org = org.id.clone();
+    let listed = |filter, page| {
+        let listing = listed_addresses(&store, &org.id, filter, page);
         async move {
-            let page = store
-                .list_org_users(&org, &filter, page, NOW)
-                .await
-                .unwrap();
-            let names: Vec<String> = page
-                .items
-                .iter()
-                .map(|user| user.username().to_string())
-                .collect();
-            (names.join(" "), page.total_count)
+            let (addresses, total) = listing.await;
+            (addresses.join(" "), total)
         }
     };
     let all = || statuses(&MembershipStatus::ALL);
@@ -378,6 +354,22 @@ async fn every_org_user_filter_and_page_is_chosen_by_the_store(store: Arc<dyn St
         listed(readers, first_page).await,
         ("ada@example.com rea@example.com".into(), 2)
     );
+}
+
+/// The addresses on a page of the organization's users that `filter` selects, and the total.
+async fn listed_addresses(
+    store: &Arc<dyn Store>,
+    org: &OrgId,
+    filter: OrgUserFilter,
+    page: PageRequest,
+) -> (Vec<String>, u64) {
+    let page = store.list_org_users(org, &filter, page, NOW).await.unwrap();
+    let addresses = page
+        .items
+        .iter()
+        .map(|user| user.username().to_string())
+        .collect();
+    (addresses, page.total_count)
 }
 
 async fn role_changes_are_atomic_and_keep_at_least_one_role(store: Arc<dyn Store>) {
