@@ -91,9 +91,10 @@ async fn org_users_page<C: Connection>(
         .await?;
     let (limit, offset) = limit_offset(page);
     let (limit, offset) = (values.number(limit), values.number(offset));
+    let byte_order = C::BYTE_ORDER;
     let page_sql = format!(
         "SELECT kind, id FROM ({listed}) AS listed \
-         ORDER BY status, address, id LIMIT {limit} OFFSET {offset}"
+         ORDER BY status, address{byte_order}, id LIMIT {limit} OFFSET {offset}"
     );
     let keys: Vec<(i64, String)> = values.bind(conn.query(&page_sql)).fetch_all().await?;
     let mut member_ids = Vec::new();
@@ -105,23 +106,20 @@ async fn org_users_page<C: Connection>(
             invitation_ids.push(parse::<InvitationId>(id, "invitation id")?);
         }
     }
-    let mut members: HashMap<UserId, Member> = if member_ids.is_empty() {
-        HashMap::new()
-    } else {
+    let mut members: HashMap<UserId, Member> =
         fetch_members(conn, MemberScope::Some(org, &member_ids), false)
             .await?
             .into_iter()
             .map(|member| (member.user.id.clone(), member))
-            .collect()
-    };
+            .collect();
     let mut invitations: HashMap<InvitationId, Invitation> =
         fetch_some_invitations(conn, org, &invitation_ids)
             .await?
             .into_iter()
             .map(|invitation| (invitation.id.clone(), invitation))
             .collect();
-    // Members come first in list order, then invitees, each kind in its keys' order. A user
-    // removed between the reads is left out of the page rather than failing it.
+    // Members come first in list order, then invitees, each kind in its keys' order. The reads
+    // share one snapshot, so every key is found.
     let items = member_ids
         .iter()
         .filter_map(|id| members.remove(id).map(OrgUser::Member))
@@ -265,7 +263,7 @@ impl<B: Backend> OrgUserStore for B {
         page: PageRequest,
         now: OffsetDateTime,
     ) -> Result<Page<OrgUser>, StoreError> {
-        org_users_page(&mut *self.read().await?, org, filter, page, now).await
+        org_users_page(&mut *self.read_snapshot().await?, org, filter, page, now).await
     }
 
     #[instrument(level = "debug", skip(self))]

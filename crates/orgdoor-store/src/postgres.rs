@@ -52,13 +52,22 @@ impl PostgresStore {
 /// The `backend` label of this store's metrics.
 const BACKEND: &str = "postgres";
 
+/// Every statement of the transaction sees the database as of its first one.
+const READ_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
 impl Backend for PostgresStore {
     type Connection = PgConnection;
     type Reader<'a> = PoolConnection<Postgres>;
     type Writer<'a> = Transaction<'static, Postgres>;
+    type Snapshot<'a> = Transaction<'static, Postgres>;
 
     async fn read(&self) -> Result<PoolConnection<Postgres>, StoreError> {
         Ok(timed_acquire(BACKEND, Wait::Read, self.pool.acquire()).await?)
+    }
+
+    async fn read_snapshot(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let begin = self.pool.begin_with(READ_SNAPSHOT);
+        Ok(timed_acquire(BACKEND, Wait::Read, begin).await?)
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
@@ -88,6 +97,9 @@ impl Connection for PgConnection {
     // Serializes first starts: only one instance may find the store empty and fill it.
     const LOCK_ORGANIZATIONS: Option<&'static str> =
         Some("LOCK TABLE organizations IN SHARE ROW EXCLUSIVE MODE");
+    // The default collation follows the database's locale, where `anna@a.com` sorts before
+    // `ann@z.com`; "C" compares bytes.
+    const BYTE_ORDER: &'static str = " COLLATE \"C\"";
     const JSON_ARRAY: &'static str = "json_build_array";
     const JSON_AGG: &'static str = "json_agg";
     const JSON_NESTED: &'static str = "";

@@ -81,6 +81,9 @@ pub(crate) trait Connection: Send + Sized + 'static {
     /// Appended to a subquery choosing rows to claim: skip those another transaction holds.
     const SKIP_LOCKED: &'static str;
     /// Builds a JSON array of its arguments.
+    /// Follows a text column in `ORDER BY` so that it sorts by bytes, as lists always have,
+    /// whatever collation the database was created with.
+    const BYTE_ORDER: &'static str;
     const JSON_ARRAY: &'static str;
     /// Aggregates rows into a JSON array.
     const JSON_AGG: &'static str;
@@ -208,7 +211,7 @@ pub(crate) trait WriteTransaction<C>: DerefMut<Target = C> + Send {
 }
 
 /// Where a store gets its connections: one to read with (no transaction; each statement sees
-/// committed data), or a write transaction. Implemented by [`crate::SqliteStore`] and
+/// committed data), a read snapshot, or a write transaction. Implemented by [`crate::SqliteStore`] and
 /// [`crate::PostgresStore`]; the store's traits are implemented once for every backend.
 pub(crate) trait Backend: Send + Sync + 'static {
     type Connection: Connection;
@@ -218,8 +221,15 @@ pub(crate) trait Backend: Send + Sync + 'static {
     type Writer<'a>: WriteTransaction<Self::Connection>
     where
         Self: 'a;
+    type Snapshot<'a>: DerefMut<Target = Self::Connection> + Send
+    where
+        Self: 'a;
 
     fn read(&self) -> impl Future<Output = Result<Self::Reader<'_>, StoreError>> + Send;
+
+    /// A read-only transaction whose statements all see one state of the store, for a result
+    /// that several statements build; rolled back when dropped.
+    fn read_snapshot(&self) -> impl Future<Output = Result<Self::Snapshot<'_>, StoreError>> + Send;
 
     /// Begins a transaction that holds what it writes until it commits (on SQLite, the write
     /// lock from its first statement on).

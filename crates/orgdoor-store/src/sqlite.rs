@@ -14,7 +14,7 @@ use std::time::Duration;
 use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 
-use self::connections::{Checkout, Connections, WriteTransaction};
+use self::connections::{Begin, Checkout, Connections, Transaction};
 use crate::StoreError;
 use crate::metrics::{Wait, timed_acquire};
 use crate::sealing::{Sealer, SecretsKey};
@@ -133,15 +133,22 @@ const BACKEND: &str = "sqlite";
 impl Backend for SqliteStore {
     type Connection = SqliteConnection;
     type Reader<'a> = Checkout<'a>;
-    type Writer<'a> = WriteTransaction<'a>;
+    type Writer<'a> = Transaction<'a>;
+    type Snapshot<'a> = Transaction<'a>;
 
     async fn read(&self) -> Result<Checkout<'_>, StoreError> {
         let connections = self.reader.as_ref().unwrap_or(&self.writer);
         timed_acquire(BACKEND, Wait::Read, connections.acquire()).await
     }
 
-    async fn begin_write(&self) -> Result<WriteTransaction<'_>, StoreError> {
-        timed_acquire(BACKEND, Wait::Transaction, self.writer.begin_immediate()).await
+    async fn read_snapshot(&self) -> Result<Transaction<'_>, StoreError> {
+        let connections = self.reader.as_ref().unwrap_or(&self.writer);
+        timed_acquire(BACKEND, Wait::Read, connections.begin(Begin::Deferred)).await
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'_>, StoreError> {
+        let begin = self.writer.begin(Begin::Immediate);
+        timed_acquire(BACKEND, Wait::Transaction, begin).await
     }
 
     async fn write(&self) -> Result<Checkout<'_>, StoreError> {
@@ -153,9 +160,9 @@ impl Backend for SqliteStore {
     }
 }
 
-impl sql::WriteTransaction<SqliteConnection> for WriteTransaction<'_> {
+impl sql::WriteTransaction<SqliteConnection> for Transaction<'_> {
     async fn commit(self) -> Result<(), StoreError> {
-        Ok(WriteTransaction::commit(self).await?)
+        Ok(Transaction::commit(self).await?)
     }
 }
 
@@ -166,6 +173,8 @@ impl Connection for SqliteConnection {
     const LOCK_ROWS: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
     const LOCK_ORGANIZATIONS: Option<&'static str> = None;
+    // SQLite's default collation, BINARY, already compares bytes.
+    const BYTE_ORDER: &'static str = "";
     const JSON_ARRAY: &'static str = "json_array";
     const JSON_AGG: &'static str = "json_group_array";
     // A subquery's JSON loses its JSON type in SQLite; `json()` restores it, so it nests.

@@ -75,19 +75,24 @@ impl Connections {
         })
     }
 
-    /// Checks a connection out and starts a transaction that takes the write lock at once.
+    /// Checks a connection out and starts a transaction with `begin`: `BEGIN IMMEDIATE` takes
+    /// the write lock at once, a plain `BEGIN` reads one snapshot from its first read on.
     ///
     /// The guard exists before `BEGIN` is sent: if this future is dropped at any await of the
     /// begin (sqlx's own begin awaits twice), the guard's drop queues a rollback behind it on
     /// the connection's worker, which applies it only if the `BEGIN` did open a transaction.
-    pub(crate) async fn begin_immediate(&self) -> Result<WriteTransaction<'_>, StoreError> {
-        let mut transaction = WriteTransaction {
+    pub(crate) async fn begin(&self, begin: Begin) -> Result<Transaction<'_>, StoreError> {
+        let mut transaction = Transaction {
             checkout: self.acquire().await?,
             open: true,
         };
+        let statement = match begin {
+            Begin::Immediate => "BEGIN IMMEDIATE",
+            Begin::Deferred => "BEGIN",
+        };
         <Sqlite as sqlx::Database>::TransactionManager::begin(
             &mut transaction.checkout,
-            Some("BEGIN IMMEDIATE".into()),
+            Some(statement.into()),
         )
         .await?;
         Ok(transaction)
@@ -132,13 +137,22 @@ impl Drop for Checkout<'_> {
     }
 }
 
-/// A `BEGIN IMMEDIATE` transaction; rolled back unless committed.
-pub(crate) struct WriteTransaction<'a> {
+/// How a transaction begins.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Begin {
+    /// Holds the write lock from the start, so the transaction never fails to upgrade.
+    Immediate,
+    /// Takes no lock; in WAL mode its reads share one snapshot from the first on.
+    Deferred,
+}
+
+/// A transaction on a checked-out connection; rolled back unless committed.
+pub(crate) struct Transaction<'a> {
     checkout: Checkout<'a>,
     open: bool,
 }
 
-impl WriteTransaction<'_> {
+impl Transaction<'_> {
     pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
         <Sqlite as sqlx::Database>::TransactionManager::commit(&mut self.checkout).await?;
         self.open = false;
@@ -146,7 +160,7 @@ impl WriteTransaction<'_> {
     }
 }
 
-impl Deref for WriteTransaction<'_> {
+impl Deref for Transaction<'_> {
     type Target = SqliteConnection;
 
     fn deref(&self) -> &SqliteConnection {
@@ -154,13 +168,13 @@ impl Deref for WriteTransaction<'_> {
     }
 }
 
-impl DerefMut for WriteTransaction<'_> {
+impl DerefMut for Transaction<'_> {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
         &mut self.checkout
     }
 }
 
-impl Drop for WriteTransaction<'_> {
+impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if self.open {
             // Queued on the connection's worker ahead of whatever its next holder sends.
@@ -201,7 +215,7 @@ mod tests {
     async fn a_transaction_dropped_uncommitted_is_rolled_back_before_the_next_holder() {
         let directory = tempfile::tempdir().expect("tempdir");
         let connections = open(&directory, 1).await;
-        let mut abandoned = connections.begin_immediate().await.expect("begin");
+        let mut abandoned = connections.begin(Begin::Immediate).await.expect("begin");
         sqlx::query("INSERT INTO t VALUES (1)")
             .execute(&mut *abandoned)
             .await
@@ -210,7 +224,10 @@ mod tests {
         assert_eq!(rows(&connections).await, 0);
 
         // The connection is out of its transaction: a new one starts and commits.
-        let mut committed = connections.begin_immediate().await.expect("begin again");
+        let mut committed = connections
+            .begin(Begin::Immediate)
+            .await
+            .expect("begin again");
         sqlx::query("INSERT INTO t VALUES (2)")
             .execute(&mut *committed)
             .await
@@ -224,7 +241,7 @@ mod tests {
         let directory = tempfile::tempdir().expect("tempdir");
         let connections = open(&directory, 1).await;
         let cancelled = async {
-            let mut transaction = connections.begin_immediate().await.expect("begin");
+            let mut transaction = connections.begin(Begin::Immediate).await.expect("begin");
             sqlx::query("INSERT INTO t VALUES (1)")
                 .execute(&mut *transaction)
                 .await

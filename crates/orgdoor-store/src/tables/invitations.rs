@@ -53,7 +53,8 @@ pub(crate) async fn fetch_some_invitations<C: Connection>(
     let org = values.text(org.as_str());
     let ids = values.texts(ids.iter().map(InvitationId::as_str));
     let condition = format!("i.org_id = {org} AND i.id IN ({ids})");
-    let invitations = invitations_json::<C>(&condition, "i.username_key");
+    let order = format!("i.username_key{}", C::BYTE_ORDER);
+    let invitations = invitations_json::<C>(&condition, &order);
     let InvitationList(invitations) = values
         .bind(conn.query(&format!("SELECT {invitations} AS invitations")))
         .fetch_one()

@@ -61,12 +61,17 @@ pub(crate) async fn fetch_members<C: Connection>(
     scope: MemberScope<'_>,
     lock: bool,
 ) -> Result<Vec<Member>, StoreError> {
+    // `IN ()` is a syntax error, and there is nothing to read.
+    if matches!(scope, MemberScope::Some(_, [])) {
+        return Ok(Vec::new());
+    }
     let mut values = Parameters::default();
     let condition = scope.condition(&mut values);
     let lock = if lock { C::LOCK_ROWS } else { "" };
+    let byte_order = C::BYTE_ORDER;
     let sql = format!(
         "SELECT {MEMBER_COLUMNS} FROM org_members m JOIN users u ON u.id = m.user_id \
-         WHERE {condition} ORDER BY u.username_key, m.org_id{lock}"
+         WHERE {condition} ORDER BY u.username_key{byte_order}, m.org_id{lock}"
     );
     let rows: Vec<MemberRow> = values.bind(conn.query(&sql)).fetch_all().await?;
     let mut members = rows

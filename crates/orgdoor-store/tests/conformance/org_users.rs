@@ -24,6 +24,7 @@ on_every_store!(
     declining_and_expiry_show_as_statuses_and_give_way_to_a_new_invitation,
     org_users_are_listed_members_first_then_by_status_and_address,
     every_org_user_filter_and_page_is_chosen_by_the_store,
+    a_page_read_while_invitations_are_accepted_misses_no_one,
     role_changes_are_atomic_and_keep_at_least_one_role,
     concurrent_role_changes_of_one_member_lose_none,
 );
@@ -356,6 +357,40 @@ async fn every_org_user_filter_and_page_is_chosen_by_the_store(store: Arc<dyn St
     );
 }
 
+/// A page is read in several statements (the total, the keys of the page, then the members and
+/// the invitations on it). Accepting an invitation turns an invitee into a member between any
+/// two of them; each page still holds everyone, once.
+async fn a_page_read_while_invitations_are_accepted_misses_no_one(store: Arc<dyn Store>) {
+    const PEOPLE: usize = 40;
+    let org = organization(&store, "Acme").await;
+    let mut invitations = Vec::new();
+    for n in 0..PEOPLE {
+        invitations.push(pending(&store, &org.id, &format!("user{n:02}@example.com")).await);
+    }
+    let accepting = {
+        let (store, org) = (store.clone(), org.id.clone());
+        tokio::spawn(async move {
+            for invited in invitations {
+                accept(&store, &org, InvitationSelector::Id(invited.id)).await;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut pages = 0;
+    while !accepting.is_finished() || pages == 0 {
+        let (addresses, total) = listed_addresses(
+            &store,
+            &org.id,
+            statuses(&MembershipStatus::DEFAULT),
+            PageRequest::default(),
+        )
+        .await;
+        assert_eq!((addresses.len(), total), (PEOPLE, PEOPLE as u64));
+        pages += 1;
+    }
+    accepting.await.unwrap();
+}
+
 /// The addresses on a page of the organization's users that `filter` selects, and the total.
 async fn listed_addresses(
     store: &Arc<dyn Store>,
@@ -414,4 +449,87 @@ async fn concurrent_role_changes_of_one_member_lose_none(store: Arc<dyn Store>) 
     }
     let stored = org_user(&store, &org.id, active.id()).await;
     assert_eq!(stored.roles().as_slice().len(), OrgRole::ALL.len());
+}
+
+/// A test that works on the database itself, in a module of its own (each runner module holds
+/// one module per backend).
+mod byte_order {
+    use orgdoor_domain::{MembershipStatus, PageRequest};
+    use orgdoor_store::WhenPending;
+
+    use super::listed_addresses;
+    use crate::fixtures::{Backend, NOW, invitation, invite, member, organization, statuses};
+    use crate::support::open;
+
+    on_every_backend!(addresses_are_listed_in_byte_order_whatever_the_collation);
+
+    /// Addresses whose byte order differs from a language's (which passes over `@` and `.` first):
+    /// lists keep byte order on PostgreSQL too, where a database created under such a locale
+    /// compares text by it. The test gives the address columns that collation itself, as such a
+    /// database would, since the test database is usually created under "C".
+    async fn addresses_are_listed_in_byte_order_whatever_the_collation(backend: Backend) {
+        let (store, database) = open(backend).await;
+        if backend == Backend::Postgres {
+            let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
+                .await
+                .unwrap();
+            // ICU's English with punctuation shifted aside compares as glibc's `en_US` does.
+            sqlx::query(
+                "CREATE COLLATION language_order (provider = icu, locale = 'en-US-u-ka-shifted')",
+            )
+            .execute(&mut connection)
+            .await
+            .unwrap();
+            for table in ["users", "invitations"] {
+                sqlx::query(&format!(
+                    "ALTER TABLE {table} ALTER COLUMN username_key TYPE TEXT COLLATE language_order"
+                ))
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            }
+            // The column now sorts the other way, so the test below can fail.
+            let language_order: Vec<String> = sqlx::query_scalar(
+                "SELECT username_key FROM (VALUES ('ann@z.com'), ('anna@a.com')) AS a(username_key) \
+                 ORDER BY username_key COLLATE language_order",
+            )
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+            assert_eq!(language_order, ["anna@a.com", "ann@z.com"]);
+        }
+        let org = organization(&store, "Acme").await;
+        for address in ["anna@a.com", "ann@z.com", "ab@x.com", "a.c@x.com"] {
+            member(&store, &org.id, address).await;
+        }
+        for address in ["zoe@y.com", "zo.e@y.com", "zoey@a.com", "zo@z.com"] {
+            invite(
+                &store,
+                invitation(&org.id, address),
+                WhenPending::Refuse,
+                NOW,
+            )
+            .await;
+        }
+        let (addresses, _) = listed_addresses(
+            &store,
+            &org.id,
+            statuses(&MembershipStatus::DEFAULT),
+            PageRequest::default(),
+        )
+        .await;
+        assert_eq!(
+            addresses,
+            [
+                "a.c@x.com",
+                "ab@x.com",
+                "ann@z.com",
+                "anna@a.com",
+                "zo.e@y.com",
+                "zo@z.com",
+                "zoe@y.com",
+                "zoey@a.com"
+            ]
+        );
+    }
 }
