@@ -205,13 +205,13 @@ async fn identify(
     if !credentials.verify(&ha1, attempt.method.as_str()) {
         return Err(failed(Refusal::WrongResponse));
     }
-    if nonce == NonceStatus::Stale {
+    let NonceStatus::Fresh(nonce) = nonce else {
         return Err(Ok(Refusal::StaleNonce));
-    }
+    };
     // Only a proven, fresh pair is remembered: nobody can fill the memory without the key.
     if !state
         .replays
-        .first_use(&credentials.nonce, credentials.nonce_count(), now)
+        .first_use(nonce, credentials.nonce_count(), now)
     {
         return Err(Ok(Refusal::Replayed));
     }

@@ -1,7 +1,8 @@
 //! The server side of HTTP Digest authentication (RFC 7616, MD5, `qop=auth`), as Atlas speaks it.
 //!
 //! Nonces are self-validating: `base64(random ‖ issued_at ‖ HMAC-SHA256(secret, …)[..12])`,
-//! 32 characters like Atlas's. Any instance that shares the secret (kept in the store) can check
+//! 32 characters like Atlas's: 64 random bits, so that no two nonces of one second are alike,
+//! and the second of issue as 32 bits (enough until 2106). Any instance that shares the secret (kept in the store) can check
 //! a nonce without shared memory; a nonce older than [`NONCE_LIFETIME`] is answered with
 //! `stale=true`. Only `HA1 = MD5(publicKey:realm:privateKey)` is stored, and responses are
 //! compared in constant time.
@@ -27,10 +28,12 @@ pub const NONCE_LIFETIME: Duration = Duration::seconds(60);
 /// A nonce dated this far in the future is still accepted, for instances whose clocks differ.
 const CLOCK_SKEW: Duration = Duration::seconds(5);
 
-const ISSUED_AT_LEN: usize = 8;
-const RANDOM_LEN: usize = 4;
+const RANDOM_LEN: usize = 8;
+const ISSUED_AT_LEN: usize = 4;
+/// What the MAC signs, and what tells nonces apart.
+const PAYLOAD_LEN: usize = RANDOM_LEN + ISSUED_AT_LEN;
 const MAC_LEN: usize = 12;
-const NONCE_LEN: usize = ISSUED_AT_LEN + RANDOM_LEN + MAC_LEN;
+const NONCE_LEN: usize = PAYLOAD_LEN + MAC_LEN;
 
 /// `MD5(username:realm:password)`, the stored form of a private key.
 pub fn digest_ha1(public_key: &str, private_key: &str) -> DigestHa1 {
@@ -46,11 +49,29 @@ pub fn digest_ha1(public_key: &str, private_key: &str) -> DigestHa1 {
 /// What a nonce check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NonceStatus {
-    Fresh,
+    Fresh(NonceId),
     /// Genuine but too old: the client should retry with the new nonce (`stale=true`).
     Stale,
     /// Not issued by any instance sharing our secret.
     Forged,
+}
+
+/// A genuine nonce's random part and time of issue: one nonce, told apart from every other
+/// without keeping its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NonceId(u128);
+
+impl NonceId {
+    fn new(payload: &[u8; PAYLOAD_LEN]) -> Self {
+        let mut bits = [0u8; 16];
+        bits[..PAYLOAD_LEN].copy_from_slice(payload);
+        Self(u128::from_be_bytes(bits))
+    }
+
+    #[cfg(test)]
+    pub(crate) const fn from_bits(bits: u128) -> Self {
+        Self(bits)
+    }
 }
 
 /// Issues and checks nonces with the secret shared by all instances.
@@ -79,10 +100,11 @@ impl NonceAuthority {
         let mut raw = [0u8; NONCE_LEN];
         // Random bytes first, so nonces do not all begin alike.
         rand::rng().fill_bytes(&mut raw[..RANDOM_LEN]);
-        raw[RANDOM_LEN..RANDOM_LEN + ISSUED_AT_LEN]
-            .copy_from_slice(&now.unix_timestamp().to_be_bytes());
-        let signature = self.sign(&raw[..RANDOM_LEN + ISSUED_AT_LEN]);
-        raw[RANDOM_LEN + ISSUED_AT_LEN..].copy_from_slice(&signature);
+        // A clock outside 1970–2106 dates the nonce to 1970: it is stale at once.
+        let issued_at = u32::try_from(now.unix_timestamp()).unwrap_or(0);
+        raw[RANDOM_LEN..PAYLOAD_LEN].copy_from_slice(&issued_at.to_be_bytes());
+        let signature = self.sign(&raw[..PAYLOAD_LEN]);
+        raw[PAYLOAD_LEN..].copy_from_slice(&signature);
         BASE64.encode(raw)
     }
 
@@ -92,13 +114,15 @@ impl NonceAuthority {
             Ok(NONCE_LEN) => {}
             _ => return NonceStatus::Forged,
         }
-        let (payload, signature) = raw.split_at(RANDOM_LEN + ISSUED_AT_LEN);
-        if !bool::from(self.sign(payload).ct_eq(signature)) {
+        let mut payload = [0u8; PAYLOAD_LEN];
+        payload.copy_from_slice(&raw[..PAYLOAD_LEN]);
+        if !bool::from(self.sign(&payload).ct_eq(&raw[PAYLOAD_LEN..])) {
             return NonceStatus::Forged;
         }
         let mut issued_at = [0u8; ISSUED_AT_LEN];
         issued_at.copy_from_slice(&payload[RANDOM_LEN..]);
-        let Ok(issued_at) = OffsetDateTime::from_unix_timestamp(i64::from_be_bytes(issued_at))
+        let Ok(issued_at) =
+            OffsetDateTime::from_unix_timestamp(i64::from(u32::from_be_bytes(issued_at)))
         else {
             return NonceStatus::Forged;
         };
@@ -107,7 +131,7 @@ impl NonceAuthority {
         } else if now - issued_at > NONCE_LIFETIME {
             NonceStatus::Stale
         } else {
-            NonceStatus::Fresh
+            NonceStatus::Fresh(NonceId::new(&payload))
         }
     }
 
@@ -384,13 +408,28 @@ mod tests {
     }
 
     #[test]
+    fn nonces_of_one_second_are_told_apart() {
+        let authority = authority();
+        let ids: std::collections::HashSet<NonceId> = (0..10_000)
+            .map(|_| match authority.check(&authority.issue(NOW), NOW) {
+                NonceStatus::Fresh(id) => id,
+                other => panic!("a nonce just issued is {other:?}"),
+            })
+            .collect();
+        assert_eq!(ids.len(), 10_000);
+        // The same nonce checked twice is the same nonce.
+        let nonce = authority.issue(NOW);
+        assert_eq!(authority.check(&nonce, NOW), authority.check(&nonce, NOW));
+    }
+
+    #[test]
     fn a_nonce_is_fresh_for_a_minute_then_stale() {
         let authority = authority();
         let nonce = authority.issue(NOW);
-        assert_eq!(
+        assert!(matches!(
             authority.check(&nonce, NOW + Duration::seconds(60)),
-            NonceStatus::Fresh
-        );
+            NonceStatus::Fresh(_)
+        ));
         assert_eq!(
             authority.check(&nonce, NOW + Duration::seconds(61)),
             NonceStatus::Stale

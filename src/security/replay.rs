@@ -12,49 +12,36 @@
 //! below it, as IPsec's anti-replay window does: a client that reuses one nonce for every
 //! request costs one entry, not one per request, and requests that overtake each other on
 //! several connections are still accepted. A count further below the highest than the window
-//! reaches is refused as if replayed (the client then authenticates again). Nonces are held by
-//! a keyed 128-bit hash, so an entry owns no heap memory. The memory is bounded: beyond
-//! [`MAX_REMEMBERED`] nonces the oldest are forgotten early.
+//! reaches is refused as if replayed (the client then authenticates again). A nonce is held by
+//! its [`NonceId`] (its random part and second of issue), exact and without heap memory of its
+//! own. The memory is bounded: beyond [`MAX_REMEMBERED`] nonces the oldest are forgotten early.
 
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasher;
 use std::sync::{Mutex, PoisonError};
 
 use time::OffsetDateTime;
 
-use super::digest::NONCE_LIFETIME;
+use super::digest::{NONCE_LIFETIME, NonceId};
 
 /// Most nonces remembered at once: a client challenged on every call (one nonce per request)
-/// at about 4,000 requests a second for a whole nonce lifetime, in roughly 20 MiB.
+/// at about 4,000 requests a second for a whole nonce lifetime. Full, the map holds 2^19
+/// buckets of 49 bytes and the queue 2^18 slots of 32: about 34 MB.
 pub const MAX_REMEMBERED: usize = 250_000;
 /// Longest a nonce can be accepted after its first use: its lifetime and the clock skew.
 const REMEMBER_SECONDS: i64 = NONCE_LIFETIME.whole_seconds() + 5;
 /// How far below a nonce's highest count a count is still told apart.
 pub const WINDOW: u32 = u128::BITS;
 
-/// A nonce as remembered: two independent keyed hashes of it.
-type NonceKey = u128;
-
+#[derive(Default)]
 pub struct ReplayGuard {
     seen: Mutex<Seen>,
-    keys: (RandomState, RandomState),
-}
-
-impl Default for ReplayGuard {
-    fn default() -> Self {
-        Self {
-            seen: Mutex::default(),
-            keys: (RandomState::new(), RandomState::new()),
-        }
-    }
 }
 
 #[derive(Default)]
 struct Seen {
-    nonces: HashMap<NonceKey, Counts>,
+    nonces: HashMap<NonceId, Counts>,
     /// The nonces in the order they were first used, with when.
-    order: VecDeque<(i64, NonceKey)>,
+    order: VecDeque<(i64, NonceId)>,
 }
 
 /// The counts used with one nonce: the highest, and bit `i` of `below` for `highest - 1 - i`.
@@ -94,8 +81,7 @@ impl Counts {
 
 impl ReplayGuard {
     /// Records the pair; false if it was used before (a replay).
-    pub fn first_use(&self, nonce: &str, nc: u32, now: OffsetDateTime) -> bool {
-        let key = self.key(nonce);
+    pub fn first_use(&self, key: NonceId, nc: u32, now: OffsetDateTime) -> bool {
         let now = now.unix_timestamp();
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         while seen
@@ -115,12 +101,6 @@ impl ReplayGuard {
         seen.order.push_back((now, key));
         true
     }
-
-    fn key(&self, nonce: &str) -> NonceKey {
-        let high = self.keys.0.hash_one(nonce);
-        let low = self.keys.1.hash_one(nonce);
-        (u128::from(high) << 64) | u128::from(low)
-    }
 }
 
 impl Seen {
@@ -138,22 +118,32 @@ mod tests {
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-12-04 02:00:00 UTC);
+    const NONCE_A: NonceId = NonceId::from_bits(1);
+    const NONCE_B: NonceId = NonceId::from_bits(2);
+    const SHARED: NonceId = NonceId::from_bits(3);
+    const JUMPY: NonceId = NonceId::from_bits(4);
+    const EDGE: NonceId = NonceId::from_bits(5);
+    const SESSION: NonceId = NonceId::from_bits(6);
+
+    fn flood(n: usize) -> NonceId {
+        NonceId::from_bits(1_000 + n as u128)
+    }
 
     #[test]
     fn each_pair_is_accepted_once_and_forgotten_after_the_nonce_lifetime() {
         let guard = ReplayGuard::default();
-        assert!(guard.first_use("nonce-a", 1, NOW));
-        assert!(!guard.first_use("nonce-a", 1, NOW), "the same pair again");
-        assert!(guard.first_use("nonce-a", 2, NOW), "the next count");
-        assert!(guard.first_use("nonce-b", 1, NOW), "another nonce");
+        assert!(guard.first_use(NONCE_A, 1, NOW));
+        assert!(!guard.first_use(NONCE_A, 1, NOW), "the same pair again");
+        assert!(guard.first_use(NONCE_A, 2, NOW), "the next count");
+        assert!(guard.first_use(NONCE_B, 1, NOW), "another nonce");
         let later = NOW + Duration::seconds(REMEMBER_SECONDS);
         assert!(
-            !guard.first_use("nonce-a", 1, later),
+            !guard.first_use(NONCE_A, 1, later),
             "still within its lifetime"
         );
         let expired = NOW + Duration::seconds(REMEMBER_SECONDS + 1);
         assert!(
-            guard.first_use("nonce-a", 1, expired),
+            guard.first_use(NONCE_A, 1, expired),
             "forgotten once it cannot be accepted"
         );
     }
@@ -162,52 +152,52 @@ mod tests {
     fn counts_that_overtake_each_other_are_each_accepted_once() {
         let guard = ReplayGuard::default();
         for nc in [5, 3, 9, 4, 1, 2, 8, 6, 7] {
-            assert!(guard.first_use("shared", nc, NOW), "first use of {nc}");
+            assert!(guard.first_use(SHARED, nc, NOW), "first use of {nc}");
         }
         for nc in 1..=9 {
-            assert!(!guard.first_use("shared", nc, NOW), "replay of {nc}");
+            assert!(!guard.first_use(SHARED, nc, NOW), "replay of {nc}");
         }
-        assert!(guard.first_use("shared", 10, NOW));
+        assert!(guard.first_use(SHARED, 10, NOW));
     }
 
     #[test]
     fn the_window_reaches_its_width_below_the_highest_count() {
         let guard = ReplayGuard::default();
         let top = 1_000;
-        assert!(guard.first_use("jumpy", top, NOW));
+        assert!(guard.first_use(JUMPY, top, NOW));
         assert!(
-            guard.first_use("jumpy", top - WINDOW, NOW),
+            guard.first_use(JUMPY, top - WINDOW, NOW),
             "the window's edge"
         );
-        assert!(!guard.first_use("jumpy", top - WINDOW, NOW), "its replay");
+        assert!(!guard.first_use(JUMPY, top - WINDOW, NOW), "its replay");
         assert!(
-            !guard.first_use("jumpy", top - WINDOW - 1, NOW),
+            !guard.first_use(JUMPY, top - WINDOW - 1, NOW),
             "below the window: refused, the client authenticates again"
         );
         // A jump past the whole window forgets what was below; the old highest is refused
         // as below the new window.
-        assert!(guard.first_use("jumpy", top + 2 * WINDOW, NOW));
-        assert!(!guard.first_use("jumpy", top, NOW));
+        assert!(guard.first_use(JUMPY, top + 2 * WINDOW, NOW));
+        assert!(!guard.first_use(JUMPY, top, NOW));
         assert!(
-            guard.first_use("jumpy", top + WINDOW, NOW),
+            guard.first_use(JUMPY, top + WINDOW, NOW),
             "inside the new window"
         );
         // A jump of exactly the window keeps the old highest as the window's last count.
         let guard = ReplayGuard::default();
-        assert!(guard.first_use("edge", 1, NOW));
-        assert!(guard.first_use("edge", 1 + WINDOW, NOW));
+        assert!(guard.first_use(EDGE, 1, NOW));
+        assert!(guard.first_use(EDGE, 1 + WINDOW, NOW));
         assert!(
-            !guard.first_use("edge", 1, NOW),
+            !guard.first_use(EDGE, 1, NOW),
             "the old highest, at the edge"
         );
-        assert!(guard.first_use("edge", 2, NOW), "unused, inside the window");
+        assert!(guard.first_use(EDGE, 2, NOW), "unused, inside the window");
     }
 
     #[test]
     fn one_nonce_reused_for_many_requests_is_one_entry() {
         let guard = ReplayGuard::default();
         for nc in 1..=10_000 {
-            assert!(guard.first_use("session", nc, NOW));
+            assert!(guard.first_use(SESSION, nc, NOW));
         }
         let seen = guard.seen.lock().unwrap_or_else(PoisonError::into_inner);
         assert_eq!(seen.nonces.len(), 1);
@@ -218,14 +208,14 @@ mod tests {
     fn memory_is_bounded_by_forgetting_the_oldest() {
         let guard = ReplayGuard::default();
         for n in 0..=MAX_REMEMBERED {
-            assert!(guard.first_use(&format!("flood-{n}"), 1, NOW));
+            assert!(guard.first_use(flood(n), 1, NOW));
         }
         {
             let seen = guard.seen.lock().unwrap_or_else(PoisonError::into_inner);
             assert_eq!(seen.nonces.len(), MAX_REMEMBERED);
             assert_eq!(seen.order.len(), MAX_REMEMBERED);
         }
-        assert!(guard.first_use("flood-0", 1, NOW), "the oldest went");
-        assert!(!guard.first_use("flood-2", 1, NOW), "the newer stay");
+        assert!(guard.first_use(flood(0), 1, NOW), "the oldest went");
+        assert!(!guard.first_use(flood(2), 1, NOW), "the newer stay");
     }
 }
