@@ -37,7 +37,7 @@ use crate::security::csrf::CsrfGuard;
 use crate::security::digest::NonceAuthority;
 use crate::security::failures::FailureLimiter;
 use crate::security::replay::ReplayGuard;
-use crate::state::AppState;
+use crate::state::{AppState, SharedState};
 use crate::transport::{self, ConnectionLimits};
 
 /// Name of the shared secret that signs Digest nonces.
@@ -106,7 +106,7 @@ impl Application {
                 }
                 _ => anyhow::Error::new(error).context(format!("cannot listen on {listen}")),
             })?;
-        let state = AppState {
+        let state = AppState::new(SharedState {
             store,
             clock,
             rate_limits: RateLimitPolicy::Off,
@@ -117,7 +117,7 @@ impl Application {
             outbox_posted: Arc::new(Notify::new()),
             csrf: Arc::new(CsrfGuard::new(&csrf_secret)),
             control: None,
-        };
+        });
         Ok(Self {
             listener,
             state,
@@ -136,7 +136,7 @@ impl Application {
 
     /// Turns rate limits on (they are off unless asked for).
     pub fn with_rate_limits(mut self, policy: RateLimitPolicy) -> Self {
-        self.state.rate_limits = policy;
+        self.state.parts_mut().rate_limits = policy;
         self
     }
 
@@ -152,14 +152,14 @@ impl Application {
         if !self.public_url_given
             && let Ok(address) = self.listener.local_addr()
         {
-            self.state.public_url = PublicUrl::of_listener(address, true);
+            self.state.parts_mut().public_url = PublicUrl::of_listener(address, true);
         }
         self
     }
 
     /// The base of the links in messages (default: this server's own address).
     pub fn with_public_url(mut self, url: PublicUrl) -> Self {
-        self.state.public_url = url;
+        self.state.parts_mut().public_url = url;
         self.public_url_given = true;
         self
     }
@@ -168,8 +168,9 @@ impl Application {
     /// control's, which follows the store's shared offset.
     pub fn with_control(mut self, control: Control) -> Self {
         let control = Arc::new(control);
-        self.state.clock = control.clock.clone();
-        self.state.control = Some(control);
+        let parts = self.state.parts_mut();
+        parts.clock = control.clock.clone();
+        parts.control = Some(control);
         self
     }
 

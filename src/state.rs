@@ -2,6 +2,7 @@
 //! rate-limit policy. Below everything that handles requests: it names only `clock`, `config`,
 //! `control` and `security`.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use orgdoor_store::Store;
@@ -15,8 +16,33 @@ use crate::security::digest::NonceAuthority;
 use crate::security::failures::FailureLimiter;
 use crate::security::replay::ReplayGuard;
 
+/// What every handler can reach, behind one reference count: the state is cloned into each
+/// layer and extractor of every request, so a clone must cost one atomic increment, not one
+/// per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl AppState {
+    pub fn new(shared: SharedState) -> Self {
+        Self(Arc::new(shared))
+    }
+
+    /// The parts, to change before the server starts (a copy if the state is already shared).
+    pub fn parts_mut(&mut self) -> &mut SharedState {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+#[derive(Clone)]
+pub struct SharedState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub nonces: Arc<NonceAuthority>,
