@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use orgdoor_domain::limits::{MAX_GROUP_ROLE_ASSIGNMENTS, MAX_ROLES, MAX_TEAM_IDS};
+use orgdoor_domain::limits::{MAX_GROUP_ROLE_ASSIGNMENTS, MAX_ROLES};
 use orgdoor_domain::{
     GroupId, GroupRoleAssignment, Invitation, MembershipUpdate, NewInvitation, OrgId, OrgRole,
-    Organization, TeamId,
+    Organization,
 };
 use orgdoor_store::{InvitationSelector, Rejection, StoreError, WhenPending};
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::http::extract::{
-    AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_id,
+    AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_ids,
 };
 use crate::http::rate_limits::{ORGANIZATIONS, limited};
 use crate::http::render::sized_json;
@@ -177,11 +177,6 @@ struct InvitationUpdateRequest {
 impl RequestBody for InvitationUpdateRequest {
     const READ_ONLY: &'static [&'static str] = READ_ONLY;
     const FIXED: &'static [&'static str] = &["username"];
-}
-
-fn parse_team_ids(team_ids: &[String]) -> Result<Vec<TeamId>, AppError> {
-    AppError::check_length("teamIds", team_ids, MAX_TEAM_IDS)?;
-    team_ids.iter().map(|id| parse_team_id(id)).collect()
 }
 
 fn parse_group_role_assignments(

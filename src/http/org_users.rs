@@ -11,10 +11,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
-use orgdoor_domain::limits::{MAX_GROUP_ROLE_ASSIGNMENTS, MAX_ROLES, MAX_TEAM_IDS};
+use orgdoor_domain::limits::{MAX_GROUP_ROLE_ASSIGNMENTS, MAX_ROLES};
 use orgdoor_domain::{
     GroupRoleAssignment, MembershipUpdate, NewInvitation, OrgId, OrgRole, OrgUser, RoleChange,
-    TeamId,
 };
 use orgdoor_store::WhenPending;
 use serde::de::IgnoredAny;
@@ -24,7 +23,7 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::http::custom_methods::{CustomMethod, RoleMethod};
 use crate::http::extract::{
-    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, parse_user_id,
+    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_ids, parse_user_id,
 };
 use crate::http::pagination::ListQuery;
 use crate::http::rate_limits::{ORG_USERS, limited};
@@ -206,11 +205,6 @@ fn parse_roles(roles: OrgUserRolesRequest, org: &OrgId) -> Result<MembershipUpda
         team_ids: None,
         group_role_assignments,
     })
-}
-
-fn parse_team_ids(team_ids: &[String]) -> Result<Vec<TeamId>, AppError> {
-    AppError::check_length("teamIds", team_ids, MAX_TEAM_IDS)?;
-    team_ids.iter().map(|id| parse_team_id(id)).collect()
 }
 
 async fn create_user(
