@@ -23,8 +23,8 @@ use crate::http::rate_limits::{ORGANIZATIONS, limited};
 use crate::http::render::sized_json;
 use crate::http::roles::{parse_group_role, parse_org_roles, parse_username};
 use crate::http::scope::{OrgOwner, OrgScope, ScopeSegment};
+use crate::http::user_lists::invite_into_org;
 use crate::http::versioning::{ApiRoutes, V2023_01_01_DEPRECATED};
-use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 
@@ -261,14 +261,8 @@ async fn create_invitation(
         inviter_username: principal.username().to_owned(),
     };
     let now = state.clock.now();
-    let invitation = invitation.into_invitation(now);
-    let notice = InvitationNotice::Organization(&organization);
-    let letter = invitation_letter(&state.public_url, notice, &invitation, now);
-    let invitation = state
-        .store
-        .invite(&invitation, WhenPending::Renew, Some(&letter), now)
-        .await?;
-    state.outbox_posted.notify_one();
+    let invitation =
+        invite_into_org(&state, &organization, invitation, WhenPending::Renew, now).await?;
     Ok(Json(InvitationView::new(&organization, &invitation)))
 }
 

@@ -29,12 +29,11 @@ use crate::http::pagination::ListQuery;
 use crate::http::rate_limits::{ORG_USERS, limited};
 use crate::http::roles::{parse_group_role, parse_org_role, parse_org_roles, parse_username};
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
-use crate::http::user_lists::{list_filter, status_filter, user_list};
+use crate::http::user_lists::{invite_into_org, list_filter, status_filter, user_list};
 use crate::http::versioning::{
     ApiRoutes, ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED,
     V2023_01_01_DEPRECATED, legacy, versioned,
 };
-use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
 use crate::views::OrgUserView;
 
@@ -230,14 +229,8 @@ async fn create_user(
         inviter_username: principal.username().to_owned(),
     };
     let now = state.clock.now();
-    let invitation = invitation.into_invitation(now);
-    let notice = InvitationNotice::Organization(&organization);
-    let letter = invitation_letter(&state.public_url, notice, &invitation, now);
-    let invitation = state
-        .store
-        .invite(&invitation, WhenPending::Refuse, Some(&letter), now)
-        .await?;
-    state.outbox_posted.notify_one();
+    let invitation =
+        invite_into_org(&state, &organization, invitation, WhenPending::Refuse, now).await?;
     Ok((
         StatusCode::CREATED,
         Json(OrgUserView::new(OrgUser::Invited(invitation), now)),

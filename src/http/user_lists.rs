@@ -1,12 +1,16 @@
 //! What the user resources (organization users, team members, project users, `/users`) share:
 //! the members-only `CloudAppUser` shape (it links back, so it needs the request), which
 //! versions show it, the list filter read from the query, a page of users in the version's
-//! shape, and the refusal for a user who is not in the organization.
+//! shape, the refusal for a user who is not in the organization, and inviting someone into the
+//! organization (which makes them a pending user; the invitations resource does it too).
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use orgdoor_domain::{GroupId, Member, MembershipStatus, OrgId, OrgUser, TeamId};
-use orgdoor_store::OrgUserFilter;
+use orgdoor_domain::{
+    GroupId, Invitation, Member, MembershipStatus, NewInvitation, OrgId, OrgUser, Organization,
+    TeamId,
+};
+use orgdoor_store::{OrgUserFilter, WhenPending};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -14,6 +18,8 @@ use crate::error::AppError;
 use crate::http::extract::{BaseUrl, QueryParams};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::versioning::{ApiVersion, V2023_01_01_DEPRECATED};
+use crate::mail::{InvitationNotice, invitation_letter};
+use crate::state::AppState;
 use crate::views::{OrgUserView, atlas_timestamp};
 
 /// Members only, as `CloudAppUser`s: the deprecated 2023-01-01 version and v1.0.
@@ -210,6 +216,27 @@ pub fn user_list(
         }))
         .into_response()
     }
+}
+
+/// Invites someone into `organization` as of `now`: stores the invitation with its letter
+/// (`when_pending` says what becomes of one already pending for the address) and wakes the
+/// outbox to send it.
+pub async fn invite_into_org(
+    state: &AppState,
+    organization: &Organization,
+    invitation: NewInvitation,
+    when_pending: WhenPending,
+    now: OffsetDateTime,
+) -> Result<Invitation, AppError> {
+    let invitation = invitation.into_invitation(now);
+    let notice = InvitationNotice::Organization(organization);
+    let letter = invitation_letter(&state.public_url, notice, &invitation, now);
+    let invitation = state
+        .store
+        .invite(&invitation, when_pending, Some(&letter), now)
+        .await?;
+    state.outbox_posted.notify_one();
+    Ok(invitation)
 }
 
 #[cfg(test)]
