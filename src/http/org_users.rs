@@ -29,7 +29,9 @@ use crate::http::pagination::ListQuery;
 use crate::http::rate_limits::{ORG_USERS, limited};
 use crate::http::roles::{parse_group_role, parse_org_role, parse_org_roles, parse_username};
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
-use crate::http::user_lists::{invite_into_org, list_filter, status_filter, user_list};
+use crate::http::user_lists::{
+    USER_READ_ONLY, invite_into_org, list_filter, status_filter, user_list,
+};
 use crate::http::versioning::{
     ApiRoutes, ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED,
     V2023_01_01_DEPRECATED, legacy, versioned,
@@ -109,21 +111,6 @@ struct OrgUserRequest {
     team_ids: Option<Vec<String>>,
     username: Option<String>,
 }
-
-/// Server-set attributes of `OrgUserResponse`.
-const USER_READ_ONLY: &[&str] = &[
-    "id",
-    "orgMembershipStatus",
-    "invitationCreatedAt",
-    "invitationExpiresAt",
-    "inviterUsername",
-    "country",
-    "createdAt",
-    "firstName",
-    "lastAuth",
-    "lastName",
-    "mobileNumber",
-];
 
 impl RequestBody for OrgUserRequest {
     const READ_ONLY: &'static [&'static str] = USER_READ_ONLY;

@@ -37,7 +37,7 @@ use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::{parse_group_role, parse_named_roles, parse_roles, parse_username};
 use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, ScopeSegment};
-use crate::http::user_lists::{member_list, members_only, status_filter};
+use crate::http::user_lists::{USER_READ_ONLY, member_list, members_only, status_filter};
 use crate::http::versioning::{
     ApiRoutes, ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED,
     V2023_02_01_DEPRECATED, legacy, versioned,
@@ -198,20 +198,7 @@ struct GroupUserRequest {
 }
 
 impl RequestBody for GroupUserRequest {
-    /// `GroupUserResponse`'s server-set attributes.
-    const READ_ONLY: &'static [&'static str] = &[
-        "id",
-        "orgMembershipStatus",
-        "invitationCreatedAt",
-        "invitationExpiresAt",
-        "inviterUsername",
-        "country",
-        "createdAt",
-        "firstName",
-        "lastAuth",
-        "lastName",
-        "mobileNumber",
-    ];
+    const READ_ONLY: &'static [&'static str] = USER_READ_ONLY;
 }
 
 /// Adds someone to the project by address, as `addition` says, from a request's `roles` and

@@ -1,7 +1,7 @@
 //! What the user resources (organization users, team members, project users, `/users`) share:
 //! the members-only `CloudAppUser` shape (it links back, so it needs the request), which
-//! versions show it, the list filter read from the query, a page of users in the version's
-//! shape, the refusal for a user who is not in the organization, and inviting someone into the
+//! versions show it, the server-set attributes user bodies may send back, the list filter read
+//! from the query, a page of users in the version's shape, the refusal for a user who is not in the organization, and inviting someone into the
 //! organization (which makes them a pending user; the invitations resource does it too).
 
 use axum::Json;
@@ -26,6 +26,22 @@ use crate::views::{OrgUserView, atlas_timestamp};
 pub fn members_only(version: ApiVersion) -> bool {
     matches!(version, ApiVersion::Legacy) || version == ApiVersion::Dated(&V2023_01_01_DEPRECATED)
 }
+
+/// Server-set attributes of `OrgUserResponse` and `GroupUserResponse` (both a `UserView`),
+/// which request bodies may send back.
+pub const USER_READ_ONLY: &[&str] = &[
+    "id",
+    "orgMembershipStatus",
+    "invitationCreatedAt",
+    "invitationExpiresAt",
+    "inviterUsername",
+    "country",
+    "createdAt",
+    "firstName",
+    "lastAuth",
+    "lastName",
+    "mobileNumber",
+];
 
 /// `CloudAccessRoleAssignment`: one role in one organization or one project (users and API
 /// keys show their roles alike).
