@@ -30,7 +30,7 @@ use crate::http::rate_limits::{ORG_USERS, limited};
 use crate::http::roles::{parse_group_role, parse_org_role, parse_org_roles, parse_username};
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
 use crate::http::user_lists::{
-    USER_READ_ONLY, invite_into_org, list_filter, status_filter, user_list,
+    USER_READ_ONLY, find_org_user, invite_into_org, list_filter, user_list,
 };
 use crate::http::versioning::{
     ApiRoutes, ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED,
@@ -230,14 +230,9 @@ async fn get_user(
     query: QueryParams,
     OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<OrgUserView>, AppError> {
-    let id = parse_user_id(&raw_user)?;
-    let statuses = status_filter(&query)?;
     let now = state.clock.now();
-    let user = state
-        .store
-        .get_org_user(&organization.id, &id)
+    let user = find_org_user(&state, &organization.id, &raw_user, &query, now)
         .await?
-        .filter(|user| statuses.contains(&user.status(now)))
         .ok_or_else(|| AppError::UserNotInOrg {
             username: raw_user,
             org: organization.id.to_string(),

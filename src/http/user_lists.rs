@@ -1,7 +1,8 @@
-//! What the user resources (organization users, team members, project users, `/users`) share:
-//! the members-only `CloudAppUser` shape (it links back, so it needs the request), which
-//! versions show it, the server-set attributes user bodies may send back, the list filter read
-//! from the query, a page of users in the version's shape, the refusal for a user who is not in the organization, and inviting someone into the
+//! What the user resources (organization users, team members, project users, `/users`) share: the
+//! members-only `CloudAppUser` shape (it links back, so it needs the request), which versions show
+//! it, the server-set attributes user bodies may send back, the status and list filters read from
+//! the query (and one user looked up by the status filter), a page of users in the version's shape,
+//! the refusal for a user who is not in the organization, and inviting someone into the
 //! organization (which makes them a pending user; the invitations resource does it too).
 
 use axum::Json;
@@ -15,7 +16,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::AppError;
-use crate::http::extract::{BaseUrl, QueryParams};
+use crate::http::extract::{BaseUrl, QueryParams, parse_user_id};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::versioning::{ApiVersion, V2023_01_01_DEPRECATED};
 use crate::mail::{InvitationNotice, invitation_letter};
@@ -155,6 +156,24 @@ pub fn status_filter(query: &QueryParams) -> Result<Vec<MembershipStatus>, AppEr
         statuses = MembershipStatus::DEFAULT.to_vec();
     }
     Ok(statuses)
+}
+
+/// The organization's user `raw_user` (a path segment) names, if their status as of `now` is
+/// one the query's status filter admits.
+pub async fn find_org_user(
+    state: &AppState,
+    org_id: &OrgId,
+    raw_user: &str,
+    query: &QueryParams,
+    now: OffsetDateTime,
+) -> Result<Option<OrgUser>, AppError> {
+    let id = parse_user_id(raw_user)?;
+    let statuses = status_filter(query)?;
+    Ok(state
+        .store
+        .get_org_user(org_id, &id)
+        .await?
+        .filter(|user| statuses.contains(&user.status(now))))
 }
 
 /// The filter of a list request; the 2023-01-01 version and v1.0 list members only and ignore
