@@ -10,6 +10,7 @@ use axum::extract::{
 };
 use axum::http::header;
 use axum::http::request::Parts;
+use orgdoor_domain::limits::MAX_TEAM_IDS;
 use orgdoor_domain::name::{Name, NameRule};
 use orgdoor_domain::{EmailAddress, GroupId, InvitationId, OrgId, TeamId, UserId};
 use serde::de::DeserializeOwned;
@@ -257,6 +258,12 @@ pub fn parse_group_id(raw: &str) -> Result<GroupId, AppError> {
 pub fn parse_team_id(raw: &str) -> Result<TeamId, AppError> {
     raw.parse()
         .map_err(|_| AppError::InvalidTeamId(raw.to_owned()))
+}
+
+/// A body's `teamIds`: at most `MAX_TEAM_IDS`, each a team id.
+pub fn parse_team_ids(team_ids: &[String]) -> Result<Vec<TeamId>, AppError> {
+    AppError::check_length("teamIds", team_ids, MAX_TEAM_IDS)?;
+    team_ids.iter().map(|id| parse_team_id(id)).collect()
 }
 
 pub fn parse_user_id(raw: &str) -> Result<UserId, AppError> {

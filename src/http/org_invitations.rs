@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use orgdoor_domain::limits::{MAX_GROUP_ROLE_ASSIGNMENTS, MAX_ROLES, MAX_TEAM_IDS};
+use orgdoor_domain::limits::{MAX_GROUP_ROLE_ASSIGNMENTS, MAX_ROLES};
 use orgdoor_domain::{
     GroupId, GroupRoleAssignment, Invitation, MembershipUpdate, NewInvitation, OrgId, OrgRole,
-    Organization, TeamId,
+    Organization,
 };
 use orgdoor_store::{InvitationSelector, Rejection, StoreError, WhenPending};
 use serde::{Deserialize, Serialize};
@@ -17,14 +17,14 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::http::extract::{
-    AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_id,
+    AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_ids,
 };
 use crate::http::rate_limits::{ORGANIZATIONS, limited};
 use crate::http::render::sized_json;
 use crate::http::roles::{parse_group_role, parse_org_roles, parse_username};
 use crate::http::scope::{OrgOwner, OrgScope, ScopeSegment};
+use crate::http::user_lists::invite_into_org;
 use crate::http::versioning::{ApiRoutes, V2023_01_01_DEPRECATED};
-use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 
@@ -179,11 +179,6 @@ impl RequestBody for InvitationUpdateRequest {
     const FIXED: &'static [&'static str] = &["username"];
 }
 
-fn parse_team_ids(team_ids: &[String]) -> Result<Vec<TeamId>, AppError> {
-    AppError::check_length("teamIds", team_ids, MAX_TEAM_IDS)?;
-    team_ids.iter().map(|id| parse_team_id(id)).collect()
-}
-
 fn parse_group_role_assignments(
     requests: Vec<GroupRoleAssignmentsRequest>,
 ) -> Result<Vec<GroupRoleAssignment>, AppError> {
@@ -266,14 +261,8 @@ async fn create_invitation(
         inviter_username: principal.username().to_owned(),
     };
     let now = state.clock.now();
-    let invitation = invitation.into_invitation(now);
-    let notice = InvitationNotice::Organization(&organization);
-    let letter = invitation_letter(&state.public_url, notice, &invitation, now);
-    let invitation = state
-        .store
-        .invite(&invitation, WhenPending::Renew, Some(&letter), now)
-        .await?;
-    state.outbox_posted.notify_one();
+    let invitation =
+        invite_into_org(&state, &organization, invitation, WhenPending::Renew, now).await?;
     Ok(Json(InvitationView::new(&organization, &invitation)))
 }
 

@@ -11,10 +11,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
-use orgdoor_domain::limits::{MAX_GROUP_ROLE_ASSIGNMENTS, MAX_ROLES, MAX_TEAM_IDS};
+use orgdoor_domain::limits::{MAX_GROUP_ROLE_ASSIGNMENTS, MAX_ROLES};
 use orgdoor_domain::{
     GroupRoleAssignment, MembershipUpdate, NewInvitation, OrgId, OrgRole, OrgUser, RoleChange,
-    TeamId,
 };
 use orgdoor_store::WhenPending;
 use serde::de::IgnoredAny;
@@ -24,18 +23,19 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::http::custom_methods::{CustomMethod, RoleMethod};
 use crate::http::extract::{
-    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, parse_user_id,
+    AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_ids, parse_user_id,
 };
 use crate::http::pagination::ListQuery;
 use crate::http::rate_limits::{ORG_USERS, limited};
 use crate::http::roles::{parse_group_role, parse_org_role, parse_org_roles, parse_username};
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
-use crate::http::user_lists::{list_filter, status_filter, user_list};
+use crate::http::user_lists::{
+    USER_READ_ONLY, find_org_user, invite_into_org, list_filter, user_list,
+};
 use crate::http::versioning::{
     ApiRoutes, ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED,
     V2023_01_01_DEPRECATED, legacy, versioned,
 };
-use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
 use crate::views::OrgUserView;
 
@@ -111,21 +111,6 @@ struct OrgUserRequest {
     team_ids: Option<Vec<String>>,
     username: Option<String>,
 }
-
-/// Server-set attributes of `OrgUserResponse`.
-const USER_READ_ONLY: &[&str] = &[
-    "id",
-    "orgMembershipStatus",
-    "invitationCreatedAt",
-    "invitationExpiresAt",
-    "inviterUsername",
-    "country",
-    "createdAt",
-    "firstName",
-    "lastAuth",
-    "lastName",
-    "mobileNumber",
-];
 
 impl RequestBody for OrgUserRequest {
     const READ_ONLY: &'static [&'static str] = USER_READ_ONLY;
@@ -208,11 +193,6 @@ fn parse_roles(roles: OrgUserRolesRequest, org: &OrgId) -> Result<MembershipUpda
     })
 }
 
-fn parse_team_ids(team_ids: &[String]) -> Result<Vec<TeamId>, AppError> {
-    AppError::check_length("teamIds", team_ids, MAX_TEAM_IDS)?;
-    team_ids.iter().map(|id| parse_team_id(id)).collect()
-}
-
 async fn create_user(
     State(state): State<AppState>,
     principal: Principal,
@@ -236,14 +216,8 @@ async fn create_user(
         inviter_username: principal.username().to_owned(),
     };
     let now = state.clock.now();
-    let invitation = invitation.into_invitation(now);
-    let notice = InvitationNotice::Organization(&organization);
-    let letter = invitation_letter(&state.public_url, notice, &invitation, now);
-    let invitation = state
-        .store
-        .invite(&invitation, WhenPending::Refuse, Some(&letter), now)
-        .await?;
-    state.outbox_posted.notify_one();
+    let invitation =
+        invite_into_org(&state, &organization, invitation, WhenPending::Refuse, now).await?;
     Ok((
         StatusCode::CREATED,
         Json(OrgUserView::new(OrgUser::Invited(invitation), now)),
@@ -256,14 +230,9 @@ async fn get_user(
     query: QueryParams,
     OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<OrgUserView>, AppError> {
-    let id = parse_user_id(&raw_user)?;
-    let statuses = status_filter(&query)?;
     let now = state.clock.now();
-    let user = state
-        .store
-        .get_org_user(&organization.id, &id)
+    let user = find_org_user(&state, &organization.id, &raw_user, &query, now)
         .await?
-        .filter(|user| statuses.contains(&user.status(now)))
         .ok_or_else(|| AppError::UserNotInOrg {
             username: raw_user,
             org: organization.id.to_string(),

@@ -5,13 +5,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::MAX_ROLES;
-use orgdoor_domain::{NewOrganization, OrgName, OrgUser, Organization, Page, UserId};
+use orgdoor_domain::{NewOrganization, OrgName, OrgUser, Organization, Page};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{OrgAccess, Principal};
 use crate::error::AppError;
 use crate::http::api_keys::{self, ApiKeyView, KeyRequest};
-use crate::http::extract::{AtlasJson, BaseUrl, QueryParams, RequestBody, required_name};
+use crate::http::extract::{
+    AtlasJson, BaseUrl, QueryParams, RequestBody, parse_user_id, required_name,
+};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, ORGANIZATIONS_BY_CALLER, limited};
 use crate::http::roles::parse_org_roles;
@@ -188,9 +190,7 @@ async fn create_org(
     let owner = request
         .org_owner_id
         .ok_or_else(|| AppError::MissingAttribute("orgOwnerId".into()))?;
-    let owner: UserId = owner
-        .parse()
-        .map_err(|_| AppError::InvalidUserId(owner.clone()))?;
+    let owner = parse_user_id(&owner)?;
     if let Some(federation) = request.federation_settings_id {
         return Err(AppError::ResourceNotFound(federation));
     }

@@ -37,7 +37,9 @@ use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::{parse_group_role, parse_named_roles, parse_roles, parse_username};
 use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, ScopeSegment};
-use crate::http::user_lists::{member_list, members_only, status_filter};
+use crate::http::user_lists::{
+    USER_READ_ONLY, find_org_user, member_list, members_only, status_filter,
+};
 use crate::http::versioning::{
     ApiRoutes, ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED,
     V2023_02_01_DEPRECATED, legacy, versioned,
@@ -198,20 +200,7 @@ struct GroupUserRequest {
 }
 
 impl RequestBody for GroupUserRequest {
-    /// `GroupUserResponse`'s server-set attributes.
-    const READ_ONLY: &'static [&'static str] = &[
-        "id",
-        "orgMembershipStatus",
-        "invitationCreatedAt",
-        "invitationExpiresAt",
-        "inviterUsername",
-        "country",
-        "createdAt",
-        "firstName",
-        "lastAuth",
-        "lastName",
-        "mobileNumber",
-    ];
+    const READ_ONLY: &'static [&'static str] = USER_READ_ONLY;
 }
 
 /// Adds someone to the project by address, as `addition` says, from a request's `roles` and
@@ -321,14 +310,10 @@ async fn get_user(
     query: QueryParams,
     GroupScope(group, _): GroupScope<GroupReadOnly>,
 ) -> Result<Json<GroupUserView>, AppError> {
-    let id = parse_user_id(&raw_user)?;
-    let statuses = status_filter(&query)?;
     let now = state.clock.now();
-    let user = state
-        .store
-        .get_org_user(&group.org_id, &id)
+    let user = find_org_user(&state, &group.org_id, &raw_user, &query, now)
         .await?
-        .filter(|user| statuses.contains(&user.status(now)) && user.roles_in(&group.id).is_some())
+        .filter(|user| user.roles_in(&group.id).is_some())
         .ok_or_else(|| AppError::UserNotInGroup {
             user: raw_user,
             group: group.id.to_string(),

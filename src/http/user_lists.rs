@@ -1,25 +1,48 @@
-//! What the user resources (organization users, team members, project users, `/users`) share:
-//! the members-only `CloudAppUser` shape (it links back, so it needs the request), which
-//! versions show it, the list filter read from the query, a page of users in the version's
-//! shape, and the refusal for a user who is not in the organization.
+//! What the user resources (organization users, team members, project users, `/users`) share: the
+//! members-only `CloudAppUser` shape (it links back, so it needs the request), which versions show
+//! it, the server-set attributes user bodies may send back, the status and list filters read from
+//! the query (and one user looked up by the status filter), a page of users in the version's shape,
+//! the refusal for a user who is not in the organization, and inviting someone into the
+//! organization (which makes them a pending user; the invitations resource does it too).
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use orgdoor_domain::{GroupId, Member, MembershipStatus, OrgId, OrgUser, TeamId};
-use orgdoor_store::OrgUserFilter;
+use orgdoor_domain::{
+    GroupId, Invitation, Member, MembershipStatus, NewInvitation, OrgId, OrgUser, Organization,
+    TeamId,
+};
+use orgdoor_store::{OrgUserFilter, WhenPending};
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::AppError;
-use crate::http::extract::{BaseUrl, QueryParams};
+use crate::http::extract::{BaseUrl, QueryParams, parse_user_id};
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::versioning::{ApiVersion, V2023_01_01_DEPRECATED};
+use crate::mail::{InvitationNotice, invitation_letter};
+use crate::state::AppState;
 use crate::views::{OrgUserView, atlas_timestamp};
 
 /// Members only, as `CloudAppUser`s: the deprecated 2023-01-01 version and v1.0.
 pub fn members_only(version: ApiVersion) -> bool {
     matches!(version, ApiVersion::Legacy) || version == ApiVersion::Dated(&V2023_01_01_DEPRECATED)
 }
+
+/// Server-set attributes of `OrgUserResponse` and `GroupUserResponse` (both a `UserView`),
+/// which request bodies may send back.
+pub const USER_READ_ONLY: &[&str] = &[
+    "id",
+    "orgMembershipStatus",
+    "invitationCreatedAt",
+    "invitationExpiresAt",
+    "inviterUsername",
+    "country",
+    "createdAt",
+    "firstName",
+    "lastAuth",
+    "lastName",
+    "mobileNumber",
+];
 
 /// `CloudAccessRoleAssignment`: one role in one organization or one project (users and API
 /// keys show their roles alike).
@@ -135,6 +158,24 @@ pub fn status_filter(query: &QueryParams) -> Result<Vec<MembershipStatus>, AppEr
     Ok(statuses)
 }
 
+/// The organization's user `raw_user` (a path segment) names, if their status as of `now` is
+/// one the query's status filter admits.
+pub async fn find_org_user(
+    state: &AppState,
+    org_id: &OrgId,
+    raw_user: &str,
+    query: &QueryParams,
+    now: OffsetDateTime,
+) -> Result<Option<OrgUser>, AppError> {
+    let id = parse_user_id(raw_user)?;
+    let statuses = status_filter(query)?;
+    Ok(state
+        .store
+        .get_org_user(org_id, &id)
+        .await?
+        .filter(|user| statuses.contains(&user.status(now))))
+}
+
 /// The filter of a list request; the 2023-01-01 version and v1.0 list members only and ignore
 /// the status and username filters ("not supported" there).
 pub fn list_filter(
@@ -210,6 +251,27 @@ pub fn user_list(
         }))
         .into_response()
     }
+}
+
+/// Invites someone into `organization` as of `now`: stores the invitation with its letter
+/// (`when_pending` says what becomes of one already pending for the address) and wakes the
+/// outbox to send it.
+pub async fn invite_into_org(
+    state: &AppState,
+    organization: &Organization,
+    invitation: NewInvitation,
+    when_pending: WhenPending,
+    now: OffsetDateTime,
+) -> Result<Invitation, AppError> {
+    let invitation = invitation.into_invitation(now);
+    let notice = InvitationNotice::Organization(organization);
+    let letter = invitation_letter(&state.public_url, notice, &invitation, now);
+    let invitation = state
+        .store
+        .invite(&invitation, when_pending, Some(&letter), now)
+        .await?;
+    state.outbox_posted.notify_one();
+    Ok(invitation)
 }
 
 #[cfg(test)]
