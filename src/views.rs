@@ -1,11 +1,12 @@
 //! Atlas's JSON shapes that need nothing of a request, shared by the HTTP answers and the
 //! CLI's output (so below both): an organization user (`OrgUserResponse`, whose shape
-//! `GroupUserResponse` reuses with project roles) and Atlas timestamps.
+//! `GroupUserResponse` reuses with project roles), an invitation (`OrganizationInvitation`,
+//! which project users list too) and Atlas timestamps.
 //!
 //! Shapes that link back to the server (`links`) need the request's base URL and live in
 //! `http`.
 
-use orgdoor_domain::{GroupRoleAssignment, OrgRole, OrgUser, TeamId};
+use orgdoor_domain::{GroupRoleAssignment, Invitation, OrgRole, OrgUser, Organization, TeamId};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -189,5 +190,57 @@ mod tests {
             vec!["GROUP_OWNER", "GROUP_CLUSTER_MANAGER"]
         );
         assert_eq!(grouped[1].group_id, other.as_str());
+    }
+}
+
+/// `GroupRole`: one (project, role) pair of an invitation.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupRoleView {
+    group_id: String,
+    group_role: &'static str,
+}
+
+/// `OrganizationInvitation`: every field present, keys in Atlas's alphabetical order, no links.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationView {
+    created_at: String,
+    expires_at: String,
+    group_role_assignments: Vec<GroupRoleView>,
+    id: String,
+    inviter_username: String,
+    org_id: String,
+    org_name: String,
+    roles: Vec<&'static str>,
+    team_ids: Vec<String>,
+    username: String,
+}
+
+impl InvitationView {
+    pub fn new(organization: &Organization, invitation: &Invitation) -> Self {
+        Self {
+            created_at: atlas_timestamp(invitation.created_at),
+            expires_at: atlas_timestamp(invitation.expires_at),
+            group_role_assignments: invitation
+                .group_role_assignments
+                .iter()
+                .map(|assignment| GroupRoleView {
+                    group_id: assignment.group_id.to_string(),
+                    group_role: assignment.role.as_str(),
+                })
+                .collect(),
+            id: invitation.id.to_string(),
+            inviter_username: invitation.inviter_username.clone(),
+            org_id: invitation.org_id.to_string(),
+            org_name: organization.name.to_string(),
+            roles: invitation.roles.iter().map(OrgRole::as_str).collect(),
+            team_ids: invitation
+                .team_ids
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            username: invitation.username.to_string(),
+        }
     }
 }

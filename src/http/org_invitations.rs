@@ -8,8 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::{MAX_GROUP_ROLE_ASSIGNMENTS, MAX_ROLES};
 use orgdoor_domain::{
-    GroupId, GroupRoleAssignment, Invitation, MembershipUpdate, NewInvitation, OrgId, OrgRole,
-    Organization,
+    GroupId, GroupRoleAssignment, Invitation, MembershipUpdate, NewInvitation, OrgId, Organization,
 };
 use orgdoor_store::{InvitationSelector, Rejection, StoreError, WhenPending};
 use serde::{Deserialize, Serialize};
@@ -26,7 +25,7 @@ use crate::http::scope::{OrgOwner, OrgScope, ScopeSegment};
 use crate::http::user_lists::invite_into_org;
 use crate::http::versioning::{ApiRoutes, V2023_01_01_DEPRECATED};
 use crate::state::AppState;
-use crate::views::atlas_timestamp;
+use crate::views::InvitationView;
 
 const COLLECTION: &str = "/orgs/{orgId}/invites";
 const ITEM: &str = "/orgs/{orgId}/invites/{invitationId}";
@@ -51,58 +50,6 @@ fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 
 /// The v2 operations (2023-01-01) and their `/api/atlas/v1.0` twins.
 pub fn routes(state: &AppState) -> ApiRoutes {
     ApiRoutes::v2_and_legacy(method_routers(state), state, &[V2023_01_01_DEPRECATED])
-}
-
-/// `GroupRole`: one (project, role) pair of an invitation.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct GroupRoleView {
-    group_id: String,
-    group_role: &'static str,
-}
-
-/// `OrganizationInvitation`: every field present, keys in Atlas's alphabetical order, no links.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InvitationView {
-    created_at: String,
-    expires_at: String,
-    group_role_assignments: Vec<GroupRoleView>,
-    id: String,
-    inviter_username: String,
-    org_id: String,
-    org_name: String,
-    roles: Vec<&'static str>,
-    team_ids: Vec<String>,
-    username: String,
-}
-
-impl InvitationView {
-    pub fn new(organization: &Organization, invitation: &Invitation) -> Self {
-        Self {
-            created_at: atlas_timestamp(invitation.created_at),
-            expires_at: atlas_timestamp(invitation.expires_at),
-            group_role_assignments: invitation
-                .group_role_assignments
-                .iter()
-                .map(|assignment| GroupRoleView {
-                    group_id: assignment.group_id.to_string(),
-                    group_role: assignment.role.as_str(),
-                })
-                .collect(),
-            id: invitation.id.to_string(),
-            inviter_username: invitation.inviter_username.clone(),
-            org_id: invitation.org_id.to_string(),
-            org_name: organization.name.to_string(),
-            roles: invitation.roles.iter().map(OrgRole::as_str).collect(),
-            team_ids: invitation
-                .team_ids
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-            username: invitation.username.to_string(),
-        }
-    }
 }
 
 /// An organization's pending invitations, rendered one at a time into a body sized for them:

@@ -32,7 +32,6 @@ use crate::http::custom_methods::{CustomMethod, RoleMethod};
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_user_id,
 };
-use crate::http::org_invitations::InvitationView;
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::{parse_group_role, parse_named_roles, parse_roles, parse_username};
@@ -46,7 +45,7 @@ use crate::http::versioning::{
 };
 use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
-use crate::views::UserView;
+use crate::views::{InvitationView, UserView};
 
 const USERS: &str = "/groups/{groupId}/users";
 const USER: &str = "/groups/{groupId}/users/{userId}";

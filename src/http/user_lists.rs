@@ -2,8 +2,8 @@
 //! members-only `CloudAppUser` shape (it links back, so it needs the request), which versions show
 //! it, the server-set attributes user bodies may send back, the status and list filters read from
 //! the query (and one user looked up by the status filter), a page of users in the version's shape,
-//! the refusal for a user who is not in the organization, and inviting someone into the
-//! organization (which makes them a pending user; the invitations resource does it too).
+//! and inviting someone into the organization (which makes them a pending user; the invitations
+//! resource does it too).
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
