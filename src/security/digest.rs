@@ -2,10 +2,10 @@
 //!
 //! Nonces are self-validating: `base64(random ‖ issued_at ‖ HMAC-SHA256(secret, …)[..12])`,
 //! 32 characters like Atlas's: 64 random bits, so that no two nonces of one second are alike,
-//! and the second of issue as 32 bits (enough until 2106). Any instance that shares the secret (kept in the store) can check
-//! a nonce without shared memory; a nonce older than [`NONCE_LIFETIME`] is answered with
-//! `stale=true`. Only `HA1 = MD5(publicKey:realm:privateKey)` is stored, and responses are
-//! compared in constant time.
+//! and the second of issue as 32 bits (enough until 2106). Any instance that shares the secret
+//! (kept in the store) can check a nonce without shared memory; a nonce older than
+//! [`NONCE_LIFETIME`] is answered with `stale=true`. Only `HA1 = MD5(publicKey:realm:privateKey)`
+//! is stored, and responses are compared in constant time.
 
 use std::fmt::Write as _;
 

@@ -80,10 +80,10 @@ pub(crate) trait Connection: Send + Sized + 'static {
     const LOCK_ORGANIZATIONS: Option<&'static str>;
     /// Appended to a subquery choosing rows to claim: skip those another transaction holds.
     const SKIP_LOCKED: &'static str;
-    /// Builds a JSON array of its arguments.
     /// Follows a text column in `ORDER BY` so that it sorts by bytes, as lists always have,
     /// whatever collation the database was created with.
     const BYTE_ORDER: &'static str;
+    /// Builds a JSON array of its arguments.
     const JSON_ARRAY: &'static str;
     /// Aggregates rows into a JSON array.
     const JSON_AGG: &'static str;
@@ -211,8 +211,9 @@ pub(crate) trait WriteTransaction<C>: DerefMut<Target = C> + Send {
 }
 
 /// Where a store gets its connections: one to read with (no transaction; each statement sees
-/// committed data), a read snapshot, or a write transaction. Implemented by [`crate::SqliteStore`] and
-/// [`crate::PostgresStore`]; the store's traits are implemented once for every backend.
+/// committed data), a read snapshot, or a write transaction. Implemented by
+/// [`crate::SqliteStore`] and [`crate::PostgresStore`]; the store's traits are implemented once
+/// for every backend.
 pub(crate) trait Backend: Send + Sync + 'static {
     type Connection: Connection;
     type Reader<'a>: DerefMut<Target = Self::Connection> + Send
