@@ -2,6 +2,7 @@
 //! tower layer, in one place. `main` and the tests build it the same way.
 
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 
 use anyhow::Context as _;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Response};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
+use futures_util::FutureExt as _;
 use orgdoor_store::Store;
 use rand::RngCore;
 use tokio::net::TcpListener;
@@ -20,12 +22,8 @@ use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::trace::TraceLayer;
+use tracing::Instrument as _;
 
 use crate::clock::Clock;
 use crate::config::{DeliverySettings, PublicUrl, RateLimitPolicy, Settings};
@@ -33,6 +31,7 @@ use crate::control::Control;
 use crate::error::AppError;
 use crate::http;
 use crate::mail::{self, Mailer};
+use crate::security::credential_cache::{self, CredentialCache};
 use crate::security::csrf::CsrfGuard;
 use crate::security::digest::NonceAuthority;
 use crate::security::failures::FailureLimiter;
@@ -56,6 +55,8 @@ pub struct Application {
     mailer: Option<Mailer>,
     /// Where `/metrics` is served instead of the API address, if anywhere.
     metrics_listener: Option<TcpListener>,
+    /// How often the store's credential generation is read.
+    credential_poll: Duration,
 }
 
 impl Application {
@@ -113,6 +114,7 @@ impl Application {
             nonces: Arc::new(NonceAuthority::new(&secret)),
             replays: Arc::new(ReplayGuard::default()),
             failures: Arc::new(FailureLimiter::default()),
+            credentials: Arc::new(CredentialCache::new(credential_cache::DEFAULT_CAPACITY)),
             public_url: PublicUrl::of_listener(listener.local_addr()?, false),
             outbox_posted: Arc::new(Notify::new()),
             csrf: Arc::new(CsrfGuard::new(&csrf_secret)),
@@ -127,6 +129,7 @@ impl Application {
             delivery: DeliverySettings::default(),
             mailer: None,
             metrics_listener: None,
+            credential_poll: credential_cache::POLL_EVERY,
         })
     }
 
@@ -137,6 +140,21 @@ impl Application {
     /// Turns rate limits on (they are off unless asked for).
     pub fn with_rate_limits(mut self, policy: RateLimitPolicy) -> Self {
         self.state.parts_mut().rate_limits = policy;
+        self
+    }
+
+    /// How many credentials are held in memory (0: none, every request asks the store).
+    pub fn with_credential_cache(mut self, capacity: usize) -> Self {
+        self.state.parts_mut().credentials = Arc::new(CredentialCache::new(capacity));
+        self
+    }
+
+    /// How often the credential generation is read (default
+    /// [`credential_cache::POLL_EVERY`]); held credentials go unused once the last reading is
+    /// older than [`credential_cache::FRESH_FOR`], so a long interval costs store reads, never
+    /// a late revocation.
+    pub fn with_credential_poll(mut self, every: Duration) -> Self {
+        self.credential_poll = every;
         self
     }
 
@@ -231,6 +249,10 @@ impl Application {
             self.delivery,
             self.mailer,
         ));
+        let credential_follower = tokio::spawn(follow_credential_generation(
+            self.state.clone(),
+            self.credential_poll,
+        ));
         let follower = self
             .state
             .control
@@ -248,6 +270,7 @@ impl Application {
             sweeper.abort();
         }
         outbox.abort();
+        credential_follower.abort();
         if let Some(follower) = follower {
             follower.abort();
         }
@@ -294,18 +317,31 @@ async fn follow_control_state(state: AppState) {
     }
 }
 
-/// Request ids are random UUIDs from the thread's generator: tower-http's `MakeRequestUuid`
-/// asks the operating system for every id, a system call per request.
-#[derive(Debug, Clone, Copy)]
-struct RandomRequestId;
+/// Reads the store's credential generation every `poll`, so that
+/// credentials changed by another instance stop being used here within a poll; an instance
+/// whose readings fail or stall stops using what it holds once the last one is too old.
+async fn follow_credential_generation(state: AppState, poll: Duration) {
+    let mut every = tokio::time::interval(poll);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        read_credential_generation(&state).await;
+    }
+}
 
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-        let mut text = uuid::Uuid::encode_buffer();
-        HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
-            .ok()
-            .map(RequestId::new)
+/// Reads the credential generation and tells the cache; a failed reading leaves it to go
+/// stale.
+async fn read_credential_generation(state: &AppState) -> bool {
+    let read_at = std::time::Instant::now();
+    match state.store.credential_generation().await {
+        Ok(generation) => {
+            state.credentials.confirm(generation, read_at);
+            true
+        }
+        Err(error) => {
+            tracing::debug!(%error, "could not read the credential generation");
+            false
+        }
     }
 }
 
@@ -317,6 +353,10 @@ pub fn router(state: &AppState, request_timeout: Duration) -> Router {
     if let Some(control) = http::control::router(state) {
         routes = routes.nest("/api/orgdoor/v1/control", control);
     }
+    let front = FrontDoor {
+        state: state.clone(),
+        request_timeout,
+    };
     routes
         .route("/health", axum::routing::get(http::health::health))
         .merge(http::oauth::routes())
@@ -324,40 +364,80 @@ pub fn router(state: &AppState, request_timeout: Duration) -> Router {
         .fallback(http::fallback::not_found)
         .method_not_allowed_fallback(http::fallback::method_not_allowed)
         .with_state(state.clone())
-        .layer(
-            ServiceBuilder::new()
-                .map_request(refuse_unusable_request_id)
-                .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
-                .layer(
-                    TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                        tracing::info_span!(
-                            "request",
-                            http.method = %request.method(),
-                            http.path = %http::observe::logged_path(request.uri().path()),
-                            request_id = request
-                                .headers()
-                                .get(REQUEST_ID)
-                                .and_then(|id| id.to_str().ok())
-                                .unwrap_or(""),
-                            auth.key = tracing::field::Empty,
-                        )
-                    }),
-                )
-                .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(middleware::from_fn_with_state(
-                    state.clone(),
-                    http::observe::log_request,
-                ))
-                .layer(CatchPanicLayer::custom(panic_response))
-                .layer(middleware::map_response(http::fallback::atlas_error_body))
-                .layer(middleware::from_fn_with_state(request_timeout, deadline))
-                .layer(middleware::from_fn_with_state(
-                    state.clone(),
-                    http::observe::faults_on_arrival,
-                )),
-        )
-        // Outermost, so timeouts and panics count with the status they were answered.
-        .layer(middleware::from_fn(http::metrics::record_request))
+        .layer(middleware::from_fn_with_state(front, every_request))
+}
+
+/// What the middleware around every request needs.
+#[derive(Clone)]
+struct FrontDoor {
+    state: AppState,
+    request_timeout: Duration,
+}
+
+/// Every request's way in and out, in one middleware whose steps are called in turn rather
+/// than stacked as layers (each axum layer clones and boxes the whole chain inside it on every
+/// request). From the outside in: counted and timed (outermost, so timeouts and panics count
+/// with the status they were answered); given a usable request id, which the answer carries
+/// back; logged, inside its span; a panic answered with Atlas's 500; a plain-text error given
+/// Atlas's body; cut off at the deadline; faulted on arrival if a control rule says so; and
+/// after a write, the credential generation read again before the answer leaves (or, if that
+/// cannot be done in time, every held credential dropped).
+async fn every_request(
+    State(front): State<FrontDoor>,
+    request: Request,
+    next: Next,
+) -> Response<Body> {
+    let front = &front;
+    let may_write = !request.method().is_safe();
+    http::metrics::record_request(request, |mut request| async move {
+        let request_id = usable_request_id(&mut request);
+        let span = request_span(&request, &request_id);
+        let mut response = http::observe::log_request(&front.state, request, |request| {
+            let answered = async move {
+                let arrived = async {
+                    let response =
+                        http::observe::faults_on_arrival(&front.state, request, |request| {
+                            next.run(request)
+                        })
+                        .await;
+                    // A change this request made to credentials holds before it is answered.
+                    if may_write && !read_credential_generation(&front.state).await {
+                        front.state.credentials.forget_all();
+                    }
+                    response
+                };
+                let response = match tokio::time::timeout(front.request_timeout, arrived).await {
+                    Ok(response) => response,
+                    Err(_) => {
+                        if may_write {
+                            front.state.credentials.forget_all();
+                        }
+                        AppError::ServiceUnavailable.into_response()
+                    }
+                };
+                http::fallback::atlas_error_body(response).await
+            };
+            async move {
+                AssertUnwindSafe(answered)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| {
+                        if may_write {
+                            front.state.credentials.forget_all();
+                        }
+                        panic_response(panic)
+                    })
+            }
+        })
+        .instrument(span)
+        .await;
+        response
+            .headers_mut()
+            .entry(REQUEST_ID)
+            .or_insert(request_id);
+        response
+    })
+    .await
 }
 
 const REQUEST_ID: &str = "x-request-id";
@@ -365,35 +445,45 @@ const REQUEST_ID: &str = "x-request-id";
 const MAX_REQUEST_ID: usize = 128;
 
 /// A client's `X-Request-Id` names its request in logs and the answer, unless it is long or
-/// holds what does not belong in a log line; then the server makes one up.
-fn refuse_unusable_request_id(mut request: Request) -> Request {
-    let unusable = request.headers().get(REQUEST_ID).is_some_and(|id| {
-        id.len() > MAX_REQUEST_ID
-            || id.is_empty()
-            || !id.as_bytes().iter().all(|c| c.is_ascii_graphic())
+/// holds what does not belong in a log line; then, as when there is none, the server makes
+/// one up and puts it on the request.
+fn usable_request_id(request: &mut Request) -> HeaderValue {
+    let given = request.headers().get(REQUEST_ID).filter(|id| {
+        id.len() <= MAX_REQUEST_ID
+            && !id.is_empty()
+            && id.as_bytes().iter().all(|c| c.is_ascii_graphic())
     });
-    if unusable {
-        request.headers_mut().remove(REQUEST_ID);
+    if let Some(id) = given {
+        return id.clone();
     }
-    request
+    let id = new_request_id();
+    request.headers_mut().insert(REQUEST_ID, id.clone());
+    id
 }
 
-/// Gives up on a request that takes longer than the request timeout (a database that hangs
-/// rather than refusing) with Atlas's 503 body instead of holding the client forever.
-async fn deadline(
-    State(timeout): State<Duration>,
-    request: Request,
-    next: Next,
-) -> axum::response::Response {
-    match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => AppError::ServiceUnavailable.into_response(),
-    }
+/// A random UUID from the thread's generator: asking the operating system for every id would
+/// be a system call per request.
+fn new_request_id() -> HeaderValue {
+    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let mut text = uuid::Uuid::encode_buffer();
+    HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+        .unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
 /// A safety net, not a way of handling errors: a panic becomes Atlas's 500 body.
 fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
     AppError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
+}
+
+/// The span every line a request logs is in.
+fn request_span(request: &Request, request_id: &HeaderValue) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        http.method = %request.method(),
+        http.path = %http::observe::logged_path(request.uri().path()),
+        request_id = request_id.to_str().unwrap_or(""),
+        auth.key = tracing::field::Empty,
+    )
 }
 
 #[cfg(test)]
@@ -402,13 +492,8 @@ mod tests {
 
     #[test]
     fn request_ids_are_distinct_version_4_uuids() {
-        let request = Request::new(Body::empty());
-        let mut make = RandomRequestId;
         let ids: Vec<String> = (0..2)
-            .map(|_| {
-                let id = make.make_request_id(&request).expect("an id");
-                id.header_value().to_str().expect("ASCII").to_owned()
-            })
+            .map(|_| new_request_id().to_str().expect("ASCII").to_owned())
             .collect();
         assert_ne!(ids[0], ids[1]);
         for id in &ids {
@@ -416,5 +501,35 @@ mod tests {
             assert_eq!(parsed.get_version_num(), 4, "{id}");
             assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122, "{id}");
         }
+    }
+
+    #[test]
+    fn a_usable_request_id_is_kept_and_any_other_replaced() {
+        let with_id = |id: &[u8]| {
+            let mut request = Request::new(Body::empty());
+            request.headers_mut().insert(
+                REQUEST_ID,
+                HeaderValue::from_bytes(id).expect("a header value"),
+            );
+            let chosen = usable_request_id(&mut request);
+            assert_eq!(request.headers().get(REQUEST_ID), Some(&chosen));
+            chosen
+        };
+        assert_eq!(with_id(b"client-42"), "client-42");
+        for unusable in [
+            &b"has space"[..],
+            b"",
+            b"tab\there",
+            &[b'a'; MAX_REQUEST_ID + 1],
+        ] {
+            let chosen = with_id(unusable);
+            assert!(
+                uuid::Uuid::parse_str(chosen.to_str().expect("ASCII")).is_ok(),
+                "{unusable:?}"
+            );
+        }
+        let mut bare = Request::new(Body::empty());
+        let made = usable_request_id(&mut bare);
+        assert_eq!(bare.headers().get(REQUEST_ID), Some(&made));
     }
 }

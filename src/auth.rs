@@ -6,10 +6,10 @@
 pub mod principal;
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use orgdoor_domain::{AllowedNetwork, PublicKey};
 use orgdoor_store::audit::{AuditContext, acting_as};
@@ -69,37 +69,39 @@ impl Refusal {
     }
 }
 
-pub async fn authenticate(
-    State(state): State<AppState>,
+/// Finds who sent `request` and runs `handler` as them, or answers with a challenge or an
+/// Atlas error without running it.
+pub async fn authenticate<F>(
+    state: &AppState,
     mut request: Request,
-    next: Next,
-) -> Response {
+    handler: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let now = state.clock.now();
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
     let attempt = Attempt {
-        authorization: request.headers().get(header::AUTHORIZATION).cloned(),
-        method: request.method().clone(),
+        authorization: request.headers().get(header::AUTHORIZATION),
+        method: request.method(),
         target: request
             .extensions()
             .get::<RequestTarget>()
-            .map(|target| target.as_str().to_owned())
-            .or_else(|| {
-                request
-                    .uri()
-                    .path_and_query()
-                    .map(|target| target.as_str().to_owned())
-            })
-            .unwrap_or_else(|| "/".to_owned()),
-        peer: request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip()),
+            .map(RequestTarget::as_str)
+            .or_else(|| request.uri().path_and_query().map(|target| target.as_str()))
+            .unwrap_or("/"),
+        peer,
     };
-    match identify(&state, &attempt, now).await {
+    let identified = identify(state, &attempt, now).await;
+    match identified {
         Ok(principal) => {
             tracing::Span::current().record("auth.key", principal.username());
             // The events the request's changes record name this credential and address.
             let audit = AuditContext {
-                actor: principal.actor(attempt.peer),
+                actor: principal.actor(peer),
                 at: now,
             };
             let caller = Caller {
@@ -107,7 +109,7 @@ pub async fn authenticate(
                 org_id: principal.org_id().to_string().into(),
             };
             request.extensions_mut().insert(principal);
-            let mut response = acting_as(audit, next.run(request)).await;
+            let mut response = acting_as(audit, handler(request)).await;
             response.extensions_mut().insert(caller);
             response
         }
@@ -115,7 +117,7 @@ pub async fn authenticate(
             tracing::debug!(auth.refusal = ?refusal, "request not authenticated");
             metrics::record_auth_failure(refusal.metric());
             let stale = matches!(refusal, Refusal::StaleNonce | Refusal::Replayed);
-            let challenge = challenge(&state, now, stale);
+            let challenge = challenge(state, now, stale);
             answer_early(request, challenge).await
         }
         Err(Err(error)) => {
@@ -145,11 +147,11 @@ pub async fn authenticate(
 }
 
 /// What authentication needs from a request, taken out so the body can stay behind.
-struct Attempt {
-    authorization: Option<HeaderValue>,
-    method: Method,
+struct Attempt<'a> {
+    authorization: Option<&'a HeaderValue>,
+    method: &'a Method,
     /// Path and query as received, which a Digest `uri` must name.
-    target: String,
+    target: &'a str,
     /// The address the connection comes from, for access lists.
     peer: Option<IpAddr>,
 }
@@ -157,7 +159,7 @@ struct Attempt {
 /// The caller, or why there is none (`Ok`) or a failure to find out (`Err`, e.g. no database).
 async fn identify(
     state: &AppState,
-    attempt: &Attempt,
+    attempt: &Attempt<'_>,
     now: OffsetDateTime,
 ) -> Result<Principal, Result<Refusal, AppError>> {
     let header = attempt
@@ -171,7 +173,7 @@ async fn identify(
     }
     let credentials = digest::parse_authorization(header).map_err(|_| Ok(Refusal::Malformed))?;
     credentials
-        .check_shape(&attempt.target)
+        .check_shape(attempt.target)
         .map_err(|_| Ok(Refusal::Unacceptable))?;
     let nonce = state.nonces.check(&credentials.nonce, now);
     if nonce == NonceStatus::Forged {
@@ -191,18 +193,28 @@ async fn identify(
         Ok(refusal)
     };
     let public_key: PublicKey = username.parse().map_err(|_| failed(Refusal::UnknownKey))?;
+    let credential = match state.credentials.api_key(&public_key) {
+        Some(held) => held,
+        None => {
+            let lease = state.credentials.lease();
+            let found = state
+                .store
+                .find_api_key(&public_key)
+                .await
+                .map_err(|error| Err(AppError::from(error)))?
+                .ok_or_else(|| failed(Refusal::UnknownKey))?;
+            let found = Arc::new(found);
+            state.credentials.keep_api_key(lease, Arc::clone(&found));
+            found
+        }
+    };
     let ApiKeyCredential {
         key,
         ha1,
         access_list,
         organization,
-    } = state
-        .store
-        .find_api_key(&public_key)
-        .await
-        .map_err(|error| Err(AppError::from(error)))?
-        .ok_or_else(|| failed(Refusal::UnknownKey))?;
-    if !credentials.verify(&ha1, attempt.method.as_str()) {
+    } = &*credential;
+    if !credentials.verify(ha1, attempt.method.as_str()) {
         return Err(failed(Refusal::WrongResponse));
     }
     let NonceStatus::Fresh(nonce) = nonce else {
@@ -215,15 +227,15 @@ async fn identify(
     {
         return Err(Ok(Refusal::Replayed));
     }
-    check_access_list(&access_list, attempt.peer).map_err(Err)?;
+    check_access_list(access_list, attempt.peer).map_err(Err)?;
     Ok(Principal {
         identity: Identity::ApiKey {
-            id: key.id,
-            public_key: key.public_key,
+            id: key.id.clone(),
+            public_key: key.public_key.clone(),
         },
-        organization,
-        roles: key.roles,
-        project_roles: key.project_roles,
+        organization: organization.clone(),
+        roles: key.roles.clone(),
+        project_roles: key.project_roles.clone(),
     })
 }
 
@@ -253,32 +265,44 @@ fn bearer_token(header: &str) -> Option<&str> {
 /// credentials (BEHAVIOR §2.3).
 async fn identify_bearer(
     state: &AppState,
-    attempt: &Attempt,
+    attempt: &Attempt<'_>,
     token: &str,
     now: OffsetDateTime,
 ) -> Result<Principal, Result<Refusal, AppError>> {
     let digest = orgdoor_domain::service_account::sha256(token);
+    let credential = match state.credentials.token(&digest) {
+        Some(held) => held,
+        None => {
+            let lease = state.credentials.lease();
+            let found = state
+                .store
+                .find_access_token(&digest)
+                .await
+                .map_err(|error| Err(AppError::from(error)))?
+                .ok_or(Ok(Refusal::UnknownToken))?;
+            let found = Arc::new(found);
+            state
+                .credentials
+                .keep_token(lease, digest, Arc::clone(&found));
+            found
+        }
+    };
     let BearerCredential {
         token,
         credential,
         organization,
-    } = state
-        .store
-        .find_access_token(&digest)
-        .await
-        .map_err(|error| Err(AppError::from(error)))?
-        .ok_or(Ok(Refusal::UnknownToken))?;
+    } = &*credential;
     if now >= token.expires_at {
         return Err(Ok(Refusal::ExpiredToken));
     }
     check_access_list(&credential.access_list, attempt.peer).map_err(Err)?;
-    let account = credential.account;
+    let account = &credential.account;
     Ok(Principal {
         identity: Identity::ServiceAccount {
-            client_id: account.client_id,
+            client_id: account.client_id.clone(),
         },
-        organization,
-        roles: account.roles,
+        organization: organization.clone(),
+        roles: account.roles.clone(),
         project_roles: Vec::new(),
     })
 }

@@ -41,7 +41,9 @@ pub mod users;
 pub mod versioning;
 
 use axum::Router;
-use axum::middleware;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 
 use crate::auth;
 use crate::state::AppState;
@@ -83,14 +85,18 @@ pub fn behind_authentication(routes: Router<AppState>, state: &AppState) -> Rout
     routes
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
-        .layer(middleware::from_fn(transport::drain_unread_body))
-        .layer(middleware::from_fn(response_format::format_response))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            observe::faults_for_caller,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), guard_api))
+}
+
+/// The API tree's one middleware, its steps called in turn rather than stacked as layers: each
+/// axum layer clones and boxes the whole service chain inside it on every request.
+async fn guard_api(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    auth::authenticate(&state, request, |request| {
+        observe::faults_for_caller(&state, request, |request| {
+            response_format::format_response(request, |request| {
+                transport::drain_unread_body(request, |request| next.run(request))
+            })
+        })
+    })
+    .await
 }

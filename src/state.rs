@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use crate::config::{PublicUrl, RateLimitPolicy};
 use crate::control::Control;
+use crate::security::credential_cache::CredentialCache;
 use crate::security::csrf::CsrfGuard;
 use crate::security::digest::NonceAuthority;
 use crate::security::failures::FailureLimiter;
@@ -50,6 +51,8 @@ pub struct SharedState {
     pub replays: Arc<ReplayGuard>,
     /// Recent failed authentication attempts, to throttle guessing.
     pub failures: Arc<FailureLimiter>,
+    /// Credentials already read, while the store says they are unchanged.
+    pub credentials: Arc<CredentialCache>,
     pub rate_limits: RateLimitPolicy,
     /// The base of the links in messages.
     pub public_url: PublicUrl,

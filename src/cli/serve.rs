@@ -16,6 +16,7 @@ use crate::config::{
 };
 use crate::control::{Control, Restore, journal};
 use crate::provision::{self, FixedKey};
+use crate::security::credential_cache;
 use crate::seed::{self, Seed};
 use crate::transport::{ConnectionLimits, TlsFiles};
 use orgdoor_domain::Organization;
@@ -29,6 +30,14 @@ pub(super) struct ServeArgs {
     /// Atlas's rate limits (`atlas`), or none (`off`, for load tests).
     #[arg(long, env = "ORGDOOR_RATE_LIMITS", value_enum, default_value = "atlas")]
     rate_limits: RateLimitMode,
+    /// How many credentials (API keys, access tokens) are held in memory, so requests
+    /// authenticate without the store; 0 holds none. Each takes well under 1 KiB.
+    #[arg(
+        long,
+        env = "ORGDOOR_CREDENTIAL_CACHE_ENTRIES",
+        default_value_t = credential_cache::DEFAULT_CAPACITY
+    )]
+    credential_cache_entries: usize,
     /// Serve `GET /metrics` (Prometheus) on this address instead of the listen address.
     #[arg(long, env = "ORGDOOR_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
@@ -206,6 +215,7 @@ impl From<RateLimitMode> for RateLimitPolicy {
 /// How `serve` was asked to start, beyond the server's settings.
 struct StartUp {
     rate_limits: RateLimitPolicy,
+    credential_cache_entries: usize,
     control_token: Option<String>,
     fixed_key: Option<FixedKey>,
     seed: Option<Arc<Seed>>,
@@ -252,6 +262,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         } else {
             args.rate_limits.into()
         },
+        credential_cache_entries: args.credential_cache_entries,
         control_token: args
             .control
             .control_token
@@ -298,7 +309,8 @@ async fn serve(settings: Settings, start_up: StartUp) -> anyhow::Result<()> {
     tracing::info!(database_url = ?settings.database_url, ?rate_limits, "opening store");
     let mut app = Application::build(&settings, Arc::new(SystemClock))
         .await?
-        .with_rate_limits(rate_limits);
+        .with_rate_limits(rate_limits)
+        .with_credential_cache(start_up.credential_cache_entries);
     if let Some(listen) = start_up.metrics_listen {
         app = app.with_metrics_listener(listen).await?;
     }

@@ -2,15 +2,16 @@
 //! request by the route that took it. The route label is the router's pattern
 //! (`/api/atlas/v2/orgs/{orgId}`), never the raw path, which holds ids and invitation tokens.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, header};
-use axum::middleware::Next;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use metrics::SharedString;
 use metrics_exporter_prometheus::PrometheusHandle;
 use orgdoor_store::Store;
 
@@ -62,24 +63,63 @@ async fn render(State(scrape): State<Scrape>) -> Response {
 }
 
 /// Counts and times a request under its route pattern, method and status.
-pub async fn record_request(request: Request, next: Next) -> Response {
+pub async fn record_request<F>(request: Request, handler: impl FnOnce(Request) -> F) -> Response
+where
+    F: Future<Output = Response>,
+{
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|matched| matched.as_str())
-        // axum names a nested router's catch-all with a private parameter; that is no route.
-        .filter(|pattern| !pattern.contains("__private__"))
-        .unwrap_or(UNMATCHED_ROUTE)
-        .to_owned();
+    let route = route_label(request.extensions().get::<MatchedPath>());
     let method = method_label(request.method());
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
+    let response = handler(request).await;
+    let status = status_label(response.status());
     metrics::histogram!(HTTP_REQUEST_SECONDS, "route" => route.clone(), "method" => method)
         .record(started.elapsed());
     metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
         .increment(1);
     response
+}
+
+/// Route patterns already seen, shared by every label that names them, so counting a request
+/// copies no string. Only the router's own patterns reach it, never a raw path, so it holds
+/// at most one entry per route.
+static ROUTE_LABELS: LazyLock<RwLock<HashSet<Arc<str>>>> = LazyLock::new(RwLock::default);
+
+fn route_label(matched: Option<&MatchedPath>) -> SharedString {
+    let Some(pattern) = matched
+        .map(MatchedPath::as_str)
+        // axum names a nested router's catch-all with a private parameter; that is no route.
+        .filter(|pattern| !pattern.contains("__private__"))
+    else {
+        return SharedString::const_str(UNMATCHED_ROUTE);
+    };
+    let known = ROUTE_LABELS
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(pattern)
+        .cloned();
+    let label = known.unwrap_or_else(|| {
+        let label: Arc<str> = Arc::from(pattern);
+        ROUTE_LABELS
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(Arc::clone(&label));
+        label
+    });
+    SharedString::from_shared(label)
+}
+
+/// Every status code's three digits, one after another: a status label is a slice of it.
+static STATUS_DIGITS: LazyLock<String> = LazyLock::new(|| {
+    (0..1000u16).fold(String::with_capacity(3000), |mut digits, code| {
+        let _ = write!(digits, "{code:03}");
+        digits
+    })
+});
+
+fn status_label(status: StatusCode) -> &'static str {
+    // `StatusCode` holds 100..=999 only.
+    let at = usize::from(status.as_u16()) * 3;
+    STATUS_DIGITS.get(at..at + 3).unwrap_or("000")
 }
 
 /// The method as a fixed label; anything unusual is `other`, so a client cannot make up

@@ -4,9 +4,8 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, OriginalUri, Request, State};
+use axum::extract::{MatchedPath, OriginalUri, Request};
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::auth::{Caller, Principal};
@@ -46,13 +45,20 @@ fn logged_query(path: &str, query: Option<&str>) -> Option<String> {
 }
 
 /// Logs each request once it is answered, and journals it when the control API is on.
-pub async fn log_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn log_request<F>(
+    state: &AppState,
+    request: Request,
+    handler: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let started = Instant::now();
     let method = request.method().clone();
     let uri = request.uri().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let request_id = request.headers().get("x-request-id").cloned();
-    let response = next.run(request).await;
+    let response = handler(request).await;
     let latency = started.elapsed();
 
     let path = logged_path(uri.path());
@@ -105,11 +111,14 @@ pub async fn log_request(State(state): State<AppState>, request: Request, next: 
 }
 
 /// Applies the fault rules that name no credential, as the request arrives.
-pub async fn faults_on_arrival(
-    State(state): State<AppState>,
+pub async fn faults_on_arrival<F>(
+    state: &AppState,
     request: Request,
-    next: Next,
-) -> Response {
+    handler: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let hit = state.control.as_ref().and_then(|control| {
         let path = request.uri().path();
         if path.starts_with(CONTROL_PREFIX) {
@@ -119,16 +128,19 @@ pub async fn faults_on_arrival(
             .faults
             .take(Stage::Arrival, request.method().as_str(), path)
     });
-    apply(hit, request, next).await
+    apply(hit, request, handler).await
 }
 
 /// Applies the fault rules that name the credential a request was authenticated as; runs
 /// inside authentication.
-pub async fn faults_for_caller(
-    State(state): State<AppState>,
+pub async fn faults_for_caller<F>(
+    state: &AppState,
     request: Request,
-    next: Next,
-) -> Response {
+    handler: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let hit = state.control.as_ref().and_then(|control| {
         let caller = Principal::of(request.extensions()).ok()?;
         // A nested router sees its path without the prefix it is nested at.
@@ -142,13 +154,20 @@ pub async fn faults_for_caller(
             path,
         )
     });
-    apply(hit, request, next).await
+    apply(hit, request, handler).await
 }
 
 /// Runs the request, or answers it as `hit` says.
-async fn apply(hit: Option<FaultHit>, request: Request, next: Next) -> Response {
+async fn apply<F>(
+    hit: Option<FaultHit>,
+    request: Request,
+    handler: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let Some(hit) = hit else {
-        return next.run(request).await;
+        return handler(request).await;
     };
     tracing::debug!(fault = %hit.rule_id, "applying a fault rule");
     if let Some(delay) = hit.action.delay {
@@ -172,7 +191,7 @@ async fn apply(hit: Option<FaultHit>, request: Request, next: Next) -> Response 
         }
         response
     } else {
-        next.run(request).await
+        handler(request).await
     };
     response.extensions_mut().insert(AppliedFault(hit.rule_id));
     response

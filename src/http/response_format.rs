@@ -8,7 +8,6 @@ use std::fmt::Write as _;
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
@@ -50,9 +49,13 @@ impl OutputFlags {
     }
 }
 
-pub async fn format_response(request: Request, next: Next) -> Response {
+/// Runs `handler` and renders its answer as the request's `envelope` and `pretty` ask.
+pub async fn format_response<F>(request: Request, handler: impl FnOnce(Request) -> F) -> Response
+where
+    F: Future<Output = Response>,
+{
     let flags = OutputFlags::from_query(request.uri().query());
-    let response = next.run(request).await;
+    let response = handler(request).await;
     if flags == OutputFlags::default() {
         return response;
     }

@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
 
@@ -34,7 +33,14 @@ pub async fn answer_early(request: Request, response: impl IntoResponse) -> Resp
 /// an extractor that runs before its body extractor (a scope without the role, an unknown
 /// custom method) answers before the body is read, and that answer must reach the client as
 /// every early answer does. A body that was read, even in part, is left as it is.
-pub async fn drain_unread_body(request: Request, next: Next) -> Response {
+pub async fn drain_unread_body<F>(request: Request, handler: impl FnOnce(Request) -> F) -> Response
+where
+    F: Future<Output = Response>,
+{
+    // Most requests (every GET) come with no body: nothing to watch.
+    if http_body::Body::is_end_stream(request.body()) {
+        return handler(request).await;
+    }
     let waits_for_continue = expects_continue(request.headers());
     let (parts, body) = request.into_parts();
     let unread = Arc::new(Mutex::new(None));
@@ -43,7 +49,7 @@ pub async fn drain_unread_body(request: Request, next: Next) -> Response {
         polled: false,
         unread: Arc::clone(&unread),
     });
-    let response = next.run(Request::from_parts(parts, watched)).await;
+    let response = handler(Request::from_parts(parts, watched)).await;
     let returned = unread.lock().unwrap_or_else(PoisonError::into_inner).take();
     match returned {
         Some(body) => finish_unread(waits_for_continue, body, response).await,

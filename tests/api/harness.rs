@@ -1022,3 +1022,23 @@ pub fn go_authorization(
 }
 
 pub const GO_TEMPLATE: &str = r#"Digest username="{username}", realm="MMS Public API", nonce="{nonce}", uri="{uri}", cnonce="{cnonce}", nc={nc}, qop=auth, response="{response}", algorithm="MD5""#;
+
+/// Waits until `check` holds, as a change made on one instance reaches another (within a poll
+/// of the credential generation); fails after five seconds, far beyond the bound.
+pub async fn eventually<F, Fut>(what: &str, mut check: F) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "never: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}

@@ -40,6 +40,7 @@ mod cli;
 mod clients;
 mod control;
 mod control_characters;
+mod credential_cache;
 mod errors;
 mod events;
 mod hostile_clients;

@@ -116,7 +116,7 @@ const V2024: &str = "application/vnd.atlas.2024-08-05+json";
 
 /// A service account with the given roles: its client id and secret.
 /// Sends a request in version 2024-08-05, the service accounts' version.
-async fn send_2024(
+pub(crate) async fn send_2024(
     client: &DigestClient,
     method: Method,
     path: &str,
@@ -147,7 +147,7 @@ async fn add_entries(
     send_2024(client, Method::POST, access_list, Some(entries)).await
 }
 
-async fn account(app: &TestApp, roles: &[&str]) -> (String, String, Value) {
+pub(crate) async fn account(app: &TestApp, roles: &[&str]) -> (String, String, Value) {
     let created = send_2024(
 &app.owner(),
 Method::POST,
@@ -164,7 +164,7 @@ Some(&json!({"name": "deployer", "description": "CI robot", "roles": roles, "sec
     (client_id, secret, created.json)
 }
 
-async fn token(app: &TestApp, client_id: &str, secret: &str) -> reqwest::Response {
+pub(crate) async fn token(app: &TestApp, client_id: &str, secret: &str) -> reqwest::Response {
     let url = format!("{}/api/oauth/token", app.base_url);
     oauth_post(
         &url,
@@ -177,7 +177,7 @@ async fn token(app: &TestApp, client_id: &str, secret: &str) -> reqwest::Respons
 
 /// Posts `form` to the OAuth endpoint at `url`, the client's credentials in Basic auth, as
 /// an OAuth client library does.
-async fn oauth_post(
+pub(crate) async fn oauth_post(
     url: &str,
     client_id: &str,
     secret: &str,
@@ -193,7 +193,7 @@ async fn oauth_post(
         .unwrap()
 }
 
-async fn access_token(app: &TestApp, client_id: &str, secret: &str) -> String {
+pub(crate) async fn access_token(app: &TestApp, client_id: &str, secret: &str) -> String {
     let response = token(app, client_id, secret).await;
     assert_eq!(response.status(), 200);
     response.json::<Value>().await.unwrap()["access_token"]
@@ -202,7 +202,11 @@ async fn access_token(app: &TestApp, client_id: &str, secret: &str) -> String {
         .to_owned()
 }
 
-async fn bearer_get(base_url: &str, path: &str, token: &str) -> crate::harness::TestResponse {
+pub(crate) async fn bearer_get(
+    base_url: &str,
+    path: &str,
+    token: &str,
+) -> crate::harness::TestResponse {
     let response = reqwest::Client::new()
         .get(format!("{base_url}{path}"))
         .header("accept", "application/vnd.atlas.2023-01-01+json")

@@ -20,7 +20,12 @@ pub struct ControlState {
 
 /// Tables a reset keeps: the schema's history, the secrets every instance signs with, and the
 /// control state itself.
-const KEPT_TABLES: [&str; 3] = ["_sqlx_migrations", "server_secrets", "control_state"];
+const KEPT_TABLES: [&str; 4] = [
+    "_sqlx_migrations",
+    "server_secrets",
+    "control_state",
+    "credential_generation",
+];
 
 #[async_trait]
 pub trait ControlStore: Send + Sync {
@@ -33,6 +38,11 @@ pub trait ControlStore: Send + Sync {
     /// outbox, rate-limit buckets), returns the clock to the wall clock and counts a reset, in
     /// one transaction; returns the new state.
     async fn reset_everything(&self) -> Result<ControlState, StoreError>;
+
+    /// A number that moves whenever anything that authenticates a caller changes (a key, a
+    /// token, an account, an access list, a project role, an organization): while it stands
+    /// still, credentials read earlier are still what the store holds.
+    async fn credential_generation(&self) -> Result<i64, StoreError>;
 }
 
 #[async_trait]
@@ -76,6 +86,10 @@ impl<B: Backend> ControlStore for B {
         for statement in B::Connection::empty_tables(&tables) {
             tx.query(&statement).execute().await?;
         }
+        // Emptied by `TRUNCATE` on PostgreSQL, which fires no row triggers.
+        tx.query("UPDATE credential_generation SET generation = generation + 1 WHERE id = 1")
+            .execute()
+            .await?;
         let (clock_offset_ms, resets): (i64, i64) = tx
             .query(
                 "UPDATE control_state SET clock_offset_ms = 0, resets = resets + 1 WHERE id = 1 \
@@ -88,5 +102,16 @@ impl<B: Backend> ControlStore for B {
             clock_offset_ms,
             resets,
         })
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn credential_generation(&self) -> Result<i64, StoreError> {
+        let (generation,): (i64,) = self
+            .read()
+            .await?
+            .query("SELECT generation FROM credential_generation WHERE id = 1")
+            .fetch_one()
+            .await?;
+        Ok(generation)
     }
 }

@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
-use orgdoor_store::{ControlState, Store};
+use orgdoor_domain::{AllowedNetwork, OrgName, OrgRole, OrgRoles};
+use orgdoor_store::{ControlState, Credential, Store};
 
-use crate::fixtures::{org_key, organization, pending, stored_project, stored_team};
+use crate::fixtures::{NOW, org_key, organization, pending, stored_project, stored_team};
 
 on_every_store!(
     the_clock_offset_is_stored,
-    a_reset_deletes_what_clients_made_and_keeps_server_secrets
+    a_reset_deletes_what_clients_made_and_keeps_server_secrets,
+    the_credential_generation_moves_with_every_change_to_a_credential,
 );
 
 async fn the_clock_offset_is_stored(store: Arc<dyn Store>) {
@@ -58,4 +60,54 @@ async fn a_reset_deletes_what_clients_made_and_keeps_server_secrets(store: Arc<d
     let again = organization(&store, "reset-org").await;
     assert_eq!(again.name.as_str(), "reset-org");
     assert_eq!(store.reset_everything().await.unwrap().resets, 2);
+}
+
+async fn the_credential_generation_moves_with_every_change_to_a_credential(store: Arc<dyn Store>) {
+    let org = organization(&store, "generation-org").await;
+    let (key, ha1) = org_key(&org.id, vec![]);
+    store.create_api_key(&key, &ha1).await.unwrap();
+    let before = store.credential_generation().await.unwrap();
+    // What cannot change a credential already read leaves it where it is.
+    pending(&store, &org.id, "someone@example.com").await;
+    stored_team(&store, &org.id, "Team").await;
+    let (other_key, other_ha1) = org_key(&org.id, vec![]);
+    store.create_api_key(&other_key, &other_ha1).await.unwrap();
+    assert_eq!(store.credential_generation().await.unwrap(), before);
+
+    let mut seen = before;
+    let mut moved = async |what: &str| {
+        let now = store.credential_generation().await.unwrap();
+        assert!(
+            now > seen,
+            "{what} did not move the generation ({seen} -> {now})"
+        );
+        seen = now;
+    };
+    let owner = OrgRoles::new([OrgRole::Owner]).unwrap();
+    store
+        .update_api_key(&org.id, &key.id, None, Some(&owner))
+        .await
+        .unwrap();
+    moved("a role change").await;
+    let listed = Credential::ApiKey(key.id.clone());
+    let office = AllowedNetwork::from_address("203.0.113.9").unwrap();
+    store
+        .add_to_access_list(&org.id, &listed, &[office], NOW)
+        .await
+        .unwrap();
+    moved("an access-list entry").await;
+    store
+        .remove_from_access_list(&org.id, &listed, &office)
+        .await
+        .unwrap();
+    moved("an access-list removal").await;
+    store
+        .rename_organization(&org.id, &OrgName::parse("renamed-org").unwrap())
+        .await
+        .unwrap();
+    moved("a renamed organization").await;
+    store.delete_api_key(&org.id, &key.id).await.unwrap();
+    moved("a deleted key").await;
+    store.reset_everything().await.unwrap();
+    moved("a reset").await;
 }

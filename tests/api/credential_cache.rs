@@ -1,0 +1,234 @@
+//! Credentials held in memory: a change made through an instance holds there before it is
+//! answered, one made elsewhere reaches every instance within a poll of the store's credential
+//! generation, and an instance that cannot read the generation stops trusting what it holds.
+
+use std::time::{Duration, Instant};
+
+use orgdoor::security::credential_cache::{CredentialCache, FRESH_FOR};
+use orgdoor_test_db::Backend;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::harness::{Credentials, DigestClient, DigestStyle, TestApp, eventually, spawn_app};
+use crate::service_accounts::{access_token, account, bearer_get, oauth_post, send_2024};
+
+on_both_stores!(
+    held_credentials_are_kept_only_under_the_generation_they_were_read_in,
+    a_change_to_a_key_holds_on_its_instance_before_it_is_answered,
+    a_revoked_token_is_refused_by_its_instance_at_once,
+    a_key_deleted_on_one_instance_is_refused_by_another_within_a_poll,
+    an_instance_that_cannot_read_the_generation_still_refuses_a_revoked_key,
+);
+
+/// An owner key made through the API, and a client for it on `base_url` that reuses nonces
+/// as python-requests does.
+async fn owner_key_on(app: &TestApp, base_url: &str) -> (String, DigestClient) {
+    let created = app
+        .owner()
+        .post(
+            &app.api_keys_path(),
+            &json!({"desc": "held", "roles": ["ORG_OWNER"]}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let path = format!(
+        "{}/{}",
+        app.api_keys_path(),
+        created.json["id"].as_str().unwrap()
+    );
+    let client = DigestClient::new(
+        base_url,
+        Credentials::of_api_key(&created.json),
+        DigestStyle::ReuseNonce,
+    );
+    (path, client)
+}
+
+async fn held_credentials_are_kept_only_under_the_generation_they_were_read_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let public_key = app.owner.public_key.parse().unwrap();
+    let read = || async {
+        std::sync::Arc::new(app.store.find_api_key(&public_key).await.unwrap().unwrap())
+    };
+    let cache = CredentialCache::new(1);
+
+    // Before the generation is read, nothing is kept or served.
+    cache.keep_api_key(cache.lease(), read().await);
+    assert!(cache.is_empty());
+    let generation = app.store.credential_generation().await.unwrap();
+    cache.confirm(generation, Instant::now());
+    cache.keep_api_key(cache.lease(), read().await);
+    // Confirmed again just before each look: a slow read must not let it go stale.
+    cache.confirm(generation, Instant::now());
+    assert_eq!(
+        cache.api_key(&public_key).unwrap().key.public_key,
+        public_key
+    );
+
+    // A reading that began earlier than the one recorded is old news.
+    let recorded = Instant::now();
+    cache.confirm(generation, recorded);
+    cache.confirm(generation + 7, recorded - Duration::from_millis(5));
+    assert!(cache.api_key(&public_key).is_some());
+
+    // A read that began before the generation moved is used once, not kept.
+    let lease = cache.lease();
+    cache.confirm(generation, Instant::now());
+    let revoked = app
+        .owner()
+        .patch(
+            &format!(
+                "{}/{}",
+                app.api_keys_path(),
+                cache.api_key(&public_key).unwrap().key.id
+            ),
+            &json!({"roles": ["ORG_OWNER", "ORG_READ_ONLY"]}),
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    let moved = app.store.credential_generation().await.unwrap();
+    assert!(moved > generation);
+    cache.confirm(moved, Instant::now());
+    assert!(cache.is_empty(), "a moved generation drops what is held");
+    cache.keep_api_key(lease, read().await);
+    assert!(cache.is_empty(), "kept under an old lease");
+
+    // Full: nothing more is kept.
+    cache.keep_api_key(cache.lease(), read().await);
+    assert_eq!(cache.len(), 1);
+    let (_, other) = app.other_org().await;
+    let other_key = other.public_key.parse().unwrap();
+    let other_credential = app.store.find_api_key(&other_key).await.unwrap().unwrap();
+    cache.keep_api_key(cache.lease(), std::sync::Arc::new(other_credential));
+    assert_eq!(cache.len(), 1);
+    assert!(cache.api_key(&other_key).is_none());
+
+    // Unconfirmed for longer than FRESH_FOR, what is held is not used.
+    tokio::time::sleep(FRESH_FOR + Duration::from_millis(10)).await;
+    assert_eq!(cache.len(), 1);
+    assert!(cache.api_key(&public_key).is_none());
+    cache.confirm(moved, Instant::now());
+    assert!(cache.api_key(&public_key).is_some());
+    cache.forget_all();
+    assert!(cache.is_empty());
+    assert!(cache.api_key(&public_key).is_none());
+}
+
+async fn a_change_to_a_key_holds_on_its_instance_before_it_is_answered(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (path, key) = owner_key_on(&app, &app.base_url).await;
+    let invites = app.invites_path();
+    for _ in 0..3 {
+        assert_eq!(key.get(&invites).await.status, 200);
+    }
+
+    let demoted = app
+        .owner()
+        .patch(&path, &json!({"roles": ["ORG_READ_ONLY"]}))
+        .await;
+    assert_eq!(demoted.status, 200, "{}", demoted.text);
+    let refused = key
+        .post(
+            &invites,
+            &json!({"username": "held@example.com", "roles": ["ORG_MEMBER"]}),
+        )
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    let org = format!("/api/atlas/v2/orgs/{}", app.org_id);
+    assert_eq!(key.get(&org).await.status, 200, "still a reader");
+
+    let access_list = format!("{path}/accessList");
+    let listed = app
+        .owner()
+        .post(&access_list, &json!([{"ipAddress": "10.1.2.3"}]))
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    key.get(&org)
+        .await
+        .assert_error(403, "IP_ADDRESS_NOT_ON_WHITELIST");
+    let unlisted = app.owner().delete(&format!("{access_list}/10.1.2.3")).await;
+    assert_eq!(unlisted.status, 204, "{}", unlisted.text);
+    assert_eq!(key.get(&org).await.status, 200);
+
+    assert_eq!(app.owner().delete(&path).await.status, 204);
+    assert_eq!(key.get(&org).await.status, 401);
+}
+
+async fn a_revoked_token_is_refused_by_its_instance_at_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let invites = app.invites_path();
+    let (client_id, secret, _) = account(&app, &["ORG_OWNER"]).await;
+    let bearer = access_token(&app, &client_id, &secret).await;
+    for _ in 0..3 {
+        assert_eq!(
+            bearer_get(&app.base_url, &invites, &bearer).await.status,
+            200
+        );
+    }
+    let revoke = format!("{}/api/oauth/revoke", app.base_url);
+    let revoked = oauth_post(&revoke, &client_id, &secret, &[("token", bearer.as_str())]).await;
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(
+        bearer_get(&app.base_url, &invites, &bearer).await.status,
+        401
+    );
+
+    let again = access_token(&app, &client_id, &secret).await;
+    assert_eq!(
+        bearer_get(&app.base_url, &invites, &again).await.status,
+        200
+    );
+    let account_path = format!(
+        "/api/atlas/v2/orgs/{}/serviceAccounts/{client_id}",
+        app.org_id
+    );
+    let gone = send_2024(&app.owner(), Method::DELETE, &account_path, None).await;
+    assert_eq!(gone.status, 204, "{}", gone.text);
+    assert_eq!(
+        bearer_get(&app.base_url, &invites, &again).await.status,
+        401
+    );
+}
+
+async fn a_key_deleted_on_one_instance_is_refused_by_another_within_a_poll(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let second = app.spawn_instance().await;
+    let (path, key) = owner_key_on(&app, &second).await;
+    let invites = app.invites_path();
+    for _ in 0..3 {
+        assert_eq!(key.get(&invites).await.status, 200);
+    }
+    assert_eq!(app.owner().delete(&path).await.status, 204);
+    let took = eventually("the other instance refuses the deleted key", || async {
+        key.get(&invites).await.status == 401
+    })
+    .await;
+    // The bound is a poll (10 ms) plus a reading; this only catches an instance that never
+    // hears, the harness measures the figure.
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+async fn an_instance_that_cannot_read_the_generation_still_refuses_a_revoked_key(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Polled once at start, then not for an hour: as if its readings were lost.
+    let second = app
+        .spawn_instance_with(|instance| instance.with_credential_poll(Duration::from_secs(3600)))
+        .await;
+    let (path, key) = owner_key_on(&app, &second).await;
+    let invites = app.invites_path();
+    assert_eq!(key.get(&invites).await.status, 200);
+    assert_eq!(app.owner().delete(&path).await.status, 204);
+    let took = eventually("the deaf instance refuses the deleted key", || async {
+        key.get(&invites).await.status == 401
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    // And it still serves the keys that are there.
+    assert_eq!(
+        DigestClient::new(&second, app.owner.clone(), DigestStyle::ReuseNonce)
+            .get(&invites)
+            .await
+            .status,
+        200
+    );
+}
