@@ -7,6 +7,7 @@
 mod ceiling;
 mod load;
 mod report;
+mod revocation;
 mod scenarios;
 mod seed;
 mod servers;

@@ -204,6 +204,25 @@ fn verdicts(measurements: &[Measurement], idle: &[(Backend, f64)]) -> Vec<Verdic
             ));
         }
     }
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        if let Some(revocation) = find(measurements, "orgdoor", Some(backend), |s| {
+            s == crate::revocation::REVOCATION_SCENARIO
+        }) {
+            verdicts.push(Verdict::at_most(
+                format!("{backend:?}: revocation across two instances, p99 < 50 ms"),
+                format!(
+                    "p99 {:.1} ms (p50 {:.1}, max {:.1}) over {} revocations",
+                    revocation.result.p99_ms,
+                    revocation.result.p50_ms,
+                    revocation.result.max_ms,
+                    revocation.result.operations
+                ),
+                revocation.result.p99_ms,
+                50.0,
+                &[revocation],
+            ));
+        }
+    }
     for (backend, rss) in idle {
         verdicts.push(Verdict::at_most(
             format!("{backend:?}: idle RSS after start < 20 MiB"),

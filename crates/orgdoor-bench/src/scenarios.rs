@@ -415,7 +415,19 @@ async fn orgdoor(
     .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = server.rss_kib().await? as f64 / 1024.0;
-    let outcome = orgdoor_scenarios(args, &server, backend, &database_url, &sizes).await;
+    let mut outcome = orgdoor_scenarios(args, &server, backend, &database_url, &sizes).await;
+    if let Ok(figures) = &mut outcome {
+        let revocation = crate::revocation::measure(
+            args,
+            binary,
+            &server,
+            backend,
+            &database_url,
+            &secrets_key_file,
+        )
+        .await?;
+        figures.push(revocation);
+    }
     server.stop().await?;
     if backend == Backend::Postgres {
         seed::drop_postgres_database(&args.postgres_url, &database_url).await?;
