@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Response};
+use axum::http::{HeaderValue, Response, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use futures_util::FutureExt as _;
@@ -249,10 +249,13 @@ impl Application {
             self.delivery,
             self.mailer,
         ));
-        let credential_follower = tokio::spawn(follow_credential_generation(
-            self.state.clone(),
-            self.credential_poll,
-        ));
+        // With no credentials held there is nothing to keep coherent, so nothing to read.
+        let credential_follower = self.state.credentials.is_enabled().then(|| {
+            tokio::spawn(follow_credential_generation(
+                self.state.clone(),
+                self.credential_poll,
+            ))
+        });
         let follower = self
             .state
             .control
@@ -270,7 +273,9 @@ impl Application {
             sweeper.abort();
         }
         outbox.abort();
-        credential_follower.abort();
+        if let Some(credential_follower) = credential_follower {
+            credential_follower.abort();
+        }
         if let Some(follower) = follower {
             follower.abort();
         }
@@ -317,15 +322,32 @@ async fn follow_control_state(state: AppState) {
     }
 }
 
-/// Reads the store's credential generation every `poll`, so that
-/// credentials changed by another instance stop being used here within a poll; an instance
-/// whose readings fail or stall stops using what it holds once the last one is too old.
+/// Reads the store's credential generation every `poll`, and as soon as a write is waiting
+/// for a reading, so that credentials changed by another instance stop being used here within
+/// a poll, and those changed here before the write is answered; an instance whose readings
+/// fail or stall stops using what it holds once the last one is too old.
 async fn follow_credential_generation(state: AppState, poll: Duration) {
     let mut every = tokio::time::interval(poll);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        every.tick().await;
-        read_credential_generation(&state).await;
+        let covered = state.credentials.reading_due(&mut every).await;
+        let succeeded = read_credential_generation(&state).await;
+        state.credentials.reading_done(covered, succeeded);
+    }
+}
+
+/// Makes a write's effect on credentials hold on this instance before it is answered. A
+/// refusal (4xx) wrote nothing, so it costs nothing; a success waits for a reading of the
+/// credential generation that began after it; a failure (a panic, a timeout, a store error)
+/// may have committed before it failed, so everything held is dropped.
+async fn settle_write(state: &AppState, status: StatusCode) {
+    if status.is_client_error() {
+        return;
+    }
+    if status.is_server_error() {
+        state.credentials.forget_all();
+    } else {
+        state.credentials.settle_write().await;
     }
 }
 
@@ -380,8 +402,8 @@ struct FrontDoor {
 /// with the status they were answered); given a usable request id, which the answer carries
 /// back; logged, inside its span; a panic answered with Atlas's 500; a plain-text error given
 /// Atlas's body; cut off at the deadline; faulted on arrival if a control rule says so; and
-/// after a write, the credential generation read again before the answer leaves (or, if that
-/// cannot be done in time, every held credential dropped).
+/// after a write, outside the deadline (the write has committed; its answer must not turn into
+/// a 503), held credentials brought up to date before the answer leaves.
 async fn every_request(
     State(front): State<FrontDoor>,
     request: Request,
@@ -394,27 +416,16 @@ async fn every_request(
         let span = request_span(&request, &request_id);
         let mut response = http::observe::log_request(&front.state, request, |request| {
             let answered = async move {
-                let arrived = async {
-                    let response =
-                        http::observe::faults_on_arrival(&front.state, request, |request| {
-                            next.run(request)
-                        })
-                        .await;
-                    // A change this request made to credentials holds before it is answered.
-                    if may_write && !read_credential_generation(&front.state).await {
-                        front.state.credentials.forget_all();
-                    }
-                    response
-                };
+                let arrived = http::observe::faults_on_arrival(&front.state, request, |request| {
+                    next.run(request)
+                });
                 let response = match tokio::time::timeout(front.request_timeout, arrived).await {
                     Ok(response) => response,
-                    Err(_) => {
-                        if may_write {
-                            front.state.credentials.forget_all();
-                        }
-                        AppError::ServiceUnavailable.into_response()
-                    }
+                    Err(_) => AppError::ServiceUnavailable.into_response(),
                 };
+                if may_write {
+                    settle_write(&front.state, response.status()).await;
+                }
                 http::fallback::atlas_error_body(response).await
             };
             async move {

@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use tokio::sync::{Notify, watch};
+
 use orgdoor_domain::PublicKey;
 use orgdoor_store::{ApiKeyCredential, BearerCredential};
 
@@ -29,6 +31,10 @@ pub const POLL_EVERY: Duration = Duration::from_millis(10);
 pub const FRESH_FOR: Duration = Duration::from_millis(40);
 /// How many credentials are held unless `--credential-cache-entries` says otherwise.
 pub const DEFAULT_CAPACITY: usize = 10_000;
+/// How long a write's answer waits for a reading of the generation that began after it; past
+/// this, everything held is dropped instead, so the answer is never held up by a slow store
+/// for long and never leaves before a revocation it made holds here.
+pub const AFTER_WRITE_WAIT: Duration = Duration::from_secs(1);
 
 /// The SHA-256 of a Bearer token, as the store knows it.
 pub type TokenDigest = [u8; 32];
@@ -41,6 +47,13 @@ pub struct CredentialCache {
     /// 0 before the first.
     confirmed_at: AtomicU64,
     started: Instant,
+    /// Writes waiting for a reading that began after they committed, numbered in turn; one
+    /// reading answers every write numbered before it began, so concurrent writes share it.
+    writes_numbered: AtomicU64,
+    /// Wakes the follower early when a write is waiting.
+    write_waiting: Notify,
+    /// The highest write number that a reading (or a drop of everything) has covered.
+    writes_covered: watch::Sender<u64>,
 }
 
 #[derive(Default)]
@@ -63,6 +76,10 @@ impl Held {
 #[derive(Debug, Clone, Copy)]
 pub struct Lease(Option<i64>);
 
+/// The writes a reading of the generation answers: every one numbered up to this.
+#[derive(Debug, Clone, Copy)]
+pub struct WritesCovered(u64);
+
 impl CredentialCache {
     pub fn new(capacity: usize) -> Self {
         Self {
@@ -70,7 +87,56 @@ impl CredentialCache {
             capacity,
             confirmed_at: AtomicU64::new(0),
             started: Instant::now(),
+            writes_numbered: AtomicU64::new(0),
+            write_waiting: Notify::new(),
+            writes_covered: watch::Sender::new(0),
         }
+    }
+
+    /// Called by a write after it committed and before it is answered: returns once a
+    /// reading of the generation that began after the commit was recorded, so that a
+    /// credential the write changed is no longer served here. If none comes within
+    /// [`AFTER_WRITE_WAIT`] (the store is slow, or no follower runs), everything held is
+    /// dropped instead.
+    pub async fn settle_write(&self) {
+        if !self.is_enabled() {
+            return;
+        }
+        let number = self.writes_numbered.fetch_add(1, Ordering::AcqRel) + 1;
+        self.write_waiting.notify_one();
+        let mut covered = self.writes_covered.subscribe();
+        let settled = tokio::time::timeout(
+            AFTER_WRITE_WAIT,
+            covered.wait_for(|covered| *covered >= number),
+        )
+        .await;
+        if !matches!(settled, Ok(Ok(_))) {
+            self.forget_all();
+        }
+    }
+
+    /// For the follower: waits for `poll` to end or for a write to be waiting, whichever
+    /// comes first, and returns the writes a reading beginning now covers.
+    pub async fn reading_due(&self, poll: &mut tokio::time::Interval) -> WritesCovered {
+        tokio::select! {
+            _ = poll.tick() => {}
+            () = self.write_waiting.notified() => {}
+        }
+        WritesCovered(self.writes_numbered.load(Ordering::Acquire))
+    }
+
+    /// For the follower, after a reading that began when `covered` was taken: the writes it
+    /// covers may be answered. A failed reading drops everything held first, which covers
+    /// them as well.
+    pub fn reading_done(&self, covered: WritesCovered, succeeded: bool) {
+        if !succeeded {
+            self.forget_all();
+        }
+        self.writes_covered.send_if_modified(|done| {
+            let moved = covered.0 > *done;
+            *done = (*done).max(covered.0);
+            moved
+        });
     }
 
     /// Whether held credentials may be used now.
@@ -161,13 +227,21 @@ impl CredentialCache {
     }
 
     /// Drops everything and trusts nothing until the generation is read again: for a write
-    /// whose effect on credentials could not be confirmed.
+    /// whose effect on credentials could not be confirmed. A reading that began before this
+    /// call may predate the write, so it is ignored like any older news; otherwise it could
+    /// restore the old generation and let a read made before the write be kept under it.
     pub fn forget_all(&self) {
         let mut held = self.write();
         held.api_keys.clear();
         held.tokens.clear();
         held.generation = None;
+        held.read_at = Some(Instant::now());
         self.confirmed_at.store(0, Ordering::Release);
+    }
+
+    /// Whether anything is ever held; with a capacity of 0 there is nothing to keep coherent.
+    pub fn is_enabled(&self) -> bool {
+        self.capacity > 0
     }
 
     /// How many credentials are held.

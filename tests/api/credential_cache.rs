@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use orgdoor::security::credential_cache::{CredentialCache, FRESH_FOR};
+use orgdoor::security::credential_cache::{AFTER_WRITE_WAIT, CredentialCache, FRESH_FOR};
 use orgdoor_test_db::Backend;
 use reqwest::Method;
 use serde_json::json;
@@ -14,6 +14,8 @@ use crate::service_accounts::{access_token, account, bearer_get, oauth_post, sen
 
 on_both_stores!(
     held_credentials_are_kept_only_under_the_generation_they_were_read_in,
+    a_reading_older_than_a_drop_of_everything_restores_nothing,
+    concurrent_writes_share_readings_and_are_never_answered_before_one,
     a_change_to_a_key_holds_on_its_instance_before_it_is_answered,
     a_revoked_token_is_refused_by_its_instance_at_once,
     a_key_deleted_on_one_instance_is_refused_by_another_within_a_poll,
@@ -112,6 +114,99 @@ async fn held_credentials_are_kept_only_under_the_generation_they_were_read_in(b
     cache.forget_all();
     assert!(cache.is_empty());
     assert!(cache.api_key(&public_key).is_none());
+}
+
+async fn a_reading_older_than_a_drop_of_everything_restores_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let public_key = app.owner.public_key.parse().unwrap();
+    let read = || async {
+        std::sync::Arc::new(app.store.find_api_key(&public_key).await.unwrap().unwrap())
+    };
+    let cache = CredentialCache::new(10);
+    let generation = app.store.credential_generation().await.unwrap();
+    cache.confirm(generation, Instant::now());
+    let stale_lease = cache.lease();
+
+    // A poll began, a write it may not have seen could not be confirmed, then the poll's
+    // answer arrives: it must not bring back the generation a pre-write read was leased under.
+    let poll_began = Instant::now();
+    cache.forget_all();
+    cache.confirm(generation, poll_began);
+    cache.keep_api_key(stale_lease, read().await);
+    assert!(cache.is_empty(), "kept under a lease from before the drop");
+    assert!(cache.api_key(&public_key).is_none());
+
+    // A reading that began after the drop is trusted again.
+    cache.confirm(generation, Instant::now());
+    cache.keep_api_key(cache.lease(), read().await);
+    assert!(cache.api_key(&public_key).is_some());
+}
+
+async fn concurrent_writes_share_readings_and_are_never_answered_before_one(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let public_key = app.owner.public_key.parse().unwrap();
+    let cache = std::sync::Arc::new(CredentialCache::new(10));
+    let generation = app.store.credential_generation().await.unwrap();
+    cache.confirm(generation, Instant::now());
+    let credential = app.store.find_api_key(&public_key).await.unwrap().unwrap();
+    cache.keep_api_key(cache.lease(), std::sync::Arc::new(credential));
+
+    // With no follower, a write waits AFTER_WRITE_WAIT and then drops everything.
+    let began = Instant::now();
+    cache.settle_write().await;
+    assert!(began.elapsed() >= AFTER_WRITE_WAIT);
+    assert!(cache.is_empty());
+
+    // A follower that counts its readings; every reading is a real one from the store.
+    let readings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let follower = tokio::spawn({
+        let cache = cache.clone();
+        let store = app.store.clone();
+        let readings = readings.clone();
+        async move {
+            let mut poll = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                let covered = cache.reading_due(&mut poll).await;
+                let read_at = Instant::now();
+                let generation = store.credential_generation().await;
+                readings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Ok(generation) = &generation {
+                    cache.confirm(*generation, read_at);
+                }
+                cache.reading_done(covered, generation.is_ok());
+            }
+        }
+    });
+    // The interval's first tick is at once; let it pass.
+    eventually("the first poll", || async {
+        readings.load(std::sync::atomic::Ordering::Relaxed) > 0
+    })
+    .await;
+    let before = readings.load(std::sync::atomic::Ordering::Relaxed);
+    let writes = 64;
+    let settled = futures_util::future::join_all((0..writes).map(|_| {
+        let cache = cache.clone();
+        let readings = readings.clone();
+        async move {
+            let began = Instant::now();
+            let at_start = readings.load(std::sync::atomic::Ordering::Relaxed);
+            cache.settle_write().await;
+            // Answered only after a reading that began after it: at least one more finished.
+            assert!(readings.load(std::sync::atomic::Ordering::Relaxed) > at_start);
+            began.elapsed()
+        }
+    }))
+    .await;
+    follower.abort();
+    let used = readings.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert!(
+        settled.iter().all(|took| *took < AFTER_WRITE_WAIT),
+        "{settled:?}"
+    );
+    assert!(
+        (1..writes).contains(&used),
+        "{used} readings for {writes} concurrent writes"
+    );
 }
 
 async fn a_change_to_a_key_holds_on_its_instance_before_it_is_answered(backend: Backend) {

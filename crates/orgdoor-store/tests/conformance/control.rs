@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use orgdoor_domain::{AllowedNetwork, OrgName, OrgRole, OrgRoles};
+use orgdoor_domain::{
+    AccessToken, AllowedNetwork, ClientId, GroupRole, GroupRoles, OrgName, OrgRole, OrgRoles,
+    ServiceAccount, ServiceAccountSecret,
+};
 use orgdoor_store::{ControlState, Credential, Store};
 
 use crate::fixtures::{NOW, org_key, organization, pending, stored_project, stored_team};
@@ -108,6 +111,69 @@ async fn the_credential_generation_moves_with_every_change_to_a_credential(store
     moved("a renamed organization").await;
     store.delete_api_key(&org.id, &key.id).await.unwrap();
     moved("a deleted key").await;
+
+    // Statements that change no row move nothing: a token issued (which sweeps expired
+    // tokens, usually none) must not empty every instance's credentials.
+    let (secret, _) = ServiceAccountSecret::generate(NOW, 8);
+    let account = ServiceAccount {
+        client_id: ClientId::generate(NOW),
+        org_id: org.id.clone(),
+        name: "deployer".into(),
+        description: "ships things".into(),
+        roles: OrgRoles::single(OrgRole::Member),
+        created_at: NOW,
+        secrets: vec![secret],
+    };
+    store.create_service_account(&account).await.unwrap();
+    let quiet = store.credential_generation().await.unwrap();
+    let (token, _) = AccessToken::generate(account.client_id.clone(), NOW);
+    store
+        .issue_access_token(&token, None, NOW, 10)
+        .await
+        .unwrap();
+    let (second_token, _) = AccessToken::generate(account.client_id.clone(), NOW);
+    store
+        .issue_access_token(&second_token, None, NOW, 10)
+        .await
+        .unwrap();
+    assert!(store.delete_api_key(&org.id, &key.id).await.is_err());
+    assert_eq!(store.credential_generation().await.unwrap(), quiet);
+
+    store
+        .revoke_access_token(&account.client_id, &token.digest)
+        .await
+        .unwrap();
+    moved("a revoked token").await;
+    store
+        .update_service_account(&org.id, &account.client_id, None, None, Some(&owner))
+        .await
+        .unwrap();
+    moved("a service account's new roles").await;
+    store
+        .delete_service_account(&org.id, &account.client_id)
+        .await
+        .unwrap();
+    moved("a deleted service account").await;
+
+    // A project's deletion takes the project roles of keys with it.
+    let project = stored_project(&store, &org.id, "Roles").await;
+    let (member, member_ha1) = org_key(&org.id, vec![]);
+    store.create_api_key(&member, &member_ha1).await.unwrap();
+    store
+        .grant_api_key_project_roles(
+            &project.id,
+            &member.id,
+            &GroupRoles::single(GroupRole::ReadOnly),
+            NOW,
+        )
+        .await
+        .unwrap();
+    moved("a key given a project role").await;
+    store.delete_group(&project.id).await.unwrap();
+    moved("a deleted project").await;
+    store.delete_organization(&org.id).await.unwrap();
+    moved("a deleted organization").await;
+
     store.reset_everything().await.unwrap();
     moved("a reset").await;
 }
