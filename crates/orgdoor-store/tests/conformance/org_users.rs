@@ -24,6 +24,7 @@ on_every_store!(
     declining_and_expiry_show_as_statuses_and_give_way_to_a_new_invitation,
     org_users_are_listed_members_first_then_by_status_and_address,
     every_org_user_filter_and_page_is_chosen_by_the_store,
+    pages_of_every_size_cut_the_same_list_across_statuses,
     a_page_read_while_invitations_are_accepted_misses_no_one,
     role_changes_are_atomic_and_keep_at_least_one_role,
     concurrent_role_changes_of_one_member_lose_none,
@@ -355,6 +356,84 @@ async fn every_org_user_filter_and_page_is_chosen_by_the_store(store: Arc<dyn St
         listed(readers, first_page).await,
         ("ada@example.com rea@example.com".into(), 2)
     );
+}
+
+/// A page is cut out of per-status segments; whatever the page size, the pages put end to end
+/// are the whole list, and every page gives the same total.
+async fn pages_of_every_size_cut_the_same_list_across_statuses(store: Arc<dyn Store>) {
+    let org = organization(&store, "Acme").await;
+    for address in ["m3@example.com", "m1@example.com", "m2@example.com"] {
+        member(&store, &org.id, address).await;
+    }
+    for address in [
+        "p4@example.com",
+        "p2@example.com",
+        "p1@example.com",
+        "p3@example.com",
+    ] {
+        pending(&store, &org.id, address).await;
+    }
+    for address in ["e2@example.com", "e1@example.com"] {
+        let due = invitation(&org.id, address);
+        invite(&store, due, WhenPending::Refuse, NOW - INVITATION_LIFETIME).await;
+    }
+    for address in ["d2@example.com", "d1@example.com"] {
+        let declined = pending(&store, &org.id, address).await;
+        store
+            .answer_invitation(
+                &org.id,
+                &InvitationSelector::Id(declined.id),
+                InvitationAnswer::Decline,
+                NOW,
+            )
+            .await
+            .unwrap();
+    }
+    let whole = "m1 m2 m3 p1 p2 p3 p4 e1 e2 d1 d2";
+    let (listed, total) = listed_addresses(
+        &store,
+        &org.id,
+        statuses(&MembershipStatus::ALL),
+        PageRequest::default(),
+    )
+    .await;
+    let short = |addresses: &[String]| {
+        addresses
+            .iter()
+            .map(|address| address.trim_end_matches("@example.com"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!((short(&listed).as_str(), total), (whole, 11));
+
+    for size in 1..=12 {
+        let mut joined = Vec::new();
+        for number in 1..=13 {
+            let (page, total) = listed_addresses(
+                &store,
+                &org.id,
+                statuses(&MembershipStatus::ALL),
+                PageRequest::new(Some(size), Some(number)),
+            )
+            .await;
+            assert_eq!(total, 11, "page {number} of size {size}");
+            assert!(page.len() <= size as usize);
+            joined.extend(page);
+        }
+        assert_eq!(short(&joined), whole, "pages of {size}");
+    }
+    // A segment left out by the filter leaves no gap in the pages.
+    let (page, total) = listed_addresses(
+        &store,
+        &org.id,
+        statuses(&[
+            MembershipStatus::InvitationRejected,
+            MembershipStatus::Active,
+        ]),
+        PageRequest::new(Some(2), Some(2)),
+    )
+    .await;
+    assert_eq!((short(&page).as_str(), total), ("m3 d1", 5));
 }
 
 /// A page is read in several statements (the total, the keys of the page, then the members and
