@@ -88,6 +88,17 @@ where
         "{method} {path} {}",
         status.map_or_else(|| "dropped".to_owned(), |status| status.to_string()),
     );
+    // A server error is also an event at ERROR, for alerts and filters that watch the level
+    // (as tower-http's trace layer gave before the middleware was folded).
+    if let Some(status) = status.filter(|status| *status >= 500) {
+        tracing::error!(
+            target: "orgdoor::server_error",
+            status,
+            error_code,
+            fault = fault.map(|fault| fault.0.as_str()),
+            "{method} {path} answered {status}",
+        );
+    }
 
     if let Some(control) = &state.control
         && !uri.path().starts_with(CONTROL_PREFIX)

@@ -169,6 +169,41 @@ async fn request_lines_are_json_lines_with_the_same_fields() {
     assert_eq!(requests[0]["span"]["request_id"], "suite-request-7");
 }
 
+#[tokio::test]
+async fn a_server_error_is_also_an_error_event_and_nothing_else_is() {
+    let server =
+        LoggedServer::start(&["--log-format", "json", "--control-token", "log-test-token"]).await;
+    server.exercise().await;
+    let client = reqwest::Client::new();
+    let rule = client
+        .post(format!("{}/api/orgdoor/v1/control/faults", server.base_url))
+        .bearer_auth("log-test-token")
+        .json(&serde_json::json!({"path": "/api/atlas/v2/orgs/*/invites", "status": 500}))
+        .send()
+        .await
+        .expect("an answer");
+    assert!(
+        rule.status().is_success(),
+        "{}",
+        rule.text().await.unwrap_or_default()
+    );
+    let failed = server
+        .client()
+        .get(&format!("/api/atlas/v2/orgs/{}/invites", server.org_id))
+        .await;
+    assert_eq!(failed.status, 500, "{}", failed.text);
+    let log = server.stop().await;
+    let errors: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
+        .filter(|line| line["level"] == "ERROR")
+        .collect();
+    assert_eq!(errors.len(), 1, "{log}");
+    assert_eq!(errors[0]["target"], "orgdoor::server_error");
+    assert_eq!(errors[0]["fields"]["status"], 500);
+    assert!(errors[0]["fields"]["fault"].is_string(), "{log}");
+}
+
 /// Runs `serve` in `dir` on `listen` and `store`, expecting it to fail; returns its stderr.
 async fn failed_start(dir: &std::path::Path, listen: &str, store: &std::path::Path) -> String {
     let output = Command::new(BINARY)
