@@ -115,6 +115,10 @@ struct ConnectionArgs {
     /// Seconds a client may take to send a request's body.
     #[arg(long, env = "ORGDOOR_BODY_READ_TIMEOUT", default_value_t = 20)]
     body_read_timeout: u64,
+    /// Seconds a response may wait for its client to read more of it; beyond, the connection
+    /// is closed.
+    #[arg(long, env = "ORGDOOR_RESPONSE_WRITE_TIMEOUT", default_value_t = 20)]
+    response_write_timeout: u64,
     /// Seconds a request may take in all before it is answered 503.
     #[arg(long, env = "ORGDOOR_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
@@ -131,6 +135,7 @@ impl From<ConnectionArgs> for ConnectionLimits {
             header_read_timeout: Duration::from_secs(args.header_read_timeout),
             idle_timeout: Duration::from_secs(args.idle_timeout),
             body_read_timeout: Duration::from_secs(args.body_read_timeout),
+            response_write_timeout: Duration::from_secs(args.response_write_timeout),
             request_timeout: Duration::from_secs(args.request_timeout),
             max_body_memory: args.max_body_memory.saturating_mul(1024 * 1024),
         }

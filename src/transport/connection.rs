@@ -115,7 +115,7 @@ async fn run<I>(
     }
     loop {
         let Some(wait) = state.time_left(&limits) else {
-            tracing::debug!(%peer, "closing a connection that overstayed (slow head or idle)");
+            tracing::debug!(%peer, "closing a connection that overstayed (slow head, idle, or not reading)");
             return;
         };
         tokio::select! {

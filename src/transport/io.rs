@@ -54,6 +54,16 @@ impl<T: AsyncWrite + Unpin> TrackedIo<T> {
         atlas_error_for(buf)
     }
 
+    /// Tells the watchdog whether the client is taking what is written: a full socket starts
+    /// the response-write clock, any progress stops it.
+    fn track_write(&self, written: &Poll<std::io::Result<usize>>) {
+        match written {
+            Poll::Pending => self.state.write_stalled(),
+            Poll::Ready(Ok(n)) if *n > 0 => self.state.write_progressed(),
+            Poll::Ready(_) => {}
+        }
+    }
+
     /// Writes what is left of a replacement before anything else goes out.
     fn poll_replacement(&mut self, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         while let Some((bytes, written)) = &mut self.replacement {
@@ -101,7 +111,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TrackedIo<T> {
             let _ = this.poll_replacement(context)?;
             return Poll::Ready(Ok(buf.len()));
         }
-        Pin::new(&mut this.inner).poll_write(context, buf)
+        let written = Pin::new(&mut this.inner).poll_write(context, buf);
+        this.track_write(&written);
+        written
     }
 
     fn poll_write_vectored(
@@ -123,7 +135,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TrackedIo<T> {
                 _ => {}
             }
         }
-        Pin::new(&mut this.inner).poll_write_vectored(context, bufs)
+        let written = Pin::new(&mut this.inner).poll_write_vectored(context, bufs);
+        this.track_write(&written);
+        written
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -21,6 +21,10 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// From the handler's first read of a body to its end (slow or endless bodies).
     pub body_read_timeout: Duration,
+    /// How long a response may wait for its client to take more of it: a client that stops
+    /// reading would otherwise hold the connection and the unsent rest of the response for as
+    /// long as it likes. Beyond, the connection is closed.
+    pub response_write_timeout: Duration,
     /// A whole request, answered 503 beyond (a database that hangs rather than refusing).
     pub request_timeout: Duration,
     /// Bytes of request bodies the server holds at once, over every connection. Each body
@@ -36,6 +40,7 @@ impl Default for ConnectionLimits {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(20),
+            response_write_timeout: Duration::from_secs(20),
             request_timeout: Duration::from_secs(30),
             max_body_memory: 256 * 1024 * 1024,
         }
@@ -188,9 +193,11 @@ pub(super) struct ConnectionState {
     idle_since: AtomicU64,
     /// When the application started waiting for a request body that has not fully arrived.
     awaiting_body_since: AtomicU64,
+    /// Since when a write has been waiting for the client to take more (its socket full).
+    write_stalled_since: AtomicU64,
     evicted: AtomicBool,
     pub(super) evict: Notify,
-    /// Wakes the watchdog when a head starts, so it switches to the head deadline.
+    /// Wakes the watchdog when a head starts, or a write stalls, so it switches deadlines.
     pub(super) head_started_signal: Notify,
 }
 
@@ -203,6 +210,7 @@ impl ConnectionState {
             head_started: AtomicU64::new(0),
             idle_since: AtomicU64::new(now.max(1)),
             awaiting_body_since: AtomicU64::new(0),
+            write_stalled_since: AtomicU64::new(0),
             evicted: AtomicBool::new(false),
             evict: Notify::new(),
             head_started_signal: Notify::new(),
@@ -236,6 +244,22 @@ impl ConnectionState {
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// A write found the client's socket full.
+    pub(super) fn write_stalled(&self) {
+        if self.write_stalled_since.load(Ordering::Relaxed) == 0 {
+            self.write_stalled_since
+                .store(self.now(), Ordering::Relaxed);
+            self.head_started_signal.notify_one();
+        }
+    }
+
+    /// A write went out: the client is taking the response.
+    pub(super) fn write_progressed(&self) {
+        if self.write_stalled_since.load(Ordering::Relaxed) != 0 {
+            self.write_stalled_since.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// The application was handed a request whose body has yet to arrive (whole or in part).
     pub(super) fn body_wait_started(&self) {
         self.awaiting_body_since
@@ -263,16 +287,20 @@ impl ConnectionState {
         self.in_flight.load(Ordering::Acquire) > 0
     }
 
-    /// How long until this connection has overstayed, or `None` if it already has. A connection
-    /// with a request in flight is bounded by the request's own deadlines, so it gets the idle
-    /// limit again (and is looked at again then).
+    /// How long until this connection has overstayed, or `None` if it already has. A write
+    /// waiting for its client has the response-write limit; otherwise a connection with a
+    /// request in flight is bounded by the request's own deadlines, so it gets the idle limit
+    /// again (and is looked at again then).
     pub(super) fn time_left(&self, limits: &ConnectionLimits) -> Option<Duration> {
-        if self.is_busy() {
+        let now = self.now();
+        let write_stalled = self.write_stalled_since.load(Ordering::Relaxed);
+        if self.is_busy() && write_stalled == 0 {
             return Some(limits.idle_timeout);
         }
-        let now = self.now();
         let head_started = self.head_started.load(Ordering::Relaxed);
-        let (since, limit) = if head_started != 0 {
+        let (since, limit) = if write_stalled != 0 {
+            (write_stalled, limits.response_write_timeout)
+        } else if head_started != 0 {
             (head_started, limits.header_read_timeout)
         } else {
             (self.idle_since.load(Ordering::Relaxed), limits.idle_timeout)
@@ -292,9 +320,33 @@ mod tests {
             header_read_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(5),
+            response_write_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(30),
             max_body_memory: MAX_BODY_BYTES,
         }
+    }
+
+    #[tokio::test]
+    async fn a_response_its_client_stops_reading_has_the_write_deadline_until_it_moves() {
+        let limits = limits();
+        let state = ConnectionState::new(Instant::now(), 1);
+        state.request_started();
+        assert_eq!(state.time_left(&limits), Some(limits.idle_timeout));
+        state.write_stalled();
+        let stalled = state.time_left(&limits).expect("time left");
+        assert!(stalled <= Duration::from_secs(3), "{stalled:?}");
+        // Stalling again does not move the clock back.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        state.write_stalled();
+        assert!(state.time_left(&limits).expect("time left") < stalled);
+        state.write_progressed();
+        assert_eq!(state.time_left(&limits), Some(limits.idle_timeout));
+        let overstayed = ConnectionLimits {
+            response_write_timeout: Duration::ZERO,
+            ..limits
+        };
+        state.write_stalled();
+        assert_eq!(state.time_left(&overstayed), None);
     }
 
     #[tokio::test]

@@ -385,6 +385,56 @@ async fn health_within(base_url: &str, limit: Duration, when: &str) -> Duration 
     started.elapsed()
 }
 
+/// A client that asks for responses and stops reading them cannot hold its connection, and
+/// the unsent rest of its responses, longer than the response-write timeout; one that reads
+/// slowly but steadily is not cut off.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_after_the_write_timeout() {
+    let app = app_with_limits(ConnectionLimits {
+        response_write_timeout: Duration::from_millis(500),
+        ..ConnectionLimits::default()
+    })
+    .await;
+    // 64 pipelined requests for the 216 KB OpenAPI document: far more than socket buffers hold.
+    let one = format!(
+        "GET /api/orgdoor/v1/openapi.yaml HTTP/1.1\r\nhost: {}\r\n\r\n",
+        address(&app)
+    );
+    let requests = one.repeat(64);
+    let whole = 64 * orgdoor::http::openapi::ATLAS_V2.len();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut socket = socket
+        .connect(address(&app).parse().unwrap())
+        .await
+        .unwrap();
+    socket.write_all(requests.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (received, closed) = read_until_closed(&mut socket, Duration::from_secs(10)).await;
+    assert!(closed, "the server closed the connection");
+    assert!(
+        received.len() < whole / 2,
+        "{} of {whole} bytes came before the close",
+        received.len()
+    );
+
+    // Read steadily, the same responses all arrive.
+    let mut socket = TcpStream::connect(address(&app)).await.unwrap();
+    socket.write_all(one.repeat(8).as_bytes()).await.unwrap();
+    let mut received = 0;
+    let mut chunk = [0u8; 16384];
+    let expected = 8 * orgdoor::http::openapi::ATLAS_V2.len();
+    while received < expected {
+        let n = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut chunk))
+            .await
+            .expect("the responses keep coming")
+            .unwrap();
+        assert!(n > 0, "closed after {received} bytes");
+        received += n;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// An authenticated body that stops arriving gets 408 after the body-read timeout.
 #[tokio::test]
 async fn a_body_that_stops_arriving_times_out() {
