@@ -331,17 +331,28 @@ async fn follow_credential_generation(state: AppState, poll: Duration) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let covered = state.credentials.reading_due(&mut every).await;
-        let succeeded = read_credential_generation(&state).await;
+        // Bounded, so a hung store connection cannot hold every waiting write.
+        let succeeded = tokio::time::timeout(
+            credential_cache::AFTER_WRITE_WAIT,
+            read_credential_generation(&state),
+        )
+        .await
+        .unwrap_or(false);
         state.credentials.reading_done(covered, succeeded);
     }
 }
 
 /// Makes a write's effect on credentials hold on this instance before it is answered. A
-/// refusal (4xx) wrote nothing, so it costs nothing; a success waits for a reading of the
-/// credential generation that began after it; a failure (a panic, a timeout, a store error)
-/// may have committed before it failed, so everything held is dropped.
+/// request refused before any handler ran (401 unauthenticated, 405, 429 rate-limited) wrote
+/// nothing, so it costs nothing; any other answer waits for a reading of the credential
+/// generation that began after it (a handler may commit and still answer 4xx; concurrent
+/// writes share the reading); a failure (a panic, a timeout, a store error) may have committed
+/// before it failed, so everything held is dropped.
 async fn settle_write(state: &AppState, status: StatusCode) {
-    if status.is_client_error() {
+    if matches!(
+        status,
+        StatusCode::UNAUTHORIZED | StatusCode::METHOD_NOT_ALLOWED | StatusCode::TOO_MANY_REQUESTS
+    ) {
         return;
     }
     if status.is_server_error() {

@@ -281,15 +281,14 @@ async fn access_list_page(
     state: &AppState,
     base: &BaseUrl,
     key: &ApiKey,
-    query: &QueryParams,
+    list: &ListQuery,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
-    let list = ListQuery::from_query(query)?;
     let page = state
         .store
         .list_access_list(&key.org_id, &Credential::ApiKey(key.id.clone()), list.page)
         .await?;
     let path = format!("/orgs/{}/apiKeys/{}/accessList", key.org_id, key.id);
-    Ok(Json(Paginated::new(base, &path, &list, page, |entry| {
+    Ok(Json(Paginated::new(base, &path, list, page, |entry| {
         AccessListEntryView::new(base, key, &entry)
     })))
 }
@@ -301,8 +300,9 @@ async fn list_access_list(
     query: QueryParams,
     OrgScope(organization, _): OrgScope<OrgMember>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
+    let list = ListQuery::from_query(&query)?;
     let key = key_for(&state, &organization.id, &key_id).await?;
-    access_list_page(&state, &base, &key, &query).await
+    access_list_page(&state, &base, &key, &list).await
 }
 
 /// Adds entries and answers with the whole resulting list.
@@ -314,6 +314,8 @@ async fn add_to_access_list(
     OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<AccessListRequests>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
+    // The page's query is read before the write: a write must not be answered with a 400.
+    let list = ListQuery::from_query(&query)?;
     let AccessListRequests(requests) = body.parse()?;
     check_entry_count(&requests)?;
     let key = key_for(&state, &organization.id, &key_id).await?;
@@ -327,7 +329,7 @@ async fn add_to_access_list(
             state.clock.now(),
         )
         .await?;
-    access_list_page(&state, &base, &key, &query).await
+    access_list_page(&state, &base, &key, &list).await
 }
 
 async fn get_access_list_entry(

@@ -394,9 +394,8 @@ async fn access_list_page(
     base: &BaseUrl,
     organization: &Organization,
     client_id: &ClientId,
-    query: &QueryParams,
+    list: &ListQuery,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
-    let list = ListQuery::from_query(query)?;
     let page = state
         .store
         .list_access_list(
@@ -409,7 +408,7 @@ async fn access_list_page(
         "/orgs/{}/serviceAccounts/{client_id}/accessList",
         organization.id
     );
-    Ok(Json(Paginated::new(base, &path, &list, page, |entry| {
+    Ok(Json(Paginated::new(base, &path, list, page, |entry| {
         AccessListEntryView::new(&entry)
     })))
 }
@@ -422,7 +421,8 @@ async fn list_access_list(
     OrgScope(organization, _): OrgScope<OrgReadOnly>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
     let id = parse_client_id(&client_id)?;
-    access_list_page(&state, &base, &organization, &id, &query).await
+    let list = ListQuery::from_query(&query)?;
+    access_list_page(&state, &base, &organization, &id, &list).await
 }
 
 async fn add_to_access_list(
@@ -433,6 +433,8 @@ async fn add_to_access_list(
     OrgScope(organization, _): OrgScope<OrgOwner>,
     body: AtlasJson<AccessListRequests>,
 ) -> Result<Json<Paginated<AccessListEntryView>>, AppError> {
+    // The page's query is read before the write: a write must not be answered with a 400.
+    let list = ListQuery::from_query(&query)?;
     let AccessListRequests(requests) = body.parse()?;
     let id = parse_client_id(&client_id)?;
     check_entry_count(&requests)?;
@@ -446,7 +448,7 @@ async fn add_to_access_list(
             state.clock.now(),
         )
         .await?;
-    access_list_page(&state, &base, &organization, &id, &query).await
+    access_list_page(&state, &base, &organization, &id, &list).await
 }
 
 async fn remove_from_access_list(

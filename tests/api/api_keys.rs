@@ -174,6 +174,17 @@ async fn an_access_list_limits_where_a_key_may_be_used_from(backend: Backend) {
         "an empty list allows everyone"
     );
 
+    // A bad page query is refused before anything is written, not after.
+    app.owner()
+        .post(
+            &format!("{access_list}?pageNum=x"),
+            &json!([{"ipAddress": "10.9.9.9"}]),
+        )
+        .await
+        .assert_error(400, "INVALID_QUERY_PARAMETER");
+    assert_eq!(app.owner().get(&access_list).await.json["totalCount"], 0);
+    assert_eq!(restricted.get(&app.invites_path()).await.status, 200);
+
     let added = app
         .owner()
         .post(&access_list, &json!([{"ipAddress": "10.1.2.3"}, {"cidrBlock": "192.0.2.77/24"}, {"ipAddress": "10.1.2.3"}]))

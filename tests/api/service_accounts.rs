@@ -500,6 +500,21 @@ async fn service_account_roles_and_access_lists_are_enforced(backend: Backend) {
         app.org_id
     );
     let client = app.owner();
+    // A bad page query is refused before anything is written, not after.
+    let refused = add_entries(
+        &client,
+        &format!("{access_list}?itemsPerPage=many"),
+        &json!([{"cidrBlock": "10.0.0.0/8"}]),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    let listed = send_2024(&client, Method::GET, &access_list, None).await;
+    assert_eq!(listed.json["totalCount"], 0, "{}", listed.text);
+    assert_eq!(
+        bearer_get(&app.base_url, &org_path, &bearer).await.status,
+        200,
+        "nothing was added"
+    );
     let added = add_entries(&client, &access_list, &json!([{"cidrBlock": "10.0.0.0/8"}])).await;
     assert_eq!(added.status, 200, "{}", added.text);
     assert_eq!(added.json["results"][0]["cidrBlock"], "10.0.0.0/8");
