@@ -80,8 +80,9 @@ pub trait OrgUserStore: Send + Sync {
 /// index (`invitations_by_status`: on SQLite no row is read, though every entry of the
 /// organization is still counted); from the counts, the page's place in each segment is known,
 /// and a second statement reads only the page's keys, walking each segment's index in address
-/// order (`OFFSET` still steps over the pages before). Only the users on the page are then read whole. Sorting the whole
-/// organization to cut one page out of it made a page of 100 cost 6 ms at 10,000 invitees.
+/// order (`OFFSET` still steps over the pages before). Only the users on the page are then
+/// read whole. Sorting the whole organization to cut one page out of it made a page of 100
+/// cost 6 ms at 10,000 invitees.
 async fn org_users_page<C: Connection>(
     conn: &mut C,
     org: &OrgId,
@@ -133,14 +134,15 @@ async fn org_users_page<C: Connection>(
         let (low, high) = (first.max(start), end.min(start + size));
         if low < high {
             let rank = status_rank(*status);
-            let (kind, id, address) = match status {
-                MembershipStatus::Active => (MEMBER, "m.user_id", "u.username_key"),
-                _ => (INVITEE, "i.id", "i.username_key"),
-            };
+            let columns = SegmentColumns::of(*status);
+            let (kind, id, address) = (columns.kind, columns.id, columns.address);
             let source = segment_source(*status, org, filter, now, &mut values);
             let (count, skip) = (values.number(high - low), values.number(low - start));
             reading.push(format!(
-                "SELECT * FROM (SELECT CAST({kind} AS BIGINT) AS kind,                      CAST({rank} AS BIGINT) AS status, {id} AS id, {address} AS address                  {source} ORDER BY {address}{byte_order}, {id}                  LIMIT {count} OFFSET {skip}) AS segment{rank}",
+                "SELECT * FROM (SELECT CAST({kind} AS BIGINT) AS kind, \
+                     CAST({rank} AS BIGINT) AS status, {id} AS id, {address} AS address \
+                 {source} ORDER BY {address}{byte_order}, {id} \
+                 LIMIT {count} OFFSET {skip}) AS segment{rank}",
                 byte_order = C::BYTE_ORDER,
             ));
         }
@@ -166,15 +168,12 @@ async fn org_users_page<C: Connection>(
             invitation_ids.push(parse::<InvitationId>(id, "invitation id")?);
         }
     }
-    let mut members: HashMap<UserId, Member> = if member_ids.is_empty() {
-        HashMap::new()
-    } else {
+    let mut members: HashMap<UserId, Member> =
         fetch_members(conn, MemberScope::Some(org, &member_ids), false)
             .await?
             .into_iter()
             .map(|member| (member.user.id.clone(), member))
-            .collect()
-    };
+            .collect();
     let mut invitations: HashMap<InvitationId, Invitation> =
         fetch_some_invitations(conn, org, &invitation_ids)
             .await?
@@ -203,10 +202,44 @@ const MEMBER: i64 = 0;
 /// `kind` of an invitee.
 const INVITEE: i64 = 1;
 
-/// `FROM … WHERE …` for the users of one status that `filter` selects: members (`m`, with
-/// their account `u`) for [`MembershipStatus::Active`], invitations (`i`) for the others, an
-/// invitation's status worked out from `now` (it is expired from the second it expires, as
-/// `Invitation::is_expired` says). Its values are added to `values`.
+/// Where a segment's users come from: members (`m`, with their account `u`) for
+/// [`MembershipStatus::Active`], invitations (`i`) for the others.
+struct SegmentColumns {
+    kind: i64,
+    from: &'static str,
+    org: &'static str,
+    id: &'static str,
+    user: &'static str,
+    address: &'static str,
+}
+
+impl SegmentColumns {
+    fn of(status: MembershipStatus) -> Self {
+        if status == MembershipStatus::Active {
+            Self {
+                kind: MEMBER,
+                from: "FROM org_members m JOIN users u ON u.id = m.user_id",
+                org: "m.org_id",
+                id: "m.user_id",
+                user: "m.user_id",
+                address: "u.username_key",
+            }
+        } else {
+            Self {
+                kind: INVITEE,
+                from: "FROM invitations i",
+                org: "i.org_id",
+                id: "i.id",
+                user: "i.user_id",
+                address: "i.username_key",
+            }
+        }
+    }
+}
+
+/// `FROM … WHERE …` for the users of one status that `filter` selects, an invitation's status
+/// worked out from `now` (it is expired from the second it expires, as `Invitation::is_expired`
+/// says). Its values are added to `values`.
 fn segment_source(
     status: MembershipStatus,
     org: &OrgId,
@@ -214,28 +247,16 @@ fn segment_source(
     now: OffsetDateTime,
     values: &mut Parameters,
 ) -> String {
-    let org = values.text(org.as_str());
-    let is_member = status == MembershipStatus::Active;
-    let mut conditions = vec![if is_member {
-        format!("m.org_id = {org}")
-    } else {
-        format!("i.org_id = {org}")
-    }];
+    let columns = SegmentColumns::of(status);
+    let is_member = columns.kind == MEMBER;
+    let mut conditions = vec![format!("{} = {}", columns.org, values.text(org.as_str()))];
     if let Some(username) = &filter.username {
         let key = values.text(username.key());
-        conditions.push(if is_member {
-            format!("u.username_key = {key}")
-        } else {
-            format!("i.username_key = {key}")
-        });
+        conditions.push(format!("{} = {key}", columns.address));
     }
     if let Some(user) = &filter.user_id {
         let user = values.text(user.as_str());
-        conditions.push(if is_member {
-            format!("m.user_id = {user}")
-        } else {
-            format!("i.user_id = {user}")
-        });
+        conditions.push(format!("{} = {user}", columns.user));
     }
     if let Some(team) = &filter.team {
         let team = values.text(team.as_str());
@@ -263,12 +284,7 @@ fn segment_source(
             conditions.push("i.declined_at IS NOT NULL".to_owned());
         }
     }
-    let from = if is_member {
-        "FROM org_members m JOIN users u ON u.id = m.user_id"
-    } else {
-        "FROM invitations i"
-    };
-    format!("{from} WHERE {}", conditions.join(" AND "))
+    format!("{} WHERE {}", columns.from, conditions.join(" AND "))
 }
 
 /// Where a status comes in list order: active members, then pending, expired and declined
