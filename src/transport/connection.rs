@@ -135,7 +135,7 @@ async fn run<I>(
                     connection.as_mut().graceful_shutdown();
                 }
             }
-            () = state.head_started_signal.notified() => {}
+            () = state.deadline_changed.notified() => {}
             () = tokio::time::sleep(wait) => {}
         }
     }

@@ -197,8 +197,8 @@ pub(super) struct ConnectionState {
     write_stalled_since: AtomicU64,
     evicted: AtomicBool,
     pub(super) evict: Notify,
-    /// Wakes the watchdog when a head starts, or a write stalls, so it switches deadlines.
-    pub(super) head_started_signal: Notify,
+    /// Wakes the watchdog when a head starts or a write stalls: its deadline changes.
+    pub(super) deadline_changed: Notify,
 }
 
 impl ConnectionState {
@@ -213,7 +213,7 @@ impl ConnectionState {
             write_stalled_since: AtomicU64::new(0),
             evicted: AtomicBool::new(false),
             evict: Notify::new(),
-            head_started_signal: Notify::new(),
+            deadline_changed: Notify::new(),
         }
     }
 
@@ -227,7 +227,7 @@ impl ConnectionState {
             && self.head_started.load(Ordering::Relaxed) == 0
         {
             self.head_started.store(self.now(), Ordering::Relaxed);
-            self.head_started_signal.notify_one();
+            self.deadline_changed.notify_one();
         }
     }
 
@@ -249,7 +249,7 @@ impl ConnectionState {
         if self.write_stalled_since.load(Ordering::Relaxed) == 0 {
             self.write_stalled_since
                 .store(self.now(), Ordering::Relaxed);
-            self.head_started_signal.notify_one();
+            self.deadline_changed.notify_one();
         }
     }
 
