@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use orgdoor_domain::{
-    AccessToken, AllowedNetwork, ClientId, GroupRole, GroupRoles, OrgName, OrgRole, OrgRoles,
-    ServiceAccount, ServiceAccountSecret,
+    AccessToken, AllowedNetwork, GroupRole, GroupRoles, OrgName, OrgRole, OrgRoles,
 };
 use orgdoor_store::{ControlState, Credential, Store};
 
-use crate::fixtures::{NOW, org_key, organization, pending, stored_project, stored_team};
+use crate::fixtures::{
+    NOW, org_key, organization, pending, stored_project, stored_service_account, stored_team,
+};
 
 on_every_store!(
     the_clock_offset_is_stored,
@@ -114,17 +115,7 @@ async fn the_credential_generation_moves_with_every_change_to_a_credential(store
 
     // Statements that change no row move nothing: a token issued (which sweeps expired
     // tokens, usually none) must not empty every instance's credentials.
-    let (secret, _) = ServiceAccountSecret::generate(NOW, 8);
-    let account = ServiceAccount {
-        client_id: ClientId::generate(NOW),
-        org_id: org.id.clone(),
-        name: "deployer".into(),
-        description: "ships things".into(),
-        roles: OrgRoles::single(OrgRole::Member),
-        created_at: NOW,
-        secrets: vec![secret],
-    };
-    store.create_service_account(&account).await.unwrap();
+    let account = stored_service_account(&store, &org.id).await;
     let quiet = store.credential_generation().await.unwrap();
     let (token, _) = AccessToken::generate(account.client_id.clone(), NOW);
     store

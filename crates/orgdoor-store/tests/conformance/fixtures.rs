@@ -9,8 +9,8 @@ use std::sync::Arc;
 use orgdoor_domain::{
     ApiKey, DigestHa1, EmailAddress, Group, GroupRole, GroupRoles, Invitation, InvitationId,
     MembershipStatus, NewApiKey, NewGroup, NewInvitation, NewTeam, OrgId, OrgRole, OrgRoles,
-    OrgUser, Organization, PageRequest, ProfileChoices, ProjectGrant, ProjectName, Team, TeamName,
-    UserId,
+    OrgUser, Organization, PageRequest, ProfileChoices, ProjectGrant, ProjectName, ServiceAccount,
+    ServiceAccountSecret, Team, TeamName, UserId,
 };
 use orgdoor_store::{
     InvitationAnswer, InvitationSelector, Newcomer, OrgUserFilter, ProjectAddition, ProjectFilter,
@@ -135,6 +135,22 @@ pub(crate) fn org_key(org: &OrgId, project_roles: Vec<ProjectGrant>) -> (ApiKey,
         ..new_api_key(org)
     }
     .into_api_key(NOW)
+}
+
+/// A stored service account of `org`, an Organization Member with one secret, made at `NOW`.
+pub(crate) async fn stored_service_account(store: &Arc<dyn Store>, org: &OrgId) -> ServiceAccount {
+    let (secret, _) = ServiceAccountSecret::generate(NOW, 8);
+    let account = ServiceAccount {
+        client_id: orgdoor_domain::ClientId::generate(NOW),
+        org_id: org.clone(),
+        name: "deployer".into(),
+        description: "ships things".into(),
+        roles: OrgRoles::single(OrgRole::Member),
+        created_at: NOW,
+        secrets: vec![secret],
+    };
+    store.create_service_account(&account).await.unwrap();
+    account
 }
 
 /// Stores `new` and returns the key.

@@ -4,13 +4,12 @@
 use std::sync::Arc;
 
 use orgdoor_domain::{
-    AccessToken, AllowedNetwork, ClientId, OrgRole, OrgRoles, PageRequest, ServiceAccount,
-    ServiceAccountSecret,
+    AccessToken, AllowedNetwork, ClientId, OrgRole, OrgRoles, PageRequest, ServiceAccountSecret,
 };
 use orgdoor_store::{Credential, Rejection, Store};
 use time::Duration;
 
-use crate::fixtures::{NOW, organization, rejection};
+use crate::fixtures::{NOW, organization, rejection, stored_service_account};
 
 on_every_store!(service_accounts_hold_secrets_tokens_and_access_lists);
 
@@ -22,17 +21,8 @@ async fn token_found(store: &Arc<dyn Store>, digest: &[u8; 32]) -> bool {
 async fn service_accounts_hold_secrets_tokens_and_access_lists(store: Arc<dyn Store>) {
     let org = organization(&store, "Robots").await;
     let other = organization(&store, "Humans").await;
-    let (secret, _) = ServiceAccountSecret::generate(NOW, 8);
-    let account = ServiceAccount {
-        client_id: ClientId::generate(NOW),
-        org_id: org.id.clone(),
-        name: "deployer".into(),
-        description: "ships things".into(),
-        roles: OrgRoles::single(OrgRole::Member),
-        created_at: NOW,
-        secrets: vec![secret.clone()],
-    };
-    store.create_service_account(&account).await.unwrap();
+    let account = stored_service_account(&store, &org.id).await;
+    let secret = account.secrets[0].clone();
     assert_eq!(
         store
             .get_service_account(&org.id, &account.client_id)
