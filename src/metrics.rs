@@ -31,6 +31,9 @@ const LATENCY_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
+/// Buckets for how many writes shared a SQLite commit (at most 64 do).
+const SHARED_COMMIT_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+
 /// How often recorded histogram samples are folded into their buckets when nobody scrapes, so
 /// an unscraped server does not keep every sample.
 const UPKEEP_PERIOD: Duration = Duration::from_secs(5);
@@ -102,6 +105,12 @@ fn install() -> PrometheusHandle {
     // `set_buckets` refuses only an empty list; without buckets histograms become summaries.
     let builder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &LATENCY_BUCKETS)
+        .and_then(|builder| {
+            builder.set_buckets_for_metric(
+                Matcher::Full(orgdoor_store::SHARED_COMMIT_WRITES.to_owned()),
+                &SHARED_COMMIT_BUCKETS,
+            )
+        })
         .unwrap_or_else(|_| PrometheusBuilder::new());
     let recorder = builder.build_recorder();
     let handle = recorder.handle();

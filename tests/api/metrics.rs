@@ -171,6 +171,22 @@ async fn metrics_count_requests_by_route_and_report_the_outbox(backend: Backend)
         text.contains("orgdoor_store_acquire_seconds_bucket{"),
         "{text}"
     );
+    // Every SQLite commit is counted with the writes it held (here, the invitations made).
+    if backend == Backend::Sqlite {
+        let commits = after
+            .get("orgdoor_store_shared_commit_writes_count")
+            .copied()
+            .unwrap_or_default();
+        let writes = after
+            .get("orgdoor_store_shared_commit_writes_sum")
+            .copied()
+            .unwrap_or_default();
+        assert!(commits >= 1.0 && writes >= commits, "{text}");
+        assert!(
+            text.contains(r#"orgdoor_store_shared_commit_writes_bucket{le="64"}"#),
+            "{text}"
+        );
+    }
     let version = format!(
         "orgdoor_build_info{{version=\"{}\"}}",
         env!("CARGO_PKG_VERSION")

@@ -158,7 +158,8 @@ impl<B: Backend> InvitationStore for B {
         now: OffsetDateTime,
     ) -> Result<Invitation, StoreError> {
         let mut tx = self.begin_write().await?;
-        let stored = insert_invitation(&mut *tx, invitation, when_pending, now).await?;
+        let link = letter.map(|letter| &letter.link);
+        let stored = insert_invitation(&mut *tx, invitation, when_pending, link, now).await?;
         if let Some(letter) = letter {
             post_letter(
                 &mut *tx,

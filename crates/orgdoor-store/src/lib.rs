@@ -54,6 +54,7 @@ pub use error::{Rejection, StoreError};
 pub use events::{EventFilter, EventScope, EventStore};
 pub use housekeeping::HousekeepingStore;
 pub use invitations::InvitationStore;
+pub use metrics::SHARED_COMMIT_WRITES;
 pub use org_users::OrgUserStore;
 pub use organizations::OrganizationStore;
 pub use outbox::{DeliveryOutcome, OutboxDepth, OutboxStore};

@@ -10,6 +10,9 @@ use std::time::Instant;
 /// by what was asked for.
 pub(crate) const ACQUIRE_SECONDS: &str = "orgdoor_store_acquire_seconds";
 
+/// Writes that shared one SQLite commit, per commit.
+pub const SHARED_COMMIT_WRITES: &str = "orgdoor_store_shared_commit_writes";
+
 /// What a store call waits for.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Wait {

@@ -21,7 +21,7 @@ use crate::tables::invitations::{
 use crate::tables::members::{
     fetch_member, lock_current_org_user, member_by_username, update_member_row, update_org_user_row,
 };
-use crate::tables::outbox::post_letter;
+use crate::tables::outbox::{give_link, post_letter};
 use crate::tables::projects::{existing_group, fetch_group};
 use crate::{InvitationSelector, Newcomer, ProjectAddition, Rejection, StoreError, WhenPending};
 
@@ -169,6 +169,7 @@ impl<B: Backend> ProjectUserStore for B {
                 .execute()
                 .await?;
                 if let Some(letter) = letter {
+                    give_link(&mut *tx, &invitation.id, letter).await?;
                     post_letter(&mut *tx, self.sealer(), org, &invitation.id, letter, now).await?;
                 }
             }
@@ -193,7 +194,9 @@ impl<B: Backend> ProjectUserStore for B {
                 ),
                 ..newcomer.clone()
             };
-            let stored = insert_invitation(&mut *tx, &newcomer, WhenPending::Refuse, now).await?;
+            let link = letter.map(|letter| &letter.link);
+            let stored =
+                insert_invitation(&mut *tx, &newcomer, WhenPending::Refuse, link, now).await?;
             if let Some(letter) = letter {
                 post_letter(&mut *tx, self.sealer(), org, &stored.id, letter, now).await?;
             }

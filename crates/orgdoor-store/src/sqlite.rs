@@ -1,20 +1,24 @@
 //! The embedded store: one SQLite file in WAL mode.
 //!
-//! Writes go through a pool of one connection and `BEGIN IMMEDIATE` transactions, so writers
-//! queue instead of failing on lock upgrades (other processes sharing the file wait up to the
-//! busy timeout); reads use a separate pool and never block on writers. `synchronous=NORMAL`
+//! Writes go through one connection and `BEGIN IMMEDIATE` transactions, so writers queue
+//! instead of failing on lock upgrades (other processes sharing the file wait up to the busy
+//! timeout), and writes that queue together share one transaction and one commit
+//! ([`group_commit`]); reads use a separate pool and never block on writers. `synchronous=NORMAL`
 //! in WAL mode keeps every committed transaction across a crash of the process (only a power
 //! loss can drop the newest commits).
 
 mod connections;
+mod group_commit;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 
-use self::connections::{Begin, Checkout, Connections, Transaction};
+use self::connections::{Checkout, Connections, Transaction};
+use self::group_commit::{GroupWriter, Member};
 use crate::StoreError;
 use crate::metrics::{Wait, timed_acquire};
 use crate::sealing::{Sealer, SecretsKey};
@@ -72,7 +76,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_CONNECTIONS: usize = 2;
 
 pub struct SqliteStore {
-    writer: Connections,
+    writer: Arc<GroupWriter>,
     /// `None` for an in-memory store, whose reads share the writer's connection: SQLite's
     /// shared cache, which is what lets two connections see one in-memory database, refuses a
     /// read while a write holds its table instead of waiting.
@@ -101,13 +105,16 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // A write sharing a transaction runs in a savepoint, which keeps the pages it
+            // changes as they were in a sub-journal: in memory, not in a temporary file.
+            .pragma("temp_store", "memory");
         let memory_keeper = if in_memory {
             Some(Connections::open(&options, 1, BUSY_TIMEOUT).await?)
         } else {
             None
         };
-        let writer = Connections::open(&options, 1, BUSY_TIMEOUT).await?;
+        let writer = GroupWriter::start(Connections::open(&options, 1, BUSY_TIMEOUT).await?);
         sqlx::migrate!("./migrations/sqlite")
             .run(&mut *writer.acquire().await?)
             .await?;
@@ -133,22 +140,25 @@ const BACKEND: &str = "sqlite";
 impl Backend for SqliteStore {
     type Connection = SqliteConnection;
     type Reader<'a> = Checkout<'a>;
-    type Writer<'a> = Transaction<'a>;
+    type Writer<'a> = Member<'a>;
     type Snapshot<'a> = Transaction<'a>;
 
     async fn read(&self) -> Result<Checkout<'_>, StoreError> {
-        let connections = self.reader.as_ref().unwrap_or(&self.writer);
-        timed_acquire(BACKEND, Wait::Read, connections.acquire()).await
+        match &self.reader {
+            Some(reader) => timed_acquire(BACKEND, Wait::Read, reader.acquire()).await,
+            None => timed_acquire(BACKEND, Wait::Read, self.writer.acquire()).await,
+        }
     }
 
     async fn read_snapshot(&self) -> Result<Transaction<'_>, StoreError> {
-        let connections = self.reader.as_ref().unwrap_or(&self.writer);
-        timed_acquire(BACKEND, Wait::Read, connections.begin(Begin::Deferred)).await
+        match &self.reader {
+            Some(reader) => timed_acquire(BACKEND, Wait::Read, reader.begin_snapshot()).await,
+            None => timed_acquire(BACKEND, Wait::Read, self.writer.begin_snapshot()).await,
+        }
     }
 
-    async fn begin_write(&self) -> Result<Transaction<'_>, StoreError> {
-        let begin = self.writer.begin(Begin::Immediate);
-        timed_acquire(BACKEND, Wait::Transaction, begin).await
+    async fn begin_write(&self) -> Result<Member<'_>, StoreError> {
+        timed_acquire(BACKEND, Wait::Transaction, self.writer.begin()).await
     }
 
     async fn write(&self) -> Result<Checkout<'_>, StoreError> {
@@ -160,9 +170,9 @@ impl Backend for SqliteStore {
     }
 }
 
-impl sql::WriteTransaction<SqliteConnection> for Transaction<'_> {
+impl sql::WriteTransaction<SqliteConnection> for Member<'_> {
     async fn commit(self) -> Result<(), StoreError> {
-        Ok(Transaction::commit(self).await?)
+        Member::commit(self).await
     }
 }
 
@@ -183,13 +193,17 @@ impl Connection for SqliteConnection {
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
 
     fn empty_tables(tables: &[&str]) -> Vec<String> {
-        // Foreign keys are checked at commit, when every referencing row is gone too.
+        // Foreign keys are checked at commit, when every referencing row is gone too; checking
+        // goes back to immediate for the writes that share the transaction after this one.
         std::iter::once("PRAGMA defer_foreign_keys = ON".to_owned())
             .chain(
                 tables
                     .iter()
                     .map(|table| format!("DELETE FROM \"{table}\"")),
             )
+            .chain(std::iter::once(
+                "PRAGMA defer_foreign_keys = OFF".to_owned(),
+            ))
             .collect()
     }
 

@@ -8,12 +8,13 @@
 //! command abandoned by a cancelled request finishes before the next holder's first one.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Sqlite, TransactionManager};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::StoreError;
 
@@ -22,6 +23,11 @@ pub(crate) struct Connections {
     /// One permit per idle connection.
     available: Semaphore,
     acquire_timeout: Duration,
+    /// Tasks waiting for a connection.
+    waiting: AtomicUsize,
+    /// Told when a connection goes back idle or a task stops waiting for one: the writer's
+    /// group commit closes a transaction that nobody is left to join.
+    went_idle: Arc<Notify>,
 }
 
 impl Connections {
@@ -38,7 +44,38 @@ impl Connections {
             idle: Mutex::new(idle),
             available: Semaphore::new(count),
             acquire_timeout,
+            waiting: AtomicUsize::new(0),
+            went_idle: Arc::new(Notify::new()),
         })
+    }
+
+    /// How many tasks are waiting for a connection now.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    /// Notified when a connection goes back idle, or a task gives up waiting for one.
+    pub(crate) fn went_idle(&self) -> Arc<Notify> {
+        Arc::clone(&self.went_idle)
+    }
+
+    /// An idle connection if one is free now and no task is queued for it.
+    pub(crate) fn try_acquire(&self) -> Option<Checkout<'_>> {
+        let permit = self.available.try_acquire().ok()?;
+        let connection = self.lock_idle().pop()?;
+        permit.forget();
+        Some(Checkout {
+            connections: self,
+            connection: Some(connection),
+        })
+    }
+
+    /// Takes back a connection that [`Checkout::detach`] took out.
+    pub(crate) fn attach(&self, connection: SqliteConnection) -> Checkout<'_> {
+        Checkout {
+            connections: self,
+            connection: Some(connection),
+        }
     }
 
     /// Waits for an idle connection; after the timeout the store counts as unavailable (503).
@@ -61,10 +98,12 @@ impl Connections {
     }
 
     async fn checkout(&self) -> Result<Checkout<'_>, StoreError> {
+        let waiter = Waiter::count(self);
         let permit = tokio::time::timeout(self.acquire_timeout, self.available.acquire())
             .await
             .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolTimedOut))?
             .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolClosed))?;
+        waiter.served();
         let connection = self.lock_idle().pop();
         // The permit travels with the connection and comes back with it in `Checkout::drop`.
         permit.forget();
@@ -75,27 +114,10 @@ impl Connections {
         })
     }
 
-    /// Checks a connection out and starts a transaction with `begin`: `BEGIN IMMEDIATE` takes
-    /// the write lock at once, a plain `BEGIN` reads one snapshot from its first read on.
-    ///
-    /// The guard exists before `BEGIN` is sent: if this future is dropped at any await of the
-    /// begin (sqlx's own begin awaits twice), the guard's drop queues a rollback behind it on
-    /// the connection's worker, which applies it only if the `BEGIN` did open a transaction.
-    pub(crate) async fn begin(&self, begin: Begin) -> Result<Transaction<'_>, StoreError> {
-        let mut transaction = Transaction {
-            checkout: self.acquire().await?,
-            open: true,
-        };
-        let statement = match begin {
-            Begin::Immediate => "BEGIN IMMEDIATE",
-            Begin::Deferred => "BEGIN",
-        };
-        <Sqlite as sqlx::Database>::TransactionManager::begin(
-            &mut transaction.checkout,
-            Some(statement.into()),
-        )
-        .await?;
-        Ok(transaction)
+    /// Checks a connection out and starts a read transaction: a plain `BEGIN`, whose reads in
+    /// WAL mode share one snapshot from the first on.
+    pub(crate) async fn begin_snapshot(&self) -> Result<Transaction<'_>, StoreError> {
+        Transaction::begin_snapshot(self.acquire().await?).await
     }
 
     fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<SqliteConnection>> {
@@ -104,10 +126,49 @@ impl Connections {
     }
 }
 
+/// Counts a task among those waiting for a connection while it waits.
+struct Waiter<'a> {
+    connections: &'a Connections,
+    served: bool,
+}
+
+impl<'a> Waiter<'a> {
+    fn count(connections: &'a Connections) -> Self {
+        connections.waiting.fetch_add(1, Ordering::AcqRel);
+        Self {
+            connections,
+            served: false,
+        }
+    }
+
+    fn served(mut self) {
+        self.served = true;
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        let before = self.connections.waiting.fetch_sub(1, Ordering::AcqRel);
+        // A task served holds the connection and tells when it lets go; one that gave up
+        // (timed out, cut off) may have been the last a connection was left idle for.
+        if !self.served && before == 1 {
+            self.connections.went_idle.notify_one();
+        }
+    }
+}
+
 /// A connection out of its set, returned when dropped.
 pub(crate) struct Checkout<'a> {
     connections: &'a Connections,
     connection: Option<SqliteConnection>,
+}
+
+impl Checkout<'_> {
+    /// Takes the connection out, still counted as handed out, to be given to a task that
+    /// outlives this borrow; [`Connections::attach`] takes it back.
+    pub(crate) fn detach(mut self) -> Option<SqliteConnection> {
+        self.connection.take()
+    }
 }
 
 impl Deref for Checkout<'_> {
@@ -133,17 +194,9 @@ impl Drop for Checkout<'_> {
         if let Some(connection) = self.connection.take() {
             self.connections.lock_idle().push(connection);
             self.connections.available.add_permits(1);
+            self.connections.went_idle.notify_one();
         }
     }
-}
-
-/// How a transaction begins.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Begin {
-    /// Holds the write lock from the start, so the transaction never fails to upgrade.
-    Immediate,
-    /// Takes no lock; in WAL mode its reads share one snapshot from the first on.
-    Deferred,
 }
 
 /// A transaction on a checked-out connection; rolled back unless committed.
@@ -152,7 +205,26 @@ pub(crate) struct Transaction<'a> {
     open: bool,
 }
 
-impl Transaction<'_> {
+impl<'a> Transaction<'a> {
+    /// Starts a read transaction on a connection checked out with no transaction.
+    ///
+    /// The guard exists before `BEGIN` is sent: if this future is dropped at any await of the
+    /// begin (sqlx's own begin awaits twice), the guard's drop queues a rollback behind it on
+    /// the connection's worker, which applies it only if the `BEGIN` did open a transaction.
+    pub(crate) async fn begin_snapshot(checkout: Checkout<'a>) -> Result<Self, StoreError> {
+        let mut transaction = Transaction {
+            checkout,
+            open: true,
+        };
+        <Sqlite as sqlx::Database>::TransactionManager::begin(
+            &mut transaction.checkout,
+            Some("BEGIN".into()),
+        )
+        .await?;
+        Ok(transaction)
+    }
+
+    #[cfg(test)]
     pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
         <Sqlite as sqlx::Database>::TransactionManager::commit(&mut self.checkout).await?;
         self.open = false;
@@ -215,7 +287,7 @@ mod tests {
     async fn a_transaction_dropped_uncommitted_is_rolled_back_before_the_next_holder() {
         let directory = tempfile::tempdir().expect("tempdir");
         let connections = open(&directory, 1).await;
-        let mut abandoned = connections.begin(Begin::Immediate).await.expect("begin");
+        let mut abandoned = connections.begin_snapshot().await.expect("begin");
         sqlx::query("INSERT INTO t VALUES (1)")
             .execute(&mut *abandoned)
             .await
@@ -224,10 +296,7 @@ mod tests {
         assert_eq!(rows(&connections).await, 0);
 
         // The connection is out of its transaction: a new one starts and commits.
-        let mut committed = connections
-            .begin(Begin::Immediate)
-            .await
-            .expect("begin again");
+        let mut committed = connections.begin_snapshot().await.expect("begin again");
         sqlx::query("INSERT INTO t VALUES (2)")
             .execute(&mut *committed)
             .await
@@ -241,7 +310,7 @@ mod tests {
         let directory = tempfile::tempdir().expect("tempdir");
         let connections = open(&directory, 1).await;
         let cancelled = async {
-            let mut transaction = connections.begin(Begin::Immediate).await.expect("begin");
+            let mut transaction = connections.begin_snapshot().await.expect("begin");
             sqlx::query("INSERT INTO t VALUES (1)")
                 .execute(&mut *transaction)
                 .await

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use orgdoor_domain::{
     EmailAddress, Group, GroupId, GroupRole, GroupRoleAssignment, Invitation, InvitationId,
-    MembershipUpdate, OrgId, TeamId, UserId, roles_in, with_roles_in,
+    LinkTokenHash, MembershipUpdate, OrgId, TeamId, UserId, roles_in, with_roles_in,
 };
 use time::OffsetDateTime;
 
@@ -293,11 +293,13 @@ async fn invitee<C: Connection>(
 }
 
 /// Stores an invitation, or renews or refuses the pending one to the same address, as
-/// [`crate::InvitationStore::invite`] describes; the caller's transaction commits it.
+/// [`crate::InvitationStore::invite`] describes, with `link` as its link when one is given (a
+/// renewed invitation's old link dies); the caller's transaction commits it.
 pub(crate) async fn insert_invitation<C: Connection>(
     tx: &mut C,
     invitation: &Invitation,
     when_pending: WhenPending,
+    link: Option<&LinkTokenHash>,
     now: OffsetDateTime,
 ) -> Result<Invitation, StoreError> {
     check_references(
@@ -330,14 +332,15 @@ pub(crate) async fn insert_invitation<C: Connection>(
             "ON CONFLICT (org_id, username_key) DO UPDATE SET \
                  username = excluded.username, roles = excluded.roles, \
                  inviter_username = excluded.inviter_username, \
-                 created_at = excluded.created_at, expires_at = excluded.expires_at"
+                 created_at = excluded.created_at, expires_at = excluded.expires_at, \
+                 link_token_hash = COALESCE(excluded.link_token_hash, invitations.link_token_hash)"
         }
         WhenPending::Refuse => "",
     };
     let (id, user_id): (String, String) = tx
         .query(&format!(
-            "INSERT INTO invitations ({INVITATION_COLUMNS}, username_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) {on_conflict} \
+            "INSERT INTO invitations ({INVITATION_COLUMNS}, username_key, link_token_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10) {on_conflict} \
              RETURNING id, user_id"
         ))
         .bind(invitation.id.as_str())
@@ -349,6 +352,7 @@ pub(crate) async fn insert_invitation<C: Connection>(
         .bind(seconds(invitation.created_at))
         .bind(seconds(invitation.expires_at))
         .bind(invitation.username.key())
+        .bind(link.map(LinkTokenHash::as_str))
         .fetch_one()
         .await
         .map_err(|error| {

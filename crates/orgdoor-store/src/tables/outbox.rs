@@ -70,8 +70,23 @@ impl OutboxRow {
     }
 }
 
-/// Gives an invitation the link in `letter` (the one it had dies) and puts the letter's message
-/// in the outbox, in the caller's transaction.
+/// Gives a stored invitation the link in `letter` (the one it had dies), in the caller's
+/// transaction; a new invitation takes its link as it is inserted instead.
+pub(crate) async fn give_link<C: Connection>(
+    tx: &mut C,
+    invitation: &InvitationId,
+    letter: &InvitationLetter,
+) -> Result<(), StoreError> {
+    tx.query("UPDATE invitations SET link_token_hash = $1 WHERE id = $2")
+        .bind(letter.link.as_str())
+        .bind(invitation.as_str())
+        .execute()
+        .await?;
+    Ok(())
+}
+
+/// Puts the message of `letter`, to the invitation that has its link, in the outbox, in the
+/// caller's transaction.
 pub(crate) async fn post_letter<C: Connection>(
     tx: &mut C,
     sealer: &Sealer,
@@ -80,11 +95,6 @@ pub(crate) async fn post_letter<C: Connection>(
     letter: &InvitationLetter,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    tx.query("UPDATE invitations SET link_token_hash = $1 WHERE id = $2")
-        .bind(letter.link.as_str())
-        .bind(invitation.as_str())
-        .execute()
-        .await?;
     let message = &letter.message;
     let body = serde_json::to_vec(&Body {
         text: message.text.clone(),
