@@ -114,7 +114,8 @@ impl SqliteStore {
         } else {
             None
         };
-        let writer = GroupWriter::start(Connections::open(&options, 1, BUSY_TIMEOUT).await?);
+        let writer =
+            GroupWriter::start(Connections::open(&options, 1, BUSY_TIMEOUT).await?).await?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&mut *writer.acquire().await?)
             .await?;
@@ -193,8 +194,10 @@ impl Connection for SqliteConnection {
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
 
     fn empty_tables(tables: &[&str]) -> Vec<String> {
-        // Foreign keys are checked at commit, when every referencing row is gone too; checking
-        // goes back to immediate for the writes that share the transaction after this one.
+        // Foreign keys are deferred while the tables empty one by one, in no particular order.
+        // Once all are empty nothing can violate one, and checks go back to immediate for the
+        // writes that share the transaction after this one (switching deferral off forgets
+        // what was deferred, which is nothing by then).
         std::iter::once("PRAGMA defer_foreign_keys = ON".to_owned())
             .chain(
                 tables

@@ -80,9 +80,10 @@ impl Connections {
 
     /// Waits for an idle connection; after the timeout the store counts as unavailable (503).
     ///
-    /// A connection is handed out only outside any transaction: should one come back inside
-    /// one (whatever cut its holder off), it is rolled back here first, so no client can leave
-    /// a connection in a state the next holder trips over.
+    /// A connection is handed out only outside any transaction sqlx began: should one come
+    /// back inside one (whatever cut its holder off), it is rolled back here first, so no
+    /// client can leave a connection in a state the next holder trips over. (The writer's
+    /// shared transaction is not sqlx's; its group commit hands it on on purpose.)
     pub(crate) async fn acquire(&self) -> Result<Checkout<'_>, StoreError> {
         let mut checkout = self.checkout().await?;
         let depth =

@@ -20,6 +20,7 @@
 //! connection applies first, never a transaction that nobody will finish.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use sqlx::sqlite::SqliteConnection;
@@ -46,6 +47,10 @@ const CHECK_FOREIGN_KEYS_NOW: &str = "PRAGMA defer_foreign_keys = OFF";
 pub(crate) struct GroupWriter {
     connections: Connections,
     state: Mutex<State>,
+    /// Set by SQLite's rollback hook: the transaction ended in a rollback, ours or one SQLite
+    /// made itself after a failed statement (a full disk, an I/O error, no memory), which takes
+    /// every member's writes with it. Cleared as a transaction begins.
+    rolled_back: Arc<AtomicBool>,
     /// Asks the closer to commit the open transaction with a connection a task holds. Only the
     /// connection's holder sends, handing it over, so at most one request is ever queued.
     close_requests: mpsc::UnboundedSender<CloseRequest>,
@@ -64,8 +69,15 @@ struct State {
 }
 
 struct OpenTransaction {
+    /// Writes that joined it, undone ones included.
     members: usize,
     outcome: watch::Sender<Option<Outcome>>,
+}
+
+impl OpenTransaction {
+    fn fail(self, failure: CommitFailure) {
+        self.outcome.send_replace(Some(Err(failure)));
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +99,13 @@ struct CommitFailure {
 }
 
 impl CommitFailure {
+    fn rolled_back() -> Self {
+        Self {
+            unavailable: false,
+            message: "the transaction was rolled back".into(),
+        }
+    }
+
     fn new(error: sqlx::Error) -> Self {
         Self {
             message: error.to_string(),
@@ -114,12 +133,22 @@ struct CloseRequest {
 impl GroupWriter {
     /// Shares `connections` (one connection: SQLite has one writer) among write transactions,
     /// and starts the closer.
-    pub(crate) fn start(connections: Connections) -> Arc<Self> {
+    pub(crate) async fn start(connections: Connections) -> Result<Arc<Self>, StoreError> {
+        let rolled_back = Arc::new(AtomicBool::new(false));
+        {
+            let mut connection = connections.acquire().await?;
+            let flag = Arc::clone(&rolled_back);
+            connection
+                .lock_handle()
+                .await?
+                .set_rollback_hook(move || flag.store(true, Ordering::Release));
+        }
         let went_idle = connections.went_idle();
         let (close_requests, requests) = mpsc::unbounded_channel();
         let writer = Arc::new(Self {
             connections,
             state: Mutex::new(State::default()),
+            rolled_back,
             close_requests,
         });
         tokio::spawn(close_transactions(
@@ -127,7 +156,7 @@ impl GroupWriter {
             went_idle,
             requests,
         ));
-        writer
+        Ok(writer)
     }
 
     /// The connection outside any transaction, for one statement or a read (the open shared
@@ -160,12 +189,19 @@ impl GroupWriter {
         }
         let (role, outcome) = {
             let mut state = self.lock();
+            if self.rolled_back.load(Ordering::Acquire)
+                && let Some(open) = state.open.take()
+            {
+                // Joining would run outside any transaction: the writes in it are gone.
+                open.fail(CommitFailure::rolled_back());
+            }
             match &mut state.open {
                 Some(open) => {
                     open.members += 1;
                     (Undo::Savepoint, open.outcome.subscribe())
                 }
                 None => {
+                    self.rolled_back.store(false, Ordering::Release);
                     let (outcome, receiver) = watch::channel(None);
                     state.open = Some(OpenTransaction {
                         members: 1,
@@ -257,6 +293,14 @@ impl GroupWriter {
         let Some(open) = self.lock().open.take() else {
             return;
         };
+        if self.rolled_back.load(Ordering::Acquire) {
+            tracing::error!(
+                members = open.members,
+                "SQLite rolled back a shared transaction after a failed statement"
+            );
+            open.fail(CommitFailure::rolled_back());
+            return;
+        }
         let outcome = match sqlx::query("COMMIT").execute(&mut *connection).await {
             Ok(_) => Ok(()),
             Err(error) => {
@@ -403,7 +447,9 @@ mod tests {
             .journal_mode(SqliteJournalMode::Wal)
             .pragma("temp_store", "memory");
         let open = |count| Connections::open(&options, count, Duration::from_secs(5));
-        let writer = GroupWriter::start(open(1).await.expect("writer"));
+        let writer = GroupWriter::start(open(1).await.expect("writer"))
+            .await
+            .expect("start");
         sqlx::query("CREATE TABLE t (n INTEGER PRIMARY KEY)")
             .execute(&mut *writer.acquire().await.expect("acquire"))
             .await
@@ -540,14 +586,20 @@ mod tests {
         let writer = &fixture.writer;
         let mut answered = Vec::new();
         let mut cut_off = Vec::new();
-        // Rounds of 16 writes, each given up to 2 ms, after which its future is dropped
-        // wherever it is: queued, beginning, writing, releasing or awaiting the commit.
+        // Rounds of 16 writes, half of them given up to 2 ms, after which the write's future is
+        // dropped wherever it is: queued, beginning, writing, releasing or awaiting the commit.
         for round in 0..40_i64 {
             let mut tasks = JoinSet::new();
             for i in 0..16_i64 {
                 let n = round * 16 + i;
                 let writer = Arc::clone(writer);
-                let budget = Duration::from_micros(((round * 7 + i * 13) % 40) as u64 * 50);
+                // Half the writes are never cut off, so some always finish however slow the
+                // machine.
+                let budget = if i % 2 == 0 {
+                    Duration::from_micros(((round * 7 + i * 13) % 40) as u64 * 50)
+                } else {
+                    Duration::from_secs(60)
+                };
                 tasks.spawn(async move {
                     // Two rows, so a write half-undone or half-kept shows.
                     let write = async {
@@ -571,7 +623,7 @@ mod tests {
             }
         }
         assert!(
-            answered.len() > 16 && cut_off.len() > 16,
+            answered.len() >= 320 && !cut_off.is_empty(),
             "{} answered, {} cut off",
             answered.len(),
             cut_off.len()
@@ -595,6 +647,39 @@ mod tests {
         }
         let state = writer.lock();
         assert!(state.open.is_none() && state.undo.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_transaction_sqlite_rolls_back_itself_fails_its_members_and_the_next_write_opens_anew()
+     {
+        let fixture = fixture().await;
+        let writer = &fixture.writer;
+        let mut opener = writer.begin().await.expect("begin");
+        insert(&mut opener, 1).await;
+        let mut tasks = JoinSet::new();
+        // `OR ROLLBACK` makes SQLite roll back the whole transaction, as it may on a full disk.
+        let rolling_back = Arc::clone(writer);
+        tasks.spawn(async move {
+            let mut member = rolling_back.begin().await.expect("begin");
+            let failed = sqlx::query("INSERT OR ROLLBACK INTO t VALUES (1)")
+                .execute(&mut *member)
+                .await;
+            assert!(failed.is_err(), "the duplicate is refused");
+            (1, Err(StoreError::Corrupt("refused".into())))
+        });
+        fixture.until_waiting(1).await;
+        spawn_write(&mut tasks, writer, 2);
+        fixture.until_waiting(2).await;
+        let first = opener.commit().await;
+        assert!(
+            first.is_err(),
+            "the opener's write was rolled back: {first:?}"
+        );
+        while let Some(task) = tasks.join_next().await {
+            let (n, outcome) = task.expect("a write");
+            assert_eq!(outcome.is_ok(), n == 2, "write {n}: {outcome:?}");
+        }
+        assert_eq!(fixture.committed().await, [2]);
     }
 
     #[tokio::test]
