@@ -104,7 +104,7 @@ async fn assign_key(
     let key = key_for(&state, &group.org_id, &raw_key).await?;
     state
         .store
-        .grant_api_key_project_roles(&group.id, &key.id, &roles, state.clock.now())
+        .grant_api_key_project_roles(&group.id, &key.id, &roles, None, state.clock.now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -133,16 +133,22 @@ async fn update_key(
     if !in_project && roles.is_none() {
         return Err(AppError::ResourceNotFound(raw_key));
     }
-    if desc.is_some() {
-        key = state
-            .store
-            .update_api_key(&group.org_id, &key.id, desc.as_deref(), None)
-            .await?;
-    }
+    // One store call, so a description and roles change together or not at all.
     if let Some(roles) = roles {
         key = state
             .store
-            .grant_api_key_project_roles(&group.id, &key.id, &roles, state.clock.now())
+            .grant_api_key_project_roles(
+                &group.id,
+                &key.id,
+                &roles,
+                desc.as_deref(),
+                state.clock.now(),
+            )
+            .await?;
+    } else if desc.is_some() {
+        key = state
+            .store
+            .update_api_key(&group.org_id, &key.id, desc.as_deref(), None)
             .await?;
     }
     Ok(Json(ApiKeyView::new(&base, key)))

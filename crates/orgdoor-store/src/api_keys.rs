@@ -67,13 +67,15 @@ pub trait ApiKeyStore: Send + Sync {
     ) -> Result<Page<ApiKey>, StoreError>;
 
     /// Gives a key of the project's organization `roles` in the project, replacing any it had
-    /// there; answers the key with all its roles. [`Rejection::GroupNotFound`] without the project
-    /// or [`Rejection::ApiKeyNotFound`] without such a key in its organization.
+    /// there, and with `description` describes it anew, in one step; answers the key with all
+    /// its roles. [`Rejection::GroupNotFound`] without the project or
+    /// [`Rejection::ApiKeyNotFound`] without such a key in its organization.
     async fn grant_api_key_project_roles(
         &self,
         group: &GroupId,
         key: &ApiKeyId,
         roles: &GroupRoles,
+        description: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<ApiKey, StoreError>;
 
@@ -83,6 +85,28 @@ pub trait ApiKeyStore: Send + Sync {
         group: &GroupId,
         key: &ApiKeyId,
     ) -> Result<(), StoreError>;
+}
+
+/// Gives `key` a new description, when `description` is one, and records the change; whether it
+/// changed (the caller stores it). Clients re-apply the same settings: only a real change is an
+/// event.
+async fn describe_key<C: Connection>(
+    tx: &mut C,
+    org: &OrgId,
+    key: &mut ApiKey,
+    description: Option<&str>,
+) -> Result<bool, StoreError> {
+    let Some(description) = description.filter(|new| *new != key.description) else {
+        return Ok(false);
+    };
+    key.description = description.to_owned();
+    let event = credential_event(
+        EventType::ApiKeyDescriptionChanged,
+        key.public_key.as_str(),
+        None,
+    );
+    record_event(&mut *tx, org, event).await?;
+    Ok(true)
 }
 
 /// The key with a public key, its organization and its access list, in one statement: every
@@ -180,16 +204,12 @@ impl<B: Backend> ApiKeyStore for B {
         let mut key = fetch_api_key(&mut *tx, org, id)
             .await?
             .ok_or_else(|| Rejection::ApiKeyNotFound(id.clone()))?;
-        let public_key = key.public_key.to_string();
+        describe_key(&mut *tx, org, &mut key, description).await?;
         // Only a real change is an event: clients re-apply the same settings.
-        if let Some(description) = description.filter(|new| *new != key.description) {
-            key.description = description.to_owned();
-            let event = credential_event(EventType::ApiKeyDescriptionChanged, &public_key, None);
-            record_event(&mut *tx, org, event).await?;
-        }
         if let Some(roles) = roles.filter(|new| **new != key.roles) {
             key.roles = roles.clone();
-            let event = credential_event(EventType::ApiKeyRolesChanged, &public_key, None);
+            let public_key = key.public_key.as_str();
+            let event = credential_event(EventType::ApiKeyRolesChanged, public_key, None);
             record_event(&mut *tx, org, event).await?;
         }
         tx.query("UPDATE api_keys SET description = $1, roles = $2 WHERE id = $3")
@@ -262,6 +282,7 @@ impl<B: Backend> ApiKeyStore for B {
         group: &GroupId,
         key: &ApiKeyId,
         roles: &GroupRoles,
+        description: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<ApiKey, StoreError> {
         let mut tx = self.begin_write().await?;
@@ -269,6 +290,13 @@ impl<B: Backend> ApiKeyStore for B {
         let mut key = fetch_api_key(&mut *tx, &project.org_id, key)
             .await?
             .ok_or_else(|| Rejection::ApiKeyNotFound(key.clone()))?;
+        if describe_key(&mut *tx, &project.org_id, &mut key, description).await? {
+            tx.query("UPDATE api_keys SET description = $1 WHERE id = $2")
+                .bind(key.description.as_str())
+                .bind(key.id.as_str())
+                .execute()
+                .await?;
+        }
         let grant = ProjectGrant {
             group_id: group.clone(),
             roles: roles.clone(),

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use orgdoor_domain::{
-    AllowedNetwork, ApiKey, ApiKeyId, DigestHa1, GroupRole, GroupRoles, NewApiKey, OrgId, OrgRole,
-    OrgRoles, PageRequest, ProjectGrant, PublicKey,
+    AllowedNetwork, ApiKey, ApiKeyId, DigestHa1, GroupId, GroupRole, GroupRoles, NewApiKey, OrgId,
+    OrgRole, OrgRoles, PageRequest, ProjectGrant, PublicKey,
 };
 use orgdoor_store::{Credential, Rejection, Store, StoreError};
 
@@ -193,7 +193,7 @@ async fn api_keys_hold_roles_in_projects_of_their_organization(store: Arc<dyn St
     assert_eq!(found.key.project_roles, vec![owner_of_payments.clone()]);
     let readers = GroupRoles::new([GroupRole::ReadOnly, GroupRole::DataAccessReadOnly]).unwrap();
     let granted = store
-        .grant_api_key_project_roles(&ledger.id, &plain.id, &readers, NOW)
+        .grant_api_key_project_roles(&ledger.id, &plain.id, &readers, None, NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -206,7 +206,7 @@ async fn api_keys_hold_roles_in_projects_of_their_organization(store: Arc<dyn St
     // Granting again replaces.
     let owner = GroupRoles::single(GroupRole::Owner);
     store
-        .grant_api_key_project_roles(&payments.id, &plain.id, &owner, NOW)
+        .grant_api_key_project_roles(&payments.id, &plain.id, &owner, None, NOW)
         .await
         .unwrap();
     let listed = store
@@ -246,13 +246,36 @@ async fn api_keys_hold_roles_in_projects_of_their_organization(store: Arc<dyn St
         }]
     );
 
+    // Roles and a description change in one step: both, or, when the grant is refused,
+    // neither.
+    let described = store
+        .grant_api_key_project_roles(&payments.id, &plain.id, &owner, Some("payments bot"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(described.description, "payments bot");
+    assert_eq!(
+        read_key(&store, &org.id, &plain.id).await.description,
+        "payments bot"
+    );
+    let gone = GroupId::generate(NOW);
+    assert!(matches!(
+        store
+            .grant_api_key_project_roles(&gone, &plain.id, &owner, Some("renamed"), NOW)
+            .await,
+        Err(StoreError::Rejected(Rejection::GroupNotFound(_)))
+    ));
+    assert_eq!(
+        read_key(&store, &org.id, &plain.id).await.description,
+        "payments bot"
+    );
+
     // Another organization's key gets nothing here.
     let other = organization(&store, "Elsewhere").await;
     let (stranger, ha1) = org_key(&other.id, vec![]);
     store.create_api_key(&stranger, &ha1).await.unwrap();
     assert!(matches!(
         store
-            .grant_api_key_project_roles(&payments.id, &stranger.id, &owner, NOW)
+            .grant_api_key_project_roles(&payments.id, &stranger.id, &owner, None, NOW)
             .await,
         Err(StoreError::Rejected(Rejection::ApiKeyNotFound(id))) if id == stranger.id
     ));

@@ -155,6 +155,7 @@ async fn the_credential_generation_moves_with_every_change_to_a_credential(store
             &project.id,
             &member.id,
             &GroupRoles::single(GroupRole::ReadOnly),
+            None,
             NOW,
         )
         .await
