@@ -162,8 +162,7 @@ impl GroupWriter {
     /// The connection outside any transaction, for one statement or a read (the open shared
     /// transaction is committed first).
     pub(crate) async fn acquire(&self) -> Result<Checkout<'_>, StoreError> {
-        let mut checkout = self.connections.acquire().await?;
-        self.apply_undo(&mut checkout).await;
+        let mut checkout = self.undone_connection().await?;
         if self.lock().open.is_some() {
             checkout = self.commit_through_closer(checkout).await?;
         }
@@ -177,8 +176,7 @@ impl GroupWriter {
 
     /// A write transaction: joins the open shared transaction, or opens one.
     pub(crate) async fn begin(&self) -> Result<Member<'_>, StoreError> {
-        let mut checkout = self.connections.acquire().await?;
-        self.apply_undo(&mut checkout).await;
+        let mut checkout = self.undone_connection().await?;
         if self
             .lock()
             .open
@@ -238,6 +236,13 @@ impl GroupWriter {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The connection, with what cut-off writes left to undo applied first.
+    async fn undone_connection(&self) -> Result<Checkout<'_>, StoreError> {
+        let mut checkout = self.connections.acquire().await?;
+        self.apply_undo(&mut checkout).await;
+        Ok(checkout)
+    }
+
     /// Applies what cut-off writes left to undo. An undo is forgotten only once applied, so a
     /// holder cut off here leaves it to the next.
     async fn apply_undo(&self, connection: &mut SqliteConnection) {
@@ -261,10 +266,7 @@ impl GroupWriter {
             if undo == Undo::Transaction
                 && let Some(open) = state.open.take()
             {
-                open.outcome.send_replace(Some(Err(CommitFailure {
-                    unavailable: false,
-                    message: "rolled back".into(),
-                })));
+                open.fail(CommitFailure::rolled_back());
             }
         }
     }
