@@ -15,7 +15,7 @@ use axum::http::{HeaderValue, Response, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use futures_util::FutureExt as _;
-use orgdoor_store::Store;
+use orgdoor_store::{ChangeCursor, Store};
 use rand::RngCore;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -29,8 +29,10 @@ use crate::clock::Clock;
 use crate::config::{DeliverySettings, PublicUrl, RateLimitPolicy, Settings};
 use crate::control::Control;
 use crate::error::AppError;
+use crate::freshness::{self, WriteSettling};
 use crate::http;
 use crate::mail::{self, Mailer};
+use crate::pending_lists::{self, PendingLists};
 use crate::security::credential_cache::{self, CredentialCache};
 use crate::security::csrf::CsrfGuard;
 use crate::security::digest::NonceAuthority;
@@ -115,6 +117,8 @@ impl Application {
             replays: Arc::new(ReplayGuard::default()),
             failures: Arc::new(FailureLimiter::default()),
             credentials: Arc::new(CredentialCache::new(credential_cache::DEFAULT_CAPACITY)),
+            pending_lists: Arc::new(PendingLists::new(pending_lists::DEFAULT_BUDGET)),
+            settling: Arc::new(WriteSettling::default()),
             public_url: PublicUrl::of_listener(listener.local_addr()?, false),
             outbox_posted: Arc::new(Notify::new()),
             csrf: Arc::new(CsrfGuard::new(&csrf_secret)),
@@ -129,7 +133,7 @@ impl Application {
             delivery: DeliverySettings::default(),
             mailer: None,
             metrics_listener: None,
-            credential_poll: credential_cache::POLL_EVERY,
+            credential_poll: freshness::POLL_EVERY,
         })
     }
 
@@ -149,10 +153,21 @@ impl Application {
         self
     }
 
-    /// How often the credential generation is read (default
-    /// [`credential_cache::POLL_EVERY`]); held credentials go unused once the last reading is
-    /// older than [`credential_cache::FRESH_FOR`], so a long interval costs store reads, never
-    /// a late revocation.
+    /// How many bytes of rendered invitation lists are held in memory (0: none, every list
+    /// asks the store).
+    pub fn with_pending_list_budget(mut self, bytes: usize) -> Self {
+        self.state.parts_mut().pending_lists = Arc::new(PendingLists::new(bytes));
+        self
+    }
+
+    /// The invitation lists this instance holds, to look at from outside (tests, tools).
+    pub fn pending_lists(&self) -> Arc<PendingLists> {
+        Arc::clone(&self.state.pending_lists)
+    }
+
+    /// How often the store's changes are read (default [`freshness::POLL_EVERY`]); what is
+    /// held goes unused once the last reading is older than [`freshness::FRESH_FOR`], so a
+    /// long interval costs store reads, never a late revocation.
     pub fn with_credential_poll(mut self, every: Duration) -> Self {
         self.credential_poll = every;
         self
@@ -249,9 +264,11 @@ impl Application {
             self.delivery,
             self.mailer,
         ));
-        // With no credentials held there is nothing to keep coherent, so nothing to read.
-        let credential_follower = self.state.credentials.is_enabled().then(|| {
-            tokio::spawn(follow_credential_generation(
+        // With nothing held there is nothing to keep coherent, so nothing to read.
+        let holds_anything =
+            self.state.credentials.is_enabled() || self.state.pending_lists.is_enabled();
+        let credential_follower = holds_anything.then(|| {
+            tokio::spawn(follow_store_changes(
                 self.state.clone(),
                 self.credential_poll,
             ))
@@ -322,59 +339,120 @@ async fn follow_control_state(state: AppState) {
     }
 }
 
-/// Reads the store's credential generation every `poll`, and as soon as a write is waiting
-/// for a reading, so that credentials changed by another instance stop being used here within
-/// a poll, and those changed here before the write is answered; an instance whose readings
-/// fail or stall stops using what it holds once the last one is too old.
-async fn follow_credential_generation(state: AppState, poll: Duration) {
+/// How long this instance may go without a reading before the store's record of changes may
+/// have been pruned past what it saw: a reading after a longer gap reports every organization.
+const LONGEST_READING_GAP: Duration = Duration::from_secs(20);
+/// How often the record of changes is pruned, with the cursor of the previous pruning: older
+/// than this, and so older than [`LONGEST_READING_GAP`], so every instance has read past it or
+/// will treat everything as changed.
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
+
+/// Reads what changed in the store every `poll`, and as soon as a write is waiting for a
+/// reading, so that what another instance changed stops being served here within a poll, and
+/// what this instance changed before the write is answered; an instance whose readings fail or
+/// stall stops using what it holds once the last one is too old.
+async fn follow_store_changes(state: AppState, poll: Duration) {
     let mut every = tokio::time::interval(poll);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut follower = ChangeFollower::default();
     loop {
-        let covered = state.credentials.reading_due(&mut every).await;
+        let covered = state.settling.reading_due(&mut every).await;
         // Bounded, so a hung store connection cannot hold every waiting write.
-        let succeeded = tokio::time::timeout(
-            credential_cache::AFTER_WRITE_WAIT,
-            read_credential_generation(&state),
-        )
-        .await
-        .unwrap_or(false);
-        state.credentials.reading_done(covered, succeeded);
+        let succeeded = tokio::time::timeout(freshness::AFTER_WRITE_WAIT, follower.read(&state))
+            .await
+            .unwrap_or(false);
+        if !succeeded {
+            forget_everything_held(&state);
+        }
+        state.settling.reading_done(covered);
+        follower.prune_now_and_then(&state).await;
     }
 }
 
-/// Makes a write's effect on credentials hold on this instance before it is answered. A
-/// request refused before any handler ran (401 unauthenticated, 405, 429 rate-limited) wrote
-/// nothing, so it costs nothing; any other answer waits for a reading of the credential
-/// generation that began after it (a handler may commit and still answer 4xx; concurrent
-/// writes share the reading); a failure (a panic, a timeout, a store error) may have committed
-/// before it failed, so everything held is dropped.
+/// Where the readings of the store's changes have got to.
+#[derive(Default)]
+struct ChangeFollower {
+    cursor: ChangeCursor,
+    /// When the last successful reading began.
+    last_read: Option<std::time::Instant>,
+    /// The cursor the next pruning uses, and when it was taken.
+    prune_with: Option<(std::time::Instant, ChangeCursor)>,
+}
+
+impl ChangeFollower {
+    /// Reads what changed since the last reading and tells what is held; a failed reading
+    /// leaves everything to go stale (the caller drops it).
+    async fn read(&mut self, state: &AppState) -> bool {
+        let read_at = std::time::Instant::now();
+        let since = match self.last_read {
+            Some(last) if read_at.duration_since(last) <= LONGEST_READING_GAP => {
+                self.cursor.clone()
+            }
+            _ => ChangeCursor::default(),
+        };
+        match state.store.read_changes(&since).await {
+            Ok(changes) => {
+                state
+                    .credentials
+                    .confirm(changes.credential_generation, read_at);
+                state.pending_lists.confirm(&changes.organizations, read_at);
+                self.cursor = changes.cursor;
+                self.last_read = Some(read_at);
+                true
+            }
+            Err(error) => {
+                tracing::debug!(%error, "could not read the store's changes");
+                false
+            }
+        }
+    }
+
+    /// Every [`PRUNE_EVERY`], prunes the record of changes up to the cursor taken at the
+    /// previous pruning.
+    async fn prune_now_and_then(&mut self, state: &AppState) {
+        let now = std::time::Instant::now();
+        match &self.prune_with {
+            Some((taken, _)) if now.duration_since(*taken) < PRUNE_EVERY => return,
+            Some((_, read_by_all)) => {
+                let pruned = tokio::time::timeout(
+                    freshness::AFTER_WRITE_WAIT,
+                    state.store.prune_changes(read_by_all),
+                )
+                .await;
+                if !matches!(pruned, Ok(Ok(()))) {
+                    tracing::debug!("could not prune the store's record of changes");
+                }
+            }
+            None => {}
+        }
+        if self.last_read.is_some() {
+            self.prune_with = Some((now, self.cursor.clone()));
+        }
+    }
+}
+
+/// Drops everything held from the store and trusts nothing until the next reading.
+fn forget_everything_held(state: &AppState) {
+    state.credentials.forget_all();
+    state.pending_lists.forget_all();
+}
+
+/// Makes a write's effect hold on this instance before it is answered. A request refused
+/// before any handler ran (401 unauthenticated, 405, 429 rate-limited) wrote nothing, so it
+/// costs nothing; any other answer waits for a reading of the store's changes that began after
+/// it (a handler may commit and still answer 4xx; concurrent writes share the reading); a
+/// failure (a panic, a timeout, a store error) may have committed before it failed, so
+/// everything held is dropped.
 async fn settle_write(state: &AppState, status: StatusCode) {
     if matches!(
         status,
         StatusCode::UNAUTHORIZED | StatusCode::METHOD_NOT_ALLOWED | StatusCode::TOO_MANY_REQUESTS
-    ) {
+    ) || !(state.credentials.is_enabled() || state.pending_lists.is_enabled())
+    {
         return;
     }
-    if status.is_server_error() {
-        state.credentials.forget_all();
-    } else {
-        state.credentials.settle_write().await;
-    }
-}
-
-/// Reads the credential generation and tells the cache; a failed reading leaves it to go
-/// stale.
-async fn read_credential_generation(state: &AppState) -> bool {
-    let read_at = std::time::Instant::now();
-    match state.store.credential_generation().await {
-        Ok(generation) => {
-            state.credentials.confirm(generation, read_at);
-            true
-        }
-        Err(error) => {
-            tracing::debug!(%error, "could not read the credential generation");
-            false
-        }
+    if status.is_server_error() || !state.settling.settle_write().await {
+        forget_everything_held(state);
     }
 }
 
@@ -445,7 +523,7 @@ async fn every_request(
                     .await
                     .unwrap_or_else(|panic| {
                         if may_write {
-                            front.state.credentials.forget_all();
+                            forget_everything_held(&front.state);
                         }
                         panic_response(panic)
                     })

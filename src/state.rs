@@ -1,6 +1,6 @@
-//! What every handler can reach: the store, the clock, the Digest and failure memories and the
-//! rate-limit policy. Below everything that handles requests: it names only `clock`, `config`,
-//! `control` and `security`.
+//! What every handler can reach: the store, the clock, the Digest and failure memories, what is
+//! held from the store, and the rate-limit policy. Below everything that handles requests: it
+//! names only `clock`, `config`, `control`, `freshness`, `pending_lists` and `security`.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -11,6 +11,8 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use crate::config::{PublicUrl, RateLimitPolicy};
 use crate::control::Control;
+use crate::freshness::WriteSettling;
+use crate::pending_lists::PendingLists;
 use crate::security::credential_cache::CredentialCache;
 use crate::security::csrf::CsrfGuard;
 use crate::security::digest::NonceAuthority;
@@ -53,6 +55,11 @@ pub struct SharedState {
     pub failures: Arc<FailureLimiter>,
     /// Credentials already read, while the store says they are unchanged.
     pub credentials: Arc<CredentialCache>,
+    /// Organizations' pending invitations already read and rendered, while the store says
+    /// they are unchanged.
+    pub pending_lists: Arc<PendingLists>,
+    /// Writes waiting for a reading of the store's changes before they are answered.
+    pub settling: Arc<WriteSettling>,
     pub rate_limits: RateLimitPolicy,
     /// The base of the links in messages.
     pub public_url: PublicUrl,

@@ -2,9 +2,10 @@
 //! 2023-01-01) and as the legacy v1.0 twins. Every operation needs Organization Owner.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{MethodRouter, get};
 use orgdoor_domain::limits::{MAX_GROUP_ROLE_ASSIGNMENTS, MAX_ROLES};
 use orgdoor_domain::{
@@ -19,11 +20,12 @@ use crate::http::extract::{
     AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_ids,
 };
 use crate::http::rate_limits::{ORGANIZATIONS, limited};
-use crate::http::render::sized_json;
+use crate::http::render::{json_response, render_json};
 use crate::http::roles::{parse_group_role, parse_org_roles, parse_username};
 use crate::http::scope::{OrgOwner, OrgScope, ScopeSegment};
 use crate::http::user_lists::invite_into_org;
 use crate::http::versioning::{ApiRoutes, V2023_01_01_DEPRECATED};
+use crate::pending_lists::RenderedList;
 use crate::state::AppState;
 use crate::views::InvitationView;
 
@@ -72,10 +74,9 @@ impl Serialize for InvitationList {
     }
 }
 
-impl IntoResponse for InvitationList {
-    fn into_response(self) -> Response {
-        let capacity = self.invitations.len() * RENDERED_INVITATION_BYTES + 2;
-        sized_json(&self, capacity)
+impl InvitationList {
+    fn render(&self) -> Result<Bytes, AppError> {
+        render_json(self, self.invitations.len() * RENDERED_INVITATION_BYTES + 2)
     }
 }
 
@@ -171,21 +172,47 @@ fn parse_update(
     })
 }
 
+/// The whole list comes from memory while it is held (`pending_lists`); a list filtered by
+/// username is one indexed row, read from the store.
 async fn list_invitations(
     State(state): State<AppState>,
     query: QueryParams,
     OrgScope(organization, _): OrgScope<OrgOwner>,
-) -> Result<InvitationList, AppError> {
+) -> Result<Response, AppError> {
     let username = query.email("username")?;
+    let now = state.clock.now();
+    let whole = username.is_none();
+    if whole && let Some(body) = state.pending_lists.get(&organization.id, now) {
+        return Ok(json_response(body));
+    }
+    let lease = state.pending_lists.lease();
     // One read: the scope took the caller's own organization from its credential.
     let invitations = state
         .store
-        .list_pending_invitations(&organization.id, username.as_ref(), state.clock.now())
+        .list_pending_invitations(&organization.id, username.as_ref(), now)
         .await?;
-    Ok(InvitationList {
+    let list = InvitationList {
         organization,
         invitations,
-    })
+    };
+    let body = list.render()?;
+    if whole {
+        let first_expiry = list
+            .invitations
+            .iter()
+            .map(|invitation| invitation.expires_at)
+            .min();
+        state.pending_lists.keep(
+            &list.organization.id,
+            lease,
+            RenderedList {
+                body: body.clone(),
+                read_at: now,
+                first_expiry,
+            },
+        );
+    }
+    Ok(json_response(body))
 }
 
 async fn create_invitation(

@@ -3,38 +3,27 @@
 //!
 //! The store keeps a credential generation that moves whenever anything that authenticates a
 //! caller changes (any instance, any process: it is moved by triggers). This instance reads it
-//! every [`POLL_EVERY`] and after each of its own writes, before the write is answered. Held
-//! credentials are served only while the last reading is younger than [`FRESH_FOR`], and all
-//! of them are dropped when it moves: a revocation made here takes effect before it is
+//! as [`crate::freshness`] describes: every poll and after each of its own writes, before the
+//! write is answered. Held credentials are served only while the last reading is fresh, and
+//! all of them are dropped when it moves: a revocation made here takes effect before it is
 //! acknowledged, one made elsewhere within a poll, and an instance that cannot read the
-//! generation (a store that hangs, a poller that stopped) goes back to the store for every
-//! request instead of trusting what it holds.
+//! generation goes back to the store for every request instead of trusting what it holds.
 //!
 //! A credential read from the store is kept only under the generation that was current when
 //! the read began: if the generation moved meanwhile, the read may predate the change, so it
 //! is used once and not kept. Unknown credentials are never kept, so guessing fills nothing.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant};
-
-use tokio::sync::{Notify, watch};
+use std::time::Instant;
 
 use orgdoor_domain::PublicKey;
 use orgdoor_store::{ApiKeyCredential, BearerCredential};
 
-/// How often the generation is read.
-pub const POLL_EVERY: Duration = Duration::from_millis(10);
-/// How old the last reading of the generation may be for held credentials to be used: a few
-/// polls, so one slow reading does not send every request to the store.
-pub const FRESH_FOR: Duration = Duration::from_millis(40);
+use crate::freshness::Freshness;
+
 /// How many credentials are held unless `--credential-cache-entries` says otherwise.
 pub const DEFAULT_CAPACITY: usize = 10_000;
-/// How long a write's answer waits for a reading of the generation that began after it; past
-/// this, everything held is dropped instead, so the answer is never held up by a slow store
-/// for long and never leaves before a revocation it made holds here.
-pub const AFTER_WRITE_WAIT: Duration = Duration::from_secs(1);
 
 /// The SHA-256 of a Bearer token, as the store knows it.
 pub type TokenDigest = [u8; 32];
@@ -43,17 +32,8 @@ pub struct CredentialCache {
     held: RwLock<Held>,
     /// Most credentials held (keys and tokens together); 0 holds none.
     capacity: usize,
-    /// When the reading of the generation now held began, in nanoseconds after `started`;
-    /// 0 before the first.
-    confirmed_at: AtomicU64,
-    started: Instant,
-    /// Writes waiting for a reading that began after they committed, numbered in turn; one
-    /// reading answers every write numbered before it began, so concurrent writes share it.
-    writes_numbered: AtomicU64,
-    /// Wakes the follower early when a write is waiting.
-    write_waiting: Notify,
-    /// The highest write number that a reading (or a drop of everything) has covered.
-    writes_covered: watch::Sender<u64>,
+    /// When the reading of the generation now held began.
+    freshness: Freshness,
 }
 
 #[derive(Default)]
@@ -76,82 +56,18 @@ impl Held {
 #[derive(Debug, Clone, Copy)]
 pub struct Lease(Option<i64>);
 
-/// The writes a reading of the generation answers: every one numbered up to this.
-#[derive(Debug, Clone, Copy)]
-pub struct WritesCovered(u64);
-
 impl CredentialCache {
     pub fn new(capacity: usize) -> Self {
         Self {
             held: RwLock::default(),
             capacity,
-            confirmed_at: AtomicU64::new(0),
-            started: Instant::now(),
-            writes_numbered: AtomicU64::new(0),
-            write_waiting: Notify::new(),
-            writes_covered: watch::Sender::new(0),
+            freshness: Freshness::default(),
         }
-    }
-
-    /// Called by a write after it committed and before it is answered: returns once a
-    /// reading of the generation that began after the commit was recorded, so that a
-    /// credential the write changed is no longer served here. If none comes within
-    /// [`AFTER_WRITE_WAIT`] (the store is slow, or no follower runs), everything held is
-    /// dropped instead.
-    pub async fn settle_write(&self) {
-        if !self.is_enabled() {
-            return;
-        }
-        let number = self.writes_numbered.fetch_add(1, Ordering::AcqRel) + 1;
-        self.write_waiting.notify_one();
-        let mut covered = self.writes_covered.subscribe();
-        let settled = tokio::time::timeout(
-            AFTER_WRITE_WAIT,
-            covered.wait_for(|covered| *covered >= number),
-        )
-        .await;
-        if !matches!(settled, Ok(Ok(_))) {
-            self.forget_all();
-        }
-    }
-
-    /// For the follower: waits for `poll` to end or for a write to be waiting, whichever
-    /// comes first, and returns the writes a reading beginning now covers.
-    pub async fn reading_due(&self, poll: &mut tokio::time::Interval) -> WritesCovered {
-        tokio::select! {
-            _ = poll.tick() => {}
-            () = self.write_waiting.notified() => {}
-        }
-        WritesCovered(self.writes_numbered.load(Ordering::Acquire))
-    }
-
-    /// For the follower, after a reading that began when `covered` was taken: the writes it
-    /// covers may be answered. A failed reading drops everything held first, which covers
-    /// them as well.
-    pub fn reading_done(&self, covered: WritesCovered, succeeded: bool) {
-        if !succeeded {
-            self.forget_all();
-        }
-        self.writes_covered.send_if_modified(|done| {
-            let moved = covered.0 > *done;
-            *done = (*done).max(covered.0);
-            moved
-        });
     }
 
     /// Whether held credentials may be used now.
     fn is_fresh(&self) -> bool {
-        let confirmed = self.confirmed_at.load(Ordering::Acquire);
-        confirmed != 0
-            && self
-                .nanos_since_start(Instant::now())
-                .saturating_sub(confirmed)
-                <= FRESH_FOR.as_nanos() as u64
-    }
-
-    fn nanos_since_start(&self, at: Instant) -> u64 {
-        // At least 1, so that 0 can mean "never"; u64 nanoseconds last 584 years.
-        (at.saturating_duration_since(self.started).as_nanos() as u64).max(1)
+        self.freshness.is_fresh()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Held> {
@@ -222,8 +138,7 @@ impl CredentialCache {
             held.generation = Some(generation);
         }
         held.read_at = Some(read_at);
-        self.confirmed_at
-            .store(self.nanos_since_start(read_at), Ordering::Release);
+        self.freshness.confirm(read_at);
     }
 
     /// Drops everything and trusts nothing until the generation is read again: for a write
@@ -236,7 +151,7 @@ impl CredentialCache {
         held.tokens.clear();
         held.generation = None;
         held.read_at = Some(Instant::now());
-        self.confirmed_at.store(0, Ordering::Release);
+        self.freshness.lapse();
     }
 
     /// Whether anything is ever held; with a capacity of 0 there is nothing to keep coherent.

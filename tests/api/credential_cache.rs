@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use orgdoor::security::credential_cache::{AFTER_WRITE_WAIT, CredentialCache, FRESH_FOR};
+use orgdoor::freshness::{AFTER_WRITE_WAIT, FRESH_FOR, WriteSettling};
+use orgdoor::security::credential_cache::CredentialCache;
 use orgdoor_test_db::Backend;
 use reqwest::Method;
 use serde_json::json;
@@ -146,34 +147,36 @@ async fn concurrent_writes_share_readings_and_are_never_answered_before_one(back
     let app = spawn_app(backend).await;
     let public_key = app.owner.public_key.parse().unwrap();
     let cache = std::sync::Arc::new(CredentialCache::new(10));
+    let settling = std::sync::Arc::new(WriteSettling::default());
     let generation = app.store.credential_generation().await.unwrap();
     cache.confirm(generation, Instant::now());
     let credential = app.store.find_api_key(&public_key).await.unwrap().unwrap();
     cache.keep_api_key(cache.lease(), std::sync::Arc::new(credential));
 
-    // With no follower, a write waits AFTER_WRITE_WAIT and then drops everything.
+    // With no follower, a write waits AFTER_WRITE_WAIT and is then told it did not settle.
     let began = Instant::now();
-    cache.settle_write().await;
+    assert!(!settling.settle_write().await);
     assert!(began.elapsed() >= AFTER_WRITE_WAIT);
-    assert!(cache.is_empty());
 
     // A follower that counts its readings; every reading is a real one from the store.
     let readings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let follower = tokio::spawn({
         let cache = cache.clone();
+        let settling = settling.clone();
         let store = app.store.clone();
         let readings = readings.clone();
         async move {
             let mut poll = tokio::time::interval(Duration::from_secs(3600));
             loop {
-                let covered = cache.reading_due(&mut poll).await;
+                let covered = settling.reading_due(&mut poll).await;
                 let read_at = Instant::now();
                 let generation = store.credential_generation().await;
                 readings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if let Ok(generation) = &generation {
-                    cache.confirm(*generation, read_at);
+                match &generation {
+                    Ok(generation) => cache.confirm(*generation, read_at),
+                    Err(_) => cache.forget_all(),
                 }
-                cache.reading_done(covered, generation.is_ok());
+                settling.reading_done(covered);
             }
         }
     });
@@ -185,12 +188,12 @@ async fn concurrent_writes_share_readings_and_are_never_answered_before_one(back
     let before = readings.load(std::sync::atomic::Ordering::Relaxed);
     let writes = 64;
     let settled = futures_util::future::join_all((0..writes).map(|_| {
-        let cache = cache.clone();
+        let settling = settling.clone();
         let readings = readings.clone();
         async move {
             let began = Instant::now();
             let at_start = readings.load(std::sync::atomic::Ordering::Relaxed);
-            cache.settle_write().await;
+            assert!(settling.settle_write().await);
             // Answered only after a reading that began after it: at least one more finished.
             assert!(readings.load(std::sync::atomic::Ordering::Relaxed) > at_start);
             began.elapsed()

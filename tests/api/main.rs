@@ -58,6 +58,7 @@ mod org_users;
 mod orgs_teams_groups;
 mod outage;
 mod outbox;
+mod pending_lists;
 mod project_api_keys;
 mod project_invitations;
 mod project_members;

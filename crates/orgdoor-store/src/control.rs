@@ -1,7 +1,9 @@
-//! What the control API for test suites needs from the store: a clock offset and a reset
-//! counter every instance on the store shares, and wiping everything clients made.
+//! What the control API for test suites needs from the store (a clock offset and a reset
+//! counter every instance on the store shares, and wiping everything clients made), and what
+//! instances read to keep what they hold in memory coherent with the store.
 
 use async_trait::async_trait;
+use orgdoor_domain::OrgId;
 use tracing::instrument;
 
 use crate::StoreError;
@@ -20,12 +22,56 @@ pub struct ControlState {
 
 /// Tables a reset keeps: the schema's history, the secrets every instance signs with, and the
 /// control state itself.
-const KEPT_TABLES: [&str; 4] = [
+const KEPT_TABLES: [&str; 5] = [
     "_sqlx_migrations",
     "server_secrets",
     "control_state",
     "credential_generation",
+    // Its numbers must keep rising across a reset, or instances would miss what follows it.
+    "org_changes",
 ];
+
+/// Where a reading of the store's changes left off: the next reading reports what committed
+/// after it. The first reading starts from nothing and reports every organization as changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeCursor(Option<String>);
+
+/// Which organizations' invitations or users changed since a cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangedOrganizations {
+    /// Any of them might have (a first reading, or a reset).
+    Every,
+    /// These, and no others.
+    These(Vec<OrgId>),
+}
+
+/// One reading of what changed in the store.
+#[derive(Debug, Clone)]
+pub struct StoreChanges {
+    /// As [`ControlStore::credential_generation`] reads it.
+    pub credential_generation: i64,
+    pub organizations: ChangedOrganizations,
+    /// Where this reading left off.
+    pub cursor: ChangeCursor,
+}
+
+/// The organization id that marks every organization changed.
+const EVERY_ORGANIZATION: &str = "*";
+
+impl ChangedOrganizations {
+    /// From the comma-separated ids a reading returns; anything that is not an id (the reset's
+    /// mark) stands for every organization.
+    fn parse(joined: &str) -> Self {
+        let mut changed = Vec::new();
+        for id in joined.split(',').filter(|id| !id.is_empty()) {
+            match id.parse() {
+                Ok(id) => changed.push(id),
+                Err(_) => return Self::Every,
+            }
+        }
+        Self::These(changed)
+    }
+}
 
 #[async_trait]
 pub trait ControlStore: Send + Sync {
@@ -43,6 +89,16 @@ pub trait ControlStore: Send + Sync {
     /// token, an account, an access list, a project role, an organization): while it stands
     /// still, credentials read earlier are still what the store holds.
     async fn credential_generation(&self) -> Result<i64, StoreError>;
+
+    /// The credential generation and the organizations whose invitations or users changed
+    /// since `since`, in one reading.
+    async fn read_changes(&self, since: &ChangeCursor) -> Result<StoreChanges, StoreError>;
+
+    /// Forgets the record of changes every instance has read: those that committed before
+    /// `read_by_all`, a cursor from a reading old enough that any instance that has not read
+    /// past it since treats everything as changed. Does nothing on stores whose record needs
+    /// no pruning.
+    async fn prune_changes(&self, read_by_all: &ChangeCursor) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -90,6 +146,10 @@ impl<B: Backend> ControlStore for B {
         tx.query("UPDATE credential_generation SET generation = generation + 1 WHERE id = 1")
             .execute()
             .await?;
+        tx.query(B::Connection::RECORD_ORG_CHANGE)
+            .bind(EVERY_ORGANIZATION)
+            .execute()
+            .await?;
         let (clock_offset_ms, resets): (i64, i64) = tx
             .query(
                 "UPDATE control_state SET clock_offset_ms = 0, resets = resets + 1 WHERE id = 1 \
@@ -113,5 +173,40 @@ impl<B: Backend> ControlStore for B {
             .fetch_one()
             .await?;
         Ok(generation)
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn read_changes(&self, since: &ChangeCursor) -> Result<StoreChanges, StoreError> {
+        let (credential_generation, cursor, changed): (i64, String, Option<String>) = self
+            .read()
+            .await?
+            .query(B::Connection::READ_CHANGES)
+            .bind(since.0.as_deref())
+            .fetch_one()
+            .await?;
+        let organizations = match (&since.0, changed) {
+            (Some(_), Some(changed)) => ChangedOrganizations::parse(&changed),
+            (Some(_), None) => ChangedOrganizations::These(Vec::new()),
+            (None, _) => ChangedOrganizations::Every,
+        };
+        Ok(StoreChanges {
+            credential_generation,
+            organizations,
+            cursor: ChangeCursor(Some(cursor)),
+        })
+    }
+
+    #[instrument(level = "debug", skip(self))]
+    async fn prune_changes(&self, read_by_all: &ChangeCursor) -> Result<(), StoreError> {
+        let (Some(prune), Some(cursor)) = (B::Connection::PRUNE_CHANGES, &read_by_all.0) else {
+            return Ok(());
+        };
+        self.write()
+            .await?
+            .query(prune)
+            .bind(cursor.as_str())
+            .execute()
+            .await?;
+        Ok(())
     }
 }

@@ -49,7 +49,7 @@ use crate::sql::Backend;
 
 pub use access_lists::AccessListStore;
 pub use api_keys::ApiKeyStore;
-pub use control::{ControlState, ControlStore};
+pub use control::{ChangeCursor, ChangedOrganizations, ControlState, ControlStore, StoreChanges};
 pub use error::{Rejection, StoreError};
 pub use events::{EventFilter, EventScope, EventStore};
 pub use housekeeping::HousekeepingStore;

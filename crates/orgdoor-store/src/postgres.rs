@@ -106,6 +106,20 @@ impl Connection for PgConnection {
     const LIST_TABLES: &'static str =
         "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()";
 
+    const RECORD_ORG_CHANGE: &'static str = "INSERT INTO org_changes (org_id) VALUES ($1)";
+    // The cursor is the reading's snapshot: the changes to report are those visible in this
+    // statement's snapshot and not in the last one's. A change made by a transaction that was
+    // still running at the last reading is reported when it commits, whatever its id.
+    const READ_CHANGES: &'static str = "SELECT \
+         (SELECT generation FROM credential_generation WHERE id = 1), \
+         pg_current_snapshot()::text, \
+         (SELECT string_agg(DISTINCT org_id, ',') FROM org_changes \
+          WHERE $1::text IS NOT NULL \
+          AND txid >= pg_snapshot_xmin($1::text::pg_snapshot) \
+          AND NOT pg_visible_in_snapshot(txid, $1::text::pg_snapshot))";
+    const PRUNE_CHANGES: Option<&'static str> =
+        Some("DELETE FROM org_changes WHERE txid < pg_snapshot_xmin($1::text::pg_snapshot)");
+
     fn empty_tables(tables: &[&str]) -> Vec<String> {
         if tables.is_empty() {
             return Vec::new();

@@ -91,6 +91,15 @@ pub(crate) trait Connection: Send + Sized + 'static {
     const JSON_NESTED: &'static str;
     /// Names every table of the store's schema, one per row.
     const LIST_TABLES: &'static str;
+    /// Records `$1` in `org_changes` as changed.
+    const RECORD_ORG_CHANGE: &'static str;
+    /// Given `$1`, the cursor of the last reading (or NULL), reads the credential generation,
+    /// a cursor for this reading, and the comma-separated ids of the organizations recorded
+    /// as changed after `$1` (NULL when there are none).
+    const READ_CHANGES: &'static str;
+    /// Given `$1`, a cursor, deletes the records of changes that committed before it; `None`
+    /// where the record needs no pruning.
+    const PRUNE_CHANGES: Option<&'static str>;
 
     /// Statements that empty `tables` in one transaction, whichever references which.
     fn empty_tables(tables: &[&str]) -> Vec<String>;

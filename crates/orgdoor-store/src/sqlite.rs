@@ -193,6 +193,18 @@ impl Connection for SqliteConnection {
     const LIST_TABLES: &'static str =
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
 
+    // One row per organization, numbered in commit order (one writer): the cursor is the
+    // highest number read.
+    const RECORD_ORG_CHANGE: &'static str = "INSERT INTO org_changes (org_id, seq) \
+         VALUES ($1, coalesce((SELECT max(seq) FROM org_changes), 0) + 1) \
+         ON CONFLICT (org_id) DO UPDATE SET seq = excluded.seq";
+    const READ_CHANGES: &'static str = "SELECT \
+         (SELECT generation FROM credential_generation WHERE id = 1), \
+         CAST(coalesce((SELECT max(seq) FROM org_changes), 0) AS TEXT), \
+         (SELECT group_concat(org_id) FROM org_changes \
+          WHERE $1 IS NOT NULL AND seq > CAST($1 AS INTEGER))";
+    const PRUNE_CHANGES: Option<&'static str> = None;
+
     fn empty_tables(tables: &[&str]) -> Vec<String> {
         // Foreign keys are deferred while the tables empty one by one, in no particular order.
         // Once all are empty nothing can violate one, and checks go back to immediate for the

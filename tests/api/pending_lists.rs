@@ -1,0 +1,175 @@
+//! Invitation lists held in memory: a write made through an instance shows in its lists before
+//! it is answered, one made elsewhere within a poll of the store's changes, an instance that
+//! cannot read the changes serves lists from the store, and a held list never outlives the
+//! invitations in it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use orgdoor::pending_lists::PendingLists;
+use orgdoor_test_db::Backend;
+use serde_json::{Value, json};
+
+use crate::harness::{DigestClient, DigestStyle, TestApp, eventually, spawn_app};
+
+on_both_stores!(
+    a_write_shows_in_the_lists_of_its_instance_before_it_is_answered,
+    a_write_through_another_instance_reaches_the_list_within_a_poll,
+    an_instance_that_cannot_read_the_changes_serves_lists_from_the_store,
+    a_held_list_never_outlives_its_invitations_or_predates_them,
+);
+
+/// A second instance on the app's store, adjusted by `adjust`, with an owner client that reuses
+/// nonces, and the lists it holds.
+async fn second_instance(
+    app: &TestApp,
+    adjust: impl FnOnce(orgdoor::Application) -> orgdoor::Application,
+) -> (DigestClient, Arc<PendingLists>) {
+    let mut lists = None;
+    let url = app
+        .spawn_instance_with(|instance| {
+            let instance = adjust(instance);
+            lists = Some(instance.pending_lists());
+            instance
+        })
+        .await;
+    let client = DigestClient::new(&url, app.owner.clone(), DigestStyle::ReuseNonce);
+    (client, lists.expect("the instance was built"))
+}
+
+/// The usernames `client` lists, in order.
+async fn usernames(client: &DigestClient, invites: &str) -> Vec<String> {
+    let listed = client.get(invites).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    listed
+        .json
+        .as_array()
+        .expect("a bare array")
+        .iter()
+        .map(|invitation| invitation["username"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Lists until the instance holds the organization's list (the first reading of the store's
+/// changes may not have been made when it started).
+async fn until_held(client: &DigestClient, lists: &PendingLists, invites: &str) {
+    eventually("the list is held", || async {
+        usernames(client, invites).await;
+        lists.size().0 == 1
+    })
+    .await;
+}
+
+fn invitation(username: &str) -> Value {
+    json!({"username": username, "roles": ["ORG_MEMBER"]})
+}
+
+async fn a_write_shows_in_the_lists_of_its_instance_before_it_is_answered(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (owner, lists) = second_instance(&app, |instance| instance).await;
+    let invites = app.invites_path();
+    until_held(&owner, &lists, &invites).await;
+    assert_eq!(usernames(&owner, &invites).await, Vec::<String>::new());
+
+    let created = owner.post(&invites, &invitation("first@example.com")).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(usernames(&owner, &invites).await, ["first@example.com"]);
+    assert_eq!(lists.size().0, 1, "held again");
+
+    let id = created.json["id"].as_str().unwrap();
+    let item = format!("{invites}/{id}");
+    let changed = owner
+        .patch(&item, &json!({"roles": ["ORG_BILLING_ADMIN"]}))
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    let listed = owner.get(&invites).await;
+    assert_eq!(listed.json[0]["roles"], json!(["ORG_BILLING_ADMIN"]));
+
+    assert_eq!(owner.delete(&item).await.status, 204);
+    assert_eq!(usernames(&owner, &invites).await, Vec::<String>::new());
+}
+
+async fn a_write_through_another_instance_reaches_the_list_within_a_poll(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (second, lists) = second_instance(&app, |instance| instance).await;
+    let invites = app.invites_path();
+    until_held(&second, &lists, &invites).await;
+
+    let created = app
+        .owner()
+        .post(&invites, &invitation("elsewhere@example.com"))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let took = eventually("the other instance lists the new invitation", || async {
+        usernames(&second, &invites).await == ["elsewhere@example.com"]
+    })
+    .await;
+    // The bound is a poll (10 ms) plus a reading; this only catches an instance that never
+    // hears.
+    assert!(took < Duration::from_secs(1), "{took:?}");
+
+    let org = format!("/api/atlas/v2/orgs/{}", app.org_id);
+    let renamed = app
+        .owner()
+        .patch(&org, &json!({"name": "renamed-org"}))
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    eventually("the other instance lists the new name", || async {
+        second.get(&invites).await.json[0]["orgName"] == "renamed-org"
+    })
+    .await;
+
+    let id = created.json["id"].as_str().unwrap();
+    let deleted = app.owner().delete(&format!("{invites}/{id}")).await;
+    assert_eq!(deleted.status, 204);
+    eventually(
+        "the other instance drops the cancelled invitation",
+        || async { usernames(&second, &invites).await.is_empty() },
+    )
+    .await;
+}
+
+async fn an_instance_that_cannot_read_the_changes_serves_lists_from_the_store(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Read once at start, then not for an hour: as if its readings were lost.
+    let (deaf, lists) = second_instance(&app, |instance| {
+        instance.with_credential_poll(Duration::from_secs(3600))
+    })
+    .await;
+    let invites = app.invites_path();
+    until_held(&deaf, &lists, &invites).await;
+
+    let created = app
+        .owner()
+        .post(&invites, &invitation("unheard@example.com"))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    // The list it holds is not used once its last reading is older than FRESH_FOR (40 ms).
+    let took = eventually("the deaf instance lists the new invitation", || async {
+        usernames(&deaf, &invites).await == ["unheard@example.com"]
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+async fn a_held_list_never_outlives_its_invitations_or_predates_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (second, lists) = second_instance(&app, |instance| instance).await;
+    let invites = app.invites_path();
+    let created = app
+        .owner()
+        .post(&invites, &invitation("expiring@example.com"))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    until_held(&second, &lists, &invites).await;
+    assert_eq!(usernames(&second, &invites).await, ["expiring@example.com"]);
+
+    // Invitations expire after 30 days; no write tells the instance.
+    app.clock.advance(time::Duration::days(31));
+    assert_eq!(usernames(&second, &invites).await, Vec::<String>::new());
+    // The empty list read then does not hold for an earlier time (the control API can move
+    // the server clock back).
+    assert_eq!(lists.size().0, 1);
+    app.clock.advance(time::Duration::days(-30));
+    assert_eq!(usernames(&second, &invites).await, ["expiring@example.com"]);
+}
