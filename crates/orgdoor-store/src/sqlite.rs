@@ -195,9 +195,7 @@ impl Connection for SqliteConnection {
 
     // One row per organization, numbered in commit order (one writer): the cursor is the
     // highest number read.
-    const RECORD_ORG_CHANGE: &'static str = "INSERT INTO org_changes (org_id, seq) \
-         VALUES ($1, coalesce((SELECT max(seq) FROM org_changes), 0) + 1) \
-         ON CONFLICT (org_id) DO UPDATE SET seq = excluded.seq";
+    const RECORD_ORG_CHANGE: &'static str = "INSERT INTO org_change_marks (org_id) VALUES ($1)";
     const READ_CHANGES: &'static str = "SELECT \
          (SELECT generation FROM credential_generation WHERE id = 1), \
          CAST(coalesce((SELECT max(seq) FROM org_changes), 0) AS TEXT), \
