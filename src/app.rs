@@ -30,9 +30,9 @@ use crate::config::{DeliverySettings, PublicUrl, RateLimitPolicy, Settings};
 use crate::control::Control;
 use crate::error::AppError;
 use crate::freshness::{self, WriteSettling};
+use crate::held_views::{self, HeldViews};
 use crate::http;
 use crate::mail::{self, Mailer};
-use crate::pending_lists::{self, PendingLists};
 use crate::security::credential_cache::{self, CredentialCache};
 use crate::security::csrf::CsrfGuard;
 use crate::security::digest::NonceAuthority;
@@ -117,7 +117,7 @@ impl Application {
             replays: Arc::new(ReplayGuard::default()),
             failures: Arc::new(FailureLimiter::default()),
             credentials: Arc::new(CredentialCache::new(credential_cache::DEFAULT_CAPACITY)),
-            pending_lists: Arc::new(PendingLists::new(pending_lists::DEFAULT_BUDGET)),
+            views: Arc::new(HeldViews::new(held_views::DEFAULT_BUDGET)),
             settling: Arc::new(WriteSettling::default()),
             public_url: PublicUrl::of_listener(listener.local_addr()?, false),
             outbox_posted: Arc::new(Notify::new()),
@@ -153,16 +153,16 @@ impl Application {
         self
     }
 
-    /// How many bytes of rendered invitation lists are held in memory (0: none, every list
-    /// asks the store).
-    pub fn with_pending_list_budget(mut self, bytes: usize) -> Self {
-        self.state.parts_mut().pending_lists = Arc::new(PendingLists::new(bytes));
+    /// How many bytes of rendered lists and pages are held in memory (0: none, every one asks
+    /// the store).
+    pub fn with_view_budget(mut self, bytes: usize) -> Self {
+        self.state.parts_mut().views = Arc::new(HeldViews::new(bytes));
         self
     }
 
-    /// The invitation lists this instance holds, to look at from outside (tests, tools).
-    pub fn pending_lists(&self) -> Arc<PendingLists> {
-        Arc::clone(&self.state.pending_lists)
+    /// The lists and pages this instance holds, to look at from outside (tests, tools).
+    pub fn held_views(&self) -> Arc<HeldViews> {
+        Arc::clone(&self.state.views)
     }
 
     /// How often the store's changes are read (default [`freshness::POLL_EVERY`]); what is
@@ -265,8 +265,7 @@ impl Application {
             self.mailer,
         ));
         // With nothing held there is nothing to keep coherent, so nothing to read.
-        let holds_anything =
-            self.state.credentials.is_enabled() || self.state.pending_lists.is_enabled();
+        let holds_anything = self.state.credentials.is_enabled() || self.state.views.is_enabled();
         let credential_follower = holds_anything.then(|| {
             tokio::spawn(follow_store_changes(
                 self.state.clone(),
@@ -395,7 +394,7 @@ impl ChangeFollower {
                 state
                     .credentials
                     .confirm(changes.credential_generation, read_at);
-                state.pending_lists.confirm(&changes.organizations, read_at);
+                state.views.confirm(&changes.organizations, read_at);
                 self.cursor = changes.cursor;
                 self.last_read = Some(read_at);
                 true
@@ -434,7 +433,7 @@ impl ChangeFollower {
 /// Drops everything held from the store and trusts nothing until the next reading.
 fn forget_everything_held(state: &AppState) {
     state.credentials.forget_all();
-    state.pending_lists.forget_all();
+    state.views.forget_all();
 }
 
 /// Makes a write's effect hold on this instance before it is answered. A request refused
@@ -447,7 +446,7 @@ async fn settle_write(state: &AppState, status: StatusCode) {
     if matches!(
         status,
         StatusCode::UNAUTHORIZED | StatusCode::METHOD_NOT_ALLOWED | StatusCode::TOO_MANY_REQUESTS
-    ) || !(state.credentials.is_enabled() || state.pending_lists.is_enabled())
+    ) || !(state.credentials.is_enabled() || state.views.is_enabled())
     {
         return;
     }

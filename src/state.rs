@@ -1,6 +1,6 @@
 //! What every handler can reach: the store, the clock, the Digest and failure memories, what is
 //! held from the store, and the rate-limit policy. Below everything that handles requests: it
-//! names only `clock`, `config`, `control`, `freshness`, `pending_lists` and `security`.
+//! names only `clock`, `config`, `control`, `freshness`, `held_views` and `security`.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::config::{PublicUrl, RateLimitPolicy};
 use crate::control::Control;
 use crate::freshness::WriteSettling;
-use crate::pending_lists::PendingLists;
+use crate::held_views::HeldViews;
 use crate::security::credential_cache::CredentialCache;
 use crate::security::csrf::CsrfGuard;
 use crate::security::digest::NonceAuthority;
@@ -55,9 +55,9 @@ pub struct SharedState {
     pub failures: Arc<FailureLimiter>,
     /// Credentials already read, while the store says they are unchanged.
     pub credentials: Arc<CredentialCache>,
-    /// Organizations' pending invitations already read and rendered, while the store says
-    /// they are unchanged.
-    pub pending_lists: Arc<PendingLists>,
+    /// Organizations' lists and pages already read and rendered, while the store says they
+    /// are unchanged.
+    pub views: Arc<HeldViews>,
     /// Writes waiting for a reading of the store's changes before they are answered.
     pub settling: Arc<WriteSettling>,
     pub rate_limits: RateLimitPolicy,

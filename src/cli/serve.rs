@@ -15,7 +15,7 @@ use crate::config::{
     DatabaseUrl, DeliverySettings, InvalidPublicUrl, PublicUrl, RateLimitPolicy, Settings, SmtpUrl,
 };
 use crate::control::{Control, Restore, journal};
-use crate::pending_lists;
+use crate::held_views;
 use crate::provision::{self, FixedKey};
 use crate::security::credential_cache;
 use crate::seed::{self, Seed};
@@ -39,15 +39,15 @@ pub(super) struct ServeArgs {
         default_value_t = credential_cache::DEFAULT_CAPACITY
     )]
     credential_cache_entries: usize,
-    /// How many bytes of organizations' rendered lists of pending invitations are held in
-    /// memory, so listing them reads neither the store nor serializes; 0 holds none. A list
-    /// takes about 270 bytes per invitation.
+    /// How many bytes of organizations' rendered lists of pending invitations and org-users
+    /// pages are held in memory, so reading them again reads neither the store nor
+    /// serializes; 0 holds none. A list takes about 270 bytes per invitation.
     #[arg(
         long,
-        env = "ORGDOOR_INVITATION_LIST_CACHE_BYTES",
-        default_value_t = pending_lists::DEFAULT_BUDGET
+        env = "ORGDOOR_VIEW_CACHE_BYTES",
+        default_value_t = held_views::DEFAULT_BUDGET
     )]
-    invitation_list_cache_bytes: usize,
+    view_cache_bytes: usize,
     /// Serve `GET /metrics` (Prometheus) on this address instead of the listen address.
     #[arg(long, env = "ORGDOOR_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
@@ -231,7 +231,7 @@ impl From<RateLimitMode> for RateLimitPolicy {
 struct StartUp {
     rate_limits: RateLimitPolicy,
     credential_cache_entries: usize,
-    invitation_list_cache_bytes: usize,
+    view_cache_bytes: usize,
     control_token: Option<String>,
     fixed_key: Option<FixedKey>,
     seed: Option<Arc<Seed>>,
@@ -279,7 +279,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.rate_limits.into()
         },
         credential_cache_entries: args.credential_cache_entries,
-        invitation_list_cache_bytes: args.invitation_list_cache_bytes,
+        view_cache_bytes: args.view_cache_bytes,
         control_token: args
             .control
             .control_token
@@ -328,7 +328,7 @@ async fn serve(settings: Settings, start_up: StartUp) -> anyhow::Result<()> {
         .await?
         .with_rate_limits(rate_limits)
         .with_credential_cache(start_up.credential_cache_entries)
-        .with_pending_list_budget(start_up.invitation_list_cache_bytes);
+        .with_view_budget(start_up.view_cache_bytes);
     if let Some(listen) = start_up.metrics_listen {
         app = app.with_metrics_listener(listen).await?;
     }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
 use crate::error::AppError;
+use crate::held_views::{RenderedView, ViewKey};
 use crate::http::extract::{
     AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_ids,
 };
@@ -25,7 +26,6 @@ use crate::http::roles::{parse_group_role, parse_org_roles, parse_username};
 use crate::http::scope::{OrgOwner, OrgScope, ScopeSegment};
 use crate::http::user_lists::invite_into_org;
 use crate::http::versioning::{ApiRoutes, V2023_01_01_DEPRECATED};
-use crate::pending_lists::RenderedList;
 use crate::state::AppState;
 use crate::views::InvitationView;
 
@@ -172,7 +172,7 @@ fn parse_update(
     })
 }
 
-/// The whole list comes from memory while it is held (`pending_lists`); a list filtered by
+/// The whole list comes from memory while it is held (`held_views`); a list filtered by
 /// username is one indexed row, read from the store.
 async fn list_invitations(
     State(state): State<AppState>,
@@ -182,10 +182,14 @@ async fn list_invitations(
     let username = query.email("username")?;
     let now = state.clock.now();
     let whole = username.is_none();
-    if whole && let Some(body) = state.pending_lists.get(&organization.id, now) {
+    if whole
+        && let Some(body) = state
+            .views
+            .get(&organization.id, &ViewKey::PendingInvitations, now)
+    {
         return Ok(json_response(body));
     }
-    let lease = state.pending_lists.lease();
+    let lease = state.views.lease();
     // One read: the scope took the caller's own organization from its credential.
     let invitations = state
         .store
@@ -197,18 +201,20 @@ async fn list_invitations(
     };
     let body = list.render()?;
     if whole {
+        // The invitations pending now are those pending until the first of them expires.
         let first_expiry = list
             .invitations
             .iter()
             .map(|invitation| invitation.expires_at)
             .min();
-        state.pending_lists.keep(
+        state.views.keep(
             &list.organization.id,
+            ViewKey::PendingInvitations,
             lease,
-            RenderedList {
+            RenderedView {
                 body: body.clone(),
-                read_at: now,
-                first_expiry,
+                holds_from: now,
+                holds_until: first_expiry,
             },
         );
     }

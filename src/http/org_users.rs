@@ -21,16 +21,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
 use crate::error::AppError;
+use crate::held_views::{RenderedView, ViewKey};
 use crate::http::custom_methods::{CustomMethod, RoleMethod};
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_ids, parse_user_id,
 };
 use crate::http::pagination::ListQuery;
 use crate::http::rate_limits::{ORG_USERS, limited};
+use crate::http::render::json_response;
 use crate::http::roles::{parse_group_role, parse_org_role, parse_org_roles, parse_username};
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
 use crate::http::user_lists::{
-    USER_READ_ONLY, find_org_user, invite_into_org, list_filter, user_list,
+    USER_READ_ONLY, find_org_user, invite_into_org, list_filter, render_user_list,
 };
 use crate::http::versioning::{
     ApiRoutes, ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED,
@@ -69,6 +71,8 @@ pub fn routes(state: &AppState) -> ApiRoutes {
     ApiRoutes { v2, v1 }
 }
 
+/// Pages come from memory while held (`held_views`), for the server second they were read in
+/// (statuses follow the clock by the second), keyed by everything that shapes the answer.
 async fn list_users(
     State(state): State<AppState>,
     base: BaseUrl,
@@ -79,12 +83,51 @@ async fn list_users(
     let list = ListQuery::from_query(&query)?;
     let filter = list_filter(&query, version, None)?;
     let now = state.clock.now();
+    let key = users_page_key(version, &base, &query);
+    if let Some(body) = state.views.get(&organization.id, &key, now) {
+        return Ok(json_response(body));
+    }
+    let lease = state.views.lease();
     let page = state
         .store
         .list_org_users(&organization.id, &filter, list.page, now)
         .await?;
     let path = format!("/orgs/{}/users", organization.id);
-    Ok(user_list(&base, &path, &list, page, version, now))
+    let body = render_user_list(&base, &path, &list, page, version, now)?;
+    let second = now.replace_nanosecond(0).unwrap_or(now);
+    state.views.keep(
+        &organization.id,
+        key,
+        lease,
+        RenderedView {
+            body: body.clone(),
+            holds_from: second,
+            holds_until: Some(second + time::Duration::SECOND),
+        },
+    );
+    Ok(json_response(body))
+}
+
+/// What shapes a page of users: the version, the base of its links and the query, each part
+/// preceded by its length so that no two requests make the same key.
+fn users_page_key(version: ApiVersion, base: &BaseUrl, query: &QueryParams) -> ViewKey {
+    let version = match version {
+        ApiVersion::Legacy => "1.0",
+        ApiVersion::Dated(version) => version.date,
+    };
+    let mut key = String::with_capacity(base.0.len() + 64);
+    let mut part = |text: &str| {
+        key.push_str(&text.len().to_string());
+        key.push(':');
+        key.push_str(text);
+    };
+    part(version);
+    part(&base.0);
+    for (name, value) in query.pairs() {
+        part(name);
+        part(value);
+    }
+    ViewKey::UsersPage(key.into_boxed_str())
 }
 
 /// `GroupRoleAssignment` as a request item.

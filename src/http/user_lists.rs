@@ -5,7 +5,7 @@
 //! and inviting someone into the organization (which makes them a pending user; the invitations
 //! resource does it too).
 
-use axum::Json;
+use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use orgdoor_domain::{
     GroupId, Invitation, Member, MembershipStatus, NewInvitation, OrgId, OrgUser, Organization,
@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use crate::error::AppError;
 use crate::http::extract::{BaseUrl, QueryParams, parse_user_id};
 use crate::http::pagination::{Link, ListQuery, Paginated};
+use crate::http::render::{json_response, render_json};
 use crate::http::versioning::{ApiVersion, V2023_01_01_DEPRECATED};
 use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
@@ -216,6 +217,15 @@ pub fn member_list(
     list: &ListQuery,
     page: orgdoor_domain::Page<OrgUser>,
 ) -> Response {
+    answer(render_member_list(base, path, list, page))
+}
+
+fn render_member_list(
+    base: &BaseUrl,
+    path: &str,
+    list: &ListQuery,
+    page: orgdoor_domain::Page<OrgUser>,
+) -> Result<Bytes, AppError> {
     // These versions' filter admits members only.
     let members = orgdoor_domain::Page {
         items: page
@@ -228,10 +238,24 @@ pub fn member_list(
             .collect(),
         total_count: page.total_count,
     };
-    Json(Paginated::new(base, path, list, members, |member| {
-        CloudAppUserView::new(base, member.user.clone(), std::slice::from_ref(&member))
-    }))
-    .into_response()
+    let capacity = members.items.len() * RENDERED_USER_BYTES + RENDERED_PAGE_BYTES;
+    render_json(
+        &Paginated::new(base, path, list, members, |member| {
+            CloudAppUserView::new(base, member.user.clone(), std::slice::from_ref(&member))
+        }),
+        capacity,
+    )
+}
+
+/// Bytes one rendered user takes, generously, and what a page adds (links, count).
+const RENDERED_USER_BYTES: usize = 400;
+const RENDERED_PAGE_BYTES: usize = 512;
+
+fn answer(rendered: Result<Bytes, AppError>) -> Response {
+    match rendered {
+        Ok(body) => json_response(body),
+        Err(error) => error.into_response(),
+    }
 }
 
 /// A paginated list in the version's item shape.
@@ -243,13 +267,26 @@ pub fn user_list(
     version: ApiVersion,
     now: OffsetDateTime,
 ) -> Response {
+    answer(render_user_list(base, path, list, page, version, now))
+}
+
+/// [`user_list`]'s body, to answer now or keep.
+pub fn render_user_list(
+    base: &BaseUrl,
+    path: &str,
+    list: &ListQuery,
+    page: orgdoor_domain::Page<OrgUser>,
+    version: ApiVersion,
+    now: OffsetDateTime,
+) -> Result<Bytes, AppError> {
     if members_only(version) {
-        member_list(base, path, list, page)
+        render_member_list(base, path, list, page)
     } else {
-        Json(Paginated::new(base, path, list, page, |user| {
-            OrgUserView::new(user, now)
-        }))
-        .into_response()
+        let capacity = page.items.len() * RENDERED_USER_BYTES + RENDERED_PAGE_BYTES;
+        render_json(
+            &Paginated::new(base, path, list, page, |user| OrgUserView::new(user, now)),
+            capacity,
+        )
     }
 }
 

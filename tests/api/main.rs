@@ -29,6 +29,7 @@ macro_rules! on_both_stores {
 
 mod fixture;
 mod harness;
+mod held_views;
 mod spec;
 
 mod api_keys;
@@ -58,7 +59,6 @@ mod org_users;
 mod orgs_teams_groups;
 mod outage;
 mod outbox;
-mod pending_lists;
 mod project_api_keys;
 mod project_invitations;
 mod project_members;

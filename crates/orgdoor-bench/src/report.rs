@@ -178,13 +178,21 @@ fn verdicts(measurements: &[Measurement], idle: &[(Backend, f64)]) -> Vec<Verdic
     }
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let throughput = [
-            ("pending invitations (one bare array)", "10,000-invitation list", 150.0),
-            ("one org-users page of 100", "org-users page of 100 at 1,000 users", 5_000.0),
+            (
+                "pending invitations (one bare array)",
+                "10,000-invitation list",
+                150.0,
+            ),
+            (
+                "one org-users page of 100",
+                "org-users page of 100 at 1,000 users",
+                5_000.0,
+            ),
         ];
         for (scenario, label, wanted) in throughput {
-            if let Some(measured) =
-                find(measurements, "orgdoor", Some(backend), |s| s.contains(scenario))
-            {
+            if let Some(measured) = find(measurements, "orgdoor", Some(backend), |s| {
+                s.contains(scenario)
+            }) {
                 verdicts.push(Verdict::at_least(
                     format!("{backend:?}: {label} ≥ {wanted:.0} req/s"),
                     format!("{:.0} req/s", measured.result.operations_per_second),

@@ -1,22 +1,24 @@
 //! Invitation lists held in memory: a write made through an instance shows in its lists before
 //! it is answered, one made elsewhere within a poll of the store's changes, an instance that
 //! cannot read the changes serves lists from the store, and a held list never outlives the
-//! invitations in it.
+//! invitations in it. Org-users pages are held alike, each for the server second it was read in.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use orgdoor::pending_lists::PendingLists;
+use orgdoor::held_views::HeldViews;
 use orgdoor_test_db::Backend;
 use serde_json::{Value, json};
 
-use crate::harness::{DigestClient, DigestStyle, TestApp, eventually, spawn_app};
+use crate::harness::{DigestClient, DigestStyle, TestApp, V2025, eventually, spawn_app};
+use reqwest::Method;
 
 on_both_stores!(
     a_write_shows_in_the_lists_of_its_instance_before_it_is_answered,
     a_write_through_another_instance_reaches_the_list_within_a_poll,
     an_instance_that_cannot_read_the_changes_serves_lists_from_the_store,
     a_held_list_never_outlives_its_invitations_or_predates_them,
+    held_users_pages_follow_writes_the_clock_and_their_own_query,
 );
 
 /// A second instance on the app's store, adjusted by `adjust`, with an owner client that reuses
@@ -24,12 +26,12 @@ on_both_stores!(
 async fn second_instance(
     app: &TestApp,
     adjust: impl FnOnce(orgdoor::Application) -> orgdoor::Application,
-) -> (DigestClient, Arc<PendingLists>) {
+) -> (DigestClient, Arc<HeldViews>) {
     let mut lists = None;
     let url = app
         .spawn_instance_with(|instance| {
             let instance = adjust(instance);
-            lists = Some(instance.pending_lists());
+            lists = Some(instance.held_views());
             instance
         })
         .await;
@@ -52,7 +54,7 @@ async fn usernames(client: &DigestClient, invites: &str) -> Vec<String> {
 
 /// Lists until the instance holds the organization's list (the first reading of the store's
 /// changes may not have been made when it started).
-async fn until_held(client: &DigestClient, lists: &PendingLists, invites: &str) {
+async fn until_held(client: &DigestClient, lists: &HeldViews, invites: &str) {
     eventually("the list is held", || async {
         usernames(client, invites).await;
         lists.size().0 == 1
@@ -172,4 +174,83 @@ async fn a_held_list_never_outlives_its_invitations_or_predates_them(backend: Ba
     assert_eq!(lists.size().0, 1);
     app.clock.advance(time::Duration::days(-30));
     assert_eq!(usernames(&second, &invites).await, ["expiring@example.com"]);
+}
+
+/// The usernames on a page of the organization's users (2025 operation) asked with `query`.
+async fn page_of_users(client: &DigestClient, app: &TestApp, query: &str) -> Vec<String> {
+    let path = format!("{}?{query}", app.users_path());
+    let page = client.send(Method::GET, &path, Some(V2025), None).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    page.json["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|user| user["username"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn held_users_pages_follow_writes_the_clock_and_their_own_query(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (second, views) = second_instance(&app, |instance| instance).await;
+    let invites = app.invites_path();
+    for username in ["a@example.com", "b@example.com"] {
+        let created = app.owner().post(&invites, &invitation(username)).await;
+        assert_eq!(created.status, 200, "{}", created.text);
+    }
+    let first_page = "itemsPerPage=1&pageNum=1";
+    let second_page = "itemsPerPage=1&pageNum=2";
+    eventually("both pages are held", || async {
+        page_of_users(&second, &app, first_page).await;
+        page_of_users(&second, &app, second_page).await;
+        views.size().0 == 2
+    })
+    .await;
+    // Held apart: each answers its own query.
+    assert_eq!(
+        page_of_users(&second, &app, first_page).await,
+        ["a@example.com"]
+    );
+    assert_eq!(
+        page_of_users(&second, &app, second_page).await,
+        ["b@example.com"]
+    );
+    // The same parameters in another split are another query, not the same page.
+    assert_eq!(
+        page_of_users(&second, &app, "itemsPerPage=1&pageNum=2&pageNum=1").await,
+        ["b@example.com"]
+    );
+
+    // A write through the instance shows before it is answered; one elsewhere within a poll.
+    let created = second.post(&invites, &invitation("0@example.com")).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(
+        page_of_users(&second, &app, first_page).await,
+        ["0@example.com"]
+    );
+    let removed = app
+        .owner()
+        .delete(&format!(
+            "{invites}/{}",
+            created.json["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(removed.status, 204);
+    eventually(
+        "the other instance's page loses the cancelled invitee",
+        || async { page_of_users(&second, &app, first_page).await == ["a@example.com"] },
+    )
+    .await;
+
+    // Pending invitees leave the default list (active and pending) as they expire, with no
+    // write to say so; the page read a second earlier is not used.
+    app.clock.advance(time::Duration::days(31));
+    assert_eq!(
+        page_of_users(&second, &app, first_page).await,
+        Vec::<String>::new()
+    );
+    app.clock.advance(time::Duration::days(-31));
+    assert_eq!(
+        page_of_users(&second, &app, first_page).await,
+        ["a@example.com"]
+    );
 }
