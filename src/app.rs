@@ -272,6 +272,7 @@ impl Application {
                 self.credential_poll,
             ))
         });
+        let pruner = tokio::spawn(prune_store_changes(self.state.clone()));
         let follower = self
             .state
             .control
@@ -292,6 +293,7 @@ impl Application {
         if let Some(credential_follower) = credential_follower {
             credential_follower.abort();
         }
+        pruner.abort();
         if let Some(follower) = follower {
             follower.abort();
         }
@@ -341,9 +343,9 @@ async fn follow_control_state(state: AppState) {
 /// How long this instance may go without a reading before the store's record of changes may
 /// have been pruned past what it saw: a reading after a longer gap reports every organization.
 const LONGEST_READING_GAP: Duration = Duration::from_secs(20);
-/// How often the record of changes is pruned, with the cursor of the previous pruning: older
-/// than this, and so older than [`LONGEST_READING_GAP`], so every instance has read past it or
-/// will treat everything as changed.
+/// How often the record of changes is pruned, with the cursor read at the previous pruning:
+/// older than this, and so older than [`LONGEST_READING_GAP`], so every instance has read past
+/// it or will treat everything as changed.
 const PRUNE_EVERY: Duration = Duration::from_secs(30);
 
 /// Reads what changed in the store every `poll`, and as soon as a write is waiting for a
@@ -364,7 +366,27 @@ async fn follow_store_changes(state: AppState, poll: Duration) {
             forget_everything_held(&state);
         }
         state.settling.reading_done(covered);
-        follower.prune_now_and_then(&state).await;
+    }
+}
+
+/// Prunes the store's record of changes every [`PRUNE_EVERY`], up to a cursor read at the
+/// previous pruning. A task of its own, run whatever this instance holds: the record grows on
+/// every write, and a slow pruning must not hold up the readings.
+async fn prune_store_changes(state: AppState) {
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut read_by_all: Option<ChangeCursor> = None;
+    loop {
+        every.tick().await;
+        if let Some(cursor) = &read_by_all
+            && let Err(error) = state.store.prune_changes(cursor).await
+        {
+            tracing::debug!(%error, "could not prune the store's record of changes");
+        }
+        read_by_all = match state.store.read_changes(&ChangeCursor::default()).await {
+            Ok(changes) => Some(changes.cursor),
+            Err(_) => None,
+        };
     }
 }
 
@@ -374,8 +396,6 @@ struct ChangeFollower {
     cursor: ChangeCursor,
     /// When the last successful reading began.
     last_read: Option<std::time::Instant>,
-    /// The cursor the next pruning uses, and when it was taken.
-    prune_with: Option<(std::time::Instant, ChangeCursor)>,
 }
 
 impl ChangeFollower {
@@ -403,29 +423,6 @@ impl ChangeFollower {
                 tracing::debug!(%error, "could not read the store's changes");
                 false
             }
-        }
-    }
-
-    /// Every [`PRUNE_EVERY`], prunes the record of changes up to the cursor taken at the
-    /// previous pruning.
-    async fn prune_now_and_then(&mut self, state: &AppState) {
-        let now = std::time::Instant::now();
-        match &self.prune_with {
-            Some((taken, _)) if now.duration_since(*taken) < PRUNE_EVERY => return,
-            Some((_, read_by_all)) => {
-                let pruned = tokio::time::timeout(
-                    freshness::AFTER_WRITE_WAIT,
-                    state.store.prune_changes(read_by_all),
-                )
-                .await;
-                if !matches!(pruned, Ok(Ok(()))) {
-                    tracing::debug!("could not prune the store's record of changes");
-                }
-            }
-            None => {}
-        }
-        if self.last_read.is_some() {
-            self.prune_with = Some((now, self.cursor.clone()));
         }
     }
 }

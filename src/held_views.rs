@@ -156,13 +156,12 @@ impl HeldViews {
     }
 
     /// Records a reading that began at `read_at` and found `changed`: their views are dropped.
-    /// A reading that began before the one already recorded is older news and changes nothing
-    /// (what it reports was dropped with everything else by then).
+    /// A reading that began before the one already recorded (a drop of everything meanwhile)
+    /// still drops what it names, since views kept after that drop may predate those changes
+    /// and no later reading reports them again, but it makes nothing fresh.
     pub fn confirm(&self, changed: &ChangedOrganizations, read_at: Instant) {
         let mut held = self.write();
-        if held.read_at.is_some_and(|recorded| read_at < recorded) {
-            return;
-        }
+        let older_news = held.read_at.is_some_and(|recorded| read_at < recorded);
         match changed {
             ChangedOrganizations::Every => held.drop_all(),
             ChangedOrganizations::These(orgs) if !orgs.is_empty() => {
@@ -178,8 +177,10 @@ impl HeldViews {
             }
             ChangedOrganizations::These(_) => {}
         }
-        held.read_at = Some(read_at);
-        self.freshness.confirm(read_at);
+        if !older_news {
+            held.read_at = Some(read_at);
+            self.freshness.confirm(read_at);
+        }
     }
 
     /// Drops everything and trusts nothing until the next reading: for a write whose effect
@@ -387,5 +388,21 @@ mod tests {
         assert!(lists.get(&org, &LIST, AT).is_none());
         lists.confirm(&ChangedOrganizations::These(vec![]), Instant::now());
         assert!(lists.get(&org, &LIST, AT).is_some());
+    }
+
+    #[test]
+    fn an_older_reading_still_drops_what_it_names() {
+        let lists = confirmed(1 << 20);
+        let org = org();
+        let began_before = Instant::now();
+        lists.forget_all();
+        // Kept after the drop, but read before a change the older reading reports.
+        lists.keep(&org, LIST, lists.lease(), list(10, None));
+        lists.confirm(
+            &ChangedOrganizations::These(vec![org.clone()]),
+            began_before,
+        );
+        lists.confirm(&ChangedOrganizations::These(vec![]), Instant::now());
+        assert!(lists.get(&org, &LIST, AT).is_none());
     }
 }

@@ -190,11 +190,15 @@ async fn list_invitations(
         return Ok(json_response(body));
     }
     let lease = state.views.lease();
-    // One read: the scope took the caller's own organization from its credential.
-    let invitations = state
+    // One read, the organization with its invitations: its name in the body is read under the
+    // lease too, so a rename that committed after the scope read it cannot be held.
+    let found = state
         .store
-        .list_pending_invitations(&organization.id, username.as_ref(), now)
+        .get_organization_with_pending_invitations(&organization.id, username.as_ref(), now)
         .await?;
+    let Some((organization, invitations)) = found else {
+        return Err(AppError::OrgNotFound(organization.id.to_string()));
+    };
     let list = InvitationList {
         organization,
         invitations,
