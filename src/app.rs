@@ -29,7 +29,7 @@ use crate::clock::Clock;
 use crate::config::{DeliverySettings, PublicUrl, RateLimitPolicy, Settings};
 use crate::control::Control;
 use crate::error::AppError;
-use crate::freshness::{self, WriteSettling};
+use crate::freshness::{self, Readings};
 use crate::held_views::{self, HeldViews};
 use crate::http;
 use crate::mail::{self, Mailer};
@@ -109,6 +109,7 @@ impl Application {
                 }
                 _ => anyhow::Error::new(error).context(format!("cannot listen on {listen}")),
             })?;
+        let readings = Arc::new(Readings::default());
         let state = AppState::new(SharedState {
             store,
             clock,
@@ -116,9 +117,15 @@ impl Application {
             nonces: Arc::new(NonceAuthority::new(&secret)),
             replays: Arc::new(ReplayGuard::default()),
             failures: Arc::new(FailureLimiter::default()),
-            credentials: Arc::new(CredentialCache::new(credential_cache::DEFAULT_CAPACITY)),
-            views: Arc::new(HeldViews::new(held_views::DEFAULT_BUDGET)),
-            settling: Arc::new(WriteSettling::default()),
+            credentials: Arc::new(CredentialCache::new(
+                credential_cache::DEFAULT_CAPACITY,
+                Arc::clone(&readings),
+            )),
+            views: Arc::new(HeldViews::new(
+                held_views::DEFAULT_BUDGET,
+                Arc::clone(&readings),
+            )),
+            readings,
             public_url: PublicUrl::of_listener(listener.local_addr()?, false),
             outbox_posted: Arc::new(Notify::new()),
             csrf: Arc::new(CsrfGuard::new(&csrf_secret)),
@@ -149,14 +156,16 @@ impl Application {
 
     /// How many credentials are held in memory (0: none, every request asks the store).
     pub fn with_credential_cache(mut self, capacity: usize) -> Self {
-        self.state.parts_mut().credentials = Arc::new(CredentialCache::new(capacity));
+        let readings = Arc::clone(&self.state.readings);
+        self.state.parts_mut().credentials = Arc::new(CredentialCache::new(capacity, readings));
         self
     }
 
     /// How many bytes of rendered lists and pages are held in memory (0: none, every one asks
     /// the store).
     pub fn with_view_budget(mut self, bytes: usize) -> Self {
-        self.state.parts_mut().views = Arc::new(HeldViews::new(bytes));
+        let readings = Arc::clone(&self.state.readings);
+        self.state.parts_mut().views = Arc::new(HeldViews::new(bytes, readings));
         self
     }
 
@@ -357,7 +366,7 @@ async fn follow_store_changes(state: AppState, poll: Duration) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut follower = ChangeFollower::default();
     loop {
-        let covered = state.settling.reading_due(&mut every).await;
+        let covered = state.readings.reading_due(&mut every).await;
         // Bounded, so a hung store connection cannot hold every waiting write.
         let succeeded = tokio::time::timeout(freshness::AFTER_WRITE_WAIT, follower.read(&state))
             .await
@@ -365,7 +374,7 @@ async fn follow_store_changes(state: AppState, poll: Duration) {
         if !succeeded {
             forget_everything_held(&state);
         }
-        state.settling.reading_done(covered);
+        state.readings.reading_done(covered);
     }
 }
 
@@ -447,7 +456,7 @@ async fn settle_write(state: &AppState, status: StatusCode) {
     {
         return;
     }
-    if status.is_server_error() || !state.settling.settle_write().await {
+    if status.is_server_error() || !state.readings.await_reading().await {
         forget_everything_held(state);
     }
 }

@@ -193,7 +193,7 @@ async fn identify(
         Ok(refusal)
     };
     let public_key: PublicKey = username.parse().map_err(|_| failed(Refusal::UnknownKey))?;
-    let credential = match state.credentials.api_key(&public_key) {
+    let credential = match state.credentials.api_key(&public_key).await {
         Some(held) => held,
         None => {
             let lease = state.credentials.lease();
@@ -270,7 +270,7 @@ async fn identify_bearer(
     now: OffsetDateTime,
 ) -> Result<Principal, Result<Refusal, AppError>> {
     let digest = orgdoor_domain::service_account::sha256(token);
-    let credential = match state.credentials.token(&digest) {
+    let credential = match state.credentials.token(&digest).await {
         Some(held) => held,
         None => {
             let lease = state.credentials.lease();

@@ -5,8 +5,9 @@
 //! write of this instance is waiting for a reading. What is held is served only while the last
 //! reading is younger than [`FRESH_FOR`], so an instance that cannot read (a store that hangs,
 //! a follower that stopped) goes back to the store for every request instead of trusting it. A
-//! write is answered only after a reading that began after it committed ([`WriteSettling`]), so
-//! what it changed is no longer served here once it is acknowledged.
+//! write is answered only after a reading that began after it committed ([`Readings`]), so
+//! what it changed is no longer served here once it is acknowledged; a request that finds what
+//! it wants held but the last reading too old waits for a reading likewise.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -67,61 +68,63 @@ impl Freshness {
     }
 }
 
-/// Writes waiting for a reading that began after they committed, numbered in turn; one reading
-/// answers every write numbered before it began, so concurrent writes share it.
-pub struct WriteSettling {
-    writes_numbered: AtomicU64,
-    /// Wakes the follower early when a write is waiting.
-    write_waiting: Notify,
-    /// The highest write number that a reading (or a drop of everything) has covered.
-    writes_covered: watch::Sender<u64>,
+/// Requests waiting for a reading that began after they asked, numbered in turn; one reading
+/// answers every request numbered before it began, so concurrent requests share it. Writes ask
+/// before they are answered; a request that finds what it wants held but the last reading too
+/// old asks too, instead of going to the store because the follower was late.
+pub struct Readings {
+    asks_numbered: AtomicU64,
+    /// Wakes the follower early when a request is waiting.
+    ask_waiting: Notify,
+    /// The highest number that a reading (or a drop of everything) has answered.
+    asks_answered: watch::Sender<u64>,
 }
 
-/// The writes a reading answers: every one numbered up to this.
+/// The requests a reading answers: every one numbered up to this.
 #[derive(Debug, Clone, Copy)]
-pub struct WritesCovered(u64);
+pub struct AsksCovered(u64);
 
-impl Default for WriteSettling {
+impl Default for Readings {
     fn default() -> Self {
         Self {
-            writes_numbered: AtomicU64::new(0),
-            write_waiting: Notify::new(),
-            writes_covered: watch::Sender::new(0),
+            asks_numbered: AtomicU64::new(0),
+            ask_waiting: Notify::new(),
+            asks_answered: watch::Sender::new(0),
         }
     }
 }
 
-impl WriteSettling {
-    /// Called by a write after it committed and before it is answered: returns `true` once a
-    /// reading that began after the commit was recorded, or `false` if none came within
-    /// [`AFTER_WRITE_WAIT`] (the store is slow, or no follower runs), when the caller must
-    /// drop everything held instead.
-    pub async fn settle_write(&self) -> bool {
-        let number = self.writes_numbered.fetch_add(1, Ordering::AcqRel) + 1;
-        self.write_waiting.notify_one();
-        let mut covered = self.writes_covered.subscribe();
+impl Readings {
+    /// Returns `true` once a reading that began after this call was recorded, or `false` if
+    /// none came within [`AFTER_WRITE_WAIT`] (the store is slow, or no follower runs). A write
+    /// calls it after it committed and before it is answered, and must drop everything held
+    /// when it returns `false`.
+    pub async fn await_reading(&self) -> bool {
+        let number = self.asks_numbered.fetch_add(1, Ordering::AcqRel) + 1;
+        self.ask_waiting.notify_one();
+        let mut answered = self.asks_answered.subscribe();
         let settled = tokio::time::timeout(
             AFTER_WRITE_WAIT,
-            covered.wait_for(|covered| *covered >= number),
+            answered.wait_for(|answered| *answered >= number),
         )
         .await;
         matches!(settled, Ok(Ok(_)))
     }
 
-    /// For the follower: waits for `poll` to end or for a write to be waiting, whichever comes
-    /// first, and returns the writes a reading beginning now covers.
-    pub async fn reading_due(&self, poll: &mut tokio::time::Interval) -> WritesCovered {
+    /// For the follower: waits for `poll` to end or for a request to be waiting, whichever
+    /// comes first, and returns the requests a reading beginning now covers.
+    pub async fn reading_due(&self, poll: &mut tokio::time::Interval) -> AsksCovered {
         tokio::select! {
             _ = poll.tick() => {}
-            () = self.write_waiting.notified() => {}
+            () = self.ask_waiting.notified() => {}
         }
-        WritesCovered(self.writes_numbered.load(Ordering::Acquire))
+        AsksCovered(self.asks_numbered.load(Ordering::Acquire))
     }
 
     /// For the follower, once a reading that began when `covered` was taken has been recorded
-    /// (or, if it failed, everything held was dropped): the writes it covers may be answered.
-    pub fn reading_done(&self, covered: WritesCovered) {
-        self.writes_covered.send_if_modified(|done| {
+    /// (or, if it failed, everything held was dropped): the requests it covers are answered.
+    pub fn reading_done(&self, covered: AsksCovered) {
+        self.asks_answered.send_if_modified(|done| {
             let moved = covered.0 > *done;
             *done = (*done).max(covered.0);
             moved

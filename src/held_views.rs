@@ -12,21 +12,25 @@
 //! without a write (statuses follow the clock, and the server clock may be moved back).
 //!
 //! A view read from the store is kept only if nothing says it may predate a change: no view
-//! was dropped since the read began (the [`Lease`]).
+//! was dropped since the read began (the lease a [`ReadTurn`] carries). One request at a time
+//! reads a view that is not held; the others that miss it meanwhile wait for that read and
+//! look again ([`HeldViews::lookup`]).
 //!
 //! Memory is bounded by a byte budget (`--view-cache-bytes`): a view that does not fit pushes
 //! others out, one larger than the whole budget is not kept.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use axum::body::Bytes;
 use orgdoor_domain::OrgId;
 use orgdoor_store::ChangedOrganizations;
 use time::OffsetDateTime;
+use tokio::sync::watch;
 
-use crate::freshness::Freshness;
+use crate::freshness::{Freshness, Readings};
 
 /// The byte budget unless `--view-cache-bytes` says otherwise: room for about 100,000
 /// invitations, rendered.
@@ -74,6 +78,11 @@ pub struct HeldViews {
     /// Most bytes held; 0 holds nothing.
     budget: usize,
     freshness: Freshness,
+    /// Asked for a reading when a view is held but the last reading is too old.
+    readings: Arc<Readings>,
+    /// The views being read from the store now, each by the request that missed it first;
+    /// the receiver tells when that read ends.
+    reading: Mutex<HashMap<(OrgId, ViewKey), watch::Receiver<()>>>,
 }
 
 #[derive(Default)]
@@ -86,12 +95,47 @@ struct Held {
     drops: u64,
     /// When the reading last recorded began, to ignore one that began earlier.
     read_at: Option<Instant>,
+    /// Views kept since the start, for tests and diagnostics: each was read from the store.
+    kept: u64,
 }
 
 /// Taken before reading a view from the store, to keep what the read returns under.
 #[derive(Debug, Clone, Copy)]
-pub struct Lease {
+struct Lease {
     drops: u64,
+}
+
+/// What a request for a view finds: the view, or its turn to read it from the store.
+pub enum Lookup<'a> {
+    Held(Bytes),
+    Read(ReadTurn<'a>),
+}
+
+/// A request's turn to read a view from the store and offer it to [`HeldViews::keep`].
+///
+/// Why only one at a time: the misses of a view that many clients read at once (a list of
+/// 10,000 invitations after a change, a page at the turn of a second) would each read and
+/// render it, all at once, costing the store, the CPU and memory N times for one result.
+/// The others wait for the first read and look again; one that still misses (the read failed,
+/// or what it read could not be kept) reads on its own instead of queueing again, so a view
+/// that cannot be kept never lines its readers up one behind another.
+pub struct ReadTurn<'a> {
+    lease: Lease,
+    reading: Option<Reading<'a>>,
+}
+
+/// A read of a view in flight; its end (kept, failed or cut off) wakes those waiting for it.
+struct Reading<'a> {
+    views: &'a HeldViews,
+    view: (OrgId, ViewKey),
+    /// Dropped after the entry is removed: waiters then wake and find the entry gone.
+    _ended: watch::Sender<()>,
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.views.lock_reading().remove(&self.view);
+    }
 }
 
 fn cost(key: &ViewKey, view: &RenderedView) -> usize {
@@ -99,12 +143,21 @@ fn cost(key: &ViewKey, view: &RenderedView) -> usize {
 }
 
 impl HeldViews {
-    pub fn new(budget: usize) -> Self {
+    /// Holds up to `budget` bytes, asking `readings` for a reading when the last is too old.
+    pub fn new(budget: usize, readings: Arc<Readings>) -> Self {
         Self {
             held: RwLock::default(),
             budget,
             freshness: Freshness::default(),
+            readings,
+            reading: Mutex::default(),
         }
+    }
+
+    fn lock_reading(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(OrgId, ViewKey), watch::Receiver<()>>> {
+        self.reading.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Held> {
@@ -131,16 +184,84 @@ impl HeldViews {
         view.holds_at(now).then(|| view.body.clone())
     }
 
+    /// The organization's view at server time `now` if held; otherwise the request's turn to
+    /// read it, given once any read of it already in flight has ended and the view is still
+    /// not held.
+    pub async fn lookup(&self, org: &OrgId, key: &ViewKey, now: OffsetDateTime) -> Lookup<'_> {
+        if let Some(body) = self.get_fresh(org, key, now).await {
+            return Lookup::Held(body);
+        }
+        let mut reading = None;
+        let in_flight = if self.is_enabled() {
+            match self.lock_reading().entry((org.clone(), key.clone())) {
+                Entry::Occupied(entry) => Some(entry.get().clone()),
+                Entry::Vacant(entry) => {
+                    let (ended, watch) = watch::channel(());
+                    reading = Some(Reading {
+                        views: self,
+                        view: entry.key().clone(),
+                        _ended: ended,
+                    });
+                    entry.insert(watch);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(mut ended) = in_flight {
+            // Only the sender's drop ends this wait: nothing is ever sent.
+            let _ = ended.changed().await;
+            if let Some(body) = self.get_fresh(org, key, now).await {
+                return Lookup::Held(body);
+            }
+        }
+        Lookup::Read(ReadTurn {
+            lease: self.lease(),
+            reading,
+        })
+    }
+
+    /// The view if held; when it is held but the last reading is too old (the follower was
+    /// late: a busy core, a slow store), once a reading that began after this call confirms
+    /// it. Reading it from the store instead would make the core busier still.
+    async fn get_fresh(&self, org: &OrgId, key: &ViewKey, now: OffsetDateTime) -> Option<Bytes> {
+        if let Some(body) = self.get(org, key, now) {
+            return Some(body);
+        }
+        if !self.holds(org, key, now) || !self.readings.await_reading().await {
+            return None;
+        }
+        self.get(org, key, now)
+    }
+
+    /// Whether the view is held, fresh or not.
+    fn holds(&self, org: &OrgId, key: &ViewKey, now: OffsetDateTime) -> bool {
+        let held = self.read();
+        held.views
+            .get(org)
+            .and_then(|views| views.get(key))
+            .is_some_and(|view| view.holds_at(now))
+    }
+
     /// Taken before reading a view from the store.
-    pub fn lease(&self) -> Lease {
+    fn lease(&self) -> Lease {
         Lease {
             drops: self.read().drops,
         }
     }
 
-    /// Keeps a view read under `lease`, unless a view was dropped since (it may predate that
-    /// change) or it is larger than the whole budget; pushes others out to make room.
-    pub fn keep(&self, org: &OrgId, key: ViewKey, lease: Lease, view: RenderedView) {
+    /// Keeps a view read in `turn`, unless a view was dropped since the turn was given (it may
+    /// predate that change) or it is larger than the whole budget; pushes others out to make
+    /// room. Ends the turn, waking those waiting for it.
+    pub fn keep(&self, org: &OrgId, key: ViewKey, turn: ReadTurn<'_>, view: RenderedView) {
+        let ReadTurn { lease, reading } = turn;
+        self.keep_under(org, key, lease, view);
+        // Only now that what it read is held do those waiting for it look again.
+        drop(reading);
+    }
+
+    fn keep_under(&self, org: &OrgId, key: ViewKey, lease: Lease, view: RenderedView) {
         let cost = cost(&key, &view);
         if cost > self.budget {
             return;
@@ -152,6 +273,7 @@ impl HeldViews {
         held.remove(org, &key);
         while held.bytes + cost > self.budget && held.push_one_out() {}
         held.bytes += cost;
+        held.kept += 1;
         held.views.entry(org.clone()).or_default().insert(key, view);
     }
 
@@ -191,6 +313,11 @@ impl HeldViews {
         held.drop_all();
         held.read_at = Some(Instant::now());
         self.freshness.lapse();
+    }
+
+    /// How many views were kept since the start: each was read from the store.
+    pub fn kept(&self) -> u64 {
+        self.read().kept
     }
 
     /// How many views are held, and their bytes.
@@ -247,6 +374,14 @@ mod tests {
 
     const LIST: ViewKey = ViewKey::PendingInvitations;
 
+    /// A turn to read, as a request that found no read in flight gets it.
+    fn turn(views: &HeldViews) -> ReadTurn<'_> {
+        ReadTurn {
+            lease: views.lease(),
+            reading: None,
+        }
+    }
+
     fn list(bytes: usize, holds_until: Option<OffsetDateTime>) -> RenderedView {
         RenderedView {
             body: Bytes::from(vec![b' '; bytes]),
@@ -256,7 +391,7 @@ mod tests {
     }
 
     fn confirmed(budget: usize) -> HeldViews {
-        let lists = HeldViews::new(budget);
+        let lists = HeldViews::new(budget, Arc::default());
         lists.confirm(&ChangedOrganizations::Every, Instant::now());
         lists
     }
@@ -265,7 +400,7 @@ mod tests {
     fn a_list_read_before_any_drop_is_not_kept() {
         let lists = confirmed(1 << 20);
         let (first, second) = (org(), org());
-        let lease = lists.lease();
+        let lease = turn(&lists);
         lists.confirm(
             &ChangedOrganizations::These(vec![second.clone()]),
             Instant::now(),
@@ -274,12 +409,12 @@ mod tests {
         assert!(lists.get(&first, &LIST, AT).is_none());
 
         // Nothing held before the first reading either.
-        let unread = HeldViews::new(1 << 20);
-        unread.keep(&first, LIST, unread.lease(), list(10, None));
+        let unread = HeldViews::new(1 << 20, Arc::default());
+        unread.keep(&first, LIST, turn(&unread), list(10, None));
         assert_eq!(unread.size(), (0, 0));
 
         // A reading that names no organization drops nothing and spoils no lease.
-        let lease = lists.lease();
+        let lease = turn(&lists);
         lists.confirm(&ChangedOrganizations::These(vec![]), Instant::now());
         lists.keep(&first, LIST, lease, list(10, None));
         assert_eq!(
@@ -292,8 +427,8 @@ mod tests {
     fn a_reading_drops_the_lists_it_names_and_every_list_when_it_names_every_one() {
         let lists = confirmed(1 << 20);
         let (first, second) = (org(), org());
-        lists.keep(&first, LIST, lists.lease(), list(10, None));
-        lists.keep(&second, LIST, lists.lease(), list(20, None));
+        lists.keep(&first, LIST, turn(&lists), list(10, None));
+        lists.keep(&second, LIST, turn(&lists), list(20, None));
         lists.confirm(
             &ChangedOrganizations::These(vec![first.clone()]),
             Instant::now(),
@@ -310,10 +445,10 @@ mod tests {
         let views = confirmed(1 << 20);
         let (first, second) = (org(), org());
         let page = |query: &str| ViewKey::UsersPage(query.into());
-        views.keep(&first, LIST, views.lease(), list(10, None));
-        views.keep(&first, page("pageNum=1"), views.lease(), list(30, None));
-        views.keep(&first, page("pageNum=2"), views.lease(), list(30, None));
-        views.keep(&second, page("pageNum=1"), views.lease(), list(30, None));
+        views.keep(&first, LIST, turn(&views), list(10, None));
+        views.keep(&first, page("pageNum=1"), turn(&views), list(30, None));
+        views.keep(&first, page("pageNum=2"), turn(&views), list(30, None));
+        views.keep(&second, page("pageNum=1"), turn(&views), list(30, None));
         assert_eq!(views.size().0, 4);
         assert_eq!(
             views
@@ -336,21 +471,21 @@ mod tests {
         let lists = confirmed(budget);
         let orgs: Vec<OrgId> = (0..10).map(|_| org()).collect();
         for org in &orgs {
-            lists.keep(org, LIST, lists.lease(), list(100, None));
+            lists.keep(org, LIST, turn(&lists), list(100, None));
             assert!(lists.size().1 <= budget);
         }
         assert_eq!(lists.size().0, 3);
         // The last one kept is there; one larger than the whole budget is not kept.
         assert!(lists.get(&orgs[9], &LIST, AT).is_some());
         let large = org();
-        lists.keep(&large, LIST, lists.lease(), list(budget, None));
+        lists.keep(&large, LIST, turn(&lists), list(budget, None));
         assert!(lists.get(&large, &LIST, AT).is_none());
         // Keeping one again replaces it instead of counting it twice.
-        lists.keep(&orgs[9], LIST, lists.lease(), list(100, None));
+        lists.keep(&orgs[9], LIST, turn(&lists), list(100, None));
         assert_eq!(lists.size(), (3, budget));
         // A budget of 0 holds nothing.
         let none = confirmed(0);
-        none.keep(&orgs[0], LIST, none.lease(), list(0, None));
+        none.keep(&orgs[0], LIST, turn(&none), list(0, None));
         assert_eq!(none.size(), (0, 0));
         assert!(!none.is_enabled());
     }
@@ -360,7 +495,7 @@ mod tests {
         let lists = confirmed(1 << 20);
         let org = org();
         let expiry = AT + time::Duration::days(30);
-        lists.keep(&org, LIST, lists.lease(), list(10, Some(expiry)));
+        lists.keep(&org, LIST, turn(&lists), list(10, Some(expiry)));
         assert!(lists.get(&org, &LIST, AT).is_some());
         assert!(
             lists
@@ -380,9 +515,9 @@ mod tests {
         let lists = confirmed(1 << 20);
         let org = org();
         let began_before = Instant::now();
-        lists.keep(&org, LIST, lists.lease(), list(10, None));
+        lists.keep(&org, LIST, turn(&lists), list(10, None));
         lists.forget_all();
-        lists.keep(&org, LIST, lists.lease(), list(10, None));
+        lists.keep(&org, LIST, turn(&lists), list(10, None));
         // A reading that began before the drop is older news: it restores nothing.
         lists.confirm(&ChangedOrganizations::These(vec![]), began_before);
         assert!(lists.get(&org, &LIST, AT).is_none());
@@ -397,12 +532,81 @@ mod tests {
         let began_before = Instant::now();
         lists.forget_all();
         // Kept after the drop, but read before a change the older reading reports.
-        lists.keep(&org, LIST, lists.lease(), list(10, None));
+        lists.keep(&org, LIST, turn(&lists), list(10, None));
         lists.confirm(
             &ChangedOrganizations::These(vec![org.clone()]),
             began_before,
         );
         lists.confirm(&ChangedOrganizations::These(vec![]), Instant::now());
         assert!(lists.get(&org, &LIST, AT).is_none());
+    }
+
+    /// Whether `lookup` is still waiting after the other tasks ran.
+    async fn still_waiting<T>(lookup: &mut std::pin::Pin<Box<impl Future<Output = T>>>) -> bool {
+        tokio::select! {
+            biased;
+            _ = lookup.as_mut() => false,
+            () = tokio::task::yield_now() => true,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_miss_waits_for_the_read_in_flight_and_takes_what_it_kept() {
+        let views = confirmed(1 << 20);
+        let org = org();
+        let Lookup::Read(first) = views.lookup(&org, &LIST, AT).await else {
+            panic!("nothing is held yet");
+        };
+        let mut second = Box::pin(views.lookup(&org, &LIST, AT));
+        assert!(still_waiting(&mut second).await, "a second read began");
+        // Another view of the same organization is not held up.
+        let other = ViewKey::UsersPage("pageNum=1".into());
+        assert!(matches!(
+            views.lookup(&org, &other, AT).await,
+            Lookup::Read(_)
+        ));
+
+        views.keep(&org, LIST, first, list(10, None));
+        match second.await {
+            Lookup::Held(body) => assert_eq!(body.len(), 10),
+            Lookup::Read(_) => panic!("the kept view was read again"),
+        }
+        assert!(views.lock_reading().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_read_that_ends_without_keeping_lets_each_waiter_read_on_its_own() {
+        let views = confirmed(1 << 20);
+        let org = org();
+        let Lookup::Read(first) = views.lookup(&org, &LIST, AT).await else {
+            panic!("nothing is held yet");
+        };
+        let mut second = Box::pin(views.lookup(&org, &LIST, AT));
+        let mut third = Box::pin(views.lookup(&org, &LIST, AT));
+        assert!(still_waiting(&mut second).await);
+        assert!(still_waiting(&mut third).await);
+        // The read failed, or its request was cut off.
+        drop(first);
+        let (Lookup::Read(second), Lookup::Read(third)) = (second.await, third.await) else {
+            panic!("nothing was kept, so nothing can be held");
+        };
+        // Neither queues behind the other: both may read now, and either may keep.
+        views.keep(&org, LIST, third, list(30, None));
+        drop(second);
+        assert!(views.get(&org, &LIST, AT).is_some());
+        assert!(views.lock_reading().is_empty());
+    }
+
+    #[tokio::test]
+    async fn without_a_budget_misses_do_not_wait_for_each_other() {
+        let views = HeldViews::new(0, Arc::default());
+        views.confirm(&ChangedOrganizations::Every, Instant::now());
+        let org = org();
+        let first = views.lookup(&org, &LIST, AT).await;
+        assert!(matches!(
+            views.lookup(&org, &LIST, AT).await,
+            Lookup::Read(_)
+        ));
+        drop(first);
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use crate::config::{PublicUrl, RateLimitPolicy};
 use crate::control::Control;
-use crate::freshness::WriteSettling;
+use crate::freshness::Readings;
 use crate::held_views::HeldViews;
 use crate::security::credential_cache::CredentialCache;
 use crate::security::csrf::CsrfGuard;
@@ -59,7 +59,7 @@ pub struct SharedState {
     /// are unchanged.
     pub views: Arc<HeldViews>,
     /// Writes waiting for a reading of the store's changes before they are answered.
-    pub settling: Arc<WriteSettling>,
+    pub readings: Arc<Readings>,
     pub rate_limits: RateLimitPolicy,
     /// The base of the links in messages.
     pub public_url: PublicUrl,

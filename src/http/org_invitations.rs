@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
 use crate::error::AppError;
-use crate::held_views::{RenderedView, ViewKey};
+use crate::held_views::{Lookup, RenderedView, ViewKey};
 use crate::http::extract::{
     AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_ids,
 };
@@ -181,15 +181,18 @@ async fn list_invitations(
 ) -> Result<Response, AppError> {
     let username = query.email("username")?;
     let now = state.clock.now();
-    let whole = username.is_none();
-    if whole
-        && let Some(body) = state
+    // Only the whole list is held; a filtered one is read each time.
+    let turn = match username {
+        Some(_) => None,
+        None => match state
             .views
-            .get(&organization.id, &ViewKey::PendingInvitations, now)
-    {
-        return Ok(json_response(body));
-    }
-    let lease = state.views.lease();
+            .lookup(&organization.id, &ViewKey::PendingInvitations, now)
+            .await
+        {
+            Lookup::Held(body) => return Ok(json_response(body)),
+            Lookup::Read(turn) => Some(turn),
+        },
+    };
     // One read, the organization with its invitations: its name in the body is read under the
     // lease too, so a rename that committed after the scope read it cannot be held.
     let found = state
@@ -204,7 +207,7 @@ async fn list_invitations(
         invitations,
     };
     let body = list.render()?;
-    if whole {
+    if let Some(turn) = turn {
         // The invitations pending now are those pending until the first of them expires.
         let first_expiry = list
             .invitations
@@ -214,7 +217,7 @@ async fn list_invitations(
         state.views.keep(
             &list.organization.id,
             ViewKey::PendingInvitations,
-            lease,
+            turn,
             RenderedView {
                 body: body.clone(),
                 holds_from: now,

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
 use crate::error::AppError;
-use crate::held_views::{RenderedView, ViewKey};
+use crate::held_views::{Lookup, RenderedView, ViewKey};
 use crate::http::custom_methods::{CustomMethod, RoleMethod};
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_ids, parse_user_id,
@@ -84,10 +84,10 @@ async fn list_users(
     let filter = list_filter(&query, version, None)?;
     let now = state.clock.now();
     let key = users_page_key(version, &base, &query);
-    if let Some(body) = state.views.get(&organization.id, &key, now) {
-        return Ok(json_response(body));
-    }
-    let lease = state.views.lease();
+    let turn = match state.views.lookup(&organization.id, &key, now).await {
+        Lookup::Held(body) => return Ok(json_response(body)),
+        Lookup::Read(turn) => turn,
+    };
     let page = state
         .store
         .list_org_users(&organization.id, &filter, list.page, now)
@@ -98,7 +98,7 @@ async fn list_users(
     state.views.keep(
         &organization.id,
         key,
-        lease,
+        turn,
         RenderedView {
             body: body.clone(),
             holds_from: second,

@@ -20,7 +20,7 @@ use std::time::Instant;
 use orgdoor_domain::PublicKey;
 use orgdoor_store::{ApiKeyCredential, BearerCredential};
 
-use crate::freshness::Freshness;
+use crate::freshness::{Freshness, Readings};
 
 /// How many credentials are held unless `--credential-cache-entries` says otherwise.
 pub const DEFAULT_CAPACITY: usize = 10_000;
@@ -34,6 +34,8 @@ pub struct CredentialCache {
     capacity: usize,
     /// When the reading of the generation now held began.
     freshness: Freshness,
+    /// Asked for a reading when a credential is held but the last reading is too old.
+    readings: Arc<Readings>,
 }
 
 #[derive(Default)]
@@ -57,11 +59,14 @@ impl Held {
 pub struct Lease(Option<i64>);
 
 impl CredentialCache {
-    pub fn new(capacity: usize) -> Self {
+    /// Holds up to `capacity` credentials, asking `readings` for a reading when the last is
+    /// too old.
+    pub fn new(capacity: usize, readings: Arc<Readings>) -> Self {
         Self {
             held: RwLock::default(),
             capacity,
             freshness: Freshness::default(),
+            readings,
         }
     }
 
@@ -79,19 +84,33 @@ impl CredentialCache {
     }
 
     /// The API key, if held and still to be trusted.
-    pub fn api_key(&self, public_key: &PublicKey) -> Option<Arc<ApiKeyCredential>> {
-        if !self.is_fresh() {
-            return None;
-        }
-        self.read().api_keys.get(public_key).cloned()
+    pub async fn api_key(&self, public_key: &PublicKey) -> Option<Arc<ApiKeyCredential>> {
+        self.confirmed(|held| held.api_keys.get(public_key).cloned())
+            .await
     }
 
     /// The token's credential, if held and still to be trusted.
-    pub fn token(&self, digest: &TokenDigest) -> Option<Arc<BearerCredential>> {
-        if !self.is_fresh() {
+    pub async fn token(&self, digest: &TokenDigest) -> Option<Arc<BearerCredential>> {
+        self.confirmed(|held| held.tokens.get(digest).cloned())
+            .await
+    }
+
+    /// What `find` finds held, while the last reading is fresh; when it is held but the last
+    /// reading is too old (the follower was late: a busy core, a slow store), once a reading
+    /// that began after this call confirms it. Going to the store instead would make the core
+    /// busier still.
+    async fn confirmed<T>(&self, find: impl Fn(&Held) -> Option<T>) -> Option<T> {
+        if self.is_fresh() {
+            return find(&self.read());
+        }
+        if find(&self.read()).is_none() || !self.readings.await_reading().await {
             return None;
         }
-        self.read().tokens.get(digest).cloned()
+        if self.is_fresh() {
+            find(&self.read())
+        } else {
+            None
+        }
     }
 
     /// Taken before reading a credential from the store, to keep it under.

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use orgdoor::freshness::{AFTER_WRITE_WAIT, FRESH_FOR, WriteSettling};
+use orgdoor::freshness::{AFTER_WRITE_WAIT, FRESH_FOR, Readings};
 use orgdoor::security::credential_cache::CredentialCache;
 use orgdoor_test_db::Backend;
 use reqwest::Method;
@@ -17,6 +17,7 @@ on_both_stores!(
     held_credentials_are_kept_only_under_the_generation_they_were_read_in,
     a_reading_older_than_a_drop_of_everything_restores_nothing,
     concurrent_writes_share_readings_and_are_never_answered_before_one,
+    a_held_credential_gone_stale_is_confirmed_by_a_reading_it_asks_for,
     a_change_to_a_key_holds_on_its_instance_before_it_is_answered,
     a_revoked_token_is_refused_by_its_instance_at_once,
     a_key_deleted_on_one_instance_is_refused_by_another_within_a_poll,
@@ -53,7 +54,7 @@ async fn held_credentials_are_kept_only_under_the_generation_they_were_read_in(b
     let read = || async {
         std::sync::Arc::new(app.store.find_api_key(&public_key).await.unwrap().unwrap())
     };
-    let cache = CredentialCache::new(1);
+    let cache = CredentialCache::new(1, Default::default());
 
     // Before the generation is read, nothing is kept or served.
     cache.keep_api_key(cache.lease(), read().await);
@@ -64,7 +65,7 @@ async fn held_credentials_are_kept_only_under_the_generation_they_were_read_in(b
     // Confirmed again just before each look: a slow read must not let it go stale.
     cache.confirm(generation, Instant::now());
     assert_eq!(
-        cache.api_key(&public_key).unwrap().key.public_key,
+        cache.api_key(&public_key).await.unwrap().key.public_key,
         public_key
     );
 
@@ -72,7 +73,7 @@ async fn held_credentials_are_kept_only_under_the_generation_they_were_read_in(b
     let recorded = Instant::now();
     cache.confirm(generation, recorded);
     cache.confirm(generation + 7, recorded - Duration::from_millis(5));
-    assert!(cache.api_key(&public_key).is_some());
+    assert!(cache.api_key(&public_key).await.is_some());
 
     // A read that began before the generation moved is used once, not kept.
     let lease = cache.lease();
@@ -83,7 +84,7 @@ async fn held_credentials_are_kept_only_under_the_generation_they_were_read_in(b
             &format!(
                 "{}/{}",
                 app.api_keys_path(),
-                cache.api_key(&public_key).unwrap().key.id
+                cache.api_key(&public_key).await.unwrap().key.id
             ),
             &json!({"roles": ["ORG_OWNER", "ORG_READ_ONLY"]}),
         )
@@ -104,17 +105,20 @@ async fn held_credentials_are_kept_only_under_the_generation_they_were_read_in(b
     let other_credential = app.store.find_api_key(&other_key).await.unwrap().unwrap();
     cache.keep_api_key(cache.lease(), std::sync::Arc::new(other_credential));
     assert_eq!(cache.len(), 1);
-    assert!(cache.api_key(&other_key).is_none());
+    assert!(cache.api_key(&other_key).await.is_none());
 
-    // Unconfirmed for longer than FRESH_FOR, what is held is not used.
+    // Unconfirmed for longer than FRESH_FOR, what is held is used only once a reading that
+    // began after the look confirms it; with no follower, none comes within AFTER_WRITE_WAIT.
     tokio::time::sleep(FRESH_FOR + Duration::from_millis(10)).await;
     assert_eq!(cache.len(), 1);
-    assert!(cache.api_key(&public_key).is_none());
+    let began = Instant::now();
+    assert!(cache.api_key(&public_key).await.is_none());
+    assert!(began.elapsed() >= AFTER_WRITE_WAIT);
     cache.confirm(moved, Instant::now());
-    assert!(cache.api_key(&public_key).is_some());
+    assert!(cache.api_key(&public_key).await.is_some());
     cache.forget_all();
     assert!(cache.is_empty());
-    assert!(cache.api_key(&public_key).is_none());
+    assert!(cache.api_key(&public_key).await.is_none());
 }
 
 async fn a_reading_older_than_a_drop_of_everything_restores_nothing(backend: Backend) {
@@ -123,7 +127,7 @@ async fn a_reading_older_than_a_drop_of_everything_restores_nothing(backend: Bac
     let read = || async {
         std::sync::Arc::new(app.store.find_api_key(&public_key).await.unwrap().unwrap())
     };
-    let cache = CredentialCache::new(10);
+    let cache = CredentialCache::new(10, Default::default());
     let generation = app.store.credential_generation().await.unwrap();
     cache.confirm(generation, Instant::now());
     let stale_lease = cache.lease();
@@ -135,19 +139,52 @@ async fn a_reading_older_than_a_drop_of_everything_restores_nothing(backend: Bac
     cache.confirm(generation, poll_began);
     cache.keep_api_key(stale_lease, read().await);
     assert!(cache.is_empty(), "kept under a lease from before the drop");
-    assert!(cache.api_key(&public_key).is_none());
+    assert!(cache.api_key(&public_key).await.is_none());
 
     // A reading that began after the drop is trusted again.
     cache.confirm(generation, Instant::now());
     cache.keep_api_key(cache.lease(), read().await);
-    assert!(cache.api_key(&public_key).is_some());
+    assert!(cache.api_key(&public_key).await.is_some());
+}
+
+/// A follower for `cache` that polls once an hour (it reads when `readings_asked` asks) and
+/// counts its readings; each is a real reading of the store's generation.
+fn spawn_follower(
+    app: &TestApp,
+    cache: &std::sync::Arc<CredentialCache>,
+    readings_asked: &std::sync::Arc<Readings>,
+) -> (
+    tokio::task::JoinHandle<()>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let readings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let follower = tokio::spawn({
+        let cache = cache.clone();
+        let readings_asked = readings_asked.clone();
+        let store = app.store.clone();
+        let readings = readings.clone();
+        async move {
+            let mut poll = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                let covered = readings_asked.reading_due(&mut poll).await;
+                let read_at = Instant::now();
+                match store.credential_generation().await {
+                    Ok(generation) => cache.confirm(generation, read_at),
+                    Err(_) => cache.forget_all(),
+                }
+                readings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                readings_asked.reading_done(covered);
+            }
+        }
+    });
+    (follower, readings)
 }
 
 async fn concurrent_writes_share_readings_and_are_never_answered_before_one(backend: Backend) {
     let app = spawn_app(backend).await;
     let public_key = app.owner.public_key.parse().unwrap();
-    let cache = std::sync::Arc::new(CredentialCache::new(10));
-    let settling = std::sync::Arc::new(WriteSettling::default());
+    let cache = std::sync::Arc::new(CredentialCache::new(10, Default::default()));
+    let readings_asked = std::sync::Arc::new(Readings::default());
     let generation = app.store.credential_generation().await.unwrap();
     cache.confirm(generation, Instant::now());
     let credential = app.store.find_api_key(&public_key).await.unwrap().unwrap();
@@ -155,31 +192,11 @@ async fn concurrent_writes_share_readings_and_are_never_answered_before_one(back
 
     // With no follower, a write waits AFTER_WRITE_WAIT and is then told it did not settle.
     let began = Instant::now();
-    assert!(!settling.settle_write().await);
+    assert!(!readings_asked.await_reading().await);
     assert!(began.elapsed() >= AFTER_WRITE_WAIT);
 
     // A follower that counts its readings; every reading is a real one from the store.
-    let readings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let follower = tokio::spawn({
-        let cache = cache.clone();
-        let settling = settling.clone();
-        let store = app.store.clone();
-        let readings = readings.clone();
-        async move {
-            let mut poll = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                let covered = settling.reading_due(&mut poll).await;
-                let read_at = Instant::now();
-                let generation = store.credential_generation().await;
-                readings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                match &generation {
-                    Ok(generation) => cache.confirm(*generation, read_at),
-                    Err(_) => cache.forget_all(),
-                }
-                settling.reading_done(covered);
-            }
-        }
-    });
+    let (follower, readings) = spawn_follower(&app, &cache, &readings_asked);
     // The interval's first tick is at once; let it pass.
     eventually("the first poll", || async {
         readings.load(std::sync::atomic::Ordering::Relaxed) > 0
@@ -188,12 +205,12 @@ async fn concurrent_writes_share_readings_and_are_never_answered_before_one(back
     let before = readings.load(std::sync::atomic::Ordering::Relaxed);
     let writes = 64;
     let settled = futures_util::future::join_all((0..writes).map(|_| {
-        let settling = settling.clone();
+        let readings_asked = readings_asked.clone();
         let readings = readings.clone();
         async move {
             let began = Instant::now();
             let at_start = readings.load(std::sync::atomic::Ordering::Relaxed);
-            assert!(settling.settle_write().await);
+            assert!(readings_asked.await_reading().await);
             // Answered only after a reading that began after it: at least one more finished.
             assert!(readings.load(std::sync::atomic::Ordering::Relaxed) > at_start);
             began.elapsed()
@@ -210,6 +227,49 @@ async fn concurrent_writes_share_readings_and_are_never_answered_before_one(back
         (1..writes).contains(&used),
         "{used} readings for {writes} concurrent writes"
     );
+}
+
+async fn a_held_credential_gone_stale_is_confirmed_by_a_reading_it_asks_for(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let public_key = app.owner.public_key.parse().unwrap();
+    let readings_asked = std::sync::Arc::new(Readings::default());
+    let cache = std::sync::Arc::new(CredentialCache::new(10, readings_asked.clone()));
+    // The follower polls once an hour: it reads only when asked, as if every poll were late.
+    let (follower, readings) = spawn_follower(&app, &cache, &readings_asked);
+    eventually("the first poll", || async {
+        readings.load(std::sync::atomic::Ordering::Relaxed) > 0
+    })
+    .await;
+    let credential = app.store.find_api_key(&public_key).await.unwrap().unwrap();
+    cache.keep_api_key(cache.lease(), std::sync::Arc::new(credential));
+
+    // Stale: the look asks for a reading, and the reading confirms what is held.
+    tokio::time::sleep(FRESH_FOR + Duration::from_millis(10)).await;
+    let before = readings.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(cache.api_key(&public_key).await.is_some());
+    assert!(readings.load(std::sync::atomic::Ordering::Relaxed) > before);
+
+    // Stale again after a change elsewhere: the reading it asks for sees the change.
+    tokio::time::sleep(FRESH_FOR + Duration::from_millis(10)).await;
+    let id = app
+        .store
+        .find_api_key(&public_key)
+        .await
+        .unwrap()
+        .unwrap()
+        .key
+        .id;
+    let changed = app
+        .owner()
+        .patch(
+            &format!("{}/{id}", app.api_keys_path()),
+            &json!({"desc": "renamed"}),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    assert!(cache.api_key(&public_key).await.is_none());
+    assert!(cache.is_empty());
+    follower.abort();
 }
 
 async fn a_change_to_a_key_holds_on_its_instance_before_it_is_answered(backend: Backend) {

@@ -178,7 +178,7 @@ impl<B: Backend> ControlStore for B {
     #[instrument(level = "debug", skip(self))]
     async fn read_changes(&self, since: &ChangeCursor) -> Result<StoreChanges, StoreError> {
         let (credential_generation, cursor, changed): (i64, String, Option<String>) = self
-            .read()
+            .follow()
             .await?
             .query(B::Connection::READ_CHANGES)
             .bind(since.0.as_deref())

@@ -22,6 +22,8 @@ pub(crate) enum Wait {
     Write,
     /// A write transaction (on SQLite, the write lock).
     Transaction,
+    /// The connection kept for reading what changed.
+    Follow,
 }
 
 impl Wait {
@@ -30,6 +32,7 @@ impl Wait {
             Wait::Read => "read",
             Wait::Write => "write",
             Wait::Transaction => "transaction",
+            Wait::Follow => "follow",
         }
     }
 }

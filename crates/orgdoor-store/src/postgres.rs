@@ -23,6 +23,9 @@ const MAX_CONNECTIONS: u32 = 16;
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// One connection, for the readings of what changed (`Backend::follow`); a pool of its
+    /// own so that sqlx replaces it when it breaks.
+    follower: PgPool,
     sealer: Sealer,
 }
 
@@ -37,11 +40,17 @@ impl PostgresStore {
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let follower = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .connect_lazy_with(options);
         let store = Self {
             pool,
+            follower,
             sealer: Sealer::new(secrets),
         };
         crate::housekeeping::prepare(&store, time::OffsetDateTime::now_utc()).await?;
@@ -63,6 +72,10 @@ impl Backend for PostgresStore {
 
     async fn read(&self) -> Result<PoolConnection<Postgres>, StoreError> {
         Ok(timed_acquire(BACKEND, Wait::Read, self.pool.acquire()).await?)
+    }
+
+    async fn follow(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        Ok(timed_acquire(BACKEND, Wait::Follow, self.follower.acquire()).await?)
     }
 
     async fn read_snapshot(&self) -> Result<Transaction<'static, Postgres>, StoreError> {

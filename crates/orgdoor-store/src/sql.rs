@@ -237,6 +237,12 @@ pub(crate) trait Backend: Send + Sync + 'static {
 
     fn read(&self) -> impl Future<Output = Result<Self::Reader<'_>, StoreError>> + Send;
 
+    /// The connection kept for reading what changed in the store. Not from the pool requests
+    /// share: when slow reads hold all of those, the readings that keep what is held in memory
+    /// fresh would wait behind them, everything held would go stale, and every request would
+    /// go to the store, holding the pool longer still.
+    fn follow(&self) -> impl Future<Output = Result<Self::Reader<'_>, StoreError>> + Send;
+
     /// A read-only transaction whose statements all see one state of the store, for a result
     /// that several statements build; rolled back when dropped.
     fn read_snapshot(&self) -> impl Future<Output = Result<Self::Snapshot<'_>, StoreError>> + Send;

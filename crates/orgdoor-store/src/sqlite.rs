@@ -81,6 +81,9 @@ pub struct SqliteStore {
     /// shared cache, which is what lets two connections see one in-memory database, refuses a
     /// read while a write holds its table instead of waiting.
     reader: Option<Connections>,
+    /// The connection kept for reading what changed (`Backend::follow`); `None` in memory,
+    /// like `reader`.
+    follower: Option<Connections>,
     /// Keeps an in-memory database alive while the store is: it is gone with its last
     /// connection, and the writer's may be replaced.
     _memory_keeper: Option<Connections>,
@@ -119,14 +122,18 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite")
             .run(&mut *writer.acquire().await?)
             .await?;
-        let reader = if in_memory {
-            None
+        let (reader, follower) = if in_memory {
+            (None, None)
         } else {
-            Some(Connections::open(&options, READ_CONNECTIONS, BUSY_TIMEOUT).await?)
+            (
+                Some(Connections::open(&options, READ_CONNECTIONS, BUSY_TIMEOUT).await?),
+                Some(Connections::open(&options, 1, BUSY_TIMEOUT).await?),
+            )
         };
         let store = Self {
             writer,
             reader,
+            follower,
             _memory_keeper: memory_keeper,
             sealer: Sealer::new(secrets),
         };
@@ -148,6 +155,13 @@ impl Backend for SqliteStore {
         match &self.reader {
             Some(reader) => timed_acquire(BACKEND, Wait::Read, reader.acquire()).await,
             None => timed_acquire(BACKEND, Wait::Read, self.writer.acquire()).await,
+        }
+    }
+
+    async fn follow(&self) -> Result<Checkout<'_>, StoreError> {
+        match &self.follower {
+            Some(follower) => timed_acquire(BACKEND, Wait::Follow, follower.acquire()).await,
+            None => timed_acquire(BACKEND, Wait::Follow, self.writer.acquire()).await,
         }
     }
 
