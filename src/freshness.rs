@@ -1,13 +1,14 @@
 //! How this instance knows that what it holds in memory from the store (credentials,
-//! organizations' pending invitation lists) is still the store's word.
+//! organizations' lists and pages) is still the store's word.
 //!
 //! One follower task reads what changed in the store every [`POLL_EVERY`], and as soon as a
-//! write of this instance is waiting for a reading. What is held is served only while the last
-//! reading is younger than [`FRESH_FOR`], so an instance that cannot read (a store that hangs,
-//! a follower that stopped) goes back to the store for every request instead of trusting it. A
-//! write is answered only after a reading that began after it committed ([`Readings`]), so
-//! what it changed is no longer served here once it is acknowledged; a request that finds what
-//! it wants held but the last reading too old waits for a reading likewise.
+//! request of this instance is waiting for a reading ([`Readings`]). What is held is served at
+//! once while the last reading is younger than [`FRESH_FOR`]; past that, a request that finds
+//! what it wants held asks for a reading and uses it only if a reading that began after the
+//! ask left it held. A write is answered only after a reading that began after it committed,
+//! so what it changed is no longer served here once it is acknowledged. When no reading comes
+//! within [`AFTER_WRITE_WAIT`] (a store that hangs, a follower that stopped), everything held
+//! is dropped and requests go to the store instead of trusting it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

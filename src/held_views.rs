@@ -11,8 +11,9 @@
 //! the last reading is stale. A view is also time-bound: it says from when until when it holds
 //! without a write (statuses follow the clock, and the server clock may be moved back).
 //!
-//! A view read from the store is kept only if nothing says it may predate a change: no view
-//! was dropped since the read began (the lease a [`ReadTurn`] carries). One request at a time
+//! A view read from the store is kept only if nothing says it may predate a change: neither
+//! its organization's views nor every view were dropped since the read began (the lease a
+//! [`ReadTurn`] carries). One request at a time
 //! reads a view that is not held; the others that miss it meanwhile wait for that read and
 //! look again ([`HeldViews::lookup`]).
 //!
@@ -20,7 +21,8 @@
 //! others out, one larger than the whole budget is not kept.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::hash_map::{Entry, RandomState};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
@@ -83,32 +85,50 @@ pub struct HeldViews {
     /// The views being read from the store now, each by the request that missed it first;
     /// the receiver tells when that read ends.
     reading: Mutex<HashMap<(OrgId, ViewKey), watch::Receiver<()>>>,
+    /// Hashes organizations into `Held::drops_by_bucket`; keyed at random, so no client can
+    /// pick organizations that share another's bucket.
+    buckets: RandomState,
 }
 
-#[derive(Default)]
 struct Held {
     views: HashMap<OrgId, HashMap<ViewKey, RenderedView>>,
     bytes: usize,
-    /// Moves whenever views are dropped for a change, so that a read that began before cannot
-    /// be kept: it may predate the change. (Any drop, not only its organization's: a reading
-    /// cannot say which organizations have reads in flight.)
-    drops: u64,
+    /// Moves whenever every view is dropped, so that no read that began before can be kept: it
+    /// may predate the change.
+    drops_of_all: u64,
+    /// Moves whenever an organization's views are dropped for a change, counted in one of
+    /// [`DROP_BUCKETS`] by a hash of the organization, so that a read of its views that began
+    /// before cannot be kept. Bounded whatever the number of organizations; an organization
+    /// that shares a bucket with a changed one only has a read not kept that could have been.
+    drops_by_bucket: Vec<u64>,
     /// When the reading last recorded began, to ignore one that began earlier.
     read_at: Option<Instant>,
     /// Views kept since the start, for tests and diagnostics: each was read from the store.
     kept: u64,
 }
 
-/// Taken before reading a view from the store, to keep what the read returns under.
+/// How many counters of dropped organizations there are (`Held::drops_by_bucket`).
+const DROP_BUCKETS: usize = 256;
+
+/// Taken before reading a view from the store, to keep what the read returns under: the drops
+/// that would make it stale.
 #[derive(Debug, Clone, Copy)]
 struct Lease {
-    drops: u64,
+    drops_of_all: u64,
+    bucket: usize,
+    drops_in_bucket: u64,
 }
 
 /// What a request for a view finds: the view, or its turn to read it from the store.
 pub enum Lookup<'a> {
     Held(Bytes),
     Read(ReadTurn<'a>),
+}
+
+impl Lookup<'_> {
+    pub fn is_held(&self) -> bool {
+        matches!(self, Self::Held(_))
+    }
 }
 
 /// A request's turn to read a view from the store and offer it to [`HeldViews::keep`].
@@ -151,7 +171,12 @@ impl HeldViews {
             freshness: Freshness::default(),
             readings,
             reading: Mutex::default(),
+            buckets: RandomState::new(),
         }
+    }
+
+    fn bucket(&self, org: &OrgId) -> usize {
+        (self.buckets.hash_one(org) % DROP_BUCKETS as u64) as usize
     }
 
     fn lock_reading(
@@ -186,7 +211,8 @@ impl HeldViews {
 
     /// The organization's view at server time `now` if held; otherwise the request's turn to
     /// read it, given once any read of it already in flight has ended and the view is still
-    /// not held.
+    /// not held. A request must not look up a view while it holds a turn to read the same one:
+    /// it would wait for itself.
     pub async fn lookup(&self, org: &OrgId, key: &ViewKey, now: OffsetDateTime) -> Lookup<'_> {
         if let Some(body) = self.get_fresh(org, key, now).await {
             return Lookup::Held(body);
@@ -217,22 +243,35 @@ impl HeldViews {
             }
         }
         Lookup::Read(ReadTurn {
-            lease: self.lease(),
+            lease: self.lease(org),
             reading,
         })
     }
 
-    /// The view if held; when it is held but the last reading is too old (the follower was
-    /// late: a busy core, a slow store), once a reading that began after this call confirms
-    /// it. Reading it from the store instead would make the core busier still.
+    /// The view if held while the last reading is fresh. When it is held but the last reading
+    /// is too old (the follower was late: a busy core, a slow store), it asks for a reading and
+    /// serves the view if one that began after the ask left it held, however long that reading
+    /// took: reading it from the store instead would make the core busier still. If no reading
+    /// comes (the follower stopped, the store hangs), everything held is dropped, so later
+    /// requests go to the store without waiting.
     async fn get_fresh(&self, org: &OrgId, key: &ViewKey, now: OffsetDateTime) -> Option<Bytes> {
         if let Some(body) = self.get(org, key, now) {
             return Some(body);
         }
-        if !self.holds(org, key, now) || !self.readings.await_reading().await {
+        if !self.holds(org, key, now) {
             return None;
         }
-        self.get(org, key, now)
+        let asked = Instant::now();
+        if !self.readings.await_reading().await {
+            self.forget_all();
+            return None;
+        }
+        let held = self.read();
+        if held.read_at.is_none_or(|read_at| read_at < asked) {
+            return None;
+        }
+        let view = held.views.get(org)?.get(key)?;
+        view.holds_at(now).then(|| view.body.clone())
     }
 
     /// Whether the view is held, fresh or not.
@@ -244,15 +283,19 @@ impl HeldViews {
             .is_some_and(|view| view.holds_at(now))
     }
 
-    /// Taken before reading a view from the store.
-    fn lease(&self) -> Lease {
+    /// Taken before reading one of `org`'s views from the store.
+    fn lease(&self, org: &OrgId) -> Lease {
+        let bucket = self.bucket(org);
+        let held = self.read();
         Lease {
-            drops: self.read().drops,
+            drops_of_all: held.drops_of_all,
+            bucket,
+            drops_in_bucket: held.drops_by_bucket[bucket],
         }
     }
 
-    /// Keeps a view read in `turn`, unless a view was dropped since the turn was given (it may
-    /// predate that change) or it is larger than the whole budget; pushes others out to make
+    /// Keeps a view read in `turn`, unless the organization's views (or every view) were
+    /// dropped since the turn was given (it may predate that change) or it is larger than the whole budget; pushes others out to make
     /// room. Ends the turn, waking those waiting for it.
     pub fn keep(&self, org: &OrgId, key: ViewKey, turn: ReadTurn<'_>, view: RenderedView) {
         let ReadTurn { lease, reading } = turn;
@@ -267,7 +310,10 @@ impl HeldViews {
             return;
         }
         let mut held = self.write();
-        if held.drops != lease.drops || held.read_at.is_none() {
+        if held.drops_of_all != lease.drops_of_all
+            || held.drops_by_bucket[lease.bucket] != lease.drops_in_bucket
+            || held.read_at.is_none()
+        {
             return;
         }
         held.remove(org, &key);
@@ -286,7 +332,7 @@ impl HeldViews {
         let older_news = held.read_at.is_some_and(|recorded| read_at < recorded);
         match changed {
             ChangedOrganizations::Every => held.drop_all(),
-            ChangedOrganizations::These(orgs) if !orgs.is_empty() => {
+            ChangedOrganizations::These(orgs) => {
                 for org in orgs {
                     if let Some(dropped) = held.views.remove(org) {
                         held.bytes -= dropped
@@ -294,10 +340,9 @@ impl HeldViews {
                             .map(|(key, view)| cost(key, view))
                             .sum::<usize>();
                     }
+                    held.drops_by_bucket[self.bucket(org)] += 1;
                 }
-                held.drops += 1;
             }
-            ChangedOrganizations::These(_) => {}
         }
         if !older_news {
             held.read_at = Some(read_at);
@@ -327,11 +372,24 @@ impl HeldViews {
     }
 }
 
+impl Default for Held {
+    fn default() -> Self {
+        Self {
+            views: HashMap::new(),
+            bytes: 0,
+            drops_of_all: 0,
+            drops_by_bucket: vec![0; DROP_BUCKETS],
+            read_at: None,
+            kept: 0,
+        }
+    }
+}
+
 impl Held {
     fn drop_all(&mut self) {
         self.views.clear();
         self.bytes = 0;
-        self.drops += 1;
+        self.drops_of_all += 1;
     }
 
     fn remove(&mut self, org: &OrgId, key: &ViewKey) {
@@ -375,9 +433,9 @@ mod tests {
     const LIST: ViewKey = ViewKey::PendingInvitations;
 
     /// A turn to read, as a request that found no read in flight gets it.
-    fn turn(views: &HeldViews) -> ReadTurn<'_> {
+    fn turn<'a>(views: &'a HeldViews, org: &OrgId) -> ReadTurn<'a> {
         ReadTurn {
-            lease: views.lease(),
+            lease: views.lease(org),
             reading: None,
         }
     }
@@ -397,25 +455,38 @@ mod tests {
     }
 
     #[test]
-    fn a_list_read_before_any_drop_is_not_kept() {
+    fn a_list_read_before_a_drop_of_its_organization_or_of_all_is_not_kept() {
         let lists = confirmed(1 << 20);
-        let (first, second) = (org(), org());
-        let lease = turn(&lists);
+        let first = org();
+        // Another organization in another bucket: its changes spoil none of first's reads.
+        let second = std::iter::repeat_with(org)
+            .find(|other| lists.bucket(other) != lists.bucket(&first))
+            .expect("an organization in another bucket");
+        let lease = turn(&lists, &first);
         lists.confirm(
-            &ChangedOrganizations::These(vec![second.clone()]),
+            &ChangedOrganizations::These(vec![first.clone()]),
             Instant::now(),
         );
         lists.keep(&first, LIST, lease, list(10, None));
         assert!(lists.get(&first, &LIST, AT).is_none());
 
+        let lease = turn(&lists, &first);
+        lists.confirm(&ChangedOrganizations::Every, Instant::now());
+        lists.keep(&first, LIST, lease, list(10, None));
+        assert!(lists.get(&first, &LIST, AT).is_none());
+
         // Nothing held before the first reading either.
         let unread = HeldViews::new(1 << 20, Arc::default());
-        unread.keep(&first, LIST, turn(&unread), list(10, None));
+        unread.keep(&first, LIST, turn(&unread, &first), list(10, None));
         assert_eq!(unread.size(), (0, 0));
 
-        // A reading that names no organization drops nothing and spoils no lease.
-        let lease = turn(&lists);
+        // A reading that names no organization, or only others, spoils no lease.
+        let lease = turn(&lists, &first);
         lists.confirm(&ChangedOrganizations::These(vec![]), Instant::now());
+        lists.confirm(
+            &ChangedOrganizations::These(vec![second.clone()]),
+            Instant::now(),
+        );
         lists.keep(&first, LIST, lease, list(10, None));
         assert_eq!(
             lists.get(&first, &LIST, AT).map(|body| body.len()),
@@ -427,8 +498,8 @@ mod tests {
     fn a_reading_drops_the_lists_it_names_and_every_list_when_it_names_every_one() {
         let lists = confirmed(1 << 20);
         let (first, second) = (org(), org());
-        lists.keep(&first, LIST, turn(&lists), list(10, None));
-        lists.keep(&second, LIST, turn(&lists), list(20, None));
+        lists.keep(&first, LIST, turn(&lists, &first), list(10, None));
+        lists.keep(&second, LIST, turn(&lists, &second), list(20, None));
         lists.confirm(
             &ChangedOrganizations::These(vec![first.clone()]),
             Instant::now(),
@@ -445,10 +516,25 @@ mod tests {
         let views = confirmed(1 << 20);
         let (first, second) = (org(), org());
         let page = |query: &str| ViewKey::UsersPage(query.into());
-        views.keep(&first, LIST, turn(&views), list(10, None));
-        views.keep(&first, page("pageNum=1"), turn(&views), list(30, None));
-        views.keep(&first, page("pageNum=2"), turn(&views), list(30, None));
-        views.keep(&second, page("pageNum=1"), turn(&views), list(30, None));
+        views.keep(&first, LIST, turn(&views, &first), list(10, None));
+        views.keep(
+            &first,
+            page("pageNum=1"),
+            turn(&views, &first),
+            list(30, None),
+        );
+        views.keep(
+            &first,
+            page("pageNum=2"),
+            turn(&views, &first),
+            list(30, None),
+        );
+        views.keep(
+            &second,
+            page("pageNum=1"),
+            turn(&views, &second),
+            list(30, None),
+        );
         assert_eq!(views.size().0, 4);
         assert_eq!(
             views
@@ -471,21 +557,21 @@ mod tests {
         let lists = confirmed(budget);
         let orgs: Vec<OrgId> = (0..10).map(|_| org()).collect();
         for org in &orgs {
-            lists.keep(org, LIST, turn(&lists), list(100, None));
+            lists.keep(org, LIST, turn(&lists, org), list(100, None));
             assert!(lists.size().1 <= budget);
         }
         assert_eq!(lists.size().0, 3);
         // The last one kept is there; one larger than the whole budget is not kept.
         assert!(lists.get(&orgs[9], &LIST, AT).is_some());
         let large = org();
-        lists.keep(&large, LIST, turn(&lists), list(budget, None));
+        lists.keep(&large, LIST, turn(&lists, &large), list(budget, None));
         assert!(lists.get(&large, &LIST, AT).is_none());
         // Keeping one again replaces it instead of counting it twice.
-        lists.keep(&orgs[9], LIST, turn(&lists), list(100, None));
+        lists.keep(&orgs[9], LIST, turn(&lists, &orgs[9]), list(100, None));
         assert_eq!(lists.size(), (3, budget));
         // A budget of 0 holds nothing.
         let none = confirmed(0);
-        none.keep(&orgs[0], LIST, turn(&none), list(0, None));
+        none.keep(&orgs[0], LIST, turn(&none, &orgs[0]), list(0, None));
         assert_eq!(none.size(), (0, 0));
         assert!(!none.is_enabled());
     }
@@ -495,7 +581,7 @@ mod tests {
         let lists = confirmed(1 << 20);
         let org = org();
         let expiry = AT + time::Duration::days(30);
-        lists.keep(&org, LIST, turn(&lists), list(10, Some(expiry)));
+        lists.keep(&org, LIST, turn(&lists, &org), list(10, Some(expiry)));
         assert!(lists.get(&org, &LIST, AT).is_some());
         assert!(
             lists
@@ -515,9 +601,9 @@ mod tests {
         let lists = confirmed(1 << 20);
         let org = org();
         let began_before = Instant::now();
-        lists.keep(&org, LIST, turn(&lists), list(10, None));
+        lists.keep(&org, LIST, turn(&lists, &org), list(10, None));
         lists.forget_all();
-        lists.keep(&org, LIST, turn(&lists), list(10, None));
+        lists.keep(&org, LIST, turn(&lists, &org), list(10, None));
         // A reading that began before the drop is older news: it restores nothing.
         lists.confirm(&ChangedOrganizations::These(vec![]), began_before);
         assert!(lists.get(&org, &LIST, AT).is_none());
@@ -532,7 +618,7 @@ mod tests {
         let began_before = Instant::now();
         lists.forget_all();
         // Kept after the drop, but read before a change the older reading reports.
-        lists.keep(&org, LIST, turn(&lists), list(10, None));
+        lists.keep(&org, LIST, turn(&lists, &org), list(10, None));
         lists.confirm(
             &ChangedOrganizations::These(vec![org.clone()]),
             began_before,
@@ -550,9 +636,29 @@ mod tests {
         }
     }
 
+    /// Views whose follower reads only when asked and at once, finding no change: what is held
+    /// never goes unconfirmed for long, however slow the machine running the test.
+    fn answered(budget: usize) -> (Arc<HeldViews>, tokio::task::JoinHandle<()>) {
+        let readings = Arc::new(Readings::default());
+        let views = Arc::new(HeldViews::new(budget, Arc::clone(&readings)));
+        views.confirm(&ChangedOrganizations::Every, Instant::now());
+        let follower = tokio::spawn({
+            let views = Arc::clone(&views);
+            async move {
+                let mut poll = tokio::time::interval(std::time::Duration::from_secs(3600));
+                loop {
+                    let covered = readings.reading_due(&mut poll).await;
+                    views.confirm(&ChangedOrganizations::These(vec![]), Instant::now());
+                    readings.reading_done(covered);
+                }
+            }
+        });
+        (views, follower)
+    }
+
     #[tokio::test]
     async fn a_miss_waits_for_the_read_in_flight_and_takes_what_it_kept() {
-        let views = confirmed(1 << 20);
+        let (views, follower) = answered(1 << 20);
         let org = org();
         let Lookup::Read(first) = views.lookup(&org, &LIST, AT).await else {
             panic!("nothing is held yet");
@@ -572,11 +678,12 @@ mod tests {
             Lookup::Read(_) => panic!("the kept view was read again"),
         }
         assert!(views.lock_reading().is_empty());
+        follower.abort();
     }
 
     #[tokio::test]
     async fn a_read_that_ends_without_keeping_lets_each_waiter_read_on_its_own() {
-        let views = confirmed(1 << 20);
+        let (views, follower) = answered(1 << 20);
         let org = org();
         let Lookup::Read(first) = views.lookup(&org, &LIST, AT).await else {
             panic!("nothing is held yet");
@@ -593,8 +700,39 @@ mod tests {
         // Neither queues behind the other: both may read now, and either may keep.
         views.keep(&org, LIST, third, list(30, None));
         drop(second);
-        assert!(views.get(&org, &LIST, AT).is_some());
+        assert!(views.lookup(&org, &LIST, AT).await.is_held());
         assert!(views.lock_reading().is_empty());
+        follower.abort();
+    }
+
+    #[tokio::test]
+    async fn a_held_view_gone_stale_is_served_once_a_reading_it_asked_for_confirms_it() {
+        let (views, follower) = answered(1 << 20);
+        let org = org();
+        views.keep(&org, LIST, turn(&views, &org), list(10, None));
+        tokio::time::sleep(crate::freshness::FRESH_FOR * 2).await;
+        assert!(views.get(&org, &LIST, AT).is_none(), "stale");
+        let kept = views.kept();
+        assert!(views.lookup(&org, &LIST, AT).await.is_held());
+        assert_eq!(views.kept(), kept);
+        follower.abort();
+    }
+
+    #[tokio::test]
+    async fn with_no_reading_to_confirm_it_a_stale_view_is_dropped_and_the_store_asked() {
+        let views = confirmed(1 << 20);
+        let org = org();
+        views.keep(&org, LIST, turn(&views, &org), list(10, None));
+        tokio::time::sleep(crate::freshness::FRESH_FOR * 2).await;
+        // No follower answers: the look waits AFTER_WRITE_WAIT, then drops everything held...
+        let began = Instant::now();
+        assert!(!views.lookup(&org, &LIST, AT).await.is_held());
+        assert!(began.elapsed() >= crate::freshness::AFTER_WRITE_WAIT);
+        assert_eq!(views.size(), (0, 0));
+        // ...so the next ones go to the store without waiting.
+        let began = Instant::now();
+        assert!(!views.lookup(&org, &LIST, AT).await.is_held());
+        assert!(began.elapsed() < crate::freshness::AFTER_WRITE_WAIT);
     }
 
     #[tokio::test]

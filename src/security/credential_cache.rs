@@ -95,19 +95,25 @@ impl CredentialCache {
             .await
     }
 
-    /// What `find` finds held, while the last reading is fresh; when it is held but the last
-    /// reading is too old (the follower was late: a busy core, a slow store), once a reading
-    /// that began after this call confirms it. Going to the store instead would make the core
-    /// busier still.
+    /// What `find` finds held, while the last reading is fresh. When it is held but the last
+    /// reading is too old (the follower was late: a busy core, a slow store), it asks for a
+    /// reading and uses what is held if one that began after the ask recorded its generation,
+    /// however long that reading took: going to the store instead would make the core busier
+    /// still. If no reading comes (the follower stopped, the store hangs), everything held is
+    /// dropped, so later requests go to the store without waiting.
     async fn confirmed<T>(&self, find: impl Fn(&Held) -> Option<T>) -> Option<T> {
         if self.is_fresh() {
             return find(&self.read());
         }
-        if find(&self.read()).is_none() || !self.readings.await_reading().await {
+        find(&self.read())?;
+        let asked = Instant::now();
+        if !self.readings.await_reading().await {
+            self.forget_all();
             return None;
         }
-        if self.is_fresh() {
-            find(&self.read())
+        let held = self.read();
+        if held.read_at.is_some_and(|read_at| read_at >= asked) {
+            find(&held)
         } else {
             None
         }

@@ -91,6 +91,7 @@ impl ReplayGuard {
         {
             seen.forget_oldest();
         }
+        seen.shrink_after_a_burst();
         if let Some(counts) = seen.nonces.get_mut(&key) {
             return counts.first_use(nc);
         }
@@ -103,7 +104,25 @@ impl ReplayGuard {
     }
 }
 
+/// Below this many slots the map and queue are left as they are: shrinking them would save
+/// little and cost a rehash on every small swing.
+const SHRINK_ABOVE: usize = 4_096;
+
 impl Seen {
+    /// Gives back the memory a burst of nonces grew the map and queue to (up to about 34 MB)
+    /// once most of them are forgotten: neither shrinks by itself, so an instance would
+    /// otherwise hold its highest count of nonces for the rest of its life. Halving the
+    /// capacity only when a quarter is used keeps the rehashes rare.
+    fn shrink_after_a_burst(&mut self) {
+        let used = self.nonces.len();
+        if self.nonces.capacity() > SHRINK_ABOVE && used < self.nonces.capacity() / 4 {
+            self.nonces.shrink_to(used * 2);
+        }
+        if self.order.capacity() > SHRINK_ABOVE && self.order.len() < self.order.capacity() / 4 {
+            self.order.shrink_to(self.order.len() * 2);
+        }
+    }
+
     fn forget_oldest(&mut self) {
         if let Some((_, key)) = self.order.pop_front() {
             self.nonces.remove(&key);
@@ -217,5 +236,33 @@ mod tests {
         }
         assert!(guard.first_use(flood(0), 1, NOW), "the oldest went");
         assert!(!guard.first_use(flood(2), 1, NOW), "the newer stay");
+    }
+
+    #[test]
+    fn the_memory_of_a_burst_is_given_back_once_its_nonces_are_forgotten() {
+        let guard = ReplayGuard::default();
+        for n in 0..100_000 {
+            assert!(guard.first_use(flood(n), 1, NOW));
+        }
+        let burst = {
+            let seen = guard.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            (seen.nonces.capacity(), seen.order.capacity())
+        };
+        assert!(burst.0 >= 100_000 && burst.1 >= 100_000, "{burst:?}");
+        // A minute later one request comes: the burst is forgotten, and its room given back.
+        let later = NOW + Duration::seconds(REMEMBER_SECONDS + 1);
+        assert!(guard.first_use(NONCE_A, 1, later));
+        let seen = guard.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(seen.nonces.len(), 1);
+        assert!(
+            seen.nonces.capacity() <= SHRINK_ABOVE,
+            "{}",
+            seen.nonces.capacity()
+        );
+        assert!(
+            seen.order.capacity() <= SHRINK_ABOVE,
+            "{}",
+            seen.order.capacity()
+        );
     }
 }

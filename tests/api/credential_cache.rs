@@ -114,7 +114,14 @@ async fn held_credentials_are_kept_only_under_the_generation_they_were_read_in(b
     let began = Instant::now();
     assert!(cache.api_key(&public_key).await.is_none());
     assert!(began.elapsed() >= AFTER_WRITE_WAIT);
+    // It then drops everything, so the next looks go to the store without waiting.
+    assert!(cache.is_empty());
+    let began = Instant::now();
+    assert!(cache.api_key(&public_key).await.is_none());
+    assert!(began.elapsed() < AFTER_WRITE_WAIT);
+    // A reading that began after the drop is trusted again.
     cache.confirm(moved, Instant::now());
+    cache.keep_api_key(cache.lease(), read().await);
     assert!(cache.api_key(&public_key).await.is_some());
     cache.forget_all();
     assert!(cache.is_empty());
