@@ -10,7 +10,12 @@ use crate::error::AppError;
 /// A JSON body serialized into a buffer of `capacity` bytes: axum's `Json` starts at 128 bytes
 /// and doubles, copying a body of megabytes several times on the way.
 pub fn sized_json(value: &impl serde::Serialize, capacity: usize) -> Response {
-    match render_json(value, capacity) {
+    rendered_response(render_json(value, capacity))
+}
+
+/// The answer for a body [`render_json`] rendered, or for its error.
+pub fn rendered_response(rendered: Result<Bytes, AppError>) -> Response {
+    match rendered {
         Ok(body) => json_response(body),
         Err(error) => error.into_response(),
     }

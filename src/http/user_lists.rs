@@ -6,7 +6,7 @@
 //! resource does it too).
 
 use axum::body::Bytes;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use orgdoor_domain::{
     GroupId, Invitation, Member, MembershipStatus, NewInvitation, OrgId, OrgUser, Organization,
     TeamId,
@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use crate::error::AppError;
 use crate::http::extract::{BaseUrl, QueryParams, parse_user_id};
 use crate::http::pagination::{Link, ListQuery, Paginated};
-use crate::http::render::{json_response, render_json};
+use crate::http::render::{render_json, rendered_response};
 use crate::http::versioning::{ApiVersion, V2023_01_01_DEPRECATED};
 use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
@@ -217,7 +217,7 @@ pub fn member_list(
     list: &ListQuery,
     page: orgdoor_domain::Page<OrgUser>,
 ) -> Response {
-    answer(render_member_list(base, path, list, page))
+    rendered_response(render_member_list(base, path, list, page))
 }
 
 fn render_member_list(
@@ -251,13 +251,6 @@ fn render_member_list(
 const RENDERED_USER_BYTES: usize = 400;
 const RENDERED_PAGE_BYTES: usize = 512;
 
-fn answer(rendered: Result<Bytes, AppError>) -> Response {
-    match rendered {
-        Ok(body) => json_response(body),
-        Err(error) => error.into_response(),
-    }
-}
-
 /// A paginated list in the version's item shape.
 pub fn user_list(
     base: &BaseUrl,
@@ -267,7 +260,7 @@ pub fn user_list(
     version: ApiVersion,
     now: OffsetDateTime,
 ) -> Response {
-    answer(render_user_list(base, path, list, page, version, now))
+    rendered_response(render_user_list(base, path, list, page, version, now))
 }
 
 /// [`user_list`]'s body, to answer now or keep.
