@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use tracing::instrument;
 
 use crate::rows::{AccessListRow, access_list_tables, count, limit_offset, seconds};
-use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::sql::{Backend, Connection};
 use crate::tables::credentials::{credential_in_org, existing_credential};
 use crate::tables::events::{credential_event, record_event};
 use crate::tables::one_row_or;
@@ -94,31 +94,38 @@ impl<B: Backend> AccessListStore for B {
         networks: &[AllowedNetwork],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        existing_credential(&mut *tx, org, credential).await?;
-        let (table, column, _, _, id) = access_list_tables(credential);
-        let sql = format!(
-            "INSERT INTO {table} ({column}, cidr, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT ({column}, cidr) DO NOTHING"
-        );
-        let (event_type, _) = access_list_event_types(credential);
-        let public_key = public_key_of(&mut *tx, credential).await?;
-        for network in networks {
-            let added = tx
-                .query(&sql)
-                .bind(id.as_str())
-                .bind(network.cidr())
-                .bind(seconds(now))
-                .execute()
-                .await?;
-            // An entry listed already is no change.
-            if added == 1 {
-                let event = credential_event(event_type, &public_key, Some(network.cidr()));
-                record_event(&mut *tx, org, event).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
+        let org = org.clone();
+        let credential = credential.clone();
+        let networks = networks.to_vec();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, credential, networks) = (&org, &credential, networks.as_slice());
+                existing_credential(&mut *tx, org, credential).await?;
+                let (table, column, _, _, id) = access_list_tables(credential);
+                let sql = format!(
+                    "INSERT INTO {table} ({column}, cidr, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT ({column}, cidr) DO NOTHING"
+                );
+                let (event_type, _) = access_list_event_types(credential);
+                let public_key = public_key_of(&mut *tx, credential).await?;
+                for network in networks {
+                    let added = tx
+                        .query(&sql)
+                        .bind(id.as_str())
+                        .bind(network.cidr())
+                        .bind(seconds(now))
+                        .execute()
+                        .await?;
+                    // An entry listed already is no change.
+                    if added == 1 {
+                        let event = credential_event(event_type, &public_key, Some(network.cidr()));
+                        record_event(&mut *tx, org, event).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -157,25 +164,32 @@ impl<B: Backend> AccessListStore for B {
              (SELECT {owner_column} FROM {owners} WHERE {owner_column} = $2 AND org_id = $3)"
         );
         let cidr = network.cidr();
-        let mut tx = self.begin_write().await?;
-        let removed = tx
-            .query(&sql)
-            .bind(cidr.as_str())
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .execute()
-            .await?;
-        one_row_or(removed, Rejection::NetworkNotListed(*network))?;
-        let (_, event_type) = access_list_event_types(credential);
-        let public_key = public_key_of(&mut *tx, credential).await?;
-        record_event(
-            &mut *tx,
-            org,
-            credential_event(event_type, &public_key, Some(cidr)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let org = org.clone();
+        let credential = credential.clone();
+        let network = *network;
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, credential) = (&org, &credential);
+                let removed = tx
+                    .query(&sql)
+                    .bind(cidr.as_str())
+                    .bind(id.as_str())
+                    .bind(org.as_str())
+                    .execute()
+                    .await?;
+                one_row_or(removed, Rejection::NetworkNotListed(network))?;
+                let (_, event_type) = access_list_event_types(credential);
+                let public_key = public_key_of(&mut *tx, credential).await?;
+                record_event(
+                    &mut *tx,
+                    org,
+                    credential_event(event_type, &public_key, Some(cidr)),
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 }
 

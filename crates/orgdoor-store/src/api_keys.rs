@@ -15,7 +15,7 @@ use crate::rows::{
     encode_roles, limit_offset, parse,
 };
 use crate::sealing::ha1_context;
-use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::sql::{Backend, Connection};
 use crate::tables::api_keys::{
     fetch_api_key, insert_api_key, keys_from_rows, load_key_grants, upsert_key_grant,
 };
@@ -124,19 +124,27 @@ static FIND_API_KEY: LazyLock<String> = LazyLock::new(|| {
 impl<B: Backend> ApiKeyStore for B {
     #[instrument(level = "debug", skip(self, ha1))]
     async fn create_api_key(&self, key: &ApiKey, ha1: &DigestHa1) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        insert_api_key(&mut *tx, self.sealer(), key, ha1).await?;
-        let event = credential_event(EventType::ApiKeyCreated, key.public_key.as_str(), None);
-        record_event(&mut *tx, &key.org_id, event).await?;
-        // A key made in a project is given its roles there at once.
-        for grant in &key.project_roles {
-            let event_type = EventType::ApiKeyAddedToGroup;
-            let target = credential_event(event_type, key.public_key.as_str(), None).target;
-            let event = NewEvent::in_project(event_type, &grant.group_id, target);
-            record_event(&mut *tx, &key.org_id, event).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let key = key.clone();
+        let ha1 = ha1.clone();
+        let sealer = self.sealer().clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (key, ha1) = (&key, &ha1);
+                insert_api_key(&mut *tx, &sealer, key, ha1).await?;
+                let event =
+                    credential_event(EventType::ApiKeyCreated, key.public_key.as_str(), None);
+                record_event(&mut *tx, &key.org_id, event).await?;
+                // A key made in a project is given its roles there at once.
+                for grant in &key.project_roles {
+                    let event_type = EventType::ApiKeyAddedToGroup;
+                    let target = credential_event(event_type, key.public_key.as_str(), None).target;
+                    let event = NewEvent::in_project(event_type, &grant.group_id, target);
+                    record_event(&mut *tx, &key.org_id, event).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -200,42 +208,59 @@ impl<B: Backend> ApiKeyStore for B {
         description: Option<&str>,
         roles: Option<&OrgRoles>,
     ) -> Result<ApiKey, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let mut key = fetch_api_key(&mut *tx, org, id)
-            .await?
-            .ok_or_else(|| Rejection::ApiKeyNotFound(id.clone()))?;
-        describe_key(&mut *tx, org, &mut key, description).await?;
-        // Only a real change is an event: clients re-apply the same settings.
-        if let Some(roles) = roles.filter(|new| **new != key.roles) {
-            key.roles = roles.clone();
-            let public_key = key.public_key.as_str();
-            let event = credential_event(EventType::ApiKeyRolesChanged, public_key, None);
-            record_event(&mut *tx, org, event).await?;
-        }
-        tx.query("UPDATE api_keys SET description = $1, roles = $2 WHERE id = $3")
-            .bind(key.description.as_str())
-            .bind(encode_roles(&key.roles))
-            .bind(key.id.as_str())
-            .execute()
-            .await?;
-        tx.commit().await?;
-        Ok(key)
+        let org = org.clone();
+        let id = id.clone();
+        let description = description.map(str::to_owned);
+        let roles = roles.cloned();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, id, description, roles) =
+                    (&org, &id, description.as_deref(), roles.as_ref());
+                let mut key = fetch_api_key(&mut *tx, org, id)
+                    .await?
+                    .ok_or_else(|| Rejection::ApiKeyNotFound(id.clone()))?;
+                describe_key(&mut *tx, org, &mut key, description).await?;
+                // Only a real change is an event: clients re-apply the same settings.
+                if let Some(roles) = roles.filter(|new| **new != key.roles) {
+                    key.roles = roles.clone();
+                    let public_key = key.public_key.as_str();
+                    let event = credential_event(EventType::ApiKeyRolesChanged, public_key, None);
+                    record_event(&mut *tx, org, event).await?;
+                }
+                tx.query("UPDATE api_keys SET description = $1, roles = $2 WHERE id = $3")
+                    .bind(key.description.as_str())
+                    .bind(encode_roles(&key.roles))
+                    .bind(key.id.as_str())
+                    .execute()
+                    .await?;
+                Ok(key)
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
     async fn delete_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let public_key: String = tx
-            .query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2 RETURNING public_key")
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .fetch_optional_scalar()
-            .await?
-            .ok_or_else(|| Rejection::ApiKeyNotFound(id.clone()))?;
-        let event = credential_event(EventType::ApiKeyDeleted, &public_key, None);
-        record_event(&mut *tx, org, event).await?;
-        tx.commit().await?;
-        Ok(())
+        let org = org.clone();
+        let id = id.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, id) = (&org, &id);
+                let public_key: String = tx
+                    .query(
+                        "DELETE FROM api_keys WHERE org_id = $1 AND id = $2 RETURNING public_key",
+                    )
+                    .bind(org.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional_scalar()
+                    .await?
+                    .ok_or_else(|| Rejection::ApiKeyNotFound(id.clone()))?;
+                let event = credential_event(EventType::ApiKeyDeleted, &public_key, None);
+                record_event(&mut *tx, org, event).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -285,48 +310,57 @@ impl<B: Backend> ApiKeyStore for B {
         description: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<ApiKey, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let project = existing_group(&mut *tx, group, true).await?;
-        let mut key = fetch_api_key(&mut *tx, &project.org_id, key)
-            .await?
-            .ok_or_else(|| Rejection::ApiKeyNotFound(key.clone()))?;
-        if describe_key(&mut *tx, &project.org_id, &mut key, description).await? {
-            tx.query("UPDATE api_keys SET description = $1 WHERE id = $2")
-                .bind(key.description.as_str())
-                .bind(key.id.as_str())
-                .execute()
-                .await?;
-        }
-        let grant = ProjectGrant {
-            group_id: group.clone(),
-            roles: roles.clone(),
-        };
-        upsert_key_grant(&mut *tx, &key, &grant, now).await?;
-        let held = key
-            .project_roles
-            .iter()
-            .find(|held| held.group_id == grant.group_id);
-        let event_type = match held {
-            None => Some(EventType::ApiKeyAddedToGroup),
-            Some(held) if held.roles != grant.roles => Some(EventType::ApiKeyRolesChanged),
-            Some(_) => None,
-        };
-        if let Some(event_type) = event_type {
-            let target = credential_event(event_type, key.public_key.as_str(), None).target;
-            let event = NewEvent::in_project(event_type, group, target);
-            record_event(&mut *tx, &project.org_id, event).await?;
-        }
-        tx.commit().await?;
-        // The grant as stored: in place of the one it replaced, or added.
-        match key
-            .project_roles
-            .iter_mut()
-            .find(|held| held.group_id == grant.group_id)
-        {
-            Some(held) => held.roles = grant.roles,
-            None => key.project_roles.push(grant),
-        }
-        Ok(key)
+        let group = group.clone();
+        let key = key.clone();
+        let roles = roles.clone();
+        let description = description.map(str::to_owned);
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (group, key, roles, description) =
+                    (&group, &key, &roles, description.as_deref());
+                let project = existing_group(&mut *tx, group, true).await?;
+                let mut key = fetch_api_key(&mut *tx, &project.org_id, key)
+                    .await?
+                    .ok_or_else(|| Rejection::ApiKeyNotFound(key.clone()))?;
+                if describe_key(&mut *tx, &project.org_id, &mut key, description).await? {
+                    tx.query("UPDATE api_keys SET description = $1 WHERE id = $2")
+                        .bind(key.description.as_str())
+                        .bind(key.id.as_str())
+                        .execute()
+                        .await?;
+                }
+                let grant = ProjectGrant {
+                    group_id: group.clone(),
+                    roles: roles.clone(),
+                };
+                upsert_key_grant(&mut *tx, &key, &grant, now).await?;
+                let held = key
+                    .project_roles
+                    .iter()
+                    .find(|held| held.group_id == grant.group_id);
+                let event_type = match held {
+                    None => Some(EventType::ApiKeyAddedToGroup),
+                    Some(held) if held.roles != grant.roles => Some(EventType::ApiKeyRolesChanged),
+                    Some(_) => None,
+                };
+                if let Some(event_type) = event_type {
+                    let target = credential_event(event_type, key.public_key.as_str(), None).target;
+                    let event = NewEvent::in_project(event_type, group, target);
+                    record_event(&mut *tx, &project.org_id, event).await?;
+                }
+                // The grant as stored: in place of the one it replaced, or added.
+                match key
+                    .project_roles
+                    .iter_mut()
+                    .find(|held| held.group_id == grant.group_id)
+                {
+                    Some(held) => held.roles = grant.roles,
+                    None => key.project_roles.push(grant),
+                }
+                Ok(key)
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -335,30 +369,36 @@ impl<B: Backend> ApiKeyStore for B {
         group: &GroupId,
         key: &ApiKeyId,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let granted: Option<(String, String)> = tx
-            .query(
-                "SELECT k.org_id, k.public_key FROM api_keys k \
-                 JOIN api_key_project_roles g ON g.api_key_id = k.id \
-                 WHERE g.project_id = $1 AND k.id = $2",
-            )
-            .bind(group.as_str())
-            .bind(key.as_str())
-            .fetch_optional()
-            .await?;
-        let (org, public_key) = granted.ok_or_else(|| Rejection::ApiKeyNotFound(key.clone()))?;
-        let revoked = tx
-            .query("DELETE FROM api_key_project_roles WHERE project_id = $1 AND api_key_id = $2")
-            .bind(group.as_str())
-            .bind(key.as_str())
-            .execute()
-            .await?;
-        // Another revoke may have come first (PostgreSQL reads before that one committed).
-        one_row_or(revoked, Rejection::ApiKeyNotFound(key.clone()))?;
-        let target = credential_event(EventType::ApiKeyRemovedFromGroup, &public_key, None).target;
-        let event = NewEvent::in_project(EventType::ApiKeyRemovedFromGroup, group, target);
-        record_event(&mut *tx, &parse(&org, "org id")?, event).await?;
-        tx.commit().await?;
-        Ok(())
+        let group = group.clone();
+        let key = key.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (group, key) = (&group, &key);
+                let granted: Option<(String, String)> = tx
+                    .query(
+                        "SELECT k.org_id, k.public_key FROM api_keys k \
+                         JOIN api_key_project_roles g ON g.api_key_id = k.id \
+                         WHERE g.project_id = $1 AND k.id = $2",
+                    )
+                    .bind(group.as_str())
+                    .bind(key.as_str())
+                    .fetch_optional()
+                    .await?;
+                let (org, public_key) = granted.ok_or_else(|| Rejection::ApiKeyNotFound(key.clone()))?;
+                let revoked = tx
+                    .query("DELETE FROM api_key_project_roles WHERE project_id = $1 AND api_key_id = $2")
+                    .bind(group.as_str())
+                    .bind(key.as_str())
+                    .execute()
+                    .await?;
+                // Another revoke may have come first (PostgreSQL reads before that one committed).
+                one_row_or(revoked, Rejection::ApiKeyNotFound(key.clone()))?;
+                let target = credential_event(EventType::ApiKeyRemovedFromGroup, &public_key, None).target;
+                let event = NewEvent::in_project(EventType::ApiKeyRemovedFromGroup, group, target);
+                record_event(&mut *tx, &parse(&org, "org id")?, event).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 }

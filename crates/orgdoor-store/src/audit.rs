@@ -30,6 +30,12 @@ pub async fn acting_as<F: Future>(context: AuditContext, work: F) -> F::Output {
     CONTEXT.scope(context, work).await
 }
 
+/// Runs `work`, which does not await, with `context`'s actor as the author of the events it
+/// records: a write use case on the SQLite writer's thread, away from its request's task.
+pub(crate) fn sync_scope<R>(context: AuditContext, work: impl FnOnce() -> R) -> R {
+    CONTEXT.sync_scope(context, work)
+}
+
 /// Who acts in the store call running now, and when: the system, now, outside [`acting_as`].
 pub(crate) fn current() -> AuditContext {
     CONTEXT

@@ -7,7 +7,7 @@ use orgdoor_domain::OrgId;
 use tracing::instrument;
 
 use crate::StoreError;
-use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::sql::{Backend, Connection};
 
 /// The control state every instance on the store shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,49 +119,56 @@ impl<B: Backend> ControlStore for B {
 
     #[instrument(level = "debug", skip(self))]
     async fn set_clock_offset(&self, offset_ms: i64) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        tx.query("UPDATE control_state SET clock_offset_ms = $1 WHERE id = 1")
-            .bind(offset_ms)
-            .execute()
-            .await?;
-        tx.commit().await
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                tx.query("UPDATE control_state SET clock_offset_ms = $1 WHERE id = 1")
+                    .bind(offset_ms)
+                    .execute()
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
     async fn reset_everything(&self) -> Result<ControlState, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let tables: Vec<String> = tx
-            .query(B::Connection::LIST_TABLES)
-            .fetch_all_scalars()
-            .await?;
-        let tables: Vec<&str> = tables
-            .iter()
-            .map(String::as_str)
-            .filter(|table| !KEPT_TABLES.contains(table))
-            .collect();
-        for statement in B::Connection::empty_tables(&tables) {
-            tx.query(&statement).execute().await?;
-        }
-        // Emptied by `TRUNCATE` on PostgreSQL, which fires no row triggers.
-        tx.query("UPDATE credential_generation SET generation = generation + 1 WHERE id = 1")
-            .execute()
-            .await?;
-        tx.query(B::Connection::RECORD_ORG_CHANGE)
-            .bind(EVERY_ORGANIZATION)
-            .execute()
-            .await?;
-        let (clock_offset_ms, resets): (i64, i64) = tx
-            .query(
-                "UPDATE control_state SET clock_offset_ms = 0, resets = resets + 1 WHERE id = 1 \
-                 RETURNING clock_offset_ms, resets",
-            )
-            .fetch_one()
-            .await?;
-        tx.commit().await?;
-        Ok(ControlState {
-            clock_offset_ms,
-            resets,
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let tables: Vec<String> = tx
+                    .query(B::WriteConnection::LIST_TABLES)
+                    .fetch_all_scalars()
+                    .await?;
+                let tables: Vec<&str> = tables
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|table| !KEPT_TABLES.contains(table))
+                    .collect();
+                for statement in B::WriteConnection::empty_tables(&tables) {
+                    tx.query(&statement).execute().await?;
+                }
+                // Emptied by `TRUNCATE` on PostgreSQL, which fires no row triggers.
+                tx.query("UPDATE credential_generation SET generation = generation + 1 WHERE id = 1")
+                    .execute()
+                    .await?;
+                tx.query(B::WriteConnection::RECORD_ORG_CHANGE)
+                    .bind(EVERY_ORGANIZATION)
+                    .execute()
+                    .await?;
+                let (clock_offset_ms, resets): (i64, i64) = tx
+                    .query(
+                        "UPDATE control_state SET clock_offset_ms = 0, resets = resets + 1 WHERE id = 1 \
+                         RETURNING clock_offset_ms, resets",
+                    )
+                    .fetch_one()
+                    .await?;
+                Ok(ControlState {
+                    clock_offset_ms,
+                    resets,
+                })
+            })
         })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -201,12 +208,13 @@ impl<B: Backend> ControlStore for B {
         let (Some(prune), Some(cursor)) = (B::Connection::PRUNE_CHANGES, &read_by_all.0) else {
             return Ok(());
         };
-        self.write()
-            .await?
-            .query(prune)
-            .bind(cursor.as_str())
-            .execute()
-            .await?;
-        Ok(())
+        let cursor = cursor.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                tx.query(prune).bind(cursor.as_str()).execute().await?;
+                Ok(())
+            })
+        })
+        .await
     }
 }

@@ -9,7 +9,7 @@ use tracing::instrument;
 use crate::project_users::ProjectUserStore;
 use crate::rows::{PROJECT_INVITATION_COLUMNS, ProjectInvitationRow};
 use crate::sealing::{ha1_context, is_sealed, server_secret_context};
-use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::sql::{Backend, Connection};
 use crate::tables::projects::fetch_group;
 use crate::{Newcomer, ProjectAddition, Rejection, StoreError};
 
@@ -34,10 +34,13 @@ impl<B: Backend> HousekeepingStore for B {
         self.read().await?.query("SELECT 1").execute().await?;
         // A store that answers reads but cannot start a write (a wedged writer, a write lock
         // held elsewhere) is not healthy: take the write lock, let it go.
-        let mut tx = self.begin_write().await?;
-        tx.query("SELECT 1").execute().await?;
-        drop(tx);
-        Ok(())
+        self.write_transaction(|tx| {
+            Box::pin(async move {
+                tx.query("SELECT 1").execute().await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self, generate))]
@@ -47,21 +50,28 @@ impl<B: Backend> HousekeepingStore for B {
         generate: &(dyn Fn() -> Vec<u8> + Send + Sync),
     ) -> Result<Vec<u8>, StoreError> {
         let context = server_secret_context(name);
-        let mut tx = self.begin_write().await?;
-        tx.query(
-            "INSERT INTO server_secrets (name, value) VALUES ($1, $2) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(self.sealer().seal(&generate(), &context)?)
-        .execute()
-        .await?;
-        let value: Vec<u8> = tx
-            .query("SELECT value FROM server_secrets WHERE name = $1")
-            .bind(name)
-            .fetch_scalar()
+        let fresh = self.sealer().seal(&generate(), &context)?;
+        let name = name.to_owned();
+        let value: Vec<u8> = self
+            .write_transaction(move |tx| {
+                Box::pin(async move {
+                    tx.query(
+                        "INSERT INTO server_secrets (name, value) VALUES ($1, $2) \
+                         ON CONFLICT (name) DO NOTHING",
+                    )
+                    .bind(name.as_str())
+                    .bind(fresh)
+                    .execute()
+                    .await?;
+                    let value = tx
+                        .query("SELECT value FROM server_secrets WHERE name = $1")
+                        .bind(name.as_str())
+                        .fetch_scalar()
+                        .await?;
+                    Ok(value)
+                })
+            })
             .await?;
-        tx.commit().await?;
         self.sealer().open(&value, &context)
     }
 }
@@ -75,47 +85,52 @@ pub(crate) async fn prepare<B: Backend>(store: &B, now: OffsetDateTime) -> Resul
 /// Seals what an older version stored in the clear (HA1 values, server secrets), and checks
 /// that the configured key opens the secrets already sealed.
 async fn seal_plaintext_secrets<B: Backend>(store: &B) -> Result<(), StoreError> {
-    let sealer = store.sealer();
-    let mut tx = store.begin_write().await?;
-    let plaintext: Vec<(String, Vec<u8>)> = tx
-        .query("SELECT public_key, digest_ha1 FROM api_keys WHERE length(digest_ha1) = 16")
-        .fetch_all()
-        .await?;
-    for (public_key, ha1) in &plaintext {
-        tx.query("UPDATE api_keys SET digest_ha1 = $1 WHERE public_key = $2")
-            .bind(sealer.seal(ha1, &ha1_context(public_key))?)
-            .bind(public_key.as_str())
-            .execute()
-            .await?;
-    }
-    // One sealed credential is enough to tell whether the key is this store's.
-    let sealed: Option<(String, Vec<u8>)> = tx
-        .query("SELECT public_key, digest_ha1 FROM api_keys WHERE length(digest_ha1) > 16 LIMIT 1")
-        .fetch_optional()
-        .await?;
-    if let Some((public_key, ha1)) = &sealed {
-        sealer.open(ha1, &ha1_context(public_key))?;
-    }
-    let secrets: Vec<(String, Vec<u8>)> = tx
-        .query("SELECT name, value FROM server_secrets")
-        .fetch_all()
-        .await?;
-    for (name, value) in &secrets {
-        let context = server_secret_context(name);
-        if is_sealed(value) {
-            sealer.open(value, &context)?;
-        } else {
-            tx.query("UPDATE server_secrets SET value = $1 WHERE name = $2")
-                .bind(sealer.seal(value, &context)?)
-                .bind(name.as_str())
-                .execute()
+    let sealer = store.sealer().clone();
+    let sealed_keys = store
+        .write_transaction(move |tx| {
+            Box::pin(async move {
+            let plaintext: Vec<(String, Vec<u8>)> = tx
+                .query("SELECT public_key, digest_ha1 FROM api_keys WHERE length(digest_ha1) = 16")
+                .fetch_all()
                 .await?;
-        }
-    }
-    tx.commit().await?;
-    if !plaintext.is_empty() {
+            for (public_key, ha1) in &plaintext {
+                tx.query("UPDATE api_keys SET digest_ha1 = $1 WHERE public_key = $2")
+                    .bind(sealer.seal(ha1, &ha1_context(public_key))?)
+                    .bind(public_key.as_str())
+                    .execute()
+                    .await?;
+            }
+            // One sealed credential is enough to tell whether the key is this store's.
+            let sealed: Option<(String, Vec<u8>)> = tx
+                .query("SELECT public_key, digest_ha1 FROM api_keys WHERE length(digest_ha1) > 16 LIMIT 1")
+                .fetch_optional()
+                .await?;
+            if let Some((public_key, ha1)) = &sealed {
+                sealer.open(ha1, &ha1_context(public_key))?;
+            }
+            let secrets: Vec<(String, Vec<u8>)> = tx
+                .query("SELECT name, value FROM server_secrets")
+                .fetch_all()
+                .await?;
+            for (name, value) in &secrets {
+                let context = server_secret_context(name);
+                if is_sealed(value) {
+                    sealer.open(value, &context)?;
+                } else {
+                    tx.query("UPDATE server_secrets SET value = $1 WHERE name = $2")
+                        .bind(sealer.seal(value, &context)?)
+                        .bind(name.as_str())
+                        .execute()
+                        .await?;
+                }
+            }
+                Ok(plaintext.len())
+            })
+        })
+        .await?;
+    if sealed_keys > 0 {
         tracing::info!(
-            keys = plaintext.len(),
+            keys = sealed_keys,
             "sealed API key credentials stored in the clear"
         );
     }
@@ -180,11 +195,15 @@ async fn fold_project_invitations<B: Backend>(
             }
         }
         store
-            .write()
-            .await?
-            .query("DELETE FROM project_invitations WHERE id = $1")
-            .bind(id)
-            .execute()
+            .write_transaction(move |tx| {
+                Box::pin(async move {
+                    tx.query("DELETE FROM project_invitations WHERE id = $1")
+                        .bind(id)
+                        .execute()
+                        .await?;
+                    Ok(())
+                })
+            })
             .await?;
     }
     Ok(())

@@ -12,7 +12,7 @@ use tracing::instrument;
 use crate::rows::{
     ORGANIZATION_COLUMNS, OrganizationRow, OrganizationWithInvitations, parse, seconds,
 };
-use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::sql::{Backend, Connection};
 use crate::tables::events::{record_event, record_org_user_changes};
 use crate::tables::invitations::{
     fetch_invitation, insert_invitation, invitations_json, lock_pending_invitation,
@@ -157,24 +157,22 @@ impl<B: Backend> InvitationStore for B {
         letter: Option<&InvitationLetter>,
         now: OffsetDateTime,
     ) -> Result<Invitation, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let link = letter.map(|letter| &letter.link);
-        let stored = insert_invitation(&mut *tx, invitation, when_pending, link, now).await?;
-        if let Some(letter) = letter {
-            post_letter(
-                &mut *tx,
-                self.sealer(),
-                &stored.org_id,
-                &stored.id,
-                letter,
-                now,
-            )
-            .await?;
-        }
-        let event = invitee_event(EventType::InvitedToOrg, &stored);
-        record_event(&mut *tx, &stored.org_id, event).await?;
-        tx.commit().await?;
-        Ok(stored)
+        let invitation = invitation.clone();
+        let letter = letter.cloned();
+        let sealer = self.sealer().clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let link = letter.as_ref().map(|letter| &letter.link);
+                let stored = insert_invitation(tx, &invitation, when_pending, link, now).await?;
+                if let Some(letter) = &letter {
+                    post_letter(tx, &sealer, &stored.org_id, &stored.id, letter, now).await?;
+                }
+                let event = invitee_event(EventType::InvitedToOrg, &stored);
+                record_event(tx, &stored.org_id, event).await?;
+                Ok(stored)
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -226,14 +224,18 @@ impl<B: Backend> InvitationStore for B {
         update: MembershipUpdate,
         now: OffsetDateTime,
     ) -> Result<Invitation, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let invitation = lock_pending_invitation(&mut *tx, org, selector, now).await?;
-        let before = OrgUser::Invited(invitation.clone());
-        let invitation = update_invitation_row(&mut *tx, invitation, update).await?;
-        let after = OrgUser::Invited(invitation.clone());
-        record_org_user_changes(&mut *tx, org, &before, &after).await?;
-        tx.commit().await?;
-        Ok(invitation)
+        let (org, selector) = (org.clone(), selector.clone());
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let invitation = lock_pending_invitation(tx, &org, &selector, now).await?;
+                let before = OrgUser::Invited(invitation.clone());
+                let invitation = update_invitation_row(tx, invitation, update).await?;
+                let after = OrgUser::Invited(invitation.clone());
+                record_org_user_changes(tx, &org, &before, &after).await?;
+                Ok(invitation)
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -243,32 +245,37 @@ impl<B: Backend> InvitationStore for B {
         id: &InvitationId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let deleted: Option<(String, String)> = tx
-            .query(
-                "DELETE FROM invitations WHERE org_id = $1 AND id = $2 AND expires_at > $3 \
-                 AND declined_at IS NULL RETURNING username, user_id",
-            )
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .bind(seconds(now))
-            .fetch_optional()
-            .await?;
-        let (username, user_id) = deleted
-            .ok_or_else(|| Rejection::InvitationNotFound(InvitationSelector::Id(id.clone())))?;
-        let target = EventTarget {
-            username: Some(parse(&username, "username")?),
-            user_id: Some(parse(&user_id, "user id")?),
-            ..EventTarget::default()
-        };
-        record_event(
-            &mut *tx,
-            org,
-            NewEvent::new(EventType::OrgInvitationDeleted, target),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let (org, id) = (org.clone(), id.clone());
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let deleted: Option<(String, String)> = tx
+                    .query(
+                        "DELETE FROM invitations WHERE org_id = $1 AND id = $2 AND expires_at > $3 \
+                         AND declined_at IS NULL RETURNING username, user_id",
+                    )
+                    .bind(org.as_str())
+                    .bind(id.as_str())
+                    .bind(seconds(now))
+                    .fetch_optional()
+                    .await?;
+                let (username, user_id) = deleted.ok_or_else(|| {
+                    Rejection::InvitationNotFound(InvitationSelector::Id(id.clone()))
+                })?;
+                let target = EventTarget {
+                    username: Some(parse(&username, "username")?),
+                    user_id: Some(parse(&user_id, "user id")?),
+                    ..EventTarget::default()
+                };
+                record_event(
+                    tx,
+                    &org,
+                    NewEvent::new(EventType::OrgInvitationDeleted, target),
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -323,31 +330,35 @@ impl<B: Backend> InvitationStore for B {
         answer: InvitationAnswer,
         now: OffsetDateTime,
     ) -> Result<OrgUser, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let invitation = lock_pending_invitation(&mut *tx, org, selector, now).await?;
-        let event = match answer {
-            InvitationAnswer::Accept(_) => EventType::JoinedOrg,
-            InvitationAnswer::Decline => EventType::OrgInvitationDeclined,
-        };
-        record_event(&mut *tx, org, invitee_event(event, &invitation)).await?;
-        let answered = match answer {
-            InvitationAnswer::Accept(profile) => {
-                OrgUser::Member(accept_invitation(&mut *tx, invitation, profile, now).await?)
-            }
-            InvitationAnswer::Decline => {
-                let declined_at = orgdoor_domain::truncate_to_seconds(now);
-                tx.query("UPDATE invitations SET declined_at = $1 WHERE id = $2")
-                    .bind(seconds(declined_at))
-                    .bind(invitation.id.as_str())
-                    .execute()
-                    .await?;
-                OrgUser::Invited(Invitation {
-                    declined_at: Some(declined_at),
-                    ..invitation
-                })
-            }
-        };
-        tx.commit().await?;
-        Ok(answered)
+        let (org, selector) = (org.clone(), selector.clone());
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let invitation = lock_pending_invitation(tx, &org, &selector, now).await?;
+                let event = match answer {
+                    InvitationAnswer::Accept(_) => EventType::JoinedOrg,
+                    InvitationAnswer::Decline => EventType::OrgInvitationDeclined,
+                };
+                record_event(tx, &org, invitee_event(event, &invitation)).await?;
+                let answered = match answer {
+                    InvitationAnswer::Accept(profile) => {
+                        OrgUser::Member(accept_invitation(tx, invitation, profile, now).await?)
+                    }
+                    InvitationAnswer::Decline => {
+                        let declined_at = orgdoor_domain::truncate_to_seconds(now);
+                        tx.query("UPDATE invitations SET declined_at = $1 WHERE id = $2")
+                            .bind(seconds(declined_at))
+                            .bind(invitation.id.as_str())
+                            .execute()
+                            .await?;
+                        OrgUser::Invited(Invitation {
+                            declined_at: Some(declined_at),
+                            ..invitation
+                        })
+                    }
+                };
+                Ok(answered)
+            })
+        })
+        .await
     }
 }

@@ -18,8 +18,6 @@ pub const SHARED_COMMIT_WRITES: &str = "orgdoor_store_shared_commit_writes";
 pub(crate) enum Wait {
     /// A connection for reads.
     Read,
-    /// A connection for one write outside a transaction.
-    Write,
     /// A write transaction (on SQLite, the write lock).
     Transaction,
     /// The connection kept for reading what changed.
@@ -30,11 +28,16 @@ impl Wait {
     fn label(self) -> &'static str {
         match self {
             Wait::Read => "read",
-            Wait::Write => "write",
             Wait::Transaction => "transaction",
             Wait::Follow => "follow",
         }
     }
+}
+
+/// Records a wait measured elsewhere (on the SQLite writer's thread).
+pub(crate) fn record_wait(backend: &'static str, wait: Wait, waited: std::time::Duration) {
+    metrics::histogram!(ACQUIRE_SECONDS, "backend" => backend, "wait" => wait.label())
+        .record(waited);
 }
 
 /// Runs `acquire` and records how long it took, whether it succeeded or not (a timeout is the
@@ -46,7 +49,6 @@ pub(crate) async fn timed_acquire<T>(
 ) -> T {
     let started = Instant::now();
     let acquired = acquire.await;
-    metrics::histogram!(ACQUIRE_SECONDS, "backend" => backend, "wait" => wait.label())
-        .record(started.elapsed());
+    record_wait(backend, wait, started.elapsed());
     acquired
 }

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use tracing::instrument;
 
 use crate::rows::{count, limit_offset, parse, seconds};
-use crate::sql::{Backend, Connection, Parameters, WriteTransaction};
+use crate::sql::{Backend, Connection, Parameters};
 use crate::tables::events::record_event;
 use crate::tables::invitations::{fetch_invitation, fetch_some_invitations};
 use crate::tables::members::{
@@ -376,10 +376,17 @@ impl<B: Backend> OrgUserStore for B {
         update: MembershipUpdate,
         now: OffsetDateTime,
     ) -> Result<OrgUser, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let updated = change_current_org_user(&mut *tx, org, id, now, |_| Ok(update)).await?;
-        tx.commit().await?;
-        Ok(updated)
+        let org = org.clone();
+        let id = id.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, id) = (&org, &id);
+                let updated =
+                    change_current_org_user(&mut *tx, org, id, now, |_| Ok(update)).await?;
+                Ok(updated)
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -390,19 +397,25 @@ impl<B: Backend> OrgUserStore for B {
         change: RoleChange,
         now: OffsetDateTime,
     ) -> Result<OrgUser, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let updated = change_current_org_user(&mut *tx, org, id, now, |user| {
-            let roles = change
-                .apply(user.roles())
-                .map_err(|_| Rejection::LastRole)?;
-            Ok(MembershipUpdate {
-                roles: Some(roles),
-                ..MembershipUpdate::default()
+        let org = org.clone();
+        let id = id.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, id) = (&org, &id);
+                let updated = change_current_org_user(&mut *tx, org, id, now, |user| {
+                    let roles = change
+                        .apply(user.roles())
+                        .map_err(|_| Rejection::LastRole)?;
+                    Ok(MembershipUpdate {
+                        roles: Some(roles),
+                        ..MembershipUpdate::default()
+                    })
+                })
+                .await?;
+                Ok(updated)
             })
         })
-        .await?;
-        tx.commit().await?;
-        Ok(updated)
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -412,41 +425,47 @@ impl<B: Backend> OrgUserStore for B {
         id: &UserId,
         members_only: bool,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let member: Option<String> = tx
-            .query(
-                "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2 \
-                 RETURNING (SELECT username FROM users WHERE id = $2)",
-            )
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .fetch_optional_scalar()
-            .await?;
-        let removed = match member {
-            Some(username) => Some((EventType::RemovedFromOrg, username)),
-            None if !members_only => tx
-                .query(
-                    "DELETE FROM invitations WHERE org_id = $1 AND user_id = $2 \
-                     RETURNING username",
-                )
-                .bind(org.as_str())
-                .bind(id.as_str())
-                .fetch_optional_scalar()
-                .await?
-                .map(|username| (EventType::OrgInvitationDeleted, username)),
-            None => None,
-        };
-        let Some((event_type, username)) = removed else {
-            return Err(Rejection::user_not_in_org(id, org).into());
-        };
-        let target = EventTarget {
-            username: Some(parse(&username, "username")?),
-            user_id: Some(id.clone()),
-            ..EventTarget::default()
-        };
-        record_event(&mut *tx, org, NewEvent::new(event_type, target)).await?;
-        tx.commit().await?;
-        Ok(())
+        let org = org.clone();
+        let id = id.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, id) = (&org, &id);
+                let member: Option<String> = tx
+                    .query(
+                        "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2 \
+                         RETURNING (SELECT username FROM users WHERE id = $2)",
+                    )
+                    .bind(org.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional_scalar()
+                    .await?;
+                let removed = match member {
+                    Some(username) => Some((EventType::RemovedFromOrg, username)),
+                    None if !members_only => tx
+                        .query(
+                            "DELETE FROM invitations WHERE org_id = $1 AND user_id = $2 \
+                             RETURNING username",
+                        )
+                        .bind(org.as_str())
+                        .bind(id.as_str())
+                        .fetch_optional_scalar()
+                        .await?
+                        .map(|username| (EventType::OrgInvitationDeleted, username)),
+                    None => None,
+                };
+                let Some((event_type, username)) = removed else {
+                    return Err(Rejection::user_not_in_org(id, org).into());
+                };
+                let target = EventTarget {
+                    username: Some(parse(&username, "username")?),
+                    user_id: Some(id.clone()),
+                    ..EventTarget::default()
+                };
+                record_event(&mut *tx, org, NewEvent::new(event_type, target)).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]

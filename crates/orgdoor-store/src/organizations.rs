@@ -9,7 +9,7 @@ use tracing::instrument;
 
 use crate::error::missing_referent;
 use crate::rows::{ORGANIZATION_COLUMNS, OrganizationRow, encode_roles, seconds};
-use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::sql::{Backend, Connection};
 use crate::tables::events::record_event;
 use crate::tables::organizations::insert_organization;
 use crate::{Rejection, StoreError};
@@ -59,20 +59,27 @@ impl<B: Backend> OrganizationStore for B {
         organization: &Organization,
         api_keys: &[(ApiKey, DigestHa1)],
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        if let Some(lock) = B::Connection::LOCK_ORGANIZATIONS {
-            tx.query(lock).execute().await?;
-        }
-        let any: bool = tx
-            .query("SELECT EXISTS (SELECT 1 FROM organizations)")
-            .fetch_scalar()
-            .await?;
-        if any {
-            return Ok(false);
-        }
-        insert_organization(&mut *tx, self.sealer(), organization, api_keys).await?;
-        tx.commit().await?;
-        Ok(true)
+        let organization = organization.clone();
+        let api_keys = api_keys.to_vec();
+        let sealer = self.sealer().clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (organization, api_keys) = (&organization, api_keys.as_slice());
+                if let Some(lock) = B::WriteConnection::LOCK_ORGANIZATIONS {
+                    tx.query(lock).execute().await?;
+                }
+                let any: bool = tx
+                    .query("SELECT EXISTS (SELECT 1 FROM organizations)")
+                    .fetch_scalar()
+                    .await?;
+                if any {
+                    return Ok(false);
+                }
+                insert_organization(&mut *tx, &sealer, organization, api_keys).await?;
+                Ok(true)
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self, api_keys))]
@@ -82,27 +89,36 @@ impl<B: Backend> OrganizationStore for B {
         api_keys: &[(ApiKey, DigestHa1)],
         owner: Option<&UserId>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        insert_organization(&mut *tx, self.sealer(), organization, api_keys).await?;
-        if let Some(owner) = owner {
-            tx.query(
-                "INSERT INTO org_members (org_id, user_id, roles, joined_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(organization.id.as_str())
-            .bind(owner.as_str())
-            .bind(encode_roles(&OrgRoles::single(OrgRole::Owner)))
-            .bind(seconds(organization.created_at))
-            .execute()
-            .await
-            .map_err(|error| {
-                missing_referent(error, || {
-                    Rejection::user_not_in_org(owner, &organization.id)
-                })
-            })?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let organization = organization.clone();
+        let api_keys = api_keys.to_vec();
+        let owner = owner.cloned();
+        let sealer = self.sealer().clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (organization, api_keys, owner) =
+                    (&organization, api_keys.as_slice(), owner.as_ref());
+                insert_organization(&mut *tx, &sealer, organization, api_keys).await?;
+                if let Some(owner) = owner {
+                    tx.query(
+                        "INSERT INTO org_members (org_id, user_id, roles, joined_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(organization.id.as_str())
+                    .bind(owner.as_str())
+                    .bind(encode_roles(&OrgRoles::single(OrgRole::Owner)))
+                    .bind(seconds(organization.created_at))
+                    .execute()
+                    .await
+                    .map_err(|error| {
+                        missing_referent(error, || {
+                            Rejection::user_not_in_org(owner, &organization.id)
+                        })
+                    })?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -138,53 +154,64 @@ impl<B: Backend> OrganizationStore for B {
         id: &OrgId,
         name: &OrgName,
     ) -> Result<Organization, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row: Option<OrganizationRow> = tx
-            .query(&format!(
-                "UPDATE organizations SET name = $1 WHERE id = $2 RETURNING {ORGANIZATION_COLUMNS}"
-            ))
-            .bind(name.as_str())
-            .bind(id.as_str())
-            .fetch_optional()
-            .await?;
-        let organization: Organization = row
-            .ok_or_else(|| Rejection::OrganizationNotFound(id.clone()))?
-            .try_into()?;
-        let event = NewEvent::new(EventType::OrgRenamed, EventTarget::default());
-        record_event(&mut *tx, id, event).await?;
-        tx.commit().await?;
-        Ok(organization)
+        let id = id.clone();
+        let name = name.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (id, name) = (&id, &name);
+                let row: Option<OrganizationRow> = tx
+                    .query(&format!(
+                        "UPDATE organizations SET name = $1 WHERE id = $2 RETURNING {ORGANIZATION_COLUMNS}"
+                    ))
+                    .bind(name.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional()
+                    .await?;
+                let organization: Organization = row
+                    .ok_or_else(|| Rejection::OrganizationNotFound(id.clone()))?
+                    .try_into()?;
+                let event = NewEvent::new(EventType::OrgRenamed, EventTarget::default());
+                record_event(&mut *tx, id, event).await?;
+                Ok(organization)
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
     async fn delete_organization(&self, id: &OrgId) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        // Locking the organization holds off project inserts, whose foreign-key check needs
-        // it, until this transaction ends.
-        let exists: Option<String> = tx
-            .query(&format!(
-                "SELECT id FROM organizations WHERE id = $1{}",
-                B::Connection::LOCK_ROWS
-            ))
-            .bind(id.as_str())
-            .fetch_optional_scalar()
-            .await?;
-        if exists.is_none() {
-            return Err(Rejection::OrganizationNotFound(id.clone()).into());
-        }
-        let has_projects: bool = tx
-            .query("SELECT EXISTS (SELECT 1 FROM projects WHERE org_id = $1)")
-            .bind(id.as_str())
-            .fetch_scalar()
-            .await?;
-        if has_projects {
-            return Err(Rejection::OrganizationHasProjects(id.clone()).into());
-        }
-        tx.query("DELETE FROM organizations WHERE id = $1")
-            .bind(id.as_str())
-            .execute()
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let id = id.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let id = &id;
+                // Locking the organization holds off project inserts, whose foreign-key check needs
+                // it, until this transaction ends.
+                let exists: Option<String> = tx
+                    .query(&format!(
+                        "SELECT id FROM organizations WHERE id = $1{}",
+                        B::WriteConnection::LOCK_ROWS
+                    ))
+                    .bind(id.as_str())
+                    .fetch_optional_scalar()
+                    .await?;
+                if exists.is_none() {
+                    return Err(Rejection::OrganizationNotFound(id.clone()).into());
+                }
+                let has_projects: bool = tx
+                    .query("SELECT EXISTS (SELECT 1 FROM projects WHERE org_id = $1)")
+                    .bind(id.as_str())
+                    .fetch_scalar()
+                    .await?;
+                if has_projects {
+                    return Err(Rejection::OrganizationHasProjects(id.clone()).into());
+                }
+                tx.query("DELETE FROM organizations WHERE id = $1")
+                    .bind(id.as_str())
+                    .execute()
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 }

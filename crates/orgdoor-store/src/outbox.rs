@@ -9,6 +9,7 @@ use tracing::instrument;
 
 use crate::StoreError;
 use crate::rows::{count, limit_offset, seconds};
+use crate::sql::FromWriterRow;
 use crate::sql::{Backend, Connection};
 use crate::tables::outbox::{OUTBOX_COLUMNS, OutboxRow};
 
@@ -124,42 +125,49 @@ impl<B: Backend> OutboxStore for B {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let mut conn = self.write().await?;
-        // A message whose link its invitation no longer has (cancelled, answered, sent again,
-        // expired) would send a dead link: it is withdrawn instead.
-        conn.query(
-            "UPDATE outbox SET status = 'WITHDRAWN', lease_owner = NULL, lease_until = NULL \
-             WHERE status = 'PENDING' AND next_attempt_at <= $1 \
-             AND (lease_until IS NULL OR lease_until <= $1) \
-             AND invitation_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM invitations i \
-                 WHERE i.id = outbox.invitation_id AND i.link_token_hash = outbox.link_token_hash \
-                 AND i.declined_at IS NULL AND i.expires_at > $1)",
-        )
-        .bind(seconds(now))
-        .execute()
-        .await?;
-        // The messages chosen once, in a materialized CTE: as `id IN (SELECT … LIMIT n)`,
-        // PostgreSQL may run the choice again per row and claim more than `n`. The outer
-        // conditions repeat the inner ones: on PostgreSQL an instance that waited for another's
-        // claim re-reads the row and must then see it taken.
-        let sql = format!(
-            "WITH due AS MATERIALIZED (SELECT id FROM outbox WHERE status = 'PENDING' \
-                 AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
-                 ORDER BY next_attempt_at, id LIMIT $4{}) \
-             UPDATE outbox SET lease_owner = $1, lease_until = $2 \
-             WHERE status = 'PENDING' AND next_attempt_at <= $3 \
-             AND (lease_until IS NULL OR lease_until <= $3) \
-             AND id IN (SELECT id FROM due) \
-             RETURNING {OUTBOX_COLUMNS}, next_attempt_at",
-            B::Connection::SKIP_LOCKED
-        );
-        let mut claimed: Vec<ClaimedRow> = conn
-            .query(&sql)
-            .bind(owner)
-            .bind(seconds(lease_until))
-            .bind(seconds(now))
-            .bind(i64::from(limit))
-            .fetch_all()
+        let owner = owner.to_owned();
+        let mut claimed = self
+            .write_transaction(move |tx| {
+                Box::pin(async move {
+                // A message whose link its invitation no longer has (cancelled, answered, sent again,
+                // expired) would send a dead link: it is withdrawn instead.
+                tx.query(
+                    "UPDATE outbox SET status = 'WITHDRAWN', lease_owner = NULL, lease_until = NULL \
+                     WHERE status = 'PENDING' AND next_attempt_at <= $1 \
+                     AND (lease_until IS NULL OR lease_until <= $1) \
+                     AND invitation_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM invitations i \
+                         WHERE i.id = outbox.invitation_id AND i.link_token_hash = outbox.link_token_hash \
+                         AND i.declined_at IS NULL AND i.expires_at > $1)",
+                )
+                .bind(seconds(now))
+                .execute()
+                .await?;
+                // The messages chosen once, in a materialized CTE: as `id IN (SELECT … LIMIT n)`,
+                // PostgreSQL may run the choice again per row and claim more than `n`. The outer
+                // conditions repeat the inner ones: on PostgreSQL an instance that waited for another's
+                // claim re-reads the row and must then see it taken.
+                let sql = format!(
+                    "WITH due AS MATERIALIZED (SELECT id FROM outbox WHERE status = 'PENDING' \
+                         AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
+                         ORDER BY next_attempt_at, id LIMIT $4{}) \
+                     UPDATE outbox SET lease_owner = $1, lease_until = $2 \
+                     WHERE status = 'PENDING' AND next_attempt_at <= $3 \
+                     AND (lease_until IS NULL OR lease_until <= $3) \
+                     AND id IN (SELECT id FROM due) \
+                     RETURNING {OUTBOX_COLUMNS}, next_attempt_at",
+                    B::WriteConnection::SKIP_LOCKED
+                );
+                let claimed: Vec<ClaimedRow> = tx
+                    .query(&sql)
+                    .bind(owner.as_str())
+                    .bind(seconds(lease_until))
+                    .bind(seconds(now))
+                    .bind(i64::from(limit))
+                    .fetch_all()
+                    .await?;
+                    Ok(claimed)
+                })
+            })
             .await?;
         // `RETURNING` keeps no order.
         claimed
@@ -178,45 +186,54 @@ impl<B: Backend> OutboxStore for B {
         outcome: DeliveryOutcome,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.write().await?;
-        let statement = match &outcome {
-            DeliveryOutcome::Delivered => conn
-                .query(
-                    "UPDATE outbox SET status = 'DELIVERED', delivered_at = $3, \
-                     attempts = attempts + 1, last_error = NULL, lease_owner = NULL, \
-                     lease_until = NULL WHERE id = $1 AND lease_owner = $2",
-                )
-                .bind(id.as_str())
-                .bind(owner)
-                .bind(seconds(now)),
-            DeliveryOutcome::Failed { error, retry_at } => conn
-                .query(
-                    "UPDATE outbox SET status = $3, next_attempt_at = $4, \
-                     attempts = attempts + 1, last_error = $5, lease_owner = NULL, \
-                     lease_until = NULL WHERE id = $1 AND lease_owner = $2",
-                )
-                .bind(id.as_str())
-                .bind(owner)
-                .bind(if retry_at.is_some() {
-                    "PENDING"
-                } else {
-                    "FAILED"
-                })
-                .bind(seconds(retry_at.unwrap_or(now)))
-                .bind(error.as_str()),
-        };
-        Ok(statement.execute().await? == 1)
+        let (id, owner) = (id.clone(), owner.to_owned());
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let statement = match &outcome {
+                    DeliveryOutcome::Delivered => tx
+                        .query(
+                            "UPDATE outbox SET status = 'DELIVERED', delivered_at = $3, \
+                             attempts = attempts + 1, last_error = NULL, lease_owner = NULL, \
+                             lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+                        )
+                        .bind(id.as_str())
+                        .bind(owner.as_str())
+                        .bind(seconds(now)),
+                    DeliveryOutcome::Failed { error, retry_at } => tx
+                        .query(
+                            "UPDATE outbox SET status = $3, next_attempt_at = $4, \
+                             attempts = attempts + 1, last_error = $5, lease_owner = NULL, \
+                             lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+                        )
+                        .bind(id.as_str())
+                        .bind(owner.as_str())
+                        .bind(if retry_at.is_some() {
+                            "PENDING"
+                        } else {
+                            "FAILED"
+                        })
+                        .bind(seconds(retry_at.unwrap_or(now)))
+                        .bind(error.as_str()),
+                };
+                Ok(statement.execute().await? == 1)
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
     async fn prune_outbox(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        Ok(self
-            .write()
-            .await?
-            .query("DELETE FROM outbox WHERE created_at < $1")
-            .bind(seconds(before))
-            .execute()
-            .await?)
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let pruned = tx
+                    .query("DELETE FROM outbox WHERE created_at < $1")
+                    .bind(seconds(before))
+                    .execute()
+                    .await?;
+                Ok(pruned)
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -238,4 +255,13 @@ struct ClaimedRow {
     #[sqlx(flatten)]
     row: OutboxRow,
     next_attempt_at: i64,
+}
+
+impl FromWriterRow for ClaimedRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            row: OutboxRow::from_writer_row(row)?,
+            next_attempt_at: row.get("next_attempt_at")?,
+        })
+    }
 }

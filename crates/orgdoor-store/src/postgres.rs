@@ -6,6 +6,7 @@
 //! across instances.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
@@ -15,7 +16,7 @@ use sqlx::{Postgres, Transaction};
 use crate::StoreError;
 use crate::metrics::{Wait, timed_acquire};
 use crate::sealing::{Sealer, SecretsKey};
-use crate::sql::{self, Backend, Connection, Param, Query, Record, StatementCache};
+use crate::sql::{Backend, Connection, Param, Query, Record, StatementCache, WriteWork};
 
 /// How long a request waits for a pooled connection (or a new one) before it gets a 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -26,7 +27,7 @@ pub struct PostgresStore {
     /// One connection, for the readings of what changed (`Backend::follow`); a pool of its
     /// own so that sqlx replaces it when it breaks.
     follower: PgPool,
-    sealer: Sealer,
+    sealer: Arc<Sealer>,
 }
 
 impl PostgresStore {
@@ -51,7 +52,7 @@ impl PostgresStore {
         let store = Self {
             pool,
             follower,
-            sealer: Sealer::new(secrets),
+            sealer: Arc::new(Sealer::new(secrets)),
         };
         crate::housekeeping::prepare(&store, time::OffsetDateTime::now_utc()).await?;
         Ok(store)
@@ -66,8 +67,8 @@ const READ_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
 impl Backend for PostgresStore {
     type Connection = PgConnection;
+    type WriteConnection = PgConnection;
     type Reader<'a> = PoolConnection<Postgres>;
-    type Writer<'a> = Transaction<'static, Postgres>;
     type Snapshot<'a> = Transaction<'static, Postgres>;
 
     async fn read(&self) -> Result<PoolConnection<Postgres>, StoreError> {
@@ -83,27 +84,25 @@ impl Backend for PostgresStore {
         Ok(timed_acquire(BACKEND, Wait::Read, begin).await?)
     }
 
-    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        Ok(timed_acquire(BACKEND, Wait::Transaction, self.pool.begin()).await?)
+    async fn write_transaction<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> WriteWork<'c, T> + Send + 'static,
+    {
+        // Cut off at any await, the transaction is dropped and rolled back.
+        let mut tx = timed_acquire(BACKEND, Wait::Transaction, self.pool.begin()).await?;
+        let done = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 
-    async fn write(&self) -> Result<PoolConnection<Postgres>, StoreError> {
-        Ok(timed_acquire(BACKEND, Wait::Write, self.pool.acquire()).await?)
-    }
-
-    fn sealer(&self) -> &Sealer {
+    fn sealer(&self) -> &Arc<Sealer> {
         &self.sealer
     }
 }
 
-impl sql::WriteTransaction<PgConnection> for Transaction<'static, Postgres> {
-    async fn commit(self) -> Result<(), StoreError> {
-        Ok(Transaction::commit(self).await?)
-    }
-}
-
 impl Connection for PgConnection {
-    type Database = Postgres;
+    type Query<'q> = Query<'q, Postgres>;
 
     const LOCK_ROWS: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
@@ -141,24 +140,28 @@ impl Connection for PgConnection {
         vec![format!("TRUNCATE {}", quoted.join(", "))]
     }
 
-    fn bind<'q, T: Param<'q>>(query: Query<'q, Postgres>, value: T) -> Query<'q, Postgres> {
+    fn prepare(sql: &str) -> Query<'_, Postgres> {
+        sqlx::query(sql)
+    }
+
+    fn bind<'q, T: Param<'q>>(query: Self::Query<'q>, value: T) -> Query<'q, Postgres> {
         query.bind(value)
     }
 
-    async fn execute<'q>(&mut self, query: Query<'q, Postgres>) -> Result<u64, sqlx::Error> {
+    async fn execute<'q>(&mut self, query: Self::Query<'q>) -> Result<u64, sqlx::Error> {
         Ok(query.execute(self).await?.rows_affected())
     }
 
     async fn fetch_all<'q, R: Record>(
         &mut self,
-        query: Query<'q, Postgres>,
+        query: Self::Query<'q>,
     ) -> Result<Vec<R>, sqlx::Error> {
         query.try_map(|row| R::from_row(&row)).fetch_all(self).await
     }
 
     async fn fetch_optional<'q, R: Record>(
         &mut self,
-        query: Query<'q, Postgres>,
+        query: Self::Query<'q>,
     ) -> Result<Option<R>, sqlx::Error> {
         query
             .try_map(|row| R::from_row(&row))

@@ -12,7 +12,7 @@ use tracing::instrument;
 
 use crate::rows::InvitationList;
 use crate::rows::seconds;
-use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::sql::{Backend, Connection};
 use crate::tables::events::{account_target, record_event, record_org_user_changes, user_event};
 use crate::tables::invitations::{
     fetch_invitation, insert_invitation, invitations_json, lock_pending_project_invitation,
@@ -119,94 +119,110 @@ impl<B: Backend> ProjectUserStore for B {
             invitation: newcomer,
             letter,
         } = newcomer;
-        let mut tx = self.begin_write().await?;
-        let project = existing_group(&mut *tx, group, true).await?;
-        let org = &project.org_id;
-        let taken = || Rejection::UsernameTaken(newcomer.username.clone());
-        let assignments = |held: &[GroupRoleAssignment]| MembershipUpdate {
-            group_role_assignments: Some(with_roles_in(held, group, Some(roles))),
-            ..MembershipUpdate::default()
-        };
-        let by_address = InvitationSelector::Username(newcomer.username.clone());
-        let added = if let Some(id) = member_by_username(&mut *tx, org, &newcomer.username).await? {
-            let member = fetch_member(&mut *tx, org, &id, true)
-                .await?
-                .ok_or_else(taken)?;
-            let in_project = roles_in(&member.group_role_assignments, group).is_some();
-            match addition {
-                ProjectAddition::Invitation => return Err(taken().into()),
-                ProjectAddition::NewUser if in_project => return Err(taken().into()),
-                ProjectAddition::Access | ProjectAddition::NewUser => {}
-            }
-            let update = assignments(&member.group_role_assignments);
-            let before = OrgUser::Member(member.clone());
-            let after = OrgUser::Member(update_member_row(&mut *tx, member, update, now).await?);
-            record_org_user_changes(&mut *tx, org, &before, &after).await?;
-            after
-        } else if let Some(mut invitation) = fetch_invitation(&mut *tx, org, &by_address, true)
-            .await?
-            .filter(|invitation| invitation.is_pending(now))
-        {
-            let in_project = roles_in(&invitation.group_role_assignments, group).is_some();
-            if addition == ProjectAddition::NewUser && in_project {
-                return Err(taken().into());
-            }
-            if addition == ProjectAddition::Invitation {
-                // Sent again, as a second invitation to a pending address is.
-                invitation.username = newcomer.username.clone();
-                invitation.inviter_username = newcomer.inviter_username.clone();
-                invitation.created_at = newcomer.created_at;
-                invitation.expires_at = newcomer.expires_at;
-                tx.query(
-                    "UPDATE invitations SET username = $1, inviter_username = $2, \
-                     created_at = $3, expires_at = $4 WHERE id = $5",
-                )
-                .bind(invitation.username.as_str())
-                .bind(invitation.inviter_username.as_str())
-                .bind(seconds(invitation.created_at))
-                .bind(seconds(invitation.expires_at))
-                .bind(invitation.id.as_str())
-                .execute()
-                .await?;
-                if let Some(letter) = letter {
-                    give_link(&mut *tx, &invitation.id, letter).await?;
-                    post_letter(&mut *tx, self.sealer(), org, &invitation.id, letter, now).await?;
-                }
-            }
-            let update = assignments(&invitation.group_role_assignments);
-            let before = OrgUser::Invited(invitation.clone());
-            let after =
-                OrgUser::Invited(update_invitation_row(&mut *tx, invitation, update).await?);
-            if addition == ProjectAddition::Invitation && in_project {
-                // Sent again: as a new invitation to the project.
-                let event = project_user_event(EventType::InvitedToGroup, group, &after);
-                record_event(&mut *tx, org, event).await?;
-            } else {
-                record_org_user_changes(&mut *tx, org, &before, &after).await?;
-            }
-            after
-        } else {
-            let newcomer = Invitation {
-                group_role_assignments: with_roles_in(
-                    &newcomer.group_role_assignments,
-                    group,
-                    Some(roles),
-                ),
-                ..newcomer.clone()
-            };
-            let link = letter.map(|letter| &letter.link);
-            let stored =
-                insert_invitation(&mut *tx, &newcomer, WhenPending::Refuse, link, now).await?;
-            if let Some(letter) = letter {
-                post_letter(&mut *tx, self.sealer(), org, &stored.id, letter, now).await?;
-            }
-            let invited = OrgUser::Invited(stored);
-            let event = project_user_event(EventType::InvitedToGroup, group, &invited);
-            record_event(&mut *tx, org, event).await?;
-            invited
-        };
-        tx.commit().await?;
-        Ok(added)
+        let (newcomer, letter) = (newcomer.clone(), letter.cloned());
+        let group = group.clone();
+        let roles = roles.clone();
+        let sealer = self.sealer().clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (group, roles) = (&group, &roles);
+                let (newcomer, letter) = (&newcomer, letter.as_ref());
+                let project = existing_group(&mut *tx, group, true).await?;
+                let org = &project.org_id;
+                let taken = || Rejection::UsernameTaken(newcomer.username.clone());
+                let assignments = |held: &[GroupRoleAssignment]| MembershipUpdate {
+                    group_role_assignments: Some(with_roles_in(held, group, Some(roles))),
+                    ..MembershipUpdate::default()
+                };
+                let by_address = InvitationSelector::Username(newcomer.username.clone());
+                let added = if let Some(id) =
+                    member_by_username(&mut *tx, org, &newcomer.username).await?
+                {
+                    let member = fetch_member(&mut *tx, org, &id, true)
+                        .await?
+                        .ok_or_else(taken)?;
+                    let in_project = roles_in(&member.group_role_assignments, group).is_some();
+                    match addition {
+                        ProjectAddition::Invitation => return Err(taken().into()),
+                        ProjectAddition::NewUser if in_project => return Err(taken().into()),
+                        ProjectAddition::Access | ProjectAddition::NewUser => {}
+                    }
+                    let update = assignments(&member.group_role_assignments);
+                    let before = OrgUser::Member(member.clone());
+                    let after =
+                        OrgUser::Member(update_member_row(&mut *tx, member, update, now).await?);
+                    record_org_user_changes(&mut *tx, org, &before, &after).await?;
+                    after
+                } else if let Some(mut invitation) =
+                    fetch_invitation(&mut *tx, org, &by_address, true)
+                        .await?
+                        .filter(|invitation| invitation.is_pending(now))
+                {
+                    let in_project = roles_in(&invitation.group_role_assignments, group).is_some();
+                    if addition == ProjectAddition::NewUser && in_project {
+                        return Err(taken().into());
+                    }
+                    if addition == ProjectAddition::Invitation {
+                        // Sent again, as a second invitation to a pending address is.
+                        invitation.username = newcomer.username.clone();
+                        invitation.inviter_username = newcomer.inviter_username.clone();
+                        invitation.created_at = newcomer.created_at;
+                        invitation.expires_at = newcomer.expires_at;
+                        tx.query(
+                            "UPDATE invitations SET username = $1, inviter_username = $2, \
+                             created_at = $3, expires_at = $4 WHERE id = $5",
+                        )
+                        .bind(invitation.username.as_str())
+                        .bind(invitation.inviter_username.as_str())
+                        .bind(seconds(invitation.created_at))
+                        .bind(seconds(invitation.expires_at))
+                        .bind(invitation.id.as_str())
+                        .execute()
+                        .await?;
+                        if let Some(letter) = letter {
+                            give_link(&mut *tx, &invitation.id, letter).await?;
+                            post_letter(&mut *tx, &sealer, org, &invitation.id, letter, now)
+                                .await?;
+                        }
+                    }
+                    let update = assignments(&invitation.group_role_assignments);
+                    let before = OrgUser::Invited(invitation.clone());
+                    let after = OrgUser::Invited(
+                        update_invitation_row(&mut *tx, invitation, update).await?,
+                    );
+                    if addition == ProjectAddition::Invitation && in_project {
+                        // Sent again: as a new invitation to the project.
+                        let event = project_user_event(EventType::InvitedToGroup, group, &after);
+                        record_event(&mut *tx, org, event).await?;
+                    } else {
+                        record_org_user_changes(&mut *tx, org, &before, &after).await?;
+                    }
+                    after
+                } else {
+                    let newcomer = Invitation {
+                        group_role_assignments: with_roles_in(
+                            &newcomer.group_role_assignments,
+                            group,
+                            Some(roles),
+                        ),
+                        ..newcomer.clone()
+                    };
+                    let link = letter.map(|letter| &letter.link);
+                    let stored =
+                        insert_invitation(&mut *tx, &newcomer, WhenPending::Refuse, link, now)
+                            .await?;
+                    if let Some(letter) = letter {
+                        post_letter(&mut *tx, &sealer, org, &stored.id, letter, now).await?;
+                    }
+                    let invited = OrgUser::Invited(stored);
+                    let event = project_user_event(EventType::InvitedToGroup, group, &invited);
+                    record_event(&mut *tx, org, event).await?;
+                    invited
+                };
+                Ok(added)
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -217,29 +233,37 @@ impl<B: Backend> ProjectUserStore for B {
         change: ProjectRoleChange,
         now: OffsetDateTime,
     ) -> Result<OrgUser, StoreError> {
-        let not_in_group = || Rejection::UserNotInGroup {
-            user: user.to_string(),
-            group: group.clone(),
-        };
-        let mut tx = self.begin_write().await?;
-        let project = existing_group(&mut *tx, group, false).await?;
-        let current = lock_current_org_user(&mut *tx, &project.org_id, user, now)
-            .await
-            .map_err(|error| match error {
-                StoreError::Rejected(Rejection::UserNotInOrg { .. }) => not_in_group().into(),
-                other => other,
-            })?;
-        let roles = current.roles_in(group).ok_or_else(not_in_group)?;
-        let roles = change.apply(&roles).map_err(|_| Rejection::LastRole)?;
-        let held = current.group_role_assignments();
-        let update = MembershipUpdate {
-            group_role_assignments: Some(with_roles_in(held, group, Some(&roles))),
-            ..MembershipUpdate::default()
-        };
-        let changed = update_org_user_row(&mut *tx, current.clone(), update, now).await?;
-        record_org_user_changes(&mut *tx, &project.org_id, &current, &changed).await?;
-        tx.commit().await?;
-        Ok(changed)
+        let group = group.clone();
+        let user = user.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (group, user) = (&group, &user);
+                let not_in_group = || Rejection::UserNotInGroup {
+                    user: user.to_string(),
+                    group: group.clone(),
+                };
+                let project = existing_group(&mut *tx, group, false).await?;
+                let current = lock_current_org_user(&mut *tx, &project.org_id, user, now)
+                    .await
+                    .map_err(|error| match error {
+                        StoreError::Rejected(Rejection::UserNotInOrg { .. }) => {
+                            not_in_group().into()
+                        }
+                        other => other,
+                    })?;
+                let roles = current.roles_in(group).ok_or_else(not_in_group)?;
+                let roles = change.apply(&roles).map_err(|_| Rejection::LastRole)?;
+                let held = current.group_role_assignments();
+                let update = MembershipUpdate {
+                    group_role_assignments: Some(with_roles_in(held, group, Some(&roles))),
+                    ..MembershipUpdate::default()
+                };
+                let changed = update_org_user_row(&mut *tx, current.clone(), update, now).await?;
+                record_org_user_changes(&mut *tx, &project.org_id, &current, &changed).await?;
+                Ok(changed)
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -249,44 +273,50 @@ impl<B: Backend> ProjectUserStore for B {
         user: &UserId,
         members_only: bool,
     ) -> Result<(), StoreError> {
-        let not_in_group = || Rejection::UserNotInGroup {
-            user: user.to_string(),
-            group: group.clone(),
-        };
-        let mut tx = self.begin_write().await?;
-        let project = existing_group(&mut *tx, group, false).await?;
-        let removed = tx
-            .query(
-                "DELETE FROM member_project_roles \
-                 WHERE org_id = $1 AND project_id = $2 AND user_id = $3",
-            )
-            .bind(project.org_id.as_str())
-            .bind(group.as_str())
-            .bind(user.as_str())
-            .execute()
-            .await?;
-        let event = if removed == 0 {
-            let invitation = if members_only {
-                None
-            } else {
-                let selector = InvitationSelector::UserId(user.clone());
-                fetch_invitation(&mut *tx, &project.org_id, &selector, true)
-                    .await?
-                    .filter(|invitation| {
-                        roles_in(&invitation.group_role_assignments, group).is_some()
-                    })
-            };
-            let invitation = invitation.ok_or_else(not_in_group)?;
-            let invitee = OrgUser::Invited(invitation.clone());
-            withdraw_from_project(&mut *tx, invitation, group).await?;
-            project_user_event(EventType::GroupInvitationDeleted, group, &invitee)
-        } else {
-            let target = account_target(&mut *tx, user).await?;
-            NewEvent::in_project(EventType::RemovedFromGroup, group, target)
-        };
-        record_event(&mut *tx, &project.org_id, event).await?;
-        tx.commit().await?;
-        Ok(())
+        let group = group.clone();
+        let user = user.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (group, user) = (&group, &user);
+                let not_in_group = || Rejection::UserNotInGroup {
+                    user: user.to_string(),
+                    group: group.clone(),
+                };
+                let project = existing_group(&mut *tx, group, false).await?;
+                let removed = tx
+                    .query(
+                        "DELETE FROM member_project_roles \
+                         WHERE org_id = $1 AND project_id = $2 AND user_id = $3",
+                    )
+                    .bind(project.org_id.as_str())
+                    .bind(group.as_str())
+                    .bind(user.as_str())
+                    .execute()
+                    .await?;
+                let event = if removed == 0 {
+                    let invitation = if members_only {
+                        None
+                    } else {
+                        let selector = InvitationSelector::UserId(user.clone());
+                        fetch_invitation(&mut *tx, &project.org_id, &selector, true)
+                            .await?
+                            .filter(|invitation| {
+                                roles_in(&invitation.group_role_assignments, group).is_some()
+                            })
+                    };
+                    let invitation = invitation.ok_or_else(not_in_group)?;
+                    let invitee = OrgUser::Invited(invitation.clone());
+                    withdraw_from_project(&mut *tx, invitation, group).await?;
+                    project_user_event(EventType::GroupInvitationDeleted, group, &invitee)
+                } else {
+                    let target = account_target(&mut *tx, user).await?;
+                    NewEvent::in_project(EventType::RemovedFromGroup, group, target)
+                };
+                record_event(&mut *tx, &project.org_id, event).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -349,18 +379,26 @@ impl<B: Backend> ProjectUserStore for B {
         roles: &GroupRoles,
         now: OffsetDateTime,
     ) -> Result<ProjectInvitation, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let project = existing_group(&mut *tx, group, false).await?;
-        let invitation = lock_pending_project_invitation(&mut *tx, &project, selector, now).await?;
-        let held = &invitation.group_role_assignments;
-        let update = MembershipUpdate {
-            group_role_assignments: Some(with_roles_in(held, group, Some(roles))),
-            ..MembershipUpdate::default()
-        };
-        let invitation = update_invitation_row(&mut *tx, invitation, update).await?;
-        tx.commit().await?;
-        ProjectInvitation::of(&invitation, group)
-            .ok_or_else(|| Rejection::InvitationNotFound(selector.clone()).into())
+        let group = group.clone();
+        let selector = selector.clone();
+        let roles = roles.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (group, selector, roles) = (&group, &selector, &roles);
+                let project = existing_group(&mut *tx, group, false).await?;
+                let invitation =
+                    lock_pending_project_invitation(&mut *tx, &project, selector, now).await?;
+                let held = &invitation.group_role_assignments;
+                let update = MembershipUpdate {
+                    group_role_assignments: Some(with_roles_in(held, group, Some(roles))),
+                    ..MembershipUpdate::default()
+                };
+                let invitation = update_invitation_row(&mut *tx, invitation, update).await?;
+                ProjectInvitation::of(&invitation, group)
+                    .ok_or_else(|| Rejection::InvitationNotFound(selector.clone()).into())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -370,23 +408,30 @@ impl<B: Backend> ProjectUserStore for B {
         id: &InvitationId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let project = existing_group(&mut *tx, group, false).await?;
-        let selector = InvitationSelector::Id(id.clone());
-        let invitation = lock_pending_project_invitation(&mut *tx, &project, &selector, now)
-            .await
-            .map_err(|error| match error {
-                StoreError::Rejected(Rejection::InvitationExpired) => {
-                    Rejection::InvitationNotFound(selector.clone()).into()
-                }
-                other => other,
-            })?;
-        let invitee = OrgUser::Invited(invitation.clone());
-        withdraw_from_project(&mut *tx, invitation, group).await?;
-        let event = project_user_event(EventType::GroupInvitationDeleted, group, &invitee);
-        record_event(&mut *tx, &project.org_id, event).await?;
-        tx.commit().await?;
-        Ok(())
+        let group = group.clone();
+        let id = id.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (group, id) = (&group, &id);
+                let project = existing_group(&mut *tx, group, false).await?;
+                let selector = InvitationSelector::Id(id.clone());
+                let invitation =
+                    lock_pending_project_invitation(&mut *tx, &project, &selector, now)
+                        .await
+                        .map_err(|error| match error {
+                            StoreError::Rejected(Rejection::InvitationExpired) => {
+                                Rejection::InvitationNotFound(selector.clone()).into()
+                            }
+                            other => other,
+                        })?;
+                let invitee = OrgUser::Invited(invitation.clone());
+                withdraw_from_project(&mut *tx, invitation, group).await?;
+                let event = project_user_event(EventType::GroupInvitationDeleted, group, &invitee);
+                record_event(&mut *tx, &project.org_id, event).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 }
 

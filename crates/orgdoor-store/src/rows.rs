@@ -14,6 +14,7 @@ pub(crate) use encoding::{
 };
 
 use crate::StoreError;
+use crate::sql::FromWriterRow;
 
 #[derive(FromRow)]
 pub(crate) struct OrganizationRow {
@@ -21,6 +22,17 @@ pub(crate) struct OrganizationRow {
     pub(crate) name: String,
     pub(crate) skip_default_alerts_settings: bool,
     pub(crate) created_at: i64,
+}
+
+impl FromWriterRow for OrganizationRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            name: row.get("name")?,
+            skip_default_alerts_settings: row.get("skip_default_alerts_settings")?,
+            created_at: row.get("created_at")?,
+        })
+    }
 }
 
 impl TryFrom<OrganizationRow> for Organization {
@@ -45,6 +57,20 @@ pub(crate) struct ApiKeyRow {
     pub(crate) description: String,
     pub(crate) roles: String,
     pub(crate) created_at: i64,
+}
+
+impl FromWriterRow for ApiKeyRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            org_id: row.get("org_id")?,
+            public_key: row.get("public_key")?,
+            digest_ha1: row.get("digest_ha1")?,
+            description: row.get("description")?,
+            roles: row.get("roles")?,
+            created_at: row.get("created_at")?,
+        })
+    }
 }
 
 /// A key and its sealed HA1, which only the store's sealer opens.
@@ -74,6 +100,17 @@ pub(crate) struct TeamRow {
     pub(crate) created_at: i64,
 }
 
+impl FromWriterRow for TeamRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            org_id: row.get("org_id")?,
+            name: row.get("name")?,
+            created_at: row.get("created_at")?,
+        })
+    }
+}
+
 impl TryFrom<TeamRow> for Team {
     type Error = StoreError;
 
@@ -94,6 +131,18 @@ pub(crate) struct GroupRow {
     pub(crate) name: String,
     pub(crate) with_default_alerts_settings: bool,
     pub(crate) created_at: i64,
+}
+
+impl FromWriterRow for GroupRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            org_id: row.get("org_id")?,
+            name: row.get("name")?,
+            with_default_alerts_settings: row.get("with_default_alerts_settings")?,
+            created_at: row.get("created_at")?,
+        })
+    }
 }
 
 impl TryFrom<GroupRow> for Group {
@@ -122,6 +171,22 @@ pub(crate) struct InvitationRow {
     pub(crate) created_at: i64,
     pub(crate) expires_at: i64,
     pub(crate) declined_at: Option<i64>,
+}
+
+impl FromWriterRow for InvitationRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            user_id: row.get("user_id")?,
+            org_id: row.get("org_id")?,
+            username: row.get("username")?,
+            roles: row.get("roles")?,
+            inviter_username: row.get("inviter_username")?,
+            created_at: row.get("created_at")?,
+            expires_at: row.get("expires_at")?,
+            declined_at: row.get("declined_at")?,
+        })
+    }
 }
 
 /// An invitation as aggregated lists carry it (`tables::invitations::invitations_json`): a
@@ -220,14 +285,34 @@ where
 {
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
         let json: Option<&'r str> = row.try_get("invitations")?;
+        InvitationList::parse(json).map_err(|error| sqlx::Error::ColumnDecode {
+            index: "invitations".into(),
+            source: Box::new(error),
+        })
+    }
+}
+
+impl FromWriterRow for InvitationList {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let index = row.as_ref().column_index("invitations")?;
+        let failed = |error: Box<dyn std::error::Error + Send + Sync>| {
+            rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, error)
+        };
+        let json = row
+            .get_ref(index)?
+            .as_str_or_null()
+            .map_err(|error| failed(Box::new(error)))?;
+        InvitationList::parse(json).map_err(|error| failed(Box::new(error)))
+    }
+}
+
+impl InvitationList {
+    /// The list a column holds: none for NULL (an organization without invitations).
+    fn parse(json: Option<&str>) -> Result<Self, serde_json::Error> {
         let Some(json) = json else {
             return Ok(InvitationList(Vec::new()));
         };
-        let InvitationRows(invitations) =
-            serde_json::from_str(json).map_err(|error| sqlx::Error::ColumnDecode {
-                index: "invitations".into(),
-                source: Box::new(error),
-            })?;
+        let InvitationRows(invitations) = serde_json::from_str(json)?;
         Ok(InvitationList(invitations))
     }
 }
@@ -239,6 +324,15 @@ pub(crate) struct OrganizationWithInvitations {
     pub(crate) organization: OrganizationRow,
     #[sqlx(flatten)]
     pub(crate) invitations: InvitationList,
+}
+
+impl FromWriterRow for OrganizationWithInvitations {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            organization: OrganizationRow::from_writer_row(row)?,
+            invitations: InvitationList::from_writer_row(row)?,
+        })
+    }
 }
 
 impl TryFrom<InvitationRow> for Invitation {
@@ -273,6 +367,20 @@ pub(crate) struct UserRow {
     pub(crate) created_at: i64,
 }
 
+impl FromWriterRow for UserRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            username: row.get("username")?,
+            first_name: row.get("first_name")?,
+            last_name: row.get("last_name")?,
+            country: row.get("country")?,
+            mobile_number: row.get("mobile_number")?,
+            created_at: row.get("created_at")?,
+        })
+    }
+}
+
 impl TryFrom<UserRow> for User {
     type Error = StoreError;
 
@@ -302,6 +410,17 @@ pub(crate) struct MemberRow {
     pub(crate) org_id: String,
     pub(crate) roles: String,
     pub(crate) joined_at: i64,
+}
+
+impl FromWriterRow for MemberRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            user: UserRow::from_writer_row(row)?,
+            org_id: row.get("org_id")?,
+            roles: row.get("roles")?,
+            joined_at: row.get("joined_at")?,
+        })
+    }
 }
 
 impl TryFrom<MemberRow> for Member {
@@ -335,6 +454,15 @@ pub(crate) struct AccessListRow {
     pub(crate) created_at: i64,
 }
 
+impl FromWriterRow for AccessListRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            cidr: row.get("cidr")?,
+            created_at: row.get("created_at")?,
+        })
+    }
+}
+
 impl TryFrom<AccessListRow> for orgdoor_domain::AccessListEntry {
     type Error = StoreError;
 
@@ -358,6 +486,20 @@ pub(crate) struct ProjectInvitationRow {
     pub(crate) inviter_username: String,
     pub(crate) created_at: i64,
     pub(crate) expires_at: i64,
+}
+
+impl FromWriterRow for ProjectInvitationRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            project_id: row.get("project_id")?,
+            username: row.get("username")?,
+            roles: row.get("roles")?,
+            inviter_username: row.get("inviter_username")?,
+            created_at: row.get("created_at")?,
+            expires_at: row.get("expires_at")?,
+        })
+    }
 }
 
 impl TryFrom<ProjectInvitationRow> for orgdoor_domain::ProjectInvitation {
@@ -387,6 +529,19 @@ pub(crate) struct ServiceAccountRow {
     pub(crate) description: String,
     pub(crate) roles: String,
     pub(crate) created_at: i64,
+}
+
+impl FromWriterRow for ServiceAccountRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            client_id: row.get("client_id")?,
+            org_id: row.get("org_id")?,
+            name: row.get("name")?,
+            description: row.get("description")?,
+            roles: row.get("roles")?,
+            created_at: row.get("created_at")?,
+        })
+    }
 }
 
 impl TryFrom<ServiceAccountRow> for orgdoor_domain::ServiceAccount {
@@ -421,6 +576,18 @@ pub(crate) struct SecretRow {
     pub(crate) expires_at: i64,
 }
 
+impl FromWriterRow for SecretRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            digest: row.get("digest")?,
+            masked: row.get("masked")?,
+            created_at: row.get("created_at")?,
+            expires_at: row.get("expires_at")?,
+        })
+    }
+}
+
 impl TryFrom<SecretRow> for orgdoor_domain::ServiceAccountSecret {
     type Error = StoreError;
 
@@ -444,6 +611,17 @@ pub(crate) struct CredentialOrgRow {
     pub(crate) credential_org_created_at: i64,
 }
 
+impl FromWriterRow for CredentialOrgRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            credential_org_name: row.get("credential_org_name")?,
+            credential_org_skip_default_alerts_settings: row
+                .get("credential_org_skip_default_alerts_settings")?,
+            credential_org_created_at: row.get("credential_org_created_at")?,
+        })
+    }
+}
+
 /// A credential's row with its organization's.
 #[derive(FromRow)]
 pub(crate) struct WithCredentialOrg<C> {
@@ -451,6 +629,15 @@ pub(crate) struct WithCredentialOrg<C> {
     pub(crate) credential: C,
     #[sqlx(flatten)]
     pub(crate) organization: CredentialOrgRow,
+}
+
+impl<C: FromWriterRow> FromWriterRow for WithCredentialOrg<C> {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            credential: C::from_writer_row(row)?,
+            organization: CredentialOrgRow::from_writer_row(row)?,
+        })
+    }
 }
 
 /// The columns of a `CredentialOrgRow`, from `organizations o`.
@@ -478,6 +665,15 @@ pub(crate) struct WithAccessCidr<C> {
     pub(crate) access_cidr: Option<String>,
 }
 
+impl<C: FromWriterRow> FromWriterRow for WithAccessCidr<C> {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            credential: C::from_writer_row(row)?,
+            access_cidr: row.get("access_cidr")?,
+        })
+    }
+}
+
 /// An access token joined with its service account.
 #[derive(FromRow)]
 pub(crate) struct TokenAccountRow {
@@ -487,12 +683,33 @@ pub(crate) struct TokenAccountRow {
     pub(crate) token_expires_at: i64,
 }
 
+impl FromWriterRow for TokenAccountRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            account: ServiceAccountRow::from_writer_row(row)?,
+            token_created_at: row.get("token_created_at")?,
+            token_expires_at: row.get("token_expires_at")?,
+        })
+    }
+}
+
 #[derive(FromRow)]
 pub(crate) struct TokenRow {
     pub(crate) digest: Vec<u8>,
     pub(crate) client_id: String,
     pub(crate) created_at: i64,
     pub(crate) expires_at: i64,
+}
+
+impl FromWriterRow for TokenRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            digest: row.get("digest")?,
+            client_id: row.get("client_id")?,
+            created_at: row.get("created_at")?,
+            expires_at: row.get("expires_at")?,
+        })
+    }
 }
 
 impl TryFrom<TokenRow> for orgdoor_domain::AccessToken {

@@ -14,7 +14,7 @@ use crate::rows::{
     CREDENTIAL_ORG_COLUMNS, SERVICE_ACCOUNT_COLUMNS, ServiceAccountRow, TokenAccountRow, TokenRow,
     WithAccessCidr, WithCredentialOrg, count, encode_roles, seconds, write_error,
 };
-use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::sql::{Backend, Connection};
 use crate::tables::credentials::{
     existing_credential, fetch_service_account, insert_secret, load_access_list, load_secrets,
     with_org_and_access_list,
@@ -124,31 +124,36 @@ static FIND_ACCESS_TOKEN: LazyLock<String> = LazyLock::new(|| {
 impl<B: Backend> ServiceAccountStore for B {
     #[instrument(level = "debug", skip_all, fields(client_id = %account.client_id))]
     async fn create_service_account(&self, account: &ServiceAccount) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        tx.query(&format!(
-            "INSERT INTO service_accounts ({SERVICE_ACCOUNT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6)"
-        ))
-        .bind(account.client_id.as_str())
-        .bind(account.org_id.as_str())
-        .bind(account.name.as_str())
-        .bind(account.description.as_str())
-        .bind(encode_roles(&account.roles))
-        .bind(seconds(account.created_at))
-        .execute()
-        .await
-        .map_err(|error| {
-            write_error(error, &account.org_id, || {
-                Rejection::ServiceAccountNotFound(account.client_id.clone())
+        let account = account.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let account = &account;
+                tx.query(&format!(
+                    "INSERT INTO service_accounts ({SERVICE_ACCOUNT_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6)"
+                ))
+                .bind(account.client_id.as_str())
+                .bind(account.org_id.as_str())
+                .bind(account.name.as_str())
+                .bind(account.description.as_str())
+                .bind(encode_roles(&account.roles))
+                .bind(seconds(account.created_at))
+                .execute()
+                .await
+                .map_err(|error| {
+                    write_error(error, &account.org_id, || {
+                        Rejection::ServiceAccountNotFound(account.client_id.clone())
+                    })
+                })?;
+                for secret in &account.secrets {
+                    insert_secret(&mut *tx, &account.client_id, secret).await?;
+                }
+                let event = account_event(EventType::ServiceAccountCreated, &account.client_id);
+                record_event(&mut *tx, &account.org_id, event).await?;
+                Ok(())
             })
-        })?;
-        for secret in &account.secrets {
-            insert_secret(&mut *tx, &account.client_id, secret).await?;
-        }
-        let event = account_event(EventType::ServiceAccountCreated, &account.client_id);
-        record_event(&mut *tx, &account.org_id, event).await?;
-        tx.commit().await?;
-        Ok(())
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -194,39 +199,54 @@ impl<B: Backend> ServiceAccountStore for B {
         description: Option<&str>,
         roles: Option<&OrgRoles>,
     ) -> Result<ServiceAccount, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let mut account = fetch_service_account(&mut *tx, Some(org), client_id, true)
-            .await?
-            .ok_or_else(|| Rejection::ServiceAccountNotFound(client_id.clone()))?;
-        // Only a real change is an event: clients re-apply the same settings.
-        let details = (account.name.clone(), account.description.clone());
-        if let Some(name) = name {
-            account.name = name.to_owned();
-        }
-        if let Some(description) = description {
-            account.description = description.to_owned();
-        }
-        if (account.name.clone(), account.description.clone()) != details {
-            let event = account_event(EventType::ServiceAccountDetailsChanged, client_id);
-            record_event(&mut *tx, org, event).await?;
-        }
-        if let Some(roles) = roles.filter(|new| **new != account.roles) {
-            account.roles = roles.clone();
-            let event = account_event(EventType::ServiceAccountRolesChanged, client_id);
-            record_event(&mut *tx, org, event).await?;
-        }
-        tx.query(
-            "UPDATE service_accounts SET name = $1, description = $2, roles = $3 \
-             WHERE client_id = $4",
-        )
-        .bind(account.name.as_str())
-        .bind(account.description.as_str())
-        .bind(encode_roles(&account.roles))
-        .bind(client_id.as_str())
-        .execute()
-        .await?;
-        tx.commit().await?;
-        Ok(account)
+        let org = org.clone();
+        let client_id = client_id.clone();
+        let name = name.map(str::to_owned);
+        let description = description.map(str::to_owned);
+        let roles = roles.cloned();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, client_id, name, description, roles) = (
+                    &org,
+                    &client_id,
+                    name.as_deref(),
+                    description.as_deref(),
+                    roles.as_ref(),
+                );
+                let mut account = fetch_service_account(&mut *tx, Some(org), client_id, true)
+                    .await?
+                    .ok_or_else(|| Rejection::ServiceAccountNotFound(client_id.clone()))?;
+                // Only a real change is an event: clients re-apply the same settings.
+                let details = (account.name.clone(), account.description.clone());
+                if let Some(name) = name {
+                    account.name = name.to_owned();
+                }
+                if let Some(description) = description {
+                    account.description = description.to_owned();
+                }
+                if (account.name.clone(), account.description.clone()) != details {
+                    let event = account_event(EventType::ServiceAccountDetailsChanged, client_id);
+                    record_event(&mut *tx, org, event).await?;
+                }
+                if let Some(roles) = roles.filter(|new| **new != account.roles) {
+                    account.roles = roles.clone();
+                    let event = account_event(EventType::ServiceAccountRolesChanged, client_id);
+                    record_event(&mut *tx, org, event).await?;
+                }
+                tx.query(
+                    "UPDATE service_accounts SET name = $1, description = $2, roles = $3 \
+                     WHERE client_id = $4",
+                )
+                .bind(account.name.as_str())
+                .bind(account.description.as_str())
+                .bind(encode_roles(&account.roles))
+                .bind(client_id.as_str())
+                .execute()
+                .await?;
+                Ok(account)
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -235,21 +255,27 @@ impl<B: Backend> ServiceAccountStore for B {
         org: &OrgId,
         client_id: &ClientId,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let deleted = tx
-            .query("DELETE FROM service_accounts WHERE org_id = $1 AND client_id = $2")
-            .bind(org.as_str())
-            .bind(client_id.as_str())
-            .execute()
-            .await?;
-        one_row_or(
-            deleted,
-            Rejection::ServiceAccountNotFound(client_id.clone()),
-        )?;
-        let event = account_event(EventType::ServiceAccountDeleted, client_id);
-        record_event(&mut *tx, org, event).await?;
-        tx.commit().await?;
-        Ok(())
+        let org = org.clone();
+        let client_id = client_id.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, client_id) = (&org, &client_id);
+                let deleted = tx
+                    .query("DELETE FROM service_accounts WHERE org_id = $1 AND client_id = $2")
+                    .bind(org.as_str())
+                    .bind(client_id.as_str())
+                    .execute()
+                    .await?;
+                one_row_or(
+                    deleted,
+                    Rejection::ServiceAccountNotFound(client_id.clone()),
+                )?;
+                let event = account_event(EventType::ServiceAccountDeleted, client_id);
+                record_event(&mut *tx, org, event).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self, secret), fields(secret_id = %secret.id))]
@@ -259,14 +285,21 @@ impl<B: Backend> ServiceAccountStore for B {
         client_id: &ClientId,
         secret: &ServiceAccountSecret,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let credential = Credential::ServiceAccount(client_id.clone());
-        existing_credential(&mut *tx, org, &credential).await?;
-        insert_secret(&mut *tx, client_id, secret).await?;
-        let event = account_event(EventType::ServiceAccountSecretAdded, client_id);
-        record_event(&mut *tx, org, event).await?;
-        tx.commit().await?;
-        Ok(())
+        let org = org.clone();
+        let client_id = client_id.clone();
+        let secret = secret.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, client_id, secret) = (&org, &client_id, &secret);
+                let credential = Credential::ServiceAccount(client_id.clone());
+                existing_credential(&mut *tx, org, &credential).await?;
+                insert_secret(&mut *tx, client_id, secret).await?;
+                let event = account_event(EventType::ServiceAccountSecretAdded, client_id);
+                record_event(&mut *tx, org, event).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -276,28 +309,35 @@ impl<B: Backend> ServiceAccountStore for B {
         client_id: &ClientId,
         secret: &SecretId,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let deleted = tx
-            .query(
-                "DELETE FROM service_account_secrets WHERE id = $1 AND client_id = \
-                 (SELECT client_id FROM service_accounts WHERE client_id = $2 AND org_id = $3)",
-            )
-            .bind(secret.as_str())
-            .bind(client_id.as_str())
-            .bind(org.as_str())
-            .execute()
-            .await?;
-        one_row_or(deleted, Rejection::SecretNotFound(secret.clone()))?;
-        // Tokens minted with the secret go with it, in the same transaction.
-        tx.query("DELETE FROM oauth_tokens WHERE secret_id = $1 AND client_id = $2")
-            .bind(secret.as_str())
-            .bind(client_id.as_str())
-            .execute()
-            .await?;
-        let event = account_event(EventType::ServiceAccountSecretDeleted, client_id);
-        record_event(&mut *tx, org, event).await?;
-        tx.commit().await?;
-        Ok(())
+        let org = org.clone();
+        let client_id = client_id.clone();
+        let secret = secret.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, client_id, secret) = (&org, &client_id, &secret);
+                let deleted = tx
+                    .query(
+                        "DELETE FROM service_account_secrets WHERE id = $1 AND client_id = \
+                         (SELECT client_id FROM service_accounts WHERE client_id = $2 AND org_id = $3)",
+                    )
+                    .bind(secret.as_str())
+                    .bind(client_id.as_str())
+                    .bind(org.as_str())
+                    .execute()
+                    .await?;
+                one_row_or(deleted, Rejection::SecretNotFound(secret.clone()))?;
+                // Tokens minted with the secret go with it, in the same transaction.
+                tx.query("DELETE FROM oauth_tokens WHERE secret_id = $1 AND client_id = $2")
+                    .bind(secret.as_str())
+                    .bind(client_id.as_str())
+                    .execute()
+                    .await?;
+                let event = account_event(EventType::ServiceAccountSecretDeleted, client_id);
+                record_event(&mut *tx, org, event).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -325,36 +365,42 @@ impl<B: Backend> ServiceAccountStore for B {
         now: OffsetDateTime,
         max_active: u64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        fetch_service_account(&mut *tx, None, &token.client_id, true)
-            .await?
-            .ok_or_else(|| Rejection::ServiceAccountNotFound(token.client_id.clone()))?;
-        tx.query("DELETE FROM oauth_tokens WHERE client_id = $1 AND expires_at <= $2")
-            .bind(token.client_id.as_str())
-            .bind(seconds(now))
-            .execute()
-            .await?;
-        let active: i64 = tx
-            .query("SELECT COUNT(*) FROM oauth_tokens WHERE client_id = $1")
-            .bind(token.client_id.as_str())
-            .fetch_scalar()
-            .await?;
-        if count(active) >= max_active {
-            return Err(Rejection::TooManyTokens.into());
-        }
-        tx.query(
-            "INSERT INTO oauth_tokens (digest, client_id, created_at, expires_at, secret_id) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&token.digest[..])
-        .bind(token.client_id.as_str())
-        .bind(seconds(token.created_at))
-        .bind(seconds(token.expires_at))
-        .bind(secret.map(SecretId::as_str))
-        .execute()
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let token = token.clone();
+        let secret = secret.cloned();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (token, secret) = (&token, secret.as_ref());
+                fetch_service_account(&mut *tx, None, &token.client_id, true)
+                    .await?
+                    .ok_or_else(|| Rejection::ServiceAccountNotFound(token.client_id.clone()))?;
+                tx.query("DELETE FROM oauth_tokens WHERE client_id = $1 AND expires_at <= $2")
+                    .bind(token.client_id.as_str())
+                    .bind(seconds(now))
+                    .execute()
+                    .await?;
+                let active: i64 = tx
+                    .query("SELECT COUNT(*) FROM oauth_tokens WHERE client_id = $1")
+                    .bind(token.client_id.as_str())
+                    .fetch_scalar()
+                    .await?;
+                if count(active) >= max_active {
+                    return Err(Rejection::TooManyTokens.into());
+                }
+                tx.query(
+                    "INSERT INTO oauth_tokens (digest, client_id, created_at, expires_at, secret_id) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&token.digest[..])
+                .bind(token.client_id.as_str())
+                .bind(seconds(token.created_at))
+                .bind(seconds(token.expires_at))
+                .bind(secret.map(SecretId::as_str))
+                .execute()
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip_all)]
@@ -397,14 +443,18 @@ impl<B: Backend> ServiceAccountStore for B {
         client_id: &ClientId,
         digest: &[u8; 32],
     ) -> Result<(), StoreError> {
-        self.write()
-            .await?
-            .query("DELETE FROM oauth_tokens WHERE digest = $1 AND client_id = $2")
-            .bind(&digest[..])
-            .bind(client_id.as_str())
-            .execute()
-            .await?;
-        Ok(())
+        let (client_id, digest) = (client_id.clone(), *digest);
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                tx.query("DELETE FROM oauth_tokens WHERE digest = $1 AND client_id = $2")
+                    .bind(&digest[..])
+                    .bind(client_id.as_str())
+                    .execute()
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 }
 

@@ -14,7 +14,8 @@
 
 use std::future::Future;
 use std::ops::DerefMut;
-use std::sync::OnceLock;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 
 use sqlx::postgres::{PgRow, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteRow};
@@ -23,7 +24,7 @@ use sqlx::{Decode, Encode, FromRow, Type};
 use crate::StoreError;
 use crate::sealing::Sealer;
 
-/// A statement with its parameters bound so far.
+/// A statement with its parameters bound so far, as sqlx runs it.
 pub(crate) type Query<'q, DB> = sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>;
 
 /// A value that can be bound to a statement parameter on both databases.
@@ -37,15 +38,57 @@ impl<'q, T> Param<'q> for T where
 {
 }
 
-/// What a row is read into on both databases (the `rows` structs, tuples of columns).
+/// What a row is read into on both databases, through sqlx or on the SQLite writer's own
+/// connection (the `rows` structs, tuples of columns).
 pub(crate) trait Record:
-    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + FromWriterRow + Send + Unpin
 {
 }
 
 impl<T> Record for T where
-    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + FromWriterRow + Send + Unpin
 {
+}
+
+/// Reads a row of the SQLite writer's connection (rusqlite), which sqlx's `FromRow` cannot
+/// read: by column name, as the derived `FromRow` does.
+pub(crate) trait FromWriterRow: Sized {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
+impl<A: rusqlite::types::FromSql> FromWriterRow for (A,) {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?,))
+    }
+}
+
+impl<A: rusqlite::types::FromSql, B: rusqlite::types::FromSql> FromWriterRow for (A, B) {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?, row.get(1)?))
+    }
+}
+
+impl<A, B, C> FromWriterRow for (A, B, C)
+where
+    A: rusqlite::types::FromSql,
+    B: rusqlite::types::FromSql,
+    C: rusqlite::types::FromSql,
+{
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+    }
+}
+
+impl<A, B, C, D> FromWriterRow for (A, B, C, D)
+where
+    A: rusqlite::types::FromSql,
+    B: rusqlite::types::FromSql,
+    C: rusqlite::types::FromSql,
+    D: rusqlite::types::FromSql,
+{
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+    }
 }
 
 /// A column value read on its own (`SELECT COUNT(*)`, `SELECT id …`).
@@ -54,6 +97,7 @@ pub(crate) trait Scalar:
     + Type<Sqlite>
     + for<'r> Decode<'r, Postgres>
     + Type<Postgres>
+    + rusqlite::types::FromSql
     + Send
     + Unpin
 {
@@ -64,6 +108,7 @@ impl<T> Scalar for T where
         + Type<Sqlite>
         + for<'r> Decode<'r, Postgres>
         + Type<Postgres>
+        + rusqlite::types::FromSql
         + Send
         + Unpin
 {
@@ -72,7 +117,8 @@ impl<T> Scalar for T where
 /// A database connection as the queries see it: the dialect's fragments and four ways to run a
 /// statement. Every method is one round trip.
 pub(crate) trait Connection: Send + Sized + 'static {
-    type Database: sqlx::Database;
+    /// A statement with its parameters bound so far.
+    type Query<'q>: Send;
 
     /// Appended to a `SELECT` that reads a row the transaction will change.
     const LOCK_ROWS: &'static str;
@@ -104,25 +150,25 @@ pub(crate) trait Connection: Send + Sized + 'static {
     /// Statements that empty `tables` in one transaction, whichever references which.
     fn empty_tables(tables: &[&str]) -> Vec<String>;
 
-    fn bind<'q, T: Param<'q>>(
-        query: Query<'q, Self::Database>,
-        value: T,
-    ) -> Query<'q, Self::Database>;
+    /// `sql`, with no parameter bound yet.
+    fn prepare(sql: &str) -> Self::Query<'_>;
+
+    fn bind<'q, T: Param<'q>>(query: Self::Query<'q>, value: T) -> Self::Query<'q>;
 
     /// Runs a statement; answers the number of rows it changed.
     fn execute<'q>(
         &mut self,
-        query: Query<'q, Self::Database>,
+        query: Self::Query<'q>,
     ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
 
     fn fetch_all<'q, R: Record>(
         &mut self,
-        query: Query<'q, Self::Database>,
+        query: Self::Query<'q>,
     ) -> impl Future<Output = Result<Vec<R>, sqlx::Error>> + Send;
 
     fn fetch_optional<'q, R: Record>(
         &mut self,
-        query: Query<'q, Self::Database>,
+        query: Self::Query<'q>,
     ) -> impl Future<Output = Result<Option<R>, sqlx::Error>> + Send;
 
     /// Gives back buffers grown to hold one large result.
@@ -135,7 +181,7 @@ pub(crate) trait Connection: Send + Sized + 'static {
     fn query<'q>(&mut self, sql: &'q str) -> Statement<'q, '_, Self> {
         Statement {
             connection: self,
-            query: sqlx::query(sql),
+            query: Self::prepare(sql),
         }
     }
 }
@@ -161,7 +207,7 @@ impl StatementCache {
 /// A statement being bound, run on the connection it was started on.
 pub(crate) struct Statement<'q, 'c, C: Connection> {
     connection: &'c mut C,
-    query: Query<'q, C::Database>,
+    query: C::Query<'q>,
 }
 
 impl<'q, C: Connection> Statement<'q, '_, C> {
@@ -214,21 +260,21 @@ impl<'q, C: Connection> Statement<'q, '_, C> {
     }
 }
 
-/// A write transaction, rolled back unless committed.
-pub(crate) trait WriteTransaction<C>: DerefMut<Target = C> + Send {
-    fn commit(self) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
+/// What a write transaction does with its connection: a use case's statements and the
+/// decisions between them, as one unit of work the backend runs where its writes run.
+pub(crate) type WriteWork<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
 
 /// Where a store gets its connections: one to read with (no transaction; each statement sees
-/// committed data), a read snapshot, or a write transaction. Implemented by
+/// committed data), a read snapshot, or a write transaction run where the backend runs its
+/// writes. Implemented by
 /// [`crate::SqliteStore`] and [`crate::PostgresStore`]; the store's traits are implemented once
 /// for every backend.
 pub(crate) trait Backend: Send + Sync + 'static {
     type Connection: Connection;
+    /// The connection write transactions run on; the same kind as [`Self::Connection`]
+    /// except on SQLite, whose writer has a connection of its own (see `sqlite::writer`).
+    type WriteConnection: Connection;
     type Reader<'a>: DerefMut<Target = Self::Connection> + Send
-    where
-        Self: 'a;
-    type Writer<'a>: WriteTransaction<Self::Connection>
     where
         Self: 'a;
     type Snapshot<'a>: DerefMut<Target = Self::Connection> + Send
@@ -247,15 +293,22 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// that several statements build; rolled back when dropped.
     fn read_snapshot(&self) -> impl Future<Output = Result<Self::Snapshot<'_>, StoreError>> + Send;
 
-    /// Begins a transaction that holds what it writes until it commits (on SQLite, the write
-    /// lock from its first statement on).
-    fn begin_write(&self) -> impl Future<Output = Result<Self::Writer<'_>, StoreError>> + Send;
-
-    /// A connection for one statement that writes, outside any explicit transaction.
-    fn write(&self) -> impl Future<Output = Result<Self::Reader<'_>, StoreError>> + Send;
+    /// Runs `work` in one write transaction and answers once what it wrote is committed;
+    /// nothing of it is kept if it fails, and a caller that stops waiting leaves it whole or
+    /// undone, never half-written. `work` owns what it needs (`'static`), so a backend can run
+    /// the whole use case where its writes run, in one hand-off, rather than statement by
+    /// statement from the caller's task. On SQLite, `work` must await nothing but its
+    /// connection.
+    fn write_transaction<T, F>(
+        &self,
+        work: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Self::WriteConnection) -> WriteWork<'c, T> + Send + 'static;
 
     /// Seals and opens the secrets kept in the store.
-    fn sealer(&self) -> &Sealer;
+    fn sealer(&self) -> &Arc<Sealer>;
 }
 
 /// The values of a statement whose conditions are built at run time: each one added gives the

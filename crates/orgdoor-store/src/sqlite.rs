@@ -1,14 +1,18 @@
 //! The embedded store: one SQLite file in WAL mode.
 //!
-//! Writes go through one connection and `BEGIN IMMEDIATE` transactions, so writers queue
-//! instead of failing on lock upgrades (other processes sharing the file wait up to the busy
-//! timeout), and writes that queue together share one transaction and one commit
-//! ([`group_commit`]); reads use a separate pool and never block on writers. `synchronous=NORMAL`
-//! in WAL mode keeps every committed transaction across a crash of the process (only a power
-//! loss can drop the newest commits).
+//! Writes go through one connection, owned by a thread of its own that runs each write use case
+//! whole, in `BEGIN IMMEDIATE` transactions that the writes queued together share ([`writer`]),
+//! so writers queue instead of failing on lock upgrades (other processes sharing the file wait
+//! up to the busy timeout); reads use separate connections (sqlx's) and never block on the
+//! writer. `synchronous=NORMAL` in WAL mode keeps every committed transaction across a crash of
+//! the process (only a power loss can drop the newest commits).
+//!
+//! A store "in memory" is a file in a directory of its own under the system's temporary
+//! directory, removed with the store: the writer's connection and sqlx's cannot share a
+//! database that lives in memory only.
 
 mod connections;
-mod group_commit;
+mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,11 +22,11 @@ use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 
 use self::connections::{Checkout, Connections, Transaction};
-use self::group_commit::{GroupWriter, Member};
+use self::writer::{Writer, WriterConnection};
 use crate::StoreError;
 use crate::metrics::{Wait, timed_acquire};
 use crate::sealing::{Sealer, SecretsKey};
-use crate::sql::{self, Backend, Connection, Param, Query, Record, StatementCache};
+use crate::sql::{Backend, Connection, Param, Query, Record, StatementCache, WriteWork};
 
 /// Creates the database file readable and writable by its owner only, or takes those rights
 /// away from others on an existing one. SQLite gives its `-wal` and `-shm` files the database
@@ -76,18 +80,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_CONNECTIONS: usize = 2;
 
 pub struct SqliteStore {
-    writer: Arc<GroupWriter>,
-    /// `None` for an in-memory store, whose reads share the writer's connection: SQLite's
-    /// shared cache, which is what lets two connections see one in-memory database, refuses a
-    /// read while a write holds its table instead of waiting.
-    reader: Option<Connections>,
-    /// The connection kept for reading what changed (`Backend::follow`); `None` in memory,
-    /// like `reader`.
-    follower: Option<Connections>,
-    /// Keeps an in-memory database alive while the store is: it is gone with its last
-    /// connection, and the writer's may be replaced.
-    _memory_keeper: Option<Connections>,
-    sealer: Sealer,
+    writer: Writer,
+    reader: Connections,
+    /// The connection kept for reading what changed (`Backend::follow`).
+    follower: Connections,
+    sealer: Arc<Sealer>,
+    /// The directory of a store "in memory", removed with it (last, after the connections).
+    _scratch: Option<tempfile::TempDir>,
 }
 
 /// Whether a `sqlite:` URL names a database in memory (`sqlite::memory:`, `mode=memory`).
@@ -98,44 +97,40 @@ fn is_in_memory(database_url: &str) -> bool {
 impl SqliteStore {
     /// Opens (creating if missing) the file a `sqlite:` URL names and applies migrations.
     pub async fn connect(database_url: &str, secrets: &SecretsKey) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(database_url).map_err(StoreError::Internal)?;
-        let in_memory = is_in_memory(database_url);
-        if !in_memory {
-            create_private_file(options.get_filename())?;
-        }
+        let (options, scratch) = if is_in_memory(database_url) {
+            use std::os::unix::fs::PermissionsExt;
+            let scratch = tempfile::Builder::new()
+                .prefix("orgdoor-memory-")
+                .permissions(std::fs::Permissions::from_mode(0o700))
+                .tempdir()
+                .map_err(|source| StoreError::File {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
+            let file = scratch.path().join("store.db");
+            (SqliteConnectOptions::new().filename(file), Some(scratch))
+        } else {
+            let options =
+                SqliteConnectOptions::from_str(database_url).map_err(StoreError::Internal)?;
+            (options, None)
+        };
+        create_private_file(options.get_filename())?;
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true)
-            // A write sharing a transaction runs in a savepoint, which keeps the pages it
-            // changes as they were in a sub-journal: in memory, not in a temporary file.
-            .pragma("temp_store", "memory");
-        let memory_keeper = if in_memory {
-            Some(Connections::open(&options, 1, BUSY_TIMEOUT).await?)
-        } else {
-            None
-        };
-        let writer =
-            GroupWriter::start(Connections::open(&options, 1, BUSY_TIMEOUT).await?).await?;
+            .foreign_keys(true);
+        let follower = Connections::open(&options, 1, BUSY_TIMEOUT).await?;
         sqlx::migrate!("./migrations/sqlite")
-            .run(&mut *writer.acquire().await?)
+            .run(&mut *follower.acquire().await?)
             .await?;
-        let (reader, follower) = if in_memory {
-            (None, None)
-        } else {
-            (
-                Some(Connections::open(&options, READ_CONNECTIONS, BUSY_TIMEOUT).await?),
-                Some(Connections::open(&options, 1, BUSY_TIMEOUT).await?),
-            )
-        };
         let store = Self {
-            writer,
-            reader,
+            writer: Writer::start(options.get_filename(), BUSY_TIMEOUT)?,
+            reader: Connections::open(&options, READ_CONNECTIONS, BUSY_TIMEOUT).await?,
             follower,
-            _memory_keeper: memory_keeper,
-            sealer: Sealer::new(secrets),
+            sealer: Arc::new(Sealer::new(secrets)),
+            _scratch: scratch,
         };
         crate::housekeeping::prepare(&store, time::OffsetDateTime::now_utc()).await?;
         Ok(store)
@@ -147,52 +142,37 @@ const BACKEND: &str = "sqlite";
 
 impl Backend for SqliteStore {
     type Connection = SqliteConnection;
+    type WriteConnection = WriterConnection;
     type Reader<'a> = Checkout<'a>;
-    type Writer<'a> = Member<'a>;
     type Snapshot<'a> = Transaction<'a>;
 
     async fn read(&self) -> Result<Checkout<'_>, StoreError> {
-        match &self.reader {
-            Some(reader) => timed_acquire(BACKEND, Wait::Read, reader.acquire()).await,
-            None => timed_acquire(BACKEND, Wait::Read, self.writer.acquire()).await,
-        }
+        timed_acquire(BACKEND, Wait::Read, self.reader.acquire()).await
     }
 
     async fn follow(&self) -> Result<Checkout<'_>, StoreError> {
-        match &self.follower {
-            Some(follower) => timed_acquire(BACKEND, Wait::Follow, follower.acquire()).await,
-            None => timed_acquire(BACKEND, Wait::Follow, self.writer.acquire()).await,
-        }
+        timed_acquire(BACKEND, Wait::Follow, self.follower.acquire()).await
     }
 
     async fn read_snapshot(&self) -> Result<Transaction<'_>, StoreError> {
-        match &self.reader {
-            Some(reader) => timed_acquire(BACKEND, Wait::Read, reader.begin_snapshot()).await,
-            None => timed_acquire(BACKEND, Wait::Read, self.writer.begin_snapshot()).await,
-        }
+        timed_acquire(BACKEND, Wait::Read, self.reader.begin_snapshot()).await
     }
 
-    async fn begin_write(&self) -> Result<Member<'_>, StoreError> {
-        timed_acquire(BACKEND, Wait::Transaction, self.writer.begin()).await
+    async fn write_transaction<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut WriterConnection) -> WriteWork<'c, T> + Send + 'static,
+    {
+        self.writer.write(work).await
     }
 
-    async fn write(&self) -> Result<Checkout<'_>, StoreError> {
-        timed_acquire(BACKEND, Wait::Write, self.writer.acquire()).await
-    }
-
-    fn sealer(&self) -> &Sealer {
+    fn sealer(&self) -> &Arc<Sealer> {
         &self.sealer
     }
 }
 
-impl sql::WriteTransaction<SqliteConnection> for Member<'_> {
-    async fn commit(self) -> Result<(), StoreError> {
-        Member::commit(self).await
-    }
-}
-
 impl Connection for SqliteConnection {
-    type Database = Sqlite;
+    type Query<'q> = Query<'q, Sqlite>;
 
     // BEGIN IMMEDIATE already holds the write lock for the whole transaction.
     const LOCK_ROWS: &'static str = "";
@@ -234,24 +214,28 @@ impl Connection for SqliteConnection {
             .collect()
     }
 
-    fn bind<'q, T: Param<'q>>(query: Query<'q, Sqlite>, value: T) -> Query<'q, Sqlite> {
+    fn prepare(sql: &str) -> Query<'_, Sqlite> {
+        sqlx::query(sql)
+    }
+
+    fn bind<'q, T: Param<'q>>(query: Self::Query<'q>, value: T) -> Query<'q, Sqlite> {
         query.bind(value)
     }
 
-    async fn execute<'q>(&mut self, query: Query<'q, Sqlite>) -> Result<u64, sqlx::Error> {
+    async fn execute<'q>(&mut self, query: Self::Query<'q>) -> Result<u64, sqlx::Error> {
         Ok(query.execute(self).await?.rows_affected())
     }
 
     async fn fetch_all<'q, R: Record>(
         &mut self,
-        query: Query<'q, Sqlite>,
+        query: Self::Query<'q>,
     ) -> Result<Vec<R>, sqlx::Error> {
         query.try_map(|row| R::from_row(&row)).fetch_all(self).await
     }
 
     async fn fetch_optional<'q, R: Record>(
         &mut self,
-        query: Query<'q, Sqlite>,
+        query: Self::Query<'q>,
     ) -> Result<Option<R>, sqlx::Error> {
         query
             .try_map(|row| R::from_row(&row))

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use tracing::instrument;
 
 use crate::rows::{TEAM_COLUMNS, TeamRow, seconds, write_error};
-use crate::sql::{Backend, Connection, WriteTransaction};
+use crate::sql::{Backend, Connection};
 use crate::tables::events::{account_target, record_event, team_event};
 use crate::tables::members::{
     change_current_org_user, fetch_member, member_by_username, not_a_member,
@@ -112,32 +112,38 @@ async fn add_team_members_by_username<C: Connection>(
 impl<B: Backend> TeamStore for B {
     #[instrument(level = "debug", skip(self))]
     async fn create_team(&self, team: &Team, usernames: &[EmailAddress]) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        tx.query(
-            "INSERT INTO teams (id, org_id, name, name_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(team.id.as_str())
-        .bind(team.org_id.as_str())
-        .bind(team.name.as_str())
-        .bind(team.name.as_str().to_lowercase())
-        .bind(seconds(team.created_at))
-        .execute()
-        .await
-        .map_err(|error| {
-            write_error(error, &team.org_id, || {
-                Rejection::TeamNameTaken(team.name.to_string())
+        let team = team.clone();
+        let usernames = usernames.to_vec();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (team, usernames) = (&team, usernames.as_slice());
+                tx.query(
+                    "INSERT INTO teams (id, org_id, name, name_key, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(team.id.as_str())
+                .bind(team.org_id.as_str())
+                .bind(team.name.as_str())
+                .bind(team.name.as_str().to_lowercase())
+                .bind(seconds(team.created_at))
+                .execute()
+                .await
+                .map_err(|error| {
+                    write_error(error, &team.org_id, || {
+                        Rejection::TeamNameTaken(team.name.to_string())
+                    })
+                })?;
+                add_team_members_by_username(&mut *tx, team, usernames, team.created_at).await?;
+                record_event(
+                    &mut *tx,
+                    &team.org_id,
+                    team_event(EventType::TeamCreated, &team.id),
+                )
+                .await?;
+                Ok(())
             })
-        })?;
-        add_team_members_by_username(&mut *tx, team, usernames, team.created_at).await?;
-        record_event(
-            &mut *tx,
-            &team.org_id,
-            team_event(EventType::TeamCreated, &team.id),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -176,42 +182,55 @@ impl<B: Backend> TeamStore for B {
         id: &TeamId,
         name: &TeamName,
     ) -> Result<Team, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row: Option<TeamRow> = tx
-            .query(&format!(
-                "UPDATE teams SET name = $1, name_key = $2 WHERE org_id = $3 AND id = $4 \
-                 RETURNING {TEAM_COLUMNS}"
-            ))
-            .bind(name.as_str())
-            .bind(name.as_str().to_lowercase())
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .fetch_optional()
-            .await
-            .map_err(|error| {
-                write_error(error, org, || Rejection::TeamNameTaken(name.to_string()))
-            })?;
-        let team: Team = row
-            .ok_or_else(|| Rejection::TeamNotFound(id.clone()))?
-            .try_into()?;
-        record_event(&mut *tx, org, team_event(EventType::TeamNameChanged, id)).await?;
-        tx.commit().await?;
-        Ok(team)
+        let org = org.clone();
+        let id = id.clone();
+        let name = name.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, id, name) = (&org, &id, &name);
+                let row: Option<TeamRow> = tx
+                    .query(&format!(
+                        "UPDATE teams SET name = $1, name_key = $2 WHERE org_id = $3 AND id = $4 \
+                         RETURNING {TEAM_COLUMNS}"
+                    ))
+                    .bind(name.as_str())
+                    .bind(name.as_str().to_lowercase())
+                    .bind(org.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional()
+                    .await
+                    .map_err(|error| {
+                        write_error(error, org, || Rejection::TeamNameTaken(name.to_string()))
+                    })?;
+                let team: Team = row
+                    .ok_or_else(|| Rejection::TeamNotFound(id.clone()))?
+                    .try_into()?;
+                record_event(&mut *tx, org, team_event(EventType::TeamNameChanged, id)).await?;
+                Ok(team)
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
     async fn delete_team(&self, org: &OrgId, id: &TeamId) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let deleted = tx
-            .query("DELETE FROM teams WHERE org_id = $1 AND id = $2")
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .execute()
-            .await?;
-        one_row_or(deleted, Rejection::TeamNotFound(id.clone()))?;
-        record_event(&mut *tx, org, team_event(EventType::TeamDeleted, id)).await?;
-        tx.commit().await?;
-        Ok(())
+        let org = org.clone();
+        let id = id.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, id) = (&org, &id);
+                let deleted = tx
+                    .query("DELETE FROM teams WHERE org_id = $1 AND id = $2")
+                    .bind(org.as_str())
+                    .bind(id.as_str())
+                    .execute()
+                    .await?;
+                one_row_or(deleted, Rejection::TeamNotFound(id.clone()))?;
+                record_event(&mut *tx, org, team_event(EventType::TeamDeleted, id)).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -222,27 +241,43 @@ impl<B: Backend> TeamStore for B {
         users: &[UserId],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        lock_team(&mut *tx, org, team).await?;
-        for user in users {
-            let Some(member) = fetch_member(&mut *tx, org, user, false).await? else {
-                let who = user.to_string();
-                return Err(not_a_member(&mut *tx, org, "user_id", user.as_str(), who, now).await?);
-            };
-            insert_team_member(&mut *tx, org, team, user, now).await?;
-            if !member.team_ids.contains(team) {
-                let target = EventTarget {
-                    username: Some(member.user.username.clone()),
-                    user_id: Some(user.clone()),
-                    team_id: Some(team.clone()),
-                    ..EventTarget::default()
-                };
-                record_event(&mut *tx, org, NewEvent::new(EventType::JoinedTeam, target)).await?;
-            }
-        }
-        check_team_size(&mut *tx, team).await?;
-        tx.commit().await?;
-        Ok(())
+        let org = org.clone();
+        let team = team.clone();
+        let users = users.to_vec();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, team, users) = (&org, &team, users.as_slice());
+                lock_team(&mut *tx, org, team).await?;
+                for user in users {
+                    let Some(member) = fetch_member(&mut *tx, org, user, false).await? else {
+                        let who = user.to_string();
+                        return Err(not_a_member(
+                            &mut *tx,
+                            org,
+                            "user_id",
+                            user.as_str(),
+                            who,
+                            now,
+                        )
+                        .await?);
+                    };
+                    insert_team_member(&mut *tx, org, team, user, now).await?;
+                    if !member.team_ids.contains(team) {
+                        let target = EventTarget {
+                            username: Some(member.user.username.clone()),
+                            user_id: Some(user.clone()),
+                            team_id: Some(team.clone()),
+                            ..EventTarget::default()
+                        };
+                        record_event(&mut *tx, org, NewEvent::new(EventType::JoinedTeam, target))
+                            .await?;
+                    }
+                }
+                check_team_size(&mut *tx, team).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -254,28 +289,35 @@ impl<B: Backend> TeamStore for B {
         join: bool,
         now: OffsetDateTime,
     ) -> Result<OrgUser, StoreError> {
-        let mut tx = self.begin_write().await?;
-        lock_team(&mut *tx, org, team).await?;
-        let changed = change_current_org_user(&mut *tx, org, user, now, |current| {
-            let mut teams = current.team_ids().to_vec();
-            match (join, teams.contains(team)) {
-                (true, true) => {
-                    let user = user.clone();
-                    let team = team.clone();
-                    return Err(Rejection::AlreadyInTeam { user, team }.into());
-                }
-                (true, false) => teams.push(team.clone()),
-                (false, true) => teams.retain(|held| held != team),
-                (false, false) => return Err(Rejection::user_not_in_org(user, org).into()),
-            }
-            Ok(MembershipUpdate {
-                team_ids: Some(teams),
-                ..MembershipUpdate::default()
+        let org = org.clone();
+        let team = team.clone();
+        let user = user.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, team, user) = (&org, &team, &user);
+                lock_team(&mut *tx, org, team).await?;
+                let changed = change_current_org_user(&mut *tx, org, user, now, |current| {
+                    let mut teams = current.team_ids().to_vec();
+                    match (join, teams.contains(team)) {
+                        (true, true) => {
+                            let user = user.clone();
+                            let team = team.clone();
+                            return Err(Rejection::AlreadyInTeam { user, team }.into());
+                        }
+                        (true, false) => teams.push(team.clone()),
+                        (false, true) => teams.retain(|held| held != team),
+                        (false, false) => return Err(Rejection::user_not_in_org(user, org).into()),
+                    }
+                    Ok(MembershipUpdate {
+                        team_ids: Some(teams),
+                        ..MembershipUpdate::default()
+                    })
+                })
+                .await?;
+                Ok(changed)
             })
         })
-        .await?;
-        tx.commit().await?;
-        Ok(changed)
+        .await
     }
 
     #[instrument(level = "debug", skip(self))]
@@ -285,26 +327,33 @@ impl<B: Backend> TeamStore for B {
         team: &TeamId,
         user: &UserId,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        lock_team(&mut *tx, org, team).await?;
-        let removed = tx
-            .query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
-            .bind(team.as_str())
-            .bind(user.as_str())
-            .execute()
-            .await?;
-        one_row_or(removed, Rejection::user_not_in_org(user, org))?;
-        let target = EventTarget {
-            team_id: Some(team.clone()),
-            ..account_target(&mut *tx, user).await?
-        };
-        record_event(
-            &mut *tx,
-            org,
-            NewEvent::new(EventType::RemovedFromTeam, target),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let org = org.clone();
+        let team = team.clone();
+        let user = user.clone();
+        self.write_transaction(move |tx| {
+            Box::pin(async move {
+                let (org, team, user) = (&org, &team, &user);
+                lock_team(&mut *tx, org, team).await?;
+                let removed = tx
+                    .query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
+                    .bind(team.as_str())
+                    .bind(user.as_str())
+                    .execute()
+                    .await?;
+                one_row_or(removed, Rejection::user_not_in_org(user, org))?;
+                let target = EventTarget {
+                    team_id: Some(team.clone()),
+                    ..account_target(&mut *tx, user).await?
+                };
+                record_event(
+                    &mut *tx,
+                    org,
+                    NewEvent::new(EventType::RemovedFromTeam, target),
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 }

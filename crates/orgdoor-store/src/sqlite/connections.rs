@@ -8,13 +8,12 @@
 //! command abandoned by a cancelled request finishes before the next holder's first one.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Sqlite, TransactionManager};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::StoreError;
 
@@ -23,11 +22,6 @@ pub(crate) struct Connections {
     /// One permit per idle connection.
     available: Semaphore,
     acquire_timeout: Duration,
-    /// Tasks waiting for a connection.
-    waiting: AtomicUsize,
-    /// Told when a connection goes back idle or a task stops waiting for one: the writer's
-    /// group commit closes a transaction that nobody is left to join.
-    went_idle: Arc<Notify>,
 }
 
 impl Connections {
@@ -44,46 +38,14 @@ impl Connections {
             idle: Mutex::new(idle),
             available: Semaphore::new(count),
             acquire_timeout,
-            waiting: AtomicUsize::new(0),
-            went_idle: Arc::new(Notify::new()),
         })
-    }
-
-    /// How many tasks are waiting for a connection now.
-    pub(crate) fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::Acquire)
-    }
-
-    /// Notified when a connection goes back idle, or a task gives up waiting for one.
-    pub(crate) fn went_idle(&self) -> Arc<Notify> {
-        Arc::clone(&self.went_idle)
-    }
-
-    /// An idle connection if one is free now and no task is queued for it.
-    pub(crate) fn try_acquire(&self) -> Option<Checkout<'_>> {
-        let permit = self.available.try_acquire().ok()?;
-        let connection = self.lock_idle().pop()?;
-        permit.forget();
-        Some(Checkout {
-            connections: self,
-            connection: Some(connection),
-        })
-    }
-
-    /// Takes back a connection that [`Checkout::detach`] took out.
-    pub(crate) fn attach(&self, connection: SqliteConnection) -> Checkout<'_> {
-        Checkout {
-            connections: self,
-            connection: Some(connection),
-        }
     }
 
     /// Waits for an idle connection; after the timeout the store counts as unavailable (503).
     ///
     /// A connection is handed out only outside any transaction sqlx began: should one come
     /// back inside one (whatever cut its holder off), it is rolled back here first, so no
-    /// client can leave a connection in a state the next holder trips over. (The writer's
-    /// shared transaction is not sqlx's; its group commit hands it on on purpose.)
+    /// client can leave a connection in a state the next holder trips over.
     pub(crate) async fn acquire(&self) -> Result<Checkout<'_>, StoreError> {
         let mut checkout = self.checkout().await?;
         let depth =
@@ -99,12 +61,10 @@ impl Connections {
     }
 
     async fn checkout(&self) -> Result<Checkout<'_>, StoreError> {
-        let waiter = Waiter::count(self);
         let permit = tokio::time::timeout(self.acquire_timeout, self.available.acquire())
             .await
             .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolTimedOut))?
             .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolClosed))?;
-        waiter.served();
         let connection = self.lock_idle().pop();
         // The permit travels with the connection and comes back with it in `Checkout::drop`.
         permit.forget();
@@ -127,49 +87,10 @@ impl Connections {
     }
 }
 
-/// Counts a task among those waiting for a connection while it waits.
-struct Waiter<'a> {
-    connections: &'a Connections,
-    served: bool,
-}
-
-impl<'a> Waiter<'a> {
-    fn count(connections: &'a Connections) -> Self {
-        connections.waiting.fetch_add(1, Ordering::AcqRel);
-        Self {
-            connections,
-            served: false,
-        }
-    }
-
-    fn served(mut self) {
-        self.served = true;
-    }
-}
-
-impl Drop for Waiter<'_> {
-    fn drop(&mut self) {
-        let before = self.connections.waiting.fetch_sub(1, Ordering::AcqRel);
-        // A task served holds the connection and tells when it lets go; one that gave up
-        // (timed out, cut off) may have been the last a connection was left idle for.
-        if !self.served && before == 1 {
-            self.connections.went_idle.notify_one();
-        }
-    }
-}
-
 /// A connection out of its set, returned when dropped.
 pub(crate) struct Checkout<'a> {
     connections: &'a Connections,
     connection: Option<SqliteConnection>,
-}
-
-impl Checkout<'_> {
-    /// Takes the connection out, still counted as handed out, to be given to a task that
-    /// outlives this borrow; [`Connections::attach`] takes it back.
-    pub(crate) fn detach(mut self) -> Option<SqliteConnection> {
-        self.connection.take()
-    }
 }
 
 impl Deref for Checkout<'_> {
@@ -195,7 +116,6 @@ impl Drop for Checkout<'_> {
         if let Some(connection) = self.connection.take() {
             self.connections.lock_idle().push(connection);
             self.connections.available.add_permits(1);
-            self.connections.went_idle.notify_one();
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::StoreError;
 use crate::audit::{AuditContext, current};
 use crate::rows::{corrupt, instant, parse, seconds};
 use crate::sql::Connection;
+use crate::sql::FromWriterRow;
 
 pub(crate) const EVENT_COLUMNS: &str = "id, org_id, group_id, event_type, created_at, \
      actor_kind, actor_api_key_id, actor_public_key, actor_user_id, actor_username, \
@@ -217,6 +218,29 @@ pub(crate) struct EventRow {
     team_id: Option<String>,
     target_public_key: Option<String>,
     access_list_entry: Option<String>,
+}
+
+impl FromWriterRow for EventRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            org_id: row.get("org_id")?,
+            group_id: row.get("group_id")?,
+            event_type: row.get("event_type")?,
+            created_at: row.get("created_at")?,
+            actor_kind: row.get("actor_kind")?,
+            actor_api_key_id: row.get("actor_api_key_id")?,
+            actor_public_key: row.get("actor_public_key")?,
+            actor_user_id: row.get("actor_user_id")?,
+            actor_username: row.get("actor_username")?,
+            remote_address: row.get("remote_address")?,
+            target_username: row.get("target_username")?,
+            target_user_id: row.get("target_user_id")?,
+            team_id: row.get("team_id")?,
+            target_public_key: row.get("target_public_key")?,
+            access_list_entry: row.get("access_list_entry")?,
+        })
+    }
 }
 
 fn optional<T: std::str::FromStr>(

@@ -9,6 +9,7 @@ use crate::StoreError;
 use crate::rows::{corrupt, instant, parse, seconds};
 use crate::sealing::Sealer;
 use crate::sql::Connection;
+use crate::sql::FromWriterRow;
 
 pub(crate) const OUTBOX_COLUMNS: &str = "id, org_id, invitation_id, recipient, subject, \
      sealed_body, status, attempts, created_at, delivered_at, last_error";
@@ -39,6 +40,24 @@ pub(crate) struct OutboxRow {
     created_at: i64,
     delivered_at: Option<i64>,
     last_error: Option<String>,
+}
+
+impl FromWriterRow for OutboxRow {
+    fn from_writer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            org_id: row.get("org_id")?,
+            invitation_id: row.get("invitation_id")?,
+            recipient: row.get("recipient")?,
+            subject: row.get("subject")?,
+            sealed_body: row.get("sealed_body")?,
+            status: row.get("status")?,
+            attempts: row.get("attempts")?,
+            created_at: row.get("created_at")?,
+            delivered_at: row.get("delivered_at")?,
+            last_error: row.get("last_error")?,
+        })
+    }
 }
 
 impl OutboxRow {
