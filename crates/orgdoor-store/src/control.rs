@@ -205,7 +205,8 @@ impl<B: Backend> ControlStore for B {
 
     #[instrument(level = "debug", skip(self))]
     async fn prune_changes(&self, read_by_all: &ChangeCursor) -> Result<(), StoreError> {
-        let (Some(prune), Some(cursor)) = (B::Connection::PRUNE_CHANGES, &read_by_all.0) else {
+        let (Some(prune), Some(cursor)) = (B::WriteConnection::PRUNE_CHANGES, &read_by_all.0)
+        else {
             return Ok(());
         };
         let cursor = cursor.clone();

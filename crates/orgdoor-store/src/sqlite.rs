@@ -85,7 +85,8 @@ pub struct SqliteStore {
     /// The connection kept for reading what changed (`Backend::follow`).
     follower: Connections,
     sealer: Arc<Sealer>,
-    /// The directory of a store "in memory", removed with it (last, after the connections).
+    /// The directory of a store "in memory", removed with it (declared last: the writer's
+    /// thread has closed its connection by then; a reader closing later keeps its open file).
     _scratch: Option<tempfile::TempDir>,
 }
 
@@ -120,7 +121,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // A long list's sort and JSON aggregate in memory, not in a temporary file.
+            .pragma("temp_store", "memory");
         let follower = Connections::open(&options, 1, BUSY_TIMEOUT).await?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&mut *follower.acquire().await?)
@@ -272,7 +275,21 @@ mod tests {
             .await
             .expect("an in-memory store");
         store.set_clock_offset(42).await.expect("a write");
-        // Reads and writes at once share the one connection instead of failing.
+        let scratch = store
+            ._scratch
+            .as_ref()
+            .expect("a directory of its own")
+            .path()
+            .to_owned();
+        let mode = std::fs::metadata(&scratch)
+            .expect("the directory")
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o700,
+            "its owner's only"
+        );
+        // Reads and writes at once wait for each other instead of failing.
         let store = std::sync::Arc::new(store);
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..16 {
@@ -296,5 +313,7 @@ mod tests {
             .expect("the working directory")
             .collect();
         assert_eq!(before.len(), after.len(), "no file was created");
+        drop(std::sync::Arc::into_inner(store).expect("the last handle"));
+        assert!(!scratch.exists(), "the directory goes with the store");
     }
 }

@@ -58,24 +58,85 @@ const ROLLBACK_TO: &str = "ROLLBACK TO member";
 /// of the connection, and each would be compiled again.
 const CHECK_FOREIGN_KEYS_NOW: &str = "PRAGMA defer_foreign_keys = OFF";
 
-/// Hands write use cases to the writer thread. The thread ends, closing its connection, once
-/// this is dropped and the writes queued before have been answered.
+/// Hands write use cases to the writer thread. Dropping it lets the thread answer the writes
+/// queued before, close its connection and end, and waits for that.
 pub(crate) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Box<dyn Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
     busy_timeout: Duration,
     /// Transactions committed, for tests.
     #[cfg_attr(not(test), expect(dead_code, reason = "read by tests"))]
     commits: Arc<AtomicU64>,
 }
 
-/// A write as the thread runs it: runs the use case in the open transaction (or, given no
-/// connection, does not run it: no transaction could begin) and says whether it succeeded,
-/// with what answers its caller once the transaction has ended.
-type Job = Box<dyn FnOnce(Option<&mut WriterConnection>) -> Ran + Send>;
+/// A write waiting for the thread.
+trait Job: Send {
+    /// Whether its caller stopped waiting: it is then not run at all.
+    fn abandoned(&self) -> bool;
+
+    /// Runs the use case in the open transaction and says whether it succeeded, with what
+    /// answers its caller once the transaction has ended.
+    fn run(self: Box<Self>, connection: &mut WriterConnection) -> Ran;
+
+    /// Answers without running: no transaction could begin.
+    fn refuse(self: Box<Self>, failure: CommitFailure);
+}
 
 struct Ran {
     succeeded: bool,
     answer: Box<dyn FnOnce(Result<(), CommitFailure>) + Send>,
+}
+
+/// A use case and where its answer goes.
+struct Pending<T, F> {
+    work: F,
+    /// The request's actor: it travels with its task, and the thread runs the use case as them.
+    context: AuditContext,
+    asked: Instant,
+    answer: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut WriterConnection) -> WriteWork<'c, T> + Send + 'static,
+{
+    fn abandoned(&self) -> bool {
+        self.answer.is_closed()
+    }
+
+    fn run(self: Box<Self>, connection: &mut WriterConnection) -> Ran {
+        let Pending {
+            work,
+            context,
+            asked,
+            answer,
+        } = *self;
+        record_wait(BACKEND, Wait::Transaction, asked.elapsed());
+        if answer.is_closed() {
+            return Ran {
+                succeeded: true,
+                answer: Box::new(|_| {}),
+            };
+        }
+        let outcome = run_to_end(connection, context, work);
+        Ran {
+            succeeded: outcome.is_ok(),
+            answer: Box::new(move |committed| {
+                let reply = match (outcome, committed) {
+                    (Ok(done), Ok(())) => Ok(done),
+                    (Ok(_), Err(failure)) => Err(failure.into_error()),
+                    (Err(error), _) => Err(error),
+                };
+                let _ = answer.send(reply);
+            }),
+        }
+    }
+
+    fn refuse(self: Box<Self>, failure: CommitFailure) {
+        record_wait(BACKEND, Wait::Transaction, self.asked.elapsed());
+        let _ = self.answer.send(Err(failure.into_error()));
+    }
 }
 
 impl Writer {
@@ -103,12 +164,13 @@ impl Writer {
         let (jobs, queue) = mpsc::channel(QUEUED_WRITES);
         let commits = Arc::new(AtomicU64::new(0));
         let counted = Arc::clone(&commits);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || run(WriterConnection { connection }, queue, &counted))
             .map_err(|error| StoreError::Unavailable(sqlx::Error::Io(error)))?;
         Ok(Self {
             jobs,
+            thread: Some(thread),
             busy_timeout,
             commits,
         })
@@ -127,42 +189,38 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut WriterConnection) -> WriteWork<'c, T> + Send + 'static,
     {
-        // The request's actor travels with its task; the thread runs the use case as them.
-        let context = audit::current();
-        let asked = Instant::now();
-        let (answer, answered) = oneshot::channel::<Result<T, StoreError>>();
-        let job: Job = Box::new(move |connection| {
-            record_wait(BACKEND, Wait::Transaction, asked.elapsed());
-            let outcome = match connection {
-                // Once nobody waits for it, it is not run at all.
-                Some(connection) if !answer.is_closed() => {
-                    Some(run_to_end(connection, context, work))
-                }
-                _ => None,
-            };
-            Ran {
-                succeeded: !matches!(outcome, Some(Err(_))),
-                answer: Box::new(move |committed| {
-                    let reply = match (outcome, committed) {
-                        (Some(Ok(done)), Ok(())) => Ok(done),
-                        (Some(Err(error)), _) => Err(error),
-                        (_, Err(failure)) => Err(failure.into_error()),
-                        (None, Ok(())) => return,
-                    };
-                    let _ = answer.send(reply);
-                }),
-            }
+        let (answer, answered) = oneshot::channel();
+        let job = Box::new(Pending {
+            work,
+            context: audit::current(),
+            asked: Instant::now(),
+            answer,
         });
-        let queued = tokio::time::timeout(self.busy_timeout, self.jobs.send(job)).await;
-        match queued {
+        match tokio::time::timeout(self.busy_timeout, self.jobs.send(job)).await {
             Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err(CommitFailure::stopped().into_error()),
-            Err(_) => return Err(CommitFailure::busy().into_error()),
+            Ok(Err(_)) => return Err(stopped()),
+            Err(_) => return Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
         }
-        answered
-            .await
-            .unwrap_or_else(|_| Err(CommitFailure::stopped().into_error()))
+        answered.await.unwrap_or_else(|_| Err(stopped()))
     }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread once it has answered what is queued.
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.jobs, closed));
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the SQLite writer's thread ended in a panic");
+        }
+    }
+}
+
+/// What a write is told when the writer's thread is gone.
+fn stopped() -> StoreError {
+    StoreError::Unavailable(sqlx::Error::PoolClosed)
 }
 
 /// The `backend` label of this store's metrics.
@@ -199,18 +257,30 @@ where
 
 /// The thread: takes the first write that comes, opens a transaction for it, lets the writes
 /// that queued meanwhile join (up to [`MAX_MEMBERS`]), commits, answers them all.
-fn run(mut connection: WriterConnection, mut queue: mpsc::Receiver<Job>, commits: &AtomicU64) {
+fn run(
+    mut connection: WriterConnection,
+    mut queue: mpsc::Receiver<Box<dyn Job>>,
+    commits: &AtomicU64,
+) {
     while let Some(first) = queue.blocking_recv() {
-        let mut answers = Vec::new();
-        if let Err(error) = connection.run_plain("BEGIN IMMEDIATE") {
-            (first(None).answer)(Err(CommitFailure::of(&error)));
+        if first.abandoned() {
             continue;
         }
+        connection.end_any_transaction();
+        if let Err(error) = connection.run_plain("BEGIN IMMEDIATE") {
+            // The file is locked elsewhere beyond the busy timeout (or broken): the writes
+            // queued now would each wait as long again, so they are refused with this one.
+            let failure = CommitFailure::of(&error);
+            first.refuse(failure.clone());
+            while let Ok(queued) = queue.try_recv() {
+                queued.refuse(failure.clone());
+            }
+            continue;
+        }
+        let mut answers = Vec::new();
         let mut next = Some(first);
-        let mut members = 0_usize;
         let mut broken = None;
         while let Some(job) = next.take() {
-            members += 1;
             match connection.run_member(job) {
                 Ok(ran) => answers.push(ran.answer),
                 Err((ran, error)) => {
@@ -219,7 +289,7 @@ fn run(mut connection: WriterConnection, mut queue: mpsc::Receiver<Job>, commits
                     break;
                 }
             }
-            if members < MAX_MEMBERS {
+            if answers.len() < MAX_MEMBERS {
                 next = queue.try_recv().ok();
             }
         }
@@ -229,13 +299,11 @@ fn run(mut connection: WriterConnection, mut queue: mpsc::Receiver<Job>, commits
                 .run_plain("COMMIT")
                 .map_err(|error| CommitFailure::of(&error)),
         };
-        if outcome.is_err() && !connection.connection.is_autocommit() {
-            // A failed COMMIT (or a member that broke the transaction) leaves it open.
-            let _ = connection.run_plain("ROLLBACK");
-        }
+        // A failed COMMIT, or a write that broke the transaction, may leave it open.
+        connection.end_any_transaction();
         if outcome.is_ok() {
             commits.fetch_add(1, Ordering::Relaxed);
-            metrics::histogram!(SHARED_COMMIT_WRITES).record(members as f64);
+            metrics::histogram!(SHARED_COMMIT_WRITES).record(answers.len() as f64);
         }
         for answer in answers {
             answer(outcome.clone());
@@ -261,20 +329,6 @@ impl CommitFailure {
                 code: ffi::SQLITE_ERROR,
                 message: other.to_string(),
             },
-        }
-    }
-
-    fn busy() -> Self {
-        Self {
-            code: ffi::SQLITE_BUSY,
-            message: "the store's writer is busy".into(),
-        }
-    }
-
-    fn stopped() -> Self {
-        Self {
-            code: ffi::SQLITE_ERROR,
-            message: "the store's writer has stopped".into(),
         }
     }
 
@@ -359,6 +413,15 @@ pub(crate) struct WriterConnection {
 }
 
 impl WriterConnection {
+    /// Rolls back a transaction left open, so that the next can begin.
+    fn end_any_transaction(&self) {
+        if !self.connection.is_autocommit()
+            && let Err(error) = self.run_plain("ROLLBACK")
+        {
+            tracing::error!(%error, "the SQLite writer could not roll back");
+        }
+    }
+
     /// Runs a statement that takes no parameters and answers no rows.
     fn run_plain(&self, sql: &str) -> rusqlite::Result<()> {
         self.connection.prepare_cached(sql)?.raw_execute().map(drop)
@@ -367,11 +430,17 @@ impl WriterConnection {
     /// Runs one write in a savepoint of the open transaction: kept if it succeeds, undone if
     /// it fails. `Err` when the transaction itself broke (SQLite rolled it back, or a
     /// savepoint statement failed), which takes the writes before with it.
-    fn run_member(&mut self, job: Job) -> Result<Ran, (Ran, rusqlite::Error)> {
+    fn run_member(&mut self, job: Box<dyn Job>) -> Result<Ran, (Ran, rusqlite::Error)> {
         if let Err(error) = self.run_plain(SAVEPOINT) {
-            return Err((job(None), error));
+            let failure = CommitFailure::of(&error);
+            job.refuse(failure);
+            let refused = Ran {
+                succeeded: false,
+                answer: Box::new(|_| {}),
+            };
+            return Err((refused, error));
         }
-        let ran = job(Some(self));
+        let ran = job.run(self);
         if self.connection.is_autocommit() {
             // SQLite rolled the whole transaction back (a full disk, an I/O error).
             let error = rusqlite::Error::SqliteFailure(
@@ -402,6 +471,13 @@ impl WriterConnection {
         if let Some(failure) = &query.failure {
             return Err(rusqlite::Error::ToSqlConversionFailure(
                 failure.to_string().into(),
+            ));
+        }
+        if self.connection.is_autocommit() {
+            // SQLite rolled the write's transaction back: what follows must not commit alone.
+            return Err(rusqlite::Error::SqliteFailure(
+                ffi::Error::new(ffi::SQLITE_ABORT),
+                Some("the transaction was rolled back".into()),
             ));
         }
         let mut statement = self.connection.prepare_cached(query.sql)?;
@@ -576,9 +652,24 @@ mod tests {
         clippy::disallowed_methods,
         reason = "keeps the writer's own thread busy"
     )]
-    fn pause<C: Connection>(_: &mut C, time: Duration) -> WriteWork<'_, ()> {
+    fn pause<C: Connection>(
+        _: &mut C,
+        time: Duration,
+        started: oneshot::Sender<()>,
+    ) -> WriteWork<'_, ()> {
         Box::pin(async move {
+            let _ = started.send(());
             std::thread::sleep(time);
+            Ok(())
+        })
+    }
+
+    /// Ends the transaction it runs in, as SQLite does by itself on a full disk.
+    fn insert_then_roll_back<C: Connection>(c: &mut C) -> WriteWork<'_, ()> {
+        Box::pin(async move {
+            c.query("INSERT INTO t (n) VALUES (2)").execute().await?;
+            c.query("ROLLBACK").execute().await?;
+            c.query("INSERT INTO t (n) VALUES (20)").execute().await?;
             Ok(())
         })
     }
@@ -594,9 +685,13 @@ mod tests {
         clippy::disallowed_methods,
         reason = "keeps the writer's own thread busy"
     )]
-    fn insert_pause_insert<C: Connection>(c: &mut C) -> WriteWork<'_, ()> {
+    fn insert_pause_insert<C: Connection>(
+        c: &mut C,
+        started: oneshot::Sender<()>,
+    ) -> WriteWork<'_, ()> {
         Box::pin(async move {
             c.query("INSERT INTO t (n) VALUES (1)").execute().await?;
+            let _ = started.send(());
             std::thread::sleep(Duration::from_millis(200));
             c.query("INSERT INTO t (n) VALUES (2)").execute().await?;
             Ok(())
@@ -650,9 +745,12 @@ mod tests {
     }
 
     async fn writer() -> (tempfile::TempDir, Arc<Writer>) {
+        writer_waiting(Duration::from_secs(5)).await
+    }
+
+    async fn writer_waiting(busy_timeout: Duration) -> (tempfile::TempDir, Arc<Writer>) {
         let directory = tempfile::tempdir().expect("a directory");
-        let writer = Writer::start(&directory.path().join("w.db"), Duration::from_secs(5))
-            .expect("a writer");
+        let writer = Writer::start(&directory.path().join("w.db"), busy_timeout).expect("a writer");
         writer.write(create_table).await.expect("a table");
         (directory, Arc::new(writer))
     }
@@ -667,15 +765,15 @@ mod tests {
 
     /// Keeps the writer's thread busy for `time`, so that writes asked meanwhile queue; returns
     /// once the thread is busy.
-    async fn occupy(writer: &Arc<Writer>, time: Duration) -> tokio::task::JoinHandle<()> {
+    async fn occupy(
+        writer: &Arc<Writer>,
+        time: Duration,
+    ) -> tokio::task::JoinHandle<Result<(), StoreError>> {
         let writer = Arc::clone(writer);
-        let busy = tokio::spawn(async move {
-            writer
-                .write(move |c| pause(c, time))
-                .await
-                .expect("the pause");
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (started, has_started) = oneshot::channel();
+        let busy =
+            tokio::spawn(async move { writer.write(move |c| pause(c, time, started)).await });
+        has_started.await.expect("the pause starts");
         busy
     }
 
@@ -692,7 +790,7 @@ mod tests {
         while let Some(written) = writes.join_next().await {
             written.expect("the task").expect("the write");
         }
-        busy.await.expect("the pause");
+        busy.await.expect("the task").expect("the pause");
         assert_eq!(stored(&writer).await, (0..20).collect::<Vec<_>>());
         // Twenty writes and the pause: the pause's commit and one or two shared ones.
         let commits = writer.commits() - before;
@@ -723,7 +821,7 @@ mod tests {
             "{refused:?}"
         );
         third.await.expect("the task").expect("the third write");
-        busy.await.expect("the pause");
+        busy.await.expect("the task").expect("the pause");
         assert_eq!(
             writer.commits() - before,
             1,
@@ -738,7 +836,7 @@ mod tests {
         let busy = occupy(&writer, Duration::from_millis(200)).await;
         let left = tokio::time::timeout(Duration::from_millis(20), insert(&writer, 7)).await;
         assert!(left.is_err(), "the caller gave up while the write queued");
-        busy.await.expect("the pause");
+        busy.await.expect("the task").expect("the pause");
         insert(&writer, 8).await.expect("a later write");
         assert_eq!(stored(&writer).await, vec![8]);
     }
@@ -746,10 +844,76 @@ mod tests {
     #[tokio::test]
     async fn a_write_whose_caller_leaves_while_it_runs_is_kept_whole() {
         let (_directory, writer) = writer().await;
-        let slow = writer.write(insert_pause_insert);
-        let left = tokio::time::timeout(Duration::from_millis(50), slow).await;
-        assert!(left.is_err(), "the caller gave up while the write ran");
+        let (started, has_started) = oneshot::channel();
+        let slow = writer.write(move |c| insert_pause_insert(c, started));
+        tokio::select! {
+            done = slow => panic!("the write ended before its caller left: {done:?}"),
+            _ = has_started => {}
+        }
+        // The caller has left (its future is gone) halfway through the write.
         assert_eq!(stored(&writer).await, vec![1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_write_that_ends_the_transaction_fails_it_for_every_write_it_held() {
+        let (_directory, writer) = writer().await;
+        let busy = occupy(&writer, Duration::from_millis(200)).await;
+        let before = writer.commits();
+        let first = tokio::spawn({
+            let writer = Arc::clone(&writer);
+            async move { insert(&writer, 1).await }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let breaking = tokio::spawn({
+            let writer = Arc::clone(&writer);
+            async move { writer.write(insert_then_roll_back).await }
+        });
+        // The pause, the first insert and the breaking write share the transaction it ends.
+        busy.await
+            .expect("the task")
+            .expect_err("the pause's transaction is gone");
+        first
+            .await
+            .expect("the task")
+            .expect_err("the first write is gone");
+        breaking
+            .await
+            .expect("the task")
+            .expect_err("the breaking write");
+        assert_eq!(writer.commits(), before, "nothing committed");
+        insert(&writer, 3)
+            .await
+            .expect("the next transaction begins");
+        assert_eq!(
+            stored(&writer).await,
+            vec![3],
+            "no statement committed alone"
+        );
+    }
+
+    #[tokio::test]
+    async fn writes_queued_while_the_file_is_locked_elsewhere_are_refused_together() {
+        let timeout = Duration::from_millis(300);
+        let (directory, writer) = writer_waiting(timeout).await;
+        let other = rusqlite::Connection::open(directory.path().join("w.db")).expect("a second");
+        other.execute_batch("BEGIN IMMEDIATE").expect("the lock");
+        let started = Instant::now();
+        let mut writes = tokio::task::JoinSet::new();
+        for n in 0..5 {
+            let writer = Arc::clone(&writer);
+            writes.spawn(async move { insert(&writer, n).await });
+        }
+        while let Some(written) = writes.join_next().await {
+            let refused = written.expect("the task");
+            assert!(
+                matches!(refused, Err(StoreError::Unavailable(_))),
+                "{refused:?}"
+            );
+        }
+        // Refused after one busy timeout, not one each.
+        assert!(started.elapsed() < timeout * 3, "{:?}", started.elapsed());
+        other.execute_batch("ROLLBACK").expect("the lock let go");
+        insert(&writer, 9).await.expect("writes go on");
     }
 
     #[tokio::test]
