@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's malloc: a request allocates and frees many small blocks, and
+/// glibc's allocator was a sixth of the CPU time of a request (bench/ANALYSIS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match orgdoor::cli::run(orgdoor::cli::Cli::parse()).await {

@@ -74,12 +74,15 @@ pub fn init(format: LogFormat) -> LogGuard {
         .buffered_lines_limit(LOG_BUFFER_LINES)
         .lossy(true)
         .finish(std::io::stderr());
-    let lines = tracing_subscriber::fmt::layer()
-        .with_ansi(colour)
-        .with_writer(writer);
+    // JSON lines in tracing-subscriber's shape, written by json-subscriber: tracing-subscriber
+    // keeps a span's fields as JSON text and parses it again for every line, a fifth of the
+    // CPU time of a request served from memory (bench/ANALYSIS.md).
     let lines = match format {
-        LogFormat::Pretty => lines.boxed(),
-        LogFormat::Json => lines.json().boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_ansi(colour)
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Json => json_subscriber::fmt::layer().with_writer(writer).boxed(),
     };
     // Another subscriber may already be set (tests); logging then goes there.
     let _ = tracing_subscriber::registry()
