@@ -75,8 +75,9 @@ pub fn init(format: LogFormat) -> LogGuard {
         .lossy(true)
         .finish(std::io::stderr());
     // JSON lines in tracing-subscriber's shape, written by json-subscriber: tracing-subscriber
-    // keeps a span's fields as JSON text and parses it again for every line, a fifth of the
-    // CPU time of a request served from memory (bench/ANALYSIS.md).
+    // keeps a span's fields as JSON text and parses it again for every line, which was about a
+    // third of the time of a request served from memory (bench/ANALYSIS.md). Its `tracing-log`
+    // feature gives lines from the `log` crate (rustls) their own target, as before.
     let lines = match format {
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_ansi(colour)
