@@ -270,10 +270,15 @@ fn run(
         if let Err(error) = connection.run_plain("BEGIN IMMEDIATE") {
             // The file is locked elsewhere beyond the busy timeout (or broken): the writes
             // queued now would each wait as long again, so they are refused with this one.
+            // Only those: a write queued while they are answered (its caller may have seen the
+            // lock let go) gets a transaction of its own.
             let failure = CommitFailure::of(&error);
+            let queued_now = queue.len();
             first.refuse(failure.clone());
-            while let Ok(queued) = queue.try_recv() {
-                queued.refuse(failure.clone());
+            for _ in 0..queued_now {
+                if let Ok(queued) = queue.try_recv() {
+                    queued.refuse(failure.clone());
+                }
             }
             continue;
         }
@@ -914,6 +919,64 @@ mod tests {
         assert!(started.elapsed() < timeout * 3, "{:?}", started.elapsed());
         other.execute_batch("ROLLBACK").expect("the lock let go");
         insert(&writer, 9).await.expect("writes go on");
+    }
+
+    fn insert_nine<C: Connection>(c: &mut C) -> WriteWork<'_, ()> {
+        insert_row(c, 9)
+    }
+
+    /// A write whose caller reacts to its refusal at once, as a client may: it lets go of the
+    /// other connection's lock and asks for another write, which reaches the queue while the
+    /// writer is still answering the refused ones.
+    struct RefusedThenRetried {
+        lock_holder: rusqlite::Connection,
+        jobs: mpsc::Sender<Box<dyn Job>>,
+        retried: oneshot::Sender<Result<(), StoreError>>,
+    }
+
+    impl Job for RefusedThenRetried {
+        fn abandoned(&self) -> bool {
+            false
+        }
+
+        fn run(self: Box<Self>, _: &mut WriterConnection) -> Ran {
+            panic!("ran while the file was locked elsewhere");
+        }
+
+        fn refuse(self: Box<Self>, _: CommitFailure) {
+            self.lock_holder
+                .execute_batch("ROLLBACK")
+                .expect("the lock let go");
+            let retry = Box::new(Pending {
+                work: insert_nine::<WriterConnection>,
+                context: audit::current(),
+                asked: Instant::now(),
+                answer: self.retried,
+            });
+            assert!(self.jobs.try_send(retry).is_ok(), "room in the queue");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_queued_after_a_refusal_gets_a_transaction_of_its_own() {
+        let (directory, writer) = writer_waiting(Duration::from_millis(100)).await;
+        let lock_holder =
+            rusqlite::Connection::open(directory.path().join("w.db")).expect("a second");
+        lock_holder
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("the lock");
+        let (retried, retry_answered) = oneshot::channel();
+        let refused = Box::new(RefusedThenRetried {
+            lock_holder,
+            jobs: writer.jobs.clone(),
+            retried,
+        });
+        assert!(writer.jobs.send(refused).await.is_ok(), "queued");
+        retry_answered
+            .await
+            .expect("an answer")
+            .expect("the retry, queued after the lock was let go, is written");
+        assert_eq!(stored(&writer).await, vec![9]);
     }
 
     #[tokio::test]
