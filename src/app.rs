@@ -463,9 +463,7 @@ async fn settle_write(state: &AppState, status: StatusCode) {
 
 /// The whole router with its layers; requests outside `/api/atlas` get an Atlas 404.
 pub fn router(state: &AppState, request_timeout: Duration) -> Router {
-    let mut routes = Router::new()
-        .nest("/api/atlas", http::api_router(state))
-        .nest("/api/orgdoor/v1", http::admin::router(state));
+    let mut routes = http::api_router(state).nest("/api/orgdoor/v1", http::admin::router(state));
     if let Some(control) = http::control::router(state) {
         routes = routes.nest("/api/orgdoor/v1/control", control);
     }
@@ -477,8 +475,8 @@ pub fn router(state: &AppState, request_timeout: Duration) -> Router {
         .route("/health", axum::routing::get(http::health::health))
         .merge(http::oauth::routes())
         .merge(http::invitation_page::routes())
-        .fallback(http::fallback::not_found)
-        .method_not_allowed_fallback(http::fallback::method_not_allowed)
+        .fallback(http::operations::not_found)
+        .method_not_allowed_fallback(http::operations::method_not_allowed)
         .with_state(state.clone())
         .layer(middleware::from_fn_with_state(front, every_request))
 }

@@ -19,8 +19,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::error::AppError;
-use crate::http::behind_authentication;
 use crate::http::extract::{AtlasPath, RequestBody, RequestBytes, parse_body};
+use crate::http::operations::behind_authentication;
 use crate::http::scope::{OrgOwner, OrgScope, ScopeSegment};
 use crate::http::{openapi, outbox};
 use crate::invitee::{Answer, Profile, answer_as_invitee};

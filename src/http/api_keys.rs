@@ -19,12 +19,13 @@ use crate::http::access_lists::{
     AccessListRequest, allowed_networks, check_entry_count, parse_network,
 };
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
+use crate::http::operations::ApiRoutes;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{API_KEYS, limited};
 use crate::http::roles::parse_org_roles;
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
 use crate::http::user_lists::RoleAssignmentView;
-use crate::http::versioning::{ApiRoutes, V2023_01_01};
+use crate::http::versioning::V2023_01_01;
 use crate::provision::{self, MintedKey};
 use crate::state::AppState;
 use crate::views::atlas_timestamp;

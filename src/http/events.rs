@@ -15,10 +15,11 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::error::AppError;
 use crate::http::extract::{AtlasPath, BaseUrl, QueryParams};
+use crate::http::operations::ApiRoutes;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, PROJECTS, limited};
 use crate::http::scope::{GroupReadOnly, GroupScope, OrgMember, OrgScope, ScopeSegment};
-use crate::http::versioning::{ApiRoutes, V2023_01_01};
+use crate::http::versioning::V2023_01_01;
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 

@@ -1,16 +1,16 @@
 //! Answers for requests no route takes: Atlas 404 and 405 bodies instead of empty responses,
 //! and a last check that no error leaves the server without an Atlas body.
 
-use axum::extract::{OriginalUri, Request};
+use axum::extract::Request;
+use axum::http::{HeaderValue, Uri, header};
 use axum::response::Response;
-
-use axum::http::{HeaderValue, header};
 
 use crate::error::AppError;
 use crate::error::response::{ErrorParts, X_ERROR_CODE};
 use crate::transport::answer_early;
 
-pub async fn not_found(OriginalUri(uri): OriginalUri, request: Request) -> Response {
+/// Atlas's 404 for `uri`, the path as the client sent it.
+pub async fn not_found(uri: Uri, request: Request) -> Response {
     answer_early(request, AppError::ResourceNotFound(uri.path().to_owned())).await
 }
 

@@ -13,10 +13,11 @@ use crate::error::AppError;
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_name, required_name,
 };
+use crate::http::operations::ApiRoutes;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, PROJECTS, PROJECTS_BY_CALLER, limited};
 use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, OrgMember, OrgScope, org_for};
-use crate::http::versioning::{ApiRoutes, V2023_01_01};
+use crate::http::versioning::V2023_01_01;
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 

@@ -20,12 +20,13 @@ use crate::held_views::{Lookup, RenderedView, ViewKey};
 use crate::http::extract::{
     AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id, parse_team_ids,
 };
+use crate::http::operations::ApiRoutes;
 use crate::http::rate_limits::{ORGANIZATIONS, limited};
 use crate::http::render::{json_response, render_json};
 use crate::http::roles::{parse_group_role, parse_org_roles, parse_username};
 use crate::http::scope::{OrgOwner, OrgScope, ScopeSegment};
 use crate::http::user_lists::invite_into_org;
-use crate::http::versioning::{ApiRoutes, V2023_01_01_DEPRECATED};
+use crate::http::versioning::V2023_01_01_DEPRECATED;
 use crate::state::AppState;
 use crate::views::InvitationView;
 

@@ -6,7 +6,6 @@
 //! Reads need Organization Member, writes Organization Owner.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -26,6 +25,7 @@ use crate::http::custom_methods::{CustomMethod, RoleMethod};
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_ids, parse_user_id,
 };
+use crate::http::operations::{ApiRoutes, legacy, versioned};
 use crate::http::pagination::ListQuery;
 use crate::http::rate_limits::{ORG_USERS, limited};
 use crate::http::render::json_response;
@@ -35,8 +35,7 @@ use crate::http::user_lists::{
     USER_READ_ONLY, find_org_user, invite_into_org, list_filter, render_user_list,
 };
 use crate::http::versioning::{
-    ApiRoutes, ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED,
-    V2023_01_01_DEPRECATED, legacy, versioned,
+    ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED, V2023_01_01_DEPRECATED,
 };
 use crate::state::AppState;
 use crate::views::OrgUserView;
@@ -45,30 +44,29 @@ use crate::views::OrgUserView;
 /// public client libraries call.
 pub fn routes(state: &AppState) -> ApiRoutes {
     let users = |routes, versions| versioned(limited(routes, state, &ORG_USERS), state, versions);
-    let v2 = Router::new()
-        .route(
+    ApiRoutes::default()
+        .v2(
             "/orgs/{orgId}/users",
             users(get(list_users), MEMBERS_BOTH).merge(users(post(create_user), MEMBERS_CURRENT)),
         )
-        .route(
+        .v2(
             "/orgs/{orgId}/users/{userId}",
             users(get(get_user).patch(update_user), MEMBERS_CURRENT)
                 .merge(users(delete(remove_user), MEMBERS_BOTH)),
         )
-        .route(
+        .v2(
             // `…/{userId}:addRole` and `:removeRole`, split off by `split_custom_method`.
             "/orgs/{orgId}/users/{userId}/{method}",
             users(post(change_role), MEMBERS_CURRENT),
         )
-        .route(
+        .v2(
             "/orgs/{orgId}/users/{userId}/roles",
             users(put(replace_roles), MEMBERS_DEPRECATED),
-        );
-    let v1 = Router::new().route(
-        "/orgs/{orgId}/users",
-        legacy(limited(get(list_users), state, &ORG_USERS)),
-    );
-    ApiRoutes { v2, v1 }
+        )
+        .v1(
+            "/orgs/{orgId}/users",
+            legacy(limited(get(list_users), state, &ORG_USERS), state),
+        )
 }
 
 /// Pages come from memory while held (`held_views`), for the server second they were read in

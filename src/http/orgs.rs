@@ -14,11 +14,12 @@ use crate::http::api_keys::{self, ApiKeyView, KeyRequest};
 use crate::http::extract::{
     AtlasJson, BaseUrl, QueryParams, RequestBody, parse_user_id, required_name,
 };
+use crate::http::operations::ApiRoutes;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{ORGANIZATIONS, ORGANIZATIONS_BY_CALLER, limited};
 use crate::http::roles::parse_org_roles;
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope};
-use crate::http::versioning::{ApiRoutes, V2023_01_01};
+use crate::http::versioning::V2023_01_01;
 use crate::provision;
 use crate::state::AppState;
 

@@ -15,11 +15,12 @@ use crate::http::api_keys::{
     ApiKeyView, KeyRequest, description, key_for, parse_key_id, required_description,
 };
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
+use crate::http::operations::ApiRoutes;
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::parse_roles;
 use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, ScopeSegment};
-use crate::http::versioning::{ApiRoutes, V2023_01_01};
+use crate::http::versioning::V2023_01_01;
 use crate::provision;
 use crate::state::AppState;
 

@@ -18,11 +18,12 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::http::extract::{AtlasJson, AtlasPath, QueryParams, RequestBody, parse_invitation_id};
+use crate::http::operations::ApiRoutes;
 use crate::http::project_users::{INVITATION_READ_ONLY, ProjectInvitationRequest, add_to_project};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::{parse_roles, parse_username};
 use crate::http::scope::{GroupOwner, GroupScope, ScopeSegment};
-use crate::http::versioning::{ApiRoutes, V2023_01_01_DEPRECATED};
+use crate::http::versioning::V2023_01_01_DEPRECATED;
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 

@@ -16,11 +16,12 @@ use crate::error::AppError;
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id,
 };
+use crate::http::operations::ApiRoutes;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::parse_named_roles;
 use crate::http::scope::{GroupOwner, GroupReadOnly, GroupScope, ScopeSegment};
-use crate::http::versioning::{ApiRoutes, V2023_01_01};
+use crate::http::versioning::V2023_01_01;
 use crate::state::AppState;
 
 const TEAMS: &str = "/groups/{groupId}/teams";

@@ -13,7 +13,6 @@
 //! does not model).
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -32,6 +31,7 @@ use crate::http::custom_methods::{CustomMethod, RoleMethod};
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_user_id,
 };
+use crate::http::operations::{ApiRoutes, legacy, versioned};
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{PROJECTS, limited};
 use crate::http::roles::{parse_group_role, parse_named_roles, parse_roles, parse_username};
@@ -40,8 +40,7 @@ use crate::http::user_lists::{
     USER_READ_ONLY, find_org_user, member_list, members_only, status_filter,
 };
 use crate::http::versioning::{
-    ApiRoutes, ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED,
-    V2023_02_01_DEPRECATED, legacy, versioned,
+    ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED, V2023_02_01_DEPRECATED,
 };
 use crate::mail::{InvitationNotice, invitation_letter};
 use crate::state::AppState;
@@ -54,32 +53,36 @@ const USER: &str = "/groups/{groupId}/users/{userId}";
 /// under `/api/atlas/v1.0`.
 pub fn routes(state: &AppState) -> ApiRoutes {
     let users = |routes, versions| versioned(limited(routes, state, &PROJECTS), state, versions);
-    let v2 = Router::new()
-        .route(
+    ApiRoutes::default()
+        .v2(
             USERS,
             users(get(list_users), MEMBERS_BOTH).merge(users(post(add_user), MEMBERS_CURRENT)),
         )
-        .route(
+        .v2(
             USER,
             users(get(get_user), MEMBERS_CURRENT).merge(users(delete(remove_user), MEMBERS_BOTH)),
         )
-        .route(
+        .v2(
             // `…/{userId}:addRole` and `:removeRole`, split off by `split_custom_method`.
             "/groups/{groupId}/users/{userId}/{method}",
             users(post(change_role), MEMBERS_CURRENT),
         )
-        .route(
+        .v2(
             "/groups/{groupId}/users/{userId}/roles",
             users(put(replace_roles), MEMBERS_DEPRECATED),
         )
-        .route(
+        .v2(
             "/groups/{groupId}/access",
             users(post(add_access), &[V2023_02_01_DEPRECATED]),
-        );
-    let v1 = Router::new()
-        .route(USERS, legacy(limited(get(list_users), state, &PROJECTS)))
-        .route(USER, legacy(limited(delete(remove_user), state, &PROJECTS)));
-    ApiRoutes { v2, v1 }
+        )
+        .v1(
+            USERS,
+            legacy(limited(get(list_users), state, &PROJECTS), state),
+        )
+        .v1(
+            USER,
+            legacy(limited(delete(remove_user), state, &PROJECTS), state),
+        )
 }
 
 /// `GroupUserResponse`: the user, with their roles in the project.

@@ -21,11 +21,12 @@ use crate::http::access_lists::{
     AccessListRequest, allowed_networks, check_entry_count, parse_network,
 };
 use crate::http::extract::{AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody};
+use crate::http::operations::ApiRoutes;
 use crate::http::pagination::{ListQuery, Paginated};
 use crate::http::rate_limits::{SERVICE_ACCOUNTS, limited};
 use crate::http::roles::parse_org_roles;
 use crate::http::scope::{OrgOwner, OrgReadOnly, OrgScope, ScopeSegment};
-use crate::http::versioning::{ApiRoutes, V2024_08_05};
+use crate::http::versioning::V2024_08_05;
 use crate::state::AppState;
 use crate::views::atlas_timestamp;
 

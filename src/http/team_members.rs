@@ -4,7 +4,6 @@
 //! Organization Owner.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -20,13 +19,13 @@ use crate::http::custom_methods::{CustomMethod, CustomMethodName};
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, parse_user_id,
 };
+use crate::http::operations::{ApiRoutes, legacy, versioned};
 use crate::http::pagination::ListQuery;
 use crate::http::rate_limits::{TEAMS, limited};
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
 use crate::http::user_lists::{list_filter, user_list};
 use crate::http::versioning::{
-    ApiRoutes, ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED,
-    V2023_01_01_DEPRECATED, legacy, versioned,
+    ApiVersion, MEMBERS_BOTH, MEMBERS_CURRENT, MEMBERS_DEPRECATED, V2023_01_01_DEPRECATED,
 };
 use crate::state::AppState;
 use crate::views::OrgUserView;
@@ -35,32 +34,30 @@ use crate::views::OrgUserView;
 /// `TeamsService`) calls under `/api/atlas/v1.0`.
 pub fn routes(state: &AppState) -> ApiRoutes {
     let teams = |routes, versions| versioned(limited(routes, state, &TEAMS), state, versions);
-    let v2 = Router::new()
-        .route(
+    let legacy_teams = |routes| legacy(limited(routes, state, &TEAMS), state);
+    ApiRoutes::default()
+        .v2(
             "/orgs/{orgId}/teams/{teamId}/users",
             teams(get(list_team_users), MEMBERS_BOTH)
                 .merge(teams(post(add_team_users), MEMBERS_DEPRECATED)),
         )
-        .route(
+        .v2(
             "/orgs/{orgId}/teams/{teamId}/users/{userId}",
             teams(delete(remove_team_user), MEMBERS_DEPRECATED),
         )
-        .route(
+        .v2(
             // `…/{teamId}:addUser` and `:removeUser`, split off by `split_custom_method`.
             "/orgs/{orgId}/teams/{teamId}/{method}",
             teams(post(change_team_membership), MEMBERS_CURRENT),
-        );
-    let legacy_teams = |routes| legacy(limited(routes, state, &TEAMS));
-    let v1 = Router::new()
-        .route(
+        )
+        .v1(
             "/orgs/{orgId}/teams/{teamId}/users",
             legacy_teams(get(list_team_users).post(add_team_users)),
         )
-        .route(
+        .v1(
             "/orgs/{orgId}/teams/{teamId}/users/{userId}",
             legacy_teams(delete(remove_team_user)),
-        );
-    ApiRoutes { v2, v1 }
+        )
 }
 
 /// The team, which must be in the caller's organization.

@@ -12,10 +12,11 @@ use crate::error::AppError;
 use crate::http::extract::{
     AtlasJson, AtlasPath, BaseUrl, QueryParams, RequestBody, parse_team_id, required_name,
 };
+use crate::http::operations::ApiRoutes;
 use crate::http::pagination::{Link, ListQuery, Paginated};
 use crate::http::rate_limits::{TEAMS, limited};
 use crate::http::scope::{OrgMember, OrgOwner, OrgScope, ScopeSegment};
-use crate::http::versioning::{ApiRoutes, V2023_01_01};
+use crate::http::versioning::V2023_01_01;
 use crate::state::AppState;
 
 fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 3] {

@@ -14,9 +14,10 @@ use orgdoor_store::UserSelector;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::http::extract::{AtlasPath, BaseUrl, parse_user_id};
+use crate::http::operations::ApiRoutes;
 use crate::http::rate_limits::{USERS_BY_CALLER, limited};
 use crate::http::user_lists::CloudAppUserView;
-use crate::http::versioning::{ApiRoutes, V2023_01_01};
+use crate::http::versioning::V2023_01_01;
 use crate::state::AppState;
 
 fn method_routers(state: &AppState) -> [(&'static str, MethodRouter<AppState>); 2] {

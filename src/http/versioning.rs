@@ -7,21 +7,15 @@
 //! version in `Content-Type`; a deprecated version adds `Deprecation` and `Sunset`. The legacy
 //! `/api/atlas/v1.0` tree skips all this and serves the 2023-01-01 shapes as `application/json`.
 
-use std::sync::Arc;
-
-use axum::Router;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::MethodRouter;
 use time::Date;
 use time::macros::date;
 
 use crate::clock::Clock;
 use crate::error::AppError;
-use crate::state::AppState;
 
 /// When and how a deprecated version goes away.
 #[derive(Debug, PartialEq, Eq)]
@@ -102,7 +96,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
             .extensions
             .get::<ApiVersion>()
             .copied()
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("route has no version layer")))
+            .ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!(
+                    "route is served outside version negotiation"
+                ))
+            })
     }
 }
 
@@ -151,24 +149,40 @@ pub fn resolve(
     Ok(version)
 }
 
-#[derive(Clone)]
-struct Negotiation {
-    versions: &'static [ResourceVersion],
-    clock: Arc<dyn Clock>,
+/// The versions an operation is served in.
+#[derive(Debug, Clone, Copy)]
+pub enum Served {
+    /// Under `/api/atlas/v1.0`.
+    Legacy,
+    /// Under `/api/atlas/v2`, in these versions (ascending by date).
+    Dated(&'static [ResourceVersion]),
 }
 
-async fn negotiate(
-    State(negotiation): State<Negotiation>,
+/// Runs `handler` in the version `request` is served in, or answers 406 or 410 when none
+/// fits; a successful answer names its version in `Content-Type`, and a deprecated version's
+/// answer carries `Deprecation` and `Sunset`.
+pub async fn serve_in<F>(
+    served: Served,
+    clock: &dyn Clock,
     mut request: Request,
-    next: Next,
-) -> Response {
-    let today = negotiation.clock.now().date();
-    let version = match resolve(negotiation.versions, request.headers(), today) {
+    handler: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
+    let versions = match served {
+        Served::Legacy => {
+            request.extensions_mut().insert(ApiVersion::Legacy);
+            return handler(request).await;
+        }
+        Served::Dated(versions) => versions,
+    };
+    let version = match resolve(versions, request.headers(), clock.now().date()) {
         Ok(version) => version,
         Err(error) => return crate::transport::answer_early(request, error).await,
     };
     request.extensions_mut().insert(ApiVersion::Dated(version));
-    let mut response = next.run(request).await;
+    let mut response = handler(request).await;
     if response.status().is_success() {
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -184,79 +198,6 @@ async fn negotiate(
         headers.insert("sunset", HeaderValue::from_static(retirement.sunset));
     }
     response
-}
-
-async fn mark_legacy(mut request: Request, next: Next) -> Response {
-    request.extensions_mut().insert(ApiVersion::Legacy);
-    next.run(request).await
-}
-
-/// Serves `routes` only in the listed versions (ascending by date).
-pub fn versioned(
-    routes: MethodRouter<AppState>,
-    state: &AppState,
-    versions: &'static [ResourceVersion],
-) -> MethodRouter<AppState> {
-    let negotiation = Negotiation {
-        versions,
-        clock: state.clock.clone(),
-    };
-    routes.route_layer(middleware::from_fn_with_state(negotiation, negotiate))
-}
-
-/// One resource's operations: under `/v2`, each in its versions, and under `/v1.0` where the
-/// legacy API has them. `api_router` merges every resource's and nests the two trees.
-#[derive(Default)]
-pub struct ApiRoutes {
-    pub v2: Router<AppState>,
-    pub v1: Router<AppState>,
-}
-
-impl ApiRoutes {
-    /// Each `(path, methods)` pair in v2's listed versions and, alike, in v1.0.
-    pub fn v2_and_legacy(
-        routes: impl IntoIterator<Item = (&'static str, MethodRouter<AppState>)>,
-        state: &AppState,
-        versions: &'static [ResourceVersion],
-    ) -> Self {
-        routes
-            .into_iter()
-            .fold(Self::default(), |routes, (path, methods)| Self {
-                v2: routes
-                    .v2
-                    .route(path, versioned(methods.clone(), state, versions)),
-                v1: routes.v1.route(path, legacy(methods)),
-            })
-    }
-
-    /// Each `(path, methods)` pair in v2's listed versions only.
-    pub fn v2_only(
-        routes: impl IntoIterator<Item = (&'static str, MethodRouter<AppState>)>,
-        state: &AppState,
-        versions: &'static [ResourceVersion],
-    ) -> Self {
-        let v2 = routes
-            .into_iter()
-            .fold(Router::new(), |router, (path, methods)| {
-                router.route(path, versioned(methods, state, versions))
-            });
-        Self {
-            v2,
-            v1: Router::new(),
-        }
-    }
-
-    pub fn merge(self, other: Self) -> Self {
-        Self {
-            v2: self.v2.merge(other.v2),
-            v1: self.v1.merge(other.v1),
-        }
-    }
-}
-
-/// Serves `routes` as `/api/atlas/v1.0` does.
-pub fn legacy(routes: MethodRouter<AppState>) -> MethodRouter<AppState> {
-    routes.route_layer(middleware::from_fn(mark_legacy))
 }
 
 #[cfg(test)]
