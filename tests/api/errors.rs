@@ -10,6 +10,7 @@ on_both_stores!(
     unsupported_methods_are_atlas_405s,
     oversized_bodies_are_refused_with_an_atlas_error,
     head_requests_answer_like_get_without_a_body,
+    the_api_asks_for_credentials_before_it_says_a_path_or_method_is_unknown,
 );
 
 async fn unknown_routes_are_atlas_404s(backend: Backend) {
@@ -67,4 +68,59 @@ async fn head_requests_answer_like_get_without_a_body(backend: Backend) {
         response.header("content-type"),
         Some("application/vnd.atlas.2023-01-01+json;charset=utf-8")
     );
+}
+
+/// Atlas answers an anonymous request under `/api/atlas` with 401 whatever its path or method:
+/// what routes exist is not told to a caller who has not authenticated. Outside the API, a
+/// missing path is 404 to anyone.
+async fn the_api_asks_for_credentials_before_it_says_a_path_or_method_is_unknown(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let http = reqwest::Client::new();
+    let anonymous = [
+        (
+            Method::GET,
+            "/api/atlas/v2/orgs/0123456789abcdef01234567/nothing-here".to_owned(),
+        ),
+        (Method::GET, "/api/atlas/nothing-here".to_owned()),
+        (Method::GET, "/api/atlas".to_owned()),
+        (Method::PUT, app.invites_path()),
+        (Method::GET, app.invites_path()),
+    ];
+    for (method, path) in anonymous {
+        let response = http
+            .request(method.clone(), format!("{}{path}", app.base_url))
+            .header("accept", V2023)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.headers().contains_key("www-authenticate"),
+            "{method} {path}"
+        );
+        read(&method, &path, response)
+            .await
+            .assert_error(401, "UNEXPECTED_ERROR");
+    }
+    let outside = http
+        .get(format!("{}/api/atlasx/v2", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    read(&Method::GET, "/api/atlasx/v2", outside)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+
+    // Authenticated, the same requests are told apart; the unknown path's error is rendered
+    // as the query asks, as an operation's would be.
+    let client = app.owner();
+    let unknown = client
+        .get("/api/atlas/v2/orgs/0123456789abcdef01234567/nothing-here?envelope=true")
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+    assert_eq!(unknown.json["status"], 404);
+    assert_eq!(unknown.json["content"]["errorCode"], "RESOURCE_NOT_FOUND");
+    client
+        .send(Method::PUT, &app.invites_path(), Some(V2023), None)
+        .await
+        .assert_error(405, "METHOD_NOT_ALLOWED");
 }

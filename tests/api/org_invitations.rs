@@ -253,6 +253,14 @@ async fn a_second_invitation_to_a_pending_address_renews_it(backend: Backend) {
     assert_eq!(again.json["expiresAt"], "2026-09-11T03:03:37Z");
     let listed = app.owner().get(&app.invites_path()).await;
     assert_eq!(listed.json, json!([again.json]));
+
+    // Renewed once more without teams, it keeps none of the old ones (on PostgreSQL an
+    // invitation without teams is written in one statement, which must remove them).
+    let third = app.invite("ada@example.com", &["ORG_MEMBER"]).await;
+    assert_eq!(third.json["id"], first["id"]);
+    assert_eq!(third.json["teamIds"], json!([]));
+    let listed = app.owner().get(&app.invites_path()).await;
+    assert_eq!(listed.json, json!([third.json]));
 }
 
 async fn an_expired_invitation_is_no_longer_pending_and_can_be_replaced(backend: Backend) {

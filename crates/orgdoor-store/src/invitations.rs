@@ -13,13 +13,13 @@ use crate::rows::{
     ORGANIZATION_COLUMNS, OrganizationRow, OrganizationWithInvitations, parse, seconds,
 };
 use crate::sql::{Backend, Connection};
-use crate::tables::events::{record_event, record_org_user_changes};
+use crate::tables::events::{NewEventRow, record_event, record_org_user_changes};
 use crate::tables::invitations::{
-    fetch_invitation, insert_invitation, invitations_json, lock_pending_invitation,
+    fetch_invitation, insert_invitation, invitations_json, invite_at_once, lock_pending_invitation,
     update_invitation_row,
 };
 use crate::tables::members::accept_invitation;
-use crate::tables::outbox::post_letter;
+use crate::tables::outbox::{post_letter, seal_letter};
 use crate::tables::projects::fetch_group;
 use crate::{
     InvitationAnswer, InvitationSelector, LinkedInvitation, Rejection, StoreError, WhenPending,
@@ -160,6 +160,24 @@ impl<B: Backend> InvitationStore for B {
         let invitation = invitation.clone();
         let letter = letter.cloned();
         let sealer = self.sealer().clone();
+        let at_once = B::WriteConnection::DATA_MODIFYING_WITH
+            && invitation.team_ids.is_empty()
+            && invitation.group_role_assignments.is_empty();
+        if at_once {
+            let sealed = letter
+                .as_ref()
+                .map(|letter| seal_letter(&sealer, letter))
+                .transpose()?;
+            let event = NewEventRow::of(&invitee_event(EventType::InvitedToOrg, &invitation));
+            return self
+                .write_statement(move |conn| {
+                    Box::pin(async move {
+                        let letter = letter.as_ref().zip(sealed);
+                        invite_at_once(conn, &invitation, when_pending, letter, event, now).await
+                    })
+                })
+                .await;
+        }
         self.write_transaction(move |tx| {
             Box::pin(async move {
                 let link = letter.as_ref().map(|letter| &letter.link);

@@ -96,6 +96,17 @@ impl Backend for PostgresStore {
         Ok(done)
     }
 
+    async fn write_statement<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> WriteWork<'c, T> + Send + 'static,
+    {
+        // Outside a transaction, the statement commits as a whole or not at all; cut off at
+        // the await, it still does one or the other.
+        let mut connection = timed_acquire(BACKEND, Wait::Transaction, self.pool.acquire()).await?;
+        work(&mut connection).await
+    }
+
     fn sealer(&self) -> &Arc<Sealer> {
         &self.sealer
     }
@@ -117,6 +128,7 @@ impl Connection for PgConnection {
     const JSON_NESTED: &'static str = "";
     const LIST_TABLES: &'static str =
         "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()";
+    const DATA_MODIFYING_WITH: bool = true;
 
     const RECORD_ORG_CHANGE: &'static str = "INSERT INTO org_changes (org_id) VALUES ($1)";
     // The cursor is the reading's snapshot: the changes to report are those visible in this

@@ -137,6 +137,9 @@ pub(crate) trait Connection: Send + Sized + 'static {
     const JSON_NESTED: &'static str;
     /// Names every table of the store's schema, one per row.
     const LIST_TABLES: &'static str;
+    /// Whether a `WITH` clause may hold `INSERT`, `UPDATE` and `DELETE` (PostgreSQL's may,
+    /// SQLite's may not): then a use case of several writes can be one statement.
+    const DATA_MODIFYING_WITH: bool;
     /// Records `$1` in `org_changes` as changed.
     const RECORD_ORG_CHANGE: &'static str;
     /// Given `$1`, the cursor of the last reading (or NULL), reads the credential generation,
@@ -193,6 +196,12 @@ pub(crate) struct StatementCache {
     pub(crate) pending_invitations: OnceLock<String>,
     /// An organization with its pending invitation to one address.
     pub(crate) pending_invitation_to: OnceLock<String>,
+    /// Inviting in one statement (`tables::invitations::invite_at_once`): refusing or
+    /// renewing an invitation already pending, with or without a letter.
+    pub(crate) invite: OnceLock<String>,
+    pub(crate) invite_with_letter: OnceLock<String>,
+    pub(crate) invite_renewing: OnceLock<String>,
+    pub(crate) invite_renewing_with_letter: OnceLock<String>,
 }
 
 impl StatementCache {
@@ -200,6 +209,10 @@ impl StatementCache {
         Self {
             pending_invitations: OnceLock::new(),
             pending_invitation_to: OnceLock::new(),
+            invite: OnceLock::new(),
+            invite_with_letter: OnceLock::new(),
+            invite_renewing: OnceLock::new(),
+            invite_renewing_with_letter: OnceLock::new(),
         }
     }
 }
@@ -306,6 +319,17 @@ pub(crate) trait Backend: Send + Sync + 'static {
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Self::WriteConnection) -> WriteWork<'c, T> + Send + 'static;
+
+    /// Runs `work`, which writes with one statement, as [`Self::write_transaction`] runs a
+    /// transaction. Where one statement is a transaction by itself (PostgreSQL), it runs
+    /// without `BEGIN` and `COMMIT`: one round trip instead of three.
+    fn write_statement<T, F>(&self, work: F) -> impl Future<Output = Result<T, StoreError>> + Send
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Self::WriteConnection) -> WriteWork<'c, T> + Send + 'static,
+    {
+        self.write_transaction(work)
+    }
 
     /// Seals and opens the secrets kept in the store.
     fn sealer(&self) -> &Arc<Sealer>;

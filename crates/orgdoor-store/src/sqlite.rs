@@ -189,6 +189,7 @@ impl Connection for SqliteConnection {
     const JSON_NESTED: &'static str = "json";
     const LIST_TABLES: &'static str =
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
+    const DATA_MODIFYING_WITH: bool = false;
 
     // One row per organization, numbered in commit order (one writer): the cursor is the
     // highest number read.

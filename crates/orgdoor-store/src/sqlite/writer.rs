@@ -554,6 +554,7 @@ impl Connection for WriterConnection {
     const JSON_AGG: &'static str = SqliteConnection::JSON_AGG;
     const JSON_NESTED: &'static str = SqliteConnection::JSON_NESTED;
     const LIST_TABLES: &'static str = SqliteConnection::LIST_TABLES;
+    const DATA_MODIFYING_WITH: bool = SqliteConnection::DATA_MODIFYING_WITH;
     const RECORD_ORG_CHANGE: &'static str = SqliteConnection::RECORD_ORG_CHANGE;
     const READ_CHANGES: &'static str = SqliteConnection::READ_CHANGES;
     const PRUNE_CHANGES: Option<&'static str> = SqliteConnection::PRUNE_CHANGES;

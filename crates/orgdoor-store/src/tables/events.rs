@@ -9,8 +9,8 @@ use sqlx::FromRow;
 use crate::StoreError;
 use crate::audit::{AuditContext, current};
 use crate::rows::{corrupt, instant, parse, seconds};
-use crate::sql::Connection;
 use crate::sql::FromWriterRow;
+use crate::sql::{Connection, Statement};
 
 pub(crate) const EVENT_COLUMNS: &str = "id, org_id, group_id, event_type, created_at, \
      actor_kind, actor_api_key_id, actor_public_key, actor_user_id, actor_username, \
@@ -29,46 +29,14 @@ pub(crate) async fn record_event<C: Connection>(
     org: &OrgId,
     event: NewEvent,
 ) -> Result<(), StoreError> {
-    let AuditContext { actor, at: now } = current();
-    let (mut api_key_id, mut public_key, mut user_id, mut username) = (None, None, None, None);
-    let kind = match &actor.credential {
-        ActorCredential::ApiKey {
-            id,
-            public_key: key,
-        } => {
-            (api_key_id, public_key) = (Some(id.to_string()), Some(key.clone()));
-            API_KEY
-        }
-        ActorCredential::ServiceAccount { client_id } => {
-            public_key = Some(client_id.clone());
-            SERVICE_ACCOUNT
-        }
-        ActorCredential::User {
-            user_id: id,
-            username: name,
-        } => {
-            (user_id, username) = (Some(id.to_string()), Some(name.to_string()));
-            USER
-        }
-        ActorCredential::System => SYSTEM,
-    };
-    let in_org_feed = event.group_id.is_none() || event.event_type.feed() != Feed::Project;
+    let row = NewEventRow::of(&event);
     let target = event.target;
-    tx.query(&format!(
+    let in_org_feed = row.in_org_feed;
+    row.bind(tx.query(&format!(
         "INSERT INTO events ({EVENT_COLUMNS}, in_org_feed) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-    ))
-    .bind(EventId::generate(now).to_string())
+         VALUES ($1, $11, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $15, $16, $17)"
+    )))
     .bind(org.as_str())
-    .bind(event.group_id.as_ref().map(|group| group.to_string()))
-    .bind(event.event_type.as_str())
-    .bind(seconds(now))
-    .bind(kind)
-    .bind(api_key_id)
-    .bind(public_key)
-    .bind(user_id)
-    .bind(username)
-    .bind(actor.remote_address.map(|address| address.to_string()))
     .bind(target.username.map(|username| username.to_string()))
     .bind(target.user_id.map(|id| id.to_string()))
     .bind(target.team_id.map(|id| id.to_string()))
@@ -78,6 +46,82 @@ pub(crate) async fn record_event<C: Connection>(
     .execute()
     .await?;
     Ok(())
+}
+
+/// An event's columns that do not name its organization or target: its own, and its actor's
+/// (the current one, [`crate::audit`]).
+pub(crate) struct NewEventRow {
+    id: String,
+    group_id: Option<String>,
+    event_type: &'static str,
+    created_at: i64,
+    actor_kind: &'static str,
+    actor_api_key_id: Option<String>,
+    actor_public_key: Option<String>,
+    actor_user_id: Option<String>,
+    actor_username: Option<String>,
+    remote_address: Option<String>,
+    pub(crate) in_org_feed: bool,
+}
+
+impl NewEventRow {
+    pub(crate) fn of(event: &NewEvent) -> Self {
+        let AuditContext { actor, at: now } = current();
+        let (mut api_key_id, mut public_key, mut user_id, mut username) = (None, None, None, None);
+        let kind = match &actor.credential {
+            ActorCredential::ApiKey {
+                id,
+                public_key: key,
+            } => {
+                (api_key_id, public_key) = (Some(id.to_string()), Some(key.clone()));
+                API_KEY
+            }
+            ActorCredential::ServiceAccount { client_id } => {
+                public_key = Some(client_id.clone());
+                SERVICE_ACCOUNT
+            }
+            ActorCredential::User {
+                user_id: id,
+                username: name,
+            } => {
+                (user_id, username) = (Some(id.to_string()), Some(name.to_string()));
+                USER
+            }
+            ActorCredential::System => SYSTEM,
+        };
+        Self {
+            id: EventId::generate(now).to_string(),
+            in_org_feed: event.group_id.is_none() || event.event_type.feed() != Feed::Project,
+            group_id: event.group_id.as_ref().map(|group| group.to_string()),
+            event_type: event.event_type.as_str(),
+            created_at: seconds(now),
+            actor_kind: kind,
+            actor_api_key_id: api_key_id,
+            actor_public_key: public_key,
+            actor_user_id: user_id,
+            actor_username: username,
+            remote_address: actor.remote_address.map(|address| address.to_string()),
+        }
+    }
+
+    /// Binds the ten columns, in [`EVENT_COLUMNS`]'s order without `org_id`, to the next ten
+    /// parameters of `statement`.
+    pub(crate) fn bind<'q, 'c, C: Connection>(
+        self,
+        statement: Statement<'q, 'c, C>,
+    ) -> Statement<'q, 'c, C> {
+        statement
+            .bind(self.id)
+            .bind(self.group_id)
+            .bind(self.event_type)
+            .bind(self.created_at)
+            .bind(self.actor_kind)
+            .bind(self.actor_api_key_id)
+            .bind(self.actor_public_key)
+            .bind(self.actor_user_id)
+            .bind(self.actor_username)
+            .bind(self.remote_address)
+    }
 }
 
 /// An event about a user of the organization (a member or an invitee).

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use orgdoor_domain::{
     EmailAddress, Group, GroupId, GroupRole, GroupRoleAssignment, Invitation, InvitationId,
-    LinkTokenHash, MembershipUpdate, OrgId, TeamId, UserId, roles_in, with_roles_in,
+    InvitationLetter, LinkTokenHash, MembershipUpdate, OrgId, TeamId, UserId, roles_in,
+    with_roles_in,
 };
 use time::OffsetDateTime;
 
@@ -13,6 +14,7 @@ use crate::rows::{
     INVITATION_COLUMNS, InvitationList, InvitationRow, encode_roles, parse, seconds, write_error,
 };
 use crate::sql::{Connection, Parameters};
+use crate::tables::events::{EVENT_COLUMNS, NewEventRow};
 use crate::tables::position;
 use crate::{InvitationSelector, Rejection, StoreError, WhenPending};
 
@@ -292,6 +294,14 @@ async fn invitee<C: Connection>(
     Ok((user_id, stale))
 }
 
+/// Renews the pending invitation an insert meets: same ids; roles, inviter, dates and (when
+/// one is given) link from the new one.
+const RENEW_PENDING: &str = "ON CONFLICT (org_id, username_key) DO UPDATE SET \
+     username = excluded.username, roles = excluded.roles, \
+     inviter_username = excluded.inviter_username, \
+     created_at = excluded.created_at, expires_at = excluded.expires_at, \
+     link_token_hash = COALESCE(excluded.link_token_hash, invitations.link_token_hash)";
+
 /// Stores an invitation, or renews or refuses the pending one to the same address, as
 /// [`crate::InvitationStore::invite`] describes, with `link` as its link when one is given (a
 /// renewed invitation's old link dies); the caller's transaction commits it.
@@ -328,13 +338,7 @@ pub(crate) async fn insert_invitation<C: Connection>(
     // A pending one is renewed in place, keeping its ids, or refused; the unique constraint
     // makes concurrent first invitations meet here too.
     let on_conflict = match when_pending {
-        WhenPending::Renew => {
-            "ON CONFLICT (org_id, username_key) DO UPDATE SET \
-                 username = excluded.username, roles = excluded.roles, \
-                 inviter_username = excluded.inviter_username, \
-                 created_at = excluded.created_at, expires_at = excluded.expires_at, \
-                 link_token_hash = COALESCE(excluded.link_token_hash, invitations.link_token_hash)"
-        }
+        WhenPending::Renew => RENEW_PENDING,
         WhenPending::Refuse => "",
     };
     let (id, user_id): (String, String) = tx
@@ -374,6 +378,127 @@ pub(crate) async fn insert_invitation<C: Connection>(
         replace_invitation_children(tx, &stored, true, true).await?;
     }
     Ok(stored)
+}
+
+/// The outbox's columns of a letter, after `$1`–`$21` of [`invite_at_once_sql`].
+const LETTER_PARAMETERS: &str = "$22, $3, s.id, $23, $24, $25, $26, 'PENDING', 0, $11, $11, $10";
+
+/// [`insert_invitation`] with its letter and its event, as one statement of data-modifying
+/// `WITH` clauses, for an invitation with no teams and no project roles, on a connection
+/// whose dialect has them ([`Connection::DATA_MODIFYING_WITH`]). A write of one statement
+/// needs no transaction around it (`Backend::write_statement`): creates are the write clients
+/// make most, and on PostgreSQL each statement of a transaction is a round trip.
+pub(crate) async fn invite_at_once<C: Connection>(
+    conn: &mut C,
+    invitation: &Invitation,
+    when_pending: WhenPending,
+    letter: Option<(&InvitationLetter, Vec<u8>)>,
+    event: NewEventRow,
+    now: OffsetDateTime,
+) -> Result<Invitation, StoreError> {
+    debug_assert!(C::DATA_MODIFYING_WITH);
+    debug_assert!(invitation.team_ids.is_empty() && invitation.group_role_assignments.is_empty());
+    let statements = C::statement_cache();
+    let sql = match (when_pending, letter.is_some()) {
+        (WhenPending::Renew, true) => &statements.invite_renewing_with_letter,
+        (WhenPending::Renew, false) => &statements.invite_renewing,
+        (WhenPending::Refuse, true) => &statements.invite_with_letter,
+        (WhenPending::Refuse, false) => &statements.invite,
+    }
+    .get_or_init(|| invite_at_once_sql(when_pending, letter.is_some()));
+    let link = letter.as_ref().map(|(letter, _)| letter.link.as_str());
+    let statement = conn
+        .query(sql)
+        .bind(invitation.id.as_str())
+        .bind(invitation.user_id.as_str())
+        .bind(invitation.org_id.as_str())
+        .bind(invitation.username.as_str())
+        .bind(encode_roles(&invitation.roles))
+        .bind(invitation.inviter_username.as_str())
+        .bind(seconds(invitation.created_at))
+        .bind(seconds(invitation.expires_at))
+        .bind(invitation.username.key())
+        .bind(link)
+        .bind(seconds(now));
+    let mut statement = event.bind(statement);
+    if let Some((letter, sealed)) = letter {
+        let message = &letter.message;
+        statement = statement
+            .bind(message.id.as_str())
+            .bind(message.to.as_str())
+            .bind(message.to.key())
+            .bind(message.subject.as_str())
+            .bind(sealed);
+    }
+    let (member, id, user_id): (Option<String>, Option<String>, Option<String>) =
+        statement.fetch_one().await.map_err(|error| {
+            write_error(error, &invitation.org_id, || {
+                Rejection::UsernameTaken(invitation.username.clone())
+            })
+        })?;
+    let (None, Some(id), Some(user_id)) = (member, id, user_id) else {
+        return Err(Rejection::UsernameTaken(invitation.username.clone()).into());
+    };
+    Ok(Invitation {
+        id: parse(&id, "invitation id")?,
+        user_id: parse(&user_id, "user id")?,
+        ..invitation.clone()
+    })
+}
+
+/// The statement of [`invite_at_once`]. `$1`–`$11` are [`insert_invitation`]'s invitation,
+/// link and time; `$12`–`$21` the event's own and actor columns ([`NewEventRow::bind`]); with a
+/// letter, `$22`–`$26` its message's id, recipient, recipient key, subject and sealed body.
+///
+/// Every clause reads the store as it was before the statement, so each step is ordered by
+/// what it reads: `gone` (the expired or declined invitation to the address, which gives way)
+/// runs before `stored` inserts, because `stored` counts its rows; the letter, the event and,
+/// for a renewed invitation, the removal of its old teams and project roles read `stored`.
+/// The first column is the member the address already is, when nothing is written.
+fn invite_at_once_sql(when_pending: WhenPending, with_letter: bool) -> String {
+    let on_conflict = match when_pending {
+        WhenPending::Renew => RENEW_PENDING,
+        WhenPending::Refuse => "",
+    };
+    // A renewed invitation keeps its id and drops its old teams and roles.
+    let renewed = match when_pending {
+        WhenPending::Renew => {
+            ", old_teams AS (DELETE FROM invitation_teams \
+                 WHERE invitation_id IN (SELECT id FROM stored WHERE id <> $1)), \
+             old_roles AS (DELETE FROM invitation_project_roles \
+                 WHERE invitation_id IN (SELECT id FROM stored WHERE id <> $1))"
+        }
+        WhenPending::Refuse => "",
+    };
+    let letter = if with_letter {
+        format!(
+            ", letter AS (INSERT INTO outbox (id, org_id, invitation_id, recipient, \
+                 recipient_key, subject, sealed_body, status, attempts, next_attempt_at, \
+                 created_at, link_token_hash) SELECT {LETTER_PARAMETERS} FROM stored s)"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "WITH who AS (SELECT \
+             (SELECT m.user_id FROM org_members m JOIN users u ON u.id = m.user_id \
+              WHERE m.org_id = $3 AND u.username_key = $9) AS member, \
+             COALESCE((SELECT id FROM users WHERE username_key = $9), \
+                 (SELECT user_id FROM invitations WHERE username_key = $9 \
+                  ORDER BY created_at LIMIT 1), $2) AS user_id, \
+             (SELECT id FROM invitations WHERE org_id = $3 AND username_key = $9 \
+              AND (expires_at <= $11 OR declined_at IS NOT NULL)) AS stale), \
+         gone AS (DELETE FROM invitations \
+             WHERE id = (SELECT stale FROM who WHERE member IS NULL) RETURNING id), \
+         stored AS (INSERT INTO invitations ({INVITATION_COLUMNS}, username_key, link_token_hash) \
+             SELECT $1, who.user_id, $3, $4, $5, $6, $7, $8, NULL, $9, $10 FROM who \
+             WHERE who.member IS NULL AND (SELECT count(*) FROM gone) >= 0 \
+             {on_conflict} RETURNING id, user_id){renewed}{letter}, \
+         event AS (INSERT INTO events ({EVENT_COLUMNS}, in_org_feed) \
+             SELECT $12, $3, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+                 $4, s.user_id, NULL, NULL, NULL, TRUE FROM stored s) \
+         SELECT who.member, s.id, s.user_id FROM who LEFT JOIN stored s ON TRUE"
+    )
 }
 
 /// Applies `update` to a pending invitation read under lock.

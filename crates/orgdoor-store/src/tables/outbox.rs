@@ -104,6 +104,20 @@ pub(crate) async fn give_link<C: Connection>(
     Ok(())
 }
 
+/// The letter's body as the outbox keeps it, sealed to its message.
+pub(crate) fn seal_letter(
+    sealer: &Sealer,
+    letter: &InvitationLetter,
+) -> Result<Vec<u8>, StoreError> {
+    let message = &letter.message;
+    let body = serde_json::to_vec(&Body {
+        text: message.text.clone(),
+        html: message.html.clone(),
+        accept_url: message.accept_url.clone(),
+    })
+    .map_err(corrupt)?;
+    sealer.seal(&body, &body_context(message.id.as_str()))
+}
 /// Puts the message of `letter`, to the invitation that has its link, in the outbox, in the
 /// caller's transaction.
 pub(crate) async fn post_letter<C: Connection>(
@@ -115,13 +129,7 @@ pub(crate) async fn post_letter<C: Connection>(
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
     let message = &letter.message;
-    let body = serde_json::to_vec(&Body {
-        text: message.text.clone(),
-        html: message.html.clone(),
-        accept_url: message.accept_url.clone(),
-    })
-    .map_err(corrupt)?;
-    let sealed = sealer.seal(&body, &body_context(message.id.as_str()))?;
+    let sealed = seal_letter(sealer, letter)?;
     let created_at = seconds(now);
     tx.query(
         "INSERT INTO outbox (id, org_id, invitation_id, recipient, recipient_key, subject, \
