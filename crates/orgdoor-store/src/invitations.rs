@@ -169,14 +169,24 @@ impl<B: Backend> InvitationStore for B {
                 .map(|letter| seal_letter(&sealer, letter))
                 .transpose()?;
             let event = NewEventRow::of(&invitee_event(EventType::InvitedToOrg, &invitation));
-            return self
+            // Kept for the transaction below, should it renew a pending invitation.
+            let (new, new_letter) = (invitation.clone(), letter.clone());
+            let done = self
                 .write_statement(move |conn| {
                     Box::pin(async move {
-                        let letter = letter.as_ref().zip(sealed);
-                        invite_at_once(conn, &invitation, when_pending, letter, event, now).await
+                        let letter = new_letter.as_ref().zip(sealed);
+                        invite_at_once(conn, &new, letter, event, now).await
                     })
                 })
-                .await;
+                .await?;
+            match (done, when_pending) {
+                (Some(stored), _) => return Ok(stored),
+                (None, WhenPending::Refuse) => {
+                    return Err(Rejection::UsernameTaken(invitation.username).into());
+                }
+                // Renewed in a transaction, below.
+                (None, WhenPending::Renew) => {}
+            }
         }
         self.write_transaction(move |tx| {
             Box::pin(async move {

@@ -196,12 +196,10 @@ pub(crate) struct StatementCache {
     pub(crate) pending_invitations: OnceLock<String>,
     /// An organization with its pending invitation to one address.
     pub(crate) pending_invitation_to: OnceLock<String>,
-    /// Inviting in one statement (`tables::invitations::invite_at_once`): refusing or
-    /// renewing an invitation already pending, with or without a letter.
+    /// Inviting in one statement (`tables::invitations::invite_at_once`), without and with
+    /// a letter.
     pub(crate) invite: OnceLock<String>,
     pub(crate) invite_with_letter: OnceLock<String>,
-    pub(crate) invite_renewing: OnceLock<String>,
-    pub(crate) invite_renewing_with_letter: OnceLock<String>,
 }
 
 impl StatementCache {
@@ -211,8 +209,6 @@ impl StatementCache {
             pending_invitation_to: OnceLock::new(),
             invite: OnceLock::new(),
             invite_with_letter: OnceLock::new(),
-            invite_renewing: OnceLock::new(),
-            invite_renewing_with_letter: OnceLock::new(),
         }
     }
 }

@@ -31,10 +31,9 @@ pub(crate) async fn record_event<C: Connection>(
 ) -> Result<(), StoreError> {
     let row = NewEventRow::of(&event);
     let target = event.target;
-    let in_org_feed = row.in_org_feed;
     row.bind(tx.query(&format!(
         "INSERT INTO events ({EVENT_COLUMNS}, in_org_feed) \
-         VALUES ($1, $11, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $15, $16, $17)"
+         VALUES ($1, $12, $2, $3, $4, $5, $6, $7, $8, $9, $10, $13, $14, $15, $16, $17, $11)"
     )))
     .bind(org.as_str())
     .bind(target.username.map(|username| username.to_string()))
@@ -42,7 +41,6 @@ pub(crate) async fn record_event<C: Connection>(
     .bind(target.team_id.map(|id| id.to_string()))
     .bind(target.public_key)
     .bind(target.access_list_entry)
-    .bind(in_org_feed)
     .execute()
     .await?;
     Ok(())
@@ -61,7 +59,7 @@ pub(crate) struct NewEventRow {
     actor_user_id: Option<String>,
     actor_username: Option<String>,
     remote_address: Option<String>,
-    pub(crate) in_org_feed: bool,
+    in_org_feed: bool,
 }
 
 impl NewEventRow {
@@ -104,8 +102,8 @@ impl NewEventRow {
         }
     }
 
-    /// Binds the ten columns, in [`EVENT_COLUMNS`]'s order without `org_id`, to the next ten
-    /// parameters of `statement`.
+    /// Binds the ten columns, in [`EVENT_COLUMNS`]'s order without `org_id` and the target's,
+    /// then `in_org_feed`, to the next eleven parameters of `statement`.
     pub(crate) fn bind<'q, 'c, C: Connection>(
         self,
         statement: Statement<'q, 'c, C>,
@@ -121,6 +119,7 @@ impl NewEventRow {
             .bind(self.actor_user_id)
             .bind(self.actor_username)
             .bind(self.remote_address)
+            .bind(self.in_org_feed)
     }
 }
 

@@ -380,32 +380,33 @@ pub(crate) async fn insert_invitation<C: Connection>(
     Ok(stored)
 }
 
-/// The outbox's columns of a letter, after `$1`–`$21` of [`invite_at_once_sql`].
-const LETTER_PARAMETERS: &str = "$22, $3, s.id, $23, $24, $25, $26, 'PENDING', 0, $11, $11, $10";
+/// The outbox's columns of a letter, after `$1`–`$22` of [`invite_at_once_sql`].
+const LETTER_PARAMETERS: &str = "$23, $3, s.id, $24, $25, $26, $27, 'PENDING', 0, $11, $11, $10";
 
-/// [`insert_invitation`] with its letter and its event, as one statement of data-modifying
-/// `WITH` clauses, for an invitation with no teams and no project roles, on a connection
-/// whose dialect has them ([`Connection::DATA_MODIFYING_WITH`]). A write of one statement
-/// needs no transaction around it (`Backend::write_statement`): creates are the write clients
-/// make most, and on PostgreSQL each statement of a transaction is a round trip.
+/// [`insert_invitation`] of a new invitation with its letter and its event, as one statement of
+/// data-modifying `WITH` clauses, for an invitation with no teams and no project roles, on a
+/// connection whose dialect has them ([`Connection::DATA_MODIFYING_WITH`]). A write of one
+/// statement needs no transaction around it (`Backend::write_statement`): creates are the
+/// writes clients make most, and on PostgreSQL each statement of a transaction is a round
+/// trip. When an invitation to the address is pending (or becomes so meanwhile) it writes
+/// nothing and answers `None`: renewing one changes its teams and project roles, which must be
+/// read after its row is locked, so the caller renews in a transaction
+/// ([`insert_invitation`]).
 pub(crate) async fn invite_at_once<C: Connection>(
     conn: &mut C,
     invitation: &Invitation,
-    when_pending: WhenPending,
     letter: Option<(&InvitationLetter, Vec<u8>)>,
     event: NewEventRow,
     now: OffsetDateTime,
-) -> Result<Invitation, StoreError> {
+) -> Result<Option<Invitation>, StoreError> {
     debug_assert!(C::DATA_MODIFYING_WITH);
     debug_assert!(invitation.team_ids.is_empty() && invitation.group_role_assignments.is_empty());
     let statements = C::statement_cache();
-    let sql = match (when_pending, letter.is_some()) {
-        (WhenPending::Renew, true) => &statements.invite_renewing_with_letter,
-        (WhenPending::Renew, false) => &statements.invite_renewing,
-        (WhenPending::Refuse, true) => &statements.invite_with_letter,
-        (WhenPending::Refuse, false) => &statements.invite,
+    let sql = match letter {
+        Some(_) => &statements.invite_with_letter,
+        None => &statements.invite,
     }
-    .get_or_init(|| invite_at_once_sql(when_pending, letter.is_some()));
+    .get_or_init(|| invite_at_once_sql(letter.is_some()));
     let link = letter.as_ref().map(|(letter, _)| letter.link.as_str());
     let statement = conn
         .query(sql)
@@ -430,46 +431,34 @@ pub(crate) async fn invite_at_once<C: Connection>(
             .bind(message.subject.as_str())
             .bind(sealed);
     }
-    let (member, id, user_id): (Option<String>, Option<String>, Option<String>) =
+    let (member, user_id): (Option<String>, Option<String>) =
         statement.fetch_one().await.map_err(|error| {
             write_error(error, &invitation.org_id, || {
                 Rejection::UsernameTaken(invitation.username.clone())
             })
         })?;
-    let (None, Some(id), Some(user_id)) = (member, id, user_id) else {
-        return Err(Rejection::UsernameTaken(invitation.username.clone()).into());
-    };
-    Ok(Invitation {
-        id: parse(&id, "invitation id")?,
-        user_id: parse(&user_id, "user id")?,
-        ..invitation.clone()
-    })
+    match (member, user_id) {
+        (Some(_), _) => Err(Rejection::UsernameTaken(invitation.username.clone()).into()),
+        (None, Some(user_id)) => Ok(Some(Invitation {
+            user_id: parse(&user_id, "user id")?,
+            ..invitation.clone()
+        })),
+        (None, None) => Ok(None),
+    }
 }
 
 /// The statement of [`invite_at_once`]. `$1`–`$11` are [`insert_invitation`]'s invitation,
-/// link and time; `$12`–`$21` the event's own and actor columns ([`NewEventRow::bind`]); with a
-/// letter, `$22`–`$26` its message's id, recipient, recipient key, subject and sealed body.
+/// link and time; `$12`–`$22` the event's own, actor and feed columns ([`NewEventRow::bind`]);
+/// with a letter, `$23`–`$27` its message's id, recipient, recipient key, subject and sealed
+/// body. It answers the member the address already is (when nothing is written), and the user
+/// id the new invitation was stored with (none when one is pending).
 ///
 /// Every clause reads the store as it was before the statement, so each step is ordered by
 /// what it reads: `gone` (the expired or declined invitation to the address, which gives way)
-/// runs before `stored` inserts, because `stored` counts its rows; the letter, the event and,
-/// for a renewed invitation, the removal of its old teams and project roles read `stored`.
-/// The first column is the member the address already is, when nothing is written.
-fn invite_at_once_sql(when_pending: WhenPending, with_letter: bool) -> String {
-    let on_conflict = match when_pending {
-        WhenPending::Renew => RENEW_PENDING,
-        WhenPending::Refuse => "",
-    };
-    // A renewed invitation keeps its id and drops its old teams and roles.
-    let renewed = match when_pending {
-        WhenPending::Renew => {
-            ", old_teams AS (DELETE FROM invitation_teams \
-                 WHERE invitation_id IN (SELECT id FROM stored WHERE id <> $1)), \
-             old_roles AS (DELETE FROM invitation_project_roles \
-                 WHERE invitation_id IN (SELECT id FROM stored WHERE id <> $1))"
-        }
-        WhenPending::Refuse => "",
-    };
+/// runs before `stored` inserts, because `stored` counts its rows (a row the statement itself
+/// deleted is no conflict for the insert); the letter and the event insert only what `stored`
+/// inserted.
+fn invite_at_once_sql(with_letter: bool) -> String {
     let letter = if with_letter {
         format!(
             ", letter AS (INSERT INTO outbox (id, org_id, invitation_id, recipient, \
@@ -493,11 +482,11 @@ fn invite_at_once_sql(when_pending: WhenPending, with_letter: bool) -> String {
          stored AS (INSERT INTO invitations ({INVITATION_COLUMNS}, username_key, link_token_hash) \
              SELECT $1, who.user_id, $3, $4, $5, $6, $7, $8, NULL, $9, $10 FROM who \
              WHERE who.member IS NULL AND (SELECT count(*) FROM gone) >= 0 \
-             {on_conflict} RETURNING id, user_id){renewed}{letter}, \
+             ON CONFLICT (org_id, username_key) DO NOTHING RETURNING id, user_id){letter}, \
          event AS (INSERT INTO events ({EVENT_COLUMNS}, in_org_feed) \
              SELECT $12, $3, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-                 $4, s.user_id, NULL, NULL, NULL, TRUE FROM stored s) \
-         SELECT who.member, s.id, s.user_id FROM who LEFT JOIN stored s ON TRUE"
+                 $4, s.user_id, NULL, NULL, NULL, $22 FROM stored s) \
+         SELECT who.member, s.user_id FROM who LEFT JOIN stored s ON TRUE"
     )
 }
 

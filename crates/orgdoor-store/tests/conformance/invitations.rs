@@ -23,6 +23,7 @@ on_every_store!(
     updates_and_deletes_see_only_pending_invitations,
     deleting_a_team_or_project_removes_it_from_invitations,
     concurrent_invitations_to_one_address_leave_exactly_one,
+    concurrent_renewals_keep_one_caller_s_roles_with_its_teams,
     concurrent_updates_of_one_invitation_lose_no_field,
 );
 
@@ -268,6 +269,47 @@ async fn concurrent_invitations_to_one_address_leave_exactly_one(store: Arc<dyn 
     let pending = pending_invitations(&store, &org.id, NOW).await;
     assert_eq!(pending.len(), 1);
     assert!(ids.contains(&pending[0].id));
+}
+
+/// Callers renewing one address at once, half of them with a team and owner's role, half with
+/// neither: whoever wins, the invitation holds one caller's terms, never one's roles with
+/// another's teams (on PostgreSQL an invitation without teams is first tried as one statement,
+/// whose view of the store predates the writes it waits for).
+async fn concurrent_renewals_keep_one_caller_s_roles_with_its_teams(store: Arc<dyn Store>) {
+    let org = organization(&store, "Terms").await;
+    let team = stored_team(&store, &org.id, "T").await;
+    for round in 0..8 {
+        let username = format!("user{round}@example.com");
+        let attempts: Vec<_> = (0..8)
+            .map(|attempt| {
+                let store = store.clone();
+                let mut new = invitation(&org.id, &username);
+                if attempt % 2 == 0 {
+                    new.roles = OrgRoles::single(OrgRole::Owner);
+                    new.team_ids = vec![team.id.clone()];
+                }
+                let created = new.into_invitation(NOW);
+                tokio::spawn(
+                    async move { store.invite(&created, WhenPending::Renew, None, NOW).await },
+                )
+            })
+            .collect();
+        for attempt in attempts {
+            attempt.await.unwrap().unwrap();
+        }
+        let pending = pending_invitations(&store, &org.id, NOW).await;
+        let stored = pending
+            .iter()
+            .find(|invitation| invitation.username.as_str() == username)
+            .unwrap();
+        let with_team = stored.roles == OrgRoles::single(OrgRole::Owner);
+        let teams = if with_team {
+            vec![team.id.clone()]
+        } else {
+            vec![]
+        };
+        assert_eq!(stored.team_ids, teams, "round {round}: {stored:?}");
+    }
 }
 
 async fn concurrent_updates_of_one_invitation_lose_no_field(store: Arc<dyn Store>) {
