@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use crate::rows::{
     INVITATION_COLUMNS, InvitationList, InvitationRow, encode_roles, parse, seconds, write_error,
 };
-use crate::sql::{Connection, Parameters};
+use crate::sql::{Connection, Parameters, Statement};
 use crate::tables::events::{EVENT_COLUMNS, NewEventRow};
 use crate::tables::position;
 use crate::{InvitationSelector, Rejection, StoreError, WhenPending};
@@ -302,6 +302,27 @@ const RENEW_PENDING: &str = "ON CONFLICT (org_id, username_key) DO UPDATE SET \
      created_at = excluded.created_at, expires_at = excluded.expires_at, \
      link_token_hash = COALESCE(excluded.link_token_hash, invitations.link_token_hash)";
 
+/// Binds an invitation's row to `$1`–`$10`: its columns ([`INVITATION_COLUMNS`] but
+/// `declined_at`) with `user_id` as its user, then `username_key` and `link_token_hash`.
+fn bind_invitation_row<'q, 'c, C: Connection>(
+    statement: Statement<'q, 'c, C>,
+    invitation: &'q Invitation,
+    user_id: &'q UserId,
+    link: Option<&'q str>,
+) -> Statement<'q, 'c, C> {
+    statement
+        .bind(invitation.id.as_str())
+        .bind(user_id.as_str())
+        .bind(invitation.org_id.as_str())
+        .bind(invitation.username.as_str())
+        .bind(encode_roles(&invitation.roles))
+        .bind(invitation.inviter_username.as_str())
+        .bind(seconds(invitation.created_at))
+        .bind(seconds(invitation.expires_at))
+        .bind(invitation.username.key())
+        .bind(link)
+}
+
 /// Stores an invitation, or renews or refuses the pending one to the same address, as
 /// [`crate::InvitationStore::invite`] describes, with `link` as its link when one is given (a
 /// renewed invitation's old link dies); the caller's transaction commits it.
@@ -341,29 +362,21 @@ pub(crate) async fn insert_invitation<C: Connection>(
         WhenPending::Renew => RENEW_PENDING,
         WhenPending::Refuse => "",
     };
-    let (id, user_id): (String, String) = tx
-        .query(&format!(
-            "INSERT INTO invitations ({INVITATION_COLUMNS}, username_key, link_token_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10) {on_conflict} \
-             RETURNING id, user_id"
-        ))
-        .bind(invitation.id.as_str())
-        .bind(user_id.as_str())
-        .bind(invitation.org_id.as_str())
-        .bind(invitation.username.as_str())
-        .bind(encode_roles(&invitation.roles))
-        .bind(invitation.inviter_username.as_str())
-        .bind(seconds(invitation.created_at))
-        .bind(seconds(invitation.expires_at))
-        .bind(invitation.username.key())
-        .bind(link.map(LinkTokenHash::as_str))
-        .fetch_one()
-        .await
-        .map_err(|error| {
-            write_error(error, &invitation.org_id, || {
-                Rejection::UsernameTaken(invitation.username.clone())
-            })
-        })?;
+    let sql = format!(
+        "INSERT INTO invitations ({INVITATION_COLUMNS}, username_key, link_token_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10) {on_conflict} \
+         RETURNING id, user_id"
+    );
+    let link = link.map(LinkTokenHash::as_str);
+    let (id, user_id): (String, String) =
+        bind_invitation_row(tx.query(&sql), invitation, &user_id, link)
+            .fetch_one()
+            .await
+            .map_err(|error| {
+                write_error(error, &invitation.org_id, || {
+                    Rejection::UsernameTaken(invitation.username.clone())
+                })
+            })?;
     let stored = Invitation {
         id: parse(&id, "invitation id")?,
         user_id: parse(&user_id, "user id")?,
@@ -408,18 +421,7 @@ pub(crate) async fn invite_at_once<C: Connection>(
     }
     .get_or_init(|| invite_at_once_sql(letter.is_some()));
     let link = letter.as_ref().map(|(letter, _)| letter.link.as_str());
-    let statement = conn
-        .query(sql)
-        .bind(invitation.id.as_str())
-        .bind(invitation.user_id.as_str())
-        .bind(invitation.org_id.as_str())
-        .bind(invitation.username.as_str())
-        .bind(encode_roles(&invitation.roles))
-        .bind(invitation.inviter_username.as_str())
-        .bind(seconds(invitation.created_at))
-        .bind(seconds(invitation.expires_at))
-        .bind(invitation.username.key())
-        .bind(link)
+    let statement = bind_invitation_row(conn.query(sql), invitation, &invitation.user_id, link)
         .bind(seconds(now));
     let mut statement = event.bind(statement);
     if let Some((letter, sealed)) = letter {
