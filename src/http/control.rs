@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{OriginalUri, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +23,7 @@ use crate::control::journal::{JournalEntry, JournalFilter};
 use crate::control::pattern::PathPattern;
 use crate::error::AppError;
 use crate::http::extract::{AtlasPath, QueryParams, RequestBody, RequestBytes, parse_body};
+use crate::http::fallback;
 use crate::state::AppState;
 use crate::transport::answer_early;
 use crate::views::atlas_timestamp;
@@ -49,6 +50,13 @@ pub fn router(state: &AppState) -> Option<Router<AppState>> {
         )
         .route("/faults/{id}", delete(remove_fault))
         .route("/requests", get(list_requests).delete(clear_requests))
+        // Set here, not left to the whole router's: the router-wide fallbacks would replace
+        // these routes' defaults outside the token check, telling an anonymous caller which
+        // control paths and methods exist.
+        .fallback(|OriginalUri(uri): OriginalUri, request: Request| {
+            fallback::not_found(uri, request)
+        })
+        .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     Some(routes)
 }

@@ -44,6 +44,19 @@ fn logged_query(path: &str, query: Option<&str>) -> Option<String> {
     }
 }
 
+/// A request line's last word: the status, or `dropped` when the connection was dropped
+/// instead of answered. Written straight into the line, without a string per request.
+struct AnswerShown(Option<u16>);
+
+impl std::fmt::Display for AnswerShown {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(status) => write!(formatter, "{status}"),
+            None => formatter.write_str("dropped"),
+        }
+    }
+}
+
 /// Logs each request once it is answered, and journals it when the control API is on.
 pub async fn log_request<F>(
     state: &AppState,
@@ -86,7 +99,7 @@ where
         error_code,
         fault = fault.map(|fault| fault.0.as_str()),
         "{method} {path} {}",
-        status.map_or_else(|| "dropped".to_owned(), |status| status.to_string()),
+        AnswerShown(status),
     );
     // A server error is also an event at ERROR, for alerts and filters that watch the level
     // (as tower-http's trace layer gave before the middleware was folded).

@@ -17,6 +17,7 @@ use crate::harness::{
 on_both_stores!(
     without_a_token_the_control_api_does_not_exist,
     only_the_bearer_token_opens_the_control_api,
+    the_control_api_asks_for_its_token_before_it_says_a_path_or_method_is_unknown,
     the_clock_expires_an_invitation_and_returns_to_the_wall_clock,
     the_clock_is_shared_by_every_instance_on_the_store,
     wrong_clock_requests_are_refused,
@@ -112,6 +113,60 @@ async fn only_the_bearer_token_opens_the_control_api(backend: Backend) {
         .expect("answer");
     assert_eq!(digest.status(), 401);
     assert_eq!(control(&app, Method::GET, "/clock", None).await.status, 200);
+}
+
+async fn the_control_api_asks_for_its_token_before_it_says_a_path_or_method_is_unknown(
+    backend: Backend,
+) {
+    let app = control_app(backend).await;
+    let client = reqwest::Client::new();
+    // A method the path does not take, and a path that does not exist.
+    for (method, path, known) in [
+        (Method::DELETE, "/clock", 405),
+        (Method::PATCH, "/reset", 405),
+        (Method::GET, "/nothing-here", 404),
+        (Method::POST, "/faults/abc/more", 404),
+    ] {
+        let url = format!("{}/api/orgdoor/v1/control{path}", app.base_url);
+        let anonymous = client
+            .request(method.clone(), &url)
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(
+            anonymous
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer realm=\"orgdoor-control\""),
+            "{method} {path}"
+        );
+        read(&method, path, anonymous)
+            .await
+            .assert_error(401, "UNAUTHORIZED");
+
+        let with_token = control(&app, method.clone(), path, None).await;
+        let code = if known == 405 {
+            "METHOD_NOT_ALLOWED"
+        } else {
+            "RESOURCE_NOT_FOUND"
+        };
+        with_token.assert_error(known, code);
+    }
+    // The 405 still says what the path takes.
+    let response = client
+        .delete(format!("{}/api/orgdoor/v1/control/clock", app.base_url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("answer");
+    let allow = response
+        .headers()
+        .get("allow")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(allow.contains("GET") && allow.contains("PUT"), "{allow}");
 }
 
 async fn the_clock_expires_an_invitation_and_returns_to_the_wall_clock(backend: Backend) {
