@@ -245,7 +245,7 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let scrape = http::metrics::routes(self.state.store.clone());
+        let scrape = http::metrics::routes(&self.state);
         let mut router = router(&self.state, self.limits.request_timeout);
         let metrics_server = match self.metrics_listener {
             None => {

@@ -20,6 +20,13 @@ pub const AUTH_FAILURES: &str = "orgdoor_auth_failures_total";
 pub const RATE_LIMITED: &str = "orgdoor_rate_limited_total";
 /// Messages in the outbox, by `status` (`pending`, `failed`); read from the store per scrape.
 pub const OUTBOX_MESSAGES: &str = "orgdoor_outbox_messages";
+/// Organizations' lists and pages held rendered in memory; read per scrape.
+pub const HELD_VIEWS: &str = "orgdoor_held_views";
+/// The bytes those views count against `--view-cache-bytes`; read per scrape.
+pub const HELD_VIEW_BYTES: &str = "orgdoor_held_view_bytes";
+/// API keys and Bearer tokens held in memory (`--credential-cache-entries` bounds them); read per
+/// scrape.
+pub const HELD_CREDENTIALS: &str = "orgdoor_held_credentials";
 /// Always 1, labelled with the `version` running.
 pub const BUILD_INFO: &str = "orgdoor_build_info";
 

@@ -15,26 +15,37 @@ use metrics::SharedString;
 use metrics_exporter_prometheus::PrometheusHandle;
 use orgdoor_store::Store;
 
-use crate::metrics::{HTTP_REQUEST_SECONDS, HTTP_REQUESTS, OUTBOX_MESSAGES, UNMATCHED_ROUTE};
+use crate::held_views::HeldViews;
+use crate::metrics::{
+    HELD_CREDENTIALS, HELD_VIEW_BYTES, HELD_VIEWS, HTTP_REQUEST_SECONDS, HTTP_REQUESTS,
+    OUTBOX_MESSAGES, UNMATCHED_ROUTE,
+};
+use crate::security::credential_cache::CredentialCache;
+use crate::state::AppState;
 
 /// Prometheus's text exposition format, version 0.0.4.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// What a scrape reads: the process's recorder and this server's store.
+/// What a scrape reads: the process's recorder, and this server's store and what it holds in
+/// memory.
 #[derive(Clone)]
 struct Scrape {
     handle: PrometheusHandle,
     store: Arc<dyn Store>,
+    views: Arc<HeldViews>,
+    credentials: Arc<CredentialCache>,
 }
 
 /// The `/metrics` route alone, for the API router or a listener of its own. Installs the
 /// process's recorder if nothing has yet.
-pub fn routes(store: Arc<dyn Store>) -> Router {
+pub fn routes(state: &AppState) -> Router {
     Router::new()
         .route("/metrics", axum::routing::get(render))
         .with_state(Scrape {
             handle: crate::metrics::handle(),
-            store,
+            store: state.store.clone(),
+            views: state.views.clone(),
+            credentials: state.credentials.clone(),
         })
 }
 
@@ -55,6 +66,21 @@ async fn render(State(scrape): State<Scrape>) -> Response {
         }
         Err(error) => tracing::warn!(%error, "reading the outbox depth for /metrics failed"),
     }
+    // What this server holds in memory, for the same reason read here: each server its own.
+    let (views, view_bytes) = scrape.views.size();
+    let _ = write!(
+        text,
+        "# HELP {HELD_VIEWS} Lists and pages held rendered in memory.\n\
+         # TYPE {HELD_VIEWS} gauge\n\
+         {HELD_VIEWS} {views}\n\
+         # HELP {HELD_VIEW_BYTES} Bytes the held lists and pages count against --view-cache-bytes.\n\
+         # TYPE {HELD_VIEW_BYTES} gauge\n\
+         {HELD_VIEW_BYTES} {view_bytes}\n\
+         # HELP {HELD_CREDENTIALS} API keys and Bearer tokens held in memory.\n\
+         # TYPE {HELD_CREDENTIALS} gauge\n\
+         {HELD_CREDENTIALS} {}\n",
+        scrape.credentials.len()
+    );
     let mut response = text.into_response();
     response
         .headers_mut()

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use orgdoor_test_db::Backend;
 
 use crate::harness::{
-    Credentials, DigestClient, DigestStyle, TestApp, spawn_app, spawn_limited_app,
+    Credentials, DigestClient, DigestStyle, TestApp, eventually, spawn_app, spawn_limited_app,
 };
 
 on_both_stores!(
     metrics_count_requests_by_route_and_report_the_outbox,
     rate_limit_refusals_are_counted_by_scope,
+    what_the_server_holds_in_memory_is_reported,
 );
 
 /// `--metrics-listen` moves `/metrics` to its own address; the API address answers Atlas's 404.
@@ -218,4 +219,44 @@ async fn rate_limit_refusals_are_counted_by_scope(backend: Backend) {
         total(&after, "orgdoor_rate_limited_total", &[scope])
             >= total(&before, "orgdoor_rate_limited_total", &[scope]) + 1.0
     );
+}
+
+/// The held lists and pages, their bytes and the held credentials are gauges read per scrape:
+/// a list read shows as held with at least its body's bytes, and a write to its organization
+/// drops it before the write is answered.
+async fn what_the_server_holds_in_memory_is_reported(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.invite("ada@example.com", &["ORG_MEMBER"]).await;
+    let owner = app.owner();
+    let invites = app.invites_path();
+    // The first reading of the store's changes may not have been made when the server started;
+    // until it has, nothing is kept.
+    eventually("the list is held", || async {
+        let listed = owner.get(&invites).await;
+        assert_eq!(listed.status, 200, "{}", listed.text);
+        scrape(&app).await.1.get("orgdoor_held_views") == Some(&1.0)
+    })
+    .await;
+    let body_bytes = owner.get(&invites).await.text.len();
+    let (text, held) = scrape(&app).await;
+    let view_bytes = held
+        .get("orgdoor_held_view_bytes")
+        .copied()
+        .unwrap_or_default();
+    assert!(
+        view_bytes >= body_bytes as f64 && view_bytes < (body_bytes + 4096) as f64,
+        "{body_bytes} bytes listed:\n{text}"
+    );
+    assert!(
+        held.get("orgdoor_held_credentials")
+            .copied()
+            .unwrap_or_default()
+            >= 1.0,
+        "{text}"
+    );
+
+    app.invite("bob@example.com", &["ORG_MEMBER"]).await;
+    let (text, after) = scrape(&app).await;
+    assert_eq!(after.get("orgdoor_held_views"), Some(&0.0), "{text}");
+    assert_eq!(after.get("orgdoor_held_view_bytes"), Some(&0.0), "{text}");
 }

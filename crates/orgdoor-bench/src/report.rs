@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::scenarios::Measurement;
+use crate::scenarios::{Measurement, ReadModel};
 use crate::{Backend, RunArgs};
 
 struct Machine {
@@ -282,6 +282,7 @@ pub(crate) fn write(
     root: &Path,
     measurements: &[Measurement],
     idle: &[(Backend, f64)],
+    read_models: &[ReadModel],
     notes: &[String],
 ) -> anyhow::Result<()> {
     let machine = machine();
@@ -384,6 +385,7 @@ pub(crate) fn write(
             writeln!(md, "- {backend:?}: {rss:.1} MiB")?;
         }
     }
+    write_read_models(&mut md, read_models)?;
     if !notes.is_empty() {
         writeln!(md, "\n## Notes\n")?;
         for note in notes {
@@ -401,6 +403,7 @@ pub(crate) fn write(
         "smoke": args.smoke,
         "measurements": measurements,
         "idle_rss_mib": idle.iter().map(|(b, rss)| json!({"backend": b, "mib": rss})).collect::<Vec<_>>(),
+        "read_model": read_models,
         "targets": verdicts.iter().map(|v| json!({"target": v.target, "measured": v.measured, "met": v.met(), "gap": v.gap, "errors": v.errors})).collect::<Vec<_>>(),
         "notes": notes,
     });
@@ -409,6 +412,58 @@ pub(crate) fn write(
         serde_json::to_string_pretty(&json)?,
     )?;
     eprintln!("wrote {}", out.join("RESULTS.md").display());
+    Ok(())
+}
+
+/// orgdoor's `--view-cache-bytes` unless set: the most its held lists and pages take.
+const DEFAULT_VIEW_BUDGET_MIB: f64 = 32.0;
+
+/// What each server held in memory, and what a million invitations held as lists would take.
+fn write_read_models(md: &mut String, read_models: &[ReadModel]) -> std::fmt::Result {
+    if read_models.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        md,
+        "\n## Read model\n\nWhat the server held in memory, from its `/metrics` gauges \
+         (`orgdoor_held_views`, `orgdoor_held_view_bytes`, `orgdoor_held_credentials`): after \
+         the scenario with the most invitations stored, and what one organization's list of \
+         pending invitations added once held. Held lists and pages are bounded by \
+         `--view-cache-bytes` ({DEFAULT_VIEW_BUDGET_MIB} MiB by default), whatever the store \
+         holds; credentials by `--credential-cache-entries`.\n"
+    )?;
+    writeln!(
+        md,
+        "| store | invitations stored | views held | their bytes | credentials held | one list held | its bytes | bytes an invitation | 1,000,000 invitations held as lists |"
+    )?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|---|")?;
+    for model in read_models {
+        let per_invitation = if model.listed > 0 {
+            model.list_bytes / model.listed as f64
+        } else {
+            0.0
+        };
+        let per_million_mib = per_invitation * 1_000_000.0 / (1024.0 * 1024.0);
+        writeln!(
+            md,
+            "| {:?} | {} | {} | {} | {} | {} invitations ({} view) | {:.0} | {:.0} | {:.0} MiB{} |",
+            model.backend,
+            model.stored,
+            model.held_with_stored.views,
+            model.held_with_stored.view_bytes,
+            model.held_with_stored.credentials,
+            model.listed,
+            model.list_views,
+            model.list_bytes,
+            per_invitation,
+            per_million_mib,
+            if per_million_mib > DEFAULT_VIEW_BUDGET_MIB {
+                ": over the budget, so such a list is not held and is read from the store each time"
+            } else {
+                ""
+            },
+        )?;
+    }
     Ok(())
 }
 

@@ -29,6 +29,56 @@ struct Scenario {
     expect: Expectation,
 }
 
+/// What a server holds in memory, as the gauges of its `/metrics` say.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub(crate) struct Held {
+    pub(crate) views: f64,
+    pub(crate) view_bytes: f64,
+    pub(crate) credentials: f64,
+}
+
+/// The read model's size on one store: what is held with `stored` invitations in the store
+/// (the list of 3 read throughout), and what holding one organization's list of `listed`
+/// invitations adds to it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ReadModel {
+    pub(crate) backend: Backend,
+    pub(crate) stored: u64,
+    pub(crate) held_with_stored: Held,
+    pub(crate) listed: u64,
+    pub(crate) list_views: f64,
+    pub(crate) list_bytes: f64,
+}
+
+/// What `server` holds now.
+async fn held(server: &Server) -> anyhow::Result<Held> {
+    let (status, text) = crate::load::request_once(
+        &server.address,
+        "GET",
+        "/metrics",
+        "text/plain",
+        None,
+        &Auth::None,
+    )
+    .await?;
+    if !status.is_success() {
+        bail!("/metrics: {status}");
+    }
+    let gauge = |name: &str| -> anyhow::Result<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .ok_or_else(|| anyhow!("no {name} in /metrics"))?
+            .trim()
+            .parse()
+            .with_context(|| format!("{name} in /metrics"))
+    };
+    Ok(Held {
+        views: gauge("orgdoor_held_views")?,
+        view_bytes: gauge("orgdoor_held_view_bytes")?,
+        credentials: gauge("orgdoor_held_credentials")?,
+    })
+}
+
 /// One scenario's figures.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Measurement {
@@ -118,10 +168,12 @@ pub(crate) async fn run_all(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     let mut idle = Vec::new();
+    let mut read_models = Vec::new();
     for backend in &args.backends {
-        let (figures, idle_rss) = orgdoor(&args, &binary, *backend).await?;
+        let (figures, idle_rss, read_model) = orgdoor(&args, &binary, *backend).await?;
         measurements.extend(figures);
         idle.push((*backend, idle_rss));
+        read_models.extend(read_model);
     }
     let since_start = measurements
         .iter()
@@ -133,7 +185,7 @@ pub(crate) async fn run_all(args: RunArgs) -> anyhow::Result<()> {
              scenarios: their peak RSS is the highest since the server started, an upper bound."
         ));
     }
-    report::write(&args, &root, &measurements, &idle, &notes)?;
+    report::write(&args, &root, &measurements, &idle, &read_models, &notes)?;
     let failed: Vec<String> = measurements
         .iter()
         .filter(|m| m.errors > 0)
@@ -379,7 +431,7 @@ async fn orgdoor(
     args: &RunArgs,
     binary: &Path,
     backend: Backend,
-) -> anyhow::Result<(Vec<Measurement>, f64)> {
+) -> anyhow::Result<(Vec<Measurement>, f64, Option<ReadModel>)> {
     let sizes = Sizes::new(args.smoke);
     let directory = std::env::temp_dir().join(format!(
         "orgdoor-bench-{}",
@@ -416,7 +468,7 @@ async fn orgdoor(
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = server.rss_kib().await? as f64 / 1024.0;
     let mut outcome = orgdoor_scenarios(args, &server, backend, &database_url, &sizes).await;
-    if let Ok(figures) = &mut outcome {
+    if let Ok((figures, _)) = &mut outcome {
         let revocation = crate::revocation::measure(
             args,
             binary,
@@ -433,7 +485,8 @@ async fn orgdoor(
         seed::drop_postgres_database(&args.postgres_url, &database_url).await?;
     }
     let _ = std::fs::remove_dir_all(&directory);
-    Ok((outcome?, idle_rss))
+    let (figures, read_model) = outcome?;
+    Ok((figures, idle_rss, Some(read_model)))
 }
 
 /// The list of the owner's three seeded invitations, as every list-of-3 scenario must see it.
@@ -447,7 +500,7 @@ async fn orgdoor_scenarios(
     backend: Backend,
     database_url: &str,
     sizes: &Sizes,
-) -> anyhow::Result<Vec<Measurement>> {
+) -> anyhow::Result<(Vec<Measurement>, ReadModel)> {
     let address = server.address.as_str();
     let owner = Org {
         id: server.export("MONGODB_ATLAS_ORG_ID")?,
@@ -512,6 +565,7 @@ async fn orgdoor_scenarios(
     )
     .await?;
     figures.push(measure(args, server, stored(sizes.million)).await?);
+    let held_with_stored = held(server).await?;
 
     // Filter by address in an organization of 100,000 invitations: exactly the one asked for.
     let big = seed::organization(address, &owner.digest, "big").await?;
@@ -557,7 +611,17 @@ async fn orgdoor_scenarios(
         list_workload(&wide.id, wide_token),
         Expectation::array_of(usize::try_from(sizes.ten_thousand)?),
     );
+    let before_wide = held(server).await?;
     figures.push(measure(args, server, wide_list).await?);
+    let with_wide = held(server).await?;
+    let read_model = ReadModel {
+        backend,
+        stored: sizes.million,
+        held_with_stored,
+        listed: sizes.ten_thousand,
+        list_views: with_wide.views - before_wide.views,
+        list_bytes: with_wide.view_bytes - before_wide.view_bytes,
+    };
 
     // One page of 100 org users, in an organization of 1,000 invitees: a full page.
     let people = seed::organization(address, &owner.digest, "people").await?;
@@ -623,5 +687,5 @@ async fn orgdoor_scenarios(
         Expectation::status(200).containing(format!(r#""id":"{target}""#)),
     );
     figures.push(measure(args, server, update).await?);
-    Ok(figures)
+    Ok((figures, read_model))
 }
