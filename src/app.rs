@@ -264,6 +264,7 @@ impl Application {
             .map_request(transport::record_request_target)
             .layer(NormalizePathLayer::trim_trailing_slash())
             .map_request(http::custom_methods::split_custom_method)
+            .map_response(http::fallback::allow_only_with_405)
             .service(router);
         // Without limits no bucket is written, so there is nothing to sweep.
         let sweeper = (self.state.rate_limits != RateLimitPolicy::Off)

@@ -2,7 +2,7 @@
 //! and a last check that no error leaves the server without an Atlas body.
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 
 use crate::error::AppError;
@@ -16,6 +16,16 @@ pub async fn not_found(uri: Uri, request: Request) -> Response {
 
 pub async fn method_not_allowed(request: Request) -> Response {
     answer_early(request, AppError::MethodNotAllowed).await
+}
+
+/// Keeps `Allow` on 405 answers only. axum's method routers add it to whatever a route's
+/// fallback answers, so without this a 401 from the credential check in front of a 405 would
+/// still tell an anonymous caller which methods a path takes.
+pub fn allow_only_with_405(mut response: Response) -> Response {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        response.headers_mut().remove(header::ALLOW);
+    }
+    response
 }
 
 /// Gives an Atlas JSON body to any error response that has none or a plain-text one (axum's

@@ -141,6 +141,10 @@ async fn the_control_api_asks_for_its_token_before_it_says_a_path_or_method_is_u
             Some("Bearer realm=\"orgdoor-control\""),
             "{method} {path}"
         );
+        assert!(
+            !anonymous.headers().contains_key("allow"),
+            "{method} {path}"
+        );
         read(&method, path, anonymous)
             .await
             .assert_error(401, "UNAUTHORIZED");

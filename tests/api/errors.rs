@@ -97,6 +97,8 @@ async fn the_api_asks_for_credentials_before_it_says_a_path_or_method_is_unknown
             response.headers().contains_key("www-authenticate"),
             "{method} {path}"
         );
+        // Nor which methods the path takes.
+        assert!(!response.headers().contains_key("allow"), "{method} {path}");
         read(&method, &path, response)
             .await
             .assert_error(401, "UNEXPECTED_ERROR");

@@ -76,7 +76,7 @@ async fn proc_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
 /// `taskset -c CORE program args…` when the machine has two cores or more.
 pub(crate) fn pinned(core: &str, program: &Path, args: &[&str]) -> Command {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    if cores >= 2 && Path::new("/usr/bin/taskset").exists() {
+    let mut command = if cores >= 2 && Path::new("/usr/bin/taskset").exists() {
         let mut command = Command::new("taskset");
         command.arg("-c").arg(core).arg(program).args(args);
         command
@@ -84,7 +84,15 @@ pub(crate) fn pinned(core: &str, program: &Path, args: &[&str]) -> Command {
         let mut command = Command::new(program);
         command.args(args);
         command
+    };
+    // The server is configured by its arguments alone: settings left in the caller's
+    // environment (a metrics address, a cache budget) would change what is measured.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("ORGDOOR_") {
+            command.env_remove(name);
+        }
     }
+    command
 }
 
 /// Starts `command` and reads its stdout until a line holds the address it listens on.
