@@ -439,17 +439,19 @@ fn write_read_models(md: &mut String, read_models: &[ReadModel]) -> std::fmt::Re
     )?;
     writeln!(md, "|---|---|---|---|---|---|---|---|---|")?;
     for model in read_models {
+        let what_is_held = format!(
+            "| {:?} | {} | {} | {} | {} |",
+            model.backend,
+            model.stored,
+            model.held_with_stored.views,
+            model.held_with_stored.view_bytes,
+            model.held_with_stored.credentials,
+        );
         if model.list_views != 1.0 {
             writeln!(
                 md,
-                "| {:?} | {} | {} | {} | {} | the list of {} was not held alone ({} views more): not measured | | | |",
-                model.backend,
-                model.stored,
-                model.held_with_stored.views,
-                model.held_with_stored.view_bytes,
-                model.held_with_stored.credentials,
-                model.listed,
-                model.list_views,
+                "{what_is_held} the list of {} was not held alone ({} views more): not measured | | | |",
+                model.listed, model.list_views,
             )?;
             continue;
         }
@@ -461,12 +463,7 @@ fn write_read_models(md: &mut String, read_models: &[ReadModel]) -> std::fmt::Re
         let per_million_mib = per_invitation * 1_000_000.0 / (1024.0 * 1024.0);
         writeln!(
             md,
-            "| {:?} | {} | {} | {} | {} | {} invitations ({} view) | {:.0} | {:.0} | {:.0} MiB{} |",
-            model.backend,
-            model.stored,
-            model.held_with_stored.views,
-            model.held_with_stored.view_bytes,
-            model.held_with_stored.credentials,
+            "{what_is_held} {} invitations ({} view) | {:.0} | {:.0} | {:.0} MiB{} |",
             model.listed,
             model.list_views,
             model.list_bytes,
