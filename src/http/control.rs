@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{OriginalUri, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -53,9 +53,7 @@ pub fn router(state: &AppState) -> Option<Router<AppState>> {
         // Set here, not left to the whole router's: the router-wide fallbacks would replace
         // these routes' defaults outside the token check, telling an anonymous caller which
         // control paths and methods exist.
-        .fallback(|OriginalUri(uri): OriginalUri, request: Request| {
-            fallback::not_found(uri, request)
-        })
+        .fallback(fallback::unknown_path)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     Some(routes)

@@ -1,7 +1,7 @@
 //! Answers for requests no route takes: Atlas 404 and 405 bodies instead of empty responses,
 //! and a last check that no error leaves the server without an Atlas body.
 
-use axum::extract::Request;
+use axum::extract::{OriginalUri, Request};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 
@@ -12,6 +12,11 @@ use crate::transport::answer_early;
 /// Atlas's 404 for `uri`, the path as the client sent it.
 pub async fn not_found(uri: Uri, request: Request) -> Response {
     answer_early(request, AppError::ResourceNotFound(uri.path().to_owned())).await
+}
+
+/// [`not_found`] as a router's fallback: the path as the client sent it, before any nesting.
+pub async fn unknown_path(OriginalUri(uri): OriginalUri, request: Request) -> Response {
+    not_found(uri, request).await
 }
 
 pub async fn method_not_allowed(request: Request) -> Response {

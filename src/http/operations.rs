@@ -183,9 +183,7 @@ pub async fn method_not_allowed(
 /// but version negotiation, and Atlas errors for unknown routes and methods.
 pub fn behind_authentication(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     routes
-        .fallback(|OriginalUri(uri): OriginalUri, request: Request| {
-            fallback::not_found(uri, request)
-        })
+        .fallback(fallback::unknown_path)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), guard_tree))
 }
